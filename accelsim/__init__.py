@@ -1,0 +1,31 @@
+"""accelsim: DropBack training on a pruned weight budget, weight-access traces, and a
+cycle-level accelerator model that turns them into cycles, off-chip traffic and energy.
+
+The public API is re-exported lazily, so that `import accelsim` (and the simulator) never
+imports torch unless a training entry point is used.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "DropBack": "accelsim.dropback.optimizer",
+    "train": "accelsim.train.loop",
+    "TraceRecorder": "accelsim.trace.recorder",
+    "load_trace": "accelsim.trace.format",
+    "simulate": "accelsim.sim.accelerator",
+    "load_accelerator_config": "accelsim.config",
+    "sweep": "accelsim.analysis.sweep",
+    "plot": "accelsim.analysis.plots",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'accelsim' has no attribute {name!r}")
+    return getattr(import_module(module), name)
