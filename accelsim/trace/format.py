@@ -1,0 +1,526 @@
+"""The trace format (`accelsim-trace`, version 1): writer, reader and validation.
+
+The specification is `traces/README.md`; this module is its only implementation. It must stay
+free of torch: the simulator reads traces on machines without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from accelsim import __version__
+from accelsim.errors import TraceError
+
+FORMAT_NAME = "accelsim-trace"
+FORMAT_VERSION = 1
+
+MANIFEST_FILE = "manifest.json"
+LAYERS_FILE = "layers.parquet"
+STEPS_FILE = "steps.parquet"
+SNAPSHOTS_FILE = "snapshots.parquet"
+DATA_FILES = (LAYERS_FILE, STEPS_FILE, SNAPSHOTS_FILE)
+
+SOURCES = ("training", "checkpoint", "synthetic", "user")
+SNAPSHOT_REASONS = ("first", "frozen", "final", "periodic")  # precedence order
+BUDGET_MODES = ("global", "per_layer", "dense")
+
+_I32, _I64 = pa.int32(), pa.int64()
+_SHAPE = pa.list_(pa.int32())
+
+LAYERS_SCHEMA = pa.schema(
+    [
+        ("layer_id", _I32), ("exec_order", _I32), ("name", pa.string()), ("kind", pa.string()),
+        ("weight_shape", _SHAPE), ("weight_count", _I64), ("bias_count", _I64),
+        ("param_count", _I64), ("in_shape", _SHAPE), ("out_shape", _SHAPE),
+        ("stride", _SHAPE), ("padding", _SHAPE), ("groups", _I32),
+        ("in_activation_count", _I64), ("out_activation_count", _I64), ("macs_per_sample", _I64),
+        ("fwd_m", _I64), ("fwd_n", _I64), ("fwd_k", _I64),
+        ("bwd_data_m", _I64), ("bwd_data_n", _I64), ("bwd_data_k", _I64),
+        ("bwd_weight_m", _I64), ("bwd_weight_n", _I64), ("bwd_weight_k", _I64),
+    ]
+)
+
+STEPS_SCHEMA = pa.schema(
+    [
+        ("iteration", _I64), ("layer_id", _I32), ("weight_count", _I64),
+        ("tracked_count", _I64), ("regenerated_count", _I64), ("entered_count", _I64),
+        ("left_count", _I64), ("tracked_after_count", _I64), ("forward_read_count", _I64),
+        ("backward_data_read_count", _I64), ("backward_weight_gradient_count", _I64),
+        ("update_read_count", _I64), ("update_regenerated_count", _I64),
+        ("update_write_count", _I64),
+    ]
+)
+
+SNAPSHOTS_SCHEMA = pa.schema(
+    [
+        ("iteration", _I64), ("reason", pa.string()), ("layer_id", _I32),
+        ("tracked_count", _I64), ("bitmap", pa.binary()),
+    ]
+)
+
+# manifest key -> accepted Python types (None allowed where listed)
+_MANIFEST_TYPES = {
+    "format": (str,), "format_version": (int,), "accelsim_version": (str,), "source": (str,),
+    "synthetic": (bool,), "synthetic_rule": (dict, type(None)), "dense": (bool,),
+    "model": (dict,), "seed": (int,), "generator": (dict,), "budget": (dict,),
+    "unbudgeted_param_count": (int,), "dataset": (str, type(None)), "batch_size": (int,),
+    "input_shape": (list,), "optimizer": (dict, type(None)), "iterations": (int,),
+    "snapshot_every": (int, type(None)), "frozen_at_iteration": (int, type(None)),
+    "accuracy": (float, int, type(None)), "files": (dict,),
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The tracked set in use during `iteration` (`iterations` for the final set)."""
+
+    iteration: int
+    reason: str
+    masks: dict  # layer_id -> np.ndarray[bool] of the layer's param_count
+
+    @property
+    def tracked_count(self) -> int:
+        return int(sum(int(m.sum()) for m in self.masks.values()))
+
+
+def pack_mask(mask: np.ndarray) -> bytes:
+    return np.packbits(np.asarray(mask, dtype=bool), bitorder="little").tobytes()
+
+
+def unpack_mask(bitmap: bytes, param_count: int) -> np.ndarray:
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    return bits[:param_count].astype(bool)
+
+
+def steps_frame(iteration, layer_id, weight_count, tracked_count, entered_count, left_count):
+    """Build a `steps` table from the primary counts; every derived column follows the spec."""
+    it = np.asarray(iteration, dtype=np.int64)
+    weights = np.asarray(weight_count, dtype=np.int64)
+    tracked = np.asarray(tracked_count, dtype=np.int64)
+    entered = np.asarray(entered_count, dtype=np.int64)
+    left = np.asarray(left_count, dtype=np.int64)
+    after = tracked + entered - left
+    frame = pd.DataFrame(
+        {
+            "iteration": it,
+            "layer_id": np.asarray(layer_id, dtype=np.int32),
+            "weight_count": weights,
+            "tracked_count": tracked,
+            "regenerated_count": weights - tracked,
+            "entered_count": entered,
+            "left_count": left,
+            "tracked_after_count": after,
+            "forward_read_count": weights,
+            "backward_data_read_count": weights,
+            "backward_weight_gradient_count": weights,
+            "update_read_count": tracked,
+            "update_regenerated_count": entered,
+            "update_write_count": after,
+        }
+    )
+    return frame.sort_values(["iteration", "layer_id"], kind="stable").reset_index(drop=True)
+
+
+class Trace:
+    """A loaded (or in-memory) trace: manifest, layer table, per-iteration counts, snapshots."""
+
+    def __init__(self, manifest: dict, layers: pd.DataFrame, steps: pd.DataFrame,
+                 snapshot_rows: pd.DataFrame, path: Path | None = None):
+        self.manifest = manifest
+        self.layers = layers
+        self.steps = steps
+        self._snapshot_rows = snapshot_rows
+        self.path = path
+        self._param_count = dict(zip(layers["layer_id"].tolist(), layers["param_count"].tolist()))
+
+    # -- identity and settings --------------------------------------------------------------
+    @property
+    def iterations(self) -> int:
+        return int(self.manifest["iterations"])
+
+    @property
+    def dense(self) -> bool:
+        return bool(self.manifest["dense"])
+
+    @property
+    def budget_tracked_count(self) -> int:
+        return int(self.manifest["budget"]["tracked_count"])
+
+    @property
+    def param_count(self) -> int:
+        return int(self.layers["param_count"].sum())
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.manifest["batch_size"])
+
+    @property
+    def identity(self) -> dict:
+        """What produced this trace, small enough to carry in every result."""
+        digest = hashlib.sha256(
+            json.dumps(self.manifest, sort_keys=True).encode("utf-8")
+        ).hexdigest()
+        return {
+            "path": str(self.path) if self.path else None,
+            "model": self.manifest["model"].get("name"),
+            "source": self.manifest["source"],
+            "synthetic": self.manifest["synthetic"],
+            "dense": self.dense,
+            "budget_tracked_count": self.budget_tracked_count,
+            "param_count": self.param_count,
+            "iterations": self.iterations,
+            "manifest_sha256": digest,
+        }
+
+    # -- snapshots ----------------------------------------------------------------------------
+    @property
+    def snapshot_table(self) -> pd.DataFrame:
+        return self._snapshot_rows[["iteration", "reason", "layer_id", "tracked_count"]].copy()
+
+    @property
+    def snapshot_iterations(self) -> list[int]:
+        return sorted(set(self._snapshot_rows["iteration"].tolist()))
+
+    def snapshot(self, iteration: int) -> Snapshot:
+        rows = self._snapshot_rows[self._snapshot_rows["iteration"] == iteration]
+        if rows.empty:
+            raise TraceError(f"{self._where(SNAPSHOTS_FILE)}: no snapshot at iteration {iteration}")
+        masks = {
+            int(r.layer_id): unpack_mask(r.bitmap, self._param_count[int(r.layer_id)])
+            for r in rows.itertuples(index=False)
+        }
+        return Snapshot(int(iteration), str(rows["reason"].iloc[0]), masks)
+
+    def snapshots(self) -> Iterator[Snapshot]:
+        for iteration in self.snapshot_iterations:
+            yield self.snapshot(iteration)
+
+    def as_dense(self) -> "Trace":
+        """The dense baseline of this trace: same layers and iterations, every weight tracked."""
+        manifest = dict(self.manifest)
+        manifest.update(dense=True, budget={"tracked_count": self.param_count,
+                                            "param_count": self.param_count, "mode": "dense"})
+        steps = steps_frame(self.steps["iteration"], self.steps["layer_id"],
+                            self.steps["weight_count"], self.steps["weight_count"], 0, 0)
+        rows = self._snapshot_rows.copy()
+        rows["tracked_count"] = rows["layer_id"].map(self._param_count).astype(np.int64)
+        rows["bitmap"] = [pack_mask(np.ones(self._param_count[int(i)], bool))
+                          for i in rows["layer_id"]]
+        return Trace(manifest, self.layers, steps, rows, path=None)
+
+    def _where(self, name: str) -> str:
+        return str(self.path / name) if self.path else f"<in-memory trace>/{name}"
+
+
+def new_manifest(*, source, model_name, model_args, seed, generator, budget_tracked_count,
+                 param_count, budget_mode, batch_size, input_shape, iterations, dense=False,
+                 synthetic_rule=None, unbudgeted_param_count=0, dataset=None, optimizer=None,
+                 snapshot_every=None, frozen_at_iteration=None, accuracy=None) -> dict:
+    """A manifest with every key of the spec; `files` is filled in by `write_trace`."""
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "accelsim_version": __version__,
+        "source": source,
+        "synthetic": synthetic_rule is not None,
+        "synthetic_rule": synthetic_rule,
+        "dense": bool(dense),
+        "model": {"name": model_name, "args": dict(model_args or {})},
+        "seed": int(seed),
+        "generator": dict(generator),
+        "budget": {"tracked_count": int(budget_tracked_count), "param_count": int(param_count),
+                   "mode": budget_mode},
+        "unbudgeted_param_count": int(unbudgeted_param_count),
+        "dataset": dataset,
+        "batch_size": int(batch_size),
+        "input_shape": [int(v) for v in input_shape],
+        "optimizer": optimizer,
+        "iterations": int(iterations),
+        "snapshot_every": snapshot_every,
+        "frozen_at_iteration": frozen_at_iteration,
+        "accuracy": None if accuracy is None else float(accuracy),
+        "files": {},
+    }
+
+
+def build_trace(manifest: dict, layers: pd.DataFrame | list, steps: pd.DataFrame,
+                snapshots: Iterable[Snapshot]) -> Trace:
+    """An in-memory trace, validated exactly as a file would be."""
+    layers_df = pd.DataFrame(layers) if not isinstance(layers, pd.DataFrame) else layers
+    layers_df = _conform(layers_df, LAYERS_SCHEMA)
+    steps_df = _conform(steps, STEPS_SCHEMA)
+    rows = []
+    for snap in snapshots:
+        for layer_id, mask in sorted(snap.masks.items()):
+            rows.append({"iteration": snap.iteration, "reason": snap.reason, "layer_id": layer_id,
+                         "tracked_count": int(np.count_nonzero(mask)), "bitmap": pack_mask(mask)})
+    snap_df = _conform(pd.DataFrame(rows, columns=SNAPSHOTS_SCHEMA.names), SNAPSHOTS_SCHEMA)
+    trace = Trace(dict(manifest), layers_df, steps_df, snap_df, path=None)
+    _validate(trace)
+    return trace
+
+
+def write_trace(path, manifest: dict, layers, steps: pd.DataFrame,
+                snapshots: Iterable[Snapshot]) -> Path:
+    """Validate and write a trace folder atomically; returns its path."""
+    trace = build_trace(manifest, layers, steps, snapshots)
+    return save_trace(trace, path)
+
+
+def save_trace(trace: Trace, path) -> Path:
+    """Write an (already validated) trace folder: a temporary folder renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        tables = {LAYERS_FILE: (trace.layers, LAYERS_SCHEMA), STEPS_FILE: (trace.steps, STEPS_SCHEMA),
+                  SNAPSHOTS_FILE: (trace._snapshot_rows, SNAPSHOTS_SCHEMA)}
+        files = {}
+        for name, (frame, schema) in tables.items():
+            data = _parquet_bytes(frame, schema)
+            (tmp / name).write_bytes(data)
+            files[name] = hashlib.sha256(data).hexdigest()
+        manifest = dict(trace.manifest, files=files)
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        _replace_dir(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    trace.manifest = manifest
+    trace.path = path
+    return path
+
+
+def load_trace(path) -> Trace:
+    """Read and validate a trace folder; any failed check raises TraceError naming file and check."""
+    if isinstance(path, Trace):
+        return path
+    path = Path(path)
+    if not path.is_dir():
+        raise TraceError(f"{path}: not a trace folder (expected a folder holding {MANIFEST_FILE})")
+    manifest = _read_manifest(path)
+    frames = {}
+    for name, schema in ((LAYERS_FILE, LAYERS_SCHEMA), (STEPS_FILE, STEPS_SCHEMA),
+                         (SNAPSHOTS_FILE, SNAPSHOTS_SCHEMA)):
+        file = path / name
+        if not file.is_file():
+            raise TraceError(f"{file}: missing (every trace holds {', '.join(DATA_FILES)})")
+        data = file.read_bytes()
+        expected = manifest["files"].get(name)
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise TraceError(f"{file}: sha256 does not match the manifest (file changed or corrupt)")
+        frames[name] = _read_parquet(data, schema, file)
+    trace = Trace(manifest, frames[LAYERS_FILE], frames[STEPS_FILE], frames[SNAPSHOTS_FILE], path)
+    _validate(trace)
+    return trace
+
+
+# -- internals ------------------------------------------------------------------------------------
+
+def _replace_dir(tmp: Path, path: Path):
+    if path.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+        os.rmdir(old)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
+def _conform(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
+    missing = [n for n in schema.names if n not in frame.columns]
+    if missing:
+        raise TraceError(f"trace table lacks columns {missing}")
+    return frame[schema.names].reset_index(drop=True)
+
+
+def _parquet_bytes(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    sink = io.BytesIO()
+    # zstd: bitmaps of dense or clustered sets compress well; no statistics keeps bytes stable
+    pq.write_table(table, sink, compression="zstd", write_statistics=False)
+    return sink.getvalue()
+
+
+def _read_parquet(data: bytes, schema: pa.Schema, file: Path) -> pd.DataFrame:
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises several types for corrupt input
+        raise TraceError(f"{file}: not a readable Parquet file ({type(exc).__name__})") from None
+    for field in schema:
+        if field.name not in table.column_names:
+            raise TraceError(f"{file}: missing column {field.name!r}")
+        if not table.schema.field(field.name).type.equals(field.type):
+            raise TraceError(f"{file}: column {field.name!r} has type "
+                             f"{table.schema.field(field.name).type}, expected {field.type}")
+    frame = table.select(schema.names).to_pandas()
+    if frame.isna().any().any():
+        raise TraceError(f"{file}: null values present")
+    return frame
+
+
+def _read_manifest(path: Path) -> dict:
+    file = path / MANIFEST_FILE
+    if not file.is_file():
+        raise TraceError(f"{file}: missing (not a trace folder?)")
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TraceError(f"{file}: not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(manifest, dict):
+        raise TraceError(f"{file}: expected a JSON object")
+    if manifest.get("format") != FORMAT_NAME:
+        raise TraceError(f"{file}: format is {manifest.get('format')!r}, expected {FORMAT_NAME!r}")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise TraceError(f"{file}: format_version {version!r} is not an integer")
+    if version > FORMAT_VERSION:
+        raise TraceError(f"{file}: format_version {version} is newer than this accelsim reads "
+                         f"(up to {FORMAT_VERSION}); upgrade accelsim")
+    _check_manifest(manifest, str(file))
+    return manifest
+
+
+def _check_manifest(m: dict, where: str):
+    for key, types in _MANIFEST_TYPES.items():
+        if key not in m:
+            raise TraceError(f"{where}: manifest lacks key {key!r}")
+        value = m[key]
+        if isinstance(value, bool) and bool not in types:
+            raise TraceError(f"{where}: manifest key {key!r} is {value!r}, expected {types[0].__name__}")
+        if not isinstance(value, types):
+            raise TraceError(f"{where}: manifest key {key!r} is {value!r}, "
+                             f"expected {' or '.join(t.__name__ for t in types)}")
+    if m["source"] not in SOURCES:
+        raise TraceError(f"{where}: source {m['source']!r} not one of {SOURCES}")
+    budget = m["budget"]
+    for key in ("tracked_count", "param_count"):
+        if not isinstance(budget.get(key), int) or isinstance(budget.get(key), bool) or budget[key] < 0:
+            raise TraceError(f"{where}: budget.{key} is {budget.get(key)!r}, expected an integer >= 0")
+    if budget.get("mode") not in BUDGET_MODES:
+        raise TraceError(f"{where}: budget.mode {budget.get('mode')!r} not one of {BUDGET_MODES}")
+    if not isinstance(m["model"].get("name"), str):
+        raise TraceError(f"{where}: model.name missing or not a string")
+    if m["iterations"] < 1 or m["batch_size"] < 1:
+        raise TraceError(f"{where}: iterations and batch_size must be >= 1")
+    if not all(isinstance(v, str) for v in m["files"].values()):
+        raise TraceError(f"{where}: files must map names to sha256 strings")
+
+
+def _fail(trace: Trace, name: str, message: str):
+    raise TraceError(f"{trace._where(name)}: {message}")
+
+
+def _validate(trace: Trace):
+    _check_manifest(trace.manifest, trace._where(MANIFEST_FILE))
+    _validate_layers(trace)
+    _validate_steps(trace)
+    _validate_snapshots(trace)
+
+
+def _validate_layers(trace: Trace):
+    layers = trace.layers
+    ids = layers["layer_id"].to_numpy()
+    if len(ids) == 0:
+        _fail(trace, LAYERS_FILE, "no layers")
+    if not np.array_equal(ids, np.arange(len(ids))):
+        _fail(trace, LAYERS_FILE, "layer_id must be 0..L-1 in order")
+    for row in layers.itertuples(index=False):
+        shape = [int(v) for v in row.weight_shape]
+        if not shape or min(shape) < 1 or math.prod(shape) != row.weight_count:
+            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: weight_count {row.weight_count} is "
+                                      f"not the product of weight_shape {shape}")
+        if row.bias_count < 0 or row.param_count != row.weight_count + row.bias_count:
+            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: param_count != weight + bias count")
+        if row.kind not in ("linear", "conv2d"):
+            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: kind {row.kind!r} unknown")
+        dims = [row.fwd_m, row.fwd_n, row.fwd_k, row.bwd_data_m, row.bwd_data_n, row.bwd_data_k,
+                row.bwd_weight_m, row.bwd_weight_n, row.bwd_weight_k, row.groups]
+        if min(dims) < 1 or row.macs_per_sample < 1:
+            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: GEMM dimensions must be >= 1")
+    if int(layers["param_count"].sum()) != trace.manifest["budget"]["param_count"]:
+        _fail(trace, LAYERS_FILE, "sum of param_count differs from the manifest's budget.param_count")
+
+
+def _validate_steps(trace: Trace):
+    s, layers = trace.steps, trace.layers
+    n_layers, iterations = len(layers), trace.iterations
+    if len(s) != n_layers * iterations:
+        _fail(trace, STEPS_FILE, f"{len(s)} rows, expected {n_layers} layers x {iterations} iterations")
+    it = s["iteration"].to_numpy().reshape(iterations, n_layers)
+    lid = s["layer_id"].to_numpy().reshape(iterations, n_layers)
+    if not (np.array_equal(it, np.repeat(np.arange(iterations)[:, None], n_layers, 1))
+            and np.array_equal(lid, np.tile(np.arange(n_layers), (iterations, 1)))):
+        _fail(trace, STEPS_FILE, "rows must be one per (iteration, layer), sorted by both")
+    expected = steps_frame(s["iteration"], s["layer_id"], s["weight_count"], s["tracked_count"],
+                           s["entered_count"], s["left_count"])
+    weights = np.tile(layers["param_count"].to_numpy(), iterations)
+    if not np.array_equal(s["weight_count"].to_numpy(), weights):
+        _fail(trace, STEPS_FILE, "weight_count differs from the layers' param_count")
+    for col in STEPS_SCHEMA.names:
+        if not np.array_equal(s[col].to_numpy(), expected[col].to_numpy()):
+            _fail(trace, STEPS_FILE, f"column {col} breaks its definition "
+                                     "(tracked + regenerated = weights, after = tracked + entered - left, ...)")
+    for col in ("tracked_count", "entered_count", "left_count", "tracked_after_count"):
+        v = s[col].to_numpy()
+        if v.min() < 0 or (v > weights).any():
+            _fail(trace, STEPS_FILE, f"{col} outside 0..weight_count")
+    if (s["left_count"].to_numpy() > s["tracked_count"].to_numpy()).any():
+        _fail(trace, STEPS_FILE, "left_count exceeds tracked_count")
+    if not trace.dense:
+        per_iteration = s["tracked_after_count"].to_numpy().reshape(iterations, n_layers).sum(1)
+        if per_iteration.max() > trace.budget_tracked_count:
+            _fail(trace, STEPS_FILE, f"total tracked {int(per_iteration.max())} exceeds the budget "
+                                     f"{trace.budget_tracked_count}")
+    elif (s["tracked_count"].to_numpy() != weights).any():
+        _fail(trace, STEPS_FILE, "a dense trace must track every weight")
+
+
+def _validate_snapshots(trace: Trace):
+    rows, n_layers, iterations = trace._snapshot_rows, len(trace.layers), trace.iterations
+    if rows.empty:
+        _fail(trace, SNAPSHOTS_FILE, "no snapshots")
+    its = rows["iteration"].to_numpy()
+    if its.min() < 0 or its.max() > iterations:
+        _fail(trace, SNAPSHOTS_FILE, f"snapshot iteration outside 0..{iterations}")
+    if 0 not in its or iterations not in its:
+        _fail(trace, SNAPSHOTS_FILE, "a trace needs a snapshot at iteration 0 and a final one")
+    if not rows["reason"].isin(SNAPSHOT_REASONS).all():
+        _fail(trace, SNAPSHOTS_FILE, f"reason not one of {SNAPSHOT_REASONS}")
+    steps = trace.steps
+    tracked = steps["tracked_count"].to_numpy().reshape(iterations, n_layers)
+    last_after = steps["tracked_after_count"].to_numpy().reshape(iterations, n_layers)[-1]
+    for iteration, group in rows.groupby("iteration", sort=True):
+        if sorted(group["layer_id"].tolist()) != list(range(n_layers)):
+            _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration}: needs one row per layer")
+        if group["reason"].nunique() != 1:
+            _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration}: rows disagree on the reason")
+        expected = last_after if iteration == iterations else tracked[iteration]
+        for r in group.itertuples(index=False):
+            n = trace._param_count[int(r.layer_id)]
+            bitmap = r.bitmap
+            if len(bitmap) != (n + 7) // 8:
+                _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration} layer {r.layer_id}: bitmap of "
+                                             f"{len(bitmap)} bytes, expected {(n + 7) // 8}")
+            bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
+            if bits[n:].any():
+                _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration} layer {r.layer_id}: padding bits set")
+            count = int(bits.sum())
+            if count != r.tracked_count or count != expected[int(r.layer_id)]:
+                _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration} layer {r.layer_id}: "
+                                             f"{count} bits set, counts say {expected[int(r.layer_id)]}")

@@ -1,0 +1,128 @@
+"""Record a trace while training: attach to a model and a DropBack optimizer (or to nothing,
+for a dense run), call `record_step` after every optimizer step, `write` at the end.
+
+Cheap by design: per step it keeps a few integers per layer; a tracked-set snapshot (packed
+bitmaps) is taken only every `snapshot_every` iterations, when the set freezes, and at the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from accelsim.trace.format import (Snapshot, Trace, build_trace, new_manifest, save_trace,
+                                   steps_frame)
+from accelsim.trace.torch_geometry import layers_from_model
+
+
+class TraceRecorder:
+    def __init__(self, model, dropback=None, *, model_name: str, model_args: dict | None = None,
+                 seed: int, input_shape, batch_size: int, dataset: str | None = None,
+                 optimizer: dict | None = None, snapshot_every: int | None = 100,
+                 source: str = "training"):
+        self.model, self.dropback = model, dropback
+        self.layers = layers_from_model(model, input_shape)
+        self._sizes = self.layers["param_count"].to_numpy()
+        self._info = dict(model_name=model_name, model_args=model_args or {}, seed=seed,
+                          input_shape=list(input_shape), batch_size=batch_size, dataset=dataset,
+                          optimizer=optimizer, snapshot_every=snapshot_every, source=source)
+        self._tracked, self._entered, self._left = [], [], []
+        self._snapshots: dict[int, tuple[str, dict]] = {}  # iteration -> (reason, packed masks)
+        self._frozen_at = None
+        self._snap(0, "first")
+
+    @property
+    def iterations(self) -> int:
+        return len(self._tracked)
+
+    def _current_masks(self) -> dict[int, np.ndarray]:
+        if self.dropback is None:
+            return {i: np.ones(int(n), bool) for i, n in enumerate(self._sizes)}
+        return {int(i): m.detach().cpu().numpy() for i, m in self.dropback.tracked_masks().items()}
+
+    def _snap(self, iteration: int, reason: str):
+        packed = {i: np.packbits(m, bitorder="little") for i, m in self._current_masks().items()}
+        self._snapshots[iteration] = (reason, packed)
+
+    def record_step(self, stats=None):
+        """Record one finished iteration (forward, backward, update). `stats` is the
+        DropBackStepStats returned by DropBack.step; None for a dense run."""
+        iteration = self.iterations
+        if stats is None:
+            self._tracked.append(self._sizes)
+            self._entered.append(np.zeros_like(self._sizes))
+            self._left.append(np.zeros_like(self._sizes))
+        else:
+            self._tracked.append(np.asarray(stats.tracked_before, dtype=np.int64))
+            self._entered.append(np.asarray(stats.entered, dtype=np.int64))
+            self._left.append(np.asarray(stats.left, dtype=np.int64))
+        nxt = iteration + 1
+        if self.dropback is not None and self.dropback.frozen and self._frozen_at is None:
+            self._frozen_at = nxt
+            self._snap(nxt, "frozen")
+        elif self._info["snapshot_every"] and nxt % self._info["snapshot_every"] == 0:
+            self._snap(nxt, "periodic")
+
+    def trace(self, accuracy: float | None = None) -> Trace:
+        """The trace so far as an in-memory, validated object (the final set = the current one)."""
+        n = self.iterations
+        if n == 0:
+            raise ValueError("no iteration recorded yet")
+        snapshots = dict(self._snapshots)
+        if n not in snapshots or snapshots[n][0] == "periodic":
+            snapshots[n] = ("final", snapshots.get(n, (None, None))[1] or self._packed_now())
+        snaps = [Snapshot(it, reason, {i: np.unpackbits(b, bitorder="little")[: int(self._sizes[i])]
+                                        .astype(bool) for i, b in packed.items()})
+                 for it, (reason, packed) in sorted(snapshots.items()) if it <= n]
+        L = len(self._sizes)
+        steps = steps_frame(np.repeat(np.arange(n), L), np.tile(np.arange(L), n),
+                            np.tile(self._sizes, n), np.concatenate(self._tracked),
+                            np.concatenate(self._entered), np.concatenate(self._left))
+        db, info = self.dropback, self._info
+        total = int(self._sizes.sum())
+        manifest = new_manifest(
+            source=info["source"], model_name=info["model_name"], model_args=info["model_args"],
+            seed=info["seed"], generator=_generator(),
+            budget_tracked_count=total if db is None else int(db.budget), param_count=total,
+            budget_mode="dense" if db is None else db.mode, batch_size=info["batch_size"],
+            input_shape=info["input_shape"], iterations=n, dense=db is None,
+            unbudgeted_param_count=_unbudgeted(self.model, total), dataset=info["dataset"],
+            optimizer=info["optimizer"], snapshot_every=info["snapshot_every"],
+            frozen_at_iteration=self._frozen_at, accuracy=accuracy)
+        return build_trace(manifest, self.layers, steps, snaps)
+
+    def _packed_now(self):
+        return {i: np.packbits(m, bitorder="little") for i, m in self._current_masks().items()}
+
+    def write(self, path, accuracy: float | None = None):
+        return save_trace(self.trace(accuracy), path)
+
+    # resume: the recorder's state travels with the training checkpoint
+    def state_dict(self) -> dict:
+        return {"tracked": [t.tolist() for t in self._tracked],
+                "entered": [t.tolist() for t in self._entered],
+                "left": [t.tolist() for t in self._left],
+                "snapshots": {it: (r, {i: b.tobytes() for i, b in p.items()})
+                              for it, (r, p) in self._snapshots.items()},
+                "frozen_at": self._frozen_at}
+
+    def load_state_dict(self, state: dict):
+        self._tracked = [np.asarray(t, np.int64) for t in state["tracked"]]
+        self._entered = [np.asarray(t, np.int64) for t in state["entered"]]
+        self._left = [np.asarray(t, np.int64) for t in state["left"]]
+        self._snapshots = {int(it): (r, {int(i): np.frombuffer(b, np.uint8) for i, b in p.items()})
+                           for it, (r, p) in state["snapshots"].items()}
+        self._frozen_at = state["frozen_at"]
+
+
+def _generator() -> dict:
+    from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION
+
+    return {"id": GENERATOR_ID, "version": GENERATOR_VERSION}
+
+
+def _unbudgeted(model, budgeted_total: int) -> int:
+    return int(sum(p.numel() for p in model.parameters())) - budgeted_total
+
+
+__all__ = ["TraceRecorder", "torch"]
