@@ -8,7 +8,6 @@ bitmaps) is taken only every `snapshot_every` iterations, when the set freezes, 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from accelsim.trace.format import (Snapshot, Trace, build_trace, new_manifest, save_trace,
                                    steps_frame)
@@ -124,5 +123,3 @@ def _generator() -> dict:
 def _unbudgeted(model, budgeted_total: int) -> int:
     return int(sum(p.numel() for p in model.parameters())) - budgeted_total
 
-
-__all__ = ["TraceRecorder", "torch"]

@@ -16,6 +16,11 @@ def budgeted_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, BUDGETED_TYPES)]
 
 
+def budgeted_param_count(model: nn.Module) -> int:
+    """Elements under the budget: weights and biases of the budgeted layers."""
+    return sum(p.numel() for _, m in budgeted_modules(model) for p in m.parameters(recurse=False))
+
+
 def layers_from_model(model: nn.Module, input_shape) -> pd.DataFrame:
     """Run one sample through `model` and describe every budgeted layer as a trace row."""
     modules = budgeted_modules(model)

@@ -1,0 +1,234 @@
+"""The `accelsim` command: train | trace | simulate | sweep | plot | report | demo.
+
+Bad input ends in a one-line `accelsim: error: ...` on stderr and exit status 2, never a
+traceback. Heavy imports (torch above all) happen inside the subcommand that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from accelsim import __version__
+from accelsim.errors import AccelsimError
+
+EXIT_BAD_INPUT = 2
+
+
+def _add_output_flags(p):
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accelsim",
+        description="DropBack training on a pruned weight budget, weight-access traces, and a "
+                    "cycle-level accelerator model (cycles, DRAM traffic, energy).")
+    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train", help="train a model with DropBack (or dense) and record a trace")
+    p.add_argument("--model", default="lenet-300-100", help="zoo model (default lenet-300-100)")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="model argument, e.g. stem=cifar (repeatable)")
+    p.add_argument("--dataset", default="digits",
+                   help="digits (embedded), mnist, fashion-mnist or cifar10")
+    p.add_argument("--data-dir", help="folder holding the dataset's standard files")
+    p.add_argument("--budget", default="dense",
+                   help="tracked weights: a count (5000), a ratio (25x) or 'dense' (default)")
+    p.add_argument("--budget-mode", choices=["global", "per_layer"], default="global")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--lr-schedule", choices=["none", "step", "cosine"], default="none")
+    p.add_argument("--lr-step-epochs", type=int, default=30)
+    p.add_argument("--lr-gamma", type=float, default=0.8)
+    p.add_argument("--freeze-at-epoch", type=int, help="freeze the tracked set from this epoch")
+    p.add_argument("--freeze-at-step", type=int, help="freeze the tracked set after this step")
+    p.add_argument("--trace-every", type=int, default=100,
+                   help="snapshot the tracked set every S iterations (default 100)")
+    p.add_argument("--no-trace", action="store_true", help="do not record a trace")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--out", default="runs/latest", help="run folder (default runs/latest)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    _add_output_flags(p)
+
+    p = sub.add_parser("trace", help="write a trace from a checkpoint, or a synthetic one")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="sparse checkpoint of a trained model")
+    src.add_argument("--model", help="zoo model, with --synthetic")
+    p.add_argument("--synthetic", action="store_true",
+                   help="draw the tracked set by a seeded rule (needs --model and --budget)")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--budget", default=None, help="tracked weights: count, ratio (10x) or dense")
+    p.add_argument("--layout", choices=["uniform", "clustered"], default="uniform")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--out", required=True, help="trace folder to write")
+    _add_output_flags(p)
+
+    p = sub.add_parser("simulate", help="simulate a trace (and its dense baseline)")
+    p.add_argument("trace", nargs="?", help="trace folder")
+    p.add_argument("--checkpoint", help="derive the trace from a sparse checkpoint instead")
+    p.add_argument("--accelerator", default="default", help="config name or YAML path")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a config field, e.g. weight_sram.capacity_bytes=1MiB")
+    p.add_argument("--mode", choices=["train", "inference"], default="train")
+    p.add_argument("--batch-size", type=int, help="override the trace's batch size")
+    p.add_argument("--every-iteration", action="store_true",
+                   help="simulate every iteration instead of snapshots weighted by iterations")
+    p.add_argument("--export-dram-trace", choices=["dramsim3", "ramulator2"],
+                   help="also write the DRAM request stream in this tool's trace format")
+    p.add_argument("--out", help="results folder (default: <trace>/sim)")
+    _add_output_flags(p)
+
+    p = sub.add_parser("sweep", help="sweep SRAM sizes and other fields, dense and trace")
+    p.add_argument("trace", help="trace folder")
+    p.add_argument("--accelerator", default="default")
+    p.add_argument("--sram-sizes", help="e.g. 64KiB,256KiB,1MiB or 64KiB..32MiB x2")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=V1,V2",
+                   help="sweep a field over values, e.g. dram.preset=HBM2,LPDDR4-3200")
+    p.add_argument("--mode", choices=["train", "inference"], default="train")
+    p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run the points on this Dask scheduler")
+    p.add_argument("--out", help="sweep folder (default: <trace>/sweep)")
+    _add_output_flags(p)
+
+    p = sub.add_parser("plot", help="figures from simulation or sweep results")
+    p.add_argument("results", help="a simulate or sweep output folder, or a run folder")
+    p.add_argument("--out", help="figure folder (default: <results>/figures)")
+    _add_output_flags(p)
+
+    p = sub.add_parser("report", help="Markdown report of a run, simulation or sweep")
+    p.add_argument("results", help="a run, simulate or sweep folder")
+    p.add_argument("--out", help="report folder (default: the results folder)")
+    _add_output_flags(p)
+
+    p = sub.add_parser("demo", help="train dense and DropBack, simulate, sweep, report")
+    p.add_argument("--out", default="reports/demo", help="demo folder (default reports/demo)")
+    p.add_argument("--epochs", type=int, default=30)
+    _add_output_flags(p)
+    return parser
+
+
+def parse_key_values(items, what="--model-arg") -> dict:
+    """`key=value` strings to a dict, values read as JSON where they parse (ints, floats)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise AccelsimError(f"{what} {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_train(args) -> int:
+    from accelsim.train.loop import TrainConfig, format_history, parse_budget, summary_json, train
+
+    budget, compression = parse_budget(args.budget)
+    config = TrainConfig(
+        model=args.model, model_args=parse_key_values(args.model_arg), dataset=args.dataset,
+        data_dir=args.data_dir, budget=budget, compression=compression,
+        budget_mode=args.budget_mode, epochs=args.epochs, seed=args.seed,
+        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+        momentum=args.momentum, weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,
+        lr_step_epochs=args.lr_step_epochs, lr_gamma=args.lr_gamma,
+        freeze_at_epoch=args.freeze_at_epoch, freeze_at_step=args.freeze_at_step,
+        trace=not args.no_trace, trace_every=args.trace_every, device=args.device)
+    result = train(config, args.out, resume=args.resume, quiet=args.quiet or args.json)
+    if args.json:
+        print(summary_json(result))
+    elif not args.quiet:
+        s = result.summary
+        print(format_history(result.history))
+        kind = "dense" if s["dense"] else f"DropBack, {s['tracked_count']:,} tracked"
+        print(f"\n{s['model']} on {s['dataset']} ({kind} of {s['param_count']:,} weights): "
+              f"test accuracy {s['test_accuracy'] * 100:.2f}%")
+        print(f"checkpoint: {s['checkpoint']} ({s['checkpoint_bytes']:,} bytes; dense "
+              f"{s['dense_checkpoint_bytes']:,})")
+        if s["trace"]:
+            print(f"trace: {s['trace']}")
+    return 0
+
+
+def cmd_trace(args) -> int:
+    from accelsim.trace.format import save_trace
+
+    if args.checkpoint:
+        if args.synthetic or args.budget:
+            raise AccelsimError("trace --checkpoint takes the tracked set from the checkpoint; "
+                                "drop --synthetic/--budget")
+        from accelsim.trace.from_model import trace_from_checkpoint
+
+        trace = trace_from_checkpoint(args.checkpoint, batch_size=args.batch_size)
+    else:
+        if not args.synthetic:
+            raise AccelsimError("trace --model needs --synthetic (a trained model comes from "
+                                "--checkpoint)")
+        if args.budget is None:
+            raise AccelsimError("trace --synthetic needs --budget (a count, a ratio like 10x, "
+                                "or dense)")
+        from accelsim.trace.from_model import synthetic_model_trace
+        from accelsim.train.loop import parse_budget
+        from accelsim.trace.torch_geometry import budgeted_param_count
+        from accelsim.train.models import build_model
+
+        budget, compression = parse_budget(args.budget)
+        model_args = parse_key_values(args.model_arg)
+        if compression:
+            total = budgeted_param_count(build_model(args.model, **model_args))
+            budget = max(1, round(total / compression))
+        trace = synthetic_model_trace(args.model, budget, seed=args.seed,
+                                      batch_size=args.batch_size, layout=args.layout,
+                                      **model_args)
+    path = save_trace(trace, args.out)
+    summary = {"trace": str(path), **trace.identity}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        print(f"trace of {summary['model']} ({summary['source']}, "
+              f"{summary['budget_tracked_count']:,} of {summary['param_count']:,} weights "
+              f"tracked, {len(trace.layers)} layers) written to {path}")
+    return 0
+
+
+def _workflow(name):
+    def run(args):
+        from accelsim.analysis import commands
+
+        return getattr(commands, name)(args)
+    return run
+
+
+COMMANDS = {"train": cmd_train, "trace": cmd_trace, "simulate": _workflow("simulate"),
+            "sweep": _workflow("sweep"), "plot": _workflow("plot"),
+            "report": _workflow("report"), "demo": _workflow("demo")}
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AccelsimError as exc:
+        print(f"accelsim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        print(f"accelsim: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("accelsim: interrupted (rerun with --resume where the command has it)",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""The training loop: DropBack (or dense) training with evaluation, per-epoch history, a sparse
+checkpoint, resumable state and trace recording.
+
+A run folder holds:
+  config.json       the settings of the run
+  history.csv       per epoch: loss, accuracies, learning rate, tracked-set churn
+  checkpoint.npz    the sparse checkpoint (accelsim.dropback.checkpoint)
+  trace/            the weight-access trace (traces/README.md), unless recording is off
+  summary.json      final figures
+  resume.pt         everything needed to continue after an interruption (removed at the end)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from accelsim.errors import CheckpointError, ConfigError
+from accelsim.io import atomic_path, write_json_atomic, write_text_atomic
+
+OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("none", "step", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "lenet-300-100"
+    model_args: dict = field(default_factory=dict)
+    dataset: str = "digits"
+    data_dir: str | None = None
+    budget: int | None = None          # tracked weights; None = dense
+    compression: float | None = None   # alternative to budget: param_count / compression
+    budget_mode: str = "global"
+    epochs: int = 20
+    seed: int = 0
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    lr_schedule: str = "none"
+    lr_step_epochs: int = 30
+    lr_gamma: float = 0.8
+    freeze_at_epoch: int | None = None
+    freeze_at_step: int | None = None
+    trace: bool = True
+    trace_every: int = 100
+    device: str = "cpu"
+
+    @property
+    def dense(self) -> bool:
+        return not self.budget and not self.compression
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    history: pd.DataFrame
+    summary: dict
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.summary["test_accuracy"])
+
+
+def parse_budget(text) -> tuple[int | None, float | None]:
+    """`5000` -> count, `25x` -> compression ratio, `dense` or `0` -> dense."""
+    value = str(text).strip().lower()
+    if value in ("dense", "0", "none", ""):
+        return None, None
+    try:
+        if value.endswith("x"):
+            ratio = float(value[:-1])
+            if not ratio >= 1:
+                raise ValueError
+            return None, ratio
+        count = int(value)
+        if count < 0:
+            raise ValueError
+        return count or None, None
+    except ValueError:
+        raise ConfigError(f"--budget {text!r}: expected a weight count (5000), a compression "
+                          "ratio (25x), or 'dense'") from None
+
+
+def _check(config: TrainConfig):
+    positive = {"epochs": config.epochs, "batch_size": config.batch_size,
+                "trace_every": config.trace_every}
+    for name, value in positive.items():
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"train: {name} must be a positive integer, got {value!r}")
+    if config.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"train: optimizer {config.optimizer!r} not one of {OPTIMIZERS}")
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"train: lr_schedule {config.lr_schedule!r} not one of {LR_SCHEDULES}")
+    if not config.lr > 0:
+        raise ConfigError(f"train: lr must be > 0, got {config.lr!r}")
+    if config.budget_mode not in ("global", "per_layer"):
+        raise ConfigError(f"train: budget_mode {config.budget_mode!r} not 'global' or 'per_layer'")
+
+
+def _model_args(config: TrainConfig, data) -> dict:
+    args = dict(config.model_args)
+    args.setdefault("num_classes", data.num_classes)
+    if config.model.replace("_", "-").lower() == "lenet-300-100":
+        args.setdefault("in_features", int(math.prod(data.input_shape)))
+    else:
+        args.setdefault("in_channels", int(data.input_shape[0]))
+        args.setdefault("input_size", int(data.input_shape[-1]))
+    return args
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train: device {name!r} asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+class _Run:
+    """Everything one training run holds; built fresh, then optionally restored for resume."""
+
+    def __init__(self, config: TrainConfig, out: Path):
+        from accelsim.dropback.init import initialize_model
+        from accelsim.dropback.optimizer import DropBack
+        from accelsim.train.data import load_dataset
+        from accelsim.train.models import build_model
+
+        self.config, self.out = config, out
+        self.device = _device(config.device)
+        flatten = config.model.replace("_", "-").lower() == "lenet-300-100"
+        self.data = load_dataset(config.dataset, config.data_dir, flatten=flatten)
+        self.model_args = _model_args(config, self.data)
+        self.model = build_model(config.model, seed=config.seed, **self.model_args).to(self.device)
+        self.optimizer = self._optimizer()
+        if config.dense:
+            initialize_model(self.model, config.seed)
+            self.dropback = None
+        else:
+            self.dropback = DropBack(self.model, self.optimizer, budget=config.budget,
+                                     compression=config.compression, seed=config.seed,
+                                     mode=config.budget_mode, freeze_at_step=config.freeze_at_step)
+        self.scheduler = self._scheduler()
+        self.recorder = None
+        if config.trace:
+            from accelsim.trace.recorder import TraceRecorder
+
+            self.recorder = TraceRecorder(
+                self.model, self.dropback, model_name=config.model, model_args=self.model_args,
+                seed=config.seed, input_shape=self.data.input_shape, batch_size=config.batch_size,
+                dataset=config.dataset, optimizer=self.optimizer_info(),
+                snapshot_every=config.trace_every)
+        self.epoch = 0
+        self.history: list[dict] = []
+
+    def _optimizer(self):
+        c, params = self.config, self.model.parameters()
+        if c.optimizer == "adam":
+            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+
+    def _scheduler(self):
+        c = self.config
+        if c.lr_schedule == "step":
+            return torch.optim.lr_scheduler.StepLR(self.optimizer, c.lr_step_epochs, c.lr_gamma)
+        if c.lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, c.epochs)
+        return None
+
+    def optimizer_info(self) -> dict:
+        c = self.config
+        settings = {"lr": c.lr, "weight_decay": c.weight_decay, "lr_schedule": c.lr_schedule}
+        if c.optimizer == "sgd":
+            settings["momentum"] = c.momentum
+        return {"name": c.optimizer, "settings": settings}
+
+    # -- resume ------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "epoch": self.epoch, "history": self.history,
+            "model": self.model.state_dict(),
+            "optimizer": (self.dropback.state_dict() if self.dropback is not None
+                          else self.optimizer.state_dict()),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "recorder": self.recorder.state_dict() if self.recorder else None,
+            "torch_rng": torch.get_rng_state(),
+            "config": asdict(self.config),
+        }
+
+    def restore(self, state: dict):
+        if state.get("config") != asdict(self.config):
+            raise CheckpointError(f"{self.out / 'resume.pt'}: saved with other settings; "
+                                  "resume with the same command, or use a new --out")
+        self.model.load_state_dict(state["model"])
+        if self.dropback is not None:
+            self.dropback.load_state_dict(state["optimizer"])
+        else:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.recorder and state["recorder"]:
+            self.recorder.load_state_dict(state["recorder"])
+        torch.set_rng_state(state["torch_rng"])
+        self.epoch, self.history = state["epoch"], list(state["history"])
+
+
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, device, batch_size=512):
+    """Mean cross-entropy and accuracy of `model` on (x, y), in eval mode."""
+    from accelsim.train.data import to_torch
+
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(y), batch_size):
+            xb, yb = to_torch(x[start:start + batch_size], y[start:start + batch_size], device)
+            logits = model(xb)
+            loss_sum += float(nn.functional.cross_entropy(logits, yb, reduction="sum"))
+            correct += int((logits.argmax(1) == yb).sum())
+    model.train(was_training)
+    return loss_sum / len(y), correct / len(y)
+
+
+def _progress(total, desc, quiet):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False,
+                disable=quiet or not sys.stderr.isatty())
+
+
+def train(config: TrainConfig | None = None, out="runs/latest", *, resume=False, quiet=False,
+          **overrides) -> TrainResult:
+    """Train `config.model` on `config.dataset` with DropBack (or dense) and write a run folder.
+
+    `train(TrainConfig(...), out)` or `train(out=..., model=..., budget=..., epochs=...)`.
+    With `resume=True` an interrupted run in `out` continues where its last epoch ended and
+    ends bit-identical to an uninterrupted one.
+    """
+    from accelsim.dropback.checkpoint import save_checkpoint
+    from accelsim.train.data import batches, to_torch
+
+    config = replace(config or TrainConfig(), **overrides)
+    _check(config)
+    out = Path(out)
+    torch.manual_seed(config.seed)
+    run = _Run(config, out)
+    resume_file = out / "resume.pt"
+    if resume and resume_file.exists():
+        try:
+            state = torch.load(resume_file, map_location=run.device, weights_only=False)
+        except Exception as exc:
+            raise CheckpointError(f"{resume_file}: cannot be read ({type(exc).__name__})") from None
+        run.restore(state)
+    elif not resume and (out / "summary.json").exists():
+        pass  # a finished run is overwritten by a new one
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "config.json", {**asdict(config), "model_args": run.model_args})
+
+    data, model, device = run.data, run.model, run.device
+    steps_per_epoch = math.ceil(len(data.train_y) / config.batch_size)
+    bar = _progress(config.epochs * steps_per_epoch, f"train {config.model}", quiet)
+    bar.update(run.epoch * steps_per_epoch)
+    loss_fn = nn.CrossEntropyLoss()
+    while run.epoch < config.epochs:
+        epoch = run.epoch
+        if (run.dropback is not None and config.freeze_at_epoch is not None
+                and epoch == config.freeze_at_epoch and not run.dropback.frozen):
+            run.dropback.freeze()
+        model.train()
+        loss_sum, seen, churn_in, churn_out = 0.0, 0, 0, 0
+        for xb, yb in batches(data.train_x, data.train_y, config.batch_size, shuffle=True,
+                              seed=config.seed, epoch=epoch):
+            xb, yb = to_torch(xb, yb, device)
+            loss = loss_fn(model(xb), yb)
+            (run.dropback or run.optimizer).zero_grad(set_to_none=True)
+            loss.backward()
+            stats = run.dropback.step() if run.dropback is not None else run.optimizer.step()
+            if run.recorder:
+                run.recorder.record_step(stats)
+            if stats is not None:
+                churn_in += sum(stats.entered)
+                churn_out += sum(stats.left)
+            loss_sum += float(loss) * len(yb)
+            seen += len(yb)
+            bar.update(1)
+        lr = run.optimizer.param_groups[0]["lr"]
+        if run.scheduler:
+            run.scheduler.step()
+        test_loss, test_acc = evaluate(model, data.test_x, data.test_y, device)
+        _, train_acc = evaluate(model, data.train_x, data.train_y, device)
+        tracked = run.dropback.budget if run.dropback is not None else _budgeted_count(model)
+        run.history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen,
+                            "train_accuracy": train_acc, "test_loss": test_loss,
+                            "test_accuracy": test_acc, "lr": lr, "tracked_count": tracked,
+                            "entered_count": churn_in, "left_count": churn_out})
+        run.epoch = epoch + 1
+        write_text_atomic(out / "history.csv", pd.DataFrame(run.history).to_csv(index=False))
+        if run.epoch < config.epochs:
+            with atomic_path(resume_file) as tmp:
+                torch.save(run.state(), tmp)
+    bar.close()
+    return _finish(run, out, save_checkpoint)
+
+
+def _budgeted_count(model) -> int:
+    from accelsim.trace.torch_geometry import budgeted_param_count
+
+    return budgeted_param_count(model)
+
+
+def _finish(run: _Run, out: Path, save_checkpoint) -> TrainResult:
+    config = run.config
+    history = pd.DataFrame(run.history)
+    final = run.history[-1]
+    save_checkpoint(out / "checkpoint.npz", run.model, run.dropback, model_name=config.model,
+                    model_args=run.model_args, seed=config.seed)
+    from accelsim.dropback.checkpoint import checkpoint_sizes
+
+    sizes = checkpoint_sizes(out / "checkpoint.npz")
+    param_count = _budgeted_count(run.model)
+    tracked = run.dropback.budget if run.dropback is not None else param_count
+    summary = {
+        "model": config.model, "dataset": config.dataset, "epochs": config.epochs,
+        "seed": config.seed, "dense": config.dense, "budget_mode": config.budget_mode,
+        "param_count": param_count, "tracked_count": tracked,
+        "compression": param_count / tracked if tracked else None,
+        "test_accuracy": final["test_accuracy"], "train_accuracy": final["train_accuracy"],
+        "test_loss": final["test_loss"],
+        "checkpoint": str(out / "checkpoint.npz"),
+        "checkpoint_bytes": sizes["sparse_bytes"], "dense_checkpoint_bytes": sizes["dense_bytes"],
+        "trace": None,
+    }
+    if run.recorder:
+        summary["trace"] = str(run.recorder.write(out / "trace", accuracy=final["test_accuracy"]))
+    write_json_atomic(out / "summary.json", summary)
+    (out / "resume.pt").unlink(missing_ok=True)
+    return TrainResult(out, history, summary)
+
+
+def format_history(history: pd.DataFrame) -> str:
+    """The per-epoch table printed by `accelsim train`."""
+    cols = ["epoch", "train_loss", "train_accuracy", "test_accuracy", "lr", "entered_count"]
+    frame = history[cols].copy()
+    for c in ("train_accuracy", "test_accuracy"):
+        frame[c] = (frame[c] * 100).map("{:.2f}%".format)
+    frame["train_loss"] = frame["train_loss"].map("{:.4f}".format)
+    frame["lr"] = frame["lr"].map("{:.4g}".format)
+    return frame.to_string(index=False)
+
+
+def summary_json(result: TrainResult) -> str:
+    return json.dumps(result.summary, indent=2, sort_keys=True)
