@@ -6,16 +6,19 @@ the name and the arguments and raises ``ConfigError`` with a one-line message ot
 Parameter counts at the default arguments (``model_param_count``: every parameter, BatchNorm
 scale and shift included, buffers such as running statistics excluded):
 
-================  =========================  ============  ======================================
-name              defaults                   parameters    source of the published figure
-================  =========================  ============  ======================================
-lenet-300-100     784 inputs, 10 classes        266,610    LeCun et al. 1998; DropBack paper
+================  =========================  ============  =====================================
+name              defaults                   parameters    published as
+================  =========================  ============  =====================================
+lenet-300-100     784 inputs, 10 classes        266,610    LeCun et al. 1998 (count derived)
 lenet-5           1x28x28, 10 classes            61,706    LeCun et al. 1998 (28x28 padded to 32)
-vgg-s             3x32x32, 10 classes        14,986,698    ~15M, DropBack paper ("9x reduced VGG-16")
-resnet18          3x224x224, 1000 classes    11,689,512    He et al. 2016; torchvision resnet18
-wrn-28-10         3x32x32, 10 classes        36,479,194    Zagoruyko & Komodakis 2016
-densenet-bc-100   3x32x32, 10 classes, k=12     769,162    Huang et al. 2017 ("0.8M")
-================  =========================  ============  ======================================
+vgg-s             3x32x32, 10 classes        14,986,698    "~15M", DropBack (Golub et al. 2019)
+resnet18          3x224x224, 1000 classes    11,689,512    torchvision resnet18 (He et al. 2016)
+wrn-28-10         3x32x32, 10 classes        36,479,194    "36.5M", Zagoruyko & Komodakis 2016
+densenet-bc-100   3x32x32, 10 classes, k=12     769,162    "0.8M", Huang et al. 2017
+================  =========================  ============  =====================================
+
+The papers round; the exact WRN and DenseNet figures are those of the common PyTorch
+reimplementations of the authors' nets at 10 classes (fc bias included), which these match.
 
 All convolutional models end in adaptive average pooling (or, for LeNet-5, in a flattened size
 computed from the input size), so they accept any input at least as large as ``min_input_size``

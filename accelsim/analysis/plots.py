@@ -1,0 +1,176 @@
+"""Figures (matplotlib, PNG and SVG): energy breakdown, energy and traffic against SRAM size,
+per-layer energy and traffic, training accuracy and tracked-set churn.
+
+Every function takes plain tables (pandas) and a folder, writes `<name>.png` and `<name>.svg`
+there, and returns the PNG path. Nothing here imports torch or runs a simulation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from accelsim.io import atomic_path  # noqa: E402
+
+# energy components in stacking order, with the colours kept across every figure
+ENERGY_COMPONENTS = [
+    ("dram_energy_pj", "DRAM", "#c0392b"),
+    ("sram_dynamic_energy_pj", "SRAM dynamic", "#2980b9"),
+    ("sram_leakage_energy_pj", "SRAM leakage", "#7fb3d5"),
+    ("prng_energy_pj", "PRNG", "#27ae60"),
+    ("mac_energy_pj", "MAC", "#f39c12"),
+    ("update_energy_pj", "update (top-k)", "#8e44ad"),
+]
+RUN_STYLE = {"dense": ("dense", "#555555", "o"), "trace": ("DropBack", "#c0392b", "s")}
+
+
+def _save(fig, out_dir, name) -> Path:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        with atomic_path(out_dir / f"{name}.{ext}") as tmp:
+            # svg metadata off: same inputs give the same bytes
+            fig.savefig(tmp, format=ext, dpi=130, metadata={"Date": None} if ext == "svg" else None)
+    plt.close(fig)
+    return out_dir / f"{name}.png"
+
+
+def _components(frame: pd.DataFrame):
+    return [(c, label, color) for c, label, color in ENERGY_COMPONENTS if c in frame.columns]
+
+
+def _energy_scale(values) -> tuple[float, str]:
+    top = float(np.nanmax(values)) if len(values) else 0.0
+    for scale, unit in ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ")):
+        if top >= scale:
+            return scale, unit
+    return 1.0, "pJ"
+
+
+def energy_breakdown(totals: pd.DataFrame, out_dir, *, title=None, name="energy_breakdown"):
+    """Stacked bars per energy component, one bar per run (index: run names)."""
+    comps = _components(totals)
+    scale, unit = _energy_scale(totals[[c for c, _, _ in comps]].sum(axis=1).to_numpy())
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    labels = [RUN_STYLE.get(r, (r,))[0] for r in totals.index]
+    bottom = np.zeros(len(totals))
+    for column, label, color in comps:
+        values = totals[column].to_numpy(dtype=float) / scale
+        ax.bar(labels, values, bottom=bottom, label=label, color=color, width=0.55)
+        bottom += values
+    for x, total in enumerate(bottom):
+        ax.annotate(f"{total:.3g} {unit}", (x, total), ha="center", va="bottom", fontsize=9)
+    ax.set_ylabel(f"energy per training step ({unit})" if "per_step" in name else f"energy ({unit})")
+    ax.set_title(title or "Energy by component")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_ylim(0, bottom.max() * 1.15 if len(bottom) else 1)
+    return _save(fig, out_dir, name)
+
+
+def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
+               x="weight_sram_capacity_bytes", name="sram_sweep", title=None):
+    """Energy and DRAM traffic against weight SRAM size (log axis), dense vs DropBack.
+
+    `table` has one row per (point, run) with columns `run`, `x`, `energy_pj` and
+    `dram_bytes_read` + `dram_bytes_written`. `fit_bytes` marks where the tracked set fits.
+    """
+    fig, (ax_e, ax_t) = plt.subplots(1, 2, figsize=(10, 4.2))
+    table = table.sort_values(x)
+    escale, eunit = _energy_scale(table["energy_pj"].to_numpy())
+    traffic = table["dram_bytes_read"] + table["dram_bytes_written"]
+    tscale, tunit = (2 ** 20, "MiB") if traffic.max() >= 2 ** 20 else (2 ** 10, "KiB")
+    for run, group in table.groupby("run", sort=False):
+        label, color, marker = RUN_STYLE.get(run, (run, None, "o"))
+        kib = group[x] / 1024
+        ax_e.plot(kib, group["energy_pj"] / escale, marker=marker, color=color, label=label)
+        ax_t.plot(kib, (group["dram_bytes_read"] + group["dram_bytes_written"]) / tscale,
+                  marker=marker, color=color, label=label)
+    for ax in (ax_e, ax_t):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("weight SRAM capacity (KiB)")
+        ax.grid(True, which="both", alpha=0.3)
+        if fit_bytes:
+            ax.axvline(fit_bytes / 1024, color="#27ae60", linestyle="--", linewidth=1)
+            ax.annotate("tracked set fits", (fit_bytes / 1024, 0.95), xycoords=("data", "axes fraction"),
+                        rotation=90, ha="right", va="top", fontsize=8, color="#27ae60")
+        ax.legend(fontsize=8)
+    ax_e.set_ylabel(f"energy per training step ({eunit})")
+    ax_t.set_ylabel(f"off-chip DRAM traffic per step ({tunit})")
+    ax_t.set_yscale("symlog", linthresh=max(1e-3, float(traffic[traffic > 0].min() / tscale)
+                                           if (traffic > 0).any() else 1.0))
+    fig.suptitle(title or "Energy and off-chip traffic against SRAM size")
+    return _save(fig, out_dir, name)
+
+
+def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None):
+    """Per-layer energy and DRAM traffic, dense vs DropBack (records: run, layer, ... per phase)."""
+    key = "layer_name" if "layer_name" in records.columns else "layer"
+    agg = records.groupby(["run", key], sort=False)[["energy_pj", "dram_bytes_read",
+                                                     "dram_bytes_written"]].sum().reset_index()
+    layers = list(dict.fromkeys(agg[key]))
+    fig, (ax_e, ax_t) = plt.subplots(2, 1, figsize=(max(6, 0.35 * len(layers) + 3), 7), sharex=True)
+    width = 0.4
+    xs = np.arange(len(layers))
+    escale, eunit = _energy_scale(agg["energy_pj"].to_numpy())
+    for i, (run, group) in enumerate(agg.groupby("run", sort=False)):
+        label, color, _ = RUN_STYLE.get(run, (run, None, None))
+        group = group.set_index(key).reindex(layers)
+        ax_e.bar(xs + (i - 0.5) * width, group["energy_pj"] / escale, width, label=label, color=color)
+        ax_t.bar(xs + (i - 0.5) * width,
+                 (group["dram_bytes_read"] + group["dram_bytes_written"]) / 2 ** 10, width,
+                 label=label, color=color)
+    ax_e.set_ylabel(f"energy ({eunit})")
+    ax_t.set_ylabel("DRAM traffic (KiB)")
+    ax_t.set_xticks(xs, [str(v) for v in layers], rotation=60, ha="right", fontsize=7)
+    for ax in (ax_e, ax_t):
+        ax.legend(fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    ax_e.set_title(title or "Per-layer energy and off-chip traffic per training step")
+    return _save(fig, out_dir, name)
+
+
+def training_curves(histories: dict, out_dir, *, name="training_accuracy", title=None):
+    """Test accuracy against epoch for each run (label -> history DataFrame)."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for label, history in histories.items():
+        style = RUN_STYLE.get(label, (label, None, "o"))
+        ax.plot(history["epoch"], history["test_accuracy"] * 100, marker=style[2], markersize=3,
+                color=style[1], label=style[0])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Test accuracy against epoch")
+    return _save(fig, out_dir, name)
+
+
+def churn(steps: pd.DataFrame, out_dir, *, name="tracked_churn", title=None):
+    """Weights entering and leaving the tracked set per iteration (from a trace's steps)."""
+    per_it = steps.groupby("iteration")[["entered_count", "left_count", "tracked_count"]].sum()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    # iteration 0 fills the empty set: plot from 1 on so the churn itself stays visible
+    shown = per_it.iloc[1:] if len(per_it) > 1 else per_it
+    ax.plot(shown.index, shown["entered_count"], label="entered", color="#27ae60", linewidth=1)
+    ax.plot(shown.index, shown["left_count"], label="left", color="#c0392b", linewidth=1,
+            linestyle="--")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("weights per iteration (count)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Tracked-set churn")
+    return _save(fig, out_dir, name)
+
+
+def plot(results, out=None) -> list[Path]:
+    """Every figure that the given results folder supports (the API twin of `accelsim plot`)."""
+    from accelsim.analysis.figures import figures_for
+
+    return figures_for(results, out)
