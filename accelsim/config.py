@@ -45,6 +45,7 @@ CONFIG_DIR = _config_dir()
 WEIGHT_BITS = (32, 16, 8)
 DATAFLOWS = ("ws", "os")
 INDEX_FORMATS = ("bitmap", "relative")
+DRAM_TIMINGS = ("cached", "exact")
 
 HOROWITZ = "Horowitz, 'Computing's energy problem', ISSCC 2014, 45 nm"
 
@@ -160,6 +161,8 @@ class AcceleratorConfig:
     simulate_activations: bool
     tile_weights: int  # weights per simulation event (a tile groups whole folds)
     buffer_depth_tiles: int  # on-chip tile buffers between stages (2 = double buffering)
+    dram_timing: str = "cached"  # "cached" | "exact": see accelsim.sim.dram_port
+    dram_sample_bursts: int = 4096  # cached timing: longer streams are timed on this many
     path: str | None = None  # the file it came from
     spec: dict = field(default_factory=dict, repr=False, compare=False)  # raw merged YAML
 
@@ -389,10 +392,12 @@ def config_from_dict(data: dict, where: str = "<dict>", path: str | None = None
     if tile_weights < 64:
         top.fail("tile_weights", tile_weights, "must be >= 64 (a tile is a bulk event)")
     depth = top.int("buffer_depth_tiles", minimum=1)
+    dram_timing = top.str("dram_timing", DRAM_TIMINGS, default="cached")
+    sample = top.int("dram_sample_bursts", minimum=64, default=4096)
     top.done()
     return AcceleratorConfig(name, clock, weight_bits, pe, weight_sram, activation_sram, dram,
                              prng, index, update, simulate_activations, tile_weights, depth,
-                             path, copy.deepcopy(data))
+                             dram_timing, sample, path, copy.deepcopy(data))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,7 +448,9 @@ def _load_merged(path: Path, seen=()) -> dict:
         return data
     if not isinstance(base, str):
         raise ConfigError(f"{path}: base: must be a config name or path, got {base!r}")
-    base_path = _resolve_file(base if Path(base).is_absolute() else base)
+    # a name or relative path is looked up beside the including file first, then in CONFIG_DIR
+    beside = path.parent / (base if base.endswith(".yaml") else f"{base}.yaml")
+    base_path = beside if beside.is_file() else _resolve_file(base)
     if base_path.resolve() in seen or base_path.resolve() == path.resolve():
         raise ConfigError(f"{path}: base: {base!r} includes itself")
     merged = _deep_merge(_load_merged(base_path, seen + (path.resolve(),)), data)

@@ -1,1 +1,37 @@
+"""DropBack: training on a pruned weight budget with regenerated initial weights.
 
+- `prng`: counter-based generator (seed, layer_id, index) -> 32 bits; numpy and torch agree.
+- `init`: budgeted layers (Linear, Conv2d) and their initial values w0.
+- `optimizer`: `DropBack`, a wrapper around any torch optimizer (exact top-k, freeze, resume).
+- `checkpoint`: sparse checkpoint (seed + tracked index/value pairs) and exact rebuild.
+
+Names are re-exported lazily: `prng` and the numpy half of `init` work without torch.
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "DropBack": "accelsim.dropback.optimizer",
+    "DropBackStepStats": "accelsim.dropback.optimizer",
+    "per_layer_budgets": "accelsim.dropback.optimizer",
+    "select_top_k": "accelsim.dropback.optimizer",
+    "LayerInfo": "accelsim.dropback.init",
+    "budgeted_layers": "accelsim.dropback.init",
+    "initialize_model": "accelsim.dropback.init",
+    "initial_values_numpy": "accelsim.dropback.init",
+    "initial_values_torch": "accelsim.dropback.init",
+    "save_checkpoint": "accelsim.dropback.checkpoint",
+    "load_checkpoint": "accelsim.dropback.checkpoint",
+    "checkpoint_sizes": "accelsim.dropback.checkpoint",
+    "restore_dropback": "accelsim.dropback.checkpoint",
+    "LoadedCheckpoint": "accelsim.dropback.checkpoint",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'accelsim.dropback' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -13,6 +13,7 @@ Selection is exact and deterministic:
     index numbers the elements of all budgeted layers concatenated in layer_id order, each
     layer in its element order (weight row-major, then bias).
 Exactly k elements are tracked after every step (min(k, param_count) if k is larger).
+A NaN score (a diverged element) ranks below every other score.
 Before the first step nothing is tracked: every element equals w0.
 
 mode="global" ranks all layers together (the paper's method). mode="per_layer" gives each
@@ -138,7 +139,9 @@ def select_top_k(scores, count: int, hint: float | None = None):
     if count >= total:
         return torch.arange(total, device=scores.device), float(scores.min())
     positions = _candidate_positions(scores, count, hint)
-    candidate_scores = scores if positions is None else scores[positions]
+    # NaN scores (a diverged element) rank last; candidates (score >= t) never hold NaN
+    candidate_scores = torch.nan_to_num(scores, nan=-1.0) if positions is None \
+        else scores[positions]
     candidate_count = candidate_scores.numel()
     # kthvalue counts from the smallest: the count-th largest is the (n-count+1)-th smallest
     kth_score = candidate_scores.kthvalue(candidate_count - count + 1).values
@@ -149,15 +152,13 @@ def select_top_k(scores, count: int, hint: float | None = None):
     picked = torch.nonzero(chosen).squeeze(1)
     if positions is not None:
         picked = positions[picked]
-    if picked.numel() != count:
-        raise FloatingPointError("DropBack scores contain NaN: training has diverged")
+    if picked.numel() != count:  # cannot happen: every score compares (no NaN left)
+        raise RuntimeError(f"selection kept {picked.numel()} elements instead of {count}")
     return picked, float(kth_score)
 
 
 def _drop_late_ties(candidate_scores, kth_score, chosen, excess: int):
     """Several elements share the k-th score: untrack the `excess` highest-indexed of them."""
-    if excess <= 0:  # fewer chosen than asked: only NaN scores can do that; caller raises
-        return chosen
     tied = torch.nonzero(candidate_scores == kth_score).squeeze(1)
     chosen = chosen.clone()
     chosen[tied[tied.numel() - excess:]] = False
@@ -398,6 +399,10 @@ class DropBack:
         """Tracked count per layer_id, now."""
         return self._tracked_per_layer
 
+    def budgeted_parameters(self) -> list:
+        """The budgeted parameters (weight, then bias, per layer in layer_id order)."""
+        return list(self._params)
+
     def unbudgeted_parameters(self) -> dict:
         """{name: element count} of the model's parameters outside the budget (BatchNorm...)."""
         budgeted = {id(p) for p in self._params}
@@ -465,9 +470,15 @@ class DropBack:
                 raise ValueError(f"DropBack state does not match: {key} is "
                                  f"{state.get(key)!r}, this DropBack has {value!r}")
 
-    def _check_untracked_at_initial(self):
+    def untracked_at_initial(self) -> bool:
+        """True if every untracked element equals its w0 bit for bit (true after each step)."""
+        self._ensure_bound()
         initial = self.initial_values()
-        if not torch.equal(torch.where(self._tracked_mask, initial, self._flat), initial):
+        with torch.no_grad():
+            return torch.equal(torch.where(self._tracked_mask, initial, self._flat), initial)
+
+    def _check_untracked_at_initial(self):
+        if not self.untracked_at_initial():
             raise ValueError("after loading the DropBack state, some untracked weights differ "
                              "from w0: the model weights do not belong to this state")
 

@@ -238,12 +238,13 @@ def _progress(total, desc, quiet):
 
 
 def train(config: TrainConfig | None = None, out="runs/latest", *, resume=False, quiet=False,
-          **overrides) -> TrainResult:
+          on_epoch_end=None, **overrides) -> TrainResult:
     """Train `config.model` on `config.dataset` with DropBack (or dense) and write a run folder.
 
     `train(TrainConfig(...), out)` or `train(out=..., model=..., budget=..., epochs=...)`.
     With `resume=True` an interrupted run in `out` continues where its last epoch ended and
-    ends bit-identical to an uninterrupted one.
+    ends bit-identical to an uninterrupted one. `on_epoch_end(epoch, history_row)` is called
+    after each epoch's state is saved (for progress reporting or early stopping by raising).
     """
     from accelsim.dropback.checkpoint import save_checkpoint
     from accelsim.train.data import batches, to_torch
@@ -289,7 +290,7 @@ def train(config: TrainConfig | None = None, out="runs/latest", *, resume=False,
             if stats is not None:
                 churn_in += sum(stats.entered)
                 churn_out += sum(stats.left)
-            loss_sum += float(loss) * len(yb)
+            loss_sum += loss.item() * len(yb)
             seen += len(yb)
             bar.update(1)
         lr = run.optimizer.param_groups[0]["lr"]
@@ -307,6 +308,8 @@ def train(config: TrainConfig | None = None, out="runs/latest", *, resume=False,
         if run.epoch < config.epochs:
             with atomic_path(resume_file) as tmp:
                 torch.save(run.state(), tmp)
+        if on_epoch_end is not None:
+            on_epoch_end(run.epoch, run.history[-1])
     bar.close()
     return _finish(run, out, save_checkpoint)
 

@@ -1,0 +1,457 @@
+"""Sparse checkpoint: only what cannot be regenerated, and an exact rebuild of the model.
+
+A DropBack model is its seed (every untracked element equals its PRNG initial value w0) plus
+the tracked (index, value) pairs of each budgeted layer, plus whatever lies outside the budget
+(BatchNorm parameters, buffers such as running statistics). That is what this file stores, so
+it is about `param_count / budget` times smaller than a dense one.
+
+Container (written by this module, little-endian, deterministic: same state -> same bytes)::
+
+    offset  size  field
+    0       16    magic  b"ACCELSIM-CKPT\\0\\0\\0"
+    16      8     total file size in bytes (uint64)
+    24      8     header size in bytes (uint64, a multiple of 8)
+    32      32    sha256 of every other byte of the file (bytes 0..31, then 64..end)
+    64      H     header: UTF-8 JSON (sorted keys), space-padded to a multiple of 8
+    64+H    ...   payload: raw arrays, each starting at a multiple of 8
+
+The header's "arrays" maps each array name to {dtype (torch name), shape, offset, nbytes}
+(offset from the payload start). Layer entries name their "index" array (int32, or int64 when
+param_count >= 2**31; absent in a dense checkpoint) and "values" array (the parameter dtype).
+A DropBack/optimizer state is stored as tagged JSON whose tensors are arrays of the payload.
+
+Reading checks, in this order, each failure a one-line `CheckpointError` naming the file:
+size (truncated or trailing bytes), magic, checksum, header JSON, format and version,
+generator id and version, array table; then, against the model the builder returns, every
+layer's name, kind and shape, and every unbudgeted parameter and buffer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from accelsim.dropback import prng
+from accelsim.dropback.init import (
+    budgeted_layers,
+    initial_values_torch,
+    initialize_model,
+    layer_parameters,
+    write_layer_values,
+)
+from accelsim.errors import CheckpointError
+from accelsim.io import atomic_path
+
+FORMAT = "accelsim-checkpoint"
+FORMAT_VERSION = 1
+MAGIC = b"ACCELSIM-CKPT\x00\x00\x00"
+_PREFIX = struct.Struct("<16sQQ32s")  # magic, total bytes, header bytes, sha256
+PREFIX_BYTES = _PREFIX.size  # 64
+ALIGN_BYTES = 8
+
+_DTYPES = {str(d).removeprefix("torch."): d for d in (
+    torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.int32,
+    torch.int16, torch.int8, torch.uint8, torch.bool, torch.complex64, torch.complex128)}
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A rebuilt model and what came with it."""
+
+    model: Any
+    meta: dict  # the header, less the array table
+    tracked_masks: dict  # {layer_id: flat bool tensor of param_count}; all True when dense
+    optimizer_state: Any = None  # the DropBack (or user) state saved for resume, else None
+    extra: dict = field(default_factory=dict)
+
+
+# ============================================================================ writing
+class _PayloadWriter:
+    """Collects named arrays into one aligned byte payload and an array table."""
+
+    def __init__(self):
+        self.chunks: list[bytes] = []
+        self.table: dict = {}
+        self.size = 0
+
+    def add(self, name: str, tensor) -> str:
+        if name in self.table:
+            raise ValueError(f"duplicate array name {name!r}")
+        tensor = tensor.detach().cpu().contiguous()
+        dtype_name = str(tensor.dtype).removeprefix("torch.")
+        if dtype_name not in _DTYPES:
+            raise ValueError(f"cannot store a tensor of dtype {tensor.dtype} ({name})")
+        data = tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        self.table[name] = {"dtype": dtype_name, "shape": list(tensor.shape),
+                            "offset": self.size, "nbytes": len(data)}
+        padding = (-len(data)) % ALIGN_BYTES
+        self.chunks.append(data + b"\x00" * padding)
+        self.size += len(data) + padding
+        return name
+
+
+def _encode_state(obj, payload: _PayloadWriter, prefix: str):
+    """Nested optimizer/DropBack state -> tagged JSON; tensors go to the payload."""
+    if torch.is_tensor(obj):
+        return {"__tensor__": payload.add(f"{prefix}{len(payload.table)}", obj)}
+    if isinstance(obj, dict):
+        return {"__dict__": [[_encode_state(k, payload, prefix), _encode_state(v, payload, prefix)]
+                             for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode_state(v, payload, prefix) for v in obj]}
+    if isinstance(obj, list):
+        return [_encode_state(v, payload, prefix) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return {"__float__": repr(obj)} if not math.isfinite(obj) else obj
+    raise TypeError(f"cannot store an object of type {type(obj).__name__} in a checkpoint")
+
+
+def _budget_meta(dropback, param_count: int) -> dict:
+    if dropback is None:
+        return {"tracked_count": param_count, "param_count": param_count, "mode": "dense"}
+    return {"tracked_count": min(dropback.budget, param_count), "param_count": param_count,
+            "mode": dropback.mode}
+
+
+def _layer_entries(model, layers, dropback, payload: _PayloadWriter) -> list[dict]:
+    """One header entry per budgeted layer; its tracked values (and indices) into the payload."""
+    masks = None if dropback is None else dropback.tracked_masks()
+    entries = []
+    for layer in layers:
+        values = torch.cat([p.detach().reshape(-1) for p in layer_parameters(layer)])
+        entry = {"layer_id": layer.layer_id, "name": layer.name, "kind": layer.kind,
+                 "weight_shape": list(layer.weight_shape), "bias_count": layer.bias_count,
+                 "param_count": layer.param_count}
+        if masks is None:
+            entry["tracked_count"] = layer.param_count
+            entry["index"] = None
+        else:
+            index = torch.nonzero(masks[layer.layer_id].cpu()).squeeze(1)
+            index_dtype = torch.int32 if layer.param_count < 2**31 else torch.int64
+            entry["tracked_count"] = int(index.numel())
+            entry["index"] = payload.add(f"layer{layer.layer_id}.index", index.to(index_dtype))
+            values = values.cpu()[index]
+        entry["values"] = payload.add(f"layer{layer.layer_id}.values", values)
+        entries.append(entry)
+    return entries
+
+
+def _unbudgeted_entries(model, layers, payload: _PayloadWriter):
+    """(parameters outside the budget, persistent buffers) of the model's state_dict."""
+    budgeted = {id(p) for layer in layers for p in layer_parameters(layer)}
+    param_names = {name for name, p in model.named_parameters()}
+    budgeted_names = {name for name, p in model.named_parameters() if id(p) in budgeted}
+    params, buffers = [], []
+    for name, tensor in model.state_dict().items():
+        if name in budgeted_names:
+            continue
+        target = params if name in param_names else buffers
+        prefix = "param" if target is params else "buffer"
+        target.append({"name": name, "array": payload.add(f"{prefix}.{name}", tensor)})
+    return params, buffers
+
+
+def _check_dropback_consistent(path, model, dropback, seed: int) -> None:
+    if dropback.model is not model:
+        raise ValueError("save_checkpoint: the DropBack wraps a different model")
+    if dropback.seed != seed:
+        raise ValueError(f"save_checkpoint: seed={seed} but the DropBack uses {dropback.seed}")
+    if not dropback.untracked_at_initial():
+        raise CheckpointError(f"{path}: cannot save: some untracked weights differ from w0 "
+                              "(save right after DropBack.step(), not mid-update)")
+
+
+def _json_or_error(obj, what: str) -> Any:
+    try:
+        json.dumps(obj, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"save_checkpoint: {what} must be plain JSON data ({error})") from None
+    return obj
+
+
+def save_checkpoint(path, model, dropback, *, model_name: str, model_args: dict, seed: int,
+                    extra: dict | None = None, optimizer_state=False) -> Path:
+    """Write a sparse checkpoint of `model` (dense when `dropback` is None), atomically.
+
+    optimizer_state: False (nothing), True (the DropBack's `state_dict()`, for resume), or any
+    nested dict of tensors and plain values to store as is (e.g. a dense optimizer's)."""
+    path = Path(path)
+    if dropback is not None:
+        _check_dropback_consistent(path, model, dropback, seed)
+    prng.layer_keys(seed, 0)
+    layers = budgeted_layers(model) if dropback is None else dropback.layers
+    payload = _PayloadWriter()
+    layer_entries = _layer_entries(model, layers, dropback, payload)
+    unbudgeted, buffers = _unbudgeted_entries(model, layers, payload)
+    if optimizer_state is True:
+        if dropback is None:
+            raise ValueError("optimizer_state=True needs a DropBack; pass the state dict itself")
+        optimizer_state = dropback.state_dict()
+    header = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "generator": {"id": prng.GENERATOR_ID, "version": prng.GENERATOR_VERSION},
+        "seed": int(seed),
+        "bias_init": "zero" if dropback is None else dropback.bias_init,
+        "model": {"name": str(model_name), "args": _json_or_error(dict(model_args), "model_args")},
+        "dense": dropback is None,
+        "budget": _budget_meta(dropback, sum(layer.param_count for layer in layers)),
+        "layers": layer_entries,
+        "unbudgeted_parameters": unbudgeted,
+        "buffers": buffers,
+        "optimizer_state": (None if optimizer_state in (False, None)
+                            else _encode_state(optimizer_state, payload, "state.")),
+        "extra": _json_or_error(dict(extra or {}), "extra"),
+        "arrays": payload.table,
+    }
+    data = _assemble(header, payload)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
+
+
+def _assemble(header: dict, payload: _PayloadWriter) -> bytes:
+    header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    header_bytes += b" " * ((-len(header_bytes)) % ALIGN_BYTES)
+    body = header_bytes + b"".join(payload.chunks)
+    total = PREFIX_BYTES + len(body)
+    lengths = _PREFIX.pack(MAGIC, total, len(header_bytes), b"\x00" * 32)[:32]
+    digest = hashlib.sha256(lengths + body).digest()
+    return lengths + digest + body
+
+
+# ============================================================================ reading
+def _read_verified(path: Path) -> tuple[dict, bytearray, int]:
+    """(header, file bytes, payload start) after the size, magic and checksum checks."""
+    try:
+        data = bytearray(path.read_bytes())
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read ({error.strerror or error})") from None
+    if len(data) < PREFIX_BYTES:
+        if MAGIC.startswith(bytes(data[:16])):
+            raise CheckpointError(f"{path}: truncated ({len(data)} bytes, shorter than the "
+                                  f"{PREFIX_BYTES}-byte prefix)")
+        raise CheckpointError(f"{path}: not an accelsim checkpoint (too short, no magic)")
+    magic, total, header_size, digest = _PREFIX.unpack_from(data)
+    if magic != MAGIC:
+        raise CheckpointError(f"{path}: not an accelsim checkpoint (bad magic bytes)")
+    if len(data) < total:
+        raise CheckpointError(f"{path}: truncated ({len(data)} of {total} bytes)")
+    if len(data) > total:
+        raise CheckpointError(f"{path}: corrupt ({len(data)} bytes, header says {total})")
+    if hashlib.sha256(bytes(data[:32]) + bytes(data[PREFIX_BYTES:])).digest() != digest:
+        raise CheckpointError(f"{path}: corrupt (sha256 checksum mismatch)")
+    payload_start = PREFIX_BYTES + header_size
+    if payload_start > total:
+        raise CheckpointError(f"{path}: corrupt (header size beyond the end of the file)")
+    try:
+        header = json.loads(bytes(data[PREFIX_BYTES:payload_start]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path}: corrupt header ({error})") from None
+    _check_header(path, header, total - payload_start)
+    return header, data, payload_start
+
+
+def _check_header(path: Path, header, payload_size: int) -> None:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an accelsim checkpoint (format is "
+                              f"{header.get('format') if isinstance(header, dict) else None!r})")
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {version!r} is not supported "
+                              f"(this accelsim reads up to {FORMAT_VERSION})")
+    generator = header.get("generator") or {}
+    if generator.get("id") != prng.GENERATOR_ID or generator.get("version") != prng.GENERATOR_VERSION:
+        raise CheckpointError(
+            f"{path}: unknown weight generator {generator.get('id')!r} version "
+            f"{generator.get('version')!r} (this accelsim has {prng.GENERATOR_ID!r} version "
+            f"{prng.GENERATOR_VERSION}): the initial weights cannot be regenerated")
+    if sys.byteorder != "little":
+        raise CheckpointError(f"{path}: checkpoints are little-endian; this machine is not")
+    for name, spec in header.get("arrays", {}).items():
+        _check_array_spec(path, name, spec, payload_size)
+
+
+def _check_array_spec(path: Path, name: str, spec: dict, payload_size: int) -> None:
+    dtype = _DTYPES.get(spec.get("dtype"))
+    if dtype is None:
+        raise CheckpointError(f"{path}: array {name!r} has unknown dtype {spec.get('dtype')!r}")
+    count = math.prod(spec["shape"])
+    item_bytes = torch.empty(0, dtype=dtype).element_size()
+    if spec["nbytes"] != count * item_bytes or not 0 <= spec["offset"] <= payload_size \
+            or spec["offset"] + spec["nbytes"] > payload_size:
+        raise CheckpointError(f"{path}: array {name!r} does not fit its shape or the payload")
+
+
+def _array(data: bytearray, payload_start: int, spec: dict):
+    dtype = _DTYPES[spec["dtype"]]
+    if spec["nbytes"] == 0:
+        return torch.empty(spec["shape"], dtype=dtype)
+    start = payload_start + spec["offset"]
+    raw = torch.frombuffer(data, dtype=torch.uint8, count=spec["nbytes"], offset=start)
+    return raw.clone().view(dtype).reshape(spec["shape"])
+
+
+def _decode_state(obj, arrays: Callable):
+    if isinstance(obj, list):
+        return [_decode_state(v, arrays) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__tensor__" in obj:
+        return arrays(obj["__tensor__"])
+    if "__tuple__" in obj:
+        return tuple(_decode_state(v, arrays) for v in obj["__tuple__"])
+    if "__float__" in obj:
+        return float(obj["__float__"])
+    return {_hashable(_decode_state(k, arrays)): _decode_state(v, arrays)
+            for k, v in obj["__dict__"]}
+
+
+def _hashable(key):
+    return tuple(key) if isinstance(key, list) else key
+
+
+def _default_builder(name: str, **args):
+    from accelsim.train.models import build_model  # lazily: train imports this module's users
+
+    return build_model(name, **args)
+
+
+def _check_layers_match(path: Path, layers, entries) -> None:
+    if len(layers) != len(entries):
+        raise CheckpointError(f"{path}: model mismatch: the builder's model has {len(layers)} "
+                              f"budgeted layers, the checkpoint {len(entries)}")
+    for layer, entry in zip(layers, entries):
+        built = (layer.name, layer.kind, list(layer.weight_shape), layer.bias_count)
+        saved = (entry["name"], entry["kind"], entry["weight_shape"], entry["bias_count"])
+        if built != saved:
+            raise CheckpointError(
+                f"{path}: model mismatch at layer {layer.layer_id}: checkpoint has {saved[0]} "
+                f"{saved[1]} {saved[2]} bias {saved[3]}, the model {built[0]} {built[1]} "
+                f"{built[2]} bias {built[3]}")
+
+
+def _scatter_layer(path, layer, entry, arrays, seed: int, bias_init: str, dense: bool):
+    """The layer's full flat values: w0, overwritten at the tracked indices."""
+    values = arrays(entry["values"])
+    if dense:
+        if values.numel() != layer.param_count:
+            raise CheckpointError(f"{path}: layer {layer.name}: {values.numel()} values for "
+                                  f"{layer.param_count} elements")
+        return values, torch.ones(layer.param_count, dtype=torch.bool)
+    index = arrays(entry["index"]).to(torch.int64)
+    if index.numel() != values.numel() or index.numel() != entry["tracked_count"] or (
+            index.numel() and (int(index.min()) < 0 or int(index.max()) >= layer.param_count
+                               or not bool((index[1:] > index[:-1]).all()))):
+        raise CheckpointError(f"{path}: layer {layer.name}: tracked indices are out of range, "
+                              "unsorted, or do not match the values")
+    flat = initial_values_torch(seed, layer, "cpu", bias_init).to(values.dtype)
+    flat[index] = values
+    mask = torch.zeros(layer.param_count, dtype=torch.bool)
+    mask[index] = True
+    return flat, mask
+
+
+def _load_unbudgeted(path: Path, model, layers, header: dict, arrays) -> None:
+    """Copy the saved non-budgeted parameters and buffers into the model, checking names."""
+    budgeted = {id(p) for layer in layers for p in layer_parameters(layer)}
+    budgeted_names = {n for n, p in model.named_parameters() if id(p) in budgeted}
+    targets = {n: t for n, t in model.state_dict().items() if n not in budgeted_names}
+    saved = {e["name"]: e["array"] for e in header["unbudgeted_parameters"] + header["buffers"]}
+    if set(saved) != set(targets):
+        missing, unexpected = sorted(set(targets) - set(saved)), sorted(set(saved) - set(targets))
+        raise CheckpointError(f"{path}: model mismatch: missing {missing}, unexpected "
+                              f"{unexpected} (parameters outside the budget and buffers)")
+    with torch.no_grad():
+        for name, target in targets.items():
+            value = arrays(saved[name])
+            if value.shape != target.shape or value.dtype != target.dtype:
+                raise CheckpointError(
+                    f"{path}: model mismatch at {name}: checkpoint {value.dtype} "
+                    f"{list(value.shape)}, model {target.dtype} {list(target.shape)}")
+            target.copy_(value)
+
+
+def load_checkpoint(path, builder: Callable | None = None) -> LoadedCheckpoint:
+    """Rebuild the model of a checkpoint: builder(name, **args), w0 from the seed, tracked
+    values scattered in, then parameters outside the budget and buffers.
+
+    builder defaults to `accelsim.train.models.build_model` (same signature)."""
+    path = Path(path)
+    header, data, payload_start = _read_verified(path)
+    table = header["arrays"]
+
+    def arrays(name):
+        if name not in table:
+            raise CheckpointError(f"{path}: corrupt header (array {name!r} missing)")
+        return _array(data, payload_start, table[name])
+
+    model = (builder or _default_builder)(header["model"]["name"], **header["model"]["args"])
+    layers = budgeted_layers(model)
+    _check_layers_match(path, layers, header["layers"])
+    initialize_model(model, header["seed"], header["bias_init"])
+    masks = {}
+    with torch.no_grad():
+        for layer, entry in zip(layers, header["layers"]):
+            flat, masks[layer.layer_id] = _scatter_layer(
+                path, layer, entry, arrays, header["seed"], header["bias_init"], header["dense"])
+            write_layer_values(layer, flat)
+    _load_unbudgeted(path, model, layers, header, arrays)
+    state = header.get("optimizer_state")
+    meta = {k: v for k, v in header.items() if k not in ("arrays", "optimizer_state")}
+    return LoadedCheckpoint(model=model, meta=meta, tracked_masks=masks,
+                            optimizer_state=None if state is None else _decode_state(state, arrays),
+                            extra=header.get("extra", {}))
+
+
+def read_checkpoint_header(path) -> dict:
+    """The verified header of a checkpoint (no model is built, no builder needed)."""
+    header, _, _ = _read_verified(Path(path))
+    return header
+
+
+def checkpoint_sizes(path) -> dict:
+    """{sparse_bytes: the file's size, dense_bytes: every value of the model stored densely
+    (all budgeted elements, parameters outside the budget, buffers; no header)}."""
+    path = Path(path)
+    header, data, _ = _read_verified(path)
+    table = header["arrays"]
+
+    def item_bytes(name):
+        return torch.empty(0, dtype=_DTYPES[table[name]["dtype"]]).element_size()
+
+    dense = sum(entry["param_count"] * item_bytes(entry["values"]) for entry in header["layers"])
+    dense += sum(table[e["array"]]["nbytes"]
+                 for e in header["unbudgeted_parameters"] + header["buffers"])
+    return {"sparse_bytes": len(data), "dense_bytes": dense}
+
+
+def restore_dropback(loaded: LoadedCheckpoint, optimizer, cache_initial: bool = True):
+    """A DropBack over `loaded.model` in the saved state (checkpoint saved with
+    optimizer_state=True). `optimizer` must be freshly built over `loaded.model`."""
+    from accelsim.dropback.optimizer import STATE_FORMAT, DropBack
+
+    state = loaded.optimizer_state
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise CheckpointError("the checkpoint holds no DropBack state (saved without "
+                              "optimizer_state=True?)")
+    layers = budgeted_layers(loaded.model)
+    trained = [p.detach().clone() for layer in layers for p in layer_parameters(layer)]
+    dropback = DropBack(loaded.model, optimizer, budget=state["budget"], seed=state["seed"],
+                        mode=state["mode"], freeze_at_step=state["freeze_at_step"],
+                        bias_init=state["bias_init"], initialize=True,
+                        cache_initial=cache_initial)
+    with torch.no_grad():
+        for param, value in zip(dropback.budgeted_parameters(), trained):
+            param.copy_(value)
+    dropback.load_state_dict(state)
+    return dropback

@@ -1,0 +1,242 @@
+"""A layer's phase as GEMM folds on an R x C systolic array, grouped into simulation tiles.
+
+Conventions (SCALE-Sim v3, `scalesim/compute/systolic_compute_{ws,os}.py`, read for this):
+a GEMM ``C[M x N] = A[M x K] . B[K x N]`` on an R-row, C-column array.
+
+- weight-stationary (ws): B is held in the array, ``ceil(K/R) * ceil(N/C)`` folds, each taking
+  ``2R + C + M - 2`` cycles (R to load the fold's weights, M streamed rows, R + C - 2 of skew
+  fill and drain); folds in column-major order (column fold outer, row fold inner).
+- output-stationary (os): the outputs are held, ``ceil(M/R) * ceil(N/C)`` folds, each taking
+  ``R + C + K - 2`` cycles (K reduction steps, R + C - 2 of skew fill and drain); the operand B
+  of a column fold is the same for all its row folds.
+
+SCALE-Sim's COMPUTE_REPORT "Total Cycles" is this sum minus one per layer (it reports the index
+of the last cycle, counted from 0). ResNet-18 ImageNet, batch 1, 32x32: this module gives
+2,855,052 (ws) and 2,133,336 (os) against SCALE-Sim's 2,855,031 and 2,133,315 (21 layers).
+
+Groups: a grouped convolution is `groups` independent GEMMs with N/groups columns each.
+
+Which weights a fold touches. A layer's weights are the matrix W[Cout, Kw] (the weight tensor
+flattened row-major, as the trace orders elements; biases follow). Per phase:
+
+- forward      (K = Kw,     N = Cout): ws fold = W[C channels, R of Kw];   order channel-major.
+                                       os column fold = W[C channels, all Kw].
+- backward_data(K = Cout/g, N = Kw*g): ws fold = W[R channels, C of Kw];   order Kw-major.
+                                       os column fold = W[all channels, C of Kw].
+- backward_weight produces the gradient of every weight and reads no weight.
+
+Tiles: consecutive blocks (ws folds, or os column folds cut into chunks along the reduction)
+are grouped until a tile holds about `tile_weights` weights; a tile is one simulation event.
+Under os each column fold's weights are fetched once per pass and reused by its row folds
+(counted as array weight loads, `pe_weight_loads`), never fetched again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+WEIGHT_PASS_PHASES = ("forward", "backward_data")
+TRAIN_PHASES = ("forward", "backward_data", "backward_weight", "update")
+INFERENCE_PHASES = ("forward",)
+LOAD_PHASE = "load"
+ALL_PHASES = (LOAD_PHASE,) + TRAIN_PHASES
+
+_GEMM_COLUMNS = {
+    "forward": ("fwd_m", "fwd_n", "fwd_k"),
+    "backward_data": ("bwd_data_m", "bwd_data_n", "bwd_data_k"),
+    "backward_weight": ("bwd_weight_m", "bwd_weight_n", "bwd_weight_k"),
+}
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One phase's GEMM for the whole batch; `n` counts all groups' columns together."""
+
+    m: int
+    n: int
+    k: int
+    groups: int = 1
+
+    @property
+    def n_per_group(self) -> int:
+        return self.n // self.groups
+
+    @property
+    def macs(self) -> int:
+        return self.m * self.n * self.k
+
+
+def phase_gemm(layer, phase: str, batch_size: int) -> Gemm:
+    """The GEMM of `phase` for a layer-table row (dict-like), batch folded into M or K."""
+    m_col, n_col, k_col = _GEMM_COLUMNS[phase]
+    m, n, k, groups = int(layer[m_col]), int(layer[n_col]), int(layer[k_col]), int(layer["groups"])
+    if n % groups:  # a table that does not split N by groups: treat it as one GEMM
+        groups = 1
+    if phase == "backward_weight":
+        k *= batch_size  # the reduction runs over every output position of every sample
+    else:
+        m *= batch_size
+    return Gemm(m, n, k, groups)
+
+
+@dataclass(frozen=True)
+class FoldGrid:
+    row_folds: int  # per group
+    col_folds: int  # per group
+    cycles_per_fold: int
+    groups: int
+
+    @property
+    def folds(self) -> int:
+        return self.groups * self.row_folds * self.col_folds
+
+    @property
+    def cycles(self) -> int:
+        return self.folds * self.cycles_per_fold
+
+
+def fold_grid(gemm: Gemm, rows: int, cols: int, dataflow: str) -> FoldGrid:
+    col_folds = math.ceil(gemm.n_per_group / cols)
+    if dataflow == "ws":
+        return FoldGrid(math.ceil(gemm.k / rows), col_folds, 2 * rows + cols + gemm.m - 2,
+                        gemm.groups)
+    if dataflow == "os":
+        return FoldGrid(math.ceil(gemm.m / rows), col_folds, rows + cols + gemm.k - 2,
+                        gemm.groups)
+    raise ValueError(f"dataflow {dataflow!r} not one of ('ws', 'os')")
+
+
+def compute_cycles(gemm: Gemm, rows: int, cols: int, dataflow: str) -> int:
+    """Cycles of the array for one GEMM, fill and drain of every fold included."""
+    return fold_grid(gemm, rows, cols, dataflow).cycles
+
+
+def pe_weight_loads(gemm: Gemm, rows: int, dataflow: str, weight_elements: int) -> int:
+    """Weights entering the array in a weight pass: once under ws, once per row fold under os."""
+    if dataflow == "ws":
+        return weight_elements
+    return weight_elements * math.ceil(gemm.m / rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Block grids over W[Cout, Kw]
+
+@dataclass(frozen=True)
+class BlockGrid:
+    """A phase's weight blocks over W[Cout, Kw], listed in the order the array uses them.
+
+    `channel_starts` / `k_starts` cut the channel and Kw axes (channel cuts never straddle a
+    group); `k_major` orders blocks with the Kw chunk outer within each group.
+    """
+
+    cout: int
+    kw: int
+    groups: int
+    channel_starts: np.ndarray
+    k_starts: np.ndarray
+    k_major: bool
+    cycles: np.ndarray  # per block, in block order
+
+    @property
+    def channel_sizes(self) -> np.ndarray:
+        return np.diff(np.append(self.channel_starts, self.cout))
+
+    @property
+    def k_sizes(self) -> np.ndarray:
+        return np.diff(np.append(self.k_starts, self.kw))
+
+    def order(self, per_block_2d: np.ndarray) -> np.ndarray:
+        """A [channel chunk, k chunk] array flattened into block order."""
+        if not self.k_major:
+            return per_block_2d.ravel()
+        g = self.groups
+        per_group = per_block_2d.reshape(g, -1, per_block_2d.shape[1])
+        return per_group.transpose(0, 2, 1).ravel()
+
+    def sizes(self) -> np.ndarray:
+        return self.order(np.outer(self.channel_sizes, self.k_sizes))
+
+    def counts(self, weight_mask_2d: np.ndarray) -> np.ndarray:
+        """Set bits of a [Cout, Kw] mask in each block, in block order (bulk numpy)."""
+        by_channel = np.add.reduceat(weight_mask_2d, self.channel_starts, axis=0, dtype=np.int64)
+        return self.order(np.add.reduceat(by_channel, self.k_starts, axis=1, dtype=np.int64))
+
+
+def _cuts(length: int, chunk: int) -> np.ndarray:
+    return np.arange(0, length, max(1, chunk), dtype=np.int64)
+
+
+def _grouped_cuts(cout: int, groups: int, chunk: int) -> np.ndarray:
+    per_group = cout // groups
+    return (np.arange(groups, dtype=np.int64)[:, None] * per_group
+            + _cuts(per_group, chunk)[None, :]).ravel()
+
+
+def _split_evenly(total: int, sizes: np.ndarray) -> np.ndarray:
+    """Integers proportional to `sizes` summing exactly to `total` (cumulative floor)."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    whole = int(sizes.sum())
+    if whole == 0:
+        out = np.zeros(len(sizes), dtype=np.int64)
+        if len(out):
+            out[-1] = total
+        return out
+    edges = (np.cumsum(sizes, dtype=object) * int(total)) // whole  # exact for big numbers
+    edges = np.asarray(edges, dtype=np.int64)
+    return np.diff(np.concatenate(([0], edges)))
+
+
+def weight_block_grid(layer, phase: str, batch_size: int, rows: int, cols: int, dataflow: str,
+                      tile_weights: int) -> BlockGrid:
+    """The blocks of W that `phase` (forward or backward_data) feeds the array, in order."""
+    gemm = phase_gemm(layer, phase, batch_size)
+    grid = fold_grid(gemm, rows, cols, dataflow)
+    cout, kw = int(layer["fwd_n"]), int(layer["fwd_k"])
+    groups = gemm.groups if cout % gemm.groups == 0 else 1
+    forward = phase == "forward"
+    if dataflow == "ws":
+        # forward: array rows hold Kw, columns Cout; backward_data the other way round
+        channel_chunk, k_chunk = (cols, rows) if forward else (rows, cols)
+        ch, ks = _grouped_cuts(cout, groups, channel_chunk), _cuts(kw, k_chunk)
+        cycles = np.full(len(ch) * len(ks), grid.cycles_per_fold, dtype=np.int64)
+        return BlockGrid(cout, kw, groups, ch, ks, not forward, cycles)
+    # os: a column fold is C channels x all Kw (forward) or C of Kw x all channels (backward
+    # data); it is cut along its reduction axis into chunks of about tile_weights weights
+    column_cycles = grid.row_folds * grid.cycles_per_fold
+    if forward:
+        ch = _grouped_cuts(cout, groups, cols)
+        ks = _cuts(kw, max(1, tile_weights // cols))
+        per_column_sizes = np.diff(np.append(ks, kw))
+        n_columns = len(ch)
+    else:
+        ks = _cuts(kw, cols)
+        ch = _grouped_cuts(cout, groups, max(1, tile_weights // cols))
+        per_column_sizes = np.diff(np.append(ch[: len(ch) // groups], cout // groups))
+        n_columns = len(ks) * groups
+    chunk_cycles = _split_evenly(column_cycles, per_column_sizes)
+    cycles = np.tile(chunk_cycles, n_columns)
+    return BlockGrid(cout, kw, groups, ch, ks, not forward, cycles)
+
+
+def tile_starts(block_sizes: np.ndarray, tile_weights: int) -> np.ndarray:
+    """Indices of the first block of each tile: blocks are grouped in order until a tile holds
+    at least `tile_weights` weights (a block is never cut)."""
+    sizes = np.asarray(block_sizes, dtype=np.int64)
+    if len(sizes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    before = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    tile_of_block = before // max(1, tile_weights)
+    return np.flatnonzero(np.diff(np.concatenate(([-1], tile_of_block)))).astype(np.int64)
+
+
+def flat_tile_starts(n_elements: int, tile_weights: int) -> np.ndarray:
+    """Contiguous tiles over a layer's elements (update phase; backward-weight gradients)."""
+    return np.arange(0, max(n_elements, 1), tile_weights, dtype=np.int64)
+
+
+def split_evenly(total: int, sizes) -> np.ndarray:
+    """Public form of the exact proportional integer split used for cycles and bytes."""
+    return _split_evenly(total, sizes)

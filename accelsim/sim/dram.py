@@ -1,0 +1,1013 @@
+"""Off-chip DRAM: configuration, presets, and a bulk (numpy) burst-level timing and energy model.
+
+The simulator core hands this model a batch of burst requests (one tile's weight fetches, from
+one burst to about a million) and gets back one `DramBatch`: when the batch finished, how many
+row hits, misses and conflicts it caused, and its dynamic energy. The cost of a call grows with
+the number of bursts through a fixed number of numpy passes, never through a Python loop per
+burst.
+
+Time
+----
+The caller counts accelerator clock cycles (`accel_clock_mhz`); inside, everything is in DRAM
+clock cycles (`tck_ns`), converted at the edges. DRAM cycles per accelerator cycle =
+(1000 / accel_clock_mhz) / tck_ns.
+
+Address mapping
+---------------
+`address_mapping` lists the six fields MSB..LSB as two-letter tokens: Ro (row), Ra (rank),
+Bg (bank group), Ba (bank within its group), Co (column, counted in bursts), Ch (channel), e.g.
+"RoRaBaCoBgCh" (the preset default) or "RoBaBgRaCoCh". Every token appears exactly once and Ro
+must come first (the row takes whatever address bits remain, so the capacity is unbounded).
+Tokens are case-insensitive, so DRAMsim3-style strings such as "rochrababgco" work. Any of the
+5! = 120 orders below Ro is supported. The byte offset inside a burst sits below all fields.
+Field sizes need not be powers of two: the address is split by mixed-radix division on the
+burst index (burst index = byte address // burst_bytes), LSB field first.
+
+The timing model (what is computed per batch)
+---------------------------------------------
+1. Decode each burst to (channel, rank, bank group, bank, row, column).
+2. Per bank, in issue order: a burst is a row *hit* if the bank's open row is its row, a *miss*
+   if the bank is closed (only after construction or reset), a *conflict* otherwise (another
+   row is open: precharge, then activate). Open-row state persists across calls (open-page
+   policy). A run of hits after an activate is one "episode" of that bank.
+3. Bank timeline (per bank, vectorized with a segmented cumulative sum): an episode that opens
+   a row activates at A; its j-th burst issues its column command at A + tRCD + j*tCCD_L.
+   The bank's next activate is at least A + max(tRC, tRCD + (h-1)*tCCD_L + tRP) for h bursts
+   in the episode (tRC = tRAS + tRP: the precharge waits for tRAS and for the last column
+   command). The first activate of a bank in a call also waits for the request
+   (now, or now + tRP when a row must first be closed) and for the bank's state from earlier
+   calls.
+4. Activate limits per rank: consecutive activates at least tRRD_S apart (tRRD_L within one
+   bank group) and at most four in any tFAW window, with the activates taken in the order of
+   their bank-timeline times (a first-ready controller with an unbounded request queue). The
+   rank limits and the bank timeline are applied alternately until neither moves an activate
+   (each is one vectorized pass; a few passes suffice; the loop is capped, see below).
+5. Data bus, per channel, in issue order: burst i finishes at
+   t_i = max(t_(i-1) + gap_i, col_i + tCL + BL/2), with gap_i = max(BL/2, tCCD_L) after a burst
+   to the same rank and bank group, max(BL/2, tCCD_S) within the rank, BL/2 across ranks.
+   Solved in bulk as t_i = G_i + cummax(ready_j - G_j) with G the running sum of gaps.
+6. Refresh: every tREFI the whole channel stops for tRFC (all ranks at once). The model works
+   on a refresh-free time axis and maps it onto real time by inserting a tRFC gap after every
+   tREFI - tRFC cycles of work, so long runs lose exactly tRFC/tREFI of their time and short
+   batches between refreshes see none. `refreshes` counts the REF windows (x channels x ranks)
+   that fall inside a batch; refresh energy is part of `background_power_mw`.
+
+Approximations (deliberate; the closed-form benchmark checks the aggregate behaviour)
+------------------------------------------------------------------------------------
+- Unbounded request queue: a bank prepares (precharge/activate) for a request as early as its
+  own timing allows, however far down the batch the request is; the data bus still returns
+  bursts in issue order. A real controller sees 32-64 requests, so this model hides row-switch
+  costs a little better than hardware when the next row lives in another bank.
+- Reads and writes have the same timing (tCL stands for the write latency too); read/write
+  bus turnaround (tWTR, tRTW), write recovery (tWR), read-to-precharge (tRTP) and rank-switch
+  delay (tRTRS) are not modelled.
+- tFAW and tRRD are met exactly within the priority order described above, but the order
+  itself is fixed from the bank-only times before the rank limits are applied; the alternation
+  stops after a fixed number of rounds (24) and keeps the bank-valid times if it has not
+  settled (it settles in two or three rounds on streaming and random traffic).
+- Refresh does not close open rows, and refresh windows are aligned across channels and ranks.
+- The command bus is never a bottleneck; no power-down states; activate energy is charged per
+  activate (misses + conflicts), read/write energy per bit moved, background power per channel.
+- Large calls are processed in chunks of 2**20 bursts with state carried between them; the
+  only effect is that activates in a later chunk are not reordered before earlier chunks'.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from accelsim.errors import ConfigError
+from accelsim.sim.dram_presets import PRESETS
+
+__all__ = [
+    "DRAM_PRESETS",
+    "DramBatch",
+    "DramConfig",
+    "DramModel",
+    "dram_config_from_dict",
+    "dram_preset",
+]
+
+DRAM_PRESETS: tuple[str, ...] = tuple(PRESETS)
+
+# Field kinds for validation: positive integers, positive floats, non-negative floats.
+_POSITIVE_INT_FIELDS = (
+    "channels", "ranks", "bank_groups", "banks_per_group", "row_size_bytes", "bus_width_bits",
+    "burst_length", "tcl_cycles", "trcd_cycles", "trp_cycles", "tras_cycles", "tccd_s_cycles",
+    "tccd_l_cycles", "trrd_s_cycles", "trrd_l_cycles", "tfaw_cycles", "trefi_cycles",
+    "trfc_cycles",
+)
+_POSITIVE_FLOAT_FIELDS = ("tck_ns",)
+_NONNEGATIVE_FLOAT_FIELDS = (
+    "activate_energy_pj", "read_energy_pj_per_bit", "write_energy_pj_per_bit",
+    "io_energy_pj_per_bit", "background_power_mw",
+)
+_MAPPING_TOKENS = ("Ro", "Ra", "Bg", "Ba", "Co", "Ch")
+
+# Bursts per internal chunk: bounds the memory of one numpy pass (~20 arrays of this length).
+_CHUNK_BURSTS = 1 << 20
+# Rounds of (rank limits, bank timeline) alternation before giving up on a fixed point.
+_MAX_SCHEDULE_ROUNDS = 24
+# Rounds of (tRRD chain, tFAW chain) alternation inside the rank limits.
+_MAX_RANK_ROUNDS = 16
+
+
+def _parse_mapping(mapping, where: str) -> tuple[str, ...]:
+    """'RoRaBaCoBgCh' -> ('Ro','Ra','Ba','Co','Bg','Ch'), MSB first; ConfigError if malformed."""
+    field_name = f"{where}address_mapping"
+    expected = (
+        "six two-letter tokens Ro, Ra, Bg, Ba, Co, Ch, each once, MSB first, starting with Ro "
+        "(e.g. 'RoRaBaCoBgCh')"
+    )
+    if not isinstance(mapping, str) or len(mapping) != 12:
+        raise ConfigError(f"field '{field_name}' = {mapping!r}: expected {expected}")
+    canonical = {token.lower(): token for token in _MAPPING_TOKENS}
+    tokens = []
+    for i in range(0, 12, 2):
+        token = canonical.get(mapping[i:i + 2].lower())
+        if token is None:
+            raise ConfigError(
+                f"field '{field_name}' = {mapping!r}: unknown token {mapping[i:i + 2]!r}; "
+                f"expected {expected}"
+            )
+        tokens.append(token)
+    if len(set(tokens)) != 6:
+        repeated = sorted({t for t in tokens if tokens.count(t) > 1})
+        raise ConfigError(
+            f"field '{field_name}' = {mapping!r}: token(s) {repeated} repeated; expected {expected}"
+        )
+    if tokens[0] != "Ro":
+        raise ConfigError(
+            f"field '{field_name}' = {mapping!r}: the row (Ro) must be the most significant "
+            f"field because it takes all remaining address bits; expected {expected}"
+        )
+    return tuple(tokens)
+
+
+def _validate_values(values: Mapping, where: str) -> None:
+    """Check every field's type and range, then the cross-field rules. `where` prefixes names."""
+    for name in _POSITIVE_INT_FIELDS:
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ConfigError(f"field '{where}{name}' = {value!r}: expected a positive integer")
+    for name in _POSITIVE_FLOAT_FIELDS:
+        value = values[name]
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+                or not math.isfinite(value) or value <= 0):
+            raise ConfigError(f"field '{where}{name}' = {value!r}: expected a positive number")
+    for name in _NONNEGATIVE_FLOAT_FIELDS:
+        value = values[name]
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+                or not math.isfinite(value) or value < 0):
+            raise ConfigError(
+                f"field '{where}{name}' = {value!r}: expected a non-negative number"
+            )
+    if values["bus_width_bits"] % 8:
+        raise ConfigError(
+            f"field '{where}bus_width_bits' = {values['bus_width_bits']!r}: expected a multiple "
+            "of 8"
+        )
+    if values["burst_length"] % 2:
+        raise ConfigError(
+            f"field '{where}burst_length' = {values['burst_length']!r}: expected an even number "
+            "of beats (double data rate: two beats per DRAM clock)"
+        )
+    burst_bytes = values["bus_width_bits"] // 8 * values["burst_length"]
+    if values["row_size_bytes"] % burst_bytes:
+        raise ConfigError(
+            f"field '{where}row_size_bytes' = {values['row_size_bytes']!r}: expected a multiple "
+            f"of the burst size {burst_bytes} B (bus_width_bits/8 x burst_length)"
+        )
+    if values["tccd_l_cycles"] < values["tccd_s_cycles"]:
+        raise ConfigError(
+            f"field '{where}tccd_l_cycles' = {values['tccd_l_cycles']!r}: expected >= "
+            f"tccd_s_cycles ({values['tccd_s_cycles']})"
+        )
+    if values["trrd_l_cycles"] < values["trrd_s_cycles"]:
+        raise ConfigError(
+            f"field '{where}trrd_l_cycles' = {values['trrd_l_cycles']!r}: expected >= "
+            f"trrd_s_cycles ({values['trrd_s_cycles']})"
+        )
+    if values["trfc_cycles"] >= values["trefi_cycles"]:
+        raise ConfigError(
+            f"field '{where}trfc_cycles' = {values['trfc_cycles']!r}: expected < trefi_cycles "
+            f"({values['trefi_cycles']}), or the channel would only refresh"
+        )
+    _parse_mapping(values["address_mapping"], where)
+    sources = values["sources"]
+    if not isinstance(sources, Mapping):
+        raise ConfigError(
+            f"field '{where}sources' = {sources!r}: expected a mapping of field name to source"
+        )
+    known = {f.name for f in dataclasses.fields(DramConfig)}
+    for key, text in sources.items():
+        if key not in known or not isinstance(text, str):
+            raise ConfigError(
+                f"field '{where}sources' entry {key!r}: {text!r}: expected a DramConfig field "
+                "name mapped to a source string"
+            )
+
+
+@dataclass(frozen=True)
+class DramConfig:
+    """One DRAM system: organisation, timing (DRAM clock cycles), energy, address mapping.
+
+    Build one with `dram_preset("DDR4-3200", channels=2)` or `dram_config_from_dict(...)`;
+    construction validates every field (ConfigError names the field, value and expectation).
+    """
+
+    preset: str
+    channels: int
+    ranks: int
+    bank_groups: int
+    banks_per_group: int
+    row_size_bytes: int
+    bus_width_bits: int
+    burst_length: int
+    tck_ns: float
+    tcl_cycles: int
+    trcd_cycles: int
+    trp_cycles: int
+    tras_cycles: int
+    tccd_s_cycles: int
+    tccd_l_cycles: int
+    trrd_s_cycles: int
+    trrd_l_cycles: int
+    tfaw_cycles: int
+    trefi_cycles: int
+    trfc_cycles: int
+    activate_energy_pj: float
+    read_energy_pj_per_bit: float
+    write_energy_pj_per_bit: float
+    io_energy_pj_per_bit: float
+    background_power_mw: float
+    address_mapping: str
+    # Excluded from the hash so configs stay usable as dict keys; a plain dict so they pickle.
+    sources: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self):
+        if self.preset not in DRAM_PRESETS and self.preset != "custom":
+            raise ConfigError(
+                f"field 'preset' = {self.preset!r}: expected one of {list(DRAM_PRESETS)} or "
+                "'custom'"
+            )
+        _validate_values(dataclasses.asdict(self), "")
+        object.__setattr__(self, "sources", dict(self.sources))
+
+    # ---- derived sizes and rates ----
+    @property
+    def burst_bytes(self) -> int:
+        return self.bus_width_bits // 8 * self.burst_length
+
+    @property
+    def burst_cycles(self) -> float:
+        """DRAM clocks one burst holds the data bus (double data rate: two beats per clock)."""
+        return self.burst_length / 2
+
+    @property
+    def banks_per_rank(self) -> int:
+        return self.bank_groups * self.banks_per_group
+
+    @property
+    def banks_per_channel(self) -> int:
+        return self.ranks * self.banks_per_rank
+
+    @property
+    def total_banks(self) -> int:
+        return self.channels * self.banks_per_channel
+
+    @property
+    def columns_per_row(self) -> int:
+        """Bursts per row (the Co field's size)."""
+        return self.row_size_bytes // self.burst_bytes
+
+    @property
+    def trc_cycles(self) -> int:
+        """Activate-to-activate time of one bank."""
+        return self.tras_cycles + self.trp_cycles
+
+    @property
+    def peak_bandwidth_bytes_per_ns(self) -> float:
+        """All channels streaming back-to-back bursts (GB/s numerically)."""
+        return self.channels * self.burst_bytes / (self.burst_cycles * self.tck_ns)
+
+    @property
+    def refresh_efficiency(self) -> float:
+        """Fraction of time not lost to refresh: 1 - tRFC/tREFI."""
+        return 1.0 - self.trfc_cycles / self.trefi_cycles
+
+    @property
+    def mapping_tokens(self) -> tuple[str, ...]:
+        """The address mapping as tokens, MSB first."""
+        return _parse_mapping(self.address_mapping, "")
+
+    def _field_sizes(self) -> dict:
+        return {
+            "Ch": self.channels, "Ra": self.ranks, "Bg": self.bank_groups,
+            "Ba": self.banks_per_group, "Co": self.columns_per_row,
+        }
+
+    # ---- address mapping ----
+    def decode(self, byte_addresses) -> dict:
+        """Byte addresses -> dict of int64 arrays: channel, rank, bank_group, bank, row, column."""
+        return self._decode_bursts(np.asarray(byte_addresses, dtype=np.int64) // self.burst_bytes)
+
+    def _decode_bursts(self, burst_index: np.ndarray) -> dict:
+        sizes = self._field_sizes()
+        parts = {}
+        rest = burst_index
+        for token in reversed(self.mapping_tokens[1:]):  # LSB first; Ro takes the rest
+            rest, parts[token] = np.divmod(rest, sizes[token])
+        parts["Ro"] = rest
+        return {
+            "channel": parts["Ch"], "rank": parts["Ra"], "bank_group": parts["Bg"],
+            "bank": parts["Ba"], "row": parts["Ro"], "column": parts["Co"],
+        }
+
+    def address_of(self, *, channel=0, rank=0, bank_group=0, bank=0, row=0, column=0):
+        """Inverse of `decode`: the byte address of a burst (column counted in bursts)."""
+        sizes = self._field_sizes()
+        given = {"Ch": channel, "Ra": rank, "Bg": bank_group, "Ba": bank, "Co": column}
+        burst_index = np.asarray(row, dtype=np.int64)
+        for token in self.mapping_tokens[1:]:  # MSB..LSB after the row
+            burst_index = burst_index * sizes[token] + np.asarray(given[token], dtype=np.int64)
+        address = burst_index * self.burst_bytes
+        return int(address) if address.ndim == 0 else address
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets and dict configs
+
+
+def _config_field_names() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(DramConfig))
+
+
+def dram_preset(name: str, **overrides) -> DramConfig:
+    """A preset's config, with any field overridden (its source becomes "user").
+
+    Unknown preset, unknown field or an invalid value raise ConfigError.
+    """
+    if name not in PRESETS:
+        raise ConfigError(
+            f"field 'preset' = {name!r}: expected one of {list(DRAM_PRESETS)} (or 'custom' in a "
+            "config dict, with every field given)"
+        )
+    allowed = set(_config_field_names()) - {"preset"}
+    for key in overrides:
+        if key not in allowed:
+            raise ConfigError(
+                f"field {key!r} = {overrides[key]!r}: unknown DRAM field; expected one of "
+                f"{sorted(allowed)}"
+            )
+    values = dict(PRESETS[name]["values"])
+    sources = dict(PRESETS[name]["sources"])
+    user_sources = overrides.pop("sources", None)
+    values.update(overrides)
+    for key in overrides:
+        sources[key] = "user"
+    if user_sources is not None:
+        sources.update(user_sources)
+    return DramConfig(preset=name, sources=sources, **values)
+
+
+def dram_config_from_dict(d: dict, where: str) -> DramConfig:
+    """{"preset": name, field: value, ...} -> DramConfig.
+
+    With a named preset, the given fields override it. With preset "custom", every field must be
+    given. `where` (a file name and/or field path, e.g. "accel.yaml: dram") prefixes every error.
+    """
+    prefix = f"{where}: " if where else ""
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"{prefix}DRAM config = {d!r}: expected a mapping with a 'preset' key")
+    d = dict(d)
+    if "preset" not in d:
+        raise ConfigError(
+            f"{prefix}field 'preset' is missing: expected one of {list(DRAM_PRESETS)} or 'custom'"
+        )
+    name = d.pop("preset")
+    allowed = set(_config_field_names()) - {"preset"}
+    for key in d:
+        if key not in allowed:
+            raise ConfigError(
+                f"{prefix}field {key!r} = {d[key]!r}: unknown DRAM field; expected one of "
+                f"{sorted(allowed)}"
+            )
+    if "sources" in d and not isinstance(d["sources"], Mapping):
+        raise ConfigError(
+            f"{prefix}field 'sources' = {d['sources']!r}: expected a mapping of field name to "
+            "source string"
+        )
+    if name == "custom":
+        missing = sorted(allowed - {"sources"} - set(d))
+        if missing:
+            raise ConfigError(
+                f"{prefix}field 'preset' = 'custom': fields {missing} are missing; a custom DRAM "
+                "must give every field"
+            )
+        values = d
+        sources = {key: "user" for key in values if key != "sources"}
+        sources.update(values.pop("sources", {}) or {})
+    elif name in PRESETS:
+        values = dict(PRESETS[name]["values"])
+        sources = dict(PRESETS[name]["sources"])
+        user_sources = d.pop("sources", None)
+        values.update(d)
+        sources.update({key: "user" for key in d})
+        if user_sources:
+            sources.update(user_sources)
+    else:
+        raise ConfigError(
+            f"{prefix}field 'preset' = {name!r}: expected one of {list(DRAM_PRESETS)} or 'custom'"
+        )
+    try:
+        return DramConfig(preset=name, sources=sources, **values)
+    except ConfigError as error:
+        raise ConfigError(f"{prefix}{error}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch results
+
+
+@dataclass
+class DramBatch:
+    """Totals for one batch of bursts. Cycles are accelerator clock cycles.
+
+    For a single batch busy_cycles == end_cycle - start_cycle. Adding batches sums the counts,
+    energies and busy_cycles and spans start..end, so for batches separated by idle time
+    busy_cycles < end_cycle - start_cycle.
+    """
+
+    bursts: int
+    bytes_read: int
+    bytes_written: int
+    row_hits: int
+    row_misses: int
+    row_conflicts: int
+    activates: int
+    refreshes: int
+    start_cycle: float
+    end_cycle: float
+    busy_cycles: float
+    activate_energy_pj: float
+    read_energy_pj: float
+    write_energy_pj: float
+    io_energy_pj: float
+
+    @classmethod
+    def empty(cls, now_cycle: float = 0.0) -> "DramBatch":
+        return cls(0, 0, 0, 0, 0, 0, 0, 0, float(now_cycle), float(now_cycle), 0.0,
+                   0.0, 0.0, 0.0, 0.0)
+
+    @property
+    def energy_pj(self) -> float:
+        """Dynamic energy: activates + reads + writes + I/O (background power not included)."""
+        return self.activate_energy_pj + self.read_energy_pj + self.write_energy_pj + self.io_energy_pj
+
+    @property
+    def bytes_total(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def row_hit_rate(self) -> float:
+        return self.row_hits / self.bursts if self.bursts else 0.0
+
+    def __add__(self, other: "DramBatch") -> "DramBatch":
+        if not isinstance(other, DramBatch):
+            return NotImplemented
+        if self.bursts == 0 and self.busy_cycles == 0:
+            return dataclasses.replace(other)
+        if other.bursts == 0 and other.busy_cycles == 0:
+            return dataclasses.replace(self)
+        return DramBatch(
+            bursts=self.bursts + other.bursts,
+            bytes_read=self.bytes_read + other.bytes_read,
+            bytes_written=self.bytes_written + other.bytes_written,
+            row_hits=self.row_hits + other.row_hits,
+            row_misses=self.row_misses + other.row_misses,
+            row_conflicts=self.row_conflicts + other.row_conflicts,
+            activates=self.activates + other.activates,
+            refreshes=self.refreshes + other.refreshes,
+            start_cycle=min(self.start_cycle, other.start_cycle),
+            end_cycle=max(self.end_cycle, other.end_cycle),
+            busy_cycles=self.busy_cycles + other.busy_cycles,
+            activate_energy_pj=self.activate_energy_pj + other.activate_energy_pj,
+            read_energy_pj=self.read_energy_pj + other.read_energy_pj,
+            write_energy_pj=self.write_energy_pj + other.write_energy_pj,
+            io_energy_pj=self.io_energy_pj + other.io_energy_pj,
+        )
+
+    def __radd__(self, other):
+        # lets sum(batches) start from 0
+        if other == 0:
+            return dataclasses.replace(self)
+        return NotImplemented
+
+
+# ---------------------------------------------------------------------------------------------
+# Vectorized building blocks
+
+
+def _segment_starts(keys: np.ndarray) -> np.ndarray:
+    """True where a run of equal keys begins (keys already grouped)."""
+    starts = np.empty(len(keys), dtype=bool)
+    starts[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
+    return starts
+
+
+def _segmented_cummax(values: np.ndarray, segment_of: np.ndarray) -> np.ndarray:
+    """Running maximum restarted at every segment (segments contiguous, numbered 0, 1, ...).
+
+    Each segment's first value must be finite; -inf elsewhere is allowed.
+    """
+    if len(values) == 0:
+        return values.copy()
+    finite = np.isfinite(values)
+    if not finite.all():
+        # -inf never wins against a segment's finite first value, so any lower finite number will do
+        values = np.where(finite, values, values[finite].min() - 1.0)
+    segment_count = int(segment_of[-1]) + 1
+    if segment_count == 1:
+        return np.maximum.accumulate(values)
+    low = values.min()
+    shifted = values - low
+    span = float(shifted.max()) + 1.0
+    if segment_count * span < 2.0 ** 42:
+        # Offset each segment above all earlier ones so one running max never crosses segments;
+        # keys stay below 2**42, so the round trip keeps ~1e-3-cycle precision.
+        offset = segment_of * span
+        return np.maximum.accumulate(shifted + offset) - offset + low
+    out = np.empty_like(values)  # rare: huge spans; loop over segments, not elements
+    bounds = np.flatnonzero(_segment_starts(segment_of)).tolist() + [len(values)]
+    for begin, end in zip(bounds[:-1], bounds[1:]):
+        out[begin:end] = np.maximum.accumulate(values[begin:end])
+    return out
+
+
+class _Chain:
+    """Solver for x_k = max(lower_k, x_(k-1) + gap_k) inside each segment, for fixed gaps.
+
+    Closed form: x_k = G_k + max_(j<=k, same segment) (lower_j - G_j), G the running sum of
+    gaps restarted at each segment. G and the segment layout are computed once, so repeated
+    solves (the alternating rounds of the scheduler) cost a handful of numpy passes each.
+    """
+
+    # Up to this many segments, a running max per segment slice beats the offset trick.
+    _SLICE_LIMIT = 512
+
+    def __init__(self, gap: np.ndarray, starts: np.ndarray):
+        step = np.where(starts, 0.0, gap)
+        running = np.cumsum(step)
+        first = np.flatnonzero(starts)
+        self.segment_of = np.cumsum(starts, dtype=np.int64) - 1
+        self.gap_sum = running - running[first][self.segment_of]
+        self.bounds = None
+        if first.size <= self._SLICE_LIMIT:
+            self.bounds = list(zip(first.tolist(), first[1:].tolist() + [len(starts)]))
+
+    def solve(self, lower: np.ndarray) -> np.ndarray:
+        """`lower` must be finite at every segment start; -inf elsewhere is allowed."""
+        if len(lower) == 0:
+            return np.asarray(lower, dtype=float)
+        relative = lower - self.gap_sum
+        if self.bounds is None:
+            return self.gap_sum + _segmented_cummax(relative, self.segment_of)
+        accumulate = np.maximum.accumulate
+        for begin, end in self.bounds:
+            accumulate(relative[begin:end], out=relative[begin:end])
+        relative += self.gap_sum
+        return relative
+
+
+def _chain(lower: np.ndarray, gap: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """One-off `_Chain` solve."""
+    return _Chain(gap, starts).solve(lower)
+
+
+def _close_enough(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(a) == 0 or float(np.max(np.abs(a - b))) < 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+
+class DramModel:
+    """Bulk burst-level DRAM timing and energy; state (open rows, bank/bus/activate history)
+    persists across calls. See the module docstring for the model and its approximations."""
+
+    def __init__(self, config: DramConfig, accel_clock_mhz: float, record_requests: bool = False):
+        if not isinstance(config, DramConfig):
+            raise ConfigError(f"DramModel config = {config!r}: expected a DramConfig")
+        if (isinstance(accel_clock_mhz, bool) or not isinstance(accel_clock_mhz, (int, float, np.number))
+                or not math.isfinite(accel_clock_mhz) or accel_clock_mhz <= 0):
+            raise ConfigError(
+                f"field 'accel_clock_mhz' = {accel_clock_mhz!r}: expected a positive number (MHz)"
+            )
+        self.config = config
+        self.accel_clock_mhz = float(accel_clock_mhz)
+        self.record_requests = bool(record_requests)
+        # DRAM clock cycles per accelerator clock cycle
+        self.dram_cycles_per_accel_cycle = (1000.0 / self.accel_clock_mhz) / config.tck_ns
+        c = config
+        self._burst_cycles = c.burst_cycles
+        self._gap_same_group = max(c.burst_cycles, c.tccd_l_cycles)
+        self._gap_same_rank = max(c.burst_cycles, c.tccd_s_cycles)
+        self._hit_spacing = float(c.tccd_l_cycles)  # same bank => same bank group
+        self._refresh_period = float(c.trefi_cycles)
+        self._refresh_work = float(c.trefi_cycles - c.trfc_cycles)  # usable cycles per period
+        self.reset()
+
+    # ---- state ----
+    def reset(self) -> None:
+        """Close every bank, forget all timing history and recorded requests."""
+        c = self.config
+        n_banks, n_ranks = c.total_banks, c.channels * c.ranks
+        self._open_row = np.full(n_banks, -1, dtype=np.int64)
+        self._bank_activate = np.full(n_banks, -np.inf)   # last activate (work-time axis)
+        self._bank_column = np.full(n_banks, -np.inf)     # last column command
+        self._rank_recent_activate = np.full((n_ranks, 4), -np.inf)  # oldest..newest
+        self._rank_recent_group = np.full((n_ranks, 4), -1, dtype=np.int64)
+        self._bus_end = np.full(c.channels, -np.inf)
+        self._bus_last_rank = np.full(c.channels, -1, dtype=np.int64)
+        self._bus_last_group = np.full(c.channels, -1, dtype=np.int64)
+        self._recorded = []
+
+    def requests(self):
+        """(byte addresses, is_write, issue_cycle) of every burst since reset, in issue order.
+
+        Addresses are burst-aligned; issue_cycle is the accelerator cycle of the call that
+        issued the burst. Raises RuntimeError unless constructed with record_requests=True.
+        """
+        if not self.record_requests:
+            raise RuntimeError("DramModel was built with record_requests=False")
+        if not self._recorded:
+            return (np.empty(0, np.int64), np.empty(0, bool), np.empty(0, float))
+        addresses, writes, cycles = zip(*self._recorded)
+        return np.concatenate(addresses), np.concatenate(writes), np.concatenate(cycles)
+
+    def export_trace(self, path, fmt: str):
+        """Write the recorded requests as a DRAMsim3 or Ramulator 2 trace (DRAM clock cycles)."""
+        from accelsim.sim.dram_export import export_dram_trace
+
+        addresses, writes, cycles = self.requests()
+        return export_dram_trace(addresses, writes, cycles * self.dram_cycles_per_accel_cycle, path, fmt)
+
+    # ---- energy ----
+    def background_energy_pj(self, cycles: float) -> float:
+        """Standby + refresh energy of all channels over `cycles` accelerator cycles."""
+        nanoseconds = float(cycles) * 1000.0 / self.accel_clock_mhz
+        return self.config.background_power_mw * self.config.channels * nanoseconds  # mW*ns = pJ
+
+    # ---- time axes ----
+    def _real_to_work(self, real_dram_cycle: float) -> float:
+        """Real DRAM time -> refresh-free work time (refresh windows removed)."""
+        period, work = self._refresh_period, self._refresh_work
+        k = math.floor(real_dram_cycle / period)
+        return k * work + min(real_dram_cycle - k * period, work)
+
+    def _work_to_real(self, work_cycle: float) -> float:
+        """Work time -> real DRAM time: a tRFC window follows every tREFI - tRFC work cycles."""
+        period, work = self._refresh_period, self._refresh_work
+        k = math.floor(work_cycle / work)
+        return k * period + (work_cycle - k * work)
+
+    def _refresh_windows(self, real_start: float, real_end: float) -> int:
+        """REF windows starting in [real_start, real_end); windows start at k*tREFI + (tREFI - tRFC)."""
+        period, work = self._refresh_period, self._refresh_work
+        count = math.ceil((real_end - work) / period) - math.ceil((real_start - work) / period)
+        return max(count, 0)
+
+    # ---- public access ----
+    def access(self, byte_addresses, is_write, now_cycle: float) -> DramBatch:
+        """Issue one burst per address, in the given order, at accelerator cycle `now_cycle`.
+
+        Addresses are aligned down to the burst size. `is_write` is one bool or one per address.
+        """
+        addresses = np.asarray(byte_addresses)
+        if addresses.ndim != 1:
+            addresses = addresses.reshape(-1)
+        if addresses.size and not np.issubdtype(addresses.dtype, np.integer):
+            raise ValueError(f"byte_addresses must be integers, got dtype {addresses.dtype}")
+        addresses = addresses.astype(np.int64, copy=False)
+        if addresses.size and addresses.min() < 0:
+            raise ValueError("byte_addresses must be non-negative")
+        writes = np.asarray(is_write, dtype=bool)
+        if writes.ndim == 0:
+            writes = np.full(addresses.size, bool(writes))
+        elif writes.shape != addresses.shape:
+            raise ValueError(
+                f"is_write has shape {writes.shape}; expected one bool or shape {addresses.shape}"
+            )
+        bursts = addresses // self.config.burst_bytes
+
+        def chunks():
+            for begin in range(0, bursts.size, _CHUNK_BURSTS):
+                yield bursts[begin:begin + _CHUNK_BURSTS], writes[begin:begin + _CHUNK_BURSTS]
+
+        return self._run(chunks(), now_cycle)
+
+    def stream(self, base_byte_address: int, n_bytes: int, is_write: bool, now_cycle: float) -> DramBatch:
+        """Read or write the contiguous region [base, base + n_bytes), one burst at a time."""
+        if base_byte_address < 0 or n_bytes < 0:
+            raise ValueError(
+                f"stream needs base_byte_address >= 0 and n_bytes >= 0, got {base_byte_address}, "
+                f"{n_bytes}"
+            )
+        burst_bytes = self.config.burst_bytes
+        if n_bytes == 0:
+            return self._run(iter(()), now_cycle)
+        first = int(base_byte_address) // burst_bytes
+        stop = (int(base_byte_address) + int(n_bytes) - 1) // burst_bytes + 1
+        write = bool(is_write)
+
+        def chunks():
+            for begin in range(first, stop, _CHUNK_BURSTS):
+                end = min(begin + _CHUNK_BURSTS, stop)
+                yield np.arange(begin, end, dtype=np.int64), np.full(end - begin, write)
+
+        return self._run(chunks(), now_cycle)
+
+    # ---- batch driver ----
+    def _run(self, chunks, now_cycle: float) -> DramBatch:
+        c = self.config
+        now_cycle = float(now_cycle)
+        now_real = now_cycle * self.dram_cycles_per_accel_cycle
+        now_work = self._real_to_work(now_real)
+        totals = np.zeros(5, dtype=np.int64)  # hits, misses, conflicts, bytes_read, bytes_written
+        end_work = -np.inf
+        bursts = 0
+        for burst_index, writes in chunks:
+            if burst_index.size == 0:
+                continue
+            if self.record_requests:
+                self._recorded.append((burst_index * c.burst_bytes, writes.copy(),
+                                       np.full(burst_index.size, now_cycle)))
+            hits, misses, conflicts, chunk_end = self._schedule(burst_index, now_work)
+            n_written = int(np.count_nonzero(writes))
+            totals += (hits, misses, conflicts, (burst_index.size - n_written) * c.burst_bytes,
+                       n_written * c.burst_bytes)
+            bursts += burst_index.size
+            end_work = max(end_work, chunk_end)
+        if bursts == 0:
+            return DramBatch.empty(now_cycle)
+        end_real = max(self._work_to_real(end_work), now_real)
+        end_cycle = end_real / self.dram_cycles_per_accel_cycle
+        hits, misses, conflicts, bytes_read, bytes_written = (int(v) for v in totals)
+        activates = misses + conflicts
+        return DramBatch(
+            bursts=bursts,
+            bytes_read=bytes_read,
+            bytes_written=bytes_written,
+            row_hits=hits,
+            row_misses=misses,
+            row_conflicts=conflicts,
+            activates=activates,
+            refreshes=self._refresh_windows(now_real, end_real) * c.channels * c.ranks,
+            start_cycle=now_cycle,
+            end_cycle=end_cycle,
+            busy_cycles=end_cycle - now_cycle,
+            activate_energy_pj=activates * c.activate_energy_pj,
+            read_energy_pj=bytes_read * 8 * c.read_energy_pj_per_bit,
+            write_energy_pj=bytes_written * 8 * c.write_energy_pj_per_bit,
+            io_energy_pj=(bytes_read + bytes_written) * 8 * c.io_energy_pj_per_bit,
+        )
+
+    # ---- the timeline (work-time axis, DRAM cycles) ----
+    def _schedule(self, burst_index: np.ndarray, now: float):
+        """Time one chunk of bursts in issue order; update state. Returns counts and last end."""
+        c = self.config
+        n = burst_index.size
+        fields = c._decode_bursts(burst_index)
+        channel, group, row = fields["channel"], fields["bank_group"], fields["row"]
+        rank = channel * c.ranks + fields["rank"]                        # global rank id
+        bank = (rank * c.bank_groups + group) * c.banks_per_group + fields["bank"]
+
+        # -- 1. row-buffer outcome per bank, in issue order --
+        by_bank = _group_by_first_use(bank, c.total_banks)
+        bank_s, row_s = bank[by_bank], row[by_bank]
+        first_of_bank = _segment_starts(bank_s)
+        previous_row = np.empty(n, dtype=np.int64)
+        previous_row[1:] = row_s[:-1]
+        previous_row[first_of_bank] = self._open_row[bank_s[first_of_bank]]
+        hit = previous_row == row_s
+        miss = ~hit & (previous_row < 0)
+        n_hits = int(np.count_nonzero(hit))
+        n_misses = int(np.count_nonzero(miss))
+        n_conflicts = n - n_hits - n_misses
+
+        # -- 2. episodes: an activate (or the continuation of a row left open) plus its hits --
+        episode_start = first_of_bank | ~hit
+        episode_first = np.flatnonzero(episode_start)                    # index in by-bank order
+        episode_of = np.cumsum(episode_start, dtype=np.int64) - 1
+        position = np.arange(n) - episode_first[episode_of]             # j-th burst of its episode
+        episode_size = np.diff(np.append(episode_first, n))
+        episode_bank = bank_s[episode_first]
+        episode_opens = ~hit[episode_first]                              # has its own activate
+
+        # continuation episodes: hits on the row an earlier call left open
+        continuation = np.flatnonzero(~episode_opens)
+        continuation_column = np.maximum(
+            self._bank_column[episode_bank[continuation]] + self._hit_spacing, now)
+        continuation_last = continuation_column + (episode_size[continuation] - 1) * self._hit_spacing
+
+        # -- 3. bank timeline for the episodes that activate (grouped by bank, issue order) --
+        opens = np.flatnonzero(episode_opens)
+        activate_time = np.empty(0)
+        if opens.size:
+            o_bank = episode_bank[opens]
+            o_size = episode_size[opens]
+            o_first = _segment_starts(o_bank)
+            # the bank's state before its first activate here: earlier calls, or a continuation
+            prior_activate = self._bank_activate[o_bank]
+            prior_column = self._bank_column[o_bank]
+            after_continuation = o_first & ~first_of_bank[episode_first[opens]]
+            if continuation.size:
+                # a continuation is always its bank's first episode, so it sits just before
+                where_cont = np.searchsorted(continuation, opens[after_continuation] - 1)
+                prior_column[after_continuation] = continuation_last[where_cont]
+            request_ready = now + np.where(miss[episode_first[opens]], 0.0, c.trp_cycles)
+            earliest = np.maximum(np.maximum(request_ready, prior_activate + c.trc_cycles),
+                                  prior_column + c.trp_cycles)
+            # later episodes are bound by the chain only; now - 1 stands for "no bound" (a bank's
+            # first episode never starts before now)
+            earliest[~o_first] = now - 1.0
+            # activate-to-next-activate of one bank, carried to its following episode
+            occupancy = np.maximum(c.trc_cycles,
+                                   c.trcd_cycles + (o_size - 1) * self._hit_spacing + c.trp_cycles)
+            gap_from_previous = np.empty(opens.size)
+            gap_from_previous[0] = 0.0
+            gap_from_previous[1:] = occupancy[:-1]
+            bank_chain = _Chain(gap_from_previous, o_first)
+            activate_time = bank_chain.solve(earliest)
+
+            # -- 4. rank activate limits (tRRD, tFAW), alternating with the bank timeline --
+            o_burst = by_bank[episode_first[opens]]                      # issue index
+            o_rank, o_group = rank[o_burst], group[o_burst]
+            # Priority: rank, then bank-only time; ties keep the by-bank order (banks in order of
+            # first use, then issue order), so equal-time rounds list the banks in the same order
+            # and a bank recurs a whole round later: bank stalls, and rounds, stay rare.
+            low = activate_time.min()
+            span = float(activate_time.max() - low) + 1.0
+            priority = np.argsort(o_rank * span + (activate_time - low), kind="stable")
+            plan = self._rank_plan(o_rank[priority], o_group[priority])
+            for _ in range(_MAX_SCHEDULE_ROUNDS):
+                in_order = activate_time[priority]
+                limited_in_order = self._rank_limits(in_order, plan)
+                if _close_enough(limited_in_order, in_order):
+                    break
+                limited = np.empty(opens.size)
+                limited[priority] = limited_in_order
+                activate_time = bank_chain.solve(np.maximum(earliest, limited))
+            self._store_rank_history(plan, activate_time[priority])
+
+        # -- 5. column commands and the data bus (issue order per channel) --
+        episode_base = np.empty(len(episode_first))
+        episode_base[opens] = activate_time + c.trcd_cycles
+        episode_base[continuation] = continuation_column
+        column_s = episode_base[episode_of] + position * self._hit_spacing
+        data_ready = np.empty(n)
+        data_ready[by_bank] = column_s + (c.tcl_cycles + self._burst_cycles)
+
+        if c.channels > 1:
+            by_channel = np.argsort(_small_int_key(channel, c.channels), kind="stable")
+            ch_b, rank_b, group_b = channel[by_channel], rank[by_channel], group[by_channel]
+            lower = data_ready[by_channel]
+        else:
+            ch_b, rank_b, group_b, lower = channel, rank, group, data_ready
+        first_of_channel = _segment_starts(ch_b)
+        previous_rank = np.empty(n, dtype=np.int64)
+        previous_group = np.empty(n, dtype=np.int64)
+        previous_rank[1:], previous_group[1:] = rank_b[:-1], group_b[:-1]
+        previous_rank[first_of_channel] = self._bus_last_rank[ch_b[first_of_channel]]
+        previous_group[first_of_channel] = self._bus_last_group[ch_b[first_of_channel]]
+        same_rank = previous_rank == rank_b
+        bus_gap = np.where(same_rank & (previous_group == group_b), self._gap_same_group,
+                           np.where(same_rank, self._gap_same_rank, self._burst_cycles))
+        lower[first_of_channel] = np.maximum(
+            lower[first_of_channel],
+            self._bus_end[ch_b[first_of_channel]] + bus_gap[first_of_channel])
+        bus_end = _Chain(bus_gap, first_of_channel).solve(lower)
+
+        # -- 6. carry state to the next call --
+        last_of_bank = np.append(first_of_bank[1:], True)
+        self._open_row[bank_s[last_of_bank]] = row_s[last_of_bank]
+        self._bank_column[bank_s[last_of_bank]] = column_s[last_of_bank]
+        if opens.size:
+            last_open_of_bank = np.append(o_first[1:], True)
+            self._bank_activate[o_bank[last_open_of_bank]] = activate_time[last_open_of_bank]
+        last_of_channel = np.append(first_of_channel[1:], True)
+        ch_last = ch_b[last_of_channel]
+        self._bus_end[ch_last] = bus_end[last_of_channel]
+        self._bus_last_rank[ch_last] = rank_b[last_of_channel]
+        self._bus_last_group[ch_last] = group_b[last_of_channel]
+        return n_hits, n_misses, n_conflicts, float(bus_end.max())
+
+    # ---- rank activate limits ----
+    def _rank_plan(self, ranks_in_order: np.ndarray, groups_in_order: np.ndarray) -> dict:
+        """Per-rank activate sequence (the last four activates of earlier calls, then the new
+        ones in priority order) with its tRRD and tFAW chains precomputed.
+
+        `ranks_in_order` must be sorted (the priority order is rank-major).
+        """
+        n_new = ranks_in_order.size
+        present = np.unique(ranks_in_order)
+        history = self._rank_recent_activate[present]
+        keep = np.isfinite(history)
+        h_time = history[keep]
+        h_rank = np.repeat(present, 4).reshape(-1, 4)[keep]
+        h_group = self._rank_recent_group[present][keep]
+        # history goes in front of its rank's new activates (np.insert keeps the given order)
+        insert_at = np.searchsorted(ranks_in_order, h_rank, side="left")
+        s_rank = np.insert(ranks_in_order, insert_at, h_rank)
+        s_group = np.insert(groups_in_order, insert_at, h_group)
+        new_positions = np.arange(n_new) + np.searchsorted(insert_at, np.arange(n_new), side="right")
+        total = s_rank.size
+        starts = _segment_starts(s_rank)
+        segment_first = np.flatnonzero(starts)
+        segment_of = np.cumsum(starts, dtype=np.int64) - 1
+        index_in_segment = np.arange(total) - segment_first[segment_of]
+        previous_group = np.empty_like(s_group)
+        previous_group[1:] = s_group[:-1]
+        previous_group[starts] = -1
+        rrd_gap = np.where(previous_group == s_group, float(self.config.trrd_l_cycles),
+                           float(self.config.trrd_s_cycles))
+        # tFAW: activates k, k+4, k+8, ... of a rank form a chain spaced tFAW. Lay each rank's
+        # sequence out as its four residue classes one after another (no sort needed).
+        length = np.diff(np.append(segment_first, total))[segment_of]
+        residue = index_in_segment % 4
+        class_size = [(length - r + 3) // 4 for r in range(3)]
+        before = np.where(residue == 0, 0, class_size[0])
+        before = np.where(residue >= 2, before + class_size[1], before)
+        before = np.where(residue == 3, before + class_size[2], before)
+        faw_position = segment_first[segment_of] + before + index_in_segment // 4
+        faw_order = np.empty(total, dtype=np.int64)
+        faw_order[faw_position] = np.arange(total)
+        faw_starts = np.zeros(total, dtype=bool)
+        faw_starts[faw_position[index_in_segment < 4]] = True
+        return {
+            "insert_at": insert_at, "history_time": h_time, "new_positions": new_positions,
+            "rrd": _Chain(rrd_gap, starts),
+            "faw": _Chain(np.full(total, float(self.config.tfaw_cycles)), faw_starts),
+            "faw_order": faw_order,
+            "starts": starts, "segment_of": segment_of, "rank": s_rank, "group": s_group,
+        }
+
+    def _rank_limits(self, times_in_order: np.ndarray, plan: dict) -> np.ndarray:
+        """Push activates (given in priority order) later until tRRD and tFAW hold per rank."""
+        x = np.insert(times_in_order, plan["insert_at"], plan["history_time"])
+        rrd, faw, faw_order = plan["rrd"], plan["faw"], plan["faw_order"]
+        x = rrd.solve(x)
+        for _ in range(_MAX_RANK_ROUNDS):
+            x[faw_order] = faw.solve(x[faw_order])                       # now tFAW holds
+            x_rrd = rrd.solve(x)
+            if _close_enough(x_rrd, x):                                  # and tRRD still holds
+                break
+            x = x_rrd
+        return x[plan["new_positions"]]
+
+    def _store_rank_history(self, plan: dict, times_in_order: np.ndarray) -> None:
+        """Remember each rank's last four activates (for tRRD/tFAW in the next call)."""
+        x = np.insert(times_in_order, plan["insert_at"], plan["history_time"])
+        starts = plan["starts"]
+        ends = np.append(np.flatnonzero(starts)[1:], x.size)             # one past each segment
+        from_end = ends[plan["segment_of"]] - 1 - np.arange(x.size)
+        keep = from_end < 4
+        ranks_here = plan["rank"][starts]
+        self._rank_recent_activate[ranks_here] = -np.inf
+        self._rank_recent_group[ranks_here] = -1
+        slot = 3 - from_end[keep]
+        self._rank_recent_activate[plan["rank"][keep], slot] = x[keep]
+        self._rank_recent_group[plan["rank"][keep], slot] = plan["group"][keep]
+
+
+def _small_int_key(values: np.ndarray, bound: int) -> np.ndarray:
+    """Values in [0, bound) as uint16 when they fit: numpy's stable argsort is a radix sort then."""
+    return values.astype(np.uint16) if bound <= 1 << 16 else values
+
+
+def _group_by_first_use(keys: np.ndarray, bound: int) -> np.ndarray:
+    """Permutation grouping equal keys; groups in order of first appearance, members in order.
+
+    One radix argsort by key, then the groups are laid out by first use (index arithmetic).
+    """
+    by_key = np.argsort(_small_int_key(keys, bound), kind="stable")
+    starts = _segment_starts(keys[by_key])
+    group_first = np.flatnonzero(starts)
+    group_size = np.diff(np.append(group_first, keys.size))
+    first_use = by_key[group_first]                                     # issue index of each group
+    group_rank = np.argsort(first_use)                                  # groups: few, any sort
+    new_start = np.empty(group_first.size, dtype=np.int64)
+    new_start[group_rank] = np.concatenate([[0], np.cumsum(group_size[group_rank])[:-1]])
+    group_of = np.cumsum(starts, dtype=np.int64) - 1
+    destination = new_start[group_of] + (np.arange(keys.size) - group_first[group_of])
+    out = np.empty(keys.size, dtype=np.int64)
+    out[destination] = by_key
+    return out

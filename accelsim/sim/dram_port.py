@@ -1,0 +1,116 @@
+"""The DRAM channels as one SimPy server in front of the burst-level `DramModel`.
+
+A request is a list of streams ``(base_byte_address, n_bytes, is_write)`` (a tile's weight
+bytes, its activation bytes); the port holds the DRAM busy until the model says the last burst
+is done, and adds the model's counts and energies to its running totals.
+
+Two timing modes (``dram_timing`` in the accelerator config):
+
+- ``exact``: every request goes through one stateful model (open rows, bank and bus history
+  carry from request to request). Cost grows with the number of bursts (~1 us per burst here).
+- ``cached`` (default): a stream is timed by the model from an idle DRAM (all rows closed) and
+  the result is reused for every stream of the same length, direction and alignment within the
+  address-mapping period, shifted to the current cycle. Streams longer than
+  ``dram_sample_bursts`` are timed on their first that-many bursts and scaled linearly. What this
+  gives up: row hits on rows left open by the previous request (each request pays its own
+  activates, a few per 32 KB tile) and interleaving of bursts across requests (requests are
+  served one after the other). What it keeps: burst-level timing, row hits and misses within a
+  request, bank parallelism and bus occupancy, at a cost independent of the bytes moved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from accelsim.sim.dram import DramBatch, DramModel
+from accelsim.sim.server import Server
+
+STAT_FIELDS = ("bursts", "row_hits", "row_misses", "row_conflicts", "activates", "refreshes")
+ENERGY_FIELDS = ("activate_energy_pj", "read_energy_pj", "write_energy_pj", "io_energy_pj")
+
+
+class DramPort(Server):
+    def __init__(self, env, dram_config, clock_mhz: float, timing: str = "cached",
+                 sample_bursts: int = 4096, record_requests: bool = False, name: str = "dram",
+                 cache: dict | None = None):
+        super().__init__(env, name)
+        if timing not in ("cached", "exact"):
+            raise ValueError(f"dram timing {timing!r} not one of ('cached', 'exact')")
+        self.config = dram_config
+        self.timing = timing
+        self.sample_bursts = int(sample_bursts)
+        self.model = DramModel(dram_config, clock_mhz)
+        # cached timing works refresh-free and charges refresh as its average share of time
+        self._free_model = DramModel(
+            dataclasses.replace(dram_config, trefi_cycles=2**40), clock_mhz)
+        self._refresh_stretch = 1.0 / dram_config.refresh_efficiency
+        self._refreshes_per_cycle = (dram_config.channels * dram_config.ranks
+                                     * self.model.dram_cycles_per_accel_cycle
+                                     / dram_config.trefi_cycles)
+        self.record = record_requests
+        self.log = []  # (base_byte_address, n_bytes, is_write, issue_cycle) per stream
+        self.totals = dict.fromkeys(STAT_FIELDS + ENERGY_FIELDS, 0)
+        self._cache = {} if cache is None else cache  # shareable between ports of one config
+        period = 1
+        for size in dram_config._field_sizes().values():
+            period *= size
+        self._period_bursts = period  # the mapping repeats every this many bursts (rows aside)
+
+    def snapshot(self) -> dict:
+        return dict(self.totals)
+
+    def background_energy_pj(self, cycles) -> float:
+        return self.model.background_energy_pj(cycles)
+
+    # -- timing ------------------------------------------------------------------------------
+    def _add(self, batch_like: dict):
+        for key in STAT_FIELDS + ENERGY_FIELDS:
+            self.totals[key] += batch_like[key]
+
+    def _cached(self, base: int, n_bytes: int, is_write: bool) -> dict:
+        bb = self.config.burst_bytes
+        first = base // bb
+        bursts = (base + n_bytes - 1) // bb - first + 1
+        timed = min(bursts, self.sample_bursts)
+        key = (bool(is_write), first % self._period_bursts, timed)
+        hit = self._cache.get(key)
+        if hit is None:
+            self._free_model.reset()
+            start = (first % self._period_bursts) * bb
+            batch = self._free_model.stream(start, timed * bb, is_write, 0.0)
+            hit = _as_dict(batch)
+            hit["cycles"] *= self._refresh_stretch
+            hit["refreshes"] = hit["cycles"] * self._refreshes_per_cycle
+            self._cache[key] = hit
+        if timed == bursts:
+            return hit
+        scale = bursts / timed
+        out = {k: hit[k] * scale for k in STAT_FIELDS}
+        out["bursts"] = bursts
+        out.update({k: hit[k] * scale for k in ENERGY_FIELDS})
+        out["cycles"] = hit["cycles"] * scale
+        return out
+
+    def service(self, streams, now):
+        cycles = 0.0
+        for base, n_bytes, is_write in streams:
+            if n_bytes <= 0:
+                continue
+            if self.record:
+                self.log.append((int(base), int(n_bytes), bool(is_write), int(now)))
+            if self.timing == "exact":
+                batch = self.model.stream(int(base), int(n_bytes), bool(is_write), now)
+                result = _as_dict(batch)
+                cycles = max(cycles, batch.end_cycle - now)
+            else:
+                result = self._cached(int(base), int(n_bytes), bool(is_write))
+                cycles += result["cycles"]
+            self._add(result)
+        return int(math.ceil(cycles - 1e-9)), None
+
+
+def _as_dict(batch: DramBatch) -> dict:
+    out = {k: getattr(batch, k) for k in STAT_FIELDS + ENERGY_FIELDS}
+    out["cycles"] = batch.end_cycle - batch.start_cycle
+    return out

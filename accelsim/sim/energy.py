@@ -1,0 +1,99 @@
+"""Energy accounting: counts of events times energy per event, plus power times time, in pJ.
+
+Components (each a column of the results, summing to ``energy_pj``):
+
+- ``dram_energy_pj``: activates, read and write bursts and I/O as the DRAM model charged them
+  (``dram_dynamic_energy_pj``), plus background power (standby and refresh) over the phase's
+  time (``dram_background_energy_pj``); figures from the DRAM preset's sources.
+- ``sram_dynamic_energy_pj``: bank-width accesses of the weight and activation SRAMs times
+  their read / write energy per access.
+- ``sram_leakage_energy_pj``: leakage power of the SRAMs over the phase's time (the activation
+  SRAM only when activations are simulated).
+- ``prng_energy_pj``: regenerated values times energy per value.
+- ``mac_energy_pj``: multiply-accumulates times energy per MAC.
+- ``update_energy_pj``: the update unit: read-modify-writes of weight values and the
+  threshold/top-k comparisons.
+
+Power times time: P[mW] x cycles / f[MHz] gives nJ x 1e3 = pJ (1 mW for 1 us is 1000 pJ).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+ENERGY_COMPONENTS = (
+    "dram_energy_pj",
+    "sram_dynamic_energy_pj",
+    "sram_leakage_energy_pj",
+    "prng_energy_pj",
+    "mac_energy_pj",
+    "update_energy_pj",
+)
+
+
+def power_energy_pj(power_mw: float, cycles, clock_mhz: float):
+    """Energy of `power_mw` drawn for `cycles` at `clock_mhz`, in pJ."""
+    return power_mw * cycles * 1e3 / clock_mhz
+
+
+def sram_leakage_power_mw(config) -> float:
+    power = config.weight_sram.leakage_power_mw
+    if config.simulate_activations:
+        power += config.activation_sram.leakage_power_mw
+    return power
+
+
+def apply_energy(records: pd.DataFrame, config) -> pd.DataFrame:
+    """Add the energy columns to a frame of counts (in place, and returned).
+
+    Needs the count columns of `accelsim.sim.results` and the DRAM energy columns the simulator
+    fills from the DRAM model (``dram_dynamic_energy_pj``, ``dram_background_energy_pj``)."""
+    w, a = config.weight_sram, config.activation_sram
+    r = records
+    r["dram_energy_pj"] = r["dram_dynamic_energy_pj"] + r["dram_background_energy_pj"]
+    r["sram_dynamic_energy_pj"] = (
+        r["weight_sram_reads_count"] * w.read_energy_pj
+        + r["weight_sram_writes_count"] * w.write_energy_pj
+        + r["activation_sram_reads_count"] * a.read_energy_pj
+        + r["activation_sram_writes_count"] * a.write_energy_pj
+    )
+    r["sram_leakage_energy_pj"] = power_energy_pj(sram_leakage_power_mw(config),
+                                                  r["total_cycles"], config.clock_mhz)
+    r["prng_energy_pj"] = r["prng_values_count"] * config.prng.energy_pj_per_value
+    r["mac_energy_pj"] = r["macs_count"] * config.pe.mac_energy_pj
+    r["update_energy_pj"] = (
+        r["update_alu_weights_count"] * config.update.alu_energy_pj_per_weight
+        + r["topk_compares_count"] * config.update.topk_energy_pj_per_weight
+    )
+    r["energy_pj"] = r[list(ENERGY_COMPONENTS)].sum(axis=1)
+    return r
+
+
+def energy_sources(config) -> dict:
+    """Where each component's figures come from, for reports and result metadata."""
+    dram_sources = getattr(config.dram, "sources", {}) or {}
+    return {
+        "dram_energy_pj": {k: dram_sources.get(k, "") for k in (
+            "activate_energy_pj", "read_energy_pj_per_bit", "write_energy_pj_per_bit",
+            "io_energy_pj_per_bit", "background_power_mw")},
+        "sram_dynamic_energy_pj": {
+            "weight_sram.read_energy_pj": config.weight_sram.sources.get("read_energy_pj", ""),
+            "weight_sram.write_energy_pj": config.weight_sram.sources.get("write_energy_pj", ""),
+            "activation_sram.read_energy_pj": config.activation_sram.sources.get("read_energy_pj", ""),
+            "activation_sram.write_energy_pj": config.activation_sram.sources.get("write_energy_pj", ""),
+        },
+        "sram_leakage_energy_pj": {
+            "weight_sram.leakage_power_mw": config.weight_sram.sources.get("leakage_power_mw", ""),
+            "activation_sram.leakage_power_mw":
+                config.activation_sram.sources.get("leakage_power_mw", ""),
+        },
+        "prng_energy_pj": {"prng.energy_pj_per_value":
+                           config.prng.sources.get("energy_pj_per_value", "")},
+        "mac_energy_pj": {"pe.mac_energy_pj": config.pe.sources.get("mac_energy_pj", "")},
+        "update_energy_pj": {
+            "update.alu_energy_pj_per_weight":
+                config.update.sources.get("alu_energy_pj_per_weight", ""),
+            "update.topk_energy_pj_per_weight":
+                config.update.sources.get("topk_energy_pj_per_weight", ""),
+        },
+    }

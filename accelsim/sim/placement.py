@@ -1,0 +1,79 @@
+"""Where each tracked weight lives: pinned in the weight SRAM, or streamed from DRAM.
+
+Policy: tracked weights, with their index metadata, are pinned in the weight SRAM layer by layer
+in execution order as long as whole layers fit; the first layer that does not fit gets what is
+left (the largest number of its tracked weights whose values and share of the index fit), and
+every later layer stays in DRAM. What is not pinned is read from DRAM on every pass. Untracked
+weights are stored nowhere: the PRNG regenerates them.
+
+Index metadata (none in a dense run, where every weight is stored):
+- bitmap: one bit per weight of the layer, whatever the tracked count;
+- relative: `index_bits` per tracked weight.
+A partly pinned layer pins the same fraction of its index as of its values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Per layer (indexed by layer_id): tracked, pinned and index figures."""
+
+    tracked: np.ndarray
+    pinned: np.ndarray
+    index_bits: np.ndarray
+    pinned_index_bits: np.ndarray
+    pinned_bytes: int
+    capacity_bytes: int
+
+    @property
+    def streamed(self) -> np.ndarray:
+        return self.tracked - self.pinned
+
+    @property
+    def pinned_fraction(self) -> np.ndarray:
+        """Share of each layer's tracked set that is pinned (1 where nothing is tracked)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(self.tracked > 0, self.pinned / np.maximum(self.tracked, 1), 1.0)
+        return frac
+
+
+def index_bits(index_config, weight_count: int, tracked_count: int, dense: bool) -> int:
+    if dense or tracked_count <= 0:
+        return 0
+    return index_config.bits_for(weight_count, tracked_count)
+
+
+def place_tracked(param_counts, exec_order, tracked_counts, *, weight_bits: int, index_config,
+                  capacity_bytes: int, dense: bool) -> Placement:
+    """Pin tracked weights in execution order until the SRAM is full (see module docstring)."""
+    sizes = np.asarray(param_counts, dtype=np.int64)
+    tracked = np.asarray(tracked_counts, dtype=np.int64)
+    n = len(sizes)
+    idx = np.array([index_bits(index_config, sizes[i], tracked[i], dense) for i in range(n)],
+                   dtype=np.int64)
+    pinned = np.zeros(n, dtype=np.int64)
+    pinned_idx = np.zeros(n, dtype=np.int64)
+    free_bits = int(capacity_bytes) * 8
+    for i in np.argsort(np.asarray(exec_order), kind="stable"):
+        if tracked[i] == 0:
+            continue
+        need = int(tracked[i]) * weight_bits + int(idx[i])
+        if need <= free_bits:
+            pinned[i], pinned_idx[i] = tracked[i], idx[i]
+            free_bits -= need
+            continue
+        # the first layer that does not fit takes what is left, then the SRAM is full
+        per_weight = need / int(tracked[i])
+        p = int(free_bits // per_weight)
+        while p > 0 and p * weight_bits + -(-int(idx[i]) * p // int(tracked[i])) > free_bits:
+            p -= 1  # guard the rounding of the index share
+        pinned[i] = p
+        pinned_idx[i] = -(-int(idx[i]) * p // int(tracked[i])) if p else 0
+        break
+    used_bits = int((pinned * weight_bits + pinned_idx).sum())
+    return Placement(tracked, pinned, idx, pinned_idx, -(-used_bits // 8), int(capacity_bytes))

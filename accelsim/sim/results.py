@@ -1,0 +1,194 @@
+"""Simulation results: one record per (run, layer, phase), as a pandas DataFrame.
+
+`run` is ``"trace"`` (the trace as given) or ``"dense"`` (its dense baseline); `phase` is one of
+``load`` (the one-time load of the pinned tracked set into the weight SRAM), ``forward``,
+``backward_data``, ``backward_weight``, ``update``. A record sums every simulated iteration it
+stands for (``iterations_count``); the load happens once.
+
+Units are in the column names: ``*_cycles`` (accelerator clock cycles), ``*_bytes*``,
+``*_count`` (events or elements), ``*_energy_pj``. Every result carries the resolved
+accelerator config (as a dict) and the identity of the trace(s) that produced it.
+
+Checks that always hold (`SimulationResult.check` verifies them):
+- every weight access is served by exactly one of SRAM, DRAM or PRNG:
+  ``weight_accesses_count = served_sram_count + served_dram_count + served_prng_count``;
+- ``energy_pj`` is the sum of the component columns (`accelsim.sim.energy.ENERGY_COMPONENTS`);
+- ``total_cycles = compute_cycles + stall_cycles``, ``stall_cycles >= 0``;
+- totals are sums over layers and phases (they are computed that way, from the records).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from accelsim.io import atomic_path, write_json_atomic
+from accelsim.sim.energy import ENERGY_COMPONENTS
+
+RUNS = ("trace", "dense")
+KEY_COLUMNS = ("run", "layer_id", "layer_name", "phase")
+
+COUNT_COLUMNS = (
+    "iterations_count",
+    "total_cycles", "compute_cycles", "stall_cycles",
+    # who served each weight access of the phase
+    "weight_accesses_count", "served_sram_count", "served_dram_count", "served_prng_count",
+    # the trace's logical counts for the phase, summed over iterations
+    "tracked_count", "regenerated_count", "entered_count", "left_count",
+    # off-chip traffic
+    "dram_bytes_read", "dram_bytes_written",
+    "weight_dram_bytes_read", "weight_dram_bytes_written",
+    "activation_dram_bytes_read", "activation_dram_bytes_written",
+    "dram_bursts_count", "dram_row_hits_count", "dram_row_misses_count",
+    "dram_row_conflicts_count", "dram_activates_count", "dram_refreshes_count",
+    # on-chip traffic, in bank-width accesses
+    "weight_sram_reads_count", "weight_sram_writes_count",
+    "activation_sram_reads_count", "activation_sram_writes_count",
+    "sram_reads_count", "sram_writes_count",
+    "prng_values_count", "macs_count", "pe_weight_loads_count",
+    "update_alu_weights_count", "topk_compares_count",
+)
+ENERGY_COLUMNS = ("dram_dynamic_energy_pj", "dram_background_energy_pj") + ENERGY_COMPONENTS + (
+    "energy_pj",)
+COLUMNS = KEY_COLUMNS + COUNT_COLUMNS + ENERGY_COLUMNS
+
+PHASE_ORDER = ("load", "forward", "backward_data", "backward_weight", "update")
+
+# what the dense-vs-trace comparison puts side by side
+COMPARED = (
+    "dram_bytes", "weight_dram_bytes", "dram_bytes_read", "energy_pj", *ENERGY_COMPONENTS,
+    "total_cycles", "prng_values_count",
+)
+
+
+def empty_records() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in COUNT_COLUMNS})
+    for c in ENERGY_COLUMNS:
+        frame[c] = pd.Series(dtype="float64")
+    for c in KEY_COLUMNS:
+        frame[c] = pd.Series(dtype="int64" if c == "layer_id" else "object")
+    return frame[list(COLUMNS)]
+
+
+def _sum_numeric(frame: pd.DataFrame) -> pd.Series:
+    return frame[list(COUNT_COLUMNS) + list(ENERGY_COLUMNS)].sum()
+
+
+@dataclass
+class SimulationResult:
+    records: pd.DataFrame
+    config: dict
+    trace_identity: dict
+    settings: dict = field(default_factory=dict)
+    baseline_identity: dict | None = None
+    dram_requests: dict | None = None  # run -> the DRAM model's request log, when recorded
+
+    # -- views --------------------------------------------------------------------------------
+    @property
+    def runs(self) -> list[str]:
+        return [r for r in RUNS if (self.records["run"] == r).any()]
+
+    def run(self, name: str = "trace") -> pd.DataFrame:
+        return self.records[self.records["run"] == name].reset_index(drop=True)
+
+    def totals(self) -> pd.DataFrame:
+        """One row per run: every count and energy summed over layers and phases."""
+        rows = {run: _sum_numeric(self.run(run)) for run in self.runs}
+        out = pd.DataFrame(rows).T
+        out.index.name = "run"
+        out["dram_bytes"] = out["dram_bytes_read"] + out["dram_bytes_written"]
+        out["weight_dram_bytes"] = out["weight_dram_bytes_read"] + out["weight_dram_bytes_written"]
+        return out
+
+    def by_phase(self) -> pd.DataFrame:
+        cols = list(COUNT_COLUMNS) + list(ENERGY_COLUMNS)
+        frame = self.records.groupby(["run", "phase"], sort=False)[cols].sum()
+        return frame
+
+    def by_layer(self) -> pd.DataFrame:
+        cols = list(COUNT_COLUMNS) + list(ENERGY_COLUMNS)
+        return self.records.groupby(["run", "layer_id", "layer_name"], sort=False)[cols].sum()
+
+    def comparison(self) -> pd.DataFrame:
+        """Dense baseline against the trace: each figure and the ratio dense / trace (how many
+        times less the trace needs; > 1 is a saving)."""
+        if set(self.runs) != set(RUNS):
+            raise ValueError("comparison needs both runs; simulate with baseline=True")
+        totals = self.totals()
+        rows = []
+        for metric in COMPARED:
+            dense, trace = float(totals.loc["dense", metric]), float(totals.loc["trace", metric])
+            ratio = dense / trace if trace else (float("inf") if dense else float("nan"))
+            rows.append({"metric": metric, "dense": dense, "trace": trace,
+                         "dense_over_trace": ratio})
+        return pd.DataFrame(rows).set_index("metric")
+
+    # -- checks ---------------------------------------------------------------------------------
+    def check(self, rtol: float = 1e-9) -> None:
+        """Raise AssertionError if an invariant of the records fails (see module docstring)."""
+        r = self.records
+        served = r["served_sram_count"] + r["served_dram_count"] + r["served_prng_count"]
+        bad = r[served != r["weight_accesses_count"]]
+        if len(bad):
+            raise AssertionError(f"conservation fails in {len(bad)} records, first: "
+                                 f"{bad.iloc[0][list(KEY_COLUMNS)].to_dict()}")
+        parts = r[list(ENERGY_COMPONENTS)].sum(axis=1)
+        if not np.allclose(parts, r["energy_pj"], rtol=rtol, atol=1e-6):
+            raise AssertionError("energy components do not sum to energy_pj")
+        if (r["stall_cycles"] < 0).any() or (
+                r["compute_cycles"] + r["stall_cycles"] != r["total_cycles"]).any():
+            raise AssertionError("total_cycles != compute_cycles + stall_cycles >= 0")
+        dram = r["weight_dram_bytes_read"] + r["activation_dram_bytes_read"]
+        if (dram != r["dram_bytes_read"]).any():
+            raise AssertionError("DRAM bytes read by kind do not add up")
+
+    # -- summary and files ----------------------------------------------------------------------
+    def summary(self) -> dict:
+        totals = self.totals()
+        out = {
+            "settings": self.settings,
+            "trace": self.trace_identity,
+            "baseline": self.baseline_identity,
+            "config": self.config,
+            "totals": {run: {k: _jsonable(v) for k, v in totals.loc[run].items()}
+                       for run in totals.index},
+        }
+        if set(self.runs) == set(RUNS):
+            cmp = self.comparison()
+            out["comparison"] = {m: {k: _jsonable(v) for k, v in row.items()}
+                                 for m, row in cmp.iterrows()}
+        return out
+
+    def save(self, folder) -> Path:
+        """records.parquet, records.csv and summary.json in `folder`, each written atomically."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / "records.parquet") as tmp:
+            self.records.to_parquet(tmp, index=False)
+        with atomic_path(folder / "records.csv") as tmp:
+            self.records.to_csv(tmp, index=False)
+        write_json_atomic(folder / "summary.json", self.summary())
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> "SimulationResult":
+        folder = Path(folder)
+        records = pd.read_parquet(folder / "records.parquet")
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        return cls(records, summary["config"], summary["trace"], summary.get("settings", {}),
+                   summary.get("baseline"))
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        if v.is_integer() and abs(v) < 2**53:
+            return int(v) if not np.isnan(v) else None
+        return v if np.isfinite(v) else str(v)
+    return value

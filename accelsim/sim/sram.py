@@ -1,0 +1,66 @@
+"""On-chip SRAM: banks of a fixed width, one access per bank per cycle.
+
+A request is a set of streams, each a run of consecutive bank-width words ``(first_word,
+words)``; word ``a`` lives in bank ``a mod banks``. All streams of a request are issued together,
+so the request takes as many cycles as its busiest bank has accesses (bank conflicts), plus the
+read latency. The per-bank counts are computed in bulk with numpy, never word by word.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from accelsim.sim.server import Server
+
+
+def stream_bank_loads(streams, banks: int) -> np.ndarray:
+    """Accesses per bank of a set of ``(first_word, words)`` streams."""
+    loads = np.zeros(banks, dtype=np.int64)
+    bank_ids = np.arange(banks, dtype=np.int64)
+    for first, words in streams:
+        if words <= 0:
+            continue
+        full, rest = divmod(int(words), banks)
+        loads += full
+        if rest:  # the `rest` banks after `first` get one more
+            loads += ((bank_ids - int(first)) % banks) < rest
+    return loads
+
+
+def address_bank_loads(word_addresses, banks: int) -> np.ndarray:
+    """Accesses per bank of arbitrary word addresses (scattered reads or writes)."""
+    addresses = np.asarray(word_addresses, dtype=np.int64)
+    return np.bincount(addresses % banks, minlength=banks).astype(np.int64)
+
+
+def words_for_bits(bits: int, bank_width_bits: int) -> int:
+    """Bank-width accesses needed to move `bits` (a partly used word still costs an access)."""
+    return int(math.ceil(int(bits) / bank_width_bits)) if bits > 0 else 0
+
+
+class SramBanks(Server):
+    """A banked SRAM as a SimPy server. Work: a list of ``(first_word, words)`` streams, or a
+    numpy array of word addresses. Info: the number of bank accesses served."""
+
+    def __init__(self, env, config, name: str = "sram"):
+        super().__init__(env, name)
+        self.config = config
+        self.accesses = 0
+
+    def cycles_for(self, work) -> tuple[int, int]:
+        banks = self.config.banks
+        if isinstance(work, np.ndarray):
+            loads = address_bank_loads(work, banks)
+        else:
+            loads = stream_bank_loads(work, banks)
+        accesses = int(loads.sum())
+        if accesses == 0:
+            return 0, 0
+        return int(loads.max()) + self.config.latency_cycles, accesses
+
+    def service(self, work, now):
+        cycles, accesses = self.cycles_for(work)
+        self.accesses += accesses
+        return cycles, accesses

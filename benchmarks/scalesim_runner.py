@@ -1,0 +1,409 @@
+"""Run SCALE-Sim v3 on a model-zoo network and cache its per-layer figures.
+
+SCALE-Sim lives in its own virtual environment (`.scalesim-venv` at the repository root): it
+pins numpy 1.x and is never a dependency of accelsim. This module
+
+1. creates that environment when it is missing;
+2. turns accelsim's layer table (traces/README.md schema) into SCALE-Sim's topology, config and
+   layout files;
+3. runs SCALE-Sim (its Python API, with ``save_disk_space`` so no cycle traces are written) in a
+   child process, timing it and reading the child's peak resident memory;
+4. parses COMPUTE_REPORT.csv and DETAILED_ACCESS_REPORT.csv into one row per layer and caches
+   them under ``reports/validation/scalesim/<network>_<dataflow>_<sram>kB.csv`` with a JSON of
+   run facts next to it, so a comparison need not rerun a several-minute job.
+
+Every SCALE-Sim count is in words, and its word is fixed at one byte: "512 kB" of SRAM holds
+512*1024 words whatever the precision.
+
+Command line (project venv)::
+
+    .venv/bin/python benchmarks/scalesim_runner.py --network lenet-5 --dataflow ws os
+    .venv/bin/python benchmarks/scalesim_runner.py --network resnet18 --dataflow ws --rerun
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCALESIM_VENV = REPO_ROOT / ".scalesim-venv"
+CACHE_DIR = REPO_ROOT / "reports" / "validation" / "scalesim"
+# scratch space for topology/config files and SCALE-Sim's raw reports (gitignored)
+WORK_DIR = REPO_ROOT / "benchmarks" / "results" / "scalesim"
+
+SCALESIM_VERSION = "3.0.0"
+# scalesim 3.0.0 breaks at run time with numpy 2.x; these pins are known to work
+SCALESIM_REQUIREMENTS = (f"scalesim=={SCALESIM_VERSION}", "numpy==1.26.4", "pandas<3",
+                         "numba<0.62")
+
+DATAFLOWS = ("ws", "os", "is")
+
+# SCALE-Sim's per-layer report columns, renamed with units (cycles or words)
+_COMPUTE_COLUMNS = {
+    "Total Cycles (incl. prefetch)": "total_cycles_incl_prefetch",
+    "Total Cycles": "compute_cycles",
+    "Stall Cycles": "stall_cycles",
+    "Overall Util %": "overall_util_pct",
+    "Mapping Efficiency %": "mapping_efficiency_pct",
+    "Compute Util %": "compute_util_pct",
+}
+_ACCESS_COLUMNS = {
+    "SRAM IFMAP Reads": "ifmap_sram_reads_words",
+    "SRAM Filter Reads": "filter_sram_reads_words",
+    "SRAM OFMAP Writes": "ofmap_sram_writes_words",
+    "DRAM IFMAP Reads": "ifmap_dram_reads_words",
+    "DRAM Filter Reads": "filter_dram_reads_words",
+    "DRAM OFMAP Writes": "ofmap_dram_writes_words",
+    "DRAM IFMAP Start Cycle": "ifmap_dram_start_cycle",
+    "DRAM Filter Start Cycle": "filter_dram_start_cycle",
+    "DRAM OFMAP Stop Cycle": "ofmap_dram_stop_cycle",
+}
+
+
+@dataclass(frozen=True)
+class ScaleSimSetup:
+    """One SCALE-Sim configuration: array, dataflow and the three SRAM sizes (kB = k words)."""
+    dataflow: str = "ws"
+    rows: int = 32
+    cols: int = 32
+    ifmap_sram_kb: int = 512
+    filter_sram_kb: int = 512
+    ofmap_sram_kb: int = 512
+
+    def __post_init__(self):
+        if self.dataflow not in DATAFLOWS:
+            raise ValueError(f"dataflow must be one of {DATAFLOWS}, got {self.dataflow!r}")
+        for field in ("rows", "cols", "ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb"):
+            if int(getattr(self, field)) < 1:
+                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)!r}")
+
+    @property
+    def sram_tag(self) -> str:
+        sizes = {self.ifmap_sram_kb, self.filter_sram_kb, self.ofmap_sram_kb}
+        if len(sizes) == 1:
+            return f"{self.ifmap_sram_kb}kB"
+        return f"{self.ifmap_sram_kb}-{self.filter_sram_kb}-{self.ofmap_sram_kb}kB"
+
+    def key(self, network: str, batch_size: int = 1) -> str:
+        array = "" if (self.rows, self.cols) == (32, 32) else f"_{self.rows}x{self.cols}"
+        batch = "" if batch_size == 1 else f"_b{batch_size}"
+        return f"{network}_{self.dataflow}_{self.sram_tag}{array}{batch}"
+
+
+# ---------------------------------------------------------------- the SCALE-Sim environment
+
+def venv_python(venv: Path = SCALESIM_VENV) -> Path:
+    return venv / "bin" / "python"
+
+
+def scalesim_available(venv: Path = SCALESIM_VENV) -> bool:
+    """True when `venv` holds an importable scalesim (no install attempted)."""
+    python = venv_python(venv)
+    if not python.exists():
+        return False
+    probe = subprocess.run([str(python), "-c", "import scalesim.scale_sim"],
+                           capture_output=True, text=True)
+    return probe.returncode == 0
+
+
+def ensure_scalesim_venv(venv: Path = SCALESIM_VENV, *, quiet: bool = False) -> Path:
+    """Create `venv` with the pinned SCALE-Sim when it lacks one; return its python."""
+    if scalesim_available(venv):
+        return venv_python(venv)
+    if not quiet:
+        print(f"installing SCALE-Sim {SCALESIM_VERSION} into {venv} ...", file=sys.stderr)
+    if not venv_python(venv).exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv_python(venv)), "-m", "pip", "install", "-q",
+                    *SCALESIM_REQUIREMENTS], check=True)
+    if not scalesim_available(venv):
+        raise RuntimeError(f"scalesim still not importable from {venv} after installing it")
+    return venv_python(venv)
+
+
+# ---------------------------------------------------------------- inputs SCALE-Sim reads
+
+def network_layers(network: str) -> pd.DataFrame:
+    """accelsim's layer table for a zoo network at its default input shape (torch needed)."""
+    from accelsim.trace.torch_geometry import layers_from_model
+    from accelsim.train.models import build_model, default_input_shape
+
+    return layers_from_model(build_model(network), default_input_shape(network))
+
+
+def topology_rows(layers: pd.DataFrame, batch_size: int = 1, *, gemm: bool = False) -> list[list]:
+    """SCALE-Sim topology rows for `layers`, in execution order.
+
+    Conv form (`gemm=False`): ``name, IFMAP H, IFMAP W, Filt H, Filt W, Channels, NumFilt,
+    Stride``. SCALE-Sim has no padding field, so the padding is folded into the input size:
+    the input written is the part of the padded input the windows cover,
+    ``(out - 1) * stride + kernel``, so that SCALE-Sim's output size equals PyTorch's. It has
+    no batch field either, so conv form needs batch 1. A linear layer becomes a 1x1 convolution over a ``batch x 1``
+    image with ``in_features`` channels: the same GEMM (M = batch, K = in, N = out) with the
+    same distinct addresses as SCALE-Sim's GEMM form.
+
+    GEMM form (`gemm=True`): ``name, M, N, K`` with M = output positions x batch,
+    N = output channels, K = window size x channels (the trace's forward GEMM).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if batch_size > 1 and not gemm and (layers["kind"] == "conv2d").any():
+        raise ValueError("SCALE-Sim's conv form has no batch: use gemm=True for batch > 1")
+    rows = []
+    for _, layer in layers.sort_values("exec_order", kind="stable").iterrows():
+        name = str(layer["name"])
+        if int(layer["groups"]) != 1:
+            # SCALE-Sim models only depthwise convolutions (named "DP..."), not general groups
+            raise NotImplementedError(f"{name}: grouped convolutions are not mapped to SCALE-Sim")
+        if gemm:
+            rows.append([name, int(layer["fwd_m"]) * batch_size, int(layer["fwd_n"]),
+                         int(layer["fwd_k"])])
+        elif layer["kind"] == "linear":
+            rows.append([name, batch_size, 1, 1, 1, int(layer["fwd_k"]), int(layer["fwd_n"]), 1])
+        else:
+            cout, cin, kh, kw = (int(v) for v in layer["weight_shape"])
+            _, oh, ow = (int(v) for v in layer["out_shape"])
+            sh, sw = (int(v) for v in layer["stride"])
+            if sh != sw:
+                raise NotImplementedError(f"{name}: SCALE-Sim takes one stride for both axes")
+            # The input the windows actually cover: (out - 1) * stride + kernel, i.e. the padded
+            # input minus the trailing rows/columns PyTorch's floor division never reaches.
+            # SCALE-Sim sizes its output as ceil((H - k + s) / s), which would add a phantom
+            # output row and column for the full padded size whenever (H + 2p - k) % s != 0.
+            rows.append([name, (oh - 1) * sh + kh, (ow - 1) * sw + kw, kh, kw, cin, cout, sh])
+    return rows
+
+
+def topology_csv(rows: list[list], *, gemm: bool = False) -> str:
+    # SCALE-Sim drops the last field of every row, hence the trailing commas
+    header = ("Layer,M,N,K," if gemm else
+              "Layer name,IFMAP Height,IFMAP Width,Filter Height,Filter Width,Channels,"
+              "Num Filter,Strides,")
+    return "\n".join([header] + [",".join(str(v) for v in row) + "," for row in rows]) + "\n"
+
+
+def config_cfg(setup: ScaleSimSetup, run_name: str) -> str:
+    """A SCALE-Sim config with every key its parser reads (it reads them all, used or not)."""
+    return f"""[general]
+run_name = {run_name}
+
+[architecture_presets]
+ArrayHeight = {setup.rows}
+ArrayWidth = {setup.cols}
+IfmapSramSzkB = {setup.ifmap_sram_kb}
+FilterSramSzkB = {setup.filter_sram_kb}
+OfmapSramSzkB = {setup.ofmap_sram_kb}
+IfmapOffset = 0
+FilterOffset = 10000000
+OfmapOffset = 20000000
+Bandwidth = 10
+Dataflow = {setup.dataflow}
+MemoryBanks = 1
+ReadRequestBuffer = 512
+WriteRequestBuffer = 512
+
+[layout]
+IfmapCustomLayout = False
+IfmapSRAMBankBandwidth = 10
+IfmapSRAMBankNum = 10
+IfmapSRAMBankPort = 2
+FilterCustomLayout = False
+FilterSRAMBankBandwidth = 10
+FilterSRAMBankNum = 10
+FilterSRAMBankPort = 2
+
+[sparsity]
+SparsitySupport = false
+SparseRep = ellpack_block
+OptimizedMapping = false
+BlockSize = 8
+RandomNumberGeneratorSeed = 40
+
+[run_presets]
+InterfaceBandwidth = CALC
+UseRamulatorTrace = False
+"""
+
+
+# The layout file must exist even though no custom layout is used; a header alone will do.
+LAYOUT_CSV = "Layer name,\n"
+
+# What the child process runs: SCALE-Sim's own API, without its cycle-by-cycle trace files.
+_CHILD = """
+import sys
+from scalesim.scale_sim import scalesim
+cfg, topo, layout, out, gemm = sys.argv[1:6]
+sim = scalesim(save_disk_space=True, verbose=True, config=cfg, topology=topo, layout=layout,
+               input_type_gemm=gemm == "1")
+sim.run_scale(top_path=out)
+"""
+
+
+# ---------------------------------------------------------------- running and parsing
+
+@dataclass
+class RunFacts:
+    network: str
+    dataflow: str
+    rows: int
+    cols: int
+    ifmap_sram_kb: int
+    filter_sram_kb: int
+    ofmap_sram_kb: int
+    batch_size: int
+    topology_form: str
+    layer_count: int
+    wall_time_s: float
+    peak_memory_bytes: int
+    scalesim_version: str
+    host: str
+    cpu_count: int
+    finished_at: str
+
+
+def _read_report(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, skipinitialspace=True)
+    frame.columns = [c.strip() for c in frame.columns]
+    return frame.loc[:, [c for c in frame.columns if c and not c.startswith("Unnamed")]]
+
+
+def parse_reports(report_dir: Path, rows: list[list]) -> pd.DataFrame:
+    """One row per layer from SCALE-Sim's COMPUTE and DETAILED_ACCESS reports."""
+    compute = _read_report(report_dir / "COMPUTE_REPORT.csv")
+    access = _read_report(report_dir / "DETAILED_ACCESS_REPORT.csv")
+    if len(compute) != len(rows) or len(access) != len(rows):
+        raise RuntimeError(f"SCALE-Sim reported {len(compute)}/{len(access)} layers, "
+                           f"expected {len(rows)} ({report_dir})")
+    out = pd.DataFrame({"scalesim_layer": compute["LayerID"].astype(int),
+                        "layer": [r[0] for r in rows]})
+    for src, dst in _COMPUTE_COLUMNS.items():
+        out[dst] = compute[src]
+    for src, dst in _ACCESS_COLUMNS.items():
+        out[dst] = access[src]
+    for col in out.columns:
+        if col.endswith(("_cycles", "_words", "_cycle")) or col == "compute_cycles":
+            out[col] = out[col].round().astype("int64")
+    return out
+
+
+def _run_child(python: Path, args: list[str], log_path: Path) -> tuple[int, float, int]:
+    """Run SCALE-Sim in a child; return (exit code, wall seconds, peak RSS bytes of that child)."""
+    start = time.perf_counter()
+    with open(log_path, "w") as log:
+        child = subprocess.Popen([str(python), "-c", _CHILD, *args], stdout=log,
+                                 stderr=subprocess.STDOUT, cwd=log_path.parent)
+        # wait4 gives this child's own rusage, unlike RUSAGE_CHILDREN (all children so far)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    wall_s = time.perf_counter() - start
+    return child.returncode, wall_s, int(usage.ru_maxrss) * 1024  # Linux ru_maxrss is in KiB
+
+
+def cache_paths(key: str, cache_dir: Path = CACHE_DIR) -> tuple[Path, Path]:
+    return cache_dir / f"{key}.csv", cache_dir / f"{key}.json"
+
+
+def run_scalesim(network: str, setup: ScaleSimSetup, *, layers: pd.DataFrame | None = None,
+                 batch_size: int = 1, gemm: bool | None = None, rerun: bool = False,
+                 cache_dir: Path = CACHE_DIR, work_dir: Path = WORK_DIR,
+                 venv: Path = SCALESIM_VENV, verbose: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Per-layer SCALE-Sim figures and run facts for `network`, from the cache unless `rerun`.
+
+    `layers` defaults to the zoo network's layer table; pass one to run a custom network (it
+    is cached under `network` all the same, so give it a distinct name). `gemm` None picks the
+    conv form at batch 1 and the GEMM form otherwise.
+    """
+    key = setup.key(network, batch_size)
+    csv_path, json_path = cache_paths(key, cache_dir)
+    if not rerun and csv_path.exists() and json_path.exists():
+        return pd.read_csv(csv_path), json.loads(json_path.read_text())
+
+    if layers is None:
+        layers = network_layers(network)
+    gemm = batch_size > 1 if gemm is None else gemm
+    rows = topology_rows(layers, batch_size, gemm=gemm)
+    python = ensure_scalesim_venv(venv, quiet=not verbose)
+
+    run_dir = work_dir / key
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    topo_path, cfg_path, layout_path = (run_dir / "topology.csv", run_dir / "scale.cfg",
+                                        run_dir / "layout.csv")
+    topo_path.write_text(topology_csv(rows, gemm=gemm))
+    cfg_path.write_text(config_cfg(setup, key))
+    layout_path.write_text(LAYOUT_CSV)
+    out_dir = run_dir / "out"
+
+    if verbose:
+        print(f"SCALE-Sim {key}: {len(rows)} layers ... (log: {run_dir / 'scalesim.log'})",
+              file=sys.stderr, flush=True)
+    code, wall_s, peak_bytes = _run_child(
+        python, [str(cfg_path), str(topo_path), str(layout_path), str(out_dir),
+                 "1" if gemm else "0"], run_dir / "scalesim.log")
+    if code != 0:
+        tail = (run_dir / "scalesim.log").read_text()[-2000:]
+        raise RuntimeError(f"SCALE-Sim failed (exit {code}) for {key}:\n{tail}")
+
+    per_layer = parse_reports(out_dir / key, rows)
+    per_layer.insert(2, "kind", per_layer["layer"].map(dict(zip(layers["name"], layers["kind"]))))
+    per_layer.insert(2, "layer_id",
+                     per_layer["layer"].map(dict(zip(layers["name"], layers["layer_id"]))))
+    facts = RunFacts(
+        network=network, dataflow=setup.dataflow, rows=setup.rows, cols=setup.cols,
+        ifmap_sram_kb=setup.ifmap_sram_kb, filter_sram_kb=setup.filter_sram_kb,
+        ofmap_sram_kb=setup.ofmap_sram_kb, batch_size=batch_size,
+        topology_form="gemm" if gemm else "conv", layer_count=len(rows),
+        wall_time_s=round(wall_s, 3), peak_memory_bytes=peak_bytes,
+        scalesim_version=SCALESIM_VERSION, host=platform.node(), cpu_count=os.cpu_count() or 0,
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    per_layer.to_csv(csv_path, index=False)
+    json_path.write_text(json.dumps(asdict(facts), indent=2) + "\n")
+    if verbose:
+        print(f"SCALE-Sim {key}: {wall_s:.1f} s, peak {peak_bytes / 2**30:.2f} GiB, "
+              f"compute cycles {int(per_layer['compute_cycles'].sum()):,}", file=sys.stderr)
+    return per_layer, asdict(facts)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--network", action="append",
+                        help="zoo network (repeatable; default resnet18)")
+    parser.add_argument("--dataflow", nargs="+", default=["ws", "os"], choices=DATAFLOWS)
+    parser.add_argument("--rows", type=int, default=32)
+    parser.add_argument("--cols", type=int, default=32)
+    parser.add_argument("--sram-kb", type=int, default=512,
+                        help="size of each of the three SRAMs in kB (= k words)")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--gemm", action="store_true", help="write the GEMM topology form")
+    parser.add_argument("--rerun", action="store_true", help="ignore the cached result")
+    args = parser.parse_args(argv)
+    for network in args.network or ["resnet18"]:
+        for dataflow in args.dataflow:
+            setup = ScaleSimSetup(dataflow, args.rows, args.cols, args.sram_kb, args.sram_kb,
+                                  args.sram_kb)
+            per_layer, facts = run_scalesim(network, setup, batch_size=args.batch_size,
+                                            gemm=args.gemm or None, rerun=args.rerun)
+            print(f"{setup.key(network, args.batch_size)}: "
+                  f"compute cycles {int(per_layer['compute_cycles'].sum()):,}, "
+                  f"filter SRAM reads {int(per_layer['filter_sram_reads_words'].sum()):,}, "
+                  f"filter DRAM reads {int(per_layer['filter_dram_reads_words'].sum()):,} words, "
+                  f"{facts['wall_time_s']:.1f} s, "
+                  f"peak {facts['peak_memory_bytes'] / 2**30:.2f} GiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Training runs end to end: determinism, resume, run folder contents, the CLI."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from accelsim.trace.format import load_trace
+from accelsim.train.loop import TrainConfig, parse_budget, train
+
+SMALL = TrainConfig(model="lenet-300-100", dataset="digits", budget=2000, epochs=3, lr=0.1,
+                    momentum=0.9, batch_size=128, trace_every=5)
+
+
+def _files(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file()}
+
+
+def test_same_command_twice_gives_identical_bytes(tmp_path):
+    a, b = train(SMALL, tmp_path / "a", quiet=True), train(SMALL, tmp_path / "b", quiet=True)
+    fa, fb = _files(a.out), _files(b.out)
+    assert fa["checkpoint.npz"] == fb["checkpoint.npz"]
+    for name in ("trace/steps.parquet", "trace/snapshots.parquet", "history.csv"):
+        assert fa[name] == fb[name]
+
+
+def test_interrupted_run_resumes_bit_identical(tmp_path):
+    full = train(SMALL, tmp_path / "full", quiet=True)
+
+    def stop(epoch, _row):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(SMALL, tmp_path / "cut", quiet=True, on_epoch_end=stop)
+    assert (tmp_path / "cut" / "resume.pt").exists()
+    resumed = train(SMALL, tmp_path / "cut", resume=True, quiet=True)
+    assert not (tmp_path / "cut" / "resume.pt").exists()
+    ff, fr = _files(full.out), _files(resumed.out)
+    for name in ("checkpoint.npz", "history.csv", "trace/steps.parquet", "trace/snapshots.parquet",
+                 "trace/layers.parquet"):
+        assert ff[name] == fr[name], name
+
+
+def test_run_folder_and_trace(tmp_path):
+    result = train(SMALL, tmp_path / "run", quiet=True)
+    trace = load_trace(result.out / "trace")
+    steps_per_epoch = -(-1442 // 128)
+    assert trace.iterations == 3 * steps_per_epoch
+    assert trace.budget_tracked_count == 2000
+    assert trace.manifest["accuracy"] == pytest.approx(result.accuracy)
+    per_it = trace.steps.groupby("iteration")["tracked_after_count"].sum()
+    assert (per_it == 2000).all()
+    assert list(result.history["epoch"]) == [1, 2, 3]
+    assert result.summary["checkpoint_bytes"] < result.summary["dense_checkpoint_bytes"]
+
+
+def test_dense_run_records_dense_trace(tmp_path):
+    result = train(SMALL, tmp_path / "dense", budget=None, epochs=1, quiet=True)
+    trace = load_trace(result.out / "trace")
+    assert trace.dense and (trace.steps["regenerated_count"] == 0).all()
+
+
+def test_parse_budget():
+    assert parse_budget("5000") == (5000, None)
+    assert parse_budget("25x") == (None, 25.0)
+    assert parse_budget("dense") == (None, None) and parse_budget("0") == (None, None)
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "accelsim.cli", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_cli_train_json(tmp_path):
+    proc = _cli("train", "--budget", "10x", "--epochs", "1", "--batch-size", "256",
+                "--out", str(tmp_path / "r"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["tracked_count"] == round(summary["param_count"] / 10)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--budget", "lots"], "--budget 'lots'"),
+    (["--dataset", "mnist", "--data-dir", "/nonexistent-folder"], "nonexistent-folder"),
+    (["--model", "alexnet"], "alexnet"),
+    (["--epochs", "0"], "epochs"),
+])
+def test_cli_train_bad_input_is_one_line(tmp_path, args, needle):
+    proc = _cli("train", "--out", str(tmp_path / "r"), *args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("accelsim: error:")
