@@ -250,6 +250,111 @@ sim.run_scale(top_path=out)
 """
 
 
+# ---------------------------------------------------------------- closed forms
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-int(a) // int(b))
+
+
+def filter_buffer_window_words(sram_kb: int) -> int:
+    """Distinct filter words SCALE-Sim's CALC-mode read buffer keeps before it starts afresh.
+
+    It splits the SRAM into 100 sets of floor(words / 100) addresses, half of them active:
+    a block of 50 full sets. An address read again while its block is the current one is a
+    hit; once the block fills, a new empty block starts and older addresses miss again.
+    """
+    return 50 * (sram_kb * 1024 // 100)
+
+
+def os_filter_dram_reads(k: int, n: int, m: int, rows: int, cols: int, sram_kb: int) -> int:
+    """SCALE-Sim's os filter DRAM reads: column folds in order, each a K x (<= cols) slice of
+    distinct weights read once per row fold (ceil(M/rows) passes). A slice that does not fit
+    in what is left of the current block closes it; its second pass fetches again the part
+    read before the close. Equals K*N whenever K*N < the block (every 512 kB ResNet-18 layer
+    except the largest ones)."""
+    block = filter_buffer_window_words(sram_kb)
+    passes = _ceil_div(m, rows)
+    filled = reads = 0
+    for fold in range(_ceil_div(n, cols)):
+        slice_words = k * min(cols, n - fold * cols)
+        if slice_words >= block:
+            raise NotImplementedError("a column fold larger than the filter buffer block")
+        if filled + slice_words < block:
+            filled += slice_words
+            reads += slice_words
+        else:
+            before_close = block - filled
+            refetched = before_close if passes >= 2 else 0
+            reads += slice_words + refetched
+            filled = slice_words if passes >= 2 else slice_words - before_close
+    return reads
+
+
+def closed_form_figures(layers: pd.DataFrame, setup: ScaleSimSetup,
+                        batch_size: int = 1) -> pd.DataFrame:
+    """SCALE-Sim v3's per-layer figures in CALC bandwidth mode, from the forward GEMM alone.
+
+    With M = output positions x batch, N = output channels, K = window x channels (the trace's
+    fwd_m, fwd_n, fwd_k) on an R x C array:
+
+    - compute cycles (its "Total Cycles", stalls are 0 in CALC mode):
+      ws: ceil(K/R) * ceil(N/C) * (2R + C + M - 2) - 1
+      os: ceil(M/R) * ceil(N/C) * (R + C + K - 2) - 1
+      (the -1: it reports the index of the last cycle, counted from 0)
+    - filter SRAM reads (words into the array): ws K*N; os K*N*ceil(M/R)
+    - filter DRAM reads: ws K*N; os `os_filter_dram_reads` (K*N when it fits)
+    - ifmap SRAM reads: M*K*ceil(N/C) (both)
+    - ofmap SRAM writes: ws M*N*ceil(K/R) (a partial sum per row fold);
+      os M*N + ceil(M/R)*ceil(N/C)*(R + C) (an artefact of R + C idle writes per fold)
+    - ofmap DRAM writes, ideal: as ofmap SRAM writes for ws, M*N for os (SCALE-Sim adds a small
+      artefact of its write buffer to some layers; see the validation note)
+    """
+    R, C = setup.rows, setup.cols
+    out = []
+    for _, layer in layers.sort_values("exec_order", kind="stable").iterrows():
+        m, n, k = int(layer["fwd_m"]) * batch_size, int(layer["fwd_n"]), int(layer["fwd_k"])
+        row_folds_m, col_folds = _ceil_div(m, R), _ceil_div(n, C)
+        if setup.dataflow == "ws":
+            folds = _ceil_div(k, R) * col_folds
+            cycles = folds * (2 * R + C + m - 2) - 1
+            filter_sram = filter_dram = k * n
+            ofmap_sram = m * n * _ceil_div(k, R)
+            ofmap_dram = ofmap_sram
+        elif setup.dataflow == "os":
+            folds = row_folds_m * col_folds
+            cycles = folds * (R + C + k - 2) - 1
+            filter_sram = k * n * row_folds_m
+            filter_dram = os_filter_dram_reads(k, n, m, R, C, setup.filter_sram_kb)
+            ofmap_sram = m * n + folds * (R + C)
+            ofmap_dram = m * n
+        else:
+            raise NotImplementedError("closed forms are derived for ws and os only")
+        out.append({"layer": str(layer["name"]), "layer_id": int(layer["layer_id"]),
+                    "m": m, "n": n, "k": k, "folds": folds, "compute_cycles": cycles,
+                    "filter_sram_reads_words": filter_sram,
+                    "filter_dram_reads_words": filter_dram,
+                    "ifmap_sram_reads_words": m * k * col_folds,
+                    "ofmap_sram_writes_words": ofmap_sram,
+                    "ofmap_dram_writes_words": ofmap_dram})
+    return pd.DataFrame(out)
+
+
+CLOSED_FORM_COLUMNS = ("compute_cycles", "filter_sram_reads_words", "filter_dram_reads_words",
+                       "ifmap_sram_reads_words", "ofmap_sram_writes_words",
+                       "ofmap_dram_writes_words")
+
+
+def closed_form_errors(measured: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
+    """Per layer and figure: SCALE-Sim minus the closed form (0 = exact)."""
+    merged = measured.merge(predicted, on="layer", suffixes=("", "_closed_form"))
+    if len(merged) != len(measured):
+        raise ValueError("layers of the SCALE-Sim result and the closed form differ")
+    diff = pd.DataFrame({"layer": merged["layer"]})
+    for col in CLOSED_FORM_COLUMNS:
+        diff[col] = merged[col].astype("int64") - merged[f"{col}_closed_form"].astype("int64")
+    return diff
+
+
 # ---------------------------------------------------------------- running and parsing
 
 @dataclass
@@ -377,6 +482,80 @@ def run_scalesim(network: str, setup: ScaleSimSetup, *, layers: pd.DataFrame | N
     return per_layer, asdict(facts)
 
 
+# ---------------------------------------------------------------- checking the closed forms
+
+# Small SCALE-Sim runs that exercise the closed forms beyond the zoo networks: non-square
+# arrays (R != C tells R from C in every term), a 64 kB SRAM (os filter refetches) and odd
+# shapes (partial folds, strides that leave padded rows unread).
+PROBE_SETUPS = tuple(ScaleSimSetup(df, r, c, 64, 64, 64)
+                     for df in ("ws", "os") for r, c in ((8, 16), (16, 8)))
+
+
+def probe_layers(seed: int = 1, count: int = 24) -> pd.DataFrame:
+    """A random mix of conv2d and linear layers (a layer table, no torch needed)."""
+    import random
+
+    from accelsim.trace.geometry import conv2d_layer, layer_table, linear_layer
+
+    rng = random.Random(seed)
+    rows = []
+    while len(rows) < count:
+        lid = len(rows)
+        if rng.random() < 0.7:
+            cin, cout = rng.choice([1, 3, 5, 16, 33, 64]), rng.choice([2, 7, 16, 31, 40, 70])
+            k, s, p = rng.choice([1, 3, 5]), rng.choice([1, 2]), rng.choice([0, 1, 2])
+            h = rng.choice([5, 9, 14, 20])
+            if h + 2 * p < k:
+                continue
+            rows.append(conv2d_layer(lid, f"conv{lid}", (cin, h, h), cout, k, s, p))
+        else:
+            rows.append(linear_layer(lid, f"fc{lid}", rng.choice([3, 17, 64, 100, 257, 600]),
+                                     rng.choice([1, 9, 33, 65]), True))
+    return layer_table(rows)
+
+
+def check_closed_forms(results: list[tuple[str, ScaleSimSetup, pd.DataFrame, pd.DataFrame]]
+                       ) -> pd.DataFrame:
+    """Max |SCALE-Sim - closed form| per run and figure; `results` holds
+    (network, setup, layers, SCALE-Sim per-layer figures)."""
+    rows = []
+    for network, setup, layers, measured in results:
+        errors = closed_form_errors(measured, closed_form_figures(layers, setup))
+        row = {"network": network, "dataflow": setup.dataflow,
+               "array": f"{setup.rows}x{setup.cols}", "sram_kb": setup.filter_sram_kb,
+               "layers": len(errors)}
+        for col in CLOSED_FORM_COLUMNS:
+            row[f"max_abs_error_{col}"] = int(errors[col].abs().max())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verify(networks=("lenet-5", "lenet-300-100", "resnet18"), *, run_probes: bool = True,
+           rerun: bool = False, cache_dir: Path = CACHE_DIR) -> pd.DataFrame:
+    """Check the closed forms against every cached zoo result and the probe runs; write
+    reports/validation/scalesim_closed_forms.csv."""
+    results = []
+    for network in networks:
+        layers = None
+        for dataflow in ("ws", "os"):
+            setup = ScaleSimSetup(dataflow)
+            csv_path, json_path = cache_paths(setup.key(network), cache_dir)
+            if not (csv_path.exists() and json_path.exists()):
+                continue  # not run yet: a ResNet-18 run takes minutes, run it on purpose
+            layers = network_layers(network) if layers is None else layers
+            measured, _ = run_scalesim(network, setup, cache_dir=cache_dir)
+            results.append((network, setup, layers, measured))
+    if run_probes:
+        layers = probe_layers()
+        for setup in PROBE_SETUPS:
+            measured, _ = run_scalesim("probe", setup, layers=layers, rerun=rerun,
+                                       cache_dir=cache_dir, verbose=False)
+            results.append(("probe", setup, layers, measured))
+    table = check_closed_forms(results)
+    table.to_csv(cache_dir.parent / "scalesim_closed_forms.csv", index=False)
+    return table
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--network", action="append",
@@ -389,7 +568,15 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--gemm", action="store_true", help="write the GEMM topology form")
     parser.add_argument("--rerun", action="store_true", help="ignore the cached result")
+    parser.add_argument("--verify", action="store_true",
+                        help="check the closed forms against the cached results and small "
+                             "probe runs (run now), instead of running --network")
     args = parser.parse_args(argv)
+    if args.verify:
+        table = verify(rerun=args.rerun)
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.to_string(index=False))
+        return 0
     for network in args.network or ["resnet18"]:
         for dataflow in args.dataflow:
             setup = ScaleSimSetup(dataflow, args.rows, args.cols, args.sram_kb, args.sram_kb,

@@ -21,7 +21,7 @@ def _files(out):
 def test_same_command_twice_gives_identical_bytes(tmp_path):
     a, b = train(SMALL, tmp_path / "a", quiet=True), train(SMALL, tmp_path / "b", quiet=True)
     fa, fb = _files(a.out), _files(b.out)
-    assert fa["checkpoint.npz"] == fb["checkpoint.npz"]
+    assert fa["checkpoint.sparse"] == fb["checkpoint.sparse"]
     for name in ("trace/steps.parquet", "trace/snapshots.parquet", "history.csv"):
         assert fa[name] == fb[name]
 
@@ -39,7 +39,7 @@ def test_interrupted_run_resumes_bit_identical(tmp_path):
     resumed = train(SMALL, tmp_path / "cut", resume=True, quiet=True)
     assert not (tmp_path / "cut" / "resume.pt").exists()
     ff, fr = _files(full.out), _files(resumed.out)
-    for name in ("checkpoint.npz", "history.csv", "trace/steps.parquet", "trace/snapshots.parquet",
+    for name in ("checkpoint.sparse", "history.csv", "trace/steps.parquet", "trace/snapshots.parquet",
                  "trace/layers.parquet"):
         assert ff[name] == fr[name], name
 

@@ -9,8 +9,9 @@ Two timing modes (``dram_timing`` in the accelerator config):
 - ``exact``: every request goes through one stateful model (open rows, bank and bus history
   carry from request to request). Cost grows with the number of bursts (~1 us per burst here).
 - ``cached`` (default): a stream is timed by the model from an idle DRAM (all rows closed) and
-  the result is reused for every stream of the same length, direction and alignment within the
-  address-mapping period, shifted to the current cycle. Streams longer than
+  the result is reused for every stream of the same length in bursts, direction and position
+  in the burst-by-burst rotation of the address mapping (the fields below the column: channel,
+  bank group), shifted to the current cycle; refresh is charged as its average share of time. Streams longer than
   ``dram_sample_bursts`` are timed on their first that-many bursts and scaled linearly. What this
   gives up: row hits on rows left open by the previous request (each request pays its own
   activates, a few per 32 KB tile) and interleaving of bursts across requests (requests are
@@ -52,10 +53,15 @@ class DramPort(Server):
         self.log = []  # (base_byte_address, n_bytes, is_write, issue_cycle) per stream
         self.totals = dict.fromkeys(STAT_FIELDS + ENERGY_FIELDS, 0)
         self._cache = {} if cache is None else cache  # shareable between ports of one config
+        # The fields below the column in the address mapping rotate burst by burst (channel,
+        # bank group); a stream's timing from an idle DRAM depends on where in that rotation it
+        # starts and on its length, hardly on where row boundaries fall: the cache key.
+        tokens = dram_config.mapping_tokens
+        sizes = dram_config._field_sizes()
         period = 1
-        for size in dram_config._field_sizes().values():
-            period *= size
-        self._period_bursts = period  # the mapping repeats every this many bursts (rows aside)
+        for token in tokens[tokens.index("Co") + 1:]:
+            period *= sizes[token]
+        self._period_bursts = period
 
     def snapshot(self) -> dict:
         return dict(self.totals)
@@ -73,11 +79,12 @@ class DramPort(Server):
         first = base // bb
         bursts = (base + n_bytes - 1) // bb - first + 1
         timed = min(bursts, self.sample_bursts)
-        key = (bool(is_write), first % self._period_bursts, timed)
+        align = first % self._period_bursts
+        key = (bool(is_write), align, timed)
         hit = self._cache.get(key)
         if hit is None:
             self._free_model.reset()
-            start = (first % self._period_bursts) * bb
+            start = align * bb
             batch = self._free_model.stream(start, timed * bb, is_write, 0.0)
             hit = _as_dict(batch)
             hit["cycles"] *= self._refresh_stretch

@@ -18,23 +18,21 @@ def trace_from_checkpoint(path, *, batch_size: int = 1, input_shape=None) -> Tra
 
     loaded = load_checkpoint(path)
     meta = loaded.meta
-    name, args = meta["model_name"], meta["model_args"]
+    name, args = meta["model"]["name"], meta["model"]["args"]
     shape = tuple(input_shape or default_input_shape(name, **args))
     layers = layers_from_model(loaded.model, shape)
     sizes = layers["param_count"].to_numpy()
-    dense = loaded.tracked_masks is None
-    masks = ({i: np.ones(int(n), bool) for i, n in enumerate(sizes)} if dense else
-             {int(i): np.asarray(m, bool) for i, m in loaded.tracked_masks.items()})
+    dense = bool(meta["dense"])
+    masks = {int(i): np.asarray(m.cpu().numpy(), bool) for i, m in loaded.tracked_masks.items()}
     counts = np.array([int(masks[i].sum()) for i in range(len(sizes))], dtype=np.int64)
     total = int(sizes.sum())
-    budget = total if dense else int(meta.get("budget") or counts.sum())
     manifest = new_manifest(
         source="checkpoint", model_name=name, model_args=args, seed=meta["seed"],
-        generator=meta["generator"], budget_tracked_count=budget, param_count=total,
-        budget_mode="dense" if dense else meta.get("budget_mode", "global"),
-        batch_size=batch_size, input_shape=list(shape), iterations=1, dense=dense,
+        generator=meta["generator"], budget_tracked_count=int(meta["budget"]["tracked_count"]),
+        param_count=total, budget_mode=meta["budget"]["mode"], batch_size=batch_size,
+        input_shape=list(shape), iterations=1, dense=dense,
         unbudgeted_param_count=sum(p.numel() for p in loaded.model.parameters()) - total,
-        accuracy=meta.get("accuracy"))
+        accuracy=meta.get("extra", {}).get("accuracy"))
     steps = steps_frame(np.zeros(len(sizes)), np.arange(len(sizes)), sizes, counts, 0, 0)
     return build_trace(manifest, layers, steps,
                        [Snapshot(0, "first", masks), Snapshot(1, "final", masks)])

@@ -4,7 +4,7 @@ checkpoint, resumable state and trace recording.
 A run folder holds:
   config.json       the settings of the run
   history.csv       per epoch: loss, accuracies, learning rate, tracked-set churn
-  checkpoint.npz    the sparse checkpoint (accelsim.dropback.checkpoint)
+  checkpoint.sparse    the sparse checkpoint (accelsim.dropback.checkpoint)
   trace/            the weight-access trace (traces/README.md), unless recording is off
   summary.json      final figures
   resume.pt         everything needed to continue after an interruption (removed at the end)
@@ -324,11 +324,13 @@ def _finish(run: _Run, out: Path, save_checkpoint) -> TrainResult:
     config = run.config
     history = pd.DataFrame(run.history)
     final = run.history[-1]
-    save_checkpoint(out / "checkpoint.npz", run.model, run.dropback, model_name=config.model,
-                    model_args=run.model_args, seed=config.seed)
+    save_checkpoint(out / "checkpoint.sparse", run.model, run.dropback, model_name=config.model,
+                    model_args=run.model_args, seed=config.seed,
+                    extra={"accuracy": final["test_accuracy"], "dataset": config.dataset,
+                           "epochs": config.epochs})
     from accelsim.dropback.checkpoint import checkpoint_sizes
 
-    sizes = checkpoint_sizes(out / "checkpoint.npz")
+    sizes = checkpoint_sizes(out / "checkpoint.sparse")
     param_count = _budgeted_count(run.model)
     tracked = run.dropback.budget if run.dropback is not None else param_count
     summary = {
@@ -338,7 +340,7 @@ def _finish(run: _Run, out: Path, save_checkpoint) -> TrainResult:
         "compression": param_count / tracked if tracked else None,
         "test_accuracy": final["test_accuracy"], "train_accuracy": final["train_accuracy"],
         "test_loss": final["test_loss"],
-        "checkpoint": str(out / "checkpoint.npz"),
+        "checkpoint": str(out / "checkpoint.sparse"),
         "checkpoint_bytes": sizes["sparse_bytes"], "dense_checkpoint_bytes": sizes["dense_bytes"],
         "trace": None,
     }

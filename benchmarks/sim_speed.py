@@ -1,0 +1,122 @@
+"""Speed of the simulator core: one ResNet-18 ImageNet training step (batch 32), dense and
+DropBack at 1M tracked weights, on the default 32x32 accelerator; the forward pass alone; and
+how the wall time grows with the number of weights and with the batch size.
+
+Run: ``.venv/bin/python benchmarks/sim_speed.py`` (prints a table, writes
+benchmarks/results/sim_speed.csv). Not a test. Torch is not needed: ResNet-18's layer table is
+written out by hand below from torchvision's architecture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from accelsim.config import load_accelerator_config  # noqa: E402
+from accelsim.io import atomic_path  # noqa: E402
+from accelsim.sim.accelerator import simulate  # noqa: E402
+from accelsim.trace.geometry import conv2d_layer, layer_table, linear_layer  # noqa: E402
+from accelsim.trace.synthetic import synthetic_trace  # noqa: E402
+
+GENERATOR = {"id": "benchmark", "version": 1}
+
+
+def resnet18_layers(width: int = 64, image: int = 224, classes: int = 1000) -> pd.DataFrame:
+    """torchvision resnet18's conv and fc layers (registration = execution order); `width`
+    scales the channel counts (64 for the real network), for the growth study."""
+    rows = []
+
+    def conv(name, in_shape, out_c, k, s, p):
+        row = conv2d_layer(len(rows), name, in_shape, out_c, k, stride=s, padding=p)
+        rows.append(row)
+        return row["out_shape"]
+
+    c, h, w = conv("conv1", (3, image, image), width, 7, 2, 3)
+    h = (h + 2 - 3) // 2 + 1  # max pool 3x3, stride 2, padding 1
+    shape = (c, h, h)
+    for stage, (mult, stride) in enumerate(((1, 1), (2, 2), (4, 2), (8, 2)), start=1):
+        out_c = width * mult
+        for block in range(2):
+            s = stride if block == 0 else 1
+            prefix = f"layer{stage}.{block}"
+            mid = conv(f"{prefix}.conv1", shape, out_c, 3, s, 1)
+            out = conv(f"{prefix}.conv2", tuple(mid), out_c, 3, 1, 1)
+            if block == 0 and (s != 1 or shape[0] != out_c):
+                conv(f"{prefix}.downsample.0", shape, out_c, 1, s, 0)
+            shape = tuple(out)
+    rows.append(linear_layer(len(rows), "fc", shape[0], classes))
+    return layer_table(rows)
+
+
+def _trace(layers, budget, batch, dense=False):
+    return synthetic_trace(layers, budget, seed=0, batch_size=batch, dense=dense,
+                           generator=GENERATOR, model={"name": "resnet18", "args": {}})
+
+
+def _time(fn, repeat=1):
+    best = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        elapsed = time.perf_counter() - t
+        best = elapsed if best is None else min(best, elapsed)
+    return best, out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="default")
+    parser.add_argument("--quick", action="store_true", help="skip the growth study")
+    args = parser.parse_args(argv)
+    config = load_accelerator_config(args.config)
+    layers = resnet18_layers()
+    params = int(layers["param_count"].sum())
+    rows = []
+
+    def run(case, trace, mode="train", batch=32, **extra):
+        wall, result = _time(lambda: simulate(trace, config, mode, baseline=False,
+                                              batch_size=batch))
+        rec = result.records
+        rows.append({"case": case, "mode": mode, "batch_size": batch,
+                     "param_count": int(trace.param_count),
+                     "tracked_count": int(trace.budget_tracked_count),
+                     "wall_s": round(wall, 3),
+                     "tiles_phases": len(rec), "total_cycles": int(rec["total_cycles"].sum()),
+                     "weight_dram_bytes": int(rec["weight_dram_bytes_read"].sum()
+                                              + rec["weight_dram_bytes_written"].sum()),
+                     "energy_pj": float(rec["energy_pj"].sum()), **extra})
+        print(f"{case:40s} {mode:9s} batch {batch:3d}  {wall:7.3f} s", flush=True)
+
+    dense = _trace(layers, params, 32, dense=True)
+    dropback = _trace(layers, 1_000_000, 32)
+    run("resnet18 dense", dense)
+    run("resnet18 dropback 1M", dropback)
+    run("resnet18 dense", dense, mode="inference")
+    run("resnet18 dropback 1M", dropback, mode="inference")
+    run("resnet18 dense", dense, mode="inference", batch=1)
+    if not args.quick:
+        for batch in (1, 8, 128):
+            run("resnet18 dropback 1M (batch)", dropback, batch=batch)
+        for width in (16, 32, 128):
+            scaled = resnet18_layers(width=width)
+            n = int(scaled["param_count"].sum())
+            run(f"resnet18 width {width} dropback n/11.7", _trace(scaled, n * 10 // 117, 32),
+                width=width)
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False))
+    out = ROOT / "benchmarks" / "results" / "sim_speed.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False)
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

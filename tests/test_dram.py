@@ -1,0 +1,531 @@
+"""Tests of the DRAM config, presets, timing model, closed-form agreement and trace export.
+
+Timeline tests run the DDR4-3200 preset with a 1600 MHz accelerator clock, so one accelerator
+cycle is one DRAM clock (tCK 0.625 ns) and the expected cycles are the timing parameters added
+by hand: tCL = tRCD = tRP = 22, tRAS = 52 (tRC = 74), BL8 = 4 bus cycles, tCCD_S/L = 4/8,
+tRRD_S/L = 4/8, tFAW = 34, tREFI = 12480, tRFC = 560.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.errors import ConfigError
+from accelsim.sim.dram import (
+    DRAM_PRESETS,
+    DramBatch,
+    DramConfig,
+    DramModel,
+    dram_config_from_dict,
+    dram_preset,
+)
+from accelsim.sim.dram_export import TRACE_FORMATS, export_dram_trace, read_dram_trace
+
+DDR4 = dram_preset("DDR4-3200")
+ONE_TO_ONE_MHZ = 1600.0  # accelerator clock equal to the DDR4-3200 DRAM clock
+
+# DDR4-3200 hand arithmetic
+TCL, TRCD, TRP, TRC, BURST = 22, 22, 22, 74, 4
+TCCD_L, TRRD_S, TRRD_L, TFAW = 8, 4, 8, 34
+TREFI, TRFC = 12480, 560
+FIRST_READ = TRCD + TCL + BURST  # 48: read to a closed bank
+
+
+def _load_closed_form():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dram_closed_form.py"
+    spec = importlib.util.spec_from_file_location("dram_closed_form", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+closed_form = _load_closed_form()
+
+
+def ddr4_model(**overrides):
+    config = dram_preset("DDR4-3200", **overrides) if overrides else DDR4
+    return DramModel(config, ONE_TO_ONE_MHZ)
+
+
+def at(config=DDR4, **where):
+    return np.array([config.address_of(**where)], dtype=np.int64)
+
+
+def addresses(config, *places):
+    return np.array([config.address_of(**p) for p in places], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# presets and derived values
+
+
+@pytest.mark.parametrize("name", DRAM_PRESETS)
+def test_every_preset_builds_and_cites_every_field(name):
+    config = dram_preset(name)
+    assert config.preset == name
+    value_fields = {f for f in DramConfig.__dataclass_fields__} - {"preset", "sources"}
+    assert value_fields <= set(config.sources), value_fields - set(config.sources)
+    assert all(isinstance(text, str) and text for text in config.sources.values())
+
+
+def test_preset_list_has_the_three_required():
+    assert {"DDR4-3200", "LPDDR4-3200", "HBM2"} <= set(DRAM_PRESETS)
+
+
+@pytest.mark.parametrize(
+    "name, burst_bytes, banks_per_channel, peak_gb_per_s",
+    [("DDR4-3200", 64, 16, 25.6), ("LPDDR4-3200", 64, 8, 12.8), ("HBM2", 64, 16, 256.0)],
+)
+def test_derived_sizes_and_peak_bandwidth(name, burst_bytes, banks_per_channel, peak_gb_per_s):
+    config = dram_preset(name)
+    assert config.burst_bytes == burst_bytes
+    assert config.banks_per_channel == banks_per_channel
+    assert config.peak_bandwidth_bytes_per_ns == pytest.approx(peak_gb_per_s)
+    assert config.row_size_bytes % config.burst_bytes == 0
+
+
+def test_ddr4_values_follow_references():
+    c = DDR4
+    assert (c.tck_ns, c.tcl_cycles, c.trcd_cycles, c.trp_cycles, c.tras_cycles) == (0.625, 22, 22, 22, 52)
+    assert (c.bank_groups, c.banks_per_group, c.row_size_bytes, c.burst_length) == (4, 4, 8192, 8)
+    assert c.trefi_cycles * c.tck_ns == pytest.approx(7800)
+    assert c.trfc_cycles * c.tck_ns == pytest.approx(350)
+    assert c.activate_energy_pj == 4200 and c.read_energy_pj_per_bit == 5.4
+    assert c.trc_cycles == 74
+
+
+def test_override_marks_source_as_user():
+    config = dram_preset("DDR4-3200", channels=2, tcl_cycles=20)
+    assert config.channels == 2 and config.tcl_cycles == 20
+    assert config.sources["channels"] == "user" and config.sources["tcl_cycles"] == "user"
+    assert config.sources["trcd_cycles"] != "user"
+
+
+def test_configs_hash_and_pickle():
+    import pickle
+
+    assert hash(DDR4) == hash(dram_preset("DDR4-3200"))
+    assert pickle.loads(pickle.dumps(DDR4)) == DDR4
+
+
+def test_from_dict_uses_preset_and_overrides():
+    config = dram_config_from_dict({"preset": "HBM2", "channels": 4}, "accel.yaml: dram")
+    assert config.channels == 4 and config.tcl_cycles == 14
+    assert config.sources["channels"] == "user"
+
+
+def test_from_dict_custom_needs_every_field():
+    values = dict(DDR4.__dict__)
+    values.pop("sources")
+    values["preset"] = "custom"
+    config = dram_config_from_dict(values, "x.yaml")
+    assert config.preset == "custom" and config.sources["tcl_cycles"] == "user"
+    del values["tfaw_cycles"]
+    with pytest.raises(ConfigError, match=r"x\.yaml.*tfaw_cycles"):
+        dram_config_from_dict(values, "x.yaml")
+
+
+# ---------------------------------------------------------------------------------------------
+# config errors: the message names the field and the value
+
+
+def test_unknown_preset():
+    with pytest.raises(ConfigError, match=r"preset.*'DDR5-9999'.*DDR4-3200"):
+        dram_preset("DDR5-9999")
+    with pytest.raises(ConfigError, match=r"cfg\.yaml: field 'preset' = 'DDR5'"):
+        dram_config_from_dict({"preset": "DDR5"}, "cfg.yaml")
+    with pytest.raises(ConfigError, match=r"cfg\.yaml: field 'preset' is missing"):
+        dram_config_from_dict({"channels": 2}, "cfg.yaml")
+
+
+def test_unknown_field():
+    with pytest.raises(ConfigError, match=r"'tcas' = 3: unknown DRAM field"):
+        dram_preset("DDR4-3200", tcas=3)
+    with pytest.raises(ConfigError, match=r"a\.yaml: dram: field 'tcas' = 3: unknown"):
+        dram_config_from_dict({"preset": "DDR4-3200", "tcas": 3}, "a.yaml: dram")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("channels", 0), ("ranks", -1), ("bank_groups", 0), ("tcl_cycles", 0), ("trcd_cycles", -5),
+     ("tfaw_cycles", 0), ("trefi_cycles", -1), ("burst_length", 0), ("channels", 2.5),
+     ("channels", True), ("tck_ns", 0.0), ("tck_ns", -0.625), ("tck_ns", float("nan")),
+     ("activate_energy_pj", -1.0), ("background_power_mw", -3), ("read_energy_pj_per_bit", "5")],
+)
+def test_zero_negative_and_wrong_type_values(field, value):
+    with pytest.raises(ConfigError) as caught:
+        dram_preset("DDR4-3200", **{field: value})
+    assert f"'{field}'" in str(caught.value) and repr(value) in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        dram_config_from_dict({"preset": "DDR4-3200", field: value}, "run.yaml")
+    assert str(caught.value).startswith("run.yaml: ") and f"'{field}'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "mapping, complaint",
+    [("RoRaBaCoBg", "expected six"), ("RoRaBaCoBgBg", "repeated"), ("ChRaBaCoBgRo", "most significant"),
+     ("RoRaBaCoBgXx", "unknown token"), (42, "expected six")],
+)
+def test_inconsistent_address_mapping(mapping, complaint):
+    with pytest.raises(ConfigError, match=complaint) as caught:
+        dram_preset("DDR4-3200", address_mapping=mapping)
+    assert "address_mapping" in str(caught.value) and repr(mapping) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [({"row_size_bytes": 100}, "row_size_bytes"), ({"bus_width_bits": 12}, "bus_width_bits"),
+     ({"burst_length": 7}, "burst_length"), ({"tccd_l_cycles": 2}, "tccd_l_cycles"),
+     ({"trrd_l_cycles": 2}, "trrd_l_cycles"), ({"trfc_cycles": 20000}, "trfc_cycles")],
+)
+def test_inconsistent_values(overrides, field):
+    with pytest.raises(ConfigError, match=field):
+        dram_preset("DDR4-3200", **overrides)
+
+
+def test_bad_accelerator_clock_and_sources():
+    with pytest.raises(ConfigError, match=r"accel_clock_mhz' = 0"):
+        DramModel(DDR4, 0)
+    with pytest.raises(ConfigError, match="sources"):
+        dram_config_from_dict({"preset": "DDR4-3200", "sources": ["x"]}, "f.yaml")
+
+
+# ---------------------------------------------------------------------------------------------
+# address mapping
+
+
+def test_default_mapping_rotates_bank_groups_then_columns():
+    fields = DDR4.decode(np.arange(6) * 64)
+    assert fields["bank_group"].tolist() == [0, 1, 2, 3, 0, 1]
+    assert fields["column"].tolist() == [0, 0, 0, 0, 1, 1]
+    assert DDR4.decode([4 * 128 * 64])["bank"].tolist() == [1]  # after 4 rows' worth of bursts
+
+
+def test_dramsim3_style_lowercase_mapping_and_non_power_of_two_sizes():
+    config = dram_preset("DDR4-3200", address_mapping="rochrababgco", channels=3)
+    assert config.mapping_tokens == ("Ro", "Ch", "Ra", "Ba", "Bg", "Co")
+    fields = config.decode([config.address_of(channel=2, bank_group=3, bank=1, row=7, column=5)])
+    assert [int(fields[k][0]) for k in ("channel", "bank_group", "bank", "row", "column")] == [2, 3, 1, 7, 5]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["RoRaBaCoBgCh", "RoBaBgRaCoCh", "RoCoChRaBgBa", "RoChRaBaBgCo"]),
+       st.integers(1, 3), st.integers(1, 2), st.integers(0, 10**7))
+def test_address_round_trip(mapping, channels, ranks, burst):
+    config = dram_preset("DDR4-3200", address_mapping=mapping, channels=channels, ranks=ranks)
+    byte_address = burst * config.burst_bytes
+    fields = {k: int(v[0]) for k, v in config.decode([byte_address]).items()}
+    assert config.address_of(**fields) == byte_address
+    assert 0 <= fields["column"] < config.columns_per_row
+
+
+# ---------------------------------------------------------------------------------------------
+# timelines computed by hand
+
+
+def test_single_read_to_closed_bank():
+    batch = ddr4_model().access(at(), False, 0)
+    assert batch.end_cycle == pytest.approx(TRCD + TCL + BURST)
+    assert (batch.row_misses, batch.row_hits, batch.row_conflicts, batch.activates) == (1, 0, 0, 1)
+    assert batch.busy_cycles == pytest.approx(batch.end_cycle - batch.start_cycle)
+
+
+def test_second_read_to_same_row_adds_one_column_gap():
+    both = addresses(DDR4, dict(row=0, column=0), dict(row=0, column=1))
+    # same bank means same bank group: column commands tCCD_L apart
+    assert ddr4_model().access(both, False, 0).end_cycle == pytest.approx(FIRST_READ + TCCD_L)
+    # with tCCD_L equal to the burst, the second read adds exactly one burst
+    assert ddr4_model(tccd_l_cycles=4).access(both, False, 0).end_cycle == pytest.approx(FIRST_READ + BURST)
+
+
+def test_conflict_in_one_call_waits_for_trc():
+    pair = addresses(DDR4, dict(row=0), dict(row=1))
+    batch = ddr4_model().access(pair, False, 0)
+    # second activate at max(tRC, tRCD + tRP) = 74, then tRCD + tCL + burst
+    assert batch.end_cycle == pytest.approx(TRC + TRCD + TCL + BURST)
+    assert (batch.row_misses, batch.row_conflicts) == (1, 1)
+
+
+def test_conflict_hit_and_miss_in_a_later_call():
+    model = ddr4_model()
+    model.access(at(row=0), False, 0)
+    now = 1000
+    conflict = model.access(at(row=1), False, now)
+    assert conflict.row_conflicts == 1
+    assert conflict.busy_cycles == pytest.approx(TRP + TRCD + TCL + BURST)
+    hit = model.access(at(row=1, column=3), False, 2000)
+    assert hit.row_hits == 1 and hit.busy_cycles == pytest.approx(TCL + BURST)
+    miss = model.access(at(bank=2), False, 3000)
+    assert miss.row_misses == 1 and miss.busy_cycles == pytest.approx(FIRST_READ)
+
+
+def test_two_banks_overlap_their_activates_trrd_apart():
+    other_group = addresses(DDR4, dict(bank_group=0), dict(bank_group=1))
+    assert ddr4_model().access(other_group, False, 0).end_cycle == pytest.approx(FIRST_READ + TRRD_S)
+    same_group = addresses(DDR4, dict(bank_group=0, bank=0), dict(bank_group=0, bank=1))
+    # tRRD_L = 8 moves the second activate; its data then follows tCCD_L after the first
+    assert ddr4_model().access(same_group, False, 0).end_cycle == pytest.approx(FIRST_READ + TRRD_L)
+
+
+def test_fifth_activate_waits_for_tfaw():
+    five = addresses(DDR4, *[dict(bank_group=g, bank=b) for b, g in [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0)]])
+    batch = ddr4_model().access(five, False, 0)
+    # activates at 0, 4, 8, 12, then 34 (not 16): the fifth ends at 34 + 48
+    assert batch.end_cycle == pytest.approx(TFAW + FIRST_READ)
+    assert batch.activates == 5
+
+
+def test_tfaw_window_carries_across_calls():
+    model = ddr4_model()
+    model.access(addresses(DDR4, *[dict(bank_group=g) for g in range(4)]), False, 0)
+    batch = model.access(at(bank_group=0, bank=1), False, 13)
+    assert batch.end_cycle == pytest.approx(TFAW + FIRST_READ)
+
+
+def test_bus_busy_from_earlier_call_delays_next():
+    model = ddr4_model()
+    first = model.access(addresses(DDR4, *[dict(row=0, column=j) for j in range(10)]), False, 0)
+    second = model.access(at(bank_group=1), False, 0)
+    # activate at 0, data ready at 48, but the bus is busy until the first batch ends
+    assert second.end_cycle == pytest.approx(first.end_cycle + BURST)
+
+
+def test_accelerator_clock_conversion():
+    # 800 MHz accelerator: one accelerator cycle is two DRAM clocks
+    batch = DramModel(DDR4, 800.0).access(at(), False, 100)
+    assert batch.start_cycle == 100
+    assert batch.end_cycle == pytest.approx(100 + FIRST_READ / 2)
+
+
+def test_refresh_window_inserts_trfc():
+    model = ddr4_model()
+    now = TREFI - TRFC - 10  # 10 cycles of work left before the refresh window
+    batch = model.access(at(), False, now)
+    assert batch.end_cycle == pytest.approx(now + FIRST_READ + TRFC)
+    assert batch.refreshes == 1
+    assert ddr4_model().access(at(), False, 0).refreshes == 0
+
+
+def test_request_during_refresh_starts_after_it():
+    now = TREFI - TRFC + 100  # inside the window
+    batch = ddr4_model().access(at(), False, now)
+    assert batch.end_cycle == pytest.approx(TREFI + FIRST_READ)
+
+
+def test_writes_time_like_reads_and_split_bytes():
+    model = ddr4_model()
+    batch = model.access(addresses(DDR4, dict(row=0), dict(row=0, column=1)), [True, False], 0)
+    assert batch.end_cycle == pytest.approx(FIRST_READ + TCCD_L)
+    assert (batch.bytes_written, batch.bytes_read) == (64, 64)
+
+
+# ---------------------------------------------------------------------------------------------
+# row-buffer counts, state, conservation
+
+
+def test_crafted_sequence_counts():
+    seq = addresses(
+        DDR4,
+        dict(row=5), dict(row=5, column=1),        # miss, hit
+        dict(row=6),                                # conflict
+        dict(bank_group=1, row=5),                  # miss (other bank)
+        dict(row=6, column=2),                      # hit (row 6 still open in bank 0)
+        dict(row=5, column=3),                      # conflict
+    )
+    batch = ddr4_model().access(seq, False, 0)
+    assert (batch.row_misses, batch.row_hits, batch.row_conflicts) == (2, 2, 2)
+    assert batch.activates == 4
+
+
+def test_open_rows_persist_across_calls_and_reset_closes_them():
+    model = ddr4_model()
+    model.access(at(bank_group=2, row=9), False, 0)
+    assert model.access(at(bank_group=2, row=9, column=4), False, 500).row_hits == 1
+    assert model.access(at(bank_group=2, row=3), False, 1000).row_conflicts == 1
+    model.reset()
+    assert model.access(at(bank_group=2, row=3), False, 0).row_misses == 1
+
+
+def test_stream_equals_access_of_the_same_bursts():
+    a, b = ddr4_model(), ddr4_model()
+    start, length = 1000, 64 * 700 + 5  # unaligned: bytes 1000..45804 = bursts 15..715
+    streamed = a.stream(start, length, False, 0)
+    first, last = start // 64, (start + length - 1) // 64
+    accessed = b.access(np.arange(first, last + 1) * 64 + 3, False, 0)  # unaligned on purpose
+    assert streamed == accessed
+    assert streamed.bursts == 701
+
+
+def test_empty_calls():
+    model = ddr4_model()
+    assert model.stream(0, 0, False, 7).busy_cycles == 0
+    batch = model.access(np.array([], dtype=np.int64), False, 7)
+    assert (batch.bursts, batch.start_cycle, batch.end_cycle) == (0, 7, 7)
+
+
+def test_bad_access_arguments():
+    model = ddr4_model()
+    with pytest.raises(ValueError):
+        model.access(np.array([-64]), False, 0)
+    with pytest.raises(ValueError):
+        model.access(np.array([0, 64]), [True], 0)
+    with pytest.raises(ValueError):
+        model.access(np.array([0.5]), False, 0)
+
+
+def test_deterministic():
+    rng = np.random.default_rng(3)
+    seq = rng.integers(0, 1 << 24, 5000) // 64 * 64
+    a, b = ddr4_model(), ddr4_model()
+    assert a.access(seq, False, 0) == b.access(seq, False, 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    preset=st.sampled_from(DRAM_PRESETS),
+    bursts=st.lists(st.integers(0, 1 << 16), min_size=1, max_size=200),
+    writes=st.booleans(),
+    split=st.integers(0, 200),
+)
+def test_conservation_and_energy(preset, bursts, writes, split):
+    config = dram_preset(preset)
+    model = DramModel(config, 1000.0)
+    seq = np.array(bursts, dtype=np.int64) * 97  # odd stride: unaligned and scattered
+    total = model.access(seq[:split], writes, 0) + model.access(seq[split:], writes, 50)
+    n = len(bursts)
+    assert total.bursts == n == total.row_hits + total.row_misses + total.row_conflicts
+    assert total.activates == total.row_misses + total.row_conflicts
+    assert total.bytes_total == n * config.burst_bytes
+    assert (total.bytes_written if writes else total.bytes_read) == n * config.burst_bytes
+    bits = n * config.burst_bytes * 8
+    per_bit = config.write_energy_pj_per_bit if writes else config.read_energy_pj_per_bit
+    expected = (total.activates * config.activate_energy_pj + bits * per_bit
+                + bits * config.io_energy_pj_per_bit)
+    assert total.energy_pj == pytest.approx(expected)
+    assert total.end_cycle >= total.start_cycle
+    # no burst can finish faster than the bus allows
+    assert total.busy_cycles * 1.0 >= 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(bursts=st.lists(st.integers(0, 1 << 14), min_size=1, max_size=300))
+def test_never_faster_than_peak(bursts):
+    model = DramModel(DDR4, 1000.0)
+    batch = model.access(np.array(bursts) * 64, False, 0)
+    latency_ns = (TRCD + TCL) * DDR4.tck_ns
+    min_ns = latency_ns + len(bursts) * DDR4.burst_bytes / DDR4.peak_bandwidth_bytes_per_ns
+    assert batch.busy_cycles >= min_ns - 1e-6  # 1000 MHz: one cycle per ns
+
+
+def test_batch_addition_and_sum():
+    a = DramBatch(1, 64, 0, 0, 1, 0, 1, 0, 10.0, 58.0, 48.0, 4200.0, 2764.8, 0.0, 0.0)
+    b = DramBatch(2, 64, 64, 1, 0, 1, 1, 1, 100.0, 130.0, 30.0, 4200.0, 2764.8, 2355.2, 0.0)
+    total = sum([a, b])
+    assert total == a + b
+    assert (total.bursts, total.row_hits, total.activates, total.refreshes) == (3, 1, 2, 1)
+    assert (total.start_cycle, total.end_cycle, total.busy_cycles) == (10.0, 130.0, 78.0)
+    assert total.energy_pj == pytest.approx(a.energy_pj + b.energy_pj)
+    assert DramBatch.empty(5) + a == a
+
+
+def test_background_energy():
+    model = DramModel(DDR4, 1000.0)  # 1 ns per accelerator cycle
+    assert model.background_energy_pj(1000) == pytest.approx(584.5 * 1000)
+    hbm = DramModel(dram_preset("HBM2"), 500.0)  # 2 ns per cycle, 8 channels
+    assert hbm.background_energy_pj(10) == pytest.approx(81.6 * 8 * 20)
+
+
+# ---------------------------------------------------------------------------------------------
+# closed forms (benchmarks/dram_closed_form.py derives them; the benchmark runs 2**20 bursts)
+
+
+@pytest.mark.parametrize("preset", DRAM_PRESETS)
+@pytest.mark.parametrize("pattern", ["stream", "stream-column-major", "stream-one-bank"])
+def test_streaming_matches_closed_form(preset, pattern):
+    result = closed_form.run_pattern(preset, pattern, n_bursts=1 << 16)
+    assert abs(result["error_pct"]) < 10.0, result
+    assert result["row_hit_rate"] > 0.9
+
+
+@pytest.mark.parametrize("preset", DRAM_PRESETS)
+def test_random_matches_closed_form(preset):
+    result = closed_form.run_pattern(preset, "random", n_bursts=1 << 15)
+    assert abs(result["error_pct"]) < 15.0, result
+    assert result["row_hit_rate"] < 0.01
+
+
+def test_stream_closed_form_ingredients():
+    # DDR4: peak x refresh; the column-major mapping halves it (tCCD_L = 2 bursts)
+    stream = closed_form.closed_form_gb_per_s(DDR4, "stream")
+    assert stream == pytest.approx(25.6 * (1 - 560 / 12480))
+    column_major = closed_form.closed_form_gb_per_s(
+        closed_form.pattern_config("DDR4-3200", "stream-column-major"), "stream-column-major")
+    assert column_major / stream == pytest.approx(128 * 4 / (127 * 8 + 4))
+    # random DDR4: tFAW-bound, one burst per 8.5 cycles
+    assert closed_form.closed_form_gb_per_s(DDR4, "random") == pytest.approx(
+        64 / (8.5 * 0.625) * (1 - 560 / 12480))
+
+
+# ---------------------------------------------------------------------------------------------
+# trace export
+
+
+@pytest.mark.parametrize("fmt", TRACE_FORMATS)
+def test_export_parses_back(tmp_path, fmt):
+    rng = np.random.default_rng(1)
+    addrs = rng.integers(0, 1 << 40, 1000) // 64 * 64
+    writes = rng.random(1000) < 0.3
+    cycles = np.sort(rng.random(1000) * 1e6)
+    path = export_dram_trace(addrs, writes, cycles, tmp_path / f"t.{fmt}", fmt)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1000
+    got_addrs, got_writes, got_cycles = read_dram_trace(path, fmt)
+    assert np.array_equal(got_addrs, addrs) and np.array_equal(got_writes, writes)
+    if fmt == "dramsim3":
+        assert lines[0].split()[1] in ("READ", "WRITE") and lines[0].startswith("0x")
+        assert np.array_equal(got_cycles, np.ceil(cycles).astype(np.int64))
+    else:
+        assert lines[0].split()[0] in ("LD", "ST") and lines[0].split()[1].startswith("0x")
+    assert sorted(os.listdir(tmp_path)) == [f"t.{fmt}"]  # no temporary file left behind
+
+
+def test_export_from_a_recording_model(tmp_path):
+    model = DramModel(DDR4, 800.0, record_requests=True)
+    model.access(np.array([0, 64, 8192 * 16]), [False, True, False], 10)
+    model.stream(4096, 256, True, 20)
+    recorded_addrs, recorded_writes, recorded_cycles = model.requests()
+    assert recorded_addrs.tolist() == [0, 64, 131072, 4096, 4160, 4224, 4288]
+    assert recorded_writes.tolist() == [False, True, False, True, True, True, True]
+    assert recorded_cycles.tolist() == [10, 10, 10, 20, 20, 20, 20]
+    path = model.export_trace(tmp_path / "dramsim3.trace", "dramsim3")
+    _, _, cycles = read_dram_trace(path, "dramsim3")
+    assert cycles.tolist() == [20, 20, 20, 40, 40, 40, 40]  # 800 MHz -> 1600 MHz DRAM clock
+    model.reset()
+    assert model.requests()[0].size == 0
+
+
+def test_export_errors(tmp_path):
+    with pytest.raises(ConfigError, match=r"'fmt' = 'gem5'"):
+        export_dram_trace([0], False, 0, tmp_path / "x", "gem5")
+    with pytest.raises(ValueError):
+        export_dram_trace([-1], False, 0, tmp_path / "x", "dramsim3")
+    with pytest.raises(RuntimeError):
+        DramModel(DDR4, 1000.0).requests()
+    bad = tmp_path / "bad.trace"
+    bad.write_text("0x40 READ 1\nLD 0x40\n")
+    with pytest.raises(ValueError, match=r"bad\.trace:2"):
+        read_dram_trace(bad, "dramsim3")
+
+
+def test_sim_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, accelsim.sim.dram, accelsim.sim.dram_export; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
