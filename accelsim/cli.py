@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train dense and DropBack, simulate, sweep, report")
     p.add_argument("--out", default="reports/demo", help="demo folder (default reports/demo)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=40)
     _add_output_flags(p)
     return parser
 

@@ -54,11 +54,27 @@ def _energy_scale(values) -> tuple[float, str]:
     return 1.0, "pJ"
 
 
-def energy_breakdown(totals: pd.DataFrame, out_dir, *, title=None, name="energy_breakdown"):
+def _ordered_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    order = [r for r in ("dense", "trace") if r in frame.index]
+    return frame.loc[order + [r for r in frame.index if r not in order]]
+
+
+def _bytes_ticks(ax, values):
+    from accelsim.units import format_bytes
+
+    ticks = sorted(set(values))
+    ax.set_xticks(ticks, [format_bytes(v).replace(" ", "\u2009") for v in ticks], rotation=45,
+                  ha="right", fontsize=8)
+    ax.minorticks_off()
+
+
+def energy_breakdown(totals: pd.DataFrame, out_dir, *, title=None, name="energy_breakdown",
+                     scope="over the whole trace"):
     """Stacked bars per energy component, one bar per run (index: run names)."""
+    totals = _ordered_runs(totals)
     comps = _components(totals)
     scale, unit = _energy_scale(totals[[c for c, _, _ in comps]].sum(axis=1).to_numpy())
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     labels = [RUN_STYLE.get(r, (r,))[0] for r in totals.index]
     bottom = np.zeros(len(totals))
     for column, label, color in comps:
@@ -67,49 +83,52 @@ def energy_breakdown(totals: pd.DataFrame, out_dir, *, title=None, name="energy_
         bottom += values
     for x, total in enumerate(bottom):
         ax.annotate(f"{total:.3g} {unit}", (x, total), ha="center", va="bottom", fontsize=9)
-    ax.set_ylabel(f"energy per training step ({unit})" if "per_step" in name else f"energy ({unit})")
+    ax.set_ylabel(f"energy {scope} ({unit})")
     ax.set_title(title or "Energy by component")
-    ax.legend(fontsize=8, loc="upper right")
-    ax.set_ylim(0, bottom.max() * 1.15 if len(bottom) else 1)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    ax.set_ylim(0, bottom.max() * 1.12 if len(bottom) else 1)
     return _save(fig, out_dir, name)
 
 
 def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
-               x="weight_sram_capacity_bytes", name="sram_sweep", title=None):
-    """Energy and DRAM traffic against weight SRAM size (log axis), dense vs DropBack.
+               x="weight_sram_capacity_bytes", name="sram_sweep", title=None,
+               scope="over the whole trace"):
+    """Energy and DRAM traffic against weight SRAM size (log axes), dense vs DropBack.
 
     `table` has one row per (point, run) with columns `run`, `x`, `energy_pj` and
     `dram_bytes_read` + `dram_bytes_written`. `fit_bytes` marks where the tracked set fits.
     """
-    fig, (ax_e, ax_t) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, (ax_e, ax_t) = plt.subplots(1, 2, figsize=(10.5, 4.4))
     table = table.sort_values(x)
     escale, eunit = _energy_scale(table["energy_pj"].to_numpy())
-    traffic = table["dram_bytes_read"] + table["dram_bytes_written"]
-    tscale, tunit = (2 ** 20, "MiB") if traffic.max() >= 2 ** 20 else (2 ** 10, "KiB")
-    for run, group in table.groupby("run", sort=False):
+    traffic_all = table["dram_bytes_read"] + table["dram_bytes_written"]
+    # log axis: a point with no traffic at all is drawn at the floor, and said so
+    floor = max(1.0, float(traffic_all[traffic_all > 0].min()) / 4) if (traffic_all > 0).any() else 1
+    for run in [r for r in ("dense", "trace") if r in set(table["run"])]:
+        group = table[table["run"] == run]
         label, color, marker = RUN_STYLE.get(run, (run, None, "o"))
-        kib = group[x] / 1024
-        ax_e.plot(kib, group["energy_pj"] / escale, marker=marker, color=color, label=label)
-        ax_t.plot(kib, (group["dram_bytes_read"] + group["dram_bytes_written"]) / tscale,
-                  marker=marker, color=color, label=label)
+        ax_e.plot(group[x], group["energy_pj"] / escale, marker=marker, color=color, label=label)
+        traffic = (group["dram_bytes_read"] + group["dram_bytes_written"]).clip(lower=floor)
+        ax_t.plot(group[x], traffic, marker=marker, color=color, label=label)
     for ax in (ax_e, ax_t):
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("weight SRAM capacity (KiB)")
-        ax.grid(True, which="both", alpha=0.3)
+        _bytes_ticks(ax, table[x].tolist())
+        ax.set_xlabel("weight SRAM capacity")
+        ax.grid(True, which="major", alpha=0.3)
         if fit_bytes:
-            ax.axvline(fit_bytes / 1024, color="#27ae60", linestyle="--", linewidth=1)
-            ax.annotate("tracked set fits", (fit_bytes / 1024, 0.95), xycoords=("data", "axes fraction"),
+            ax.axvline(fit_bytes, color="#27ae60", linestyle="--", linewidth=1)
+            ax.annotate("tracked set fits", (fit_bytes, 0.97), xycoords=("data", "axes fraction"),
                         rotation=90, ha="right", va="top", fontsize=8, color="#27ae60")
         ax.legend(fontsize=8)
-    ax_e.set_ylabel(f"energy per training step ({eunit})")
-    ax_t.set_ylabel(f"off-chip DRAM traffic per step ({tunit})")
-    ax_t.set_yscale("symlog", linthresh=max(1e-3, float(traffic[traffic > 0].min() / tscale)
-                                           if (traffic > 0).any() else 1.0))
+    ax_e.set_ylabel(f"energy {scope} ({eunit})")
+    ax_t.set_yscale("log")
+    ax_t.set_ylabel(f"off-chip DRAM traffic {scope} (bytes)")
     fig.suptitle(title or "Energy and off-chip traffic against SRAM size")
     return _save(fig, out_dir, name)
 
 
-def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None):
+def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None,
+              scope="over the whole trace"):
     """Per-layer energy and DRAM traffic, dense vs DropBack (records: run, layer, ... per phase)."""
     key = "layer_name" if "layer_name" in records.columns else "layer"
     agg = records.groupby(["run", key], sort=False)[["energy_pj", "dram_bytes_read",
@@ -126,13 +145,13 @@ def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None):
         ax_t.bar(xs + (i - 0.5) * width,
                  (group["dram_bytes_read"] + group["dram_bytes_written"]) / 2 ** 10, width,
                  label=label, color=color)
-    ax_e.set_ylabel(f"energy ({eunit})")
-    ax_t.set_ylabel("DRAM traffic (KiB)")
+    ax_e.set_ylabel(f"energy {scope} ({eunit})")
+    ax_t.set_ylabel(f"DRAM traffic {scope} (KiB)")
     ax_t.set_xticks(xs, [str(v) for v in layers], rotation=60, ha="right", fontsize=7)
     for ax in (ax_e, ax_t):
         ax.legend(fontsize=8)
         ax.grid(True, axis="y", alpha=0.3)
-    ax_e.set_title(title or "Per-layer energy and off-chip traffic per training step")
+    ax_e.set_title(title or "Per-layer energy and off-chip traffic")
     return _save(fig, out_dir, name)
 
 

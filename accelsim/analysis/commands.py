@@ -1,0 +1,168 @@
+"""The workflow subcommands of the `accelsim` CLI: simulate, sweep, plot, report, demo."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from accelsim.errors import AccelsimError, ConfigError
+from accelsim.units import parse_size, parse_size_list
+
+
+def parse_value(key: str, text: str):
+    """A --set value: sizes for `*_bytes` fields, JSON numbers and booleans, else a string."""
+    if key.endswith("_bytes"):
+        return parse_size(text, f"--set {key}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_sets(items, multi: bool) -> dict:
+    """`--set a.b=1` (or `a.b=1,2,3` for sweeps) to {dotted: value or [values]}."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not value.strip():
+            raise ConfigError(f"--set {item!r}: expected FIELD=VALUE, e.g. "
+                              "weight_sram.capacity_bytes=1MiB")
+        if multi:
+            out[key] = [parse_value(key, v.strip()) for v in value.split(",") if v.strip()]
+        else:
+            out[key] = parse_value(key, value.strip())
+    return out
+
+
+def _print_table(frame):
+    print(frame.to_string(index=False))
+
+
+# -- simulate ------------------------------------------------------------------------------------
+
+def simulate(args) -> int:
+    from accelsim.analysis.report import comparison_table
+    from accelsim.config import load_accelerator_config
+    from accelsim.sim.accelerator import simulate as run_simulation
+    from accelsim.trace.format import load_trace
+
+    if bool(args.trace) == bool(args.checkpoint):
+        raise AccelsimError("simulate takes a trace folder or --checkpoint PATH (one of them)")
+    if args.checkpoint:
+        from accelsim.trace.from_model import trace_from_checkpoint  # needs torch
+
+        trace = trace_from_checkpoint(args.checkpoint, batch_size=args.batch_size or 1)
+        default_out = Path(args.checkpoint).with_suffix("").as_posix() + "-sim"
+    else:
+        trace = load_trace(args.trace)
+        default_out = str(Path(args.trace)).rstrip("/") + "-sim"
+    config = load_accelerator_config(args.accelerator, parse_sets(args.set, multi=False))
+    started = time.perf_counter()
+    result = run_simulation(trace, config, mode=args.mode, baseline=True,
+                            every_iteration=args.every_iteration, batch_size=args.batch_size,
+                            record_dram_requests=bool(args.export_dram_trace))
+    wall_s = time.perf_counter() - started
+    result.check()
+    out = Path(args.out or default_out)
+    result.save(out)
+    exported = _export_dram(result, out, args.export_dram_trace) if args.export_dram_trace else []
+    totals = result.totals()
+    if args.json:
+        cmp = result.comparison() if len(result.runs) == 2 else None
+        print(json.dumps({
+            "out": str(out), "wall_s": round(wall_s, 3), "trace": result.trace_identity,
+            "accelerator": config.name, "mode": args.mode,
+            "totals": {run: {k: float(v) for k, v in totals.loc[run].items()}
+                       for run in totals.index},
+            "dense_over_trace": None if cmp is None else
+            {m: float(r) for m, r in cmp["dense_over_trace"].items()},
+            "dram_traces": [str(p) for p in exported]}, indent=2))
+    elif not args.quiet:
+        ident = result.trace_identity
+        print(f"{ident['model']}: {ident['budget_tracked_count']:,} of {ident['param_count']:,} "
+              f"weights tracked; accelerator {config.name}; mode {args.mode} "
+              f"({wall_s:.2f} s)\n")
+        if len(result.runs) == 2:
+            _print_table(comparison_table(totals))
+        print(f"\nresults: {out}/records.parquet, records.csv, summary.json")
+        for p in exported:
+            print(f"DRAM trace: {p}")
+    return 0
+
+
+def _export_dram(result, out: Path, fmt: str) -> list[Path]:
+    from accelsim.sim.dram_export import export_dram_trace
+
+    paths = []
+    for run, requests in (result.dram_requests or {}).items():
+        addresses, is_write, cycles = requests
+        path = out / f"dram_{run}.{fmt}.trace"
+        export_dram_trace(addresses, is_write, cycles, path, fmt)
+        paths.append(path)
+    return paths
+
+
+# -- sweep ---------------------------------------------------------------------------------------
+
+def sweep(args) -> int:
+    from accelsim.analysis.figures import sweep_figures
+    from accelsim.analysis.sweep import sweep as run_sweep
+
+    sizes = parse_size_list(args.sram_sizes) if args.sram_sizes else None
+    fields = parse_sets(args.set, multi=True)
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: expected a positive number of processes")
+    out = Path(args.out) if args.out else Path(str(Path(args.trace)).rstrip("/") + "-sweep")
+    table = run_sweep(args.trace, args.accelerator, sram_sizes=sizes, fields=fields,
+                      mode=args.mode, out=out, jobs=args.jobs, dask_address=args.dask,
+                      quiet=args.quiet or args.json)
+    figures = sweep_figures(out, out / "figures")
+    if args.json:
+        print(json.dumps({"out": str(out), "points": int(table["point_id"].nunique()),
+                          "figures": [str(f) for f in figures],
+                          "table": json.loads(table.to_json(orient="records"))}, indent=2))
+    elif not args.quiet:
+        keys = [c for c in table.columns if "." in c] + ["run"]
+        shown = table[keys + ["dram_bytes", "energy_pj", "total_cycles"]].copy()
+        print(shown.to_string(index=False))
+        print(f"\nsweep: {out}/sweep.csv; figures: {', '.join(str(f) for f in figures)}")
+    return 0
+
+
+# -- plot and report -----------------------------------------------------------------------------
+
+def plot(args) -> int:
+    from accelsim.analysis.figures import figures_for
+
+    figures = figures_for(args.results, args.out)
+    if args.json:
+        print(json.dumps({"figures": [str(f) for f in figures]}, indent=2))
+    elif not args.quiet:
+        for f in figures:
+            print(f"{f} (and .svg)")
+    return 0
+
+
+def report(args) -> int:
+    from accelsim.analysis.report import report as write_report
+
+    path = write_report(args.results, args.out)
+    if args.json:
+        print(json.dumps({"report": str(path)}))
+    elif not args.quiet:
+        print(f"report: {path}")
+    return 0
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+def demo(args) -> int:
+    from accelsim.analysis.demo import run_demo
+
+    summary = run_demo(args.out, epochs=args.epochs, quiet=args.quiet or args.json)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0
+

@@ -1,0 +1,190 @@
+"""Sweeps: one trace simulated over many accelerator configs (SRAM sizes, DRAM presets, array
+shapes...), dense baseline and trace at every point, as one table.
+
+Points run on local worker processes by default, or on an existing Dask cluster. Each finished
+point is written at once to `<out>/points/<id>.json` (atomically), so an interrupted sweep
+resumes without recomputing them. The point id hashes what determines its result: the trace's
+manifest, the base config and the overrides, and the mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import pandas as pd
+
+from accelsim.errors import ConfigError
+from accelsim.io import atomic_path, write_json_atomic
+
+SRAM_FIELD = "weight_sram.capacity_bytes"
+
+
+def sweep_points(sram_sizes=None, fields: dict | None = None) -> list[dict]:
+    """The cartesian product of the swept values: a list of dotted-override dicts."""
+    axes = {}
+    if sram_sizes:
+        axes[SRAM_FIELD] = list(sram_sizes)
+    for key, values in (fields or {}).items():
+        if key in axes:
+            raise ConfigError(f"sweep: field {key!r} given twice")
+        if not values:
+            raise ConfigError(f"sweep: field {key!r} has no values")
+        axes[key] = list(values)
+    if not axes:
+        raise ConfigError("sweep: nothing to sweep; give --sram-sizes or --set FIELD=V1,V2")
+    keys = list(axes)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*axes.values())]
+
+
+def _config_digest(accelerator) -> str:
+    from accelsim.config import load_accelerator_config
+
+    config = load_accelerator_config(accelerator)
+    return hashlib.sha256(json.dumps(config.spec, sort_keys=True, default=str)
+                          .encode()).hexdigest()
+
+
+def point_id(trace_sha: str, config_sha: str, overrides: dict, mode: str) -> str:
+    text = json.dumps([trace_sha, config_sha, overrides, mode], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_point(trace_path: str, accelerator, overrides: dict, mode: str) -> dict:
+    """Simulate one point (dense and trace); return its totals per run. Runs in a worker."""
+    from accelsim.config import load_accelerator_config
+    from accelsim.sim.accelerator import simulate
+
+    config = load_accelerator_config(accelerator, overrides)
+    result = simulate(trace_path, config, mode=mode, baseline=True)
+    totals = result.totals()
+    return {
+        "overrides": overrides,
+        "weight_sram_capacity_bytes": config.weight_sram.capacity_bytes,
+        "totals": {run: {k: float(v) for k, v in totals.loc[run].items()} for run in totals.index},
+    }
+
+
+def _run_local(tasks, jobs, progress):
+    if jobs == 1 or len(tasks) == 1:
+        for pid, args in tasks:
+            yield pid, run_point(*args)
+            progress.update(1)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_point, *args): pid for pid, args in tasks}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+            progress.update(1)
+
+
+def _run_dask(tasks, address, progress):
+    try:
+        from dask.distributed import Client, as_completed as dask_completed
+    except ImportError:
+        raise ConfigError("--dask needs dask.distributed: pip install 'accelsim[dask]'") from None
+    try:
+        client = Client(address, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"--dask {address}: no scheduler answered ({exc})") from None
+    try:
+        futures = {client.submit(run_point, *args, pure=False): pid for pid, args in tasks}
+        for future in dask_completed(list(futures)):
+            yield futures[future], future.result()
+            progress.update(1)
+    finally:
+        client.close()
+
+
+def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="train",
+          out=None, jobs=None, dask_address=None, quiet=False) -> pd.DataFrame:
+    """Simulate `trace` at every point; return one row per (point, run) and write the table.
+
+    trace: a trace folder. accelerator: base config name or path. sram_sizes: weight SRAM
+    capacities in bytes. fields: {dotted field: [values]} swept too (cartesian product).
+    """
+    from tqdm import tqdm
+
+    from accelsim.trace.format import load_trace
+
+    loaded = load_trace(trace)
+    if loaded.path is None:
+        raise ConfigError("sweep needs a trace folder on disk (workers read it)")
+    out = Path(out) if out else loaded.path.parent / f"{loaded.path.name}-sweep"
+    points = sweep_points(sram_sizes, fields)
+    trace_sha = loaded.identity["manifest_sha256"]
+    config_sha = _config_digest(accelerator)
+    accel_ref = str(accelerator)
+    done, tasks = {}, []
+    for overrides in points:
+        pid = point_id(trace_sha, config_sha, overrides, mode)
+        file = out / "points" / f"{pid}.json"
+        if file.exists():
+            try:
+                done[pid] = json.loads(file.read_text())
+                continue
+            except json.JSONDecodeError:
+                pass  # a damaged point is recomputed
+        tasks.append((pid, (str(loaded.path), accel_ref, overrides, mode)))
+    # validate every point's config up front: a bad value fails before any work starts
+    from accelsim.config import load_accelerator_config
+
+    for _, (_, ref, overrides, _) in tasks:
+        load_accelerator_config(ref, overrides)
+    progress = tqdm(total=len(points), initial=len(done), desc="sweep", unit="point",
+                    disable=quiet or not os.isatty(2))
+    runner = (_run_dask(tasks, dask_address, progress) if dask_address else
+              _run_local(tasks, jobs or min(len(tasks), os.cpu_count() or 1) or 1, progress))
+    for pid, result in runner:
+        write_json_atomic(out / "points" / f"{pid}.json", result)
+        done[pid] = result
+    progress.close()
+    rows = []
+    for overrides in points:
+        pid = point_id(trace_sha, config_sha, overrides, mode)
+        result = done[pid]
+        for run, totals in result["totals"].items():
+            rows.append({"point_id": pid, **{k: v for k, v in overrides.items()}, "run": run,
+                         "weight_sram_capacity_bytes": result["weight_sram_capacity_bytes"],
+                         **totals})
+    table = pd.DataFrame(rows)
+    _write_table(out, table, {"trace": loaded.identity, "trace_path": str(loaded.path),
+                              "accelerator": accel_ref, "mode": mode,
+                              "swept": sorted({k for p in points for k in p}),
+                              "points": len(points),
+                              "tracked_footprint_bytes": tracked_footprint_bytes(loaded, accelerator)})
+    return table
+
+
+def tracked_footprint_bytes(trace, accelerator="default") -> int:
+    """SRAM bytes the trace's largest tracked set needs (values and index), on `accelerator`."""
+    from accelsim.config import load_accelerator_config
+    from accelsim.sim.placement import place_tracked
+
+    config = load_accelerator_config(accelerator)
+    layers = trace.layers
+    counts = trace.steps.groupby("layer_id")["tracked_after_count"].max().reindex(
+        layers["layer_id"]).to_numpy()
+    placement = place_tracked(layers["param_count"].to_numpy(), layers["exec_order"].to_numpy(),
+                              counts, weight_bits=config.weight_bits, index_config=config.index,
+                              capacity_bytes=2 ** 62, dense=trace.dense)
+    return int(placement.pinned_bytes)
+
+
+def _write_table(out: Path, table: pd.DataFrame, meta: dict):
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "sweep.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    with atomic_path(out / "sweep.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    write_json_atomic(out / "sweep.json", meta)
+
+
+def load_sweep(folder) -> tuple[pd.DataFrame, dict]:
+    folder = Path(folder)
+    return (pd.read_parquet(folder / "sweep.parquet"),
+            json.loads((folder / "sweep.json").read_text(encoding="utf-8")))
