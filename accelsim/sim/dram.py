@@ -38,10 +38,13 @@ The timing model (what is computed per batch)
    (now, or now + tRP when a row must first be closed) and for the bank's state from earlier
    calls.
 4. Activate limits per rank: consecutive activates at least tRRD_S apart (tRRD_L within one
-   bank group) and at most four in any tFAW window, with the activates taken in the order of
-   their bank-timeline times (a first-ready controller with an unbounded request queue). The
-   rank limits and the bank timeline are applied alternately until neither moves an activate
-   (each is one vectorized pass; a few passes suffice; the loop is capped, see below).
+   bank group) and at most four in any tFAW window. The activates are taken in a priority
+   order: by their bank-timeline time, ties by the bank's first use in the call, then issue
+   order (a first-ready controller with an unbounded request queue; the tie rule makes equal-
+   time rounds visit the banks in one fixed order, so a bank recurs a whole round later). The
+   rank limits and the bank timeline are applied alternately, each one vectorized pass, until
+   neither moves an activate; every constraint points backwards in the priority order, so the
+   result is the earliest schedule for that order (tests check it against a per-burst loop).
 5. Data bus, per channel, in issue order: burst i finishes at
    t_i = max(t_(i-1) + gap_i, col_i + tCL + BL/2), with gap_i = max(BL/2, tCCD_L) after a burst
    to the same rank and bank group, max(BL/2, tCCD_S) within the rank, BL/2 across ranks.
@@ -61,15 +64,21 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
 - Reads and writes have the same timing (tCL stands for the write latency too); read/write
   bus turnaround (tWTR, tRTW), write recovery (tWR), read-to-precharge (tRTP) and rank-switch
   delay (tRTRS) are not modelled.
-- tFAW and tRRD are met exactly within the priority order described above, but the order
-  itself is fixed from the bank-only times before the rank limits are applied; the alternation
-  stops after a fixed number of rounds (24) and keeps the bank-valid times if it has not
-  settled (it settles in two or three rounds on streaming and random traffic).
+- tFAW and tRRD are met exactly within the priority order, but the order is fixed from the
+  bank-only times before the rank limits are applied (a list scheduler would re-decide it as
+  it goes). The alternation stops after 24 rounds and keeps the bank-valid times if it has not
+  settled; on streaming and random traffic it settles in two or three.
+- Calls are ordered: a call's activates never go before the previous call's last activate on
+  the same rank (tRRD) or its fourth-last (tFAW), and its bursts follow the previous call's on
+  the data bus. Overlapping calls (issued before the previous one finished) therefore cannot
+  interleave: each call ends with its busiest bank's tail. Splitting a 6000-burst random batch
+  into overlapping calls of 1000 bursts measured +1 % (DDR4), +5 % (LPDDR4), +9 % (HBM2) in
+  time; calls of 100 bursts +18 to +30 %. Streams are unaffected.
 - Refresh does not close open rows, and refresh windows are aligned across channels and ranks.
 - The command bus is never a bottleneck; no power-down states; activate energy is charged per
   activate (misses + conflicts), read/write energy per bit moved, background power per channel.
-- Large calls are processed in chunks of 2**20 bursts with state carried between them; the
-  only effect is that activates in a later chunk are not reordered before earlier chunks'.
+- Large calls are processed in chunks of 2**20 bursts with state carried between them, so the
+  call-ordering rule above applies between chunks (negligible at that size).
 """
 
 from __future__ import annotations
@@ -586,13 +595,9 @@ class _Chain:
         return relative
 
 
-def _chain(lower: np.ndarray, gap: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """One-off `_Chain` solve."""
-    return _Chain(gap, starts).solve(lower)
-
-
-def _close_enough(a: np.ndarray, b: np.ndarray) -> bool:
-    return len(a) == 0 or float(np.max(np.abs(a - b))) < 1e-6
+def _close_enough(pushed: np.ndarray, before: np.ndarray) -> bool:
+    """True when a closure pass moved nothing (passes only ever push times later)."""
+    return len(pushed) == 0 or float((pushed - before).max()) < 1e-6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -601,7 +606,15 @@ def _close_enough(a: np.ndarray, b: np.ndarray) -> bool:
 
 class DramModel:
     """Bulk burst-level DRAM timing and energy; state (open rows, bank/bus/activate history)
-    persists across calls. See the module docstring for the model and its approximations."""
+    persists across calls. See the module docstring for the model and its approximations.
+
+    >>> model = DramModel(dram_preset("DDR4-3200"), accel_clock_mhz=1000.0)
+    >>> batch = model.stream(0, 1 << 20, is_write=False, now_cycle=0.0)   # 1 MiB read
+    >>> batch.bursts, batch.row_hits + batch.row_misses + batch.row_conflicts
+    (16384, 16384)
+    >>> batch.end_cycle > batch.start_cycle
+    True
+    """
 
     def __init__(self, config: DramConfig, accel_clock_mhz: float, record_requests: bool = False):
         if not isinstance(config, DramConfig):
@@ -836,6 +849,15 @@ class DramModel:
             request_ready = now + np.where(miss[episode_first[opens]], 0.0, c.trp_cycles)
             earliest = np.maximum(np.maximum(request_ready, prior_activate + c.trc_cycles),
                                   prior_column + c.trp_cycles)
+            # Every new activate of a rank follows that rank's activates from earlier calls
+            # (tRRD after the last, tFAW after the fourth-last). Putting this bound in now
+            # changes no final time, but keeps the bank-only times, and so the priority order
+            # below, realistic when calls overlap.
+            o_burst = by_bank[episode_first[opens]]                      # issue index
+            o_rank, o_group = rank[o_burst], group[o_burst]
+            recent = self._rank_recent_activate[o_rank]
+            rank_bound = np.maximum(recent[:, 3] + c.trrd_s_cycles, recent[:, 0] + c.tfaw_cycles)
+            earliest = np.maximum(earliest, rank_bound)
             # later episodes are bound by the chain only; now - 1 stands for "no bound" (a bank's
             # first episode never starts before now)
             earliest[~o_first] = now - 1.0
@@ -849,8 +871,6 @@ class DramModel:
             activate_time = bank_chain.solve(earliest)
 
             # -- 4. rank activate limits (tRRD, tFAW), alternating with the bank timeline --
-            o_burst = by_bank[episode_first[opens]]                      # issue index
-            o_rank, o_group = rank[o_burst], group[o_burst]
             # Priority: rank, then bank-only time; ties keep the by-bank order (banks in order of
             # first use, then issue order), so equal-time rounds list the banks in the same order
             # and a bank recurs a whole round later: bank stalls, and rounds, stay rare.
@@ -862,10 +882,12 @@ class DramModel:
                 in_order = activate_time[priority]
                 limited_in_order = self._rank_limits(in_order, plan)
                 if _close_enough(limited_in_order, in_order):
-                    break
+                    break                                # the rank limits moved nothing
                 limited = np.empty(opens.size)
                 limited[priority] = limited_in_order
                 activate_time = bank_chain.solve(np.maximum(earliest, limited))
+                if _close_enough(activate_time, limited):
+                    break                                # and the bank timeline moved nothing
             self._store_rank_history(plan, activate_time[priority])
 
         # -- 5. column commands and the data bus (issue order per channel) --
@@ -962,7 +984,7 @@ class DramModel:
 
     def _rank_limits(self, times_in_order: np.ndarray, plan: dict) -> np.ndarray:
         """Push activates (given in priority order) later until tRRD and tFAW hold per rank."""
-        x = np.insert(times_in_order, plan["insert_at"], plan["history_time"])
+        x = self._with_history(times_in_order, plan)
         rrd, faw, faw_order = plan["rrd"], plan["faw"], plan["faw_order"]
         x = rrd.solve(x)
         for _ in range(_MAX_RANK_ROUNDS):
@@ -973,9 +995,15 @@ class DramModel:
             x = x_rrd
         return x[plan["new_positions"]]
 
+    @staticmethod
+    def _with_history(times_in_order: np.ndarray, plan: dict) -> np.ndarray:
+        if plan["history_time"].size == 0:
+            return times_in_order.copy()
+        return np.insert(times_in_order, plan["insert_at"], plan["history_time"])
+
     def _store_rank_history(self, plan: dict, times_in_order: np.ndarray) -> None:
         """Remember each rank's last four activates (for tRRD/tFAW in the next call)."""
-        x = np.insert(times_in_order, plan["insert_at"], plan["history_time"])
+        x = self._with_history(times_in_order, plan)
         starts = plan["starts"]
         ends = np.append(np.flatnonzero(starts)[1:], x.size)             # one past each segment
         from_end = ends[plan["segment_of"]] - 1 - np.arange(x.size)
