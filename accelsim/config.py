@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +170,9 @@ class AcceleratorConfig:
     @property
     def weight_bytes(self) -> int:
         return self.weight_bits // 8
+
+    def __hash__(self):  # the sections hold source dicts; hash the resolved values instead
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
 
     def to_dict(self) -> dict:
         """Every resolved value (derived energies included) with its sources; JSON-ready."""

@@ -88,7 +88,9 @@ def main(argv=None):
                      "param_count": int(trace.param_count),
                      "tracked_count": int(trace.budget_tracked_count),
                      "wall_s": round(wall, 3),
-                     "tiles_phases": len(rec), "total_cycles": int(rec["total_cycles"].sum()),
+                     "tiles": result.settings["simulated_tiles"],
+                     "us_per_tile": round(wall / result.settings["simulated_tiles"] * 1e6, 1),
+                     "total_cycles": int(rec["total_cycles"].sum()),
                      "weight_dram_bytes": int(rec["weight_dram_bytes_read"].sum()
                                               + rec["weight_dram_bytes_written"].sum()),
                      "energy_pj": float(rec["energy_pj"].sum()), **extra})
@@ -104,7 +106,7 @@ def main(argv=None):
     if not args.quick:
         for batch in (1, 8, 128):
             run("resnet18 dropback 1M (batch)", dropback, batch=batch)
-        for width in (16, 32, 128):
+        for width in (16, 32, 96):
             scaled = resnet18_layers(width=width)
             n = int(scaled["param_count"].sum())
             run(f"resnet18 width {width} dropback n/11.7", _trace(scaled, n * 10 // 117, 32),

@@ -1,1 +1,25 @@
+"""The accelerator simulator: a SimPy, tile-level model of SRAM, DRAM, the PRNG regeneration
+unit and the PE array, replaying a trace for cycles, off-chip traffic and energy. Never imports
+torch.
 
+Public names are loaded lazily (importing `accelsim.sim.dram` alone stays light):
+`simulate`, `SimulationResult`, `iteration_plans` (accelsim.sim.accelerator / .results).
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "simulate": "accelsim.sim.accelerator",
+    "iteration_plans": "accelsim.sim.accelerator",
+    "Accelerator": "accelsim.sim.accelerator",
+    "SimulationResult": "accelsim.sim.results",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'accelsim.sim' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -296,7 +296,6 @@ def _record(run: str, work: LayerWork, tiles: PhaseTiles, timing: dict, port: Dr
 
 
 def _iteration_phases(works, config, mode, plan, tile_counts, dense) -> list[PhaseTiles]:
-    by_id = {w.layer_id: w for w in works}
     pl = _placement(works, plan.tracked, config, dense)
     pl_after = _placement(works, plan.tracked_after, config, dense)
     order = sorted(works, key=lambda w: (w.exec_order, w.layer_id))
@@ -321,7 +320,6 @@ def _iteration_phases(works, config, mode, plan, tile_counts, dense) -> list[Pha
                 int(pl.pinned[i]), int(pl.index_bits[i]), int(pl.pinned_index_bits[i]),
                 int(pl_after.pinned[i]), int(pl_after.index_bits[i]),
                 int(pl_after.pinned_index_bits[i]), dense))
-    assert all(p.layer_id in by_id for p in phases)
     return phases
 
 
@@ -356,6 +354,7 @@ def _simulate_run(run: str, trace, works, config, mode, every_iteration, record)
     load = [load_tiles(w, config, int(first.pinned[w.layer_id]),
                        int(first.pinned_index_bits[w.layer_id])) for w in order]
     load_records, load_log = _run_phases(run, works, config, load, record, dram_cache)
+    tiles = sum(p.n_tiles for p in load)
     totals = {(r["layer_id"], r["phase"]): dict(r) for r in load_records}
     keys = list(totals)
     logs = [("load", load_log)] if record else []
@@ -367,6 +366,7 @@ def _simulate_run(run: str, trace, works, config, mode, every_iteration, record)
             phases = _iteration_phases(works, config, mode, plan, tile_counts(plan.snapshot_iteration),
                                        dense)
             memo[key], log = _run_phases(run, works, config, phases, record, dram_cache)
+            tiles += sum(p.n_tiles for p in phases)
             if record:
                 logs.append((f"iteration {plan.first_iteration}", log))
         for rec in memo[key]:
@@ -385,10 +385,12 @@ def _simulate_run(run: str, trace, works, config, mode, every_iteration, record)
         for label, log in logs:
             frame = pd.DataFrame(log, columns=["base_byte_address", "n_bytes", "is_write",
                                                "issue_cycle"])
-            frame["simulated"] = label
+            frame = frame.astype({"base_byte_address": "int64", "n_bytes": "int64",
+                                  "is_write": "bool", "issue_cycle": "int64"})
+            frame["simulated"] = label  # "load" or "iteration N" (a representative iteration)
             frames.append(frame)
         requests = pd.concat(frames, ignore_index=True)
-    return rows, requests, len(memo)
+    return rows, requests, {"simulated_iterations": len(memo), "simulated_tiles": tiles}
 
 
 _SUMMED = tuple(c for c in COUNT_COLUMNS) + ("dram_dynamic_energy_pj", "dram_background_energy_pj")
@@ -422,8 +424,8 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
     layers = trace.layers.to_dict("records")
     works = [layer_work(row, config, batch, mode) for row in layers]
 
-    rows, requests, simulated = _simulate_run("trace", trace, works, config, mode,
-                                              every_iteration, record_dram_requests)
+    rows, requests, effort = _simulate_run("trace", trace, works, config, mode,
+                                           every_iteration, record_dram_requests)
     all_requests = {"trace": requests} if record_dram_requests else None
     baseline_identity = None
     if baseline:
@@ -434,8 +436,9 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
                 all_requests["dense"] = requests
         else:
             dense = trace.as_dense()
-            dense_rows, dense_requests, _ = _simulate_run("dense", dense, works, config, mode,
-                                                          every_iteration, record_dram_requests)
+            dense_rows, dense_requests, dense_effort = _simulate_run(
+                "dense", dense, works, config, mode, every_iteration, record_dram_requests)
+            effort["simulated_tiles"] += dense_effort["simulated_tiles"]
             baseline_identity = dense.identity
             if record_dram_requests:
                 all_requests["dense"] = dense_requests
@@ -445,8 +448,11 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
     settings = {
         "mode": mode, "batch_size": batch, "every_iteration": bool(every_iteration),
         "baseline": bool(baseline), "iterations": trace.iterations,
-        "simulated_iterations": simulated, "accelsim_version": __version__,
+        "simulated_iterations": effort["simulated_iterations"],
+        "simulated_tiles": effort["simulated_tiles"], "accelsim_version": __version__,
         "energy_sources": energy_sources(config),
     }
-    return SimulationResult(records, config.to_dict(), trace.identity, settings,
-                            baseline_identity, all_requests)
+    result = SimulationResult(records, config.to_dict(), trace.identity, settings,
+                              baseline_identity, all_requests)
+    result.check()  # conservation and accounting hold by construction; a failure is a bug
+    return result

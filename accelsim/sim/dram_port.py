@@ -121,3 +121,29 @@ def _as_dict(batch: DramBatch) -> dict:
     out = {k: getattr(batch, k) for k in STAT_FIELDS + ENERGY_FIELDS}
     out["cycles"] = batch.end_cycle - batch.start_cycle
     return out
+
+
+def expand_streams(streams, burst_bytes: int):
+    """A recorded stream log (a DataFrame or rows of base_byte_address, n_bytes, is_write,
+    issue_cycle) as one request per burst: (byte addresses, is_write, issue_cycle) arrays, the
+    form `accelsim.sim.dram_export.export_dram_trace` and `DramModel.access` take."""
+    import numpy as np
+
+    if hasattr(streams, "to_numpy"):
+        rows = streams[["base_byte_address", "n_bytes", "is_write", "issue_cycle"]].to_numpy()
+    else:
+        rows = np.asarray(list(streams), dtype=object).reshape(-1, 4)
+    addresses, writes, cycles = [], [], []
+    for base, n_bytes, is_write, cycle in rows:
+        base, n_bytes = int(base), int(n_bytes)
+        if n_bytes <= 0:
+            continue
+        first = base // burst_bytes
+        last = (base + n_bytes - 1) // burst_bytes
+        bursts = np.arange(first, last + 1, dtype=np.int64) * burst_bytes
+        addresses.append(bursts)
+        writes.append(np.full(bursts.size, bool(is_write)))
+        cycles.append(np.full(bursts.size, float(cycle)))
+    if not addresses:
+        return np.empty(0, np.int64), np.empty(0, bool), np.empty(0, float)
+    return np.concatenate(addresses), np.concatenate(writes), np.concatenate(cycles)

@@ -6,7 +6,7 @@ update unit's from the weights it read-modify-writes and compares (`update_cycle
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from accelsim.sim.server import Server
 
@@ -22,13 +22,14 @@ class PeArray(Server):
         return int(work), int(work)
 
 
-def update_cycles(update_config, rmw_weights: int, compared_weights: int) -> int:
+def update_cycles(update_config, rmw_weights, compared_weights):
     """Update unit cycles: the read-modify-write of values on `alu_lanes` lanes, then the
-    threshold/top-k maintenance at `topk_cycles_per_weight` per weight compared."""
-    alu = rmw_weights / update_config.alu_lanes
-    topk = compared_weights * update_config.topk_cycles_per_weight
-    total = alu + topk
-    return int(math.ceil(total)) if total > 0 else 0
+    threshold/top-k maintenance at `topk_cycles_per_weight` per weight compared. Takes ints
+    (returns an int) or numpy arrays of per-tile counts (returns int64 cycles per tile)."""
+    total = (np.asarray(rmw_weights) / update_config.alu_lanes
+             + np.asarray(compared_weights) * update_config.topk_cycles_per_weight)
+    cycles = np.ceil(total).astype(np.int64)
+    return int(cycles) if cycles.ndim == 0 else cycles
 
 
 class UpdateUnit(Server):

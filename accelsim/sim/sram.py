@@ -35,6 +35,29 @@ def address_bank_loads(word_addresses, banks: int) -> np.ndarray:
     return np.bincount(addresses % banks, minlength=banks).astype(np.int64)
 
 
+def _busiest_bank_of_two(streams, banks: int) -> tuple[int, int]:
+    """(accesses, busiest bank's accesses) of at most two streams, without numpy: each stream
+    gives every bank `full` accesses plus one more to a cyclic window of `rest` banks; the
+    busiest bank has both extras when the two windows overlap."""
+    accesses = busiest = 0
+    windows = []
+    for first, words in streams:
+        if words <= 0:
+            continue
+        full, rest = divmod(int(words), banks)
+        accesses += int(words)
+        busiest += full
+        if rest:
+            windows.append((int(first) % banks, rest))
+    if len(windows) == 2:
+        (a, ra), (b, rb) = windows
+        overlap = (b - a) % banks < ra or (a - b) % banks < rb
+        busiest += 2 if overlap else 1
+    elif windows:
+        busiest += 1
+    return accesses, busiest
+
+
 def words_for_bits(bits: int, bank_width_bits: int) -> int:
     """Bank-width accesses needed to move `bits` (a partly used word still costs an access)."""
     return int(math.ceil(int(bits) / bank_width_bits)) if bits > 0 else 0
@@ -53,12 +76,15 @@ class SramBanks(Server):
         banks = self.config.banks
         if isinstance(work, np.ndarray):
             loads = address_bank_loads(work, banks)
+            accesses, busiest = int(loads.sum()), int(loads.max(initial=0))
+        elif len(work) <= 2:
+            accesses, busiest = _busiest_bank_of_two(work, banks)
         else:
             loads = stream_bank_loads(work, banks)
-        accesses = int(loads.sum())
+            accesses, busiest = int(loads.sum()), int(loads.max())
         if accesses == 0:
             return 0, 0
-        return int(loads.max()) + self.config.latency_cycles, accesses
+        return busiest + self.config.latency_cycles, accesses
 
     def service(self, work, now):
         cycles, accesses = self.cycles_for(work)

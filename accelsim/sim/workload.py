@@ -1,10 +1,11 @@
 """What one training iteration asks of the hardware, tile by tile (pure numpy, no SimPy).
 
 `LayerWork` holds a layer's fixed geometry on a given accelerator (block grids, tiles, compute
-cycles, activation traffic). `phase_tiles` turns it, with the tracked set of one iteration and
-the SRAM placement, into a `PhaseTiles`: per tile, how many weights each of SRAM, DRAM and PRNG
-serves, the bytes and words to move, and the compute cycles. The SimPy model
-(`accelsim.sim.accelerator`) only replays these tiles through the hardware parts.
+cycles, activation traffic). `pass_tiles`, `gradient_tiles`, `update_tiles` and `load_tiles`
+turn it, with the tracked set of one iteration and the SRAM placement, into a `PhaseTiles`: per
+tile, how many weights each of SRAM, DRAM and PRNG serves, the bytes and words to move, and the
+compute cycles. The SimPy model (`accelsim.sim.accelerator`) only replays these tiles through
+the hardware parts.
 
 Counting rules (a tile's figures are exact sums; only where inside a layer they fall is spread):
 - a layer's tracked count comes from the trace's `steps`; the snapshot's mask says where the
@@ -209,7 +210,10 @@ class PhaseTiles:
 
 
 def _bytes_for_bits(bits) -> np.ndarray:
-    return -(-np.asarray(bits, dtype=np.int64) // 8)
+    """Bytes per tile for per-tile bit counts, rounded up once for the whole layer's stream
+    (so totals move monotonically with what is streamed) and spread over the tiles."""
+    bits = np.asarray(bits, dtype=np.int64)
+    return split_proportional(-(-int(bits.sum()) // 8), bits)
 
 
 def _words(bits: np.ndarray, width: int) -> np.ndarray:
@@ -323,8 +327,7 @@ def update_tiles(work: LayerWork, config, tracked_tiles: np.ndarray, entered: in
     prng = entered_t + score_w0
     rmw = tracked + entered_t
     compared = _zeros(len(weights)) if dense else weights
-    cycles = np.array([update_cycles(config.update, r, c) for r, c in zip(rmw.tolist(), compared.tolist())],
-                      dtype=np.int64)
+    cycles = update_cycles(config.update, rmw, compared)
     read_words = list(zip(_words(pinned_t * wbits, width).tolist(),
                           _words(index_pinned, width).tolist()))
     write_words = list(zip(_words(pinned_after_t * wbits, width).tolist(),
