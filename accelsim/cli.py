@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="simulate every iteration instead of snapshots weighted by iterations")
     p.add_argument("--export-dram-trace", choices=["dramsim3", "ramulator2"],
                    help="also write the DRAM request stream in this tool's trace format")
-    p.add_argument("--out", help="results folder (default: <trace>/sim)")
+    p.add_argument("--out", help="results folder (default: <trace>-sim beside the trace)")
     _add_output_flags(p)
 
     p = sub.add_parser("sweep", help="sweep SRAM sizes and other fields, dense and trace")
@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["train", "inference"], default="train")
     p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
     p.add_argument("--dask", metavar="ADDRESS", help="run the points on this Dask scheduler")
-    p.add_argument("--out", help="sweep folder (default: <trace>/sweep)")
+    p.add_argument("--out", help="sweep folder (default: <trace>-sweep beside the trace)")
     _add_output_flags(p)
 
     p = sub.add_parser("plot", help="figures from simulation or sweep results")

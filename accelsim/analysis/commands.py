@@ -67,7 +67,7 @@ def simulate(args) -> int:
     result.check()
     out = Path(args.out or default_out)
     result.save(out)
-    exported = _export_dram(result, out, args.export_dram_trace) if args.export_dram_trace else []
+    exported = _export_dram(result, config, out, args.export_dram_trace) if args.export_dram_trace else []
     totals = result.totals()
     if args.json:
         cmp = result.comparison() if len(result.runs) == 2 else None
@@ -85,21 +85,36 @@ def simulate(args) -> int:
               f"weights tracked; accelerator {config.name}; mode {args.mode} "
               f"({wall_s:.2f} s)\n")
         if len(result.runs) == 2:
-            _print_table(comparison_table(totals))
+            _print_table(comparison_table(totals, markdown=False))
         print(f"\nresults: {out}/records.parquet, records.csv, summary.json")
         for p in exported:
             print(f"DRAM trace: {p}")
     return 0
 
 
-def _export_dram(result, out: Path, fmt: str) -> list[Path]:
-    from accelsim.sim.dram_export import export_dram_trace
+EXPORT_MAX_BURSTS = 50_000_000  # ~1.5 GB of text; beyond that a trace is no use to a DRAM tool
 
+
+def _export_dram(result, config, out: Path, fmt: str) -> list[Path]:
+    """Write each run's DRAM request stream, one burst a line, in DRAM clock cycles."""
+    from accelsim.sim.dram_export import export_dram_trace
+    from accelsim.sim.dram_port import expand_streams
+
+    burst = config.dram.burst_bytes
+    dram_per_accel_cycle = (1000.0 / config.clock_mhz) / config.dram.tck_ns
     paths = []
-    for run, requests in (result.dram_requests or {}).items():
-        addresses, is_write, cycles = requests
+    for run, streams in (result.dram_requests or {}).items():
+        if streams is None or len(streams) == 0:
+            continue
+        bursts = int(((streams["base_byte_address"] + streams["n_bytes"] - 1) // burst
+                      - streams["base_byte_address"] // burst + 1).clip(lower=0).sum())
+        if bursts > EXPORT_MAX_BURSTS:
+            raise ConfigError(f"--export-dram-trace: the {run} run issues {bursts:,} bursts, more "
+                              f"than {EXPORT_MAX_BURSTS:,}; export a smaller case (--mode "
+                              "inference, --batch-size 1, or activations off)")
+        addresses, is_write, cycles = expand_streams(streams, burst)
         path = out / f"dram_{run}.{fmt}.trace"
-        export_dram_trace(addresses, is_write, cycles, path, fmt)
+        export_dram_trace(addresses, is_write, cycles * dram_per_accel_cycle, path, fmt)
         paths.append(path)
     return paths
 

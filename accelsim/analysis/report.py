@@ -41,7 +41,7 @@ def _md_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def comparison_table(totals: pd.DataFrame) -> pd.DataFrame:
+def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFrame:
     """Dense vs DropBack side by side, with the ratio dense / DropBack."""
     d, t = totals.loc["dense"], totals.loc["trace"]
     rows = [
@@ -64,8 +64,10 @@ def comparison_table(totals: pd.DataFrame) -> pd.DataFrame:
     for col, label in COMPONENT_LABELS.items():
         if col in totals.columns:
             rows.append((f"energy: {label}", _energy(d[col]), _energy(t[col]), _ratio(d[col], t[col])))
-    rows.append(("**energy, total**", f"**{_energy(d['energy_pj'])}**",
-                 f"**{_energy(t['energy_pj'])}**", f"**{_ratio(d['energy_pj'], t['energy_pj'])}**"))
+    bold = "**" if markdown else ""
+    rows.append((f"{bold}energy, total{bold}", f"{bold}{_energy(d['energy_pj'])}{bold}",
+                 f"{bold}{_energy(t['energy_pj'])}{bold}",
+                 f"{bold}{_ratio(d['energy_pj'], t['energy_pj'])}{bold}"))
     return pd.DataFrame(rows, columns=["", "dense", "DropBack", "dense / DropBack"])
 
 
