@@ -1,0 +1,40 @@
+"""The README's generated parts stay in step with the code."""
+
+from pathlib import Path
+
+from accelsim.config_reference import reference_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _section(text, name):
+    start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+    return text[text.index(start) + len(start):text.index(end)]
+
+
+def test_config_reference_matches_the_default_config():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert _section(readme, "config-reference") == reference_markdown("default"), \
+        "regenerate with: python -m accelsim.config_reference"
+
+
+def test_every_config_field_is_documented():
+    from accelsim.config import load_accelerator_config
+
+    table = reference_markdown("default")
+    data = load_accelerator_config("default").to_dict()
+    for key, value in data.items():
+        if key == "path":
+            continue
+        names = [f"{key}.{k}" for k in value if k != "sources"] if isinstance(value, dict) else [key]
+        for name in names:
+            assert f"| `{name}` |" in table, name
+
+
+def test_shipped_configs_all_load():
+    from accelsim.config import available_configs, load_accelerator_config
+
+    names = available_configs()
+    assert "default" in names and len(names) >= 4
+    for name in names:
+        load_accelerator_config(name)
