@@ -45,22 +45,28 @@ class TraceRecorder:
 
     def record_step(self, stats=None):
         """Record one finished iteration (forward, backward, update). `stats` is the
-        DropBackStepStats returned by DropBack.step; None for a dense run."""
-        iteration = self.iterations
+        DropBackStepStats returned by DropBack.step; None for a dense run. Kept as given
+        (tuples of ints): the conversion to arrays waits for `trace()`, off the training path."""
         if stats is None:
-            self._tracked.append(self._sizes)
-            self._entered.append(np.zeros_like(self._sizes))
-            self._left.append(np.zeros_like(self._sizes))
+            self._tracked.append(None)
+            self._entered.append(None)
+            self._left.append(None)
         else:
-            self._tracked.append(np.asarray(stats.tracked_before, dtype=np.int64))
-            self._entered.append(np.asarray(stats.entered, dtype=np.int64))
-            self._left.append(np.asarray(stats.left, dtype=np.int64))
-        nxt = iteration + 1
-        if self.dropback is not None and self.dropback.frozen and self._frozen_at is None:
+            self._tracked.append(stats.tracked_before)
+            self._entered.append(stats.entered)
+            self._left.append(stats.left)
+        nxt = len(self._tracked)
+        if self._frozen_at is None and self.dropback is not None and self.dropback.frozen:
             self._frozen_at = nxt
             self._snap(nxt, "frozen")
         elif self._info["snapshot_every"] and nxt % self._info["snapshot_every"] == 0:
             self._snap(nxt, "periodic")
+
+    @staticmethod
+    def _counts(rows, dense_value) -> np.ndarray:
+        """Per-step rows (None = dense step) as one flat array, iteration-major."""
+        return np.concatenate([dense_value if r is None else np.asarray(r, dtype=np.int64)
+                               for r in rows])
 
     def trace(self, accuracy: float | None = None) -> Trace:
         """The trace so far as an in-memory, validated object (the final set = the current one)."""
@@ -75,8 +81,9 @@ class TraceRecorder:
                  for it, (reason, packed) in sorted(snapshots.items()) if it <= n]
         L = len(self._sizes)
         steps = steps_frame(np.repeat(np.arange(n), L), np.tile(np.arange(L), n),
-                            np.tile(self._sizes, n), np.concatenate(self._tracked),
-                            np.concatenate(self._entered), np.concatenate(self._left))
+                            np.tile(self._sizes, n), self._counts(self._tracked, self._sizes),
+                            self._counts(self._entered, np.zeros_like(self._sizes)),
+                            self._counts(self._left, np.zeros_like(self._sizes)))
         db, info = self.dropback, self._info
         total = int(self._sizes.sum())
         manifest = new_manifest(
@@ -98,17 +105,19 @@ class TraceRecorder:
 
     # resume: the recorder's state travels with the training checkpoint
     def state_dict(self) -> dict:
-        return {"tracked": [t.tolist() for t in self._tracked],
-                "entered": [t.tolist() for t in self._entered],
-                "left": [t.tolist() for t in self._left],
+        def plain(rows):
+            return [None if r is None else [int(v) for v in r] for r in rows]
+
+        return {"tracked": plain(self._tracked), "entered": plain(self._entered),
+                "left": plain(self._left),
                 "snapshots": {it: (r, {i: b.tobytes() for i, b in p.items()})
                               for it, (r, p) in self._snapshots.items()},
                 "frozen_at": self._frozen_at}
 
     def load_state_dict(self, state: dict):
-        self._tracked = [np.asarray(t, np.int64) for t in state["tracked"]]
-        self._entered = [np.asarray(t, np.int64) for t in state["entered"]]
-        self._left = [np.asarray(t, np.int64) for t in state["left"]]
+        self._tracked = [None if t is None else tuple(t) for t in state["tracked"]]
+        self._entered = [None if t is None else tuple(t) for t in state["entered"]]
+        self._left = [None if t is None else tuple(t) for t in state["left"]]
         self._snapshots = {int(it): (r, {int(i): np.frombuffer(b, np.uint8) for i, b in p.items()})
                            for it, (r, p) in state["snapshots"].items()}
         self._frozen_at = state["frozen_at"]
