@@ -19,6 +19,11 @@ Command line (project venv)::
 
     .venv/bin/python benchmarks/scalesim_runner.py --network lenet-5 --dataflow ws os
     .venv/bin/python benchmarks/scalesim_runner.py --network resnet18 --dataflow ws --rerun
+    .venv/bin/python benchmarks/scalesim_runner.py --verify    # closed forms vs cached runs
+
+`closed_form_figures` gives SCALE-Sim's per-layer compute cycles and operand traffic from the
+GEMM dimensions alone; `--verify` checks them against every cached run and writes
+reports/validation/scalesim_closed_forms.{csv,md}.
 """
 
 from __future__ import annotations
@@ -149,9 +154,9 @@ def topology_rows(layers: pd.DataFrame, batch_size: int = 1, *, gemm: bool = Fal
     Stride``. SCALE-Sim has no padding field, so the padding is folded into the input size:
     the input written is the part of the padded input the windows cover,
     ``(out - 1) * stride + kernel``, so that SCALE-Sim's output size equals PyTorch's. It has
-    no batch field either, so conv form needs batch 1. A linear layer becomes a 1x1 convolution over a ``batch x 1``
-    image with ``in_features`` channels: the same GEMM (M = batch, K = in, N = out) with the
-    same distinct addresses as SCALE-Sim's GEMM form.
+    no batch field either, so conv form needs batch 1. A linear layer becomes a 1x1
+    convolution over a ``batch x 1`` image with ``in_features`` channels: the same GEMM
+    (M = batch, K = in, N = out) with the same distinct addresses as SCALE-Sim's GEMM form.
 
     GEMM form (`gemm=True`): ``name, M, N, K`` with M = output positions x batch,
     N = output channels, K = window size x channels (the trace's forward GEMM).
@@ -239,7 +244,8 @@ UseRamulatorTrace = False
 # The layout file must exist even though no custom layout is used; a header alone will do.
 LAYOUT_CSV = "Layer name,\n"
 
-# What the child process runs: SCALE-Sim's own API, without its cycle-by-cycle trace files.
+# What the child process runs: SCALE-Sim's own API, without its cycle-by-cycle trace files
+# (its command line takes a "-s N" flag but ignores it and always writes them).
 _CHILD = """
 import sys
 from scalesim.scale_sim import scalesim
@@ -553,7 +559,62 @@ def verify(networks=("lenet-5", "lenet-300-100", "resnet18"), *, run_probes: boo
             results.append(("probe", setup, layers, measured))
     table = check_closed_forms(results)
     table.to_csv(cache_dir.parent / "scalesim_closed_forms.csv", index=False)
+    write_closed_forms_note(table, cache_dir.parent / "scalesim_closed_forms.md")
     return table
+
+
+def write_closed_forms_note(table: pd.DataFrame, path: Path) -> Path:
+    """The closed forms in words and the largest error of each over every checked run."""
+    header = ["network", "dataflow", "array", "SRAM kB", "layers"] + [
+        c.replace("_words", "") for c in CLOSED_FORM_COLUMNS]
+    rows = [[str(r["network"]), str(r["dataflow"]), str(r["array"]), str(r["sram_kb"]),
+             str(r["layers"])] + [str(r[f"max_abs_error_{c}"]) for c in CLOSED_FORM_COLUMNS]
+            for _, r in table.iterrows()]
+    lines = [
+        f"# SCALE-Sim {SCALESIM_VERSION}: closed forms of its per-layer figures",
+        "",
+        "Written by `benchmarks/scalesim_runner.py --verify` from the cached runs in "
+        "`reports/validation/scalesim/` (CALC bandwidth mode: stall-free). GEMM per layer: "
+        "M = output positions x batch, N = output channels, K = window x input channels "
+        "(the trace's fwd_m, fwd_n, fwd_k); R x C array; counts in words (1 byte).",
+        "",
+        "| figure | ws | os |",
+        "|---|---|---|",
+        "| compute cycles (\"Total Cycles\") | ceil(K/R)·ceil(N/C)·(2R + C + M − 2) − 1 | "
+        "ceil(M/R)·ceil(N/C)·(R + C + K − 2) − 1 |",
+        "| filter SRAM reads | K·N | K·N·ceil(M/R) |",
+        "| filter DRAM reads | K·N | K·N, plus the block refetch below |",
+        "| ifmap SRAM reads | M·K·ceil(N/C) | M·K·ceil(N/C) |",
+        "| ofmap SRAM writes | M·N·ceil(K/R) | M·N + ceil(M/R)·ceil(N/C)·(R + C) |",
+        "| ofmap DRAM writes | M·N·ceil(K/R), + 0 or C − 1 | M·N, + 0 or C − 1 |",
+        "",
+        "The −1: SCALE-Sim reports the index of the last cycle, counted from 0. Every fold "
+        "costs the full R and C whatever its fill.",
+        "",
+        "os filter DRAM block refetch: the read buffer counts distinct addresses in blocks of "
+        "B = 50·floor(SRAM words/100) (262,100 for 512 kB); a full block is swapped out whole. "
+        "Column folds j = 0.. of W_j = K·min(C, N − jC) weights are read ceil(M/R) times each, "
+        "in order. With f the words in the current block (start 0): if f + W_j < B, then "
+        "f += W_j and the fold costs W_j; otherwise it costs W_j + (B − f) when ceil(M/R) ≥ 2 "
+        "(its part before the swap is fetched again by the second row fold) and f = W_j, or "
+        "W_j and f = f + W_j − B when ceil(M/R) = 1.",
+        "",
+        "Topology: conv layers as convolutions over the part of the padded input the windows "
+        "cover, (out − 1)·stride + kernel per side (SCALE-Sim sizes outputs as "
+        "ceil((H − k + s)/s)); linear layers as 1×1 convolutions on a batch×1 image.",
+        "",
+        "## Largest |SCALE-Sim − closed form| per layer",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *["| " + " | ".join(r) + " |" for r in rows],
+        "",
+        "`probe`: 24 random conv/linear layers (`probe_layers()`), on 8×16 and 16×8 arrays with "
+        "64 kB SRAMs, so that R ≠ C and the os block refetch occurs.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+    return path
 
 
 def main(argv=None) -> int:
