@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["dropback_overhead.py", "trace_overhead.py", "dram_closed_form.py", "sim_speed.py",
+SCRIPTS = ["dropback_overhead.py", "trace_overhead.py", "dram_closed_form.py", "sim_speed.py", "sim_scale.py",
            "vs_scalesim.py"]
 
 if __name__ == "__main__":
