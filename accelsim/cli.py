@@ -16,13 +16,22 @@ from accelsim.errors import AccelsimError
 EXIT_BAD_INPUT = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with bad usage reported in one line like every other bad input."""
+
+    def error(self, message):
+        command = self.prog.partition(" ")[2]  # "" for the top-level parser
+        self.exit(EXIT_BAD_INPUT, f"accelsim: error: {command + ': ' if command else ''}"
+                                  f"{message} (see '{self.prog} --help')\n")
+
+
 def _add_output_flags(p):
     p.add_argument("--json", action="store_true", help="print a machine-readable summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="accelsim",
         description="DropBack training on a pruned weight budget, weight-access traces, and a "
                     "cycle-level accelerator model (cycles, DRAM traffic, energy).")

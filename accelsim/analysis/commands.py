@@ -50,6 +50,8 @@ def simulate(args) -> int:
 
     if bool(args.trace) == bool(args.checkpoint):
         raise AccelsimError("simulate takes a trace folder or --checkpoint PATH (one of them)")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ConfigError(f"--batch-size {args.batch_size}: expected a positive number of samples")
     if args.checkpoint:
         from accelsim.trace.from_model import trace_from_checkpoint  # needs torch
 
@@ -176,6 +178,8 @@ def report(args) -> int:
 def demo(args) -> int:
     from accelsim.analysis.demo import run_demo
 
+    if args.epochs < 1:  # before the first progress line, not after it
+        raise ConfigError(f"--epochs {args.epochs}: expected a positive number of epochs")
     summary = run_demo(args.out, epochs=args.epochs, quiet=args.quiet or args.json)
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -44,8 +44,11 @@ def _train_once(config, out: Path, quiet: bool):
     saved = out / "config.json"
     if done.exists() and saved.exists():
         previous = json.loads(saved.read_text())
+        wanted = json.loads(json.dumps(asdict(config)))
+        # the run resolves model_args (e.g. the dataset's in_features): compare the rest
         previous.pop("model_args", None)
-        if previous == json.loads(json.dumps(asdict(config))):
+        wanted.pop("model_args", None)
+        if previous == wanted:
             return json.loads(done.read_text())
     return train(config, out, resume=True, quiet=quiet).summary
 

@@ -15,6 +15,9 @@ from accelsim.errors import AccelsimError
 
 
 def folder_kind(folder: Path) -> str:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise AccelsimError(f"{folder}: no such results folder")
     if (folder / "records.parquet").exists():
         return "simulation"
     if (folder / "sweep.parquet").exists():
@@ -25,6 +28,47 @@ def folder_kind(folder: Path) -> str:
         return "demo"
     raise AccelsimError(f"{folder}: not a results folder (expected records.parquet, "
                         "sweep.parquet, history.csv or demo.json in it)")
+
+
+def check_readable(folder: Path, kind: str | None = None) -> str:
+    """Read a results folder's tables once, so a damaged or foreign file ends in one line
+    naming it (an AccelsimError), not a traceback from deep in the plotting. Returns the kind."""
+    folder = Path(folder)
+    kind = kind or folder_kind(folder)
+    if kind == "demo":
+        for sub, sub_kind in (("runs/dense", "run"), ("runs/dropback", "run"),
+                              ("sim", "simulation"), ("sweep", "sweep")):
+            check_readable(folder / sub, sub_kind)
+        return kind
+    files = {"simulation": ("records.parquet", "summary.json"),
+             "sweep": ("sweep.parquet", "sweep.json"), "run": ("history.csv",)}[kind]
+    needed = {"simulation": {"run", "layer_name", "phase", "energy_pj", "dram_bytes_read",
+                             "dram_bytes_written"},
+              "sweep": {"run", "weight_sram_capacity_bytes", "energy_pj", "dram_bytes_read",
+                        "dram_bytes_written"},
+              "run": {"epoch", "test_accuracy"}}[kind]
+    try:
+        if kind == "simulation":
+            from accelsim.sim.results import SimulationResult
+
+            result = SimulationResult.load(folder)
+            columns, meta_ok = result.records.columns, isinstance(result.config, dict)
+        elif kind == "sweep":
+            from accelsim.analysis.sweep import load_sweep
+
+            table, meta = load_sweep(folder)
+            columns, meta_ok = table.columns, isinstance(meta, dict) and {
+                "swept", "trace", "points"} <= set(meta)
+        else:
+            columns, meta_ok = pd.read_csv(folder / "history.csv").columns, True
+    except (ValueError, KeyError, TypeError) as exc:  # pyarrow's and json's errors are ValueErrors
+        raise AccelsimError(f"{folder}: damaged {kind} results, cannot read "
+                            f"{' or '.join(files)} ({type(exc).__name__}: {exc})") from None
+    missing = sorted(needed - set(columns))
+    if missing or not meta_ok:
+        raise AccelsimError(f"{folder}: damaged {kind} results: {files[0]} lacks "
+                            f"{', '.join(missing) or 'its metadata'}")
+    return kind
 
 
 def scope_words(iterations) -> str:
@@ -86,7 +130,7 @@ def figures_for(results, out=None) -> list[Path]:
     if not folder.is_dir():
         raise AccelsimError(f"{folder}: no such results folder")
     out = Path(out) if out else folder / "figures"
-    kind = folder_kind(folder)
+    kind = check_readable(folder)
     if kind == "simulation":
         return simulation_figures(folder, out)
     if kind == "sweep":

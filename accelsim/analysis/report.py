@@ -82,6 +82,7 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
                  f"{ident.get('budget_tracked_count', 0):,} of {ident.get('param_count', 0):,} "
                  f"weights tracked, {ident.get('iterations')} iterations; "
                  f"mode `{settings.get('mode', '?')}`, batch {settings.get('batch_size', '?')}.")
+    lines.append(_trace_identity_line(ident))
     lines.append(f"Accelerator: `{config.get('name')}` — {_config_line(config)}.")
     lines.append("")
     if {"dense", "trace"} <= set(result.runs):
@@ -91,6 +92,12 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
     return lines
 
 
+def _trace_identity_line(ident: dict) -> str:
+    """Which trace exactly: its folder and the sha256 of its manifest (which covers its files)."""
+    return (f"Trace identity: `{ident.get('path')}`, manifest sha256 "
+            f"`{ident.get('manifest_sha256')}`.")
+
+
 def _config_line(config: dict) -> str:
     pe, ws, dram = config.get("pe", {}), config.get("weight_sram", {}), config.get("dram", {})
     return (f"{pe.get('rows')}×{pe.get('cols')} {str(pe.get('dataflow', '')).upper()} array at "
@@ -98,11 +105,16 @@ def _config_line(config: dict) -> str:
             f"{format_bytes(ws.get('capacity_bytes', 0))}, DRAM {dram.get('preset')}")
 
 
-def _sweep_section(folder: Path, rel: Path, figure_dir: Path, heading="SRAM sweep") -> list[str]:
+def _sweep_section(folder: Path, rel: Path, figures: list, heading="SRAM sweep") -> list[str]:
     from accelsim.analysis.sweep import load_sweep
 
     table, meta = load_sweep(folder)
     lines = [f"## {heading}", ""]
+    ident = meta["trace"]
+    lines.append(f"Trace: `{ident.get('model')}` ({ident.get('source')}), "
+                 f"{ident.get('budget_tracked_count', 0):,} of {ident.get('param_count', 0):,} "
+                 f"weights tracked, {ident.get('iterations')} iterations.")
+    lines.append(_trace_identity_line(ident))
     fit = meta.get("tracked_footprint_bytes")
     if fit:
         lines.append(f"The tracked set (values and index) needs {format_bytes(fit)} of SRAM.")
@@ -123,12 +135,13 @@ def _sweep_section(folder: Path, rel: Path, figure_dir: Path, heading="SRAM swee
     cols = [*keys, "DRAM dense", "DRAM DropBack", "energy dense", "energy DropBack",
             "energy dense / DropBack"]
     lines += [_md_table(pd.DataFrame(rows, columns=cols)), ""]
-    for png in sorted(figure_dir.glob("sram_sweep*.png")):
+    # this sweep's figures only: an earlier sweep into the folder may have left others
+    for png in sorted(Path(f) for f in figures if Path(f).name.startswith("sram_sweep")):
         lines += [f"![sweep]({rel / 'figures' / png.name})", ""]
     return lines
 
 
-def _run_section(folders: dict, rel: Path) -> list[str]:
+def _run_section(folders: dict, rel: Path, figures: list) -> list[str]:
     lines = ["## Training", ""]
     rows = []
     for label, f in folders.items():
@@ -141,8 +154,9 @@ def _run_section(folders: dict, rel: Path) -> list[str]:
     lines += [_md_table(pd.DataFrame(rows, columns=["run", "model", "dataset", "epochs",
                                                     "tracked / weights", "compression",
                                                     "test accuracy", "checkpoint"])), ""]
-    lines += [f"![accuracy]({rel / 'figures' / 'training_accuracy.png'})", "",
-              f"![churn]({rel / 'figures' / 'tracked_churn.png'})", ""]
+    lines += [f"![accuracy]({rel / 'figures' / 'training_accuracy.png'})", ""]
+    if any(Path(f).name == "tracked_churn.png" for f in figures):
+        lines += [f"![churn]({rel / 'figures' / 'tracked_churn.png'})", ""]
     return lines
 
 
@@ -151,7 +165,7 @@ def report(results, out=None, *, extra_sections: list[str] | None = None) -> Pat
     folder = Path(results)
     kind = folder_kind(folder)
     out = Path(out) if out else folder
-    figures_for(folder, folder / "figures")
+    figures = figures_for(folder, folder / "figures")
     lines = [f"# accelsim report: {folder.name}", "",
              f"accelsim {__version__}. Energies and cycles are per the simulated iterations "
              "(see each section); ratios are dense / DropBack, so above 1 is a saving.", ""]
@@ -161,14 +175,14 @@ def report(results, out=None, *, extra_sections: list[str] | None = None) -> Pat
     if kind == "simulation":
         lines += _simulation_section(folder, rel)
     elif kind == "sweep":
-        lines += _sweep_section(folder, rel, folder / "figures")
+        lines += _sweep_section(folder, rel, figures)
     elif kind == "run":
-        lines += _run_section({folder.name: folder}, rel)
+        lines += _run_section({folder.name: folder}, rel, figures)
     else:
         lines += _run_section({"dense": folder / "runs" / "dense",
-                               "DropBack": folder / "runs" / "dropback"}, rel)
+                               "DropBack": folder / "runs" / "dropback"}, rel, figures)
         lines += _simulation_section(folder / "sim", rel, "Simulation on the default accelerator")
-        lines += _sweep_section(folder / "sweep", rel, folder / "figures")
+        lines += _sweep_section(folder / "sweep", rel, figures)
     lines += extra_sections or []
     path = out / "report.md"
     write_text_atomic(path, "\n".join(lines) + "\n")

@@ -20,8 +20,13 @@ import pandas as pd
 
 from accelsim.errors import ConfigError
 from accelsim.io import atomic_path, write_json_atomic
+from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
+
+# the order of a point's totals (SimulationResult.totals), kept in the table
+TOTALS = (*COUNT_COLUMNS, *ENERGY_COLUMNS, "dram_bytes", "weight_dram_bytes")
 
 SRAM_FIELD = "weight_sram.capacity_bytes"
+DASK_CONNECT_TIMEOUT = "10s"  # how long --dask waits for the scheduler to answer
 
 
 def sweep_points(sram_sizes=None, fields: dict | None = None) -> list[dict]:
@@ -82,18 +87,37 @@ def _run_local(tasks, jobs, progress):
             progress.update(1)
 
 
+def _check_dask_address(address: str):
+    """Refuse a malformed address before a Client is made: a half-made Client hangs for twice
+    its timeout when it is garbage-collected."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in backends:
+            raise ValueError(f"unknown scheme {scheme!r}, known: {sorted(backends)}")
+        if scheme != "inproc":
+            parse_host_port(location)
+    except ValueError as exc:
+        raise ConfigError(f"--dask {address!r}: not a scheduler address ({exc}); expected "
+                          "e.g. tcp://127.0.0.1:8786") from None
+
+
 def _run_dask(tasks, address, progress):
     try:
         from dask.distributed import Client, as_completed as dask_completed
     except ImportError:
         raise ConfigError("--dask needs dask.distributed: pip install 'accelsim[dask]'") from None
+    _check_dask_address(address)
     try:
-        client = Client(address, timeout="10s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"--dask {address}: no scheduler answered ({exc})") from None
     try:
         futures = {client.submit(run_point, *args, pure=False): pid for pid, args in tasks}
-        for future in dask_completed(list(futures)):
+        # the client is not the default one: as_completed must be given its loop
+        for future in dask_completed(list(futures), loop=client.loop):
             yield futures[future], future.result()
             progress.update(1)
     finally:
@@ -147,10 +171,13 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
     for overrides in points:
         pid = point_id(trace_sha, config_sha, overrides, mode)
         result = done[pid]
-        for run, totals in result["totals"].items():
+        # a point read back from its file has its keys sorted: order runs and columns the way
+        # a fresh point has them, so a resumed sweep's table equals an uninterrupted one's
+        for run in sorted(result["totals"], key=_order(RUNS)):
+            totals = result["totals"][run]
             rows.append({"point_id": pid, **{k: v for k, v in overrides.items()}, "run": run,
                          "weight_sram_capacity_bytes": result["weight_sram_capacity_bytes"],
-                         **totals})
+                         **{k: totals[k] for k in sorted(totals, key=_order(TOTALS))}})
     table = pd.DataFrame(rows)
     _write_table(out, table, {"trace": loaded.identity, "trace_path": str(loaded.path),
                               "accelerator": accel_ref, "mode": mode,
@@ -158,6 +185,11 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
                               "points": len(points),
                               "tracked_footprint_bytes": tracked_footprint_bytes(loaded, accelerator)})
     return table
+
+
+def _order(canonical):
+    rank = {name: i for i, name in enumerate(canonical)}
+    return lambda name: (rank.get(name, len(rank)), name)
 
 
 def tracked_footprint_bytes(trace, accelerator="default") -> int:
