@@ -93,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--every-iteration", action="store_true",
                    help="simulate every iteration instead of snapshots weighted by iterations")
     p.add_argument("--export-dram-trace", choices=["dramsim3", "ramulator2"],
-                   help="also write the DRAM request stream in this tool's trace format")
+                   help="also write the DRAM request stream in this tool's trace format: the "
+                        "one-time load, then each distinct simulated iteration once (not "
+                        "repeated for the iterations it stands for)")
     p.add_argument("--out", help="results folder (default: <trace>-sim beside the trace)")
     _add_output_flags(p)
 

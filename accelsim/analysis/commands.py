@@ -91,6 +91,9 @@ def simulate(args) -> int:
         print(f"\nresults: {out}/records.parquet, records.csv, summary.json")
         for p in exported:
             print(f"DRAM trace: {p}")
+        if exported:
+            print("  (the stream the DRAM model timed: the one-time load, then each distinct "
+                  "simulated iteration once, not repeated for the iterations it stands for)")
     return 0
 
 
@@ -128,6 +131,10 @@ def sweep(args) -> int:
     from accelsim.analysis.sweep import sweep as run_sweep
 
     sizes = parse_size_list(args.sram_sizes) if args.sram_sizes else None
+    if sizes and min(sizes) <= 0:
+        raise ConfigError(f"--sram-sizes {args.sram_sizes!r}: sizes must be > 0 for a sweep "
+                          "(its axis is logarithmic); simulate --set "
+                          "weight_sram.capacity_bytes=0 gives the no-SRAM point")
     fields = parse_sets(args.set, multi=True)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected a positive number of processes")
