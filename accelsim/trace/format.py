@@ -350,7 +350,9 @@ def _conform(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
 
 
 def _parquet_bytes(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
+    # no pandas metadata: the schema above is the whole contract, and readers need nothing else
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    table = table.replace_schema_metadata(None)
     sink = io.BytesIO()
     # zstd: bitmaps of dense or clustered sets compress well; no statistics keeps bytes stable
     pq.write_table(table, sink, compression="zstd", write_statistics=False)
@@ -368,7 +370,10 @@ def _read_parquet(data: bytes, schema: pa.Schema, file: Path) -> pd.DataFrame:
         if not table.schema.field(field.name).type.equals(field.type):
             raise TraceError(f"{file}: column {field.name!r} has type "
                              f"{table.schema.field(field.name).type}, expected {field.type}")
-    frame = table.select(schema.names).to_pandas()
+    try:
+        frame = table.select(schema.names).to_pandas(ignore_metadata=True)
+    except Exception as exc:  # damaged column data can fail in many ways inside pyarrow
+        raise TraceError(f"{file}: column data cannot be read ({type(exc).__name__})") from None
     if frame.isna().any().any():
         raise TraceError(f"{file}: null values present")
     return frame
