@@ -286,6 +286,9 @@ def save_trace(trace: Trace, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp is owner-only; a trace is meant to be shared
     try:
         tables = {LAYERS_FILE: (trace.layers, LAYERS_SCHEMA), STEPS_FILE: (trace.steps, STEPS_SCHEMA),
                   SNAPSHOTS_FILE: (trace._snapshot_rows, SNAPSHOTS_SCHEMA)}
