@@ -9,7 +9,8 @@ reports the median step time of each and their ratio, plus the median of the per
 Goals: LeNet-300-100 (batch 128, budget params/25) <= 1.20x; ResNet-18 with the CIFAR stem
 (batch 64, 32x32, budget params/10) <= 1.05x.
 
-    python benchmarks/dropback_overhead.py --repeats 7 --steps 50 --resnet-steps 3
+    python benchmarks/dropback_overhead.py --repeats 7 --steps 50 --resnet-steps 3 \
+        --optimizers sgd,sgd-momentum
 """
 
 from __future__ import annotations
@@ -83,10 +84,18 @@ CASES = {
 
 
 # ------------------------------------------------------------------ timing
-def _make_arm(name, use_dropback, compression):
+OPTIMIZERS = {
+    "sgd": lambda params: torch.optim.SGD(params, lr=0.01),
+    "sgd-momentum": lambda params: torch.optim.SGD(params, lr=0.01, momentum=0.9,
+                                                   weight_decay=5e-4),
+    "adam": lambda params: torch.optim.Adam(params, lr=1e-3),
+}
+
+
+def _make_arm(name, use_dropback, compression, optimizer_name):
     torch.manual_seed(0)
     model, source = build("lenet-300-100" if name == "lenet-300-100" else "resnet18")
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    optimizer = OPTIMIZERS[optimizer_name](model.parameters())
     dropback = DropBack(model, optimizer, compression=compression) if use_dropback else None
     return model, optimizer, dropback, source
 
@@ -109,13 +118,13 @@ def _time_per_step(step, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def measure(name: str, repeats: int, steps: int) -> dict:
+def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-momentum") -> dict:
     input_shape, batch, compression, goal = CASES[name]
     generator = torch.Generator().manual_seed(1)
     inputs = torch.randn(batch, *input_shape, generator=generator)
     labels = torch.randint(0, 10, (batch,), generator=generator)
-    plain_model, plain_opt, _, source = _make_arm(name, False, compression)
-    drop_model, drop_opt, dropback, _ = _make_arm(name, True, compression)
+    plain_model, plain_opt, _, source = _make_arm(name, False, compression, optimizer_name)
+    drop_model, drop_opt, dropback, _ = _make_arm(name, True, compression, optimizer_name)
     plain = _step_function(plain_model, plain_opt, None, inputs, labels)
     drop = _step_function(drop_model, drop_opt, dropback, inputs, labels)
     for _ in range(2):  # warm-up: allocator, first (full-ranking) selection
@@ -129,7 +138,7 @@ def measure(name: str, repeats: int, steps: int) -> dict:
     plain_ms = statistics.median(plain_times) * 1e3
     drop_ms = statistics.median(drop_times) * 1e3
     paired = statistics.median(d / p for d, p in zip(drop_times, plain_times))
-    return {"model": name, "model_source": source, "batch": batch,
+    return {"model": name, "model_source": source, "optimizer": optimizer_name, "batch": batch,
             "param_count": dropback.param_count, "budget": dropback.budget,
             "repeats": repeats, "steps": steps, "threads": torch.get_num_threads(),
             "plain_ms": round(plain_ms, 3), "dropback_ms": round(drop_ms, 3),
@@ -138,31 +147,35 @@ def measure(name: str, repeats: int, steps: int) -> dict:
 
 
 def _print_table(rows):
-    header = (f"{'model':16s} {'params':>10s} {'budget':>8s} {'plain ms':>9s} "
+    header = (f"{'model':16s} {'optimizer':>12s} {'params':>10s} {'budget':>8s} {'plain ms':>9s} "
               f"{'DropBack ms':>11s} {'ratio':>7s} {'paired':>7s} {'goal':>6s}")
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['model']:16s} {row['param_count']:10,d} {row['budget']:8,d} "
+        print(f"{row['model']:16s} {row['optimizer']:>12s} {row['param_count']:10,d} "
+              f"{row['budget']:8,d} "
               f"{row['plain_ms']:9.2f} {row['dropback_ms']:11.2f} {row['ratio']:7.3f} "
               f"{row['paired_ratio']:7.3f} {row['goal']:6.2f}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per arm")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per arm")
     parser.add_argument("--steps", type=int, default=50, help="LeNet steps per repeat")
-    parser.add_argument("--resnet-steps", type=int, default=3, help="ResNet-18 steps per repeat")
+    parser.add_argument("--resnet-steps", type=int, default=2, help="ResNet-18 steps per repeat")
     parser.add_argument("--models", default=",".join(CASES), help="comma-separated subset")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--optimizers", default="sgd-momentum",
+                        help=f"comma-separated subset of {', '.join(OPTIMIZERS)}")
     parser.add_argument("--out", type=Path, default=RESULTS_CSV)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
     for name in args.models.split(","):
-        steps = args.steps if name == "lenet-300-100" else args.resnet_steps
-        rows.append(measure(name, args.repeats, steps))
-        _print_table(rows[-1:])
+        for optimizer_name in args.optimizers.split(","):
+            steps = args.steps if name == "lenet-300-100" else args.resnet_steps
+            rows.append(measure(name, args.repeats, steps, optimizer_name))
+            _print_table(rows[-1:])
     print()
     _print_table(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)

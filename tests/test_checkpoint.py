@@ -204,9 +204,10 @@ def test_any_flipped_byte_raises(tmp_path, good_file, data):
 
 def test_flips_in_each_region_raise(tmp_path, good_file):
     header_size = struct.unpack_from("<Q", good_file, 24)[0]
-    for position, fragment in [(3, "bad magic"), (20, "truncated"), (26, "checksum"),
-                               (40, "checksum"), (70, "checksum"),
-                               (64 + header_size + 3, "checksum"), (len(good_file) - 1, "checksum")]:
+    regions = [(3, "bad magic"), (20, "truncated"), (26, "checksum"), (40, "checksum"),
+               (70, "checksum"), (64 + header_size + 3, "checksum"),
+               (len(good_file) - 1, "checksum")]
+    for position, fragment in regions:
         corrupt = bytearray(good_file)
         corrupt[position] ^= 0x10
         path = tmp_path / f"flip{position}.ckpt"

@@ -123,7 +123,7 @@ def _budget_meta(dropback, param_count: int) -> dict:
             "mode": dropback.mode}
 
 
-def _layer_entries(model, layers, dropback, payload: _PayloadWriter) -> list[dict]:
+def _layer_entries(layers, dropback, payload: _PayloadWriter) -> list[dict]:
     """One header entry per budgeted layer; its tracked values (and indices) into the payload."""
     masks = None if dropback is None else dropback.tracked_masks()
     entries = []
@@ -155,6 +155,9 @@ def _unbudgeted_entries(model, layers, payload: _PayloadWriter):
     for name, tensor in model.state_dict().items():
         if name in budgeted_names:
             continue
+        if not torch.is_tensor(tensor):
+            raise ValueError(f"save_checkpoint: state entry {name!r} is not a tensor "
+                             f"({type(tensor).__name__}); it cannot be stored")
         target = params if name in param_names else buffers
         prefix = "param" if target is params else "buffer"
         target.append({"name": name, "array": payload.add(f"{prefix}.{name}", tensor)})
@@ -191,7 +194,7 @@ def save_checkpoint(path, model, dropback, *, model_name: str, model_args: dict,
     prng.layer_keys(seed, 0)
     layers = budgeted_layers(model) if dropback is None else dropback.layers
     payload = _PayloadWriter()
-    layer_entries = _layer_entries(model, layers, dropback, payload)
+    layer_entries = _layer_entries(layers, dropback, payload)
     unbudgeted, buffers = _unbudgeted_entries(model, layers, payload)
     if optimizer_state is True:
         if dropback is None:
@@ -270,7 +273,8 @@ def _check_header(path: Path, header, payload_size: int) -> None:
         raise CheckpointError(f"{path}: checkpoint format version {version!r} is not supported "
                               f"(this accelsim reads up to {FORMAT_VERSION})")
     generator = header.get("generator") or {}
-    if generator.get("id") != prng.GENERATOR_ID or generator.get("version") != prng.GENERATOR_VERSION:
+    known = (prng.GENERATOR_ID, prng.GENERATOR_VERSION)
+    if (generator.get("id"), generator.get("version")) != known:
         raise CheckpointError(
             f"{path}: unknown weight generator {generator.get('id')!r} version "
             f"{generator.get('version')!r} (this accelsim has {prng.GENERATOR_ID!r} version "

@@ -25,13 +25,21 @@ is fixed, untracked elements are still reset to w0 after every step, nothing is 
 `freeze()` does the same from the next step on.
 
 Speed (an emulation matter, not a hardware one):
-* all budgeted parameters are views into one flat buffer, so scoring and reset are a few
-  whole-buffer operations (`param.data` is re-pointed at construction; moving the model to
-  another device afterwards is detected and the buffer rebuilt);
-* the selection is no full sort: the last step's threshold, lowered by a margin, picks a small
-  candidate set (every element at or above the new k-th score is in it, else it is widened);
-  the exact k-th score is found by `kthvalue` among candidates only, ties at that score are
-  resolved by index;
+* all budgeted parameters are views into one flat buffer, and so is every optimizer state
+  tensor shaped like its parameter, so scoring, reset and state zeroing are a few whole-buffer
+  operations (`param.data` and the state entries are re-pointed; moving the model to another
+  device, or loading an optimizer state, is detected and the buffers rebuilt);
+* the selection is no sort, and it is exact for any previous set S of k elements. A threshold
+  t is *valid* when at least k elements score >= t; then the new k-th score is >= t and the
+  new set lies in S plus the e untracked "newcomers" with score >= t. The first t is just
+  below the last k-th score (lowered by the last step's fall, if it fell); under high churn
+  (e.g. Adam) a guess from a 1/16 sample of the scores. An invalid t is replaced by the k-th
+  largest score of its candidates, which is valid by construction; min score over S (S alone
+  has k elements >= it) is the last resort. Newcomers are found by hiding S and scanning
+  maxima of blocks of `SCAN_BLOCK` elements, then the hot blocks only; of the k + e
+  candidates the e lowest drop out (`topk`/`kthvalue` among the few that can), ties at the
+  k-th score resolved by index. Only the first step (S empty), or a NaN among S, ranks
+  everything (`kthvalue`);
 * cache_initial=True keeps a copy of w0 in memory. Hardware would regenerate it (that is what
   the simulator charges); with cache_initial=False it is regenerated from the PRNG every step,
   which gives bit-identical training, only slower.
@@ -39,6 +47,7 @@ Speed (an emulation matter, not a hardware one):
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -56,11 +65,23 @@ STATE_FORMAT = "accelsim-dropback-state"
 STATE_VERSION = 1
 MODES = ("global", "per_layer")
 
-# candidate threshold = last threshold * CANDIDATE_MARGIN; if too few candidates, multiply by
-# WIDEN_FACTOR and retry, at most MAX_WIDENINGS times, then rank everything
-CANDIDATE_MARGIN = 0.97
-WIDEN_FACTOR = 0.7
-MAX_WIDENINGS = 3
+# the newcomer scan looks at maxima of blocks of SCAN_BLOCK elements, then inside the hot
+# blocks only; when hot blocks exceed 1/HOT_BLOCK_LIMIT of the buffer it compares everything
+SCAN_BLOCK = 64
+HOT_BLOCK_LIMIT = 2
+FEW_HOT_ELEMENTS = 16384  # up to this many elements in hot blocks, one bulk position table
+# the scan threshold starts just below the last k-th score (scores drift little per step)
+SCAN_MARGIN = 0.9
+# the new k-th score is first looked for at most UPPER_MARGIN x (threshold or last k-th score)
+UPPER_MARGIN = 1.25
+# when many untracked scores reach the first threshold, a guess from every SAMPLE_STRIDE-th
+# score aims at SAMPLE_SLACK * k newcomers instead
+SAMPLE_STRIDE = 16
+SAMPLE_SLACK = 1.25
+# the e + 1 lowest of n candidates: topk when e + 1 <= n / TOPK_FRACTION, else kthvalue
+TOPK_FRACTION = 4
+FEW_CHANGES = 256  # per-layer counts of at most this many changes are made in Python
+HIDDEN_SCORE = -1.0  # below any real score (|w - w0| >= 0): hides an element from the scan
 
 
 @dataclass(frozen=True)
@@ -72,7 +93,7 @@ class DropBackStepStats:
     entered: tuple  # untracked before, tracked after
     left: tuple  # tracked before, untracked after
     tracked_after: tuple  # tracked_before + entered - left
-    threshold: float  # score of the k-th tracked element (global mode); nan when frozen
+    threshold: float  # k-th tracked score (per_layer: lowest layer threshold); nan if frozen
     frozen: bool = False  # True if the set was fixed during this step (no selection)
     layer_thresholds: tuple = ()  # per_layer mode: each layer's k_l-th score
 
@@ -111,63 +132,286 @@ def _resolve_budget(budget, compression, param_count: int) -> int:
 
 
 # ------------------------------------------------------------------------- exact selection
-def _candidate_positions(scores, count: int, hint: float | None):
-    """Ascending positions of a superset of the top-`count` scores, or None for "all".
+@dataclass
+class _Selection:
+    """A new tracked set and how it differs from the previous one (positions, any order)."""
 
-    Every element whose score is >= the true count-th score must be included; using a
-    threshold t with at least `count` elements >= t guarantees it (the count-th score is
-    then >= t)."""
-    if hint is None or not hint > 0:
-        return None
-    threshold = hint * CANDIDATE_MARGIN
-    for _ in range(MAX_WIDENINGS + 1):
-        positions = torch.nonzero(scores >= threshold).squeeze(1)
-        if positions.numel() >= count:
-            return positions
-        threshold *= WIDEN_FACTOR
-    return None
+    index: torch.Tensor
+    threshold: float  # the k-th score
+    entered: torch.Tensor
+    left: torch.Tensor
 
 
-def select_top_k(scores, count: int, hint: float | None = None):
-    """Exact top-`count` of a 1-D score tensor: (ascending positions, k-th score).
+def _empty_positions(device):
+    return torch.empty(0, dtype=torch.int64, device=device)
 
-    Order: higher score first, equal scores -> lower position first. `hint` is a guess of the
-    k-th score (the last step's), used only to shrink the work, never to change the result."""
+
+def _rank_all(scores, count: int):
+    """Exact top-`count` by ranking every score: (ascending positions, k-th score)."""
     total = scores.numel()
     if count <= 0:
-        return torch.empty(0, dtype=torch.int64, device=scores.device), math.inf
+        return _empty_positions(scores.device), math.inf
+    ranked = torch.nan_to_num(scores, nan=HIDDEN_SCORE)  # NaN (diverged) ranks last
     if count >= total:
-        return torch.arange(total, device=scores.device), float(scores.min())
-    positions = _candidate_positions(scores, count, hint)
-    # NaN scores (a diverged element) rank last; candidates (score >= t) never hold NaN
-    candidate_scores = torch.nan_to_num(scores, nan=-1.0) if positions is None \
-        else scores[positions]
-    candidate_count = candidate_scores.numel()
+        return torch.arange(total, device=scores.device), float(ranked.min())
     # kthvalue counts from the smallest: the count-th largest is the (n-count+1)-th smallest
-    kth_score = candidate_scores.kthvalue(candidate_count - count + 1).values
-    chosen = candidate_scores >= kth_score
-    chosen_count = int(chosen.sum())
-    if chosen_count != count:
-        chosen = _drop_late_ties(candidate_scores, kth_score, chosen, chosen_count - count)
-    picked = torch.nonzero(chosen).squeeze(1)
-    if positions is not None:
-        picked = positions[picked]
-    if picked.numel() != count:  # cannot happen: every score compares (no NaN left)
-        raise RuntimeError(f"selection kept {picked.numel()} elements instead of {count}")
-    return picked, float(kth_score)
+    kth_score = ranked.kthvalue(total - count + 1).values
+    chosen = ranked >= kth_score
+    surplus = int(chosen.sum()) - count
+    if surplus:  # several share the k-th score: the highest positions among them drop out
+        tied = torch.nonzero(ranked == kth_score).squeeze(1)
+        chosen[tied[tied.numel() - surplus:]] = False
+    return torch.nonzero(chosen).squeeze(1), float(kth_score)
 
 
-def _drop_late_ties(candidate_scores, kth_score, chosen, excess: int):
-    """Several elements share the k-th score: untrack the `excess` highest-indexed of them."""
+def _block_layout(scores):
+    """(whole blocks of `scores` as a 2-D view, offsets 0..SCAN_BLOCK-1) for `_BlockScan`."""
+    whole = scores.numel() - scores.numel() % SCAN_BLOCK
+    return (scores[:whole].view(-1, SCAN_BLOCK),
+            torch.arange(SCAN_BLOCK, device=scores.device))
+
+
+class _BlockScan:
+    """Finds the positions with score >= t in a 1-D tensor, for several t, cheaply when they
+    are few: block maxima are computed once, then only blocks reaching t are searched.
+    (Plain index_select/masked_select below: they dispatch faster than [] indexing.)"""
+
+    def __init__(self, scores, layout=None):
+        self.scores = scores
+        total = scores.numel()
+        self.whole = total - total % SCAN_BLOCK
+        self.blocks, self.offsets_in_block = layout or _block_layout(scores)
+        # a NaN block maximum becomes +inf: the block is searched, its NaN never matches
+        self.block_max = self.blocks.amax(1).nan_to_num_(nan=math.inf)
+        self._hot = (None, None)  # (threshold, hot blocks) of the last query
+
+    def highest(self) -> float:
+        """The highest score (inf if any is NaN)."""
+        parts = [self.block_max] if self.block_max.numel() else []
+        if self.whole < self.scores.numel():
+            parts.append(self.scores[self.whole:].nan_to_num(nan=math.inf))
+        return max((float(part.max()) for part in parts), default=-math.inf)
+
+    def hot_blocks(self, threshold: float):
+        """(hot blocks, 1): the blocks whose maximum reaches the threshold."""
+        if self._hot[0] != threshold:
+            self._hot = (threshold, torch.nonzero(self.block_max >= threshold))
+        return self._hot[1]
+
+    def selective(self, threshold: float) -> bool:
+        """True if few blocks reach the threshold (searching them beats comparing all)."""
+        return self.hot_blocks(threshold).numel() * SCAN_BLOCK * HOT_BLOCK_LIMIT <= \
+            self.scores.numel()
+
+    def sampled_threshold(self, count: int) -> float:
+        """A threshold that about SAMPLE_SLACK * count scores reach, from every
+        SAMPLE_STRIDE-th score (a guess, checked by the caller), or -inf."""
+        sample = self.scores[::SAMPLE_STRIDE]
+        rank = math.ceil(count * SAMPLE_SLACK / SAMPLE_STRIDE)
+        if not 0 < rank <= sample.numel():
+            return -math.inf
+        guess = float(sample.kthvalue(sample.numel() - rank + 1).values)
+        return guess if math.isfinite(guess) else -math.inf
+
+    def positions_at_least(self, threshold: float):
+        """Ascending positions whose score is >= threshold."""
+        total = self.scores.numel()
+        if not self.selective(threshold):  # many: compare everything
+            return torch.nonzero(self.scores >= threshold).squeeze(1)
+        hot = self.hot_blocks(threshold)
+        hot_scores = self.blocks.index_select(0, hot.view(-1))
+        if hot_scores.numel() <= FEW_HOT_ELEMENTS:  # fewest operations
+            hot_positions = torch.add(self.offsets_in_block, hot, alpha=SCAN_BLOCK)
+            found = hot_positions.masked_select(hot_scores >= threshold)
+        else:  # least memory: positions of the hits only
+            hits = torch.nonzero(hot_scores >= threshold)
+            found = hot.view(-1).index_select(0, hits[:, 0]).mul_(SCAN_BLOCK).add_(hits[:, 1])
+        if self.whole == total:
+            return found
+        tail = torch.nonzero(self.scores[self.whole:] >= threshold).squeeze(1).add_(self.whole)
+        return torch.cat([found, tail])
+
+
+def _first_threshold(floor: float, hint, scan, count: int) -> float:
+    """The first newcomer-scan threshold: just below the last k-th score, or, when many
+    untracked scores reach that (high churn, e.g. under Adam), a guess from a sample; without
+    a last k-th score, the best untracked score."""
+    if hint is None or not math.isfinite(hint) or hint * SCAN_MARGIN <= floor:
+        return _below_or_floor(scan.highest(), math.inf, floor)
+    first = hint * SCAN_MARGIN
+    if not scan.selective(first):
+        return max(first, scan.sampled_threshold(count))
+    return first
+
+
+def _below_or_floor(candidate: float, ceiling: float, floor: float) -> float:
+    """`candidate` if it lies in (floor, ceiling), else the always-valid floor."""
+    return candidate if floor < candidate < ceiling else floor
+
+
+def _update_selection(scores, count: int, previous, hint=None, layout=None):
+    """Exact top-`count` given any previous set of `count` distinct positions, or None if it
+    cannot tell (a NaN score in the previous set). Overwrites `scores` at those positions.
+    `scores` may end with padding set to HIDDEN_SCORE (whole scan blocks: fewer operations).
+
+    A threshold t is *valid* when at least k elements score >= t: then the new k-th score v is
+    >= t, and only the previous set S and the untracked "newcomers" with score >= t can be in
+    the new set; v is the k-th largest of those k + e candidates, i.e. the (e+1)-th smallest,
+    and t was valid exactly when that is >= t. floor = min score over S is always valid (S
+    alone has k scores >= it); so is the k-th largest of any candidate set, which is where an
+    invalid guess moves next: at most a few tries."""
+    previous_scores = scores.index_select(0, previous)
+    floor = float(previous_scores.min())
+    if not floor >= 0:
+        return None
+    scores.index_fill_(0, previous, HIDDEN_SCORE)  # the scan looks at untracked elements only
+    scan = _BlockScan(scores, layout)
+    threshold = _first_threshold(floor, hint, scan, count)
+    while True:
+        newcomers = scan.positions_at_least(threshold)
+        if not newcomers.numel():
+            if threshold <= floor:  # nothing reaches the weakest tracked score: same set
+                return _Selection(previous, floor, newcomers, newcomers)
+            # some tracked fell below the threshold and no newcomer reaches it: go as low as
+            # the best untracked score (or the floor)
+            threshold = _below_or_floor(scan.highest(), threshold, floor)
+            continue
+        newcomer_scores = scores.index_select(0, newcomers)
+        candidate_scores = torch.cat([previous_scores, newcomer_scores])
+        # the e + 1 lowest candidates all score <= the highest of any e + 1 of them
+        safe_upper = max(floor, float(newcomer_scores.max()))
+        guessed_upper = max(threshold, hint or 0.0) * UPPER_MARGIN
+        below, kth_score = _below_kth(candidate_scores, newcomers.numel(),
+                                      min(safe_upper, guessed_upper), safe_upper)
+        if kth_score >= threshold:
+            break
+        threshold = kth_score  # a k-th largest of some elements: valid, and the next try holds
+    dropped = below
+    if below.numel() < newcomers.numel():  # ties at the k-th score: highest positions drop
+        dropped = _dropped_among_ties(candidate_scores, torch.cat([previous, newcomers]),
+                                      below, kth_score, newcomers.numel())
+    return _split_changes(previous, newcomers, dropped, kth_score)
+
+
+def _below_kth(candidate_scores, drop_count: int, upper: float, safe_upper: float):
+    """(candidates scoring below the k-th score, the k-th score), where the k-th score is the
+    (drop_count+1)-th lowest candidate score. Only candidates <= upper are ranked, enough of
+    them if at least drop_count + 1 (else `safe_upper`, which is always enough, is used)."""
+    low = torch.nonzero(candidate_scores <= upper).squeeze(1)
+    if low.numel() <= drop_count and upper < safe_upper:
+        low = torch.nonzero(candidate_scores <= safe_upper).squeeze(1)
+    low_scores = candidate_scores.index_select(0, low)
+    if (drop_count + 1) * TOPK_FRACTION <= low.numel():  # few: a partial sort is quickest
+        ranked = torch.topk(low_scores, drop_count + 1, largest=False).values
+        kth_score = float(ranked[drop_count])
+    else:
+        kth_score = float(low_scores.kthvalue(drop_count + 1).values)
+    return low.masked_select(low_scores < kth_score), kth_score
+
+
+def _dropped_among_ties(candidate_scores, candidate_index, below, kth_score, drop_count: int):
+    """The `drop_count` candidates to drop when some tie with the k-th score: all those below
+    it, then the tied ones with the highest global position."""
     tied = torch.nonzero(candidate_scores == kth_score).squeeze(1)
-    chosen = chosen.clone()
-    chosen[tied[tied.numel() - excess:]] = False
-    return chosen
+    by_position = torch.argsort(candidate_index.index_select(0, tied), descending=True)
+    tied_count = drop_count - below.numel()
+    return torch.cat([below, tied.index_select(0, by_position[:tied_count])])
+
+
+def _split_changes(previous, newcomers, dropped, kth_score):
+    """The new set from the dropped candidate numbers (previous first, then newcomers)."""
+    count = previous.numel()
+    from_previous = dropped < count
+    left_slots = dropped.masked_select(from_previous)
+    newcomer_kept = torch.ones(newcomers.numel(), dtype=torch.bool, device=newcomers.device)
+    newcomer_kept.index_fill_(0, dropped.masked_select(~from_previous).sub_(count), False)
+    entered = newcomers.masked_select(newcomer_kept)
+    index = previous.clone().index_copy_(0, left_slots, entered)  # entrants take freed slots
+    return _Selection(index, kth_score, entered=entered,
+                      left=previous.index_select(0, left_slots))
+
+
+def select_top_k(scores, count: int, previous=None, hint=None):
+    """Exact top-`count` of a 1-D tensor of scores (>= 0; NaN ranks last):
+    (ascending positions, k-th score). Order: higher score first, equal scores -> lower
+    position first. `previous`, any set of `count` distinct positions (the last step's), and
+    `hint`, a guess of the k-th score, only make it faster; the result does not depend on
+    them."""
+    total = scores.numel()
+    if previous is not None and previous.numel() == count and 0 < count < total:
+        selection = _update_selection(scores.detach().clone(), count, previous, hint)
+        if selection is not None:
+            return torch.sort(selection.index).values, selection.threshold
+    return _rank_all(scores.detach(), count)
+
+
+# ------------------------------------------------------------------------- optimizer state
+class _FlatOptimizerState:
+    """Keeps every optimizer state tensor shaped like its parameter (momentum_buffer, exp_avg,
+    exp_avg_sq, ...) as a view into one flat buffer per state key, laid out like the flat
+    parameter buffer, so zeroing the untracked elements is one operation per key.
+
+    Optimizers update these tensors in place; one that replaces them (or load_state_dict) is
+    noticed by pointer and the new tensor is copied in and re-pointed."""
+
+    def __init__(self, params, offsets, flat_params):
+        self.params, self.offsets = params, offsets
+        self.dtype, self.device = flat_params.dtype, flat_params.device
+        self.param_count = flat_params.numel()
+        self.buffers: dict = {}  # state key -> flat tensor
+        self.pointers: dict = {}  # (param number, state key) -> data_ptr of the bound view
+        self._seen = None  # per param: (its state dict, its length, its items) at last sync
+        self._unbound: list = []
+
+    def sync(self, optimizer) -> list:
+        """Bind new state tensors; return (tensor, param number) of those that cannot be."""
+        if self._seen is not None and self._unchanged(optimizer):
+            return self._unbound
+        unbound, seen = [], []
+        for number, param in enumerate(self.params):
+            state = optimizer.state.get(param)
+            for key, value in list((state or {}).items()):
+                if not (torch.is_tensor(value) and value.shape == param.shape and value.numel()):
+                    continue
+                if value.dtype != self.dtype or value.device != self.device:
+                    unbound.append((value, number))
+                elif self.pointers.get((number, key)) != value.data_ptr():
+                    state[key] = self._bind(number, key, value)
+            seen.append((param, state, len(state or ()), tuple((state or {}).items())))
+        self._seen, self._unbound = seen, unbound
+        return unbound
+
+    def _unchanged(self, optimizer) -> bool:
+        """True if no state entry was added or replaced since the last sync (the usual case:
+        optimizers update their state tensors in place)."""
+        for param, state, length, items in self._seen:
+            current = optimizer.state.get(param)
+            if current is not state or len(current or ()) != length or \
+                    any(current[key] is not value for key, value in items):
+                return False
+        return True
+
+    def _bind(self, number, key, value):
+        flat = self.buffers.get(key)
+        if flat is None:
+            flat = self.buffers[key] = torch.zeros(self.param_count, dtype=self.dtype,
+                                                   device=self.device)
+        offset, param = self.offsets[number], self.params[number]
+        view = flat[offset:offset + param.numel()].view(param.shape)
+        view.copy_(value)
+        self.pointers[(number, key)] = view.data_ptr()
+        return view
 
 
 # ------------------------------------------------------------------------- the wrapper
 class DropBack:
     """DropBack around a torch optimizer; see the module docstring for the semantics.
+
+    budget: tracked count k, or compression: k = round(param_count / compression).
+    seed: of the initial weights (`accelsim.dropback.prng`); bias_init: "zero" | "uniform".
+    initialize: write w0 into the model now (False: check that it already holds w0).
+    Build the optimizer over model.parameters() first; move the model to its device before
+    too (a later move works, at the cost of rebuilding the flat buffers once).
 
     Typical use::
 
@@ -201,6 +445,7 @@ class DropBack:
         self.budget = _resolve_budget(budget, compression, self.param_count)
         self.layer_budgets = (per_layer_budgets(self.budget, self._layer_counts())
                               if mode == "per_layer" else None)
+        self._segments = self._selection_segments()
         self.step_count = 0
         self.frozen = False
         self.last_loss = None
@@ -210,17 +455,24 @@ class DropBack:
         self._apply_initialize(initial, initialize)
         if self.cache_initial:
             self._initial_cache = initial
-        device = self._flat.device
-        self._score_buffer = torch.empty_like(self._flat)
-        self._tracked_index = torch.empty(0, dtype=torch.int64, device=device)
-        self._tracked_mask = torch.zeros(self.param_count, dtype=torch.bool, device=device)
-        self._tracked_per_layer = (0,) * len(self.layers)
-        self._selection_hints = [None] * len(self.layers)  # per layer, or [global] at [0]
-        self._param_local_index = None  # frozen-set cache: per-parameter local indices
+        self._set_tracked(_empty_positions(self._flat.device))
 
-    # ----------------------------------------------------------------- flat buffer
+    # ----------------------------------------------------------------- layout
     def _layer_counts(self):
         return [layer.param_count for layer in self.layers]
+
+    def _layer_starts(self):
+        starts = [0]
+        for count in self._layer_counts():
+            starts.append(starts[-1] + count)
+        return starts
+
+    def _selection_segments(self):
+        """(start, end, tracked count) of each ranking pool: all layers, or each layer."""
+        starts = self._layer_starts()
+        if self.mode == "global":
+            return [(0, self.param_count, min(self.budget, self.param_count))]
+        return [(starts[i], starts[i + 1], share) for i, share in enumerate(self.layer_budgets)]
 
     def _budgeted_params(self):
         return [p for layer in self.layers for p in layer_parameters(layer)]
@@ -247,13 +499,15 @@ class DropBack:
                 offset += count
         self._flat = flat
         self._params = params
-        self._param_offsets = offsets
         self._param_pointers = [p.data_ptr() for p in params]
-        starts = [0]
-        for count in self._layer_counts():
-            starts.append(starts[-1] + count)
-        self._layer_bounds = torch.tensor(starts, dtype=torch.int64, device=device)
-        self._param_bounds = torch.tensor(offsets + [offset], dtype=torch.int64, device=device)
+        # scores, padded to whole scan blocks with a score no threshold reaches
+        padded_count = -(-self.param_count // SCAN_BLOCK) * SCAN_BLOCK
+        self._score_buffer = torch.full((padded_count,), HIDDEN_SCORE, dtype=dtype, device=device)
+        self._score_layout = _block_layout(self._score_buffer)
+        self._layer_starts_list = self._layer_starts()
+        self._layer_bounds = torch.tensor(self._layer_starts_list, dtype=torch.int64,
+                                          device=device)
+        self._optimizer_state = _FlatOptimizerState(params, offsets, flat)
 
     def _ensure_bound(self):
         """Rebuild the flat buffer if something (model.to(), .data =) re-pointed a parameter."""
@@ -263,10 +517,45 @@ class DropBack:
         device = self._flat.device
         if self._initial_cache is not None:
             self._initial_cache = self._initial_cache.to(device=device, dtype=self._flat.dtype)
-        self._score_buffer = torch.empty_like(self._flat)
-        self._tracked_index = self._tracked_index.to(device)
-        self._tracked_mask = self._tracked_mask.to(device)
-        self._param_local_index = None
+        self._set_tracked(self._tracked_index.to(device))
+
+    def _set_tracked(self, index):
+        """Make `index` (global positions, any order) the tracked set, from scratch."""
+        device = self._flat.device
+        self._tracked_index = index
+        ordered = torch.sort(index).values
+        self._segment_index = []
+        for start, end, _ in self._segments:
+            bounds = torch.searchsorted(ordered, torch.tensor([start, end], device=device))
+            self._segment_index.append(ordered[int(bounds[0]):int(bounds[1])] - start)
+        self._tracked_per_layer = self._counts_per_layer(index)
+        self._segment_hints = [None] * len(self._segments)  # next k-th score, predicted
+        self._last_thresholds = [None] * len(self._segments)  # last k-th score of each pool
+
+    def _entered_left_per_layer(self, entered, left):
+        """Per-layer counts of two position sets in one pass (they are small)."""
+        layers = len(self.layers)
+        if layers == 1:
+            return (int(entered.numel()),), (int(left.numel()),)
+        if entered.numel() + left.numel() <= FEW_CHANGES:  # a few: cheaper in Python
+            starts = self._layer_starts_list
+            counts = [[0] * layers, [0] * layers]
+            for side, positions in enumerate((entered, left)):
+                for position in positions.tolist():
+                    counts[side][bisect.bisect_right(starts, position) - 1] += 1
+            return tuple(counts[0]), tuple(counts[1])
+        layer_ids = torch.bucketize(torch.cat([entered, left]), self._layer_bounds[1:-1],
+                                    right=True)
+        layer_ids[entered.numel():] += layers  # left ones count in the second half
+        counts = torch.bincount(layer_ids, minlength=2 * layers).tolist()
+        return tuple(counts[:layers]), tuple(counts[layers:])
+
+    def _counts_per_layer(self, positions) -> tuple:
+        """How many of the global `positions` (any order) fall in each layer."""
+        if len(self.layers) == 1:
+            return (int(positions.numel()),)
+        layer_ids = torch.bucketize(positions, self._layer_bounds[1:-1], right=True)
+        return tuple(torch.bincount(layer_ids, minlength=len(self.layers)).tolist())
 
     # ----------------------------------------------------------------- initial values
     def _compute_initial_flat(self):
@@ -288,42 +577,22 @@ class DropBack:
                 self._flat.copy_(initial)
             return
         if not torch.equal(self._flat, initial):
-            mismatched = [layer.name for layer, lo, hi in self._layer_slices()
-                          if not torch.equal(self._flat[lo:hi], initial[lo:hi])]
+            starts = self._layer_starts()
+            mismatched = [layer.name for i, layer in enumerate(self.layers)
+                          if not torch.equal(self._flat[starts[i]:starts[i + 1]],
+                                             initial[starts[i]:starts[i + 1]])]
             raise ValueError(
                 "initialize=False but the weights of layer(s) "
                 f"{', '.join(mismatched)} differ from the PRNG initial values for seed "
                 f"{self.seed}; use initialize=True or accelsim.dropback.init.initialize_model")
 
-    def _layer_slices(self):
-        bounds = self._layer_bounds.tolist()
-        return [(layer, bounds[i], bounds[i + 1]) for i, layer in enumerate(self.layers)]
-
-    # ----------------------------------------------------------------- public API
+    # ----------------------------------------------------------------- the step
     def zero_grad(self, set_to_none: bool = True):
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def freeze(self):
         """Fix the tracked set from the next step on."""
         self.frozen = True
-
-    @torch.no_grad()
-    def _selection(self, initial):
-        """Score all elements and pick the tracked set: (sorted global index, threshold(s))."""
-        scores = torch.sub(self._flat, initial, out=self._score_buffer).abs_()
-        if self.mode == "global":
-            index, threshold = select_top_k(scores, min(self.budget, self.param_count),
-                                            self._selection_hints[0])
-            self._selection_hints[0] = threshold
-            return index, threshold, ()
-        parts, thresholds = [], []
-        for (layer, lo, hi), share in zip(self._layer_slices(), self.layer_budgets):
-            local, threshold = select_top_k(scores[lo:hi], share,
-                                            self._selection_hints[layer.layer_id])
-            self._selection_hints[layer.layer_id] = threshold
-            parts.append(local + lo)
-            thresholds.append(threshold)
-        return torch.cat(parts), min(thresholds), tuple(thresholds)
 
     def step(self, closure=None) -> DropBackStepStats:
         """optimizer.step(closure), then selection (unless frozen) and reset to w0."""
@@ -332,68 +601,103 @@ class DropBack:
             else self.optimizer.step()
         with torch.no_grad():
             initial = self.initial_values()
-            was_frozen = self.frozen
-            if was_frozen:
-                index, threshold, layer_thresholds = self._tracked_index, math.nan, ()
+            if self.frozen:
+                self._reset_untracked(self._tracked_index, initial)
+                stats = self._frozen_stats()
             else:
-                index, threshold, layer_thresholds = self._selection(initial)
-            self._reset_untracked(index, initial)
-            stats = self._record(index, threshold, layer_thresholds, was_frozen)
+                selections = self._select(initial)
+                index = _join([s.index for s in selections], self._segments)
+                self._reset_untracked(index, initial)
+                stats = self._record(selections, index)
         if self.freeze_at_step is not None and self.step_count >= self.freeze_at_step:
             self.frozen = True
         return stats
 
-    # ----------------------------------------------------------------- reset and state
+    def _select(self, initial) -> list:
+        """Score every element, |w - w0|, and pick the new set of each ranking pool."""
+        scores = torch.sub(self._flat, initial, out=self._score_buffer[:self.param_count])
+        scores.abs_()
+        selections = []
+        for (start, end, count), previous, hint in zip(self._segments, self._segment_index,
+                                                       self._segment_hints):
+            # one pool: the padded buffer, so the scan needs no ragged tail
+            whole = len(self._segments) == 1
+            selections.append(self._select_segment(
+                scores[start:end], self._score_buffer if whole else scores[start:end],
+                self._score_layout if whole else None, count, previous, hint))
+        self._segment_hints = [_predicted_threshold(selection.threshold, last)
+                               for selection, last in zip(selections, self._last_thresholds)]
+        self._last_thresholds = [selection.threshold for selection in selections]
+        return selections
+
+    @staticmethod
+    def _select_segment(scores, scan_scores, layout, count, previous, hint) -> _Selection:
+        """The new set of one ranking pool (positions local to it)."""
+        if previous.numel() == count and 0 < count < scores.numel():
+            selection = _update_selection(scan_scores, count, previous, hint, layout)
+            if selection is not None:
+                return selection
+        index, threshold = _rank_all(scores, count)  # first step (or a NaN): rank everything
+        was_tracked = _mask_of(previous, scores.numel())
+        now_tracked = _mask_of(index, scores.numel())
+        return _Selection(index, threshold, entered=index[~was_tracked[index]],
+                          left=previous[~now_tracked[previous]])
+
     def _reset_untracked(self, index, initial):
-        """Untracked elements <- w0; their optimizer state tensors <- 0."""
-        kept = self._flat[index]
+        """Untracked elements <- w0; their optimizer state <- 0."""
+        kept = self._flat.index_select(0, index)
         self._flat.copy_(initial)
         self._flat.index_copy_(0, index, kept)
-        local_indices = self._local_indices(index)
-        for param, local in zip(self._params, local_indices):
-            for value in self.optimizer.state.get(param, {}).values():
-                if torch.is_tensor(value) and value.shape == param.shape and value.numel():
-                    _zero_except(value, local)
+        unbound = self._optimizer_state.sync(self.optimizer)
+        for flat_state in self._optimizer_state.buffers.values():
+            kept = flat_state.index_select(0, index)
+            flat_state.zero_()
+            flat_state.index_copy_(0, index, kept)
+        if unbound:  # state in another dtype or device: zero it through the mask
+            self._zero_unbound_state(unbound, index)
 
-    def _local_indices(self, index):
-        """Per budgeted parameter: the tracked positions inside that parameter."""
-        if self.frozen and self._param_local_index is not None:
-            return self._param_local_index
-        bounds = torch.searchsorted(index, self._param_bounds).tolist()
-        local = [index[bounds[i]:bounds[i + 1]] - offset
-                 for i, offset in enumerate(self._param_offsets)]
-        if self.frozen:
-            self._param_local_index = local
-        return local
+    def _zero_unbound_state(self, unbound, index):
+        mask = _mask_of(index, self.param_count)
+        offsets = self._optimizer_state.offsets
+        for value, number in unbound:
+            param = self._params[number]
+            kept = mask[offsets[number]:offsets[number] + param.numel()].view(param.shape)
+            value.masked_fill_(~kept.to(value.device), 0)
 
-    def _record(self, index, threshold, layer_thresholds, was_frozen) -> DropBackStepStats:
-        """Update the tracked set and step count; return this step's statistics."""
+    def _record(self, selections, index) -> DropBackStepStats:
+        """Make the selections the tracked set; return this step's statistics."""
         before = self._tracked_per_layer
-        self.step_count += 1
-        if was_frozen:
-            return DropBackStepStats(self.step_count, before, (0,) * len(before),
-                                     (0,) * len(before), before, threshold, True, ())
-        entered_index = index[~self._tracked_mask[index]]
-        after = _counts_per_segment(index, self._layer_bounds)
-        entered = _counts_per_segment(entered_index, self._layer_bounds)
-        left = tuple(b + e - a for b, e, a in zip(before, entered, after))
-        self._tracked_mask.index_fill_(0, self._tracked_index, False)
-        self._tracked_mask.index_fill_(0, index, True)
+        entered = _join([s.entered for s in selections], self._segments)
+        left = _join([s.left for s in selections], self._segments)
+        entered_counts, left_counts = self._entered_left_per_layer(entered, left)
+        after = tuple(b + e - l for b, e, l in zip(before, entered_counts, left_counts))
         self._tracked_index = index
+        self._segment_index = [s.index for s in selections]
         self._tracked_per_layer = after
-        self._param_local_index = None
-        return DropBackStepStats(self.step_count, before, entered, left, after, threshold,
-                                 False, layer_thresholds)
+        self.step_count += 1
+        thresholds = [s.threshold for s in selections]
+        return DropBackStepStats(
+            self.step_count, before, entered_counts, left_counts, after, min(thresholds),
+            False, tuple(thresholds) if self.mode == "per_layer" else ())
+
+    def _frozen_stats(self) -> DropBackStepStats:
+        self.step_count += 1
+        tracked = self._tracked_per_layer
+        nothing = (0,) * len(tracked)
+        return DropBackStepStats(self.step_count, tracked, nothing, nothing, tracked, math.nan,
+                                 True, ())
 
     # ----------------------------------------------------------------- inspection
     def tracked_masks(self) -> dict:
         """{layer_id: flat bool tensor of param_count}: the tracked set in use now."""
-        return {layer.layer_id: self._tracked_mask[lo:hi].clone()
-                for layer, lo, hi in self._layer_slices()}
+        starts = self._layer_starts()
+        mask = _mask_of(self._tracked_index, self.param_count)
+        return {layer.layer_id: mask[starts[i]:starts[i + 1]].clone()
+                for i, layer in enumerate(self.layers)}
 
     def tracked_index(self):
         """Sorted global indices of the tracked elements (a copy)."""
-        return self._tracked_index.clone()
+        return torch.sort(self._tracked_index).values
 
     def tracked_per_layer(self) -> tuple:
         """Tracked count per layer_id, now."""
@@ -408,6 +712,14 @@ class DropBack:
         budgeted = {id(p) for p in self._params}
         return {name: p.numel() for name, p in self.model.named_parameters()
                 if id(p) not in budgeted}
+
+    def untracked_at_initial(self) -> bool:
+        """True if every untracked element equals its w0 bit for bit (true after each step)."""
+        self._ensure_bound()
+        initial = self.initial_values()
+        with torch.no_grad():
+            tracked = _mask_of(self._tracked_index, self.param_count)
+            return torch.equal(torch.where(tracked, initial, self._flat), initial)
 
     def __repr__(self):
         return (f"DropBack(budget={self.budget}, param_count={self.param_count}, "
@@ -431,8 +743,7 @@ class DropBack:
             "step_count": self.step_count,
             "frozen": self.frozen,
             "freeze_at_step": self.freeze_at_step,
-            "tracked_index": self._tracked_index.detach().cpu().clone(),
-            "selection_hints": list(self._selection_hints),
+            "tracked_index": self.tracked_index().cpu(),
             "optimizer": self.optimizer.state_dict(),
         }
 
@@ -440,21 +751,17 @@ class DropBack:
         """Restore from `state_dict()`. Load the model's weights too (either order)."""
         self._check_state_matches(state)
         self._ensure_bound()
-        device = self._flat.device
-        index = torch.as_tensor(state["tracked_index"], dtype=torch.int64).to(device)
+        index = torch.as_tensor(state["tracked_index"], dtype=torch.int64).to(self._flat.device)
         if index.numel() and (int(index.min()) < 0 or int(index.max()) >= self.param_count
                               or not bool((index[1:] > index[:-1]).all())):
             raise ValueError("DropBack state: tracked_index must be sorted, unique, in range")
         self.optimizer.load_state_dict(state["optimizer"])
-        self._tracked_mask.zero_()
-        self._tracked_mask[index] = True
-        self._tracked_index = index
-        self._tracked_per_layer = _counts_per_segment(index, self._layer_bounds)
+        self._set_tracked(index)
         self.step_count = int(state["step_count"])
         self.frozen = bool(state["frozen"])
-        self._selection_hints = list(state["selection_hints"])
-        self._param_local_index = None
-        self._check_untracked_at_initial()
+        if not self.untracked_at_initial():
+            raise ValueError("after loading the DropBack state, some untracked weights differ "
+                             "from w0: the model weights do not belong to this state")
 
     def _check_state_matches(self, state):
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
@@ -470,31 +777,24 @@ class DropBack:
                 raise ValueError(f"DropBack state does not match: {key} is "
                                  f"{state.get(key)!r}, this DropBack has {value!r}")
 
-    def untracked_at_initial(self) -> bool:
-        """True if every untracked element equals its w0 bit for bit (true after each step)."""
-        self._ensure_bound()
-        initial = self.initial_values()
-        with torch.no_grad():
-            return torch.equal(torch.where(self._tracked_mask, initial, self._flat), initial)
 
-    def _check_untracked_at_initial(self):
-        if not self.untracked_at_initial():
-            raise ValueError("after loading the DropBack state, some untracked weights differ "
-                             "from w0: the model weights do not belong to this state")
+def _predicted_threshold(threshold: float, last) -> float:
+    """The next k-th score, guessed: this one, lowered by the same ratio if it just fell
+    (early in training it can fall step after step; a guess too high costs a second scan)."""
+    if last is None or not (math.isfinite(last) and last > 0 and math.isfinite(threshold)):
+        return threshold
+    return threshold * min(1.0, threshold / last)
 
 
-def _zero_except(state_tensor, local_index):
-    """Zero every element of a state tensor except those at `local_index` (flat positions)."""
-    flat = state_tensor.view(-1) if state_tensor.is_contiguous() \
-        else state_tensor.reshape(-1).clone()
-    kept = flat[local_index]
-    flat.zero_()
-    flat.index_copy_(0, local_index, kept)
-    if not state_tensor.is_contiguous():
-        state_tensor.copy_(flat.view(state_tensor.shape))
+def _mask_of(positions, length: int):
+    """A bool mask of `length` with True at `positions`."""
+    mask = torch.zeros(length, dtype=torch.bool, device=positions.device)
+    return mask.index_fill_(0, positions, True)
 
 
-def _counts_per_segment(sorted_index, bounds) -> tuple:
-    """How many of the sorted indices fall in each [bounds[i], bounds[i+1])."""
-    positions = torch.searchsorted(sorted_index, bounds).tolist()
-    return tuple(positions[i + 1] - positions[i] for i in range(len(positions) - 1))
+def _join(local_positions, segments):
+    """Global positions from per-segment local ones (a single pool starts at 0: no copy)."""
+    if len(segments) == 1:
+        return local_positions[0]
+    return torch.cat([positions + start for positions, (start, _, _) in
+                      zip(local_positions, segments)])

@@ -156,21 +156,22 @@ def uniform_numpy(seed: int, layer_id: int, index, bound: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- torch
-def _mul32_torch(x, multiplier: int):
-    """(x * multiplier) mod 2**32 for int64 x in [0, 2**32), exact and overflow-free.
+def _mul32_torch_(x, multiplier: int):
+    """x <- (x * multiplier) mod 2**32, in place, for int64 x in [0, 2**32): exact, no overflow.
 
     A direct int64 product of two 32-bit values can exceed 2**63 (signed overflow, undefined in
     the C++ kernels). Splitting the constant into 16-bit halves keeps every product < 2**48."""
     low, high = multiplier & 0xFFFF, multiplier >> 16
     high_part = (x * high).bitwise_and_(0xFFFF).bitwise_left_shift_(16)
-    return (x * low).add_(high_part).bitwise_and_(MASK32)
+    return x.mul_(low).add_(high_part).bitwise_and_(MASK32)
 
 
-def _round_pair_torch(x):
-    x = x.bitwise_xor(x >> 16)
-    x = _mul32_torch(x, MULTIPLIER_A)
-    x = x.bitwise_xor_(x >> 15)
-    return _mul32_torch(x, MULTIPLIER_B)
+def _round_pair_torch_(x):
+    """Two xorshift-multiply rounds, in place."""
+    x.bitwise_xor_(x >> 16)
+    _mul32_torch_(x, MULTIPLIER_A)
+    x.bitwise_xor_(x >> 15)
+    return _mul32_torch_(x, MULTIPLIER_B)
 
 
 def bits_torch(seed: int, layer_id: int, index):
@@ -182,13 +183,12 @@ def bits_torch(seed: int, layer_id: int, index):
     key_0, key_1 = layer_keys(seed, layer_id)
     if index.dtype.is_floating_point or index.dtype.is_complex or index.dtype == torch.bool:
         raise TypeError(f"index must be an integer tensor, got dtype {index.dtype}")
-    x = index.to(torch.int64)
-    if x.numel() and (int(x.min()) < 0 or int(x.max()) > MASK32):
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) > MASK32):
         raise ValueError("index values must be in [0, 2**32)")
-    x = x.bitwise_xor(key_0)
-    x = _round_pair_torch(x)
-    x = x.add_(key_1).bitwise_and_(MASK32)
-    x = _round_pair_torch(x)
+    x = index.to(torch.int64).bitwise_xor(key_0)  # a new tensor: the rest works in place
+    _round_pair_torch_(x)
+    x.add_(key_1).bitwise_and_(MASK32)
+    _round_pair_torch_(x)
     return x.bitwise_xor_(x >> 16)
 
 
