@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="snapshot the tracked set every S iterations (default 100)")
     p.add_argument("--no-trace", action="store_true", help="do not record a trace")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--threads", type=int,
+                   help="torch threads (default: 1 for models under 1M weights, else torch's)")
     p.add_argument("--out", default="runs/latest", help="run folder (default runs/latest)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     _add_output_flags(p)
@@ -154,7 +156,8 @@ def cmd_train(args) -> int:
         momentum=args.momentum, weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,
         lr_step_epochs=args.lr_step_epochs, lr_gamma=args.lr_gamma,
         freeze_at_epoch=args.freeze_at_epoch, freeze_at_step=args.freeze_at_step,
-        trace=not args.no_trace, trace_every=args.trace_every, device=args.device)
+        trace=not args.no_trace, trace_every=args.trace_every, device=args.device,
+        threads=args.threads)
     result = train(config, args.out, resume=args.resume, quiet=args.quiet or args.json)
     if args.json:
         print(summary_json(result))

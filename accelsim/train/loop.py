@@ -54,6 +54,7 @@ class TrainConfig:
     trace: bool = True
     trace_every: int = 100
     device: str = "cpu"
+    threads: int | None = None  # torch intra-op threads; None: 1 for small models, else torch's
 
     @property
     def dense(self) -> bool:
@@ -246,14 +247,37 @@ def train(config: TrainConfig | None = None, out="runs/latest", *, resume=False,
     ends bit-identical to an uninterrupted one. `on_epoch_end(epoch, history_row)` is called
     after each epoch's state is saved (for progress reporting or early stopping by raising).
     """
-    from accelsim.dropback.checkpoint import save_checkpoint
-    from accelsim.train.data import batches, to_torch
-
     config = replace(config or TrainConfig(), **overrides)
     _check(config)
     out = Path(out)
     torch.manual_seed(config.seed)
     run = _Run(config, out)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(_threads(config, run.model))
+    try:
+        return _train(run, config, out, resume, quiet, on_epoch_end)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+SMALL_MODEL_PARAMS = 1_000_000
+
+
+def _threads(config: TrainConfig, model) -> int:
+    """Small models run faster on one thread (per-op threading costs more than it saves, and a
+    busy machine makes spinning thread pools thrash); large ones use torch's default."""
+    if config.threads is not None:
+        if config.threads < 1:
+            raise ConfigError(f"train: threads must be >= 1, got {config.threads}")
+        return config.threads
+    small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMS
+    return 1 if small else torch.get_num_threads()
+
+
+def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_epoch_end):
+    from accelsim.dropback.checkpoint import save_checkpoint
+    from accelsim.train.data import batches, to_torch
+
     resume_file = out / "resume.pt"
     if resume and resume_file.exists():
         try:
