@@ -121,7 +121,7 @@ def run_figures(folders: dict, out: Path) -> list[Path]:
             trace = load_trace(trace_dir)
             if not trace.dense:
                 figures.append(plots.churn(trace.steps, out, name=f"tracked_churn",
-                                           title=f"Tracked-set churn ({label})"))
+                                           title=f"Tracked-set churn ({plots.RUN_STYLE.get(label, (label,))[0]})"))
     return figures
 
 

@@ -138,9 +138,10 @@ def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None,
     width = 0.4
     xs = np.arange(len(layers))
     escale, eunit = _energy_scale(agg["energy_pj"].to_numpy())
-    for i, (run, group) in enumerate(agg.groupby("run", sort=False)):
+    runs = [r for r in ("dense", "trace") if r in set(agg["run"])]
+    for i, run in enumerate(runs):
         label, color, _ = RUN_STYLE.get(run, (run, None, None))
-        group = group.set_index(key).reindex(layers)
+        group = agg[agg["run"] == run].set_index(key).reindex(layers)
         ax_e.bar(xs + (i - 0.5) * width, group["energy_pj"] / escale, width, label=label, color=color)
         ax_t.bar(xs + (i - 0.5) * width,
                  (group["dram_bytes_read"] + group["dram_bytes_written"]) / 2 ** 10, width,
@@ -171,18 +172,26 @@ def training_curves(histories: dict, out_dir, *, name="training_accuracy", title
 
 
 def churn(steps: pd.DataFrame, out_dir, *, name="tracked_churn", title=None):
-    """Weights entering and leaving the tracked set per iteration (from a trace's steps)."""
+    """Weights entering the tracked set per iteration (from a trace's steps): the raw counts
+    faint, a rolling mean on top; `left` is drawn only where it differs from `entered`."""
     per_it = steps.groupby("iteration")[["entered_count", "left_count", "tracked_count"]].sum()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
     # iteration 0 fills the empty set: plot from 1 on so the churn itself stays visible
     shown = per_it.iloc[1:] if len(per_it) > 1 else per_it
-    ax.plot(shown.index, shown["entered_count"], label="entered", color="#27ae60", linewidth=1)
-    ax.plot(shown.index, shown["left_count"], label="left", color="#c0392b", linewidth=1,
-            linestyle="--")
-    ax.set_yscale("log")
+    window = max(1, len(shown) // 50)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot(shown.index, shown["entered_count"], color="#27ae60", linewidth=0.5, alpha=0.35)
+    ax.plot(shown.index, shown["entered_count"].rolling(window, min_periods=1).mean(),
+            color="#27ae60", linewidth=1.6, label=f"entered (mean of {window} iterations)")
+    if not shown["left_count"].equals(shown["entered_count"]):
+        ax.plot(shown.index, shown["left_count"].rolling(window, min_periods=1).mean(),
+                color="#c0392b", linewidth=1.2, linestyle="--", label="left (mean)")
+    else:
+        ax.plot([], [], " ", label="left = entered (constant budget)")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("iteration")
-    ax.set_ylabel("weights per iteration (count)")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.set_ylabel("weights entering the tracked set (count)")
+    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or "Tracked-set churn")
     return _save(fig, out_dir, name)
