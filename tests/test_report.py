@@ -103,7 +103,7 @@ def test_plot_writes_png_and_svg(folders, kind, tmp_path, capsys):
         elif name == "training_accuracy":
             assert "test accuracy (%)" in svg and "epoch" in svg
         else:
-            assert "weights per iteration (count)" in svg and "iteration" in svg
+            assert "weights entering the tracked set (count)" in svg and "iteration" in svg
 
     # the default place is <results>/figures; the human form says where each figure went
     text = run_main(capsys, "plot", folders[kind])
