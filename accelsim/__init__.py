@@ -5,7 +5,7 @@ The public API is re-exported lazily, so that `import accelsim` (and the simulat
 imports torch unless a training entry point is used.
 """
 
-from importlib import import_module
+from accelsim._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -24,8 +24,4 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'accelsim' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -8,7 +8,7 @@
 Names are re-exported lazily: `prng` and the numpy half of `init` work without torch.
 """
 
-from importlib import import_module
+from accelsim._lazy import lazy_exports
 
 _EXPORTS = {
     "DropBack": "accelsim.dropback.optimizer",
@@ -30,8 +30,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'accelsim.dropback' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ Public names are loaded lazily (importing `accelsim.sim.dram` alone stays light)
 `simulate`, `SimulationResult`, `iteration_plans` (accelsim.sim.accelerator / .results).
 """
 
-from importlib import import_module
+from accelsim._lazy import lazy_exports
 
 _EXPORTS = {
     "simulate": "accelsim.sim.accelerator",
@@ -18,8 +18,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'accelsim.sim' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

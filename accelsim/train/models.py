@@ -266,6 +266,16 @@ class ResNet18(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
+def _init_conv_fan_out(model: nn.Module) -> None:
+    """He-normal (fan-out) convolutions and zero classifier biases, as WRN and DenseNet's
+    authors initialise them (DropBack replaces budgeted layers' values with PRNG ones anyway)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.Linear):
+            nn.init.zeros_(m.bias)
+
+
 class WideBasicBlock(nn.Module):
     """Pre-activation block of Wide ResNet: BN-ReLU-conv3x3-BN-ReLU-(dropout)-conv3x3.
 
@@ -322,11 +332,7 @@ class WideResNet(nn.Module):
         self.bn = nn.BatchNorm2d(in_planes)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_planes, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
+        _init_conv_fan_out(self)
 
     def forward(self, x):
         x = self.conv1(x)
@@ -400,11 +406,7 @@ class DenseNetBC(nn.Module):
         self.bn = nn.BatchNorm2d(planes)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(planes, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
+        _init_conv_fan_out(self)
 
     def forward(self, x):
         x = self.conv1(x)
