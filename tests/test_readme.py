@@ -38,3 +38,28 @@ def test_shipped_configs_all_load():
     assert "default" in names and len(names) >= 4
     for name in names:
         load_accelerator_config(name)
+
+
+def test_python_example_runs(tmp_path, monkeypatch):
+    """The README's 'From Python' example, with `my_batches` fed from the embedded digits."""
+    import re
+
+    import torch
+
+    from accelsim.train.data import batches, load_dataset, to_torch
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"### From Python\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    data = load_dataset("digits", flatten=True)
+
+    def my_batches():
+        for xb, yb in batches(data.train_x, data.train_y, 32, seed=0, epoch=0):
+            yield to_torch(xb, yb)
+
+    monkeypatch.chdir(tmp_path)
+    namespace = {"my_batches": my_batches, "print": lambda *a, **k: None}
+    exec(compile(code, "README.md", "exec"), namespace)
+    result = namespace["result"]
+    assert (tmp_path / "runs" / "mine" / "trace" / "manifest.json").exists()
+    assert set(result.runs) == {"trace", "dense"}
+    assert isinstance(namespace["model"], torch.nn.Module)
