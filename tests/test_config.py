@@ -45,7 +45,8 @@ def test_default_values_and_sources():
     for sram in (cfg.weight_sram, cfg.activation_sram):
         for key in ("read_energy_pj", "write_energy_pj", "leakage_power_mw"):
             assert sram.sources[key]
-    assert cfg.prng.sources["energy_pj_per_value"].startswith("derived estimate")
+    assert cfg.prng.sources["energy_pj_per_value"].startswith("derived: the generator training")
+    assert cfg.prng.energy_pj_per_value == pytest.approx(17.8)
     assert cfg.dram.preset == "DDR4-3200" and cfg.dram.sources["tcl_cycles"]
     d = cfg.to_dict()
     assert d["weight_sram"]["capacity_bytes"] == 8 * 2**20 and d["dram"]["preset"] == "DDR4-3200"
