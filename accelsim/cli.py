@@ -177,6 +177,9 @@ def cmd_train(args) -> int:
 def cmd_trace(args) -> int:
     from accelsim.trace.format import save_trace
 
+    if args.seed < 0 or args.batch_size < 1:
+        raise AccelsimError(f"trace: --seed must be >= 0 and --batch-size >= 1, got "
+                            f"{args.seed} and {args.batch_size}")
     if args.checkpoint:
         if args.synthetic or args.budget:
             raise AccelsimError("trace --checkpoint takes the tracked set from the checkpoint; "
@@ -235,8 +238,9 @@ def main(argv=None) -> int:
     except AccelsimError as exc:
         print(f"accelsim: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
-        print(f"accelsim: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+    except OSError as exc:  # missing files, a file where a folder should be, a full disk...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"accelsim: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("accelsim: interrupted (rerun with --resume where the command has it)",

@@ -230,6 +230,13 @@ class _Section:
 
     def int(self, key: str, minimum: int = 1, default=_MISSING, choices=None) -> int:
         v = self.raw(key, default)
+        if key.endswith("_bytes") and isinstance(v, str):  # sizes may be written as 64KiB
+            from accelsim.units import parse_size
+
+            try:
+                v = parse_size(v)
+            except ConfigError:
+                self.fail(key, v, "must be a size such as 4096, 64KiB or 1MiB")
         if isinstance(v, bool) or not isinstance(v, int):
             self.fail(key, v, "must be an integer")
         if choices is not None and v not in choices:

@@ -8,6 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def shareable(path):
+    """Give a file or folder made by mkstemp/mkdtemp (owner-only) the usual umask-based mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~umask)
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path in the target's folder; rename it onto `path` on success."""
@@ -17,10 +24,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
-        # mkstemp makes owner-only files; give the result the usual umask-based mode
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        shareable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -34,7 +34,6 @@ Run (project venv)::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import resource
 import statistics

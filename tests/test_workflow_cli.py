@@ -8,7 +8,6 @@ the installed `accelsim` script in a subprocess, to check what a user's shell se
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys

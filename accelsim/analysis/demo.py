@@ -45,9 +45,11 @@ def _train_once(config, out: Path, quiet: bool):
     if done.exists() and saved.exists():
         previous = json.loads(saved.read_text())
         wanted = json.loads(json.dumps(asdict(config)))
-        # the run resolves model_args (e.g. the dataset's in_features): compare the rest
-        previous.pop("model_args", None)
-        wanted.pop("model_args", None)
+        # the run resolves model_args (e.g. the dataset's in_features) and its thread count:
+        # compare the settings asked for
+        for key in ("model_args", "threads_used"):
+            previous.pop(key, None)
+            wanted.pop(key, None)
         if previous == wanted:
             return json.loads(done.read_text())
     return train(config, out, resume=True, quiet=quiet).summary

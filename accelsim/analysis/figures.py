@@ -120,8 +120,9 @@ def run_figures(folders: dict, out: Path) -> list[Path]:
         if trace_dir.exists():
             trace = load_trace(trace_dir)
             if not trace.dense:
-                figures.append(plots.churn(trace.steps, out, name=f"tracked_churn",
-                                           title=f"Tracked-set churn ({plots.RUN_STYLE.get(label, (label,))[0]})"))
+                shown = plots.RUN_STYLE.get(label, (label,))[0]
+                figures.append(plots.churn(trace.steps, out, name="tracked_churn",
+                                           title=f"Tracked-set churn ({shown})"))
     return figures
 
 

@@ -47,11 +47,18 @@ def sweep_points(sram_sizes=None, fields: dict | None = None) -> list[dict]:
 
 
 def _config_digest(accelerator) -> str:
+    """Identity of the base config as resolved (derived energies included) by this version of
+    accelsim: a code or default change makes old point files stale, not silently reused."""
+    from accelsim import __version__
     from accelsim.config import load_accelerator_config
 
-    config = load_accelerator_config(accelerator)
-    return hashlib.sha256(json.dumps(config.spec, sort_keys=True, default=str)
+    resolved = load_accelerator_config(accelerator).to_dict()
+    resolved.pop("path", None)
+    return hashlib.sha256(json.dumps([__version__, resolved], sort_keys=True, default=str)
                           .encode()).hexdigest()
+
+
+POINT_KEYS = ("overrides", "weight_sram_capacity_bytes", "totals")
 
 
 def point_id(trace_sha: str, config_sha: str, overrides: dict, mode: str) -> str:
@@ -149,9 +156,11 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
         file = out / "points" / f"{pid}.json"
         if file.exists():
             try:
-                done[pid] = json.loads(file.read_text())
-                continue
-            except json.JSONDecodeError:
+                saved = json.loads(file.read_text())
+                if isinstance(saved, dict) and all(k in saved for k in POINT_KEYS):
+                    done[pid] = saved
+                    continue
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 pass  # a damaged point is recomputed
         tasks.append((pid, (str(loaded.path), accel_ref, overrides, mode)))
     # validate every point's config up front: a bad value fails before any work starts

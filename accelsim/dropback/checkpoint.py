@@ -43,7 +43,6 @@ from accelsim.dropback import prng
 from accelsim.dropback.init import (
     budgeted_layers,
     initial_values_torch,
-    initialize_model,
     layer_parameters,
     write_layer_values,
 )
@@ -402,8 +401,7 @@ def load_checkpoint(path, builder: Callable | None = None) -> LoadedCheckpoint:
     model = (builder or _default_builder)(header["model"]["name"], **header["model"]["args"])
     layers = budgeted_layers(model)
     _check_layers_match(path, layers, header["layers"])
-    initialize_model(model, header["seed"], header["bias_init"])
-    masks = {}
+    masks = {}  # every budgeted layer is rewritten whole below (w0 with tracked values on top)
     with torch.no_grad():
         for layer, entry in zip(layers, header["layers"]):
             flat, masks[layer.layer_id] = _scatter_layer(

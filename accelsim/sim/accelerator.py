@@ -307,7 +307,7 @@ def _iteration_phases(works, config, mode, plan, tile_counts, dense) -> list[Pha
     def weight_pass(w, phase):
         i = w.layer_id
         return pass_tiles(w, phase, config, tracked_tiles(w, phase), int(pl.pinned[i]),
-                          int(pl.index_bits[i]), int(pl.pinned_index_bits[i]), dense)
+                          int(pl.index_bits[i]), int(pl.pinned_index_bits[i]))
 
     phases = [weight_pass(w, "forward") for w in order]
     if mode == "train":
@@ -357,18 +357,22 @@ def _simulate_run(run: str, trace, works, config, mode, every_iteration, record)
     tiles = sum(p.n_tiles for p in load)
     totals = {(r["layer_id"], r["phase"]): dict(r) for r in load_records}
     keys = list(totals)
-    logs = [("load", load_log)] if record else []
+    # each simulated segment runs on its own clock from 0: keep its length, so the exported
+    # request stream can lay the segments end to end
+    logs = [("load", load_log, _segment_cycles(load_records))] if record else []
     memo: dict = {}
     for plan in plans:
-        key = (plan.snapshot_iteration, plan.tracked.tobytes(), plan.entered.tobytes(),
-               plan.left.tobytes())
+        # a dense run never reads the masks: its identical iterations are simulated once
+        key = (None if dense else plan.snapshot_iteration, plan.tracked.tobytes(),
+               plan.entered.tobytes(), plan.left.tobytes())
         if key not in memo:
             phases = _iteration_phases(works, config, mode, plan, tile_counts(plan.snapshot_iteration),
                                        dense)
             memo[key], log = _run_phases(run, works, config, phases, record, dram_cache)
             tiles += sum(p.n_tiles for p in phases)
             if record:
-                logs.append((f"iteration {plan.first_iteration}", log))
+                logs.append((f"iteration {plan.first_iteration}", log,
+                             _segment_cycles(memo[key])))
         for rec in memo[key]:
             k = (rec["layer_id"], rec["phase"])
             if k not in totals:
@@ -381,16 +385,23 @@ def _simulate_run(run: str, trace, works, config, mode, every_iteration, record)
     rows = [totals[k] for k in keys]
     requests = None
     if record:
-        frames = []
-        for label, log in logs:
+        frames, offset = [], 0
+        for label, log, length in logs:
             frame = pd.DataFrame(log, columns=["base_byte_address", "n_bytes", "is_write",
                                                "issue_cycle"])
             frame = frame.astype({"base_byte_address": "int64", "n_bytes": "int64",
                                   "is_write": "bool", "issue_cycle": "int64"})
+            frame["issue_cycle"] += offset
+            offset += length
             frame["simulated"] = label  # "load" or "iteration N" (a representative iteration)
             frames.append(frame)
         requests = pd.concat(frames, ignore_index=True)
     return rows, requests, {"simulated_iterations": len(memo), "simulated_tiles": tiles}
+
+
+def _segment_cycles(records) -> int:
+    """Cycles of one simulated segment: its phases run one after another."""
+    return int(sum(r["total_cycles"] for r in records))
 
 
 _SUMMED = tuple(c for c in COUNT_COLUMNS) + ("dram_dynamic_energy_pj", "dram_background_energy_pj")

@@ -38,12 +38,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-WEIGHT_PASS_PHASES = ("forward", "backward_data")
-TRAIN_PHASES = ("forward", "backward_data", "backward_weight", "update")
-INFERENCE_PHASES = ("forward",)
-LOAD_PHASE = "load"
-ALL_PHASES = (LOAD_PHASE,) + TRAIN_PHASES
-
 _GEMM_COLUMNS = {
     "forward": ("fwd_m", "fwd_n", "fwd_k"),
     "backward_data": ("bwd_data_m", "bwd_data_n", "bwd_data_k"),

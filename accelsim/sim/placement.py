@@ -30,17 +30,6 @@ class Placement:
     pinned_bytes: int
     capacity_bytes: int
 
-    @property
-    def streamed(self) -> np.ndarray:
-        return self.tracked - self.pinned
-
-    @property
-    def pinned_fraction(self) -> np.ndarray:
-        """Share of each layer's tracked set that is pinned (1 where nothing is tracked)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.where(self.tracked > 0, self.pinned / np.maximum(self.tracked, 1), 1.0)
-        return frac
-
 
 def index_bits(index_config, weight_count: int, tracked_count: int, dense: bool) -> int:
     if dense or tracked_count <= 0:

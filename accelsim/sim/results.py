@@ -56,22 +56,11 @@ ENERGY_COLUMNS = ("dram_dynamic_energy_pj", "dram_background_energy_pj") + ENERG
     "energy_pj",)
 COLUMNS = KEY_COLUMNS + COUNT_COLUMNS + ENERGY_COLUMNS
 
-PHASE_ORDER = ("load", "forward", "backward_data", "backward_weight", "update")
-
 # what the dense-vs-trace comparison puts side by side
 COMPARED = (
     "dram_bytes", "weight_dram_bytes", "dram_bytes_read", "energy_pj", *ENERGY_COMPONENTS,
     "total_cycles", "prng_values_count",
 )
-
-
-def empty_records() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in COUNT_COLUMNS})
-    for c in ENERGY_COLUMNS:
-        frame[c] = pd.Series(dtype="float64")
-    for c in KEY_COLUMNS:
-        frame[c] = pd.Series(dtype="int64" if c == "layer_id" else "object")
-    return frame[list(COLUMNS)]
 
 
 def _sum_numeric(frame: pd.DataFrame) -> pd.Series:

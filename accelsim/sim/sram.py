@@ -8,7 +8,6 @@ read latency. The per-bank counts are computed in bulk with numpy, never word by
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -56,11 +55,6 @@ def _busiest_bank_of_two(streams, banks: int) -> tuple[int, int]:
     elif windows:
         busiest += 1
     return accesses, busiest
-
-
-def words_for_bits(bits: int, bank_width_bits: int) -> int:
-    """Bank-width accesses needed to move `bits` (a partly used word still costs an access)."""
-    return int(math.ceil(int(bits) / bank_width_bits)) if bits > 0 else 0
 
 
 class SramBanks(Server):

@@ -233,7 +233,7 @@ def _zeros(n):
 
 
 def pass_tiles(work: LayerWork, phase: str, config, tracked_tiles: np.ndarray, pinned: int,
-               index_bits: int, pinned_index_bits: int, dense: bool) -> PhaseTiles:
+               index_bits: int, pinned_index_bits: int) -> PhaseTiles:
     """A weight pass (forward or backward_data): every weight read once, from SRAM if pinned,
     DRAM if tracked and not pinned, the PRNG if untracked."""
     geo = work.passes[phase]

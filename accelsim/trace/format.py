@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from accelsim import __version__
 from accelsim.errors import TraceError
+from accelsim.io import shareable
 
 FORMAT_NAME = "accelsim-trace"
 FORMAT_VERSION = 1
@@ -286,9 +287,7 @@ def save_trace(trace: Trace, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp is owner-only; a trace is meant to be shared
+    shareable(tmp)  # mkdtemp is owner-only; a trace is meant to be shared
     try:
         tables = {LAYERS_FILE: (trace.layers, LAYERS_SCHEMA), STEPS_FILE: (trace.steps, STEPS_SCHEMA),
                   SNAPSHOTS_FILE: (trace._snapshot_rows, SNAPSHOTS_SCHEMA)}
@@ -335,6 +334,11 @@ def load_trace(path) -> Trace:
 # -- internals ------------------------------------------------------------------------------------
 
 def _replace_dir(tmp: Path, path: Path):
+    """Move the finished folder into place; an existing *trace* there is replaced, anything
+    else is left alone (a user's --out typo must never delete their files)."""
+    if path.exists() and not (path.is_dir() and (path / MANIFEST_FILE).is_file()):
+        raise TraceError(f"{path}: exists and is not a trace folder; choose another --out "
+                         "or remove it")
     if path.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
         os.rmdir(old)

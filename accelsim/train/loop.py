@@ -106,11 +106,23 @@ def _check(config: TrainConfig):
         raise ConfigError(f"train: lr must be > 0, got {config.lr!r}")
     if config.budget_mode not in ("global", "per_layer"):
         raise ConfigError(f"train: budget_mode {config.budget_mode!r} not 'global' or 'per_layer'")
+    at_least = {"seed": (config.seed, 0), "lr_step_epochs": (config.lr_step_epochs, 1),
+                "freeze_at_epoch": (config.freeze_at_epoch, 1),
+                "freeze_at_step": (config.freeze_at_step, 1)}
+    for name, (value, low) in at_least.items():
+        if value is not None and (not isinstance(value, int) or value < low):
+            raise ConfigError(f"train: {name} must be an integer >= {low}, got {value!r}")
+    for name in ("momentum", "weight_decay"):
+        if not getattr(config, name) >= 0:
+            raise ConfigError(f"train: {name} must be >= 0, got {getattr(config, name)!r}")
 
 
 def _model_args(config: TrainConfig, data) -> dict:
     args = dict(config.model_args)
     args.setdefault("num_classes", data.num_classes)
+    if not isinstance(args["num_classes"], int) or args["num_classes"] < data.num_classes:
+        raise ConfigError(f"train: num_classes {args['num_classes']!r} is fewer than the "
+                          f"{data.num_classes} classes of {config.dataset!r}")
     if config.model.replace("_", "-").lower() == "lenet-300-100":
         args.setdefault("in_features", int(math.prod(data.input_shape)))
     else:
@@ -285,10 +297,10 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         except Exception as exc:
             raise CheckpointError(f"{resume_file}: cannot be read ({type(exc).__name__})") from None
         run.restore(state)
-    elif not resume and (out / "summary.json").exists():
-        pass  # a finished run is overwritten by a new one
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "config.json", {**asdict(config), "model_args": run.model_args})
+    # the resolved thread count too: results are bit-identical only at the same count
+    write_json_atomic(out / "config.json", {**asdict(config), "model_args": run.model_args,
+                                            "threads_used": torch.get_num_threads()})
 
     data, model, device = run.data, run.model, run.device
     steps_per_epoch = math.ceil(len(data.train_y) / config.batch_size)
@@ -322,7 +334,8 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
             run.scheduler.step()
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y, device)
         _, train_acc = evaluate(model, data.train_x, data.train_y, device)
-        tracked = run.dropback.budget if run.dropback is not None else _budgeted_count(model)
+        tracked = (sum(run.dropback.tracked_per_layer()) if run.dropback is not None
+                   else _budgeted_count(model))
         run.history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen,
                             "train_accuracy": train_acc, "test_loss": test_loss,
                             "test_accuracy": test_acc, "lr": lr, "tracked_count": tracked,
@@ -356,7 +369,8 @@ def _finish(run: _Run, out: Path, save_checkpoint) -> TrainResult:
 
     sizes = checkpoint_sizes(out / "checkpoint.sparse")
     param_count = _budgeted_count(run.model)
-    tracked = run.dropback.budget if run.dropback is not None else param_count
+    tracked = (sum(run.dropback.tracked_per_layer()) if run.dropback is not None
+               else param_count)
     summary = {
         "model": config.model, "dataset": config.dataset, "epochs": config.epochs,
         "seed": config.seed, "dense": config.dense, "budget_mode": config.budget_mode,
