@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from accelsim.dropback.optimizer import DropBack
+from accelsim.io import atomic_path
 
 RESULTS_CSV = Path(__file__).parent / "results" / "dropback_overhead.csv"
 
@@ -178,8 +179,7 @@ def main(argv=None):
             _print_table(rows[-1:])
     print()
     _print_table(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as handle:
+    with atomic_path(args.out) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
+from accelsim.io import atomic_path, write_text_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCALESIM_VENV = REPO_ROOT / ".scalesim-venv"
@@ -480,8 +481,9 @@ def run_scalesim(network: str, setup: ScaleSimSetup, *, layers: pd.DataFrame | N
         scalesim_version=SCALESIM_VERSION, host=platform.node(), cpu_count=os.cpu_count() or 0,
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     cache_dir.mkdir(parents=True, exist_ok=True)
-    per_layer.to_csv(csv_path, index=False)
-    json_path.write_text(json.dumps(asdict(facts), indent=2) + "\n")
+    with atomic_path(csv_path) as tmp:
+        per_layer.to_csv(tmp, index=False)
+    write_text_atomic(json_path, json.dumps(asdict(facts), indent=2) + "\n")
     if verbose:
         print(f"SCALE-Sim {key}: {wall_s:.1f} s, peak {peak_bytes / 2**30:.2f} GiB, "
               f"compute cycles {int(per_layer['compute_cycles'].sum()):,}", file=sys.stderr)
@@ -558,7 +560,8 @@ def verify(networks=("lenet-5", "lenet-300-100", "resnet18"), *, run_probes: boo
                                        cache_dir=cache_dir, verbose=False)
             results.append(("probe", setup, layers, measured))
     table = check_closed_forms(results)
-    table.to_csv(cache_dir.parent / "scalesim_closed_forms.csv", index=False)
+    with atomic_path(cache_dir.parent / "scalesim_closed_forms.csv") as tmp:
+        table.to_csv(tmp, index=False)
     write_closed_forms_note(table, cache_dir.parent / "scalesim_closed_forms.md")
     return table
 
@@ -613,7 +616,7 @@ def write_closed_forms_note(table: pd.DataFrame, path: Path) -> Path:
         "64 kB SRAMs, so that R ≠ C and the os block refetch occurs.",
         "",
     ]
-    path.write_text("\n".join(lines))
+    write_text_atomic(path, "\n".join(lines))
     return path
 
 

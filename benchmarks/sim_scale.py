@@ -26,6 +26,7 @@ from accelsim.analysis.sweep import sweep
 from accelsim.sim.accelerator import simulate
 from accelsim.trace.format import save_trace
 from accelsim.trace.from_model import synthetic_model_trace
+from accelsim.io import atomic_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = [  # (label, zoo name, model args, tracked budget)
@@ -98,7 +99,8 @@ def main(argv=None):
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process peak RSS (torch and model building included): {peak_rss:,.0f} MiB")
     RESULTS.mkdir(exist_ok=True)
-    table.to_csv(RESULTS / "sim_scale.csv", index=False)
+    with atomic_path(RESULTS / "sim_scale.csv") as tmp:
+        table.to_csv(tmp, index=False)
     print(f"written: {RESULTS / 'sim_scale.csv'}")
 
 

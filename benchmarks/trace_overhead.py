@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from accelsim.train.loop import TrainConfig, train
+from accelsim.io import atomic_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -60,7 +61,8 @@ def main(argv=None):
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     RESULTS.mkdir(exist_ok=True)
-    table.to_csv(RESULTS / "trace_overhead.csv", index=False)
+    with atomic_path(RESULTS / "trace_overhead.csv") as tmp:
+        table.to_csv(tmp, index=False)
     print(f"\nwritten: {RESULTS / 'trace_overhead.csv'}")
 
 

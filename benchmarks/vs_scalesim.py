@@ -43,6 +43,7 @@ import tracemalloc
 from pathlib import Path
 
 import pandas as pd
+from accelsim.io import atomic_path, write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scalesim_runner as ssr  # noqa: E402  (a sibling script, not a package)
@@ -316,7 +317,8 @@ def write_reports(report: dict, report_dir: Path = REPORT_DIR) -> tuple[Path, Pa
         frames += [frame, pd.DataFrame([total])]
     csv_path = report_dir / f"vs_scalesim_{network}.csv"
     report_dir.mkdir(parents=True, exist_ok=True)
-    pd.concat(frames, ignore_index=True).to_csv(csv_path, index=False, float_format="%.6g")
+    with atomic_path(csv_path) as tmp:
+        pd.concat(frames, ignore_index=True).to_csv(tmp, index=False, float_format="%.6g")
 
     lines = [f"# accelsim vs SCALE-Sim v3: {network}",
              "",
@@ -384,7 +386,7 @@ def write_reports(report: dict, report_dir: Path = REPORT_DIR) -> tuple[Path, Pa
               "DRAM writes a small write-buffer artefact; ofmap traffic is not compared here.",
               ""]
     md_path = report_dir / f"vs_scalesim_{network}.md"
-    md_path.write_text("\n".join(lines))
+    write_text_atomic(md_path, "\n".join(lines))
     return csv_path, md_path
 
 
