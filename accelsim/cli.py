@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="Markdown report of a run, simulation or sweep")
     p.add_argument("results", help="a run, simulate or sweep folder")
-    p.add_argument("--out", help="folder for report.md (default: the results folder; figures stay in <results>/figures)")
+    p.add_argument("--out", help="folder for report.md (default: the results folder; "
+                                 "figures stay in <results>/figures)")
     _add_output_flags(p)
 
     p = sub.add_parser("demo", help="train dense and DropBack, simulate, sweep, report")
