@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from accelsim.config_reference import reference_markdown
+from accelsim.config.reference import reference_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,7 +15,7 @@ def _section(text, name):
 def test_config_reference_matches_the_default_config():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert _section(readme, "config-reference") == reference_markdown("default"), \
-        "regenerate with: python -m accelsim.config_reference"
+        "regenerate with: python -m accelsim.config.reference"
 
 
 def test_every_config_field_is_documented():

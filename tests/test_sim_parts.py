@@ -8,8 +8,9 @@ import pytest
 import simpy
 
 from accelsim.config import PrngConfig, SramConfig, UpdateConfig
-from accelsim.sim.dram import DramModel, dram_preset
-from accelsim.sim.dram_port import DramPort
+from accelsim.config.dram import dram_preset
+from accelsim.sim.dram.model import DramModel
+from accelsim.sim.dram.port import DramPort
 from accelsim.sim.pe_array import PeArray, UpdateUnit, update_cycles
 from accelsim.sim.prng_unit import PrngUnit, regeneration_cycles
 from accelsim.sim.sram import SramBanks, address_bank_loads, stream_bank_loads
@@ -197,7 +198,7 @@ def test_phases_run_one_after_the_other():
 
 
 def test_recorded_streams_expand_to_bursts():
-    from accelsim.sim.dram_port import expand_streams
+    from accelsim.sim.dram.port import expand_streams
 
     addresses, writes, cycles = expand_streams([(0, 100, False, 5), (256, 64, True, 9),
                                                 (1000, 0, False, 9)], 64)

@@ -18,7 +18,7 @@ import pytest
 
 from accelsim import __version__
 from accelsim.cli import main
-from accelsim.sim.dram_export import read_dram_trace
+from accelsim.sim.dram.export import read_dram_trace
 from accelsim.trace.format import load_trace, save_trace
 from trace_helpers import tiny_trace
 

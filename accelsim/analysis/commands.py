@@ -102,8 +102,8 @@ EXPORT_MAX_BURSTS = 50_000_000  # ~1.5 GB of text; beyond that a trace is no use
 
 def _export_dram(result, config, out: Path, fmt: str) -> list[Path]:
     """Write each run's DRAM request stream, one burst a line, in DRAM clock cycles."""
-    from accelsim.sim.dram_export import export_dram_trace
-    from accelsim.sim.dram_port import expand_streams
+    from accelsim.sim.dram.export import export_dram_trace
+    from accelsim.sim.dram.port import expand_streams
 
     burst = config.dram.burst_bytes
     dram_per_accel_cycle = (1000.0 / config.clock_mhz) / config.dram.tck_ns

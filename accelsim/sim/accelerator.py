@@ -40,7 +40,7 @@ import simpy
 
 from accelsim import __version__
 from accelsim.config import AcceleratorConfig, load_accelerator_config
-from accelsim.sim.dram_port import ENERGY_FIELDS, DramPort
+from accelsim.sim.dram.port import ENERGY_FIELDS, DramPort
 from accelsim.sim.energy import apply_energy, energy_sources
 from accelsim.sim.pe_array import PeArray, UpdateUnit
 from accelsim.sim.placement import place_tracked

@@ -71,7 +71,7 @@ def apply_energy(records: pd.DataFrame, config) -> pd.DataFrame:
 
 def energy_sources(config) -> dict:
     """Where each component's figures come from, for reports and result metadata."""
-    dram_sources = getattr(config.dram, "sources", {}) or {}
+    dram_sources = config.dram.sources
     return {
         "dram_energy_pj": {k: dram_sources.get(k, "") for k in (
             "activate_energy_pj", "read_energy_pj_per_bit", "write_energy_pj_per_bit",

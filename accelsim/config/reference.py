@@ -1,12 +1,12 @@
 """The accelerator config reference as Markdown: every field of a resolved config with its
-value, unit and source. `python -m accelsim.config_reference [NAME]` prints it; the README
+value, unit and source. `python -m accelsim.config.reference [NAME]` prints it; the README
 embeds the output for `default` (a test keeps the two in step)."""
 
 from __future__ import annotations
 
 import sys
 
-from accelsim.config import load_accelerator_config
+from accelsim.config.loader import load_accelerator_config
 
 # unit by field-name ending, longest first
 _UNITS = [("_pj_per_bit", "pJ/bit"), ("_pj_per_value", "pJ/value"), ("_pj_per_weight", "pJ/weight"),

@@ -24,7 +24,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from accelsim.sim.dram import DramBatch, DramModel
+import numpy as np
+
+from accelsim.sim.dram.model import DramBatch, DramModel
 from accelsim.sim.server import Server
 
 STAT_FIELDS = ("bursts", "row_hits", "row_misses", "row_conflicts", "activates", "refreshes")
@@ -57,7 +59,7 @@ class DramPort(Server):
         # bank group); a stream's timing from an idle DRAM depends on where in that rotation it
         # starts and on its length, hardly on where row boundaries fall: the cache key.
         tokens = dram_config.mapping_tokens
-        sizes = dram_config._field_sizes()
+        sizes = dram_config.field_sizes()
         period = 1
         for token in tokens[tokens.index("Co") + 1:]:
             period *= sizes[token]
@@ -126,9 +128,7 @@ def _as_dict(batch: DramBatch) -> dict:
 def expand_streams(streams, burst_bytes: int):
     """A recorded stream log (a DataFrame or rows of base_byte_address, n_bytes, is_write,
     issue_cycle) as one request per burst: (byte addresses, is_write, issue_cycle) arrays, the
-    form `accelsim.sim.dram_export.export_dram_trace` and `DramModel.access` take."""
-    import numpy as np
-
+    form `accelsim.sim.dram.export.export_dram_trace` and `DramModel.access` take."""
     if hasattr(streams, "to_numpy"):
         rows = streams[["base_byte_address", "n_bytes", "is_write", "issue_cycle"]].to_numpy()
     else:

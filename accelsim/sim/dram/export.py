@@ -1,8 +1,9 @@
 """Write (and read back) DRAM request traces that external DRAM simulators replay.
 
-So a run's off-chip traffic can be checked against a cycle-accurate simulator, the bursts a
-`DramModel` saw (`DramModel(record_requests=True)`, then `requests()` or `export_trace`) are
-written one request per line in one of two text formats:
+So a run's off-chip traffic can be checked against a cycle-accurate simulator, the streams the
+DRAM port logged (`DramPort(record_requests=True)`, or `simulate(record_dram_requests=True)`),
+expanded to one request per burst by `accelsim.sim.dram.port.expand_streams`, are written one
+request per line in one of two text formats:
 
 "dramsim3"
     ``0x<hex byte address> READ|WRITE <cycle>`` e.g. ``0x1f40 READ 120``.
@@ -33,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from accelsim.errors import ConfigError
+from accelsim.config import checks
+from accelsim.errors import TraceError
 from accelsim.io import atomic_path
 
 __all__ = ["TRACE_FORMATS", "export_dram_trace", "read_dram_trace"]
@@ -45,8 +47,7 @@ _LINES_PER_BLOCK = 1 << 16
 
 
 def _check_format(fmt) -> str:
-    if fmt not in TRACE_FORMATS:
-        raise ConfigError(f"field 'fmt' = {fmt!r}: expected one of {list(TRACE_FORMATS)}")
+    checks.one_of("fmt", fmt, TRACE_FORMATS)
     return fmt
 
 
@@ -93,7 +94,7 @@ def read_dram_trace(path, fmt: str):
     """Parse a trace written by `export_dram_trace` (or by hand in the same format).
 
     Returns (addresses int64, is_write bool, issue_cycle int64); for "ramulator2" the cycles are
-    all zero (the format has none). Raises ValueError naming the line of a malformed entry.
+    all zero (the format has none). Raises TraceError naming the line of a malformed entry.
     """
     fmt = _check_format(fmt)
     addresses, writes, cycles = [], [], []
@@ -117,6 +118,7 @@ def read_dram_trace(path, fmt: str):
                     cycles.append(0)
                 addresses.append(int(address, 16))
             except ValueError:
-                raise ValueError(f"{path}:{number}: not a {fmt} trace line: {line.rstrip()!r}") from None
+                raise TraceError(f"{path}:{number}: expected a {fmt} trace line, "
+                                 f"got {line.rstrip()!r}") from None
     return (np.asarray(addresses, dtype=np.int64), np.asarray(writes, dtype=bool),
             np.asarray(cycles, dtype=np.int64))

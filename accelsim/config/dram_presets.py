@@ -1,7 +1,7 @@
 """DRAM preset tables: one value and one source string per DramConfig field.
 
 Only plain data lives here (no imports from the model), so the tables can be read, diffed and
-cited on their own. `accelsim.sim.dram.dram_preset` turns an entry into a validated DramConfig.
+cited on their own. `accelsim.config.dram.dram_preset` turns an entry into a validated DramConfig.
 
 Conventions
 -----------

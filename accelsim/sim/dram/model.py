@@ -1,27 +1,17 @@
-"""Off-chip DRAM: configuration, presets, and a bulk (numpy) burst-level timing and energy model.
+"""Off-chip DRAM: a bulk (numpy) burst-level timing and energy model.
 
 The simulator core hands this model a batch of burst requests (one tile's weight fetches, from
 one burst to about a million) and gets back one `DramBatch`: when the batch finished, how many
 row hits, misses and conflicts it caused, and its dynamic energy. The cost of a call grows with
 the number of bursts through a fixed number of numpy passes, never through a Python loop per
-burst.
+burst. The DRAM it models, presets and address mapping included, is an
+`accelsim.config.dram.DramConfig`.
 
 Time
 ----
 The caller counts accelerator clock cycles (`accel_clock_mhz`); inside, everything is in DRAM
 clock cycles (`tck_ns`), converted at the edges. DRAM cycles per accelerator cycle =
 (1000 / accel_clock_mhz) / tck_ns.
-
-Address mapping
----------------
-`address_mapping` lists the six fields MSB..LSB as two-letter tokens: Ro (row), Ra (rank),
-Bg (bank group), Ba (bank within its group), Co (column, counted in bursts), Ch (channel), e.g.
-"RoRaBaCoBgCh" (the preset default) or "RoBaBgRaCoCh". Every token appears exactly once and Ro
-must come first (the row takes whatever address bits remain, so the capacity is unbounded).
-Tokens are case-insensitive, so DRAMsim3-style strings such as "rochrababgco" work. Any of the
-5! = 120 orders below Ro is supported. The byte offset inside a burst sits below all fields.
-Field sizes need not be powers of two: the address is split by mixed-radix division on the
-burst index (burst index = byte address // burst_bytes), LSB field first.
 
 The timing model (what is computed per batch)
 ---------------------------------------------
@@ -85,38 +75,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
-from accelsim.errors import ConfigError
-from accelsim.sim.dram_presets import PRESETS
+from accelsim.config import checks
+from accelsim.config.dram import DramConfig
 
-__all__ = [
-    "DRAM_PRESETS",
-    "DramBatch",
-    "DramConfig",
-    "DramModel",
-    "dram_config_from_dict",
-    "dram_preset",
-]
-
-DRAM_PRESETS: tuple[str, ...] = tuple(PRESETS)
-
-# Field kinds for validation: positive integers, positive floats, non-negative floats.
-_POSITIVE_INT_FIELDS = (
-    "channels", "ranks", "bank_groups", "banks_per_group", "row_size_bytes", "bus_width_bits",
-    "burst_length", "tcl_cycles", "trcd_cycles", "trp_cycles", "tras_cycles", "tccd_s_cycles",
-    "tccd_l_cycles", "trrd_s_cycles", "trrd_l_cycles", "tfaw_cycles", "trefi_cycles",
-    "trfc_cycles",
-)
-_POSITIVE_FLOAT_FIELDS = ("tck_ns",)
-_NONNEGATIVE_FLOAT_FIELDS = (
-    "activate_energy_pj", "read_energy_pj_per_bit", "write_energy_pj_per_bit",
-    "io_energy_pj_per_bit", "background_power_mw",
-)
-_MAPPING_TOKENS = ("Ro", "Ra", "Bg", "Ba", "Co", "Ch")
+__all__ = ["DramBatch", "DramModel"]
 
 # Bursts per internal chunk: bounds the memory of one numpy pass (~20 arrays of this length).
 _CHUNK_BURSTS = 1 << 20
@@ -124,320 +90,6 @@ _CHUNK_BURSTS = 1 << 20
 _MAX_SCHEDULE_ROUNDS = 24
 # Rounds of (tRRD chain, tFAW chain) alternation inside the rank limits.
 _MAX_RANK_ROUNDS = 16
-
-
-def _parse_mapping(mapping, where: str) -> tuple[str, ...]:
-    """'RoRaBaCoBgCh' -> ('Ro','Ra','Ba','Co','Bg','Ch'), MSB first; ConfigError if malformed."""
-    field_name = f"{where}address_mapping"
-    expected = (
-        "six two-letter tokens Ro, Ra, Bg, Ba, Co, Ch, each once, MSB first, starting with Ro "
-        "(e.g. 'RoRaBaCoBgCh')"
-    )
-    if not isinstance(mapping, str) or len(mapping) != 12:
-        raise ConfigError(f"field '{field_name}' = {mapping!r}: expected {expected}")
-    canonical = {token.lower(): token for token in _MAPPING_TOKENS}
-    tokens = []
-    for i in range(0, 12, 2):
-        token = canonical.get(mapping[i:i + 2].lower())
-        if token is None:
-            raise ConfigError(
-                f"field '{field_name}' = {mapping!r}: unknown token {mapping[i:i + 2]!r}; "
-                f"expected {expected}"
-            )
-        tokens.append(token)
-    if len(set(tokens)) != 6:
-        repeated = sorted({t for t in tokens if tokens.count(t) > 1})
-        raise ConfigError(
-            f"field '{field_name}' = {mapping!r}: token(s) {repeated} repeated; expected {expected}"
-        )
-    if tokens[0] != "Ro":
-        raise ConfigError(
-            f"field '{field_name}' = {mapping!r}: the row (Ro) must be the most significant "
-            f"field because it takes all remaining address bits; expected {expected}"
-        )
-    return tuple(tokens)
-
-
-def _validate_values(values: Mapping, where: str) -> None:
-    """Check every field's type and range, then the cross-field rules. `where` prefixes names."""
-    for name in _POSITIVE_INT_FIELDS:
-        value = values[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ConfigError(f"field '{where}{name}' = {value!r}: expected a positive integer")
-    for name in _POSITIVE_FLOAT_FIELDS:
-        value = values[name]
-        if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
-                or not math.isfinite(value) or value <= 0):
-            raise ConfigError(f"field '{where}{name}' = {value!r}: expected a positive number")
-    for name in _NONNEGATIVE_FLOAT_FIELDS:
-        value = values[name]
-        if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
-                or not math.isfinite(value) or value < 0):
-            raise ConfigError(
-                f"field '{where}{name}' = {value!r}: expected a non-negative number"
-            )
-    if values["bus_width_bits"] % 8:
-        raise ConfigError(
-            f"field '{where}bus_width_bits' = {values['bus_width_bits']!r}: expected a multiple "
-            "of 8"
-        )
-    if values["burst_length"] % 2:
-        raise ConfigError(
-            f"field '{where}burst_length' = {values['burst_length']!r}: expected an even number "
-            "of beats (double data rate: two beats per DRAM clock)"
-        )
-    burst_bytes = values["bus_width_bits"] // 8 * values["burst_length"]
-    if values["row_size_bytes"] % burst_bytes:
-        raise ConfigError(
-            f"field '{where}row_size_bytes' = {values['row_size_bytes']!r}: expected a multiple "
-            f"of the burst size {burst_bytes} B (bus_width_bits/8 x burst_length)"
-        )
-    if values["tccd_l_cycles"] < values["tccd_s_cycles"]:
-        raise ConfigError(
-            f"field '{where}tccd_l_cycles' = {values['tccd_l_cycles']!r}: expected >= "
-            f"tccd_s_cycles ({values['tccd_s_cycles']})"
-        )
-    if values["trrd_l_cycles"] < values["trrd_s_cycles"]:
-        raise ConfigError(
-            f"field '{where}trrd_l_cycles' = {values['trrd_l_cycles']!r}: expected >= "
-            f"trrd_s_cycles ({values['trrd_s_cycles']})"
-        )
-    if values["trfc_cycles"] >= values["trefi_cycles"]:
-        raise ConfigError(
-            f"field '{where}trfc_cycles' = {values['trfc_cycles']!r}: expected < trefi_cycles "
-            f"({values['trefi_cycles']}), or the channel would only refresh"
-        )
-    _parse_mapping(values["address_mapping"], where)
-    sources = values["sources"]
-    if not isinstance(sources, Mapping):
-        raise ConfigError(
-            f"field '{where}sources' = {sources!r}: expected a mapping of field name to source"
-        )
-    known = {f.name for f in dataclasses.fields(DramConfig)}
-    for key, text in sources.items():
-        if key not in known or not isinstance(text, str):
-            raise ConfigError(
-                f"field '{where}sources' entry {key!r}: {text!r}: expected a DramConfig field "
-                "name mapped to a source string"
-            )
-
-
-@dataclass(frozen=True)
-class DramConfig:
-    """One DRAM system: organisation, timing (DRAM clock cycles), energy, address mapping.
-
-    Build one with `dram_preset("DDR4-3200", channels=2)` or `dram_config_from_dict(...)`;
-    construction validates every field (ConfigError names the field, value and expectation).
-    """
-
-    preset: str
-    channels: int
-    ranks: int
-    bank_groups: int
-    banks_per_group: int
-    row_size_bytes: int
-    bus_width_bits: int
-    burst_length: int
-    tck_ns: float
-    tcl_cycles: int
-    trcd_cycles: int
-    trp_cycles: int
-    tras_cycles: int
-    tccd_s_cycles: int
-    tccd_l_cycles: int
-    trrd_s_cycles: int
-    trrd_l_cycles: int
-    tfaw_cycles: int
-    trefi_cycles: int
-    trfc_cycles: int
-    activate_energy_pj: float
-    read_energy_pj_per_bit: float
-    write_energy_pj_per_bit: float
-    io_energy_pj_per_bit: float
-    background_power_mw: float
-    address_mapping: str
-    # Excluded from the hash so configs stay usable as dict keys; a plain dict so they pickle.
-    sources: Mapping[str, str] = field(default_factory=dict, hash=False)
-
-    def __post_init__(self):
-        if self.preset not in DRAM_PRESETS and self.preset != "custom":
-            raise ConfigError(
-                f"field 'preset' = {self.preset!r}: expected one of {list(DRAM_PRESETS)} or "
-                "'custom'"
-            )
-        _validate_values(dataclasses.asdict(self), "")
-        object.__setattr__(self, "sources", dict(self.sources))
-
-    # ---- derived sizes and rates ----
-    @property
-    def burst_bytes(self) -> int:
-        return self.bus_width_bits // 8 * self.burst_length
-
-    @property
-    def burst_cycles(self) -> float:
-        """DRAM clocks one burst holds the data bus (double data rate: two beats per clock)."""
-        return self.burst_length / 2
-
-    @property
-    def banks_per_rank(self) -> int:
-        return self.bank_groups * self.banks_per_group
-
-    @property
-    def banks_per_channel(self) -> int:
-        return self.ranks * self.banks_per_rank
-
-    @property
-    def total_banks(self) -> int:
-        return self.channels * self.banks_per_channel
-
-    @property
-    def columns_per_row(self) -> int:
-        """Bursts per row (the Co field's size)."""
-        return self.row_size_bytes // self.burst_bytes
-
-    @property
-    def trc_cycles(self) -> int:
-        """Activate-to-activate time of one bank."""
-        return self.tras_cycles + self.trp_cycles
-
-    @property
-    def peak_bandwidth_bytes_per_ns(self) -> float:
-        """All channels streaming back-to-back bursts (GB/s numerically)."""
-        return self.channels * self.burst_bytes / (self.burst_cycles * self.tck_ns)
-
-    @property
-    def refresh_efficiency(self) -> float:
-        """Fraction of time not lost to refresh: 1 - tRFC/tREFI."""
-        return 1.0 - self.trfc_cycles / self.trefi_cycles
-
-    @property
-    def mapping_tokens(self) -> tuple[str, ...]:
-        """The address mapping as tokens, MSB first."""
-        return _parse_mapping(self.address_mapping, "")
-
-    def _field_sizes(self) -> dict:
-        return {
-            "Ch": self.channels, "Ra": self.ranks, "Bg": self.bank_groups,
-            "Ba": self.banks_per_group, "Co": self.columns_per_row,
-        }
-
-    # ---- address mapping ----
-    def decode(self, byte_addresses) -> dict:
-        """Byte addresses -> dict of int64 arrays: channel, rank, bank_group, bank, row, column."""
-        return self._decode_bursts(np.asarray(byte_addresses, dtype=np.int64) // self.burst_bytes)
-
-    def _decode_bursts(self, burst_index: np.ndarray) -> dict:
-        sizes = self._field_sizes()
-        parts = {}
-        rest = burst_index
-        for token in reversed(self.mapping_tokens[1:]):  # LSB first; Ro takes the rest
-            rest, parts[token] = np.divmod(rest, sizes[token])
-        parts["Ro"] = rest
-        return {
-            "channel": parts["Ch"], "rank": parts["Ra"], "bank_group": parts["Bg"],
-            "bank": parts["Ba"], "row": parts["Ro"], "column": parts["Co"],
-        }
-
-    def address_of(self, *, channel=0, rank=0, bank_group=0, bank=0, row=0, column=0):
-        """Inverse of `decode`: the byte address of a burst (column counted in bursts)."""
-        sizes = self._field_sizes()
-        given = {"Ch": channel, "Ra": rank, "Bg": bank_group, "Ba": bank, "Co": column}
-        burst_index = np.asarray(row, dtype=np.int64)
-        for token in self.mapping_tokens[1:]:  # MSB..LSB after the row
-            burst_index = burst_index * sizes[token] + np.asarray(given[token], dtype=np.int64)
-        address = burst_index * self.burst_bytes
-        return int(address) if address.ndim == 0 else address
-
-
-# ---------------------------------------------------------------------------------------------
-# Presets and dict configs
-
-
-def _config_field_names() -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(DramConfig))
-
-
-def dram_preset(name: str, **overrides) -> DramConfig:
-    """A preset's config, with any field overridden (its source becomes "user").
-
-    Unknown preset, unknown field or an invalid value raise ConfigError.
-    """
-    if name not in PRESETS:
-        raise ConfigError(
-            f"field 'preset' = {name!r}: expected one of {list(DRAM_PRESETS)} (or 'custom' in a "
-            "config dict, with every field given)"
-        )
-    allowed = set(_config_field_names()) - {"preset"}
-    for key in overrides:
-        if key not in allowed:
-            raise ConfigError(
-                f"field {key!r} = {overrides[key]!r}: unknown DRAM field; expected one of "
-                f"{sorted(allowed)}"
-            )
-    values = dict(PRESETS[name]["values"])
-    sources = dict(PRESETS[name]["sources"])
-    user_sources = overrides.pop("sources", None)
-    values.update(overrides)
-    for key in overrides:
-        sources[key] = "user"
-    if user_sources is not None:
-        sources.update(user_sources)
-    return DramConfig(preset=name, sources=sources, **values)
-
-
-def dram_config_from_dict(d: dict, where: str) -> DramConfig:
-    """{"preset": name, field: value, ...} -> DramConfig.
-
-    With a named preset, the given fields override it. With preset "custom", every field must be
-    given. `where` (a file name and/or field path, e.g. "accel.yaml: dram") prefixes every error.
-    """
-    prefix = f"{where}: " if where else ""
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{prefix}DRAM config = {d!r}: expected a mapping with a 'preset' key")
-    d = dict(d)
-    if "preset" not in d:
-        raise ConfigError(
-            f"{prefix}field 'preset' is missing: expected one of {list(DRAM_PRESETS)} or 'custom'"
-        )
-    name = d.pop("preset")
-    allowed = set(_config_field_names()) - {"preset"}
-    for key in d:
-        if key not in allowed:
-            raise ConfigError(
-                f"{prefix}field {key!r} = {d[key]!r}: unknown DRAM field; expected one of "
-                f"{sorted(allowed)}"
-            )
-    if "sources" in d and not isinstance(d["sources"], Mapping):
-        raise ConfigError(
-            f"{prefix}field 'sources' = {d['sources']!r}: expected a mapping of field name to "
-            "source string"
-        )
-    if name == "custom":
-        missing = sorted(allowed - {"sources"} - set(d))
-        if missing:
-            raise ConfigError(
-                f"{prefix}field 'preset' = 'custom': fields {missing} are missing; a custom DRAM "
-                "must give every field"
-            )
-        values = d
-        sources = {key: "user" for key in values if key != "sources"}
-        sources.update(values.pop("sources", {}) or {})
-    elif name in PRESETS:
-        values = dict(PRESETS[name]["values"])
-        sources = dict(PRESETS[name]["sources"])
-        user_sources = d.pop("sources", None)
-        values.update(d)
-        sources.update({key: "user" for key in d})
-        if user_sources:
-            sources.update(user_sources)
-    else:
-        raise ConfigError(
-            f"{prefix}field 'preset' = {name!r}: expected one of {list(DRAM_PRESETS)} or 'custom'"
-        )
-    try:
-        return DramConfig(preset=name, sources=sources, **values)
-    except ConfigError as error:
-        raise ConfigError(f"{prefix}{error}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -608,6 +260,7 @@ class DramModel:
     """Bulk burst-level DRAM timing and energy; state (open rows, bank/bus/activate history)
     persists across calls. See the module docstring for the model and its approximations.
 
+    >>> from accelsim.config import dram_preset
     >>> model = DramModel(dram_preset("DDR4-3200"), accel_clock_mhz=1000.0)
     >>> batch = model.stream(0, 1 << 20, is_write=False, now_cycle=0.0)   # 1 MiB read
     >>> batch.bursts, batch.row_hits + batch.row_misses + batch.row_conflicts
@@ -616,17 +269,11 @@ class DramModel:
     True
     """
 
-    def __init__(self, config: DramConfig, accel_clock_mhz: float, record_requests: bool = False):
+    def __init__(self, config: DramConfig, accel_clock_mhz: float):
         if not isinstance(config, DramConfig):
-            raise ConfigError(f"DramModel config = {config!r}: expected a DramConfig")
-        if (isinstance(accel_clock_mhz, bool) or not isinstance(accel_clock_mhz, (int, float, np.number))
-                or not math.isfinite(accel_clock_mhz) or accel_clock_mhz <= 0):
-            raise ConfigError(
-                f"field 'accel_clock_mhz' = {accel_clock_mhz!r}: expected a positive number (MHz)"
-            )
+            checks.fail("config", "a DramConfig", config)
         self.config = config
-        self.accel_clock_mhz = float(accel_clock_mhz)
-        self.record_requests = bool(record_requests)
+        self.accel_clock_mhz = checks.number("accel_clock_mhz", accel_clock_mhz, positive=True)
         # DRAM clock cycles per accelerator clock cycle
         self.dram_cycles_per_accel_cycle = (1000.0 / self.accel_clock_mhz) / config.tck_ns
         c = config
@@ -640,7 +287,7 @@ class DramModel:
 
     # ---- state ----
     def reset(self) -> None:
-        """Close every bank, forget all timing history and recorded requests."""
+        """Close every bank and forget all timing history."""
         c = self.config
         n_banks, n_ranks = c.total_banks, c.channels * c.ranks
         self._open_row = np.full(n_banks, -1, dtype=np.int64)
@@ -651,27 +298,6 @@ class DramModel:
         self._bus_end = np.full(c.channels, -np.inf)
         self._bus_last_rank = np.full(c.channels, -1, dtype=np.int64)
         self._bus_last_group = np.full(c.channels, -1, dtype=np.int64)
-        self._recorded = []
-
-    def requests(self):
-        """(byte addresses, is_write, issue_cycle) of every burst since reset, in issue order.
-
-        Addresses are burst-aligned; issue_cycle is the accelerator cycle of the call that
-        issued the burst. Raises RuntimeError unless constructed with record_requests=True.
-        """
-        if not self.record_requests:
-            raise RuntimeError("DramModel was built with record_requests=False")
-        if not self._recorded:
-            return (np.empty(0, np.int64), np.empty(0, bool), np.empty(0, float))
-        addresses, writes, cycles = zip(*self._recorded)
-        return np.concatenate(addresses), np.concatenate(writes), np.concatenate(cycles)
-
-    def export_trace(self, path, fmt: str):
-        """Write the recorded requests as a DRAMsim3 or Ramulator 2 trace (DRAM clock cycles)."""
-        from accelsim.sim.dram_export import export_dram_trace
-
-        addresses, writes, cycles = self.requests()
-        return export_dram_trace(addresses, writes, cycles * self.dram_cycles_per_accel_cycle, path, fmt)
 
     # ---- energy ----
     def background_energy_pj(self, cycles: float) -> float:
@@ -760,9 +386,6 @@ class DramModel:
         for burst_index, writes in chunks:
             if burst_index.size == 0:
                 continue
-            if self.record_requests:
-                self._recorded.append((burst_index * c.burst_bytes, writes.copy(),
-                                       np.full(burst_index.size, now_cycle)))
             hits, misses, conflicts, chunk_end = self._schedule(burst_index, now_work)
             n_written = int(np.count_nonzero(writes))
             totals += (hits, misses, conflicts, (burst_index.size - n_written) * c.burst_bytes,
@@ -798,7 +421,7 @@ class DramModel:
         """Time one chunk of bursts in issue order; update state. Returns counts and last end."""
         c = self.config
         n = burst_index.size
-        fields = c._decode_bursts(burst_index)
+        fields = c.decode_bursts(burst_index)
         channel, group, row = fields["channel"], fields["bank_group"], fields["row"]
         rank = channel * c.ranks + fields["rank"]                        # global rank id
         bank = (rank * c.bank_groups + group) * c.banks_per_group + fields["bank"]

@@ -1,0 +1,428 @@
+"""The accelerator spec: frozen dataclasses that check themselves, and their reading from YAML.
+
+A configuration file (``configs/accelerators/*.yaml``) describes one accelerator: clock, word
+size, PE array, weight and activation SRAMs, DRAM (a preset plus field overrides, see
+`accelsim.config.dram`), the PRNG regeneration unit, the index format of tracked weights, the
+update unit and the simulation's tile size. Finding files, ``base:`` and overrides are
+`accelsim.config.loader`; this module turns one merged mapping into an `AcceleratorConfig`.
+
+Every energy or timing constant has its unit in its name and a source string in the section's
+``sources`` mapping: a datasheet or paper, ``derived: ...`` (arithmetic on sourced figures, with
+the rule; the rules are `accelsim.config.energy_tables`), or ``user`` (a value given in a file
+or override without a source of its own).
+
+Every dataclass checks its fields in ``__post_init__`` (`accelsim.config.checks`), so a config
+built in code is checked as one read from a file. Errors name the file, the field path and the
+value, on one line::
+
+    configs/accelerators/x.yaml: weight_sram.banks: expected an integer >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from accelsim.config import checks
+from accelsim.config.dram import DramConfig, dram_config_from_dict
+from accelsim.config.energy_tables import (
+    MAC_ENERGY_PJ,
+    SRAM_LEAKAGE_RULE,
+    SRAM_RULE,
+    sram_access_energy_pj,
+    sram_leakage_power_mw,
+)
+from accelsim.errors import ConfigError
+from accelsim.units import parse_size
+
+WEIGHT_BITS = (32, 16, 8)
+DATAFLOWS = ("ws", "os")
+INDEX_FORMATS = ("bitmap", "relative")
+DRAM_TIMINGS = ("cached", "exact")
+MIN_TILE_WEIGHTS = 64  # a tile is a bulk event: smaller ones only slow the simulation down
+MIN_DRAM_SAMPLE_BURSTS = 64
+MAX_INDEX_BITS = 32
+
+
+def _set(config, name: str, value) -> None:
+    """Store a checked (normalized) value on a frozen dataclass."""
+    object.__setattr__(config, name, value)
+
+
+def check_weight_bits(value) -> int:
+    """The word size rule (also needed by the reader before it can pick the MAC energy)."""
+    checks.integer("weight_bits", value)
+    checks.one_of("weight_bits", value, WEIGHT_BITS)
+    return int(value)
+
+
+def check_sram_geometry(capacity_bytes, banks, bank_width_bits) -> tuple[int, int, int]:
+    """The SRAM size rules (also needed by the reader before it derives energies from them).
+
+    A capacity of 0 is allowed: nothing is held on chip.
+    """
+    capacity_bytes = checks.integer("capacity_bytes", capacity_bytes, minimum=0)
+    banks = checks.integer("banks", banks, minimum=1)
+    bank_width_bits = checks.integer("bank_width_bits", bank_width_bits, minimum=8)
+    if bank_width_bits % 8:
+        checks.fail("bank_width_bits", "a multiple of 8", bank_width_bits)
+    row_bytes = banks * bank_width_bits // 8
+    if capacity_bytes % row_bytes:
+        checks.fail("capacity_bytes", f"a multiple of banks x bank width = {row_bytes} bytes",
+                    capacity_bytes)
+    return capacity_bytes, banks, bank_width_bits
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeArrayConfig:
+    rows: int
+    cols: int
+    dataflow: str  # "ws" weight-stationary | "os" output-stationary
+    mac_energy_pj: float
+    sources: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        _set(self, "rows", checks.integer("rows", self.rows, minimum=1))
+        _set(self, "cols", checks.integer("cols", self.cols, minimum=1))
+        checks.one_of("dataflow", self.dataflow, DATAFLOWS)
+        _set(self, "mac_energy_pj", checks.number("mac_energy_pj", self.mac_energy_pj))
+        _set(self, "sources", checks.source_map("sources", self.sources))
+
+
+@dataclass(frozen=True)
+class SramConfig:
+    capacity_bytes: int  # 0 allowed: nothing held on chip
+    banks: int
+    bank_width_bits: int  # bits per bank per access (one access per bank per cycle)
+    latency_cycles: int
+    read_energy_pj: float  # per bank-width access
+    write_energy_pj: float  # per bank-width access
+    leakage_power_mw: float
+    sources: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        capacity, banks, width = check_sram_geometry(self.capacity_bytes, self.banks,
+                                                     self.bank_width_bits)
+        _set(self, "capacity_bytes", capacity)
+        _set(self, "banks", banks)
+        _set(self, "bank_width_bits", width)
+        _set(self, "latency_cycles", checks.integer("latency_cycles", self.latency_cycles,
+                                                    minimum=0))
+        for name in ("read_energy_pj", "write_energy_pj", "leakage_power_mw"):
+            _set(self, name, checks.number(name, getattr(self, name)))
+        _set(self, "sources", checks.source_map("sources", self.sources))
+
+    @property
+    def bytes_per_cycle(self) -> int:
+        return self.banks * self.bank_width_bits // 8
+
+
+@dataclass(frozen=True)
+class PrngConfig:
+    lanes: int
+    values_per_cycle: int  # per lane, once the pipeline is full
+    latency_cycles: int  # pipeline depth: first value after this many cycles
+    energy_pj_per_value: float
+    sources: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        _set(self, "lanes", checks.integer("lanes", self.lanes, minimum=1))
+        _set(self, "values_per_cycle", checks.integer("values_per_cycle", self.values_per_cycle,
+                                                      minimum=1))
+        _set(self, "latency_cycles", checks.integer("latency_cycles", self.latency_cycles,
+                                                    minimum=0))
+        _set(self, "energy_pj_per_value", checks.number("energy_pj_per_value",
+                                                        self.energy_pj_per_value))
+        _set(self, "sources", checks.source_map("sources", self.sources))
+
+    @property
+    def throughput_values_per_cycle(self) -> int:
+        return self.lanes * self.values_per_cycle
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    format: str  # "bitmap": one bit per weight of the layer; "relative": index_bits per tracked
+    index_bits: int  # width of a relative index (1 for bitmap: one bit per weight)
+
+    def __post_init__(self):
+        checks.one_of("format", self.format, INDEX_FORMATS)
+        if self.format == "relative":
+            bits = self.index_bits
+            if not isinstance(bits, int) or isinstance(bits, bool) or not (
+                    1 <= bits <= MAX_INDEX_BITS):
+                checks.fail("index_bits", f"an integer from 1 to {MAX_INDEX_BITS}", bits)
+        elif self.index_bits != 1:
+            checks.fail("index_bits", "1 for format bitmap (one bit per weight; leave it out "
+                        "of a file)", self.index_bits)
+        _set(self, "index_bits", int(self.index_bits))
+
+    def bits_for(self, weight_count: int, tracked_count: int) -> int:
+        """Index metadata bits of a run of weights holding `tracked_count` tracked ones."""
+        if self.format == "bitmap":
+            return int(weight_count)
+        return int(tracked_count) * self.index_bits
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    alu_lanes: int  # weights read-modify-written per cycle (w <- w - lr*g)
+    alu_energy_pj_per_weight: float
+    topk_cycles_per_weight: float  # threshold / top-k maintenance, per weight compared
+    topk_energy_pj_per_weight: float
+    score_regenerates_w0: bool  # a tracked weight's score |w - w0| needs w0 from the PRNG
+    sources: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        _set(self, "alu_lanes", checks.integer("alu_lanes", self.alu_lanes, minimum=1))
+        for name in ("alu_energy_pj_per_weight", "topk_cycles_per_weight",
+                     "topk_energy_pj_per_weight"):
+            _set(self, name, checks.number(name, getattr(self, name)))
+        checks.boolean("score_regenerates_w0", self.score_regenerates_w0)
+        _set(self, "sources", checks.source_map("sources", self.sources))
+
+
+# the sections of an AcceleratorConfig and their types, in file order
+_SECTIONS = (("pe", PeArrayConfig), ("weight_sram", SramConfig), ("activation_sram", SramConfig),
+             ("dram", DramConfig), ("prng", PrngConfig), ("index", IndexConfig),
+             ("update", UpdateConfig))
+
+
+@dataclass(frozen=True)
+class AcceleratorConfig:
+    name: str
+    clock_mhz: float
+    weight_bits: int  # word size of weights, gradients and activations
+    pe: PeArrayConfig
+    weight_sram: SramConfig
+    activation_sram: SramConfig
+    dram: DramConfig
+    prng: PrngConfig
+    index: IndexConfig
+    update: UpdateConfig
+    simulate_activations: bool
+    tile_weights: int  # weights per simulation event (a tile groups whole folds)
+    buffer_depth_tiles: int  # on-chip tile buffers between stages (2 = double buffering)
+    dram_timing: str = "cached"  # "cached" | "exact": see accelsim.sim.dram.port
+    dram_sample_bursts: int = 4096  # cached timing: longer streams are timed on this many
+    path: str | None = None  # the file it came from
+    spec: dict = field(default_factory=dict, repr=False, compare=False)  # raw merged YAML
+
+    def __post_init__(self):
+        checks.text("name", self.name)
+        _set(self, "clock_mhz", checks.number("clock_mhz", self.clock_mhz, positive=True))
+        _set(self, "weight_bits", check_weight_bits(self.weight_bits))
+        for name, kind in _SECTIONS:
+            if not isinstance(getattr(self, name), kind):
+                checks.fail(name, f"a {kind.__name__}", getattr(self, name))
+        for name in ("weight_sram", "activation_sram"):
+            width = getattr(self, name).bank_width_bits
+            if width < self.weight_bits:
+                checks.fail(f"{name}.bank_width_bits",
+                            f"at least one {self.weight_bits}-bit word", width)
+        checks.boolean("simulate_activations", self.simulate_activations)
+        _set(self, "tile_weights", checks.integer(
+            "tile_weights", self.tile_weights, minimum=MIN_TILE_WEIGHTS,
+            why=" (a tile is a bulk event)"))
+        _set(self, "buffer_depth_tiles", checks.integer("buffer_depth_tiles",
+                                                        self.buffer_depth_tiles, minimum=1))
+        checks.one_of("dram_timing", self.dram_timing, DRAM_TIMINGS)
+        _set(self, "dram_sample_bursts", checks.integer(
+            "dram_sample_bursts", self.dram_sample_bursts, minimum=MIN_DRAM_SAMPLE_BURSTS))
+        if self.path is not None:
+            checks.text("path", self.path)
+
+    @property
+    def weight_bytes(self) -> int:
+        return self.weight_bits // 8
+
+    def __hash__(self):  # the sections hold source dicts; hash the resolved values instead
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
+
+    def to_dict(self) -> dict:
+        """Every resolved value (derived energies included) with its sources; JSON-ready."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name == "spec":
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        return _plain(out)
+
+
+def _plain(value):
+    """Tuples to lists, numpy scalars to Python, so the dict survives JSON round trips."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading: one YAML mapping -> the dataclasses. The reader only finds the keys (missing,
+# unknown, defaults, sizes written as 64KiB) and fills derived figures; the dataclasses check
+# the values. Each section is read inside `checks.located`, so errors get the section path.
+
+_MISSING = object()
+
+
+class _Section:
+    """Key access to one mapping of a config file; unknown keys are refused at `done()`."""
+
+    def __init__(self, data: dict):
+        self.data, self.used = data, set()
+
+    def has(self, key: str) -> bool:
+        self.used.add(key)  # an optional key asked for is a known key
+        return key in self.data
+
+    def raw(self, key: str, default=_MISSING):
+        self.used.add(key)
+        if key not in self.data:
+            if default is _MISSING:
+                raise ConfigError(f"{key}: expected a value (required field), got nothing "
+                                  "(missing)")
+            return default
+        return self.data[key]
+
+    def size(self, key: str):
+        """A byte count, which a file may write as 64KiB or 1MiB."""
+        value = self.raw(key)
+        if isinstance(value, str):
+            try:
+                return parse_size(value)
+            except ConfigError:
+                checks.fail(key, "a size such as 4096, 64KiB or 1MiB", value)
+        return value
+
+    def sources(self) -> dict:
+        return checks.source_map("sources", self.raw("sources", {}))
+
+    def section(self, key: str) -> "_Section":
+        data = self.raw(key)
+        if not isinstance(data, dict):
+            checks.fail(key, "a mapping", data)
+        return _Section(data)
+
+    def done(self):
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            key = unknown[0]
+            raise ConfigError(f"{key}: expected one of the known keys "
+                              f"({', '.join(sorted(self.used))}), got an unknown key set to "
+                              f"{self.data[key]!r}")
+
+
+def _given_source(sources: dict, key: str, fallback: str) -> str:
+    return sources.get(key, fallback)
+
+
+def _read_pe(s: _Section, weight_bits: int) -> PeArrayConfig:
+    sources = s.sources()
+    rows, cols, dataflow = s.raw("rows"), s.raw("cols"), s.raw("dataflow")
+    if s.has("mac_energy_pj"):
+        mac = s.raw("mac_energy_pj")
+        sources["mac_energy_pj"] = _given_source(sources, "mac_energy_pj", "user")
+    else:  # by word size, from the same table
+        mac, source = MAC_ENERGY_PJ[weight_bits]
+        sources["mac_energy_pj"] = source
+    s.done()
+    return PeArrayConfig(rows, cols, dataflow, mac, sources)
+
+
+def _read_sram(s: _Section) -> SramConfig:
+    sources = s.sources()
+    capacity, banks, width = check_sram_geometry(s.size("capacity_bytes"), s.raw("banks"),
+                                                 s.raw("bank_width_bits"))
+    latency = s.raw("latency_cycles")
+    derived = sram_access_energy_pj(capacity, width)
+    values = {}
+    for key in ("read_energy_pj", "write_energy_pj"):
+        if s.has(key):
+            values[key] = s.raw(key)
+            sources[key] = _given_source(sources, key, "user")
+        else:  # writes cost as much as reads: the anchors give one figure per access
+            values[key] = derived
+            sources[key] = SRAM_RULE
+    if s.has("leakage_power_mw"):
+        leakage = s.raw("leakage_power_mw")
+        sources["leakage_power_mw"] = _given_source(sources, "leakage_power_mw", "user")
+    else:
+        leakage = sram_leakage_power_mw(capacity)
+        sources["leakage_power_mw"] = SRAM_LEAKAGE_RULE
+    s.done()
+    return SramConfig(capacity, banks, width, latency, values["read_energy_pj"],
+                      values["write_energy_pj"], leakage, sources)
+
+
+def _read_prng(s: _Section) -> PrngConfig:
+    sources = s.sources()
+    lanes, per_cycle = s.raw("lanes"), s.raw("values_per_cycle")
+    latency, energy = s.raw("latency_cycles"), s.raw("energy_pj_per_value")
+    for key in ("energy_pj_per_value", "latency_cycles"):
+        sources.setdefault(key, "user")
+    s.done()
+    return PrngConfig(lanes, per_cycle, latency, energy, sources)
+
+
+def _read_index(s: _Section) -> IndexConfig:
+    fmt = s.raw("format")
+    # a relative index needs its width; bitmap has one bit per weight and takes none
+    bits = s.raw("index_bits", _MISSING if fmt == "relative" else None)
+    s.done()
+    return IndexConfig(fmt, 1 if bits is None else bits)
+
+
+def _read_update(s: _Section) -> UpdateConfig:
+    sources = s.sources()
+    values = [s.raw(key) for key in ("alu_lanes", "alu_energy_pj_per_weight",
+                                      "topk_cycles_per_weight", "topk_energy_pj_per_weight",
+                                      "score_regenerates_w0")]
+    for key in ("alu_energy_pj_per_weight", "topk_cycles_per_weight", "topk_energy_pj_per_weight"):
+        sources.setdefault(key, "user")
+    s.done()
+    return UpdateConfig(*values, sources)
+
+
+def _read_section(top: _Section, key: str, read, *args):
+    """Read section `key` with `read`; its errors get `key.` in front of the field."""
+    section = top.section(key)
+    with checks.located(section=key):
+        return read(section, *args)
+
+
+def config_from_dict(data: dict, where: str = "<dict>", path: str | None = None
+                     ) -> AcceleratorConfig:
+    """Build and check a config from a (merged) mapping; errors name `where`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of config fields, got {data!r}")
+    with checks.located(where):
+        top = _Section(data)
+        top.raw("base", None)  # already resolved by the loader
+        top.raw("description", None)
+        top.raw("sources", None)
+        name = top.raw("name")
+        clock = top.raw("clock_mhz")
+        weight_bits = check_weight_bits(top.raw("weight_bits"))
+        pe = _read_section(top, "pe", _read_pe, weight_bits)
+        weight_sram = _read_section(top, "weight_sram", _read_sram)
+        activation_sram = _read_section(top, "activation_sram", _read_sram)
+        dram = dram_config_from_dict(top.raw("dram"), section="dram")
+        prng = _read_section(top, "prng", _read_prng)
+        index = _read_section(top, "index", _read_index)
+        update = _read_section(top, "update", _read_update)
+        simulate_activations = top.raw("simulate_activations")
+        tile_weights = top.raw("tile_weights")
+        depth = top.raw("buffer_depth_tiles")
+        dram_timing = top.raw("dram_timing", "cached")
+        sample = top.raw("dram_sample_bursts", 4096)
+        top.done()
+        return AcceleratorConfig(name, clock, weight_bits, pe, weight_sram, activation_sram,
+                                 dram, prng, index, update, simulate_activations, tile_weights,
+                                 depth, dram_timing, sample, path, copy.deepcopy(data))

@@ -1,0 +1,95 @@
+"""The one vocabulary of config checks, shared by every config dataclass's ``__post_init__``.
+
+Every failed check raises `ConfigError` with one line in one grammar::
+
+    <field>: expected <what>, got <value>
+
+A dataclass names its own field (``banks``); whoever builds it from a file adds the section and
+the file in front with `located`, giving e.g.::
+
+    configs/accelerators/x.yaml: weight_sram.banks: expected an integer >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Mapping
+
+import numpy as np
+
+from accelsim.errors import ConfigError
+
+
+def fail(field: str, what: str, value) -> None:
+    """Raise the one-line error for `field`."""
+    raise ConfigError(f"{field}: expected {what}, got {value!r}")
+
+
+def _is_integer(value) -> bool:
+    # bool is an int subclass, but `true` is never meant as a count
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, bool) and math.isfinite(value))
+
+
+def integer(field: str, value, minimum: int | None = None, why: str = "") -> int:
+    """`value` as an int, checked to be an integer at least `minimum`."""
+    what = "an integer" if minimum is None else f"an integer >= {minimum}"
+    if not _is_integer(value) or (minimum is not None and value < minimum):
+        fail(field, what + why, value)
+    return int(value)
+
+
+def number(field: str, value, minimum: float = 0.0, positive: bool = False) -> float:
+    """`value` as a float, checked to be finite and >= `minimum` (> 0 when `positive`)."""
+    what = "a finite number > 0" if positive else f"a finite number >= {minimum:g}"
+    if not _is_number(value) or value < minimum or (positive and value <= 0):
+        fail(field, what, value)
+    return float(value)
+
+
+def one_of(field: str, value, choices) -> None:
+    if value not in choices:
+        fail(field, f"one of {list(choices)}", value)
+
+
+def boolean(field: str, value) -> bool:
+    if not isinstance(value, bool):
+        fail(field, "true or false", value)
+    return value
+
+
+def text(field: str, value) -> str:
+    if not isinstance(value, str):
+        fail(field, "a string", value)
+    return value
+
+
+def source_map(field: str, value) -> dict:
+    """A copy of a field-name -> source-string mapping (a copy: configs are frozen)."""
+    if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(s, str) for k, s in value.items()):
+        fail(field, "a mapping of field names to source strings", value)
+    return dict(value)
+
+
+def locate(message: str, where: str = "", section: str = "") -> str:
+    """Put the section path and then the file in front of a field's message."""
+    if section:
+        message = f"{section}.{message}"
+    if where:
+        message = f"{where}: {message}"
+    return message
+
+
+@contextmanager
+def located(where: str = "", section: str = ""):
+    """Re-raise a `ConfigError` raised inside with `section` and `where` in front."""
+    try:
+        yield
+    except ConfigError as error:
+        raise ConfigError(locate(str(error), where, section)) from None
