@@ -15,16 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.errors import ConfigError
-from accelsim.sim.dram import (
-    DRAM_PRESETS,
-    DramBatch,
-    DramConfig,
-    DramModel,
-    dram_config_from_dict,
-    dram_preset,
-)
-from accelsim.sim.dram_export import TRACE_FORMATS, export_dram_trace, read_dram_trace
+from accelsim.config.dram import DRAM_PRESETS, DramConfig, dram_config_from_dict, dram_preset
+from accelsim.errors import ConfigError, TraceError
+from accelsim.sim.dram.export import TRACE_FORMATS, export_dram_trace, read_dram_trace
+from accelsim.sim.dram.model import DramBatch, DramModel
+from accelsim.sim.dram.port import DramPort, expand_streams
 
 DDR4 = dram_preset("DDR4-3200")
 ONE_TO_ONE_MHZ = 1600.0  # accelerator clock equal to the DDR4-3200 DRAM clock
@@ -135,19 +130,19 @@ def test_from_dict_custom_needs_every_field():
 
 
 def test_unknown_preset():
-    with pytest.raises(ConfigError, match=r"preset.*'DDR5-9999'.*DDR4-3200"):
+    with pytest.raises(ConfigError, match=r"^preset: expected one of .*DDR4-3200.*, got 'DDR5-9999'"):
         dram_preset("DDR5-9999")
-    with pytest.raises(ConfigError, match=r"cfg\.yaml: field 'preset' = 'DDR5'"):
+    with pytest.raises(ConfigError, match=r"^cfg\.yaml: preset: expected one of .*, got 'DDR5'"):
         dram_config_from_dict({"preset": "DDR5"}, "cfg.yaml")
-    with pytest.raises(ConfigError, match=r"cfg\.yaml: field 'preset' is missing"):
-        dram_config_from_dict({"channels": 2}, "cfg.yaml")
+    with pytest.raises(ConfigError, match=r"^cfg\.yaml: dram\.preset: expected .*missing"):
+        dram_config_from_dict({"channels": 2}, "cfg.yaml", "dram")
 
 
 def test_unknown_field():
-    with pytest.raises(ConfigError, match=r"'tcas' = 3: unknown DRAM field"):
+    with pytest.raises(ConfigError, match=r"^tcas: expected a DRAM field .*, got 3$"):
         dram_preset("DDR4-3200", tcas=3)
-    with pytest.raises(ConfigError, match=r"a\.yaml: dram: field 'tcas' = 3: unknown"):
-        dram_config_from_dict({"preset": "DDR4-3200", "tcas": 3}, "a.yaml: dram")
+    with pytest.raises(ConfigError, match=r"^a\.yaml: dram\.tcas: expected a DRAM field .*, got 3$"):
+        dram_config_from_dict({"preset": "DDR4-3200", "tcas": 3}, "a.yaml", "dram")
 
 
 @pytest.mark.parametrize(
@@ -160,10 +155,11 @@ def test_unknown_field():
 def test_zero_negative_and_wrong_type_values(field, value):
     with pytest.raises(ConfigError) as caught:
         dram_preset("DDR4-3200", **{field: value})
-    assert f"'{field}'" in str(caught.value) and repr(value) in str(caught.value)
+    assert str(caught.value).startswith(f"{field}: expected ")
+    assert str(caught.value).endswith(f", got {value!r}")
     with pytest.raises(ConfigError) as caught:
-        dram_config_from_dict({"preset": "DDR4-3200", field: value}, "run.yaml")
-    assert str(caught.value).startswith("run.yaml: ") and f"'{field}'" in str(caught.value)
+        dram_config_from_dict({"preset": "DDR4-3200", field: value}, "run.yaml", "dram")
+    assert str(caught.value).startswith(f"run.yaml: dram.{field}: expected ")
 
 
 @pytest.mark.parametrize(
@@ -189,7 +185,7 @@ def test_inconsistent_values(overrides, field):
 
 
 def test_bad_accelerator_clock_and_sources():
-    with pytest.raises(ConfigError, match=r"accel_clock_mhz' = 0"):
+    with pytest.raises(ConfigError, match=r"^accel_clock_mhz: expected .*, got 0$"):
         DramModel(DDR4, 0)
     with pytest.raises(ConfigError, match="sources"):
         dram_config_from_dict({"preset": "DDR4-3200", "sources": ["x"]}, "f.yaml")
@@ -492,31 +488,42 @@ def test_export_parses_back(tmp_path, fmt):
     assert sorted(os.listdir(tmp_path)) == [f"t.{fmt}"]  # no temporary file left behind
 
 
-def test_export_from_a_recording_model(tmp_path):
-    model = DramModel(DDR4, 800.0, record_requests=True)
-    model.access(np.array([0, 64, 8192 * 16]), [False, True, False], 10)
-    model.stream(4096, 256, True, 20)
-    recorded_addrs, recorded_writes, recorded_cycles = model.requests()
+def test_export_from_the_port_log(tmp_path):
+    import simpy
+
+    # the route a simulation takes: the DRAM port logs its streams, the log is expanded to one
+    # request per burst and written in DRAM clock cycles
+    env = simpy.Environment()
+    port = DramPort(env, DDR4, 800.0, timing="exact", record_requests=True)
+
+    def issue(cycle, streams):
+        yield env.timeout(cycle)
+        yield port.submit(streams)
+
+    env.process(issue(10, [(0, 64, False), (64, 64, True), (8192 * 16, 64, False)]))
+    env.process(issue(1000, [(4096, 256, True)]))
+    env.run()
+    recorded_addrs, recorded_writes, recorded_cycles = expand_streams(port.log, DDR4.burst_bytes)
     assert recorded_addrs.tolist() == [0, 64, 131072, 4096, 4160, 4224, 4288]
     assert recorded_writes.tolist() == [False, True, False, True, True, True, True]
-    assert recorded_cycles.tolist() == [10, 10, 10, 20, 20, 20, 20]
-    path = model.export_trace(tmp_path / "dramsim3.trace", "dramsim3")
-    _, _, cycles = read_dram_trace(path, "dramsim3")
-    assert cycles.tolist() == [20, 20, 20, 40, 40, 40, 40]  # 800 MHz -> 1600 MHz DRAM clock
-    model.reset()
-    assert model.requests()[0].size == 0
+    assert recorded_cycles.tolist() == [10, 10, 10, 1000, 1000, 1000, 1000]
+    dram_per_accel_cycle = port.model.dram_cycles_per_accel_cycle
+    path = export_dram_trace(recorded_addrs, recorded_writes,
+                             recorded_cycles * dram_per_accel_cycle,
+                             tmp_path / "dramsim3.trace", "dramsim3")
+    got_addrs, _, cycles = read_dram_trace(path, "dramsim3")
+    assert got_addrs.tolist() == recorded_addrs.tolist()
+    assert cycles.tolist() == [20, 20, 20, 2000, 2000, 2000, 2000]  # 800 MHz -> 1600 MHz DRAM
 
 
 def test_export_errors(tmp_path):
-    with pytest.raises(ConfigError, match=r"'fmt' = 'gem5'"):
+    with pytest.raises(ConfigError, match=r"^fmt: expected one of .*, got 'gem5'$"):
         export_dram_trace([0], False, 0, tmp_path / "x", "gem5")
     with pytest.raises(ValueError):
         export_dram_trace([-1], False, 0, tmp_path / "x", "dramsim3")
-    with pytest.raises(RuntimeError):
-        DramModel(DDR4, 1000.0).requests()
     bad = tmp_path / "bad.trace"
     bad.write_text("0x40 READ 1\nLD 0x40\n")
-    with pytest.raises(ValueError, match=r"bad\.trace:2"):
+    with pytest.raises(TraceError, match=r"bad\.trace:2"):
         read_dram_trace(bad, "dramsim3")
 
 
@@ -524,7 +531,7 @@ def test_sim_package_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, accelsim.sim.dram, accelsim.sim.dram_export; "
+    code = ("import sys, accelsim.sim.dram.model, accelsim.sim.dram.export; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -630,7 +637,7 @@ REFERENCE_CONFIGS = {
     slice_limit=st.sampled_from([0, 512]),  # 0 forces the offset-trick running max
 )
 def test_schedule_matches_per_burst_reference(name, places, slice_limit):
-    import accelsim.sim.dram as dram_module
+    import accelsim.sim.dram.model as dram_module
 
     config = REFERENCE_CONFIGS[name]
     # few rows and columns over many banks: plenty of hits, misses and conflicts
@@ -661,7 +668,7 @@ def test_reference_agrees_on_a_long_random_run():
 
 @pytest.mark.parametrize("preset", DRAM_PRESETS)
 def test_chunked_calls_match_one_call(monkeypatch, preset):
-    import accelsim.sim.dram as dram_module
+    import accelsim.sim.dram.model as dram_module
 
     config = dram_preset(preset)
     rng = np.random.default_rng(5)
