@@ -206,7 +206,7 @@ class AcceleratorConfig:
     simulate_activations: bool
     tile_weights: int  # weights per simulation event (a tile groups whole folds)
     buffer_depth_tiles: int  # on-chip tile buffers between stages (2 = double buffering)
-    dram_timing: str = "cached"  # "cached" | "exact": see accelsim.sim.dram.port
+    dram_timing: str = "cached"  # "cached" | "exact": the simulator's DRAM request timing
     dram_sample_bursts: int = 4096  # cached timing: longer streams are timed on this many
     path: str | None = None  # the file it came from
     spec: dict = field(default_factory=dict, repr=False, compare=False)  # raw merged YAML

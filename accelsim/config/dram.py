@@ -1,7 +1,8 @@
 """The DRAM spec: `DramConfig` (organisation, timing, energy, address mapping), its checks, and
 the two ways to build one: `dram_preset` (a named preset, fields overridden) and
 `dram_config_from_dict` (the ``dram:`` section of an accelerator file). Both go through one
-preset merge, `_merge_with_preset`. The timing model that uses a config is `accelsim.sim.dram`.
+preset merge, `_merge_with_preset`. The simulator's DRAM timing model reads these configs;
+nothing here depends on it.
 
 Units: timing in DRAM clock cycles (``tck_ns`` is one cycle), energies in pJ (per activate, or
 per bit moved), background power in mW per channel.
