@@ -13,6 +13,11 @@ from accelsim.config import (
     CONFIG_DIR,
     MAC_ENERGY_PJ,
     AcceleratorConfig,
+    IndexConfig,
+    PeArrayConfig,
+    PrngConfig,
+    SramConfig,
+    UpdateConfig,
     available_configs,
     load_accelerator_config,
     sram_access_energy_pj,
@@ -136,7 +141,8 @@ def test_bad_values_name_file_field_and_value(tmp_path, override, field, value):
 
 def test_bad_file_content(tmp_path):
     path = _write(tmp_path, "base: default\nname: bad\nweight_sram:\n  banks: 0\n")
-    with pytest.raises(ConfigError, match=r"accel\.yaml.*weight_sram\.banks.*0"):
+    with pytest.raises(ConfigError,
+                       match=r"accel\.yaml: weight_sram\.banks: expected an integer >= 1, got 0$"):
         load_accelerator_config(path)
     path = _write(tmp_path, "base: default\nname: bad\nwarp_drive: true\n", "b.yaml")
     with pytest.raises(ConfigError, match=r"b\.yaml.*warp_drive.*unknown key"):
@@ -171,3 +177,27 @@ def test_derived_leakage_scales_with_capacity():
     small = load_accelerator_config("default", {"weight_sram.capacity_bytes": 2**20})
     big = load_accelerator_config("default", {"weight_sram.capacity_bytes": 2**22})
     assert math.isclose(big.weight_sram.leakage_power_mw, 4 * small.weight_sram.leakage_power_mw)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: SramConfig(1024, 0, 64, 1, 1.0, 1.0, 0.0), "banks: expected an integer >= 1, got 0"),
+    (lambda: SramConfig(1000, 4, 64, 1, 1.0, 1.0, 0.0), "capacity_bytes: expected a multiple"),
+    (lambda: PeArrayConfig(32, 32, "xs", 1.0), "dataflow: expected one of ['ws', 'os'], got 'xs'"),
+    (lambda: PrngConfig(0, 1, 0, 1.0), "lanes: expected an integer >= 1, got 0"),
+    (lambda: IndexConfig("relative", 40), "index_bits: expected an integer from 1 to 32, got 40"),
+    (lambda: UpdateConfig(1, -1.0, 0.0, 0.0, True), "alu_energy_pj_per_weight: expected a finite"),
+    (lambda: dataclasses.replace(load_accelerator_config("default"), tile_weights=8),
+     "tile_weights: expected an integer >= 64"),
+    (lambda: dataclasses.replace(load_accelerator_config("default"), dram={"preset": "HBM2"}),
+     "dram: expected a DramConfig, got"),
+])
+def test_configs_built_in_code_are_checked_too(build, message):
+    with pytest.raises(ConfigError) as info:
+        build()
+    assert str(info.value).startswith(message)
+
+
+def test_config_does_not_import_the_simulator():
+    code = ("import accelsim.config, sys; accelsim.config.load_accelerator_config('default'); "
+            "assert not [m for m in sys.modules if m.startswith('accelsim.sim')]")
+    subprocess.run([sys.executable, "-c", code], check=True)

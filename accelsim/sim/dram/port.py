@@ -26,6 +26,8 @@ import math
 
 import numpy as np
 
+from accelsim.config import checks
+from accelsim.config.accelerator import DRAM_TIMINGS
 from accelsim.sim.dram.model import DramBatch, DramModel
 from accelsim.sim.server import Server
 
@@ -38,8 +40,7 @@ class DramPort(Server):
                  sample_bursts: int = 4096, record_requests: bool = False, name: str = "dram",
                  cache: dict | None = None):
         super().__init__(env, name)
-        if timing not in ("cached", "exact"):
-            raise ValueError(f"dram timing {timing!r} not one of ('cached', 'exact')")
+        checks.one_of("dram_timing", timing, DRAM_TIMINGS)
         self.config = dram_config
         self.timing = timing
         self.sample_bursts = int(sample_bursts)
