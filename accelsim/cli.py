@@ -198,7 +198,7 @@ def cmd_trace(args) -> int:
         from accelsim.trace.from_model import synthetic_model_trace
         from accelsim.train.loop import parse_budget
         from accelsim.trace.torch_geometry import budgeted_param_count
-        from accelsim.train.models import build_model
+        from accelsim.models import build_model
 
         budget, compression = parse_budget(args.budget)
         model_args = parse_key_values(args.model_arg)

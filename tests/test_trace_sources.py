@@ -14,7 +14,7 @@ from accelsim.trace.format import load_trace, save_trace
 from accelsim.trace.from_model import synthetic_model_trace, trace_from_checkpoint
 from accelsim.trace.recorder import TraceRecorder
 from accelsim.trace.torch_geometry import budgeted_param_count, layers_from_model
-from accelsim.train.models import MODEL_NAMES, build_model, default_input_shape
+from accelsim.models import MODEL_NAMES, build_model, default_input_shape
 
 # small inputs keep the zoo cheap; geometry still comes from a real forward pass
 SMALL_ARGS = {
