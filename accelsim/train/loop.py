@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from accelsim.dropback.checkpoint import checkpoint_sizes, save_checkpoint
 from accelsim.dropback.init import initialize_model
@@ -242,8 +243,6 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, device, batch_size=
 
 
 def _progress(total, desc, quiet):
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, unit="step", leave=False,
                 disable=quiet or not sys.stderr.isatty())
 
