@@ -17,8 +17,8 @@ _EXPORTS = {
     "load_trace": "accelsim.trace.format",
     "simulate": "accelsim.sim.accelerator",
     "load_accelerator_config": "accelsim.config",
-    "sweep": "accelsim.analysis.sweep",
-    "plot": "accelsim.analysis.plots",
+    "sweep": "accelsim.app.sweep",
+    "plot": "accelsim.analysis.figures",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,16 +1,17 @@
 """The `accelsim` command: train | trace | simulate | sweep | plot | report | demo.
 
-Bad input ends in a one-line `accelsim: error: ...` on stderr and exit status 2, never a
-traceback. Heavy imports (torch above all) happen inside the subcommand that needs them.
+Argparse only: the parser is built here and each command handed to its handler in
+`accelsim.app`. Bad input ends in a one-line `accelsim: error: ...` on stderr and exit status
+2, never a traceback. torch is imported only by the handlers that train or build a model.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from accelsim import __version__
+from accelsim.app import demo, plot, report, simulate, sweep, trace, train
 from accelsim.errors import AccelsimError
 
 EXIT_BAD_INPUT = 2
@@ -131,105 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_key_values(items, what="--model-arg") -> dict:
-    """`key=value` strings to a dict, values read as JSON where they parse (ints, floats)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise AccelsimError(f"{what} {item!r}: expected KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
-def cmd_train(args) -> int:
-    from accelsim.train.loop import TrainConfig, format_history, parse_budget, summary_json, train
-
-    budget, compression = parse_budget(args.budget)
-    config = TrainConfig(
-        model=args.model, model_args=parse_key_values(args.model_arg), dataset=args.dataset,
-        data_dir=args.data_dir, budget=budget, compression=compression,
-        budget_mode=args.budget_mode, epochs=args.epochs, seed=args.seed,
-        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-        momentum=args.momentum, weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,
-        lr_step_epochs=args.lr_step_epochs, lr_gamma=args.lr_gamma,
-        freeze_at_epoch=args.freeze_at_epoch, freeze_at_step=args.freeze_at_step,
-        trace=not args.no_trace, trace_every=args.trace_every, device=args.device,
-        threads=args.threads)
-    result = train(config, args.out, resume=args.resume, quiet=args.quiet or args.json)
-    if args.json:
-        print(summary_json(result))
-    elif not args.quiet:
-        s = result.summary
-        print(format_history(result.history))
-        kind = "dense" if s["dense"] else f"DropBack, {s['tracked_count']:,} tracked"
-        print(f"\n{s['model']} on {s['dataset']} ({kind} of {s['param_count']:,} weights): "
-              f"test accuracy {s['test_accuracy'] * 100:.2f}%")
-        print(f"checkpoint: {s['checkpoint']} ({s['checkpoint_bytes']:,} bytes; dense "
-              f"{s['dense_checkpoint_bytes']:,})")
-        if s["trace"]:
-            print(f"trace: {s['trace']}")
-    return 0
-
-
-def cmd_trace(args) -> int:
-    from accelsim.trace.format import save_trace
-
-    if args.seed < 0 or args.batch_size < 1:
-        raise AccelsimError(f"trace: --seed must be >= 0 and --batch-size >= 1, got "
-                            f"{args.seed} and {args.batch_size}")
-    if args.checkpoint:
-        if args.synthetic or args.budget:
-            raise AccelsimError("trace --checkpoint takes the tracked set from the checkpoint; "
-                                "drop --synthetic/--budget")
-        from accelsim.trace.from_model import trace_from_checkpoint
-
-        trace = trace_from_checkpoint(args.checkpoint, batch_size=args.batch_size)
-    else:
-        if not args.synthetic:
-            raise AccelsimError("trace --model needs --synthetic (a trained model comes from "
-                                "--checkpoint)")
-        if args.budget is None:
-            raise AccelsimError("trace --synthetic needs --budget (a count, a ratio like 10x, "
-                                "or dense)")
-        from accelsim.trace.from_model import synthetic_model_trace
-        from accelsim.train.loop import parse_budget
-        from accelsim.trace.torch_geometry import budgeted_param_count
-        from accelsim.train.models import build_model
-
-        budget, compression = parse_budget(args.budget)
-        model_args = parse_key_values(args.model_arg)
-        if compression:
-            total = budgeted_param_count(build_model(args.model, **model_args))
-            budget = max(1, round(total / compression))
-        trace = synthetic_model_trace(args.model, budget, seed=args.seed,
-                                      batch_size=args.batch_size, layout=args.layout,
-                                      **model_args)
-    path = save_trace(trace, args.out)
-    summary = {"trace": str(path), **trace.identity}
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    elif not args.quiet:
-        print(f"trace of {summary['model']} ({summary['source']}, "
-              f"{summary['budget_tracked_count']:,} of {summary['param_count']:,} weights "
-              f"tracked, {len(trace.layers)} layers) written to {path}")
-    return 0
-
-
-def _workflow(name):
-    def run(args):
-        from accelsim.analysis import commands
-
-        return getattr(commands, name)(args)
-    return run
-
-
-COMMANDS = {"train": cmd_train, "trace": cmd_trace, "simulate": _workflow("simulate"),
-            "sweep": _workflow("sweep"), "plot": _workflow("plot"),
-            "report": _workflow("report"), "demo": _workflow("demo")}
+COMMANDS = {"train": train.handle, "trace": trace.handle, "simulate": simulate.handle,
+            "sweep": sweep.handle, "plot": plot.handle, "report": report.handle,
+            "demo": demo.handle}
 
 
 def main(argv=None) -> int:

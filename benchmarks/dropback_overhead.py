@@ -64,13 +64,13 @@ def _fallback_lenet_300_100():
 
 
 def build(name: str):
-    """The project's model if accelsim.train.models has it, else an equivalent local one."""
+    """The project's model if accelsim.models has it, else an equivalent local one."""
     try:
-        from accelsim.train.models import build_model
+        from accelsim.models import build_model
 
         if name == "lenet-300-100":
-            return build_model("lenet-300-100"), "accelsim.train.models"
-        return build_model("resnet18", stem="cifar", num_classes=10), "accelsim.train.models"
+            return build_model("lenet-300-100"), "accelsim.models"
+        return build_model("resnet18", stem="cifar", num_classes=10), "accelsim.models"
     except (ImportError, AttributeError):
         model = _fallback_lenet_300_100() if name == "lenet-300-100" \
             else _fallback_resnet18_cifar()

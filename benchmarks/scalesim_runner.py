@@ -142,8 +142,8 @@ def ensure_scalesim_venv(venv: Path = SCALESIM_VENV, *, quiet: bool = False) -> 
 
 def network_layers(network: str) -> pd.DataFrame:
     """accelsim's layer table for a zoo network at its default input shape (torch needed)."""
+    from accelsim.models import build_model, default_input_shape
     from accelsim.trace.torch_geometry import layers_from_model
-    from accelsim.train.models import build_model, default_input_shape
 
     return layers_from_model(build_model(network), default_input_shape(network))
 

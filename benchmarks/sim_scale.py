@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from accelsim.analysis.sweep import sweep
+from accelsim.app.sweep import sweep
 from accelsim.sim.accelerator import simulate
 from accelsim.trace.format import save_trace
 from accelsim.trace.from_model import synthetic_model_trace

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from accelsim.dropback.init import initialize_model
-from accelsim.dropback.optimizer import DropBack, per_layer_budgets, select_top_k
+from accelsim.dropback.optimizer import DropBack, per_layer_budgets
+from accelsim.dropback.topk import select_top_k
 
 torch.set_num_threads(1)  # tiny models: threads only add noise on a shared machine
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from accelsim.analysis.sweep import sweep
+from accelsim.app.sweep import sweep
 from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError, TraceError
 from accelsim.sim.accelerator import simulate

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from accelsim.errors import ConfigError
-from accelsim.train.models import (MODEL_NAMES, build_model, default_input_shape,
+from accelsim.models import (MODEL_NAMES, build_model, default_input_shape,
                                    model_param_count)
 
 # Published figures (see the module docstring for sources); VGG-S is checked separately.

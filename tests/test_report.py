@@ -13,7 +13,7 @@ import matplotlib.image as mpimg
 import pytest
 
 from accelsim import __version__
-from accelsim.analysis.sweep import sweep
+from accelsim.app.sweep import sweep
 from accelsim.cli import main
 from accelsim.sim.results import SimulationResult
 from accelsim.trace.format import load_trace, save_trace

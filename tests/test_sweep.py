@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import accelsim.analysis.sweep as sweep_mod
-from accelsim.analysis.sweep import SRAM_FIELD, load_sweep, point_id, sweep, sweep_points
+import accelsim.app.sweep as sweep_mod
+from accelsim.analysis.folders import SRAM_FIELD, load_sweep
+from accelsim.app.sweep import point_id, sweep, sweep_points
 from accelsim.cli import main
 from accelsim.errors import ConfigError
 from accelsim.trace.format import load_trace, save_trace

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from accelsim.dropback.checkpoint import save_checkpoint
+from accelsim.dropback.init import budgeted_layers
 from accelsim.dropback.optimizer import DropBack
+from accelsim.models import MODEL_NAMES, build_model, default_input_shape
 from accelsim.trace.format import load_trace, save_trace
 from accelsim.trace.from_model import synthetic_model_trace, trace_from_checkpoint
 from accelsim.trace.recorder import TraceRecorder
 from accelsim.trace.torch_geometry import budgeted_param_count, layers_from_model
-from accelsim.train.models import MODEL_NAMES, build_model, default_input_shape
 
 # small inputs keep the zoo cheap; geometry still comes from a real forward pass
 SMALL_ARGS = {
@@ -73,6 +74,35 @@ def test_layer_geometry_of_resnet18_imagenet():
     assert layers["macs_per_sample"].sum() == pytest.approx(1.81e9, rel=0.01)  # ~1.8 GMAC
     fc = layers.iloc[-1]
     assert fc["kind"] == "linear" and fc["exec_order"] == len(layers) - 1
+
+
+def test_trace_and_optimizer_budget_the_same_layers():
+    model = build_model("resnet18", **SMALL_ARGS["resnet18"])
+    layers = layers_from_model(model, default_input_shape("resnet18", **SMALL_ARGS["resnet18"]))
+    budgeted = budgeted_layers(model)
+    assert layers["name"].tolist() == [layer.name for layer in budgeted]
+    assert layers["param_count"].tolist() == [layer.param_count for layer in budgeted]
+    assert budgeted_param_count(model) == sum(layer.param_count for layer in budgeted)
+
+
+def test_tied_weights_refused_by_trace_and_optimizer():
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encode = torch.nn.Linear(4, 4)
+            self.decode = torch.nn.Linear(4, 4)
+            self.decode.weight = self.encode.weight  # one tensor in two layers
+
+        def forward(self, x):
+            return self.decode(self.encode(x))
+
+    model = Tied()
+    for refuses in (lambda: budgeted_layers(model), lambda: budgeted_param_count(model),
+                    lambda: layers_from_model(model, (4,)),
+                    lambda: DropBack(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                                     budget=4, seed=0)):
+        with pytest.raises(ValueError, match="tied weights"):
+            refuses()
 
 
 def test_recorder_snapshots_every_s_and_at_freeze(tmp_path):

@@ -67,7 +67,7 @@ def checkpoint(tmp_path_factory) -> Path:
     torch = pytest.importorskip("torch")
     from accelsim.dropback.checkpoint import save_checkpoint
     from accelsim.dropback.optimizer import DropBack
-    from accelsim.train.models import build_model
+    from accelsim.models import build_model
 
     model = build_model("lenet-300-100", seed=0, in_features=64)
     db = DropBack(model, torch.optim.SGD(model.parameters(), lr=0.1), compression=10, seed=0)

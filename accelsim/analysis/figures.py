@@ -1,74 +1,216 @@
-"""Which figures a results folder supports, and drawing them.
+"""Figures (matplotlib, PNG and SVG): energy breakdown, energy and traffic against SRAM size,
+per-layer energy and traffic, training accuracy and tracked-set churn; and which of them a
+results folder supports (`figures_for`, the API twin `plot`).
 
-Folder kinds: a simulation (`records.parquet`), a sweep (`sweep.parquet`), a training run
-(`history.csv`, maybe `trace/`), or a demo folder holding `runs/`, `sim/` and `sweep/`.
+Every drawing function takes plain tables (pandas) and a folder, writes `<name>.png` and
+`<name>.svg` there, and returns the PNG path. Nothing here imports torch or runs a simulation.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from accelsim.analysis import plots
+from accelsim.analysis.folders import SRAM_FIELD, check_readable, load_sweep
 from accelsim.errors import AccelsimError
+from accelsim.io import atomic_path
+from accelsim.sim.results import SimulationResult
+from accelsim.trace.format import load_trace
+from accelsim.units import format_bytes
+
+# energy components in stacking order, with the colours kept across every figure
+ENERGY_COMPONENTS = [
+    ("dram_energy_pj", "DRAM", "#c0392b"),
+    ("sram_dynamic_energy_pj", "SRAM dynamic", "#2980b9"),
+    ("sram_leakage_energy_pj", "SRAM leakage", "#7fb3d5"),
+    ("prng_energy_pj", "PRNG", "#27ae60"),
+    ("mac_energy_pj", "MAC", "#f39c12"),
+    ("update_energy_pj", "update (top-k)", "#8e44ad"),
+]
+RUN_STYLE = {"dense": ("dense", "#555555", "o"), "trace": ("DropBack", "#c0392b", "s")}
 
 
-def folder_kind(folder: Path) -> str:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise AccelsimError(f"{folder}: no such results folder")
-    if (folder / "records.parquet").exists():
-        return "simulation"
-    if (folder / "sweep.parquet").exists():
-        return "sweep"
-    if (folder / "history.csv").exists():
-        return "run"
-    if (folder / "demo.json").exists():
-        return "demo"
-    raise AccelsimError(f"{folder}: not a results folder (expected records.parquet, "
-                        "sweep.parquet, history.csv or demo.json in it)")
+def _pyplot():
+    """pyplot on the file-only Agg backend, imported at the first figure: it is slow to import
+    and most commands draw nothing."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
-def check_readable(folder: Path, kind: str | None = None) -> str:
-    """Read a results folder's tables once, so a damaged or foreign file ends in one line
-    naming it (an AccelsimError), not a traceback from deep in the plotting. Returns the kind."""
-    folder = Path(folder)
-    kind = kind or folder_kind(folder)
-    if kind == "demo":
-        for sub, sub_kind in (("runs/dense", "run"), ("runs/dropback", "run"),
-                              ("sim", "simulation"), ("sweep", "sweep")):
-            check_readable(folder / sub, sub_kind)
-        return kind
-    files = {"simulation": ("records.parquet", "summary.json"),
-             "sweep": ("sweep.parquet", "sweep.json"), "run": ("history.csv",)}[kind]
-    needed = {"simulation": {"run", "layer_name", "phase", "energy_pj", "dram_bytes_read",
-                             "dram_bytes_written"},
-              "sweep": {"run", "weight_sram_capacity_bytes", "energy_pj", "dram_bytes_read",
-                        "dram_bytes_written"},
-              "run": {"epoch", "test_accuracy"}}[kind]
-    try:
-        if kind == "simulation":
-            from accelsim.sim.results import SimulationResult
+def _save(fig, out_dir, name) -> Path:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        with atomic_path(out_dir / f"{name}.{ext}") as tmp:
+            # svg metadata off: same inputs give the same bytes
+            fig.savefig(tmp, format=ext, dpi=130, metadata={"Date": None} if ext == "svg" else None)
+    _pyplot().close(fig)
+    return out_dir / f"{name}.png"
 
-            result = SimulationResult.load(folder)
-            columns, meta_ok = result.records.columns, isinstance(result.config, dict)
-        elif kind == "sweep":
-            from accelsim.analysis.sweep import load_sweep
 
-            table, meta = load_sweep(folder)
-            columns, meta_ok = table.columns, isinstance(meta, dict) and {
-                "swept", "trace", "points"} <= set(meta)
-        else:
-            columns, meta_ok = pd.read_csv(folder / "history.csv").columns, True
-    except (ValueError, KeyError, TypeError) as exc:  # pyarrow's and json's errors are ValueErrors
-        raise AccelsimError(f"{folder}: damaged {kind} results, cannot read "
-                            f"{' or '.join(files)} ({type(exc).__name__}: {exc})") from None
-    missing = sorted(needed - set(columns))
-    if missing or not meta_ok:
-        raise AccelsimError(f"{folder}: damaged {kind} results: {files[0]} lacks "
-                            f"{', '.join(missing) or 'its metadata'}")
-    return kind
+def _components(frame: pd.DataFrame):
+    return [(c, label, color) for c, label, color in ENERGY_COMPONENTS if c in frame.columns]
+
+
+def _energy_scale(values) -> tuple[float, str]:
+    top = float(np.nanmax(values)) if len(values) else 0.0
+    for scale, unit in ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ")):
+        if top >= scale:
+            return scale, unit
+    return 1.0, "pJ"
+
+
+def _ordered_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    order = [r for r in ("dense", "trace") if r in frame.index]
+    return frame.loc[order + [r for r in frame.index if r not in order]]
+
+
+def _bytes_ticks(ax, values):
+    ticks = sorted(set(values))
+    ax.set_xticks(ticks, [format_bytes(v).replace(" ", "\u2009") for v in ticks], rotation=45,
+                  ha="right", fontsize=8)
+    ax.minorticks_off()
+
+
+def energy_breakdown(totals: pd.DataFrame, out_dir, *, title=None, name="energy_breakdown",
+                     scope="over the whole trace"):
+    """Stacked bars per energy component, one bar per run (index: run names)."""
+    plt = _pyplot()
+    totals = _ordered_runs(totals)
+    comps = _components(totals)
+    scale, unit = _energy_scale(totals[[c for c, _, _ in comps]].sum(axis=1).to_numpy())
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    labels = [RUN_STYLE.get(r, (r,))[0] for r in totals.index]
+    bottom = np.zeros(len(totals))
+    for column, label, color in comps:
+        values = totals[column].to_numpy(dtype=float) / scale
+        ax.bar(labels, values, bottom=bottom, label=label, color=color, width=0.55)
+        bottom += values
+    for x, total in enumerate(bottom):
+        ax.annotate(f"{total:.3g} {unit}", (x, total), ha="center", va="bottom", fontsize=9)
+    ax.set_ylabel(f"energy {scope} ({unit})")
+    ax.set_title(title or "Energy by component")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    ax.set_ylim(0, bottom.max() * 1.12 if len(bottom) else 1)
+    return _save(fig, out_dir, name)
+
+
+def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
+               x="weight_sram_capacity_bytes", name="sram_sweep", title=None,
+               scope="over the whole trace"):
+    """Energy and DRAM traffic against weight SRAM size (log axes), dense vs DropBack.
+
+    `table` has one row per (point, run) with columns `run`, `x`, `energy_pj` and
+    `dram_bytes_read` + `dram_bytes_written`. `fit_bytes` marks where the tracked set fits.
+    """
+    plt = _pyplot()
+    fig, (ax_e, ax_t) = plt.subplots(1, 2, figsize=(10.5, 4.4))
+    table = table.sort_values(x)
+    escale, eunit = _energy_scale(table["energy_pj"].to_numpy())
+    traffic_all = table["dram_bytes_read"] + table["dram_bytes_written"]
+    # log axis: a point with no traffic at all is drawn at the floor, and said so
+    floor = max(1.0, float(traffic_all[traffic_all > 0].min()) / 4) if (traffic_all > 0).any() else 1
+    for run in [r for r in ("dense", "trace") if r in set(table["run"])]:
+        group = table[table["run"] == run]
+        label, color, marker = RUN_STYLE.get(run, (run, None, "o"))
+        ax_e.plot(group[x], group["energy_pj"] / escale, marker=marker, color=color, label=label)
+        traffic = (group["dram_bytes_read"] + group["dram_bytes_written"]).clip(lower=floor)
+        ax_t.plot(group[x], traffic, marker=marker, color=color, label=label)
+    for ax in (ax_e, ax_t):
+        ax.set_xscale("log", base=2)
+        _bytes_ticks(ax, table[x].tolist())
+        ax.set_xlabel("weight SRAM capacity")
+        ax.grid(True, which="major", alpha=0.3)
+        if fit_bytes:
+            ax.axvline(fit_bytes, color="#27ae60", linestyle="--", linewidth=1)
+            ax.annotate("tracked set fits", (fit_bytes, 0.97), xycoords=("data", "axes fraction"),
+                        rotation=90, ha="right", va="top", fontsize=8, color="#27ae60")
+        ax.legend(fontsize=8)
+    ax_e.set_ylabel(f"energy {scope} ({eunit})")
+    ax_t.set_yscale("log")
+    ax_t.set_ylabel(f"off-chip DRAM traffic {scope} (bytes)")
+    fig.suptitle(title or "Energy and off-chip traffic against SRAM size")
+    return _save(fig, out_dir, name)
+
+
+def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None,
+              scope="over the whole trace"):
+    """Per-layer energy and DRAM traffic, dense vs DropBack (records: run, layer, ... per phase)."""
+    plt = _pyplot()
+    key = "layer_name" if "layer_name" in records.columns else "layer"
+    agg = records.groupby(["run", key], sort=False)[["energy_pj", "dram_bytes_read",
+                                                     "dram_bytes_written"]].sum().reset_index()
+    layers = list(dict.fromkeys(agg[key]))
+    fig, (ax_e, ax_t) = plt.subplots(2, 1, figsize=(max(6, 0.35 * len(layers) + 3), 7), sharex=True)
+    width = 0.4
+    xs = np.arange(len(layers))
+    escale, eunit = _energy_scale(agg["energy_pj"].to_numpy())
+    runs = [r for r in ("dense", "trace") if r in set(agg["run"])]
+    for i, run in enumerate(runs):
+        label, color, _ = RUN_STYLE.get(run, (run, None, None))
+        group = agg[agg["run"] == run].set_index(key).reindex(layers)
+        ax_e.bar(xs + (i - 0.5) * width, group["energy_pj"] / escale, width, label=label, color=color)
+        ax_t.bar(xs + (i - 0.5) * width,
+                 (group["dram_bytes_read"] + group["dram_bytes_written"]) / 2 ** 10, width,
+                 label=label, color=color)
+    ax_e.set_ylabel(f"energy {scope} ({eunit})")
+    ax_t.set_ylabel(f"DRAM traffic {scope} (KiB)")
+    ax_t.set_xticks(xs, [str(v) for v in layers], rotation=60, ha="right", fontsize=7)
+    for ax in (ax_e, ax_t):
+        ax.legend(fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    ax_e.set_title(title or "Per-layer energy and off-chip traffic")
+    return _save(fig, out_dir, name)
+
+
+def training_curves(histories: dict, out_dir, *, name="training_accuracy", title=None):
+    """Test accuracy against epoch for each run (label -> history DataFrame)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for label, history in histories.items():
+        style = RUN_STYLE.get(label, (label, None, "o"))
+        ax.plot(history["epoch"], history["test_accuracy"] * 100, marker=style[2], markersize=3,
+                color=style[1], label=style[0])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Test accuracy against epoch")
+    return _save(fig, out_dir, name)
+
+
+def churn(steps: pd.DataFrame, out_dir, *, name="tracked_churn", title=None):
+    """Weights entering the tracked set per iteration (from a trace's steps): the raw counts
+    faint, a rolling mean on top; `left` is drawn only where it differs from `entered`."""
+    plt = _pyplot()
+    per_it = steps.groupby("iteration")[["entered_count", "left_count", "tracked_count"]].sum()
+    # iteration 0 fills the empty set: plot from 1 on so the churn itself stays visible
+    shown = per_it.iloc[1:] if len(per_it) > 1 else per_it
+    window = max(1, len(shown) // 50)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot(shown.index, shown["entered_count"], color="#27ae60", linewidth=0.5, alpha=0.35)
+    ax.plot(shown.index, shown["entered_count"].rolling(window, min_periods=1).mean(),
+            color="#27ae60", linewidth=1.6, label=f"entered (mean of {window} iterations)")
+    if not shown["left_count"].equals(shown["entered_count"]):
+        ax.plot(shown.index, shown["left_count"].rolling(window, min_periods=1).mean(),
+                color="#c0392b", linewidth=1.2, linestyle="--", label="left (mean)")
+    else:
+        ax.plot([], [], " ", label="left = entered (constant budget)")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("weights entering the tracked set (count)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Tracked-set churn")
+    return _save(fig, out_dir, name)
 
 
 def scope_words(iterations) -> str:
@@ -79,20 +221,16 @@ def scope_words(iterations) -> str:
 
 
 def simulation_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
-    from accelsim.sim.results import SimulationResult
-
     result = SimulationResult.load(folder)
     scope = scope_words(result.trace_identity.get("iterations"))
-    figures = [plots.energy_breakdown(result.totals(), out, name="energy_breakdown",
-                                      title="Energy by component" + title_suffix, scope=scope)]
-    figures.append(plots.per_layer(result.records, out, name="per_layer", scope=scope,
-                                   title="Per-layer energy and DRAM traffic" + title_suffix))
+    figures = [energy_breakdown(result.totals(), out, name="energy_breakdown",
+                                title="Energy by component" + title_suffix, scope=scope)]
+    figures.append(per_layer(result.records, out, name="per_layer", scope=scope,
+                             title="Per-layer energy and DRAM traffic" + title_suffix))
     return figures
 
 
 def sweep_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
-    from accelsim.analysis.sweep import SRAM_FIELD, load_sweep
-
     table, meta = load_sweep(folder)
     others = [k for k in meta["swept"] if k != SRAM_FIELD and k in table.columns]
     figures = []
@@ -103,26 +241,24 @@ def sweep_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
         name = "sram_sweep" + ("_" + "_".join(str(v) for v in key).replace("/", "-")
                                if others else "")
         title = "Energy and off-chip traffic against SRAM size" + (f" ({label})" if label else "")
-        figures.append(plots.sram_sweep(group, out, fit_bytes=meta.get("tracked_footprint_bytes"),
-                                        name=name, title=title + title_suffix,
-                                        scope=scope_words(meta["trace"].get("iterations"))))
+        figures.append(sram_sweep(group, out, fit_bytes=meta.get("tracked_footprint_bytes"),
+                                  name=name, title=title + title_suffix,
+                                  scope=scope_words(meta["trace"].get("iterations"))))
     return figures
 
 
 def run_figures(folders: dict, out: Path) -> list[Path]:
     """Training figures for one or more run folders (label -> folder)."""
-    from accelsim.trace.format import load_trace
-
     histories = {label: pd.read_csv(Path(f) / "history.csv") for label, f in folders.items()}
-    figures = [plots.training_curves(histories, out)]
+    figures = [training_curves(histories, out)]
     for label, f in folders.items():
         trace_dir = Path(f) / "trace"
         if trace_dir.exists():
             trace = load_trace(trace_dir)
             if not trace.dense:
-                shown = plots.RUN_STYLE.get(label, (label,))[0]
-                figures.append(plots.churn(trace.steps, out, name="tracked_churn",
-                                           title=f"Tracked-set churn ({shown})"))
+                shown = RUN_STYLE.get(label, (label,))[0]
+                figures.append(churn(trace.steps, out, name="tracked_churn",
+                                     title=f"Tracked-set churn ({shown})"))
     return figures
 
 
@@ -143,3 +279,8 @@ def figures_for(results, out=None) -> list[Path]:
     figures += simulation_figures(folder / "sim", out)
     figures += sweep_figures(folder / "sweep", out)
     return figures
+
+
+def plot(results, out=None) -> list[Path]:
+    """Every figure that the given results folder supports (the API twin of `accelsim plot`)."""
+    return figures_for(results, out)

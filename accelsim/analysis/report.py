@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from accelsim import __version__
-from accelsim.analysis.figures import figures_for, folder_kind, scope_words
+from accelsim.analysis.figures import figures_for, scope_words
+from accelsim.analysis.folders import folder_kind, load_sweep
 from accelsim.io import write_text_atomic
+from accelsim.sim.results import SimulationResult
 from accelsim.units import format_bytes
 
 COMPONENT_LABELS = {
@@ -72,8 +74,6 @@ def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFram
 
 
 def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[str]:
-    from accelsim.sim.results import SimulationResult
-
     result = SimulationResult.load(folder)
     ident, config, settings = result.trace_identity, result.config, result.settings
     lines = [f"## {heading}", ""]
@@ -106,8 +106,6 @@ def _config_line(config: dict) -> str:
 
 
 def _sweep_section(folder: Path, rel: Path, figures: list, heading="SRAM sweep") -> list[str]:
-    from accelsim.analysis.sweep import load_sweep
-
     table, meta = load_sweep(folder)
     lines = [f"## {heading}", ""]
     ident = meta["trace"]

@@ -2,7 +2,8 @@
 
 - `prng`: counter-based generator (seed, layer_id, index) -> 32 bits; numpy and torch agree.
 - `init`: budgeted layers (Linear, Conv2d) and their initial values w0.
-- `optimizer`: `DropBack`, a wrapper around any torch optimizer (exact top-k, freeze, resume).
+- `topk`: exact top-k selection over a tensor of scores, fast when the set changes little.
+- `optimizer`: `DropBack`, a wrapper around any torch optimizer (top-k by score, freeze, resume).
 - `checkpoint`: sparse checkpoint (seed + tracked index/value pairs) and exact rebuild.
 
 Names are re-exported lazily: `prng` and the numpy half of `init` work without torch.
@@ -14,7 +15,7 @@ _EXPORTS = {
     "DropBack": "accelsim.dropback.optimizer",
     "DropBackStepStats": "accelsim.dropback.optimizer",
     "per_layer_budgets": "accelsim.dropback.optimizer",
-    "select_top_k": "accelsim.dropback.optimizer",
+    "select_top_k": "accelsim.dropback.topk",
     "LayerInfo": "accelsim.dropback.init",
     "budgeted_layers": "accelsim.dropback.init",
     "initialize_model": "accelsim.dropback.init",

@@ -46,8 +46,10 @@ from accelsim.dropback.init import (
     layer_parameters,
     write_layer_values,
 )
+from accelsim.dropback.optimizer import STATE_FORMAT, DropBack
 from accelsim.errors import CheckpointError
 from accelsim.io import atomic_path
+from accelsim.models import build_model
 
 FORMAT = "accelsim-checkpoint"
 FORMAT_VERSION = 1
@@ -323,12 +325,6 @@ def _hashable(key):
     return tuple(key) if isinstance(key, list) else key
 
 
-def _default_builder(name: str, **args):
-    from accelsim.train.models import build_model  # lazily: train imports this module's users
-
-    return build_model(name, **args)
-
-
 def _check_layers_match(path: Path, layers, entries) -> None:
     if len(layers) != len(entries):
         raise CheckpointError(f"{path}: model mismatch: the builder's model has {len(layers)} "
@@ -388,7 +384,7 @@ def load_checkpoint(path, builder: Callable | None = None) -> LoadedCheckpoint:
     """Rebuild the model of a checkpoint: builder(name, **args), w0 from the seed, tracked
     values scattered in, then parameters outside the budget and buffers.
 
-    builder defaults to `accelsim.train.models.build_model` (same signature)."""
+    builder defaults to `accelsim.models.build_model` (same signature)."""
     path = Path(path)
     header, data, payload_start = _read_verified(path)
     table = header["arrays"]
@@ -398,7 +394,7 @@ def load_checkpoint(path, builder: Callable | None = None) -> LoadedCheckpoint:
             raise CheckpointError(f"{path}: corrupt header (array {name!r} missing)")
         return _array(data, payload_start, table[name])
 
-    model = (builder or _default_builder)(header["model"]["name"], **header["model"]["args"])
+    model = (builder or build_model)(header["model"]["name"], **header["model"]["args"])
     layers = budgeted_layers(model)
     _check_layers_match(path, layers, header["layers"])
     masks = {}  # every budgeted layer is rewritten whole below (w0 with tracked values on top)
@@ -440,8 +436,6 @@ def checkpoint_sizes(path) -> dict:
 def restore_dropback(loaded: LoadedCheckpoint, optimizer, cache_initial: bool = True):
     """A DropBack over `loaded.model` in the saved state (checkpoint saved with
     optimizer_state=True). `optimizer` must be freshly built over `loaded.model`."""
-    from accelsim.dropback.optimizer import STATE_FORMAT, DropBack
-
     state = loaded.optimizer_state
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise CheckpointError("the checkpoint holds no DropBack state (saved without "

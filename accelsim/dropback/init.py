@@ -2,8 +2,10 @@
 
 Budgeted layers are the `nn.Linear` and `nn.Conv2d` modules of a model, in the order of
 `model.named_modules()` (registration order); `layer_id` is the position in that list and is
-also the PRNG's layer id. Element j of a layer is the j-th element of the row-major flattened
-weight, then the bias elements (`traces/README.md`, "Element order and bitmaps").
+also the PRNG's layer id. This is the one owner of that rule: the optimizer, the checkpoint and
+the trace's layer table (`accelsim.trace.torch_geometry`) all take their layers from here.
+Element j of a layer is the j-th element of the row-major flattened weight, then the bias
+elements (`traces/README.md`, "Element order and bitmaps").
 
 Initial values follow PyTorch's default for Linear and Conv2d (kaiming_uniform with a=sqrt(5),
 which is uniform(-b, b) with b = 1/sqrt(fan_in)), drawn from `accelsim.dropback.prng` instead

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from accelsim.dropback.checkpoint import load_checkpoint
+from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION
+from accelsim.models import build_model, default_input_shape
 from accelsim.trace.format import Snapshot, Trace, build_trace, new_manifest, steps_frame
 from accelsim.trace.synthetic import synthetic_trace
 from accelsim.trace.torch_geometry import layers_from_model
@@ -13,9 +16,6 @@ from accelsim.trace.torch_geometry import layers_from_model
 
 def trace_from_checkpoint(path, *, batch_size: int = 1, input_shape=None) -> Trace:
     """The trace of a trained model: its final tracked set, held for one step (no churn)."""
-    from accelsim.dropback.checkpoint import load_checkpoint
-    from accelsim.train.models import default_input_shape
-
     loaded = load_checkpoint(path)
     meta = loaded.meta
     name, args = meta["model"]["name"], meta["model"]["args"]
@@ -42,9 +42,6 @@ def synthetic_model_trace(model_name: str, budget: int | None, *, seed: int = 0,
                           batch_size: int = 1, layout: str = "uniform", iterations: int = 1,
                           shares=None, **model_args) -> Trace:
     """A synthetic trace for a zoo model (`budget` None = dense), geometry from the real model."""
-    from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION
-    from accelsim.train.models import build_model, default_input_shape
-
     model = build_model(model_name, **model_args)
     shape = default_input_shape(model_name, **model_args)
     layers = layers_from_model(model, shape)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION
 from accelsim.trace.format import (Snapshot, Trace, build_trace, new_manifest, save_trace,
                                    steps_frame)
 from accelsim.trace.torch_geometry import layers_from_model
@@ -124,8 +125,6 @@ class TraceRecorder:
 
 
 def _generator() -> dict:
-    from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION
-
     return {"id": GENERATOR_ID, "version": GENERATOR_VERSION}
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION  # torch-free constants
 from accelsim.trace.format import Snapshot, Trace, build_trace, new_manifest, steps_frame
 
 LAYOUTS = ("uniform", "clustered")
@@ -110,6 +111,4 @@ def synthetic_trace(layers: pd.DataFrame, budget: int, seed: int, *, iterations:
 
 
 def _default_generator() -> dict:
-    from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION  # torch-free constants
-
     return {"id": GENERATOR_ID, "version": GENERATOR_VERSION}

@@ -1,4 +1,8 @@
-"""The layer table of a torch model, measured with forward hooks (never typed by hand)."""
+"""The layer table of a torch model, measured with forward hooks (never typed by hand).
+
+Which layers carry a budget, and their layer ids, is the rule of
+`accelsim.dropback.init.budgeted_layers`: a trace and the optimizer cannot disagree on them.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,18 @@ import pandas as pd
 import torch
 from torch import nn
 
+from accelsim.dropback.init import budgeted_layers
 from accelsim.trace.geometry import conv2d_layer, layer_table, linear_layer
-
-BUDGETED_TYPES = (nn.Linear, nn.Conv2d)
-
-
-def budgeted_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Linear and Conv2d modules in registration order: index = layer_id (and PRNG layer id)."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, BUDGETED_TYPES)]
 
 
 def budgeted_param_count(model: nn.Module) -> int:
     """Elements under the budget: weights and biases of the budgeted layers."""
-    return sum(p.numel() for _, m in budgeted_modules(model) for p in m.parameters(recurse=False))
+    return sum(layer.param_count for layer in budgeted_layers(model))
 
 
 def layers_from_model(model: nn.Module, input_shape) -> pd.DataFrame:
     """Run one sample through `model` and describe every budgeted layer as a trace row."""
-    modules = budgeted_modules(model)
+    layers = budgeted_layers(model)
     seen: dict[int, tuple[int, tuple]] = {}  # layer_id -> (exec order, input shape per sample)
 
     def hook_for(layer_id):
@@ -32,7 +30,7 @@ def layers_from_model(model: nn.Module, input_shape) -> pd.DataFrame:
                 seen[layer_id] = (len(seen), tuple(inputs[0].shape[1:]))
         return hook
 
-    handles = [m.register_forward_hook(hook_for(i)) for i, (_, m) in enumerate(modules)]
+    handles = [layer.module.register_forward_hook(hook_for(layer.layer_id)) for layer in layers]
     was_training = model.training
     try:
         model.eval()
@@ -44,12 +42,13 @@ def layers_from_model(model: nn.Module, input_shape) -> pd.DataFrame:
         for h in handles:
             h.remove()
     rows = []
-    for layer_id, (name, m) in enumerate(modules):
+    for layer in layers:
+        layer_id, name, m = layer.layer_id, layer.name, layer.module
         if layer_id not in seen:
             raise ValueError(f"layer {name} was not executed by a forward pass")
         order, in_shape = seen[layer_id]
         has_bias = m.bias is not None
-        if isinstance(m, nn.Linear):
+        if layer.kind == "linear":
             rows.append(linear_layer(layer_id, name, m.in_features, m.out_features, has_bias, order))
         else:
             if m.dilation != (1, 1) or not isinstance(m.padding, tuple):

@@ -22,9 +22,17 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm import tqdm
 
+from accelsim.dropback.checkpoint import checkpoint_sizes, save_checkpoint
+from accelsim.dropback.init import initialize_model
+from accelsim.dropback.optimizer import DropBack
 from accelsim.errors import CheckpointError, ConfigError
 from accelsim.io import atomic_path, write_json_atomic, write_text_atomic
+from accelsim.models import build_model
+from accelsim.trace.recorder import TraceRecorder
+from accelsim.trace.torch_geometry import budgeted_param_count
+from accelsim.train.data import batches, load_dataset, to_torch
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("none", "step", "cosine")
@@ -143,11 +151,6 @@ class _Run:
     """Everything one training run holds; built fresh, then optionally restored for resume."""
 
     def __init__(self, config: TrainConfig, out: Path):
-        from accelsim.dropback.init import initialize_model
-        from accelsim.dropback.optimizer import DropBack
-        from accelsim.train.data import load_dataset
-        from accelsim.train.models import build_model
-
         self.config, self.out = config, out
         self.device = _device(config.device)
         flatten = config.model.replace("_", "-").lower() == "lenet-300-100"
@@ -165,8 +168,6 @@ class _Run:
         self.scheduler = self._scheduler()
         self.recorder = None
         if config.trace:
-            from accelsim.trace.recorder import TraceRecorder
-
             self.recorder = TraceRecorder(
                 self.model, self.dropback, model_name=config.model, model_args=self.model_args,
                 seed=config.seed, input_shape=self.data.input_shape, batch_size=config.batch_size,
@@ -228,8 +229,6 @@ class _Run:
 
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, device, batch_size=512):
     """Mean cross-entropy and accuracy of `model` on (x, y), in eval mode."""
-    from accelsim.train.data import to_torch
-
     was_training = model.training
     model.eval()
     loss_sum, correct = 0.0, 0
@@ -244,8 +243,6 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, device, batch_size=
 
 
 def _progress(total, desc, quiet):
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, unit="step", leave=False,
                 disable=quiet or not sys.stderr.isatty())
 
@@ -287,9 +284,6 @@ def _threads(config: TrainConfig, model) -> int:
 
 
 def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_epoch_end):
-    from accelsim.dropback.checkpoint import save_checkpoint
-    from accelsim.train.data import batches, to_torch
-
     resume_file = out / "resume.pt"
     if resume and resume_file.exists():
         try:
@@ -335,7 +329,7 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y, device)
         _, train_acc = evaluate(model, data.train_x, data.train_y, device)
         tracked = (sum(run.dropback.tracked_per_layer()) if run.dropback is not None
-                   else _budgeted_count(model))
+                   else budgeted_param_count(model))
         run.history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen,
                             "train_accuracy": train_acc, "test_loss": test_loss,
                             "test_accuracy": test_acc, "lr": lr, "tracked_count": tracked,
@@ -348,16 +342,10 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         if on_epoch_end is not None:
             on_epoch_end(run.epoch, run.history[-1])
     bar.close()
-    return _finish(run, out, save_checkpoint)
+    return _finish(run, out)
 
 
-def _budgeted_count(model) -> int:
-    from accelsim.trace.torch_geometry import budgeted_param_count
-
-    return budgeted_param_count(model)
-
-
-def _finish(run: _Run, out: Path, save_checkpoint) -> TrainResult:
+def _finish(run: _Run, out: Path) -> TrainResult:
     config = run.config
     history = pd.DataFrame(run.history)
     final = run.history[-1]
@@ -365,10 +353,8 @@ def _finish(run: _Run, out: Path, save_checkpoint) -> TrainResult:
                     model_args=run.model_args, seed=config.seed,
                     extra={"accuracy": final["test_accuracy"], "dataset": config.dataset,
                            "epochs": config.epochs})
-    from accelsim.dropback.checkpoint import checkpoint_sizes
-
     sizes = checkpoint_sizes(out / "checkpoint.sparse")
-    param_count = _budgeted_count(run.model)
+    param_count = budgeted_param_count(run.model)
     tracked = (sum(run.dropback.tracked_per_layer()) if run.dropback is not None
                else param_count)
     summary = {

@@ -4,7 +4,8 @@ shapes...), dense baseline and trace at every point, as one table.
 Points run on local worker processes by default, or on an existing Dask cluster. Each finished
 point is written at once to `<out>/points/<id>.json` (atomically), so an interrupted sweep
 resumes without recomputing them. The point id hashes what determines its result: the trace's
-manifest, the base config and the overrides, and the mode.
+manifest, the base config and the overrides, and the mode. `handle` is `accelsim sweep`; the
+folder is read back by `accelsim.analysis.folders.load_sweep`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,24 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
+from accelsim import __version__
+from accelsim.analysis.figures import sweep_figures
+from accelsim.analysis.folders import SRAM_FIELD
+from accelsim.app.key_values import parse_key_values
+from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError
 from accelsim.io import atomic_path, write_json_atomic
+from accelsim.sim.accelerator import simulate
+from accelsim.sim.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
+from accelsim.trace.format import load_trace
+from accelsim.units import parse_size_list
 
 # the order of a point's totals (SimulationResult.totals), kept in the table
 TOTALS = (*COUNT_COLUMNS, *ENERGY_COLUMNS, "dram_bytes", "weight_dram_bytes")
 
-SRAM_FIELD = "weight_sram.capacity_bytes"
 DASK_CONNECT_TIMEOUT = "10s"  # how long --dask waits for the scheduler to answer
 
 
@@ -49,9 +59,6 @@ def sweep_points(sram_sizes=None, fields: dict | None = None) -> list[dict]:
 def _config_digest(accelerator) -> str:
     """Identity of the base config as resolved (derived energies included) by this version of
     accelsim: a code or default change makes old point files stale, not silently reused."""
-    from accelsim import __version__
-    from accelsim.config import load_accelerator_config
-
     resolved = load_accelerator_config(accelerator).to_dict()
     resolved.pop("path", None)
     return hashlib.sha256(json.dumps([__version__, resolved], sort_keys=True, default=str)
@@ -68,9 +75,6 @@ def point_id(trace_sha: str, config_sha: str, overrides: dict, mode: str) -> str
 
 def run_point(trace_path: str, accelerator, overrides: dict, mode: str) -> dict:
     """Simulate one point (dense and trace); return its totals per run. Runs in a worker."""
-    from accelsim.config import load_accelerator_config
-    from accelsim.sim.accelerator import simulate
-
     config = load_accelerator_config(accelerator, overrides)
     result = simulate(trace_path, config, mode=mode, baseline=True)
     totals = result.totals()
@@ -138,10 +142,6 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
     trace: a trace folder. accelerator: base config name or path. sram_sizes: weight SRAM
     capacities in bytes. fields: {dotted field: [values]} swept too (cartesian product).
     """
-    from tqdm import tqdm
-
-    from accelsim.trace.format import load_trace
-
     loaded = load_trace(trace)
     if loaded.path is None:
         raise ConfigError("sweep needs a trace folder on disk (workers read it)")
@@ -164,8 +164,6 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
                 pass  # a damaged point is recomputed
         tasks.append((pid, (str(loaded.path), accel_ref, overrides, mode)))
     # validate every point's config up front: a bad value fails before any work starts
-    from accelsim.config import load_accelerator_config
-
     for _, (_, ref, overrides, _) in tasks:
         load_accelerator_config(ref, overrides)
     progress = tqdm(total=len(points), initial=len(done), desc="sweep", unit="point",
@@ -203,9 +201,6 @@ def _order(canonical):
 
 def tracked_footprint_bytes(trace, accelerator="default") -> int:
     """SRAM bytes the trace's largest tracked set needs (values and index), on `accelerator`."""
-    from accelsim.config import load_accelerator_config
-    from accelsim.sim.placement import place_tracked
-
     config = load_accelerator_config(accelerator)
     layers = trace.layers
     counts = trace.steps.groupby("layer_id")["tracked_after_count"].max().reindex(
@@ -225,7 +220,27 @@ def _write_table(out: Path, table: pd.DataFrame, meta: dict):
     write_json_atomic(out / "sweep.json", meta)
 
 
-def load_sweep(folder) -> tuple[pd.DataFrame, dict]:
-    folder = Path(folder)
-    return (pd.read_parquet(folder / "sweep.parquet"),
-            json.loads((folder / "sweep.json").read_text(encoding="utf-8")))
+def handle(args) -> int:
+    sizes = parse_size_list(args.sram_sizes) if args.sram_sizes else None
+    if sizes and min(sizes) <= 0:
+        raise ConfigError(f"--sram-sizes {args.sram_sizes!r}: sizes must be > 0 for a sweep "
+                          "(its axis is logarithmic); simulate --set "
+                          "weight_sram.capacity_bytes=0 gives the no-SRAM point")
+    fields = parse_key_values(args.set, "--set", fields=True, multi=True)
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: expected a positive number of processes")
+    out = Path(args.out) if args.out else Path(str(Path(args.trace)).rstrip("/") + "-sweep")
+    table = sweep(args.trace, args.accelerator, sram_sizes=sizes, fields=fields,
+                  mode=args.mode, out=out, jobs=args.jobs, dask_address=args.dask,
+                  quiet=args.quiet or args.json)
+    figures = sweep_figures(out, out / "figures")
+    if args.json:
+        print(json.dumps({"out": str(out), "points": int(table["point_id"].nunique()),
+                          "figures": [str(f) for f in figures],
+                          "table": json.loads(table.to_json(orient="records"))}, indent=2))
+    elif not args.quiet:
+        keys = [c for c in table.columns if "." in c] + ["run"]
+        shown = table[keys + ["dram_bytes", "energy_pj", "total_cycles"]].copy()
+        print(shown.to_string(index=False))
+        print(f"\nsweep: {out}/sweep.csv; figures: {', '.join(str(f) for f in figures)}")
+    return 0

@@ -9,7 +9,8 @@
 5. figures and a Markdown report in the demo folder.
 
 Finished steps are kept: running the demo again after an interruption redoes only what is
-missing (a training run resumes from its last epoch).
+missing (a training run resumes from its last epoch). `handle` is the command; `run_demo` the
+same from Python.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from accelsim.analysis.report import _energy, _ratio, report
+from accelsim.app.sweep import sweep
+from accelsim.errors import ConfigError
 from accelsim.io import write_json_atomic
-from accelsim.units import format_bytes
+from accelsim.sim.accelerator import simulate
+from accelsim.sim.results import SimulationResult
+from accelsim.trace.format import load_trace, save_trace
+from accelsim.units import format_bytes, parse_size_list
 
 DEMO_BUDGET = 5000          # of LeNet-300-100's 50,610 weights at 8x8 input: 10.1x fewer
 DEMO_SRAM_SIZES = "4KiB..1MiB x2"
@@ -29,7 +36,7 @@ RESNET_BATCH = 32
 
 
 def _train_config(budget, epochs):
-    from accelsim.train.loop import TrainConfig
+    from accelsim.train.loop import TrainConfig  # torch: imported when the demo runs
 
     # cosine schedule with momentum: both runs converge, so accuracies compare fairly
     return TrainConfig(model="lenet-300-100", dataset="digits", budget=budget, epochs=epochs,
@@ -38,7 +45,7 @@ def _train_config(budget, epochs):
 
 
 def _train_once(config, out: Path, quiet: bool):
-    from accelsim.train.loop import train
+    from accelsim.train.loop import train  # torch: imported when the demo runs
 
     done = out / "summary.json"
     saved = out / "config.json"
@@ -55,12 +62,16 @@ def _train_once(config, out: Path, quiet: bool):
     return train(config, out, resume=True, quiet=quiet).summary
 
 
-def run_demo(out="reports/demo", *, epochs: int = 40, quiet: bool = False) -> dict:
-    from accelsim.analysis.report import report
-    from accelsim.analysis.sweep import sweep
-    from accelsim.sim.accelerator import simulate
-    from accelsim.units import parse_size_list
+def handle(args) -> int:
+    if args.epochs < 1:  # before the first progress line, not after it
+        raise ConfigError(f"--epochs {args.epochs}: expected a positive number of epochs")
+    summary = run_demo(args.out, epochs=args.epochs, quiet=args.quiet or args.json)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0
 
+
+def run_demo(out="reports/demo", *, epochs: int = 40, quiet: bool = False) -> dict:
     out = Path(out)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     started = time.perf_counter()
@@ -119,13 +130,9 @@ def run_demo(out="reports/demo", *, epochs: int = 40, quiet: bool = False) -> di
 
 
 def _resnet18_point(folder: Path) -> dict:
-    from accelsim.sim.accelerator import simulate
-    from accelsim.sim.results import SimulationResult
-    from accelsim.trace.format import load_trace, save_trace
-
     trace_dir = folder / "trace"
     if not (trace_dir / "manifest.json").exists():
-        from accelsim.trace.from_model import synthetic_model_trace
+        from accelsim.trace.from_model import synthetic_model_trace  # builds a torch model
 
         save_trace(synthetic_model_trace("resnet18", RESNET_BUDGET, seed=0,
                                          batch_size=RESNET_BATCH), trace_dir)
@@ -155,8 +162,6 @@ def _resnet18_point(folder: Path) -> dict:
 
 
 def _resnet_section(r: dict) -> list[str]:
-    from accelsim.analysis.report import _energy, _ratio
-
     return [
         "## Paper scale: ResNet-18 (ImageNet), one training step",
         "",

@@ -1,0 +1,92 @@
+"""`accelsim simulate`: a trace (or a sparse checkpoint's) and its dense baseline on one
+accelerator, written as a results folder; the DRAM request stream exported on demand."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from accelsim.analysis.report import comparison_table
+from accelsim.app.key_values import parse_key_values
+from accelsim.config import load_accelerator_config
+from accelsim.errors import AccelsimError, ConfigError
+from accelsim.sim.accelerator import simulate
+from accelsim.sim.dram.export import export_dram_trace
+from accelsim.sim.dram.port import expand_streams
+from accelsim.trace.format import load_trace
+
+EXPORT_MAX_BURSTS = 50_000_000  # ~1.5 GB of text; beyond that a trace is no use to a DRAM tool
+
+
+def handle(args) -> int:
+    if bool(args.trace) == bool(args.checkpoint):
+        raise AccelsimError("simulate takes a trace folder or --checkpoint PATH (one of them)")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ConfigError(f"--batch-size {args.batch_size}: expected a positive number of samples")
+    if args.checkpoint:
+        # rebuilding the model needs torch; a trace folder does not
+        from accelsim.trace.from_model import trace_from_checkpoint
+
+        trace = trace_from_checkpoint(args.checkpoint, batch_size=args.batch_size or 1)
+        default_out = Path(args.checkpoint).with_suffix("").as_posix() + "-sim"
+    else:
+        trace = load_trace(args.trace)
+        default_out = str(Path(args.trace)).rstrip("/") + "-sim"
+    config = load_accelerator_config(args.accelerator,
+                                     parse_key_values(args.set, "--set", fields=True))
+    started = time.perf_counter()
+    result = simulate(trace, config, mode=args.mode, baseline=True,
+                      every_iteration=args.every_iteration, batch_size=args.batch_size,
+                      record_dram_requests=bool(args.export_dram_trace))
+    wall_s = time.perf_counter() - started
+    result.check()
+    out = Path(args.out or default_out)
+    result.save(out)
+    exported = _export_dram(result, config, out, args.export_dram_trace) if args.export_dram_trace else []
+    totals = result.totals()
+    if args.json:
+        cmp = result.comparison() if len(result.runs) == 2 else None
+        print(json.dumps({
+            "out": str(out), "wall_s": round(wall_s, 3), "trace": result.trace_identity,
+            "accelerator": config.name, "mode": args.mode,
+            "totals": {run: {k: float(v) for k, v in totals.loc[run].items()}
+                       for run in totals.index},
+            "dense_over_trace": None if cmp is None else
+            {m: float(r) for m, r in cmp["dense_over_trace"].items()},
+            "dram_traces": [str(p) for p in exported]}, indent=2))
+    elif not args.quiet:
+        ident = result.trace_identity
+        print(f"{ident['model']}: {ident['budget_tracked_count']:,} of {ident['param_count']:,} "
+              f"weights tracked; accelerator {config.name}; mode {args.mode} "
+              f"({wall_s:.2f} s)\n")
+        if len(result.runs) == 2:
+            print(comparison_table(totals, markdown=False).to_string(index=False))
+        print(f"\nresults: {out}/records.parquet, records.csv, summary.json")
+        for p in exported:
+            print(f"DRAM trace: {p}")
+        if exported:
+            print("  (the stream the DRAM model timed: the one-time load, then each distinct "
+                  "simulated iteration once, not repeated for the iterations it stands for)")
+    return 0
+
+
+def _export_dram(result, config, out: Path, fmt: str) -> list[Path]:
+    """Write each run's DRAM request stream, one burst a line, in DRAM clock cycles."""
+    burst = config.dram.burst_bytes
+    dram_per_accel_cycle = (1000.0 / config.clock_mhz) / config.dram.tck_ns
+    paths = []
+    for run, streams in (result.dram_requests or {}).items():
+        if streams is None or len(streams) == 0:
+            continue
+        bursts = int(((streams["base_byte_address"] + streams["n_bytes"] - 1) // burst
+                      - streams["base_byte_address"] // burst + 1).clip(lower=0).sum())
+        if bursts > EXPORT_MAX_BURSTS:
+            raise ConfigError(f"--export-dram-trace: the {run} run issues {bursts:,} bursts, more "
+                              f"than {EXPORT_MAX_BURSTS:,}; export a smaller case (--mode "
+                              "inference, --batch-size 1, or activations off)")
+        addresses, is_write, cycles = expand_streams(streams, burst)
+        path = out / f"dram_{run}.{fmt}.trace"
+        export_dram_trace(addresses, is_write, cycles * dram_per_accel_cycle, path, fmt)
+        paths.append(path)
+    return paths

@@ -1,0 +1,53 @@
+"""`accelsim trace`: a trace folder from a trained model's sparse checkpoint, or a synthetic one
+for a zoo model."""
+
+from __future__ import annotations
+
+import json
+
+from accelsim.app.key_values import parse_key_values
+from accelsim.errors import AccelsimError
+from accelsim.trace.format import save_trace
+
+
+def handle(args) -> int:
+    if args.seed < 0 or args.batch_size < 1:
+        raise AccelsimError(f"trace: --seed must be >= 0 and --batch-size >= 1, got "
+                            f"{args.seed} and {args.batch_size}")
+    if args.checkpoint:
+        if args.synthetic or args.budget:
+            raise AccelsimError("trace --checkpoint takes the tracked set from the checkpoint; "
+                                "drop --synthetic/--budget")
+        # building the model imports torch: only once the input is known to be good
+        from accelsim.trace.from_model import trace_from_checkpoint
+
+        trace = trace_from_checkpoint(args.checkpoint, batch_size=args.batch_size)
+    else:
+        if not args.synthetic:
+            raise AccelsimError("trace --model needs --synthetic (a trained model comes from "
+                                "--checkpoint)")
+        if args.budget is None:
+            raise AccelsimError("trace --synthetic needs --budget (a count, a ratio like 10x, "
+                                "or dense)")
+        from accelsim.models import build_model  # torch, as above
+        from accelsim.trace.from_model import synthetic_model_trace
+        from accelsim.trace.torch_geometry import budgeted_param_count
+        from accelsim.train.loop import parse_budget
+
+        budget, compression = parse_budget(args.budget)
+        model_args = parse_key_values(args.model_arg, "--model-arg")
+        if compression:
+            total = budgeted_param_count(build_model(args.model, **model_args))
+            budget = max(1, round(total / compression))
+        trace = synthetic_model_trace(args.model, budget, seed=args.seed,
+                                      batch_size=args.batch_size, layout=args.layout,
+                                      **model_args)
+    path = save_trace(trace, args.out)
+    summary = {"trace": str(path), **trace.identity}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        print(f"trace of {summary['model']} ({summary['source']}, "
+              f"{summary['budget_tracked_count']:,} of {summary['param_count']:,} weights "
+              f"tracked, {len(trace.layers)} layers) written to {path}")
+    return 0
