@@ -29,8 +29,8 @@ a trace records.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -40,15 +40,15 @@ from accelsim.errors import ConfigError
 
 __all__ = [
     "MODEL_NAMES",
+    "VGGS",
+    "DenseNetBC",
+    "LeNet5",
+    "LeNet300100",
+    "ResNet18",
+    "WideResNet",
     "build_model",
     "default_input_shape",
     "model_param_count",
-    "LeNet300100",
-    "LeNet5",
-    "VGGS",
-    "ResNet18",
-    "WideResNet",
-    "DenseNetBC",
 ]
 
 

@@ -43,9 +43,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from accelsim.config.dram import DRAM_PRESETS, DramConfig, dram_preset  # noqa: E402
-from accelsim.io import write_text_atomic  # noqa: E402
-from accelsim.sim.dram.model import DramModel  # noqa: E402
+from accelsim.config.dram import DRAM_PRESETS, DramConfig, dram_preset
+from accelsim.io import write_text_atomic
+from accelsim.sim.dram.model import DramModel
 
 PATTERNS = ("stream", "stream-column-major", "stream-one-bank", "random")
 RANDOM_SPAN_BYTES = 16 << 30

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
+
 from accelsim.io import atomic_path, write_text_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -23,10 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from accelsim.app.sweep import sweep
+from accelsim.io import atomic_path
 from accelsim.sim.accelerator import simulate
 from accelsim.trace.format import save_trace
 from accelsim.trace.from_model import synthetic_model_trace
-from accelsim.io import atomic_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = [  # (label, zoo name, model args, tracked budget)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from accelsim.train.loop import TrainConfig, train
 from accelsim.io import atomic_path
+from accelsim.train.loop import TrainConfig, train
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -43,10 +43,11 @@ import tracemalloc
 from pathlib import Path
 
 import pandas as pd
+
 from accelsim.io import atomic_path, write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import scalesim_runner as ssr  # noqa: E402  (a sibling script, not a package)
+import scalesim_runner as ssr
 
 REPORT_DIR = ssr.REPO_ROOT / "reports" / "validation"
 CYCLE_TOLERANCE_PCT = 2.0  # the goal of issue 6: compute cycles within 2% per layer

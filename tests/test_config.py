@@ -39,7 +39,7 @@ def test_shipped_configs_all_load():
 
 
 def test_config_dir_is_the_repository_folder():
-    assert CONFIG_DIR == Path(__file__).resolve().parent.parent / "configs" / "accelerators"
+    assert Path(__file__).resolve().parent.parent / "configs" / "accelerators" == CONFIG_DIR
 
 
 def test_default_values_and_sources():

@@ -13,8 +13,15 @@ from hypothesis import strategies as st
 
 from accelsim.errors import ConfigError, DataError
 from accelsim.train import data as data_module
-from accelsim.train.data import (DATASET_NAMES, DIGITS_NUM_TEST, DIGITS_NUM_TRAIN, batches,
-                                 load_dataset, read_idx, to_torch)
+from accelsim.train.data import (
+    DATASET_NAMES,
+    DIGITS_NUM_TEST,
+    DIGITS_NUM_TRAIN,
+    batches,
+    load_dataset,
+    read_idx,
+    to_torch,
+)
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

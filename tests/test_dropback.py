@@ -184,7 +184,7 @@ def test_select_top_k_with_heavy_ties_and_any_previous_set(values, data):
     mask[picked] = True
     assert torch.equal(mask, expected)
     assert picked.numel() == count and bool((picked[1:] > picked[:-1]).all())
-    if 0 < count:
+    if count > 0:
         assert threshold == expected_threshold
 
 

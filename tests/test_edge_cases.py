@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from trace_helpers import tiny_trace
 
 from accelsim.app.sweep import sweep
 from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError, TraceError
 from accelsim.sim.accelerator import simulate
 from accelsim.trace.format import save_trace
-from trace_helpers import tiny_trace
 
 
 def test_saving_a_trace_never_replaces_a_folder_that_is_not_a_trace(tmp_path):

@@ -5,8 +5,7 @@ import torch
 import torch.nn as nn
 
 from accelsim.errors import ConfigError
-from accelsim.models import (MODEL_NAMES, build_model, default_input_shape,
-                                   model_param_count)
+from accelsim.models import MODEL_NAMES, build_model, default_input_shape, model_param_count
 
 # Published figures (see the module docstring for sources); VGG-S is checked separately.
 PUBLISHED_COUNTS = [

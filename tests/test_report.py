@@ -11,13 +11,13 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
+from trace_helpers import tiny_trace
 
 from accelsim import __version__
 from accelsim.app.sweep import sweep
 from accelsim.cli import main
 from accelsim.sim.results import SimulationResult
 from accelsim.trace.format import load_trace, save_trace
-from trace_helpers import tiny_trace
 
 LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
 KiB = 1024

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from trace_helpers import GENERATOR, tiny_layers, tiny_trace
 
 from accelsim.config import load_accelerator_config
 from accelsim.sim.accelerator import iteration_plans, simulate
@@ -18,7 +19,6 @@ from accelsim.sim.results import SimulationResult
 from accelsim.trace.format import Snapshot, build_trace, new_manifest, steps_frame
 from accelsim.trace.geometry import layer_table, linear_layer
 from accelsim.trace.synthetic import draw_mask, synthetic_trace
-from trace_helpers import GENERATOR, tiny_layers, tiny_trace
 
 WEIGHT_PHASES = ["forward", "backward_data", "update"]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from trace_helpers import tiny_trace
 
 import accelsim.app.sweep as sweep_mod
 from accelsim.analysis.folders import SRAM_FIELD, load_sweep
@@ -19,7 +20,6 @@ from accelsim.cli import main
 from accelsim.errors import ConfigError
 from accelsim.trace.format import load_trace, save_trace
 from accelsim.units import parse_size_list
-from trace_helpers import tiny_trace
 
 SCRIPT = Path(sys.executable).with_name("accelsim")
 KiB = 1024

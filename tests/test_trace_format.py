@@ -3,14 +3,23 @@ import shutil
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from trace_helpers import tiny_trace
 
 from accelsim.errors import TraceError
-from accelsim.trace.format import (FORMAT_VERSION, Snapshot, build_trace, load_trace, pack_mask,
-                                   save_trace, steps_frame, unpack_mask)
+from accelsim.trace.format import (
+    FORMAT_VERSION,
+    Snapshot,
+    build_trace,
+    load_trace,
+    pack_mask,
+    save_trace,
+    steps_frame,
+    unpack_mask,
+)
 from accelsim.trace.geometry import conv2d_layer, linear_layer
 from accelsim.trace.synthetic import draw_mask, layer_shares
-from trace_helpers import tiny_trace
 
 
 @pytest.fixture

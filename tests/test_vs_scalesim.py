@@ -24,8 +24,8 @@ import pytest
 from accelsim.trace.geometry import conv2d_layer, layer_table, linear_layer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import scalesim_runner as ssr  # noqa: E402
-import vs_scalesim as vs  # noqa: E402
+import scalesim_runner as ssr
+import vs_scalesim as vs
 
 HAVE_SIM = importlib.util.find_spec("accelsim.sim.accelerator") is not None
 needs_sim = pytest.mark.skipif(not HAVE_SIM, reason="accelsim.sim.accelerator not written yet")

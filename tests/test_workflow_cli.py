@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from trace_helpers import tiny_trace
 
 from accelsim import __version__
 from accelsim.cli import main
 from accelsim.sim.dram.export import read_dram_trace
 from accelsim.trace.format import load_trace, save_trace
-from trace_helpers import tiny_trace
 
 SCRIPT = Path(sys.executable).with_name("accelsim")
 WEIGHT_PHASES = ("forward", "backward_data", "update")  # phases that read stored weights

@@ -117,7 +117,8 @@ def _check_dask_address(address: str):
 
 def _run_dask(tasks, address, progress):
     try:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
     except ImportError:
         raise ConfigError("--dask needs dask.distributed: pip install 'accelsim[dask]'") from None
     _check_dask_address(address)

@@ -304,7 +304,7 @@ class _Section:
     def sources(self) -> dict:
         return checks.source_map("sources", self.raw("sources", {}))
 
-    def section(self, key: str) -> "_Section":
+    def section(self, key: str) -> _Section:
         data = self.raw(key)
         if not isinstance(data, dict):
             checks.fail(key, "a mapping", data)

@@ -13,8 +13,8 @@ the file in front with `located`, giving e.g.::
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from contextlib import contextmanager
-from typing import Mapping
 
 import numpy as np
 

@@ -22,8 +22,8 @@ burst index (burst index = byte address // burst_bytes), LSB field first.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 

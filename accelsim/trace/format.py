@@ -13,9 +13,9 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -210,7 +210,7 @@ class Trace:
         for iteration in self.snapshot_iterations:
             yield self.snapshot(iteration)
 
-    def as_dense(self) -> "Trace":
+    def as_dense(self) -> Trace:
         """The dense baseline of this trace: same layers and iterations, every weight tracked."""
         manifest = dict(self.manifest)
         manifest.update(dense=True, budget={"tracked_count": self.param_count,

@@ -10,8 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION
-from accelsim.trace.format import (Snapshot, Trace, build_trace, new_manifest, save_trace,
-                                   steps_frame)
+from accelsim.trace.format import (
+    Snapshot,
+    Trace,
+    build_trace,
+    new_manifest,
+    save_trace,
+    steps_frame,
+)
 from accelsim.trace.torch_geometry import layers_from_model
 
 

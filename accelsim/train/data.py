@@ -29,11 +29,11 @@ import io
 import pickle
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.resources import files
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -41,13 +41,13 @@ from accelsim.errors import ConfigError, DataError
 
 __all__ = [
     "DATASET_NAMES",
-    "Dataset",
-    "load_dataset",
-    "batches",
-    "to_torch",
-    "read_idx",
-    "DIGITS_NUM_TRAIN",
     "DIGITS_NUM_TEST",
+    "DIGITS_NUM_TRAIN",
+    "Dataset",
+    "batches",
+    "load_dataset",
+    "read_idx",
+    "to_torch",
 ]
 
 DATASET_NAMES: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "cifar10")
