@@ -10,9 +10,10 @@ import simpy
 from accelsim.config import PrngConfig, SramConfig, UpdateConfig
 from accelsim.sim.dram import DramModel, dram_preset
 from accelsim.sim.dram_port import DramPort
-from accelsim.sim.pe_array import PeArray, UpdateUnit, update_cycles
-from accelsim.sim.prng_unit import PrngUnit, regeneration_cycles
-from accelsim.sim.sram import SramBanks, address_bank_loads, stream_bank_loads
+from accelsim.sim.mapping import update_cycles
+from accelsim.sim.parts.compute import ComputeUnit
+from accelsim.sim.parts.prng_unit import PrngUnit, regeneration_cycles
+from accelsim.sim.parts.sram import SramBanks, address_bank_loads, stream_bank_loads
 
 
 def _finish_times(env, events):
@@ -75,7 +76,7 @@ def test_sram_bank_conflicts():
 
 def test_pe_array_serves_in_order():
     env = simpy.Environment()
-    array = PeArray(env, None)
+    array = ComputeUnit(env, "pe_array")
     done = []
 
     def late():
@@ -96,7 +97,7 @@ def test_update_unit_cycles():
     assert update_cycles(cfg, 8, 8) == 4
     assert update_cycles(cfg, 0, 0) == 0
     env = simpy.Environment()
-    unit = UpdateUnit(env, cfg)
+    unit = ComputeUnit(env, "update_unit")
     assert _finish_times(env, [unit.submit(4), unit.submit(6)]) == [4, 10]
 
 
@@ -153,18 +154,18 @@ def test_dram_port_records_streams(timing):
 # ------------------------------------------------------------------ the tile pipeline of a phase
 
 def _prng_tiles(values, cycles):
-    from accelsim.sim.workload import PhaseTiles
+    from accelsim.sim.mapping import PhaseTiles, Traffic
 
     n = len(values)
-    zeros = [0] * n
-    return PhaseTiles(0, "forward", list(cycles), False, [(0, 0)] * n, [(0, 0)] * n, zeros, zeros,
-                      zeros, zeros, zeros, zeros, list(values), {})
+    return PhaseTiles(layer_id=0, phase="forward", on_update_unit=False,
+                      compute_cycles=list(cycles), prng_values=list(values),
+                      read=Traffic.of(n), write=Traffic.of(n), work_counts={})
 
 
 def _machine(depth):
     from accelsim.config import load_accelerator_config
-    from accelsim.sim.accelerator import Accelerator
-    from accelsim.sim.workload import layer_work
+    from accelsim.sim.machine import Accelerator
+    from accelsim.sim.mapping import layer_work
     from accelsim.trace.geometry import linear_layer
 
     cfg = load_accelerator_config("default", {"prng.lanes": 4, "prng.latency_cycles": 0,
@@ -206,7 +207,7 @@ def test_recorded_streams_expand_to_bursts():
 
 
 def test_busiest_bank_shortcut_matches_numpy():
-    from accelsim.sim.sram import _busiest_bank_of_two
+    from accelsim.sim.parts.sram import _busiest_bank_of_two
 
     rng = np.random.default_rng(1)
     for _ in range(500):

@@ -25,7 +25,7 @@ import dataclasses
 import math
 
 from accelsim.sim.dram import DramBatch, DramModel
-from accelsim.sim.server import Server
+from accelsim.sim.parts.server import Server
 
 STAT_FIELDS = ("bursts", "row_hits", "row_misses", "row_conflicts", "activates", "refreshes")
 ENERGY_FIELDS = ("activate_energy_pj", "read_energy_pj", "write_energy_pj", "io_energy_pj")
