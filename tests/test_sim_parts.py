@@ -218,3 +218,23 @@ def test_busiest_bank_shortcut_matches_numpy():
         assert _busiest_bank_of_two(streams[:1], banks) == (
             int(stream_bank_loads(streams[:1], banks).sum()),
             int(stream_bank_loads(streams[:1], banks).max()))
+
+
+def test_a_missing_count_is_an_error():
+    from accelsim.sim.results import COUNT_COLUMNS
+
+    tiles = _prng_tiles([4, 4], [10, 10])
+    with pytest.raises(TypeError, match="missing"):
+        tiles.counts(total_cycles=30)  # neither the work's counts nor the DRAM model's
+    columns = list(COUNT_COLUMNS)
+    assert columns[:4] == ["iterations_count", "total_cycles", "compute_cycles", "stall_cycles"]
+    assert len(set(columns)) == len(columns)
+
+
+def test_traffic_names_its_kinds():
+    from accelsim.sim.mapping import Traffic
+
+    moved = Traffic.of(2, weight_dram_bytes=np.array([3, 5]))
+    assert moved.weight_dram_bytes == [3, 5] and moved.activation_sram_words == [0, 0]
+    with pytest.raises(TypeError):
+        Traffic.of(2, weight_bytes=[1, 1])  # not a kind of traffic
