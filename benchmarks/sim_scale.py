@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from accelsim.analysis.sweep import sweep
-from accelsim.sim.simulate import simulate
+from accelsim.sim.simulation import simulate
 from accelsim.trace.format import save_trace
 from accelsim.trace.from_model import synthetic_model_trace
 from accelsim.io import atomic_path

@@ -10,7 +10,7 @@ import pytest
 from accelsim.analysis.sweep import sweep
 from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError, TraceError
-from accelsim.sim.simulate import simulate
+from accelsim.sim.simulation import simulate
 from accelsim.trace.format import save_trace
 from trace_helpers import tiny_trace
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from accelsim.config import load_accelerator_config
 from accelsim.sim.plan import iteration_plans
-from accelsim.sim.simulate import simulate
+from accelsim.sim.simulation import simulate
 from accelsim.sim.energy import ENERGY_COMPONENTS
 from accelsim.sim.results import SimulationResult
 from accelsim.trace.format import Snapshot, build_trace, new_manifest, steps_frame
@@ -282,7 +282,7 @@ def test_bad_arguments():
 
 
 def test_simulation_does_not_import_torch():
-    code = ("import sys; sys.path.insert(0, 'tests'); import accelsim.sim.simulate as a; "
+    code = ("import sys; sys.path.insert(0, 'tests'); import accelsim.sim.simulation as a; "
             "from trace_helpers import tiny_trace; a.simulate(tiny_trace(), 'default'); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -238,3 +238,13 @@ def test_traffic_names_its_kinds():
     assert moved.weight_dram_bytes == [3, 5] and moved.activation_sram_words == [0, 0]
     with pytest.raises(TypeError):
         Traffic.of(2, weight_bytes=[1, 1])  # not a kind of traffic
+
+
+def test_package_exports_the_functions_not_modules():
+    import accelsim
+    import accelsim.sim
+    import accelsim.sim.plan
+    import accelsim.sim.simulation  # noqa: F401  (a loaded submodule must not shadow an export)
+
+    assert callable(accelsim.sim.simulate) and accelsim.sim.simulate is accelsim.simulate
+    assert callable(accelsim.sim.iteration_plans)

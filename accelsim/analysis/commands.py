@@ -45,7 +45,7 @@ def _print_table(frame):
 def simulate(args) -> int:
     from accelsim.analysis.report import comparison_table
     from accelsim.config import load_accelerator_config
-    from accelsim.sim.simulate import simulate as run_simulation
+    from accelsim.sim.simulation import simulate as run_simulation
     from accelsim.trace.format import load_trace
 
     if bool(args.trace) == bool(args.checkpoint):

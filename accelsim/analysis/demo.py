@@ -58,7 +58,7 @@ def _train_once(config, out: Path, quiet: bool):
 def run_demo(out="reports/demo", *, epochs: int = 40, quiet: bool = False) -> dict:
     from accelsim.analysis.report import report
     from accelsim.analysis.sweep import sweep
-    from accelsim.sim.simulate import simulate
+    from accelsim.sim.simulation import simulate
     from accelsim.units import parse_size_list
 
     out = Path(out)
@@ -119,7 +119,7 @@ def run_demo(out="reports/demo", *, epochs: int = 40, quiet: bool = False) -> di
 
 
 def _resnet18_point(folder: Path) -> dict:
-    from accelsim.sim.simulate import simulate
+    from accelsim.sim.simulation import simulate
     from accelsim.sim.results import SimulationResult
     from accelsim.trace.format import load_trace, save_trace
 

@@ -69,7 +69,7 @@ def point_id(trace_sha: str, config_sha: str, overrides: dict, mode: str) -> str
 def run_point(trace_path: str, accelerator, overrides: dict, mode: str) -> dict:
     """Simulate one point (dense and trace); return its totals per run. Runs in a worker."""
     from accelsim.config import load_accelerator_config
-    from accelsim.sim.simulate import simulate
+    from accelsim.sim.simulation import simulate
 
     config = load_accelerator_config(accelerator, overrides)
     result = simulate(trace_path, config, mode=mode, baseline=True)

@@ -40,7 +40,7 @@ class Counts:
     """The count columns of one record, in column order: the one list of them. Every field is
     required, so a count nobody filled in is an error, never a silent zero. The mapping
     (`accelsim.sim.mapping`) counts the work and the traffic; the machine measures the cycles
-    and the DRAM model's figures (`accelsim.sim.simulate`)."""
+    and the DRAM model's figures (`accelsim.sim.simulation`)."""
 
     iterations_count: int
     total_cycles: int
