@@ -15,7 +15,7 @@ _EXPORTS = {
     "train": "accelsim.train.loop",
     "TraceRecorder": "accelsim.trace.recorder",
     "load_trace": "accelsim.trace.format",
-    "simulate": "accelsim.sim.accelerator",
+    "simulate": "accelsim.sim.simulation",
     "load_accelerator_config": "accelsim.config",
     "sweep": "accelsim.app.sweep",
     "plot": "accelsim.analysis.figures",

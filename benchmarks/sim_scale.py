@@ -24,7 +24,7 @@ import pandas as pd
 
 from accelsim.app.sweep import sweep
 from accelsim.io import atomic_path
-from accelsim.sim.accelerator import simulate
+from accelsim.sim.simulation import simulate
 from accelsim.trace.format import save_trace
 from accelsim.trace.from_model import synthetic_model_trace
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from accelsim.config import load_accelerator_config  # noqa: E402
 from accelsim.io import atomic_path  # noqa: E402
-from accelsim.sim.accelerator import simulate  # noqa: E402
+from accelsim.sim.simulation import simulate  # noqa: E402
 from accelsim.trace.geometry import conv2d_layer, layer_table, linear_layer  # noqa: E402
 from accelsim.trace.synthetic import synthetic_trace  # noqa: E402
 

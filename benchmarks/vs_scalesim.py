@@ -79,7 +79,7 @@ def dense_trace(network: str, batch_size: int = 1, layers: pd.DataFrame | None =
 
 
 def simulate_inference(trace, config):
-    from accelsim.sim.accelerator import simulate
+    from accelsim.sim.simulation import simulate
     # a dense trace needs no separate dense baseline run
     return simulate(trace, config, mode="inference", baseline=False)
 

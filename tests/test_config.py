@@ -167,7 +167,7 @@ def test_unknown_name_lists_the_shipped_ones():
 
 
 def test_config_import_does_not_import_torch():
-    code = ("import accelsim.config, accelsim.sim.accelerator, sys; "
+    code = ("import accelsim.config, accelsim.sim.simulation, sys; "
             "accelsim.config.load_accelerator_config('default'); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,7 +11,7 @@ from trace_helpers import tiny_trace
 from accelsim.app.sweep import sweep
 from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError, TraceError
-from accelsim.sim.accelerator import simulate
+from accelsim.sim.simulation import simulate
 from accelsim.trace.format import save_trace
 
 

@@ -206,7 +206,7 @@ def test_sweep_report_shows_only_its_own_figures(folders, tmp_path, capsys):
 
 def test_report_of_a_simulation_matches_a_reload(folders):
     """What the report reads back is what the simulation wrote (a save/load round trip)."""
-    from accelsim.sim.accelerator import simulate
+    from accelsim.sim.simulation import simulate
 
     loaded = SimulationResult.load(folders["sim"])
     fresh = simulate(folders["trace"], "default", mode="train")

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from accelsim.sim.accelerator import simulate
+from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace
 
 SAMPLE = Path(__file__).resolve().parent.parent / "traces" / "sample-lenet-300-100"

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from trace_helpers import GENERATOR, tiny_layers, tiny_trace
 
 from accelsim.config import load_accelerator_config
-from accelsim.sim.accelerator import iteration_plans, simulate
+from accelsim.sim.plan import iteration_plans
+from accelsim.sim.simulation import simulate
 from accelsim.sim.energy import ENERGY_COMPONENTS
 from accelsim.sim.results import SimulationResult
 from accelsim.trace.format import Snapshot, build_trace, new_manifest, steps_frame
@@ -281,7 +282,7 @@ def test_bad_arguments():
 
 
 def test_simulation_does_not_import_torch():
-    code = ("import sys; sys.path.insert(0, 'tests'); import accelsim.sim.accelerator as a; "
+    code = ("import sys; sys.path.insert(0, 'tests'); import accelsim.sim.simulation as a; "
             "from trace_helpers import tiny_trace; a.simulate(tiny_trace(), 'default'); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,9 +11,10 @@ from accelsim.config import PrngConfig, SramConfig, UpdateConfig
 from accelsim.config.dram import dram_preset
 from accelsim.sim.dram.model import DramModel
 from accelsim.sim.dram.port import DramPort
-from accelsim.sim.pe_array import PeArray, UpdateUnit, update_cycles
-from accelsim.sim.prng_unit import PrngUnit, regeneration_cycles
-from accelsim.sim.sram import SramBanks, address_bank_loads, stream_bank_loads
+from accelsim.sim.mapping import update_cycles
+from accelsim.sim.parts.compute import ComputeUnit
+from accelsim.sim.parts.prng_unit import PrngUnit, regeneration_cycles
+from accelsim.sim.parts.sram import SramBanks, address_bank_loads, stream_bank_loads
 
 
 def _finish_times(env, events):
@@ -76,7 +77,7 @@ def test_sram_bank_conflicts():
 
 def test_pe_array_serves_in_order():
     env = simpy.Environment()
-    array = PeArray(env, None)
+    array = ComputeUnit(env, "pe_array")
     done = []
 
     def late():
@@ -97,7 +98,7 @@ def test_update_unit_cycles():
     assert update_cycles(cfg, 8, 8) == 4
     assert update_cycles(cfg, 0, 0) == 0
     env = simpy.Environment()
-    unit = UpdateUnit(env, cfg)
+    unit = ComputeUnit(env, "update_unit")
     assert _finish_times(env, [unit.submit(4), unit.submit(6)]) == [4, 10]
 
 
@@ -154,18 +155,18 @@ def test_dram_port_records_streams(timing):
 # ------------------------------------------------------------------ the tile pipeline of a phase
 
 def _prng_tiles(values, cycles):
-    from accelsim.sim.workload import PhaseTiles
+    from accelsim.sim.mapping import PhaseTiles, Traffic
 
     n = len(values)
-    zeros = [0] * n
-    return PhaseTiles(0, "forward", list(cycles), False, [(0, 0)] * n, [(0, 0)] * n, zeros, zeros,
-                      zeros, zeros, zeros, zeros, list(values), {})
+    return PhaseTiles(layer_id=0, phase="forward", on_update_unit=False,
+                      compute_cycles=list(cycles), prng_values=list(values),
+                      read=Traffic.of(n), write=Traffic.of(n), work_counts={})
 
 
 def _machine(depth):
     from accelsim.config import load_accelerator_config
-    from accelsim.sim.accelerator import Accelerator
-    from accelsim.sim.workload import layer_work
+    from accelsim.sim.machine import Accelerator
+    from accelsim.sim.mapping import layer_work
     from accelsim.trace.geometry import linear_layer
 
     cfg = load_accelerator_config("default", {"prng.lanes": 4, "prng.latency_cycles": 0,
@@ -207,7 +208,7 @@ def test_recorded_streams_expand_to_bursts():
 
 
 def test_busiest_bank_shortcut_matches_numpy():
-    from accelsim.sim.sram import _busiest_bank_of_two
+    from accelsim.sim.parts.sram import _busiest_bank_of_two
 
     rng = np.random.default_rng(1)
     for _ in range(500):
@@ -218,3 +219,33 @@ def test_busiest_bank_shortcut_matches_numpy():
         assert _busiest_bank_of_two(streams[:1], banks) == (
             int(stream_bank_loads(streams[:1], banks).sum()),
             int(stream_bank_loads(streams[:1], banks).max()))
+
+
+def test_a_missing_count_is_an_error():
+    from accelsim.sim.results import COUNT_COLUMNS
+
+    tiles = _prng_tiles([4, 4], [10, 10])
+    with pytest.raises(TypeError, match="missing"):
+        tiles.counts(total_cycles=30)  # neither the work's counts nor the DRAM model's
+    columns = list(COUNT_COLUMNS)
+    assert columns[:4] == ["iterations_count", "total_cycles", "compute_cycles", "stall_cycles"]
+    assert len(set(columns)) == len(columns)
+
+
+def test_traffic_names_its_kinds():
+    from accelsim.sim.mapping import Traffic
+
+    moved = Traffic.of(2, weight_dram_bytes=np.array([3, 5]))
+    assert moved.weight_dram_bytes == [3, 5] and moved.activation_sram_words == [0, 0]
+    with pytest.raises(TypeError):
+        Traffic.of(2, weight_bytes=[1, 1])  # not a kind of traffic
+
+
+def test_package_exports_the_functions_not_modules():
+    import accelsim
+    import accelsim.sim
+    import accelsim.sim.plan
+    import accelsim.sim.simulation  # noqa: F401  (a loaded submodule must not shadow an export)
+
+    assert callable(accelsim.sim.simulate) and accelsim.sim.simulate is accelsim.simulate
+    assert callable(accelsim.sim.iteration_plans)

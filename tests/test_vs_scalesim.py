@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import scalesim_runner as ssr
 import vs_scalesim as vs
 
-HAVE_SIM = importlib.util.find_spec("accelsim.sim.accelerator") is not None
-needs_sim = pytest.mark.skipif(not HAVE_SIM, reason="accelsim.sim.accelerator not written yet")
+HAVE_SIM = importlib.util.find_spec("accelsim.sim.simulation") is not None
+needs_sim = pytest.mark.skipif(not HAVE_SIM, reason="accelsim.sim.simulation not written yet")
 needs_scalesim = pytest.mark.skipif(
     not ssr.scalesim_available(),
     reason="SCALE-Sim v3 is not installed in .scalesim-venv (optional; "

@@ -16,19 +16,13 @@ import pandas as pd
 from accelsim.analysis.folders import SRAM_FIELD, check_readable, load_sweep
 from accelsim.errors import AccelsimError
 from accelsim.io import atomic_path
+from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.sim.results import SimulationResult
 from accelsim.trace.format import load_trace
 from accelsim.units import format_bytes
 
 # energy components in stacking order, with the colours kept across every figure
-ENERGY_COMPONENTS = [
-    ("dram_energy_pj", "DRAM", "#c0392b"),
-    ("sram_dynamic_energy_pj", "SRAM dynamic", "#2980b9"),
-    ("sram_leakage_energy_pj", "SRAM leakage", "#7fb3d5"),
-    ("prng_energy_pj", "PRNG", "#27ae60"),
-    ("mac_energy_pj", "MAC", "#f39c12"),
-    ("update_energy_pj", "update (top-k)", "#8e44ad"),
-]
+ENERGY_COMPONENTS = [(c.column, c.label, c.colour) for c in ENERGY_TABLE]
 RUN_STYLE = {"dense": ("dense", "#555555", "o"), "trace": ("DropBack", "#c0392b", "s")}
 
 

@@ -12,14 +12,11 @@ from accelsim import __version__
 from accelsim.analysis.figures import figures_for, scope_words
 from accelsim.analysis.folders import folder_kind, load_sweep
 from accelsim.io import write_text_atomic
+from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.sim.results import SimulationResult
 from accelsim.units import format_bytes
 
-COMPONENT_LABELS = {
-    "dram_energy_pj": "DRAM", "sram_dynamic_energy_pj": "SRAM dynamic",
-    "sram_leakage_energy_pj": "SRAM leakage", "prng_energy_pj": "PRNG", "mac_energy_pj": "MAC",
-    "update_energy_pj": "update (top-k, ALU)",
-}
+COMPONENT_LABELS = {c.column: c.label for c in ENERGY_TABLE}
 
 
 def _energy(pj: float) -> str:

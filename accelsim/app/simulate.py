@@ -11,7 +11,7 @@ from accelsim.analysis.report import comparison_table
 from accelsim.app.key_values import parse_key_values
 from accelsim.config import load_accelerator_config
 from accelsim.errors import AccelsimError, ConfigError
-from accelsim.sim.accelerator import simulate
+from accelsim.sim.simulation import simulate
 from accelsim.sim.dram.export import export_dram_trace
 from accelsim.sim.dram.port import expand_streams
 from accelsim.trace.format import load_trace

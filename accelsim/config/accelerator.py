@@ -160,11 +160,14 @@ class IndexConfig:
                         "of a file)", self.index_bits)
         _set(self, "index_bits", int(self.index_bits))
 
+    def indexed_weights(self, weight_count, tracked_count):
+        """The weights of a run that carry `index_bits` each: all of them (bitmap) or the
+        tracked ones (relative). Ints, or numpy arrays of per-tile counts."""
+        return weight_count if self.format == "bitmap" else tracked_count
+
     def bits_for(self, weight_count: int, tracked_count: int) -> int:
         """Index metadata bits of a run of weights holding `tracked_count` tracked ones."""
-        if self.format == "bitmap":
-            return int(weight_count)
-        return int(tracked_count) * self.index_bits
+        return int(self.indexed_weights(weight_count, tracked_count)) * self.index_bits
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,26 @@
 unit and the PE array, replaying a trace for cycles, off-chip traffic and energy. Never imports
 torch.
 
+The flow inside: `simulation` (the API `simulate`, run assembly, weighting of representative
+iterations; not named simulate.py, since importing a submodule of that name would replace the
+exported function on this package) → `plan` (which iterations; per iteration the phases of every layer) → `mapping` (a phase's
+tiles and their typed traffic, pure numpy, over `dataflow`'s folds and `placement`) →
+`machine` (the SimPy pipeline fetch → compute → write-back over the `parts`) → `results`
+(the columns, one typed `Counts`) with `energy` (one table of components).
+
 Public names are loaded lazily (importing `accelsim.sim.dram` alone stays light):
-`simulate`, `SimulationResult`, `iteration_plans` (accelsim.sim.accelerator / .results).
+`simulate`, `SimulationResult`, `iteration_plans`, `IterationPlan`, `Accelerator`, `Counts`.
 """
 
 from accelsim._lazy import lazy_exports
 
 _EXPORTS = {
-    "simulate": "accelsim.sim.accelerator",
-    "iteration_plans": "accelsim.sim.accelerator",
-    "Accelerator": "accelsim.sim.accelerator",
+    "simulate": "accelsim.sim.simulation",
+    "iteration_plans": "accelsim.sim.plan",
+    "IterationPlan": "accelsim.sim.plan",
+    "Accelerator": "accelsim.sim.machine",
     "SimulationResult": "accelsim.sim.results",
+    "Counts": "accelsim.sim.results",
 }
 
 __all__ = list(_EXPORTS)

@@ -89,6 +89,7 @@ class FoldGrid:
 
     @property
     def cycles(self) -> int:
+        """Cycles of the array for the whole GEMM, fill and drain of every fold included."""
         return self.folds * self.cycles_per_fold
 
 
@@ -101,11 +102,6 @@ def fold_grid(gemm: Gemm, rows: int, cols: int, dataflow: str) -> FoldGrid:
         return FoldGrid(math.ceil(gemm.m / rows), col_folds, rows + cols + gemm.k - 2,
                         gemm.groups)
     raise ValueError(f"dataflow {dataflow!r} not one of ('ws', 'os')")
-
-
-def compute_cycles(gemm: Gemm, rows: int, cols: int, dataflow: str) -> int:
-    """Cycles of the array for one GEMM, fill and drain of every fold included."""
-    return fold_grid(gemm, rows, cols, dataflow).cycles
 
 
 def pe_weight_loads(gemm: Gemm, rows: int, dataflow: str, weight_elements: int) -> int:
@@ -169,7 +165,7 @@ def _grouped_cuts(cout: int, groups: int, chunk: int) -> np.ndarray:
             + _cuts(per_group, chunk)[None, :]).ravel()
 
 
-def _split_evenly(total: int, sizes: np.ndarray) -> np.ndarray:
+def split_evenly(total: int, sizes) -> np.ndarray:
     """Integers proportional to `sizes` summing exactly to `total` (cumulative floor)."""
     sizes = np.asarray(sizes, dtype=np.int64)
     whole = int(sizes.sum())
@@ -210,7 +206,7 @@ def weight_block_grid(layer, phase: str, batch_size: int, rows: int, cols: int, 
         ch = _grouped_cuts(cout, groups, max(1, tile_weights // cols))
         per_column_sizes = np.diff(np.append(ch[: len(ch) // groups], cout // groups))
         n_columns = len(ks) * groups
-    chunk_cycles = _split_evenly(column_cycles, per_column_sizes)
+    chunk_cycles = split_evenly(column_cycles, per_column_sizes)
     cycles = np.tile(chunk_cycles, n_columns)
     return BlockGrid(cout, kw, groups, ch, ks, not forward, cycles)
 
@@ -229,8 +225,3 @@ def tile_starts(block_sizes: np.ndarray, tile_weights: int) -> np.ndarray:
 def flat_tile_starts(n_elements: int, tile_weights: int) -> np.ndarray:
     """Contiguous tiles over a layer's elements (update phase; backward-weight gradients)."""
     return np.arange(0, max(n_elements, 1), tile_weights, dtype=np.int64)
-
-
-def split_evenly(total: int, sizes) -> np.ndarray:
-    """Public form of the exact proportional integer split used for cycles and bytes."""
-    return _split_evenly(total, sizes)

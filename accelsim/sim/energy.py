@@ -1,6 +1,8 @@
 """Energy accounting: counts of events times energy per event, plus power times time, in pJ.
 
-Components (each a column of the results, summing to ``energy_pj``):
+Components (each a column of the results, summing to ``energy_pj``), listed once in
+`ENERGY_TABLE` with their formula, label, colour and sources; figures and reports take their
+labels and colours from it:
 
 - ``dram_energy_pj``: activates, read and write bursts and I/O as the DRAM model charged them
   (``dram_dynamic_energy_pj``), plus background power (standby and refresh) over the phase's
@@ -19,16 +21,10 @@ Power times time: P[mW] x cycles / f[MHz] gives nJ x 1e3 = pJ (1 mW for 1 us is 
 
 from __future__ import annotations
 
-import pandas as pd
+from dataclasses import dataclass
+from typing import Callable
 
-ENERGY_COMPONENTS = (
-    "dram_energy_pj",
-    "sram_dynamic_energy_pj",
-    "sram_leakage_energy_pj",
-    "prng_energy_pj",
-    "mac_energy_pj",
-    "update_energy_pj",
-)
+import pandas as pd
 
 
 def power_energy_pj(power_mw: float, cycles, clock_mhz: float):
@@ -43,57 +39,113 @@ def sram_leakage_power_mw(config) -> float:
     return power
 
 
+@dataclass(frozen=True)
+class EnergyComponent:
+    column: str  # its column in the results, in pJ
+    label: str  # in tables and figures
+    colour: str  # kept across every figure
+    formula: Callable  # (records, config) -> the column, from the count columns
+    sources: Callable  # config -> {parameter: where its figure comes from}
+
+
+def _dram_energy_pj(r, config):
+    return r["dram_dynamic_energy_pj"] + r["dram_background_energy_pj"]
+
+
+def _dram_sources(config) -> dict:
+    dram_sources = config.dram.sources
+    return {k: dram_sources.get(k, "") for k in (
+        "activate_energy_pj", "read_energy_pj_per_bit", "write_energy_pj_per_bit",
+        "io_energy_pj_per_bit", "background_power_mw")}
+
+
+def _sram_dynamic_energy_pj(r, config):
+    w, a = config.weight_sram, config.activation_sram
+    return (r["weight_sram_reads_count"] * w.read_energy_pj
+            + r["weight_sram_writes_count"] * w.write_energy_pj
+            + r["activation_sram_reads_count"] * a.read_energy_pj
+            + r["activation_sram_writes_count"] * a.write_energy_pj)
+
+
+def _sram_dynamic_sources(config) -> dict:
+    return {
+        "weight_sram.read_energy_pj": config.weight_sram.sources.get("read_energy_pj", ""),
+        "weight_sram.write_energy_pj": config.weight_sram.sources.get("write_energy_pj", ""),
+        "activation_sram.read_energy_pj":
+            config.activation_sram.sources.get("read_energy_pj", ""),
+        "activation_sram.write_energy_pj":
+            config.activation_sram.sources.get("write_energy_pj", ""),
+    }
+
+
+def _sram_leakage_energy_pj(r, config):
+    return power_energy_pj(sram_leakage_power_mw(config), r["total_cycles"], config.clock_mhz)
+
+
+def _sram_leakage_sources(config) -> dict:
+    return {
+        "weight_sram.leakage_power_mw": config.weight_sram.sources.get("leakage_power_mw", ""),
+        "activation_sram.leakage_power_mw":
+            config.activation_sram.sources.get("leakage_power_mw", ""),
+    }
+
+
+def _prng_energy_pj(r, config):
+    return r["prng_values_count"] * config.prng.energy_pj_per_value
+
+
+def _prng_sources(config) -> dict:
+    return {"prng.energy_pj_per_value": config.prng.sources.get("energy_pj_per_value", "")}
+
+
+def _mac_energy_pj(r, config):
+    return r["macs_count"] * config.pe.mac_energy_pj
+
+
+def _mac_sources(config) -> dict:
+    return {"pe.mac_energy_pj": config.pe.sources.get("mac_energy_pj", "")}
+
+
+def _update_energy_pj(r, config):
+    return (r["update_alu_weights_count"] * config.update.alu_energy_pj_per_weight
+            + r["topk_compares_count"] * config.update.topk_energy_pj_per_weight)
+
+
+def _update_sources(config) -> dict:
+    return {
+        "update.alu_energy_pj_per_weight":
+            config.update.sources.get("alu_energy_pj_per_weight", ""),
+        "update.topk_energy_pj_per_weight":
+            config.update.sources.get("topk_energy_pj_per_weight", ""),
+    }
+
+
+# in stacking order (figures) and column order (results)
+ENERGY_TABLE = (
+    EnergyComponent("dram_energy_pj", "DRAM", "#c0392b", _dram_energy_pj, _dram_sources),
+    EnergyComponent("sram_dynamic_energy_pj", "SRAM dynamic", "#2980b9",
+                    _sram_dynamic_energy_pj, _sram_dynamic_sources),
+    EnergyComponent("sram_leakage_energy_pj", "SRAM leakage", "#7fb3d5",
+                    _sram_leakage_energy_pj, _sram_leakage_sources),
+    EnergyComponent("prng_energy_pj", "PRNG", "#27ae60", _prng_energy_pj, _prng_sources),
+    EnergyComponent("mac_energy_pj", "MAC", "#f39c12", _mac_energy_pj, _mac_sources),
+    EnergyComponent("update_energy_pj", "update (top-k, ALU)", "#8e44ad",
+                    _update_energy_pj, _update_sources),
+)
+ENERGY_COMPONENTS = tuple(c.column for c in ENERGY_TABLE)
+
+
 def apply_energy(records: pd.DataFrame, config) -> pd.DataFrame:
     """Add the energy columns to a frame of counts (in place, and returned).
 
     Needs the count columns of `accelsim.sim.results` and the DRAM energy columns the simulator
     fills from the DRAM model (``dram_dynamic_energy_pj``, ``dram_background_energy_pj``)."""
-    w, a = config.weight_sram, config.activation_sram
-    r = records
-    r["dram_energy_pj"] = r["dram_dynamic_energy_pj"] + r["dram_background_energy_pj"]
-    r["sram_dynamic_energy_pj"] = (
-        r["weight_sram_reads_count"] * w.read_energy_pj
-        + r["weight_sram_writes_count"] * w.write_energy_pj
-        + r["activation_sram_reads_count"] * a.read_energy_pj
-        + r["activation_sram_writes_count"] * a.write_energy_pj
-    )
-    r["sram_leakage_energy_pj"] = power_energy_pj(sram_leakage_power_mw(config),
-                                                  r["total_cycles"], config.clock_mhz)
-    r["prng_energy_pj"] = r["prng_values_count"] * config.prng.energy_pj_per_value
-    r["mac_energy_pj"] = r["macs_count"] * config.pe.mac_energy_pj
-    r["update_energy_pj"] = (
-        r["update_alu_weights_count"] * config.update.alu_energy_pj_per_weight
-        + r["topk_compares_count"] * config.update.topk_energy_pj_per_weight
-    )
-    r["energy_pj"] = r[list(ENERGY_COMPONENTS)].sum(axis=1)
-    return r
+    for component in ENERGY_TABLE:
+        records[component.column] = component.formula(records, config)
+    records["energy_pj"] = records[list(ENERGY_COMPONENTS)].sum(axis=1)
+    return records
 
 
 def energy_sources(config) -> dict:
     """Where each component's figures come from, for reports and result metadata."""
-    dram_sources = config.dram.sources
-    return {
-        "dram_energy_pj": {k: dram_sources.get(k, "") for k in (
-            "activate_energy_pj", "read_energy_pj_per_bit", "write_energy_pj_per_bit",
-            "io_energy_pj_per_bit", "background_power_mw")},
-        "sram_dynamic_energy_pj": {
-            "weight_sram.read_energy_pj": config.weight_sram.sources.get("read_energy_pj", ""),
-            "weight_sram.write_energy_pj": config.weight_sram.sources.get("write_energy_pj", ""),
-            "activation_sram.read_energy_pj": config.activation_sram.sources.get("read_energy_pj", ""),
-            "activation_sram.write_energy_pj": config.activation_sram.sources.get("write_energy_pj", ""),
-        },
-        "sram_leakage_energy_pj": {
-            "weight_sram.leakage_power_mw": config.weight_sram.sources.get("leakage_power_mw", ""),
-            "activation_sram.leakage_power_mw":
-                config.activation_sram.sources.get("leakage_power_mw", ""),
-        },
-        "prng_energy_pj": {"prng.energy_pj_per_value":
-                           config.prng.sources.get("energy_pj_per_value", "")},
-        "mac_energy_pj": {"pe.mac_energy_pj": config.pe.sources.get("mac_energy_pj", "")},
-        "update_energy_pj": {
-            "update.alu_energy_pj_per_weight":
-                config.update.sources.get("alu_energy_pj_per_weight", ""),
-            "update.topk_energy_pj_per_weight":
-                config.update.sources.get("topk_energy_pj_per_weight", ""),
-        },
-    }
+    return {c.column: c.sources(config) for c in ENERGY_TABLE}

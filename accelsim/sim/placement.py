@@ -6,7 +6,8 @@ left (the largest number of its tracked weights whose values and share of the in
 every later layer stays in DRAM. What is not pinned is read from DRAM on every pass. Untracked
 weights are stored nowhere: the PRNG regenerates them.
 
-Index metadata (none in a dense run, where every weight is stored):
+Index metadata (none in a dense run, where every weight is stored), by the rule of
+`IndexConfig.bits_for`:
 - bitmap: one bit per weight of the layer, whatever the tracked count;
 - relative: `index_bits` per tracked weight.
 A partly pinned layer pins the same fraction of its index as of its values.
@@ -20,6 +21,15 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class LayerPlacement:
+    """One layer's share: tracked weights pinned in SRAM, and its index bits (all, pinned)."""
+
+    pinned: int
+    index_bits: int
+    pinned_index_bits: int
+
+
+@dataclass(frozen=True)
 class Placement:
     """Per layer (indexed by layer_id): tracked, pinned and index figures."""
 
@@ -30,8 +40,14 @@ class Placement:
     pinned_bytes: int
     capacity_bytes: int
 
+    def layer(self, layer_id: int) -> LayerPlacement:
+        return LayerPlacement(pinned=int(self.pinned[layer_id]),
+                              index_bits=int(self.index_bits[layer_id]),
+                              pinned_index_bits=int(self.pinned_index_bits[layer_id]))
+
 
 def index_bits(index_config, weight_count: int, tracked_count: int, dense: bool) -> int:
+    """A layer's index bits (`IndexConfig.bits_for`); none where nothing needs indexing."""
     if dense or tracked_count <= 0:
         return 0
     return index_config.bits_for(weight_count, tracked_count)

@@ -5,9 +5,11 @@
 ``backward_data``, ``backward_weight``, ``update``. A record sums every simulated iteration it
 stands for (``iterations_count``); the load happens once.
 
-Units are in the column names: ``*_cycles`` (accelerator clock cycles), ``*_bytes*``,
-``*_count`` (events or elements), ``*_energy_pj``. Every result carries the resolved
-accelerator config (as a dict) and the identity of the trace(s) that produced it.
+The columns are owned here: the keys, the counts (the fields of `Counts`, in column order) and
+the energy columns (the components of `accelsim.sim.energy.ENERGY_TABLE`). Units are in the
+column names: ``*_cycles`` (accelerator clock cycles), ``*_bytes*``, ``*_count`` (events or
+elements), ``*_energy_pj``. Every result carries the resolved accelerator config (as a dict)
+and the identity of the trace(s) that produced it.
 
 Checks that always hold (`SimulationResult.check` verifies them):
 - every weight access is served by exactly one of SRAM, DRAM or PRNG:
@@ -20,7 +22,7 @@ Checks that always hold (`SimulationResult.check` verifies them):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -32,26 +34,61 @@ from accelsim.sim.energy import ENERGY_COMPONENTS
 RUNS = ("trace", "dense")
 KEY_COLUMNS = ("run", "layer_id", "layer_name", "phase")
 
-COUNT_COLUMNS = (
-    "iterations_count",
-    "total_cycles", "compute_cycles", "stall_cycles",
+
+@dataclass(frozen=True)
+class Counts:
+    """The count columns of one record, in column order: the one list of them. Every field is
+    required, so a count nobody filled in is an error, never a silent zero. The mapping
+    (`accelsim.sim.mapping`) counts the work and the traffic; the machine measures the cycles
+    and the DRAM model's figures (`accelsim.sim.simulation`)."""
+
+    iterations_count: int
+    total_cycles: int
+    compute_cycles: int
+    stall_cycles: int
     # who served each weight access of the phase
-    "weight_accesses_count", "served_sram_count", "served_dram_count", "served_prng_count",
+    weight_accesses_count: int
+    served_sram_count: int
+    served_dram_count: int
+    served_prng_count: int
     # the trace's logical counts for the phase, summed over iterations
-    "tracked_count", "regenerated_count", "entered_count", "left_count",
+    tracked_count: int
+    regenerated_count: int
+    entered_count: int
+    left_count: int
     # off-chip traffic
-    "dram_bytes_read", "dram_bytes_written",
-    "weight_dram_bytes_read", "weight_dram_bytes_written",
-    "activation_dram_bytes_read", "activation_dram_bytes_written",
-    "dram_bursts_count", "dram_row_hits_count", "dram_row_misses_count",
-    "dram_row_conflicts_count", "dram_activates_count", "dram_refreshes_count",
+    dram_bytes_read: int
+    dram_bytes_written: int
+    weight_dram_bytes_read: int
+    weight_dram_bytes_written: int
+    activation_dram_bytes_read: int
+    activation_dram_bytes_written: int
+    dram_bursts_count: int
+    dram_row_hits_count: int
+    dram_row_misses_count: int
+    dram_row_conflicts_count: int
+    dram_activates_count: int
+    dram_refreshes_count: int
     # on-chip traffic, in bank-width accesses
-    "weight_sram_reads_count", "weight_sram_writes_count",
-    "activation_sram_reads_count", "activation_sram_writes_count",
-    "sram_reads_count", "sram_writes_count",
-    "prng_values_count", "macs_count", "pe_weight_loads_count",
-    "update_alu_weights_count", "topk_compares_count",
-)
+    weight_sram_reads_count: int
+    weight_sram_writes_count: int
+    activation_sram_reads_count: int
+    activation_sram_writes_count: int
+    sram_reads_count: int
+    sram_writes_count: int
+    prng_values_count: int
+    macs_count: int
+    pe_weight_loads_count: int
+    update_alu_weights_count: int
+    topk_compares_count: int
+
+    def as_columns(self) -> dict:
+        """Column name -> count, in column order."""
+        return dict(vars(self))
+
+
+COUNT_COLUMNS = tuple(f.name for f in fields(Counts))
+
 ENERGY_COLUMNS = ("dram_dynamic_energy_pj", "dram_background_energy_pj") + ENERGY_COMPONENTS + (
     "energy_pj",)
 COLUMNS = KEY_COLUMNS + COUNT_COLUMNS + ENERGY_COLUMNS

@@ -29,7 +29,7 @@ import numpy as np
 from accelsim.config import checks
 from accelsim.config.accelerator import DRAM_TIMINGS
 from accelsim.sim.dram.model import DramBatch, DramModel
-from accelsim.sim.server import Server
+from accelsim.sim.parts.server import Server
 
 STAT_FIELDS = ("bursts", "row_hits", "row_misses", "row_conflicts", "activates", "refreshes")
 ENERGY_FIELDS = ("activate_energy_pj", "read_energy_pj", "write_energy_pj", "io_energy_pj")

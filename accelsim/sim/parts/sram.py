@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from accelsim.sim.server import Server
+from accelsim.sim.parts.server import Server
 
 
 def stream_bank_loads(streams, banks: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from accelsim.sim.server import Server
+from accelsim.sim.parts.server import Server
 
 
 def regeneration_cycles(config, values: int) -> int:

@@ -1,0 +1,426 @@
+"""What one training iteration asks of the hardware, tile by tile (pure numpy, no SimPy).
+
+`LayerWork` holds a layer's fixed mapping on a given accelerator: its phases' GEMMs folded onto
+the array (`accelsim.sim.dataflow`) and grouped into tiles, their compute cycles and activation
+traffic. `pass_tiles`, `gradient_tiles`, `update_tiles` and `load_tiles` turn it, with the
+tracked set of one iteration and the SRAM placement, into a `PhaseTiles`: per tile, the compute
+cycles, the values the PRNG regenerates, and the `Traffic` each way (read into the array, written
+back), every side of one shape: weight SRAM words (values, index), activation SRAM words, weight
+DRAM bytes, activation DRAM bytes. `PhaseTiles.counts` turns it into the record's `Counts`. The
+SimPy machine (`accelsim.sim.machine`) only replays these tiles through the hardware parts.
+
+Counting rules (a tile's figures are exact sums; only where inside a layer they fall is spread):
+- a layer's tracked count comes from the trace's `steps`; the snapshot's mask says where the
+  tracked weights lie. When the two differ (an interval's mean, or an iteration between
+  snapshots) the mask's per-tile counts are scaled to the exact count.
+- pinned (SRAM) and streamed (DRAM) shares of a tile follow the layer's placement, spread over
+  its tiles in proportion to their tracked weights; entering weights in proportion to untracked
+  ones, leaving weights to tracked ones; index bits in proportion to the weights that carry
+  them (`IndexConfig.indexed_weights`).
+- activations (when simulated): a phase reads its input operand(s) and writes its output once;
+  if the phase's activation bytes fit in the activation SRAM they stay on chip, otherwise the
+  excess share of reads and writes goes to DRAM instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from accelsim.sim.dataflow import (
+    fold_grid,
+    flat_tile_starts,
+    pe_weight_loads,
+    phase_gemm,
+    split_evenly,
+    tile_starts,
+    weight_block_grid,
+)
+from accelsim.sim.placement import LayerPlacement
+from accelsim.sim.results import Counts
+
+
+def split_proportional(total: int, basis) -> np.ndarray:
+    """Integers summing to `total`, proportional to `basis` (largest remainder). If `total` is
+    at most `basis.sum()`, no share exceeds its basis (the caps used for tracked counts)."""
+    basis = np.asarray(basis, dtype=np.int64)
+    out = np.zeros(len(basis), dtype=np.int64)
+    whole = int(basis.sum())
+    total = int(total)
+    if total <= 0 or len(basis) == 0:
+        return out
+    if whole <= 0:
+        out[-1] = total
+        return out
+    ideal = basis * (total / whole)
+    out = np.floor(ideal).astype(np.int64)
+    short = total - int(out.sum())
+    if short > 0:
+        order = np.argsort(-(ideal - out), kind="stable")[:short]
+        out[order] += 1
+    elif short < 0:  # float rounding overshoot: take back from the largest shares
+        order = np.argsort(-out, kind="stable")[:-short]
+        out[order] -= 1
+    return out
+
+
+def scale_counts(mask_counts: np.ndarray, sizes: np.ndarray, target: int) -> np.ndarray:
+    """Per-tile tracked counts summing to `target`, as close to the mask's as possible."""
+    have = int(mask_counts.sum())
+    if have == target:
+        return mask_counts
+    if target < have:
+        return split_proportional(target, mask_counts)
+    return mask_counts + split_proportional(target - have, sizes - mask_counts)
+
+
+def update_cycles(update_config, rmw_weights, compared_weights):
+    """Update unit cycles: the read-modify-write of values on `alu_lanes` lanes, then the
+    threshold/top-k maintenance at `topk_cycles_per_weight` per weight compared. Takes ints
+    (returns an int) or numpy arrays of per-tile counts (returns int64 cycles per tile)."""
+    total = (np.asarray(rmw_weights) / update_config.alu_lanes
+             + np.asarray(compared_weights) * update_config.topk_cycles_per_weight)
+    cycles = np.ceil(total).astype(np.int64)
+    return int(cycles) if cycles.ndim == 0 else cycles
+
+
+@dataclass
+class PassGeometry:
+    """A weight pass (forward or backward_data) of one layer."""
+
+    tile_starts: np.ndarray  # first block of each tile
+    tile_weights: np.ndarray  # weights per tile (bias elements in the last tile)
+    tile_compute_cycles: np.ndarray
+    grid: object  # BlockGrid
+    macs: int
+    pe_weight_loads: int
+
+
+@dataclass
+class LayerWork:
+    layer_id: int
+    name: str
+    exec_order: int
+    param_count: int
+    weight_count: int
+    bias_count: int
+    cout: int
+    kw: int
+    passes: dict  # phase -> PassGeometry
+    gradient_tile_weights: np.ndarray  # backward_weight tiles
+    gradient_tile_cycles: np.ndarray
+    gradient_macs: int
+    update_starts: np.ndarray  # flat tiles over the layer's elements
+    update_tile_weights: np.ndarray
+    activation_bytes: dict  # phase -> (sram_read, sram_write, dram_read, dram_write)
+
+    def mask_2d(self, mask: np.ndarray) -> np.ndarray:
+        return mask[: self.weight_count].reshape(self.cout, self.kw)
+
+
+def activation_traffic(layer, phase: str, batch: int, word_bytes: int, capacity_bytes: int):
+    """(sram_read, sram_write, dram_read, dram_write) bytes of a phase's activations."""
+    a_in = int(layer["in_activation_count"]) * batch * word_bytes
+    a_out = int(layer["out_activation_count"]) * batch * word_bytes
+    reads, writes = {
+        "forward": (a_in, a_out),           # inputs in, outputs out
+        "backward_data": (a_out, a_in),     # output gradients in, input gradients out
+        "backward_weight": (a_in + a_out, 0),  # inputs and output gradients in
+    }.get(phase, (0, 0))
+    total = reads + writes
+    if total <= capacity_bytes or total == 0:
+        return reads, writes, 0, 0
+    spill = (total - capacity_bytes) / total
+    dram_read, dram_write = math.ceil(reads * spill), math.ceil(writes * spill)
+    return reads - dram_read, writes - dram_write, dram_read, dram_write
+
+
+def layer_work(layer, config, batch: int, mode: str) -> LayerWork:
+    rows, cols, dataflow = config.pe.rows, config.pe.cols, config.pe.dataflow
+    tile = config.tile_weights
+    weight_count, bias_count = int(layer["weight_count"]), int(layer["bias_count"])
+    param_count = weight_count + bias_count
+    passes = {}
+    phases = ("forward",) if mode == "inference" else ("forward", "backward_data")
+    for phase in phases:
+        grid = weight_block_grid(layer, phase, batch, rows, cols, dataflow, tile)
+        sizes = grid.sizes()
+        starts = tile_starts(sizes, tile)
+        weights = np.add.reduceat(sizes, starts).astype(np.int64)
+        weights[-1] += bias_count
+        cycles = np.add.reduceat(grid.cycles, starts).astype(np.int64)
+        gemm = phase_gemm(layer, phase, batch)
+        passes[phase] = PassGeometry(starts, weights, cycles, grid, gemm.macs,
+                                     pe_weight_loads(gemm, rows, dataflow, weight_count))
+    update_starts = flat_tile_starts(param_count, tile)
+    update_weights = np.diff(np.append(update_starts, param_count)).astype(np.int64)
+    gemm_w = phase_gemm(layer, "backward_weight", batch)
+    grad_cycles_total = fold_grid(gemm_w, rows, cols, dataflow).cycles
+    activation = {}
+    capacity = config.activation_sram.capacity_bytes
+    for phase in ("forward", "backward_data", "backward_weight"):
+        activation[phase] = (activation_traffic(layer, phase, batch, config.weight_bytes, capacity)
+                             if config.simulate_activations else (0, 0, 0, 0))
+    return LayerWork(
+        layer_id=int(layer["layer_id"]), name=str(layer["name"]),
+        exec_order=int(layer["exec_order"]), param_count=param_count,
+        weight_count=weight_count, bias_count=bias_count,
+        cout=int(layer["fwd_n"]), kw=int(layer["fwd_k"]), passes=passes,
+        gradient_tile_weights=update_weights,
+        gradient_tile_cycles=split_evenly(grad_cycles_total, update_weights),
+        gradient_macs=gemm_w.macs, update_starts=update_starts,
+        update_tile_weights=update_weights, activation_bytes=activation,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracked counts per tile, from a mask (cached per snapshot by the caller)
+
+def mask_tile_counts(work: LayerWork, mask: np.ndarray | None) -> dict:
+    """Tracked weights per tile for each pass and for the update tiles; None = all tracked."""
+    out = {}
+    for phase, geo in work.passes.items():
+        if mask is None:
+            out[phase] = geo.tile_weights.copy()
+            continue
+        per_block = geo.grid.counts(work.mask_2d(mask))
+        counts = np.add.reduceat(per_block, geo.tile_starts).astype(np.int64)
+        counts[-1] += int(np.count_nonzero(mask[work.weight_count:]))
+        out[phase] = counts
+    if mask is None:
+        out["update"] = work.update_tile_weights.copy()
+    else:
+        out["update"] = np.add.reduceat(mask, work.update_starts, dtype=np.int64)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One phase of one layer as tiles
+
+@dataclass(frozen=True)
+class Traffic:
+    """One way of a phase's traffic, per tile: what fetch reads for the array, or what
+    write-back writes after it. Both ways have this one shape; the machine moves either with
+    one routine. Lists of ints (the SimPy loop indexes them tile by tile)."""
+
+    weight_sram_value_words: list
+    weight_sram_index_words: list
+    activation_sram_words: list
+    weight_dram_bytes: list
+    activation_dram_bytes: list
+
+    @classmethod
+    def of(cls, n_tiles: int, **per_tile) -> Traffic:
+        """Traffic from per-tile arrays named by field; a kind not named moves nothing."""
+        moved = {f.name: [0] * n_tiles for f in fields(cls)}
+        moved.update((kind, np.asarray(values, dtype=np.int64).tolist())
+                     for kind, values in per_tile.items())
+        return cls(**moved)  # a name that is not a field is a TypeError
+
+    @property
+    def weight_sram_words(self) -> int:
+        return int(sum(self.weight_sram_value_words) + sum(self.weight_sram_index_words))
+
+
+@dataclass(frozen=True)
+class PhaseTiles:
+    """Per-tile work of one (layer, phase), and the counts of that work for the record."""
+
+    layer_id: int
+    phase: str
+    on_update_unit: bool  # computed on the update unit (the update phase), else the PE array
+    compute_cycles: list  # per tile
+    prng_values: list  # per tile: values regenerated by the PRNG for fetch
+    read: Traffic  # fetched for each tile before its compute
+    write: Traffic  # written back after it
+    work_counts: dict  # `Counts` fields the work gives, by name (traffic and timing aside)
+
+    @property
+    def n_tiles(self) -> int:
+        return len(self.compute_cycles)
+
+    def counts(self, *, total_cycles: int, **dram_model_counts) -> Counts:
+        """The record's counts once the machine has timed the phase; `dram_model_counts` are
+        the DRAM model's figures by column name. A count left out is a TypeError."""
+        read, write = self.read, self.write
+        compute_cycles = int(sum(self.compute_cycles))
+        weight_dram_read = int(sum(read.weight_dram_bytes))
+        weight_dram_written = int(sum(write.weight_dram_bytes))
+        activation_dram_read = int(sum(read.activation_dram_bytes))
+        activation_dram_written = int(sum(write.activation_dram_bytes))
+        weight_sram_reads, weight_sram_writes = read.weight_sram_words, write.weight_sram_words
+        activation_sram_reads = int(sum(read.activation_sram_words))
+        activation_sram_writes = int(sum(write.activation_sram_words))
+        return Counts(
+            total_cycles=total_cycles, compute_cycles=compute_cycles,
+            stall_cycles=total_cycles - compute_cycles,
+            dram_bytes_read=weight_dram_read + activation_dram_read,
+            dram_bytes_written=weight_dram_written + activation_dram_written,
+            weight_dram_bytes_read=weight_dram_read, weight_dram_bytes_written=weight_dram_written,
+            activation_dram_bytes_read=activation_dram_read,
+            activation_dram_bytes_written=activation_dram_written,
+            weight_sram_reads_count=weight_sram_reads, weight_sram_writes_count=weight_sram_writes,
+            activation_sram_reads_count=activation_sram_reads,
+            activation_sram_writes_count=activation_sram_writes,
+            sram_reads_count=weight_sram_reads + activation_sram_reads,
+            sram_writes_count=weight_sram_writes + activation_sram_writes,
+            prng_values_count=int(sum(self.prng_values)),
+            **self.work_counts, **dram_model_counts)
+
+
+def _bytes_for_bits(bits) -> np.ndarray:
+    """Bytes per tile for per-tile bit counts, rounded up once for the whole layer's stream
+    (so totals move monotonically with what is streamed) and spread over the tiles."""
+    bits = np.asarray(bits, dtype=np.int64)
+    return split_proportional(-(-int(bits.sum()) // 8), bits)
+
+
+def _words(bits: np.ndarray, width: int) -> np.ndarray:
+    return -(-np.asarray(bits, dtype=np.int64) // width)
+
+
+def _zeros(n):
+    return np.zeros(n, dtype=np.int64)
+
+
+def _weight_traffic(config, *, sram_values, sram_index_bits, dram_values,
+                    dram_index_bits) -> dict:
+    """Per-tile traffic of weight values and their index bits (`Traffic` fields): words of
+    the weight SRAM, and bytes of DRAM."""
+    wbits, width = config.weight_bits, config.weight_sram.bank_width_bits
+    return dict(weight_sram_value_words=_words(sram_values * wbits, width),
+                weight_sram_index_words=_words(sram_index_bits, width),
+                weight_dram_bytes=_bytes_for_bits(dram_values * wbits + dram_index_bits))
+
+
+def _activation_traffic(work: LayerWork, phase: str, cycles: np.ndarray,
+                        width: int) -> tuple[dict, dict]:
+    """Per-tile activation traffic of a phase (`Traffic` fields), read and written, spread
+    over the tiles by their compute cycles."""
+    sram_read, sram_write, dram_read, dram_write = work.activation_bytes.get(phase, (0, 0, 0, 0))
+    basis = cycles if cycles.sum() > 0 else np.ones(len(cycles), dtype=np.int64)
+
+    def one_way(sram_bytes, dram_bytes):
+        return dict(activation_sram_words=_words(split_evenly(sram_bytes, basis) * 8, width),
+                    activation_dram_bytes=split_evenly(dram_bytes, basis))
+
+    return one_way(sram_read, dram_read), one_way(sram_write, dram_write)
+
+
+def pass_tiles(work: LayerWork, phase: str, config, tracked_tiles: np.ndarray,
+               placed: LayerPlacement) -> PhaseTiles:
+    """A weight pass (forward or backward_data): every weight read once, from SRAM if pinned,
+    DRAM if tracked and not pinned, the PRNG if untracked."""
+    geo = work.passes[phase]
+    weights, tracked = geo.tile_weights, tracked_tiles
+    n = len(weights)
+    pinned = split_proportional(placed.pinned, tracked)
+    streamed = tracked - pinned
+    regenerated = weights - tracked
+    index = split_proportional(placed.index_bits, config.index.indexed_weights(weights, tracked))
+    index_pinned = split_proportional(placed.pinned_index_bits, index)
+    activation_read, activation_write = _activation_traffic(
+        work, phase, geo.tile_compute_cycles, config.activation_sram.bank_width_bits)
+    read = Traffic.of(n, **_weight_traffic(config, sram_values=pinned, sram_index_bits=index_pinned,
+                                           dram_values=streamed,
+                                           dram_index_bits=index - index_pinned),
+                      **activation_read)
+    work_counts = dict(
+        iterations_count=1, weight_accesses_count=int(weights.sum()),
+        served_sram_count=int(pinned.sum()), served_dram_count=int(streamed.sum()),
+        served_prng_count=int(regenerated.sum()), tracked_count=int(tracked.sum()),
+        regenerated_count=int(regenerated.sum()), entered_count=0, left_count=0,
+        macs_count=geo.macs, pe_weight_loads_count=geo.pe_weight_loads,
+        update_alu_weights_count=0, topk_compares_count=0)
+    return PhaseTiles(layer_id=work.layer_id, phase=phase, on_update_unit=False,
+                      compute_cycles=geo.tile_compute_cycles.tolist(),
+                      prng_values=regenerated.tolist(), read=read,
+                      write=Traffic.of(n, **activation_write), work_counts=work_counts)
+
+
+def gradient_tiles(work: LayerWork, config) -> PhaseTiles:
+    """backward_weight: the array computes every weight's gradient; no weight is read. The
+    gradients go straight to the update unit (not stored)."""
+    cycles = work.gradient_tile_cycles
+    n = len(cycles)
+    activation_read, activation_write = _activation_traffic(
+        work, "backward_weight", cycles, config.activation_sram.bank_width_bits)
+    work_counts = dict(
+        iterations_count=1, weight_accesses_count=0, served_sram_count=0, served_dram_count=0,
+        served_prng_count=0, tracked_count=0, regenerated_count=0, entered_count=0,
+        left_count=0, macs_count=work.gradient_macs, pe_weight_loads_count=0,
+        update_alu_weights_count=0, topk_compares_count=0)
+    return PhaseTiles(layer_id=work.layer_id, phase="backward_weight", on_update_unit=False,
+                      compute_cycles=cycles.tolist(), prng_values=[0] * n,
+                      read=Traffic.of(n, **activation_read),
+                      write=Traffic.of(n, **activation_write), work_counts=work_counts)
+
+
+def update_tiles(work: LayerWork, config, tracked_tiles: np.ndarray, entered: int, left: int,
+                 placed: LayerPlacement, placed_after: LayerPlacement,
+                 dense: bool) -> PhaseTiles:
+    """The update: tracked weights read-modify-written (w <- w - lr*g), entering weights'
+    w0 regenerated and written, the tracked-after set written where it will be read next
+    iteration (`placed_after`), and every weight's score compared (not in a dense run)."""
+    weights, tracked = work.update_tile_weights, tracked_tiles
+    n = len(weights)
+    pinned = split_proportional(placed.pinned, tracked)
+    streamed = tracked - pinned
+    entered_t = split_proportional(entered, weights - tracked)
+    left_t = split_proportional(left, tracked)
+    after = tracked + entered_t - left_t
+    pinned_after = split_proportional(placed_after.pinned, after)
+    streamed_after = after - pinned_after
+    # index read (to know which weights are tracked) and rewritten where the set changed
+    index = split_proportional(placed.index_bits, config.index.indexed_weights(weights, tracked))
+    index_pinned = split_proportional(placed.pinned_index_bits, index)
+    changed = (entered_t + left_t) > 0
+    indexed_after = config.index.indexed_weights(weights, after)
+    index_after = split_proportional(placed_after.index_bits, indexed_after) * changed
+    index_after_pinned = np.minimum(
+        split_proportional(placed_after.pinned_index_bits, indexed_after), index_after)
+    score_w0 = tracked if (config.update.score_regenerates_w0 and not dense) else _zeros(n)
+    prng = entered_t + score_w0
+    rmw = tracked + entered_t
+    compared = _zeros(n) if dense else weights
+    cycles = update_cycles(config.update, rmw, compared)
+    read = Traffic.of(n, **_weight_traffic(config, sram_values=pinned, sram_index_bits=index_pinned,
+                                           dram_values=streamed,
+                                           dram_index_bits=index - index_pinned))
+    write = Traffic.of(n, **_weight_traffic(config, sram_values=pinned_after,
+                                            sram_index_bits=index_after_pinned,
+                                            dram_values=streamed_after,
+                                            dram_index_bits=index_after - index_after_pinned))
+    work_counts = dict(
+        iterations_count=1, weight_accesses_count=int((tracked + entered_t).sum()),
+        served_sram_count=int(pinned.sum()), served_dram_count=int(streamed.sum()),
+        served_prng_count=int(entered_t.sum()), tracked_count=int(tracked.sum()),
+        regenerated_count=int((weights - tracked).sum()), entered_count=int(entered_t.sum()),
+        left_count=int(left_t.sum()), macs_count=0, pe_weight_loads_count=0,
+        update_alu_weights_count=int(rmw.sum()), topk_compares_count=int(compared.sum()))
+    return PhaseTiles(layer_id=work.layer_id, phase="update", on_update_unit=True,
+                      compute_cycles=cycles.tolist(), prng_values=prng.tolist(), read=read,
+                      write=write, work_counts=work_counts)
+
+
+def load_tiles(work: LayerWork, config, placed: LayerPlacement) -> PhaseTiles:
+    """The one-time load: the pinned tracked values and index read from DRAM into the SRAM.
+    It belongs to no iteration."""
+    n = max(1, math.ceil(placed.pinned / config.tile_weights))
+    values = split_evenly(placed.pinned, np.ones(n, dtype=np.int64))
+    index = split_evenly(placed.pinned_index_bits, np.ones(n, dtype=np.int64))
+    read = Traffic.of(n, **_weight_traffic(config, sram_values=_zeros(n),
+                                           sram_index_bits=_zeros(n), dram_values=values,
+                                           dram_index_bits=index))
+    write = Traffic.of(n, **_weight_traffic(config, sram_values=values, sram_index_bits=index,
+                                            dram_values=_zeros(n), dram_index_bits=_zeros(n)))
+    work_counts = dict(
+        iterations_count=0, weight_accesses_count=int(placed.pinned), served_sram_count=0,
+        served_dram_count=int(placed.pinned), served_prng_count=0, tracked_count=0,
+        regenerated_count=0, entered_count=0, left_count=0, macs_count=0,
+        pe_weight_loads_count=0, update_alu_weights_count=0, topk_compares_count=0)
+    return PhaseTiles(layer_id=work.layer_id, phase="load", on_update_unit=False,
+                      compute_cycles=[0] * n, prng_values=[0] * n, read=read, write=write,
+                      work_counts=work_counts)
