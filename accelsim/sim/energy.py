@@ -21,8 +21,8 @@ Power times time: P[mW] x cycles / f[MHz] gives nJ x 1e3 = pJ (1 mW for 1 us is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pandas as pd
 

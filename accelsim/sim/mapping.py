@@ -30,8 +30,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from accelsim.sim.dataflow import (
-    fold_grid,
     flat_tile_starts,
+    fold_grid,
     pe_weight_loads,
     phase_gemm,
     split_evenly,

@@ -201,7 +201,7 @@ class SimulationResult:
         return folder
 
     @classmethod
-    def load(cls, folder) -> "SimulationResult":
+    def load(cls, folder) -> SimulationResult:
         folder = Path(folder)
         records = pd.read_parquet(folder / "records.parquet")
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))

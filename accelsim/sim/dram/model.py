@@ -122,7 +122,7 @@ class DramBatch:
     io_energy_pj: float
 
     @classmethod
-    def empty(cls, now_cycle: float = 0.0) -> "DramBatch":
+    def empty(cls, now_cycle: float = 0.0) -> DramBatch:
         return cls(0, 0, 0, 0, 0, 0, 0, 0, float(now_cycle), float(now_cycle), 0.0,
                    0.0, 0.0, 0.0, 0.0)
 
@@ -139,7 +139,7 @@ class DramBatch:
     def row_hit_rate(self) -> float:
         return self.row_hits / self.bursts if self.bursts else 0.0
 
-    def __add__(self, other: "DramBatch") -> "DramBatch":
+    def __add__(self, other: DramBatch) -> DramBatch:
         if not isinstance(other, DramBatch):
             return NotImplemented
         if self.bursts == 0 and self.busy_cycles == 0:

@@ -8,7 +8,6 @@ read latency. The per-bank counts are computed in bulk with numpy, never word by
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from accelsim.sim.parts.server import Server
