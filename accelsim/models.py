@@ -156,9 +156,10 @@ class VGGS(nn.Module):
             if item == "M":
                 layers.append(nn.MaxPool2d(2, ceil_mode=True))
             else:
-                layers += [nn.Conv2d(channels, item, 3, padding=1, bias=False),
-                           nn.BatchNorm2d(item), nn.ReLU()]
-                channels = item
+                width = int(item)
+                layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False),
+                           nn.BatchNorm2d(width), nn.ReLU()]
+                channels = width
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(
@@ -222,6 +223,13 @@ class ResNet18(nn.Module):
     Initialisation follows torchvision: Kaiming-normal (fan-out) convolutions, BN scale 1 and
     shift 0, PyTorch's default for the final linear layer.
     """
+
+    # stages made in a loop (setattr); declared here so type checkers know them
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+    maxpool: nn.Module
 
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, stem: str = "imagenet",
                  input_size: int | None = None):
@@ -312,6 +320,11 @@ class WideResNet(nn.Module):
     WRN-28-10: 4 blocks per group, widths 160/320/640; 36,479,194 parameters at 10 classes.
     """
 
+    # groups made in a loop (setattr); declared here so type checkers know them
+    block1: nn.Sequential
+    block2: nn.Sequential
+    block3: nn.Sequential
+
     def __init__(self, depth: int = 28, widen_factor: int = 10, num_classes: int = 10,
                  in_channels: int = 3, input_size: int = 32, drop_rate: float = 0.0):
         super().__init__()
@@ -384,6 +397,13 @@ class DenseNetBC(nn.Module):
     769,162 parameters at 10 classes. Needs inputs of at least 4x4 (two 2x2 poolings).
     """
 
+    # blocks made in a loop (setattr); declared here so type checkers know them
+    block1: nn.Sequential
+    block2: nn.Sequential
+    block3: nn.Sequential
+    trans1: nn.Module
+    trans2: nn.Module
+
     def __init__(self, depth: int = 100, growth_rate: int = 12, compression: float = 0.5,
                  num_classes: int = 10, in_channels: int = 3, input_size: int = 32):
         super().__init__()
@@ -400,7 +420,7 @@ class DenseNetBC(nn.Module):
                 planes += growth_rate
             setattr(self, f"block{index}", nn.Sequential(*layers))
             if index < 3:
-                out_planes = int(math.floor(planes * compression))
+                out_planes = math.floor(planes * compression)
                 setattr(self, f"trans{index}", DenseTransition(planes, out_planes))
                 planes = out_planes
         self.bn = nn.BatchNorm2d(planes)
@@ -508,7 +528,7 @@ def build_model(name: str, *, seed: int | None = None, **args) -> nn.Module:
     weights come from ``torch.manual_seed(seed)`` inside a forked RNG, so the global torch RNG
     is left untouched and the same seed always gives the same weights.
     """
-    key, spec, full = _resolve_args(name, args)
+    _, spec, full = _resolve_args(name, args)
     if seed is None:
         return spec.build(full)
     if isinstance(seed, bool) or not isinstance(seed, int):

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from trace_helpers import GENERATOR, tiny_layers, tiny_trace
 
 from accelsim.config import load_accelerator_config
-from accelsim.sim.plan import iteration_plans
-from accelsim.sim.simulation import simulate
 from accelsim.sim.energy import ENERGY_COMPONENTS
+from accelsim.sim.plan import iteration_plans
 from accelsim.sim.results import SimulationResult
+from accelsim.sim.simulation import simulate
 from accelsim.trace.format import Snapshot, build_trace, new_manifest, steps_frame
 from accelsim.trace.geometry import layer_table, linear_layer
 from accelsim.trace.synthetic import draw_mask, synthetic_trace

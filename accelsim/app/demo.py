@@ -24,8 +24,8 @@ from accelsim.analysis.report import _energy, _ratio, report
 from accelsim.app.sweep import sweep
 from accelsim.errors import ConfigError
 from accelsim.io import write_json_atomic
-from accelsim.sim.simulation import simulate
 from accelsim.sim.results import SimulationResult
+from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace, save_trace
 from accelsim.units import format_bytes, parse_size_list
 

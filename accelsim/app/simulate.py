@@ -11,9 +11,9 @@ from accelsim.analysis.report import comparison_table
 from accelsim.app.key_values import parse_key_values
 from accelsim.config import load_accelerator_config
 from accelsim.errors import AccelsimError, ConfigError
-from accelsim.sim.simulation import simulate
 from accelsim.sim.dram.export import export_dram_trace
 from accelsim.sim.dram.port import expand_streams
+from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace
 
 EXPORT_MAX_BURSTS = 50_000_000  # ~1.5 GB of text; beyond that a trace is no use to a DRAM tool

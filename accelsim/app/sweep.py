@@ -27,9 +27,9 @@ from accelsim.app.key_values import parse_key_values
 from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError
 from accelsim.io import atomic_path, write_json_atomic
-from accelsim.sim.simulation import simulate
 from accelsim.sim.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
+from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace
 from accelsim.units import parse_size_list
 

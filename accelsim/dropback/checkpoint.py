@@ -153,7 +153,8 @@ def _unbudgeted_entries(model, layers, payload: _PayloadWriter):
     budgeted = {id(p) for layer in layers for p in layer_parameters(layer)}
     param_names = {name for name, p in model.named_parameters()}
     budgeted_names = {name for name, p in model.named_parameters() if id(p) in budgeted}
-    params, buffers = [], []
+    params: list[dict] = []
+    buffers: list[dict] = []
     for name, tensor in model.state_dict().items():
         if name in budgeted_names:
             continue
@@ -288,7 +289,7 @@ def _check_header(path: Path, header, payload_size: int) -> None:
 
 
 def _check_array_spec(path: Path, name: str, spec: dict, payload_size: int) -> None:
-    dtype = _DTYPES.get(spec.get("dtype"))
+    dtype = _DTYPES.get(str(spec.get("dtype")))
     if dtype is None:
         raise CheckpointError(f"{path}: array {name!r} has unknown dtype {spec.get('dtype')!r}")
     count = math.prod(spec["shape"])

@@ -73,8 +73,8 @@ def _fan_in(module, kind: str) -> int:
 
 def budgeted_layers(model) -> list[LayerInfo]:
     """The budgeted layers of `model` (nn.Linear, nn.Conv2d), in registration order."""
-    layers = []
-    seen_params = set()
+    layers: list[LayerInfo] = []
+    seen_params: set[int] = set()
     for name, module in model.named_modules():
         kind = _layer_kind(module)
         if kind is None:

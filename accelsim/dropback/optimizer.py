@@ -113,7 +113,7 @@ def _resolve_budget(budget, compression, param_count: int) -> int:
     if not (isinstance(compression, (int, float)) and math.isfinite(compression)) \
             or compression < 1:
         raise ValueError(f"compression must be a number >= 1, got {compression!r}")
-    return int(round(param_count / compression))
+    return round(param_count / compression)
 
 
 # ------------------------------------------------------------------------- optimizer state
@@ -131,7 +131,8 @@ class _FlatOptimizerState:
         self.param_count = flat_params.numel()
         self.buffers: dict = {}  # state key -> flat tensor
         self.pointers: dict = {}  # (param number, state key) -> data_ptr of the bound view
-        self._seen = None  # per param: (its state dict, its length, its items) at last sync
+        # per param: (its state dict, its length, its items) at last sync
+        self._seen: list | None = None
         self._unbound: list = []
 
     def sync(self, optimizer) -> list:
@@ -155,7 +156,7 @@ class _FlatOptimizerState:
     def _unchanged(self, optimizer) -> bool:
         """True if no state entry was added or replaced since the last sync (the usual case:
         optimizers update their state tensors in place)."""
-        for param, state, length, items in self._seen:
+        for param, state, length, items in self._seen or ():
             current = optimizer.state.get(param)
             if current is not state or len(current or ()) != length or \
                     any(current[key] is not value for key, value in items):
@@ -243,7 +244,8 @@ class DropBack:
         starts = self._layer_starts()
         if self.mode == "global":
             return [(0, self.param_count, min(self.budget, self.param_count))]
-        return [(starts[i], starts[i + 1], share) for i, share in enumerate(self.layer_budgets)]
+        shares = self.layer_budgets or []
+        return [(starts[i], starts[i + 1], share) for i, share in enumerate(shares)]
 
     def _budgeted_params(self):
         return [p for layer in self.layers for p in layer_parameters(layer)]
@@ -300,8 +302,9 @@ class DropBack:
             bounds = torch.searchsorted(ordered, torch.tensor([start, end], device=device))
             self._segment_index.append(ordered[int(bounds[0]):int(bounds[1])] - start)
         self._tracked_per_layer = self._counts_per_layer(index)
-        self._segment_hints = [None] * len(self._segments)  # next k-th score, predicted
-        self._last_thresholds = [None] * len(self._segments)  # last k-th score of each pool
+        # the next k-th score of each pool, predicted; and its last k-th score
+        self._segment_hints: list[float | None] = [None] * len(self._segments)
+        self._last_thresholds: list[float | None] = [None] * len(self._segments)
 
     def _entered_left_per_layer(self, entered, left):
         """Per-layer counts of two position sets in one pass (they are small)."""
@@ -441,7 +444,7 @@ class DropBack:
         entered = _join([s.entered for s in selections], self._segments)
         left = _join([s.left for s in selections], self._segments)
         entered_counts, left_counts = self._entered_left_per_layer(entered, left)
-        after = tuple(b + e - l for b, e, l in zip(before, entered_counts, left_counts))
+        after = tuple(b + e - gone for b, e, gone in zip(before, entered_counts, left_counts))
         self._tracked_index = index
         self._segment_index = [s.index for s in selections]
         self._tracked_per_layer = after

@@ -92,7 +92,8 @@ class _BlockScan:
         self.blocks, self.offsets_in_block = layout or block_layout(scores)
         # a NaN block maximum becomes +inf: the block is searched, its NaN never matches
         self.block_max = self.blocks.amax(1).nan_to_num_(nan=math.inf)
-        self._hot = (None, None)  # (threshold, hot blocks) of the last query
+        # (threshold, hot blocks) of the last query
+        self._hot: tuple[float | None, torch.Tensor | None] = (None, None)
 
     def highest(self) -> float:
         """The highest score (inf if any is NaN)."""

@@ -7,6 +7,8 @@ bitmaps) is taken only every `snapshot_every` iterations, when the set freezes, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION
@@ -29,12 +31,15 @@ class TraceRecorder:
         self.model, self.dropback = model, dropback
         self.layers = layers_from_model(model, input_shape)
         self._sizes = self.layers["param_count"].to_numpy()
-        self._info = dict(model_name=model_name, model_args=model_args or {}, seed=seed,
-                          input_shape=list(input_shape), batch_size=batch_size, dataset=dataset,
-                          optimizer=optimizer, snapshot_every=snapshot_every, source=source)
-        self._tracked, self._entered, self._left = [], [], []
+        self._info: dict[str, Any] = dict(
+            model_name=model_name, model_args=model_args or {}, seed=seed,
+            input_shape=list(input_shape), batch_size=batch_size, dataset=dataset,
+            optimizer=optimizer, snapshot_every=snapshot_every, source=source)
+        self._tracked: list = []
+        self._entered: list = []
+        self._left: list = []
         self._snapshots: dict[int, tuple[str, dict]] = {}  # iteration -> (reason, packed masks)
-        self._frozen_at = None
+        self._frozen_at: int | None = None
         self._snap(0, "first")
 
     @property

@@ -363,7 +363,7 @@ def _canonical_dataset(name) -> str:
     key = name.strip().lower().replace("_", "-") if isinstance(name, str) else None
     aliases = {"fashion": "fashion-mnist", "fashionmnist": "fashion-mnist",
                "cifar-10": "cifar10"}
-    key = aliases.get(key, key)
+    key = aliases.get(key, key) if key is not None else None
     if key not in DATASET_NAMES:
         raise ConfigError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}")
     return key

@@ -114,9 +114,10 @@ def _check(config: TrainConfig):
         raise ConfigError(f"train: lr must be > 0, got {config.lr!r}")
     if config.budget_mode not in ("global", "per_layer"):
         raise ConfigError(f"train: budget_mode {config.budget_mode!r} not 'global' or 'per_layer'")
-    at_least = {"seed": (config.seed, 0), "lr_step_epochs": (config.lr_step_epochs, 1),
-                "freeze_at_epoch": (config.freeze_at_epoch, 1),
-                "freeze_at_step": (config.freeze_at_step, 1)}
+    at_least: dict[str, tuple[int | None, int]] = {
+        "seed": (config.seed, 0), "lr_step_epochs": (config.lr_step_epochs, 1),
+        "freeze_at_epoch": (config.freeze_at_epoch, 1),
+        "freeze_at_step": (config.freeze_at_step, 1)}
     for name, (value, low) in at_least.items():
         if value is not None and (not isinstance(value, int) or value < low):
             raise ConfigError(f"train: {name} must be an integer >= {low}, got {value!r}")
