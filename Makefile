@@ -18,6 +18,8 @@ demo: $(STAMP)
 	$(BIN)/accelsim demo
 
 test: $(STAMP)
+	$(BIN)/ruff check accelsim tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
