@@ -302,9 +302,11 @@ def clean_stale(folder, only: str | None = None):
             target = name[1:-len(_JOURNAL_SUFFIX)]
             if only is None or target == only:
                 recover(folder / target)
+    # the output's own temporaries, and those of its swap journal
+    targets = None if only is None else (only, f".{only}{_JOURNAL_SUFFIX}")
     for name in names:
         match = _TEMP_NAME.match(name)
-        if (match and (only is None or match["target"] == only)
+        if (match and (targets is None or match["target"] in targets)
                 and not _alive(int(match["pid"]))
                 and not os.path.lexists(_journal(folder / match["target"]))):
             _remove(folder / name)

@@ -19,7 +19,6 @@ NaN or infinite stops the run with TrainingDiverged; the folder keeps the last f
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import asdict, dataclass, field, replace
