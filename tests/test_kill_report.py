@@ -11,7 +11,7 @@ from kill_helpers import SAMPLE_TRACE, Runner, fingerprint, kill_points, leftove
 
 from accelsim.analysis.folders import check_readable
 
-KILLS_PER_CASE = 5
+KILLS_PER_CASE = 4
 
 
 @pytest.fixture(scope="module")

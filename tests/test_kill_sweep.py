@@ -27,7 +27,7 @@ from accelsim.analysis.folders import check_readable
 SWEEP = ["sweep", str(SAMPLE_TRACE), "--jobs", "2", "--quiet", "--out", "W"]
 NEW = ["--sram-sizes", "64KiB,1MiB"]
 OLD = ["--sram-sizes", "32KiB,256KiB"]
-KILLS_PER_CASE = 6
+KILLS_PER_CASE = 5
 
 
 @pytest.fixture(scope="module")

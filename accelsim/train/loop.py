@@ -41,11 +41,11 @@ from accelsim.trace.torch_geometry import budgeted_param_count
 from accelsim.train.data import batches, load_dataset, to_torch
 
 OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("none", "step", "cosine")
 
 
 class TrainingDiverged(AccelsimError):
     """The loss became NaN or infinite: the settings (usually the learning rate) diverge."""
-LR_SCHEDULES = ("none", "step", "cosine")
 
 
 @dataclass(frozen=True)
