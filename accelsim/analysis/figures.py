@@ -32,6 +32,8 @@ def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display needed
+    # svg element ids are salted with a random uuid unless set: same inputs, same bytes
+    matplotlib.rcParams["svg.hashsalt"] = "accelsim"
     import matplotlib.pyplot as plt
 
     return plt

@@ -11,7 +11,7 @@ import pandas as pd
 from accelsim import __version__
 from accelsim.analysis.figures import figures_for, scope_words
 from accelsim.analysis.folders import folder_kind, load_sweep
-from accelsim.io import write_text_atomic
+from accelsim.io import replacing_folder, write_text_atomic
 from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.sim.results import SimulationResult
 from accelsim.units import format_bytes
@@ -156,11 +156,28 @@ def _run_section(folders: dict, rel: Path, figures: list) -> list[str]:
 
 
 def report(results, out=None, *, extra_sections: list[str] | None = None) -> Path:
-    """Write `report.md` (and the figures it shows) for a results folder; return its path."""
+    """Write `report.md` (and the figures it shows) for a results folder; return its path.
+
+    The figures and (by default) report.md are added to a copy of the results folder that is
+    swapped in whole (accelsim.io.replacing_folder): a killed report never leaves a folder
+    whose report and figures disagree. With `out` elsewhere, report.md is written there after
+    the figures, atomically."""
     folder = Path(results)
     kind = folder_kind(folder)
     out = Path(out) if out else folder
-    figures = figures_for(folder, folder / "figures")
+    inside = out.resolve() == folder.resolve()
+    with replacing_folder(folder, copy_current=True) as stage:
+        figures = figures_for(folder, stage / "figures")
+        text = _report_text(folder, kind, out, figures, extra_sections)
+        if inside:
+            write_text_atomic(stage / "report.md", text)
+    if not inside:
+        write_text_atomic(out / "report.md", text)
+    return out / "report.md"
+
+
+def _report_text(folder: Path, kind: str, out: Path, figures: list,
+                 extra_sections: list[str] | None) -> str:
     lines = [f"# accelsim report: {folder.name}", "",
              f"accelsim {__version__}. Energies and cycles are per the simulated iterations "
              "(see each section); ratios are dense / DropBack, so above 1 is a saving.", ""]
@@ -179,6 +196,4 @@ def report(results, out=None, *, extra_sections: list[str] | None = None) -> Pat
         lines += _simulation_section(folder / "sim", rel, "Simulation on the default accelerator")
         lines += _sweep_section(folder / "sweep", rel, figures)
     lines += extra_sections or []
-    path = out / "report.md"
-    write_text_atomic(path, "\n".join(lines) + "\n")
-    return path
+    return "\n".join(lines) + "\n"

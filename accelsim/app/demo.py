@@ -21,9 +21,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from accelsim.analysis.report import _energy, _ratio, report
+from accelsim.app.simulate import save_result_folder
 from accelsim.app.sweep import sweep
 from accelsim.errors import ConfigError
-from accelsim.io import write_json_atomic
+from accelsim.io import json_text, write_json_atomic
 from accelsim.sim.results import SimulationResult
 from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace, save_trace
@@ -59,7 +60,8 @@ def _train_once(config, out: Path, quiet: bool):
             wanted.pop(key, None)
         if previous == wanted:
             return json.loads(done.read_text())
-    return train(config, out, resume=True, quiet=quiet).summary
+    # continue an interrupted run; a run never started (or started over) trains from scratch
+    return train(config, out, resume=(out / "resume.pt").exists(), quiet=quiet).summary
 
 
 def handle(args) -> int:
@@ -67,7 +69,7 @@ def handle(args) -> int:
         raise ConfigError(f"--epochs {args.epochs}: expected a positive number of epochs")
     summary = run_demo(args.out, epochs=args.epochs, quiet=args.quiet or args.json)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json_text(summary))
     return 0
 
 
@@ -96,7 +98,7 @@ def run_demo(out="reports/demo", *, epochs: int = 40, quiet: bool = False) -> di
     say("[2/5] simulating the DropBack trace and its dense baseline on the default accelerator")
     result = step("simulate", lambda: simulate(trace_dir, "default", mode="train"))
     result.check()
-    result.save(out / "sim")
+    save_result_folder(result, out / "sim")
 
     say(f"[3/5] sweeping the weight SRAM size ({DEMO_SRAM_SIZES})")
     step("sweep", lambda: sweep(trace_dir, "default", sram_sizes=parse_size_list(DEMO_SRAM_SIZES),
@@ -142,7 +144,7 @@ def _resnet18_point(folder: Path) -> dict:
     else:
         result = simulate(load_trace(trace_dir), "default", mode="train")
         result.check()
-        result.save(sim_dir)
+        save_result_folder(result, sim_dir)
     t = result.totals()
     return {
         "trace": str(trace_dir), "sim": str(sim_dir),

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from accelsim.analysis.figures import figures_for
+from accelsim.io import json_text
 
 
 def handle(args) -> int:
     figures = figures_for(args.results, args.out)
     if args.json:
-        print(json.dumps({"figures": [str(f) for f in figures]}, indent=2))
+        print(json_text({"figures": [str(f) for f in figures]}))
     elif not args.quiet:
         for f in figures:
             print(f"{f} (and .svg)")

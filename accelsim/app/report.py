@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from accelsim.analysis.report import report
+from accelsim.io import json_text
 
 
 def handle(args) -> int:
     path = report(args.results, args.out)
     if args.json:
-        print(json.dumps({"report": str(path)}))
+        print(json_text({"report": str(path)}, indent=None))
     elif not args.quiet:
         print(f"report: {path}")
     return 0

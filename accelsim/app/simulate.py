@@ -3,7 +3,6 @@ accelerator, written as a results folder; the DRAM request stream exported on de
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from accelsim.analysis.report import comparison_table
 from accelsim.app.key_values import parse_key_values
 from accelsim.config import load_accelerator_config
 from accelsim.errors import AccelsimError, ConfigError
+from accelsim.io import json_text, replacing_folder
 from accelsim.sim.dram.export import export_dram_trace
 from accelsim.sim.dram.port import expand_streams
 from accelsim.sim.simulation import simulate
@@ -42,12 +42,11 @@ def handle(args) -> int:
     wall_s = time.perf_counter() - started
     result.check()
     out = Path(args.out or default_out)
-    result.save(out)
-    exported = _export_dram(result, config, out, args.export_dram_trace) if args.export_dram_trace else []
+    exported = save_result_folder(result, out, config=config, export=args.export_dram_trace)
     totals = result.totals()
     if args.json:
         cmp = result.comparison() if len(result.runs) == 2 else None
-        print(json.dumps({
+        print(json_text({
             "out": str(out), "wall_s": round(wall_s, 3), "trace": result.trace_identity,
             "accelerator": config.name, "mode": args.mode,
             "totals": {run: {k: float(v) for k, v in totals.loc[run].items()}
@@ -69,6 +68,26 @@ def handle(args) -> int:
             print("  (the stream the DRAM model timed: the one-time load, then each distinct "
                   "simulated iteration once, not repeated for the iterations it stands for)")
     return 0
+
+
+RESULT_FILES = ("records.parquet", "records.csv", "summary.json")
+
+
+def check_is_simulation(path: Path):
+    """Only a simulation's results are replaced by a simulation's: a user's --out typo must
+    never swap their files away."""
+    if not any((path / name).exists() for name in RESULT_FILES):
+        raise AccelsimError(f"{path}: exists and is not a simulation results folder (no "
+                            f"{', '.join(RESULT_FILES)}); choose another --out or remove it")
+
+
+def save_result_folder(result, out: Path, *, config=None, export: str | None = None) -> list[Path]:
+    """Write the results folder whole and swap it in for `out` (accelsim.io.replacing_folder):
+    `out` holds the old results or the new ones, never a mix. Returns the DRAM traces written."""
+    with replacing_folder(out, check=check_is_simulation) as stage:
+        result.save(stage)
+        exported = _export_dram(result, config, stage, export) if export else []
+    return [out / p.name for p in exported]
 
 
 def _export_dram(result, config, out: Path, fmt: str) -> list[Path]:

@@ -3,17 +3,27 @@ shapes...), dense baseline and trace at every point, as one table.
 
 Points run on local worker processes by default, or on an existing Dask cluster. Each finished
 point is written at once to `<out>/points/<id>.json` (atomically), so an interrupted sweep
-resumes without recomputing them. The point id hashes what determines its result: the trace's
-manifest, the base config and the overrides, and the mode. `handle` is `accelsim sweep`; the
-folder is read back by `accelsim.analysis.folders.load_sweep`.
+resumes without recomputing them: the points folder grows, a folder holding only `points/` is
+a sweep in progress. The point id hashes what determines its result: the trace's manifest, the
+base config and the overrides, and the mode. The table, its metadata and the figures are then
+written whole beside the folder and swapped in with the points (accelsim.io.replacing_folder):
+`<out>` shows the old sweep's results or the new one's, never a mix. Local workers die with the
+sweep, however it ends (see `_die_with_parent`). `handle` is `accelsim sweep`; the folder is
+read back by `accelsim.analysis.folders.load_sweep`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import itertools
 import json
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -26,7 +36,14 @@ from accelsim.analysis.folders import SRAM_FIELD
 from accelsim.app.key_values import parse_key_values
 from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError
-from accelsim.io import atomic_path, write_json_atomic
+from accelsim.io import (
+    atomic_path,
+    clean_stale,
+    json_text,
+    link_tree,
+    replacing_folder,
+    write_json_atomic,
+)
 from accelsim.sim.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
 from accelsim.sim.simulation import simulate
@@ -85,17 +102,51 @@ def run_point(trace_path: str, accelerator, overrides: dict, mode: str) -> dict:
     }
 
 
+PARENT_POLL_S = 1.0  # how often a worker checks its parent where the kernel cannot tell it
+
+
+def _die_with_parent(parent_pid: int):
+    """Worker initializer: end this worker when the sweep process ends, even by SIGKILL, so no
+    worker outlives it. Linux: the kernel sends SIGKILL on the parent's death
+    (prctl PR_SET_PDEATHSIG); elsewhere a thread polls the parent's pid."""
+    watched = False
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            pr_set_pdeathsig = 1
+            libc = ctypes.CDLL(None, use_errno=True)
+            watched = libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+    if not watched:
+        def watch():
+            while os.getppid() == parent_pid:
+                time.sleep(PARENT_POLL_S)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+
 def _run_local(tasks, jobs, progress):
     if jobs == 1 or len(tasks) == 1:
         for pid, args in tasks:
             yield pid, run_point(*args)
             progress.update(1)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
         futures = {pool.submit(run_point, *args): pid for pid, args in tasks}
         for future in as_completed(futures):
             yield futures[future], future.result()
             progress.update(1)
+    except BaseException:
+        # Ctrl-C, SIGTERM turned into an exception, or a failed point: stop the workers now
+        # rather than wait for every queued point
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _check_dask_address(address: str):
@@ -136,17 +187,35 @@ def _run_dask(tasks, address, progress):
         client.close()
 
 
+SWEEP_FILES = ("sweep.parquet", "sweep.csv", "sweep.json")
+
+
+def check_is_sweep(path: Path):
+    """Only a sweep folder (or one in progress) is written into or replaced by a sweep: a
+    user's --out typo must never swap their files away."""
+    if not any((path / name).exists() for name in (*SWEEP_FILES, "points")):
+        raise ConfigError(f"{path}: exists and is not a sweep folder (no sweep.json or "
+                          "points/); choose another --out or remove it")
+
+
 def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="train",
-          out=None, jobs=None, dask_address=None, quiet=False) -> pd.DataFrame:
+          out=None, jobs=None, dask_address=None, quiet=False, on_publish=None) -> pd.DataFrame:
     """Simulate `trace` at every point; return one row per (point, run) and write the table.
 
     trace: a trace folder. accelerator: base config name or path. sram_sizes: weight SRAM
     capacities in bytes. fields: {dotted field: [values]} swept too (cartesian product).
+    on_publish(folder): called with the finished folder before it is swapped in for `out`,
+    to add files to it (the command draws its figures there).
     """
     loaded = load_trace(trace)
     if loaded.path is None:
         raise ConfigError("sweep needs a trace folder on disk (workers read it)")
     out = Path(out) if out else loaded.path.parent / f"{loaded.path.name}-sweep"
+    if out.is_dir() and any(out.iterdir()):
+        check_is_sweep(out)
+    # a killed earlier sweep may have left temporaries; finished points are kept
+    clean_stale(out)
+    clean_stale(out / "points")
     points = sweep_points(sram_sizes, fields)
     trace_sha = loaded.identity["manifest_sha256"]
     config_sha = _config_digest(accelerator)
@@ -183,15 +252,15 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
         # a fresh point has them, so a resumed sweep's table equals an uninterrupted one's
         for run in sorted(result["totals"], key=_order(RUNS)):
             totals = result["totals"][run]
-            rows.append({"point_id": pid, **{k: v for k, v in overrides.items()}, "run": run,
+            rows.append({"point_id": pid, **overrides, "run": run,
                          "weight_sram_capacity_bytes": result["weight_sram_capacity_bytes"],
                          **{k: totals[k] for k in sorted(totals, key=_order(TOTALS))}})
     table = pd.DataFrame(rows)
-    _write_table(out, table, {"trace": loaded.identity, "trace_path": str(loaded.path),
-                              "accelerator": accel_ref, "mode": mode,
-                              "swept": sorted({k for p in points for k in p}),
-                              "points": len(points),
-                              "tracked_footprint_bytes": tracked_footprint_bytes(loaded, accelerator)})
+    meta = {"trace": loaded.identity, "trace_path": str(loaded.path), "accelerator": accel_ref,
+            "mode": mode, "swept": sorted({k for p in points for k in p}),
+            "points": len(points),
+            "tracked_footprint_bytes": tracked_footprint_bytes(loaded, accelerator)}
+    _publish(out, table, meta, on_publish)
     return table
 
 
@@ -212,13 +281,21 @@ def tracked_footprint_bytes(trace, accelerator="default") -> int:
     return int(placement.pinned_bytes)
 
 
-def _write_table(out: Path, table: pd.DataFrame, meta: dict):
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "sweep.parquet") as tmp:
-        table.to_parquet(tmp, index=False)
-    with atomic_path(out / "sweep.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    write_json_atomic(out / "sweep.json", meta)
+def _publish(out: Path, table: pd.DataFrame, meta: dict, on_publish=None):
+    """The new sweep folder, whole: every point file (linked, not copied), the table, its
+    metadata and what `on_publish` adds, swapped in for `out` in one step. Results of an
+    earlier sweep into `out` (its table, figures, report) are replaced, not mixed in."""
+    with replacing_folder(out, check=check_is_sweep) as stage:
+        (stage / "points").mkdir()
+        if (out / "points").is_dir():
+            link_tree(out / "points", stage / "points")
+        with atomic_path(stage / "sweep.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+        with atomic_path(stage / "sweep.csv") as tmp:
+            table.to_csv(tmp, index=False)
+        write_json_atomic(stage / "sweep.json", meta)
+        if on_publish is not None:
+            on_publish(stage)
 
 
 def handle(args) -> int:
@@ -231,14 +308,19 @@ def handle(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected a positive number of processes")
     out = Path(args.out) if args.out else Path(str(Path(args.trace)).rstrip("/") + "-sweep")
+    figures = []
+
+    def draw(stage: Path):  # into the new folder, so the figures arrive with their table
+        figures.extend(out / "figures" / Path(f).name
+                       for f in sweep_figures(stage, stage / "figures"))
+
     table = sweep(args.trace, args.accelerator, sram_sizes=sizes, fields=fields,
                   mode=args.mode, out=out, jobs=args.jobs, dask_address=args.dask,
-                  quiet=args.quiet or args.json)
-    figures = sweep_figures(out, out / "figures")
+                  quiet=args.quiet or args.json, on_publish=draw)
     if args.json:
-        print(json.dumps({"out": str(out), "points": int(table["point_id"].nunique()),
+        print(json_text({"out": str(out), "points": int(table["point_id"].nunique()),
                           "figures": [str(f) for f in figures],
-                          "table": json.loads(table.to_json(orient="records"))}, indent=2))
+                          "table": json.loads(table.to_json(orient="records"))}))
     elif not args.quiet:
         keys = [c for c in table.columns if "." in c] + ["run"]
         shown = table[keys + ["dram_bytes", "energy_pj", "total_cycles"]].copy()

@@ -3,10 +3,9 @@ for a zoo model."""
 
 from __future__ import annotations
 
-import json
-
 from accelsim.app.key_values import parse_key_values
 from accelsim.errors import AccelsimError
+from accelsim.io import json_text
 from accelsim.trace.format import save_trace
 
 
@@ -45,7 +44,7 @@ def handle(args) -> int:
     path = save_trace(trace, args.out)
     summary = {"trace": str(path), **trace.identity}
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json_text(summary))
     elif not args.quiet:
         print(f"trace of {summary['model']} ({summary['source']}, "
               f"{summary['budget_tracked_count']:,} of {summary['param_count']:,} weights "

@@ -10,9 +10,6 @@ import hashlib
 import io
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +21,7 @@ import pyarrow.parquet as pq
 
 from accelsim import __version__
 from accelsim.errors import TraceError
-from accelsim.io import shareable
+from accelsim.io import finite, json_text, replacing_folder
 
 FORMAT_NAME = "accelsim-trace"
 FORMAT_VERSION = 1
@@ -283,25 +280,21 @@ def write_trace(path, manifest: dict, layers, steps: pd.DataFrame,
 
 
 def save_trace(trace: Trace, path) -> Path:
-    """Write an (already validated) trace folder: a temporary folder renamed into place."""
+    """Write an (already validated) trace folder: written whole under a temporary name, then
+    swapped in (accelsim.io.replacing_folder), so `path` is always a whole trace, old or new."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    shareable(tmp)  # mkdtemp is owner-only; a trace is meant to be shared
-    try:
-        tables = {LAYERS_FILE: (trace.layers, LAYERS_SCHEMA), STEPS_FILE: (trace.steps, STEPS_SCHEMA),
+    with replacing_folder(path, check=_check_is_trace) as tmp:
+        tables = {LAYERS_FILE: (trace.layers, LAYERS_SCHEMA),
+                  STEPS_FILE: (trace.steps, STEPS_SCHEMA),
                   SNAPSHOTS_FILE: (trace._snapshot_rows, SNAPSHOTS_SCHEMA)}
         files = {}
         for name, (frame, schema) in tables.items():
             data = _parquet_bytes(frame, schema)
             (tmp / name).write_bytes(data)
             files[name] = hashlib.sha256(data).hexdigest()
-        manifest = dict(trace.manifest, files=files)
-        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        _replace_dir(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        # as it reads back from the file: the identity digest is the same before and after
+        manifest = finite(dict(trace.manifest, files=files))
+        (tmp / MANIFEST_FILE).write_text(json_text(manifest, sort_keys=True) + "\n")
     trace.manifest = manifest
     trace.path = path
     return path
@@ -333,20 +326,11 @@ def load_trace(path) -> Trace:
 
 # -- internals ------------------------------------------------------------------------------------
 
-def _replace_dir(tmp: Path, path: Path):
-    """Move the finished folder into place; an existing *trace* there is replaced, anything
-    else is left alone (a user's --out typo must never delete their files)."""
-    if path.exists() and not (path.is_dir() and (path / MANIFEST_FILE).is_file()):
+def _check_is_trace(path: Path):
+    """Only a trace is replaced by a trace: a user's --out typo must never swap their files away."""
+    if not (path / MANIFEST_FILE).is_file():
         raise TraceError(f"{path}: exists and is not a trace folder; choose another --out "
                          "or remove it")
-    if path.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-        os.rmdir(old)
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
 
 
 def _conform(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:

@@ -8,11 +8,17 @@ A run folder holds:
   trace/            the weight-access trace (traces/README.md), unless recording is off
   summary.json      final figures
   resume.pt         everything needed to continue after an interruption (removed at the end)
+
+The folder grows epoch by epoch, each file replaced atomically (accelsim.io); trace/ is swapped
+in whole. resume.pt is saved after every epoch, the last one too, so a run killed while it
+writes its final files resumes rather than starts over. A run is finished when summary.json
+is there and resume.pt is not; `resume=True` refuses a folder with nothing to resume (no
+resume.pt) or a finished run, rather than train from scratch over it. A loss that becomes
+NaN or infinite stops the run with TrainingDiverged; the folder keeps the last finite epoch.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import asdict, dataclass, field, replace
@@ -27,8 +33,8 @@ from tqdm import tqdm
 from accelsim.dropback.checkpoint import checkpoint_sizes, save_checkpoint
 from accelsim.dropback.init import initialize_model
 from accelsim.dropback.optimizer import DropBack
-from accelsim.errors import CheckpointError, ConfigError
-from accelsim.io import atomic_path, write_json_atomic, write_text_atomic
+from accelsim.errors import AccelsimError, CheckpointError, ConfigError
+from accelsim.io import atomic_path, clean_stale, json_text, write_json_atomic, write_text_atomic
 from accelsim.models import build_model
 from accelsim.trace.recorder import TraceRecorder
 from accelsim.trace.torch_geometry import budgeted_param_count
@@ -36,6 +42,10 @@ from accelsim.train.data import batches, load_dataset, to_torch
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("none", "step", "cosine")
+
+
+class TrainingDiverged(AccelsimError):
+    """The loss became NaN or infinite: the settings (usually the learning rate) diverge."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,8 @@ def train(config: TrainConfig | None = None, out="runs/latest", *, resume=False,
     config = replace(config or TrainConfig(), **overrides)
     _check(config)
     out = Path(out)
+    if resume:
+        _check_resumable(out)
     torch.manual_seed(config.seed)
     run = _Run(config, out)
     threads_before = torch.get_num_threads()
@@ -268,6 +280,18 @@ def train(config: TrainConfig | None = None, out="runs/latest", *, resume=False,
         return _train(run, config, out, resume, quiet, on_epoch_end)
     finally:
         torch.set_num_threads(threads_before)
+
+
+def _check_resumable(out: Path):
+    """--resume continues a run or refuses: it never trains from scratch over a folder."""
+    if (out / "resume.pt").is_file():
+        return
+    if (out / "summary.json").is_file():
+        raise AccelsimError(f"{out}: the run there already finished (summary.json, no "
+                            "resume.pt); nothing to resume: drop --resume to train it again, "
+                            "or choose another --out")
+    raise AccelsimError(f"{out}: nothing to resume (no resume.pt; a run saves it after its "
+                        "first epoch); drop --resume to start the run")
 
 
 SMALL_MODEL_PARAMS = 1_000_000
@@ -292,7 +316,13 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         except Exception as exc:
             raise CheckpointError(f"{resume_file}: cannot be read ({type(exc).__name__})") from None
         run.restore(state)
+    else:
+        # a fresh start: the old run's markers go first, so the folder never claims to be
+        # finished (summary.json) or resumable from another run (resume.pt) while this one runs
+        (out / "resume.pt").unlink(missing_ok=True)
+        (out / "summary.json").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+    clean_stale(out)  # temporaries of a killed earlier run
     # the resolved thread count too: results are bit-identical only at the same count
     write_json_atomic(out / "config.json", {**asdict(config), "model_args": run.model_args,
                                             "threads_used": torch.get_num_threads()})
@@ -313,6 +343,9 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
                               seed=config.seed, epoch=epoch):
             xb, yb = to_torch(xb, yb, device)
             loss = loss_fn(model(xb), yb)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                _diverged(config, out, epoch, seen // config.batch_size + 1, "training", loss_value)
             (run.dropback or run.optimizer).zero_grad(set_to_none=True)
             loss.backward()
             stats = run.dropback.step() if run.dropback is not None else run.optimizer.step()
@@ -321,13 +354,15 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
             if stats is not None:
                 churn_in += sum(stats.entered)
                 churn_out += sum(stats.left)
-            loss_sum += loss.item() * len(yb)
+            loss_sum += loss_value * len(yb)
             seen += len(yb)
             bar.update(1)
         lr = run.optimizer.param_groups[0]["lr"]
         if run.scheduler:
             run.scheduler.step()
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y, device)
+        if not math.isfinite(test_loss):
+            _diverged(config, out, epoch, steps_per_epoch, "test", test_loss)
         _, train_acc = evaluate(model, data.train_x, data.train_y, device)
         tracked = (sum(run.dropback.tracked_per_layer()) if run.dropback is not None
                    else budgeted_param_count(model))
@@ -337,13 +372,21 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
                             "entered_count": churn_in, "left_count": churn_out})
         run.epoch = epoch + 1
         write_text_atomic(out / "history.csv", pd.DataFrame(run.history).to_csv(index=False))
-        if run.epoch < config.epochs:
-            with atomic_path(resume_file) as tmp:
-                torch.save(run.state(), tmp)
+        # after the last epoch too: a kill while the final files are written then resumes
+        with atomic_path(resume_file) as tmp:
+            torch.save(run.state(), tmp)
         if on_epoch_end is not None:
             on_epoch_end(run.epoch, run.history[-1])
     bar.close()
     return _finish(run, out)
+
+
+def _diverged(config: TrainConfig, out: Path, epoch: int, step: int, which: str, value: float):
+    kept = (f"{out} keeps epoch {epoch} (--resume would diverge again)" if epoch
+            else "no epoch finished")
+    raise TrainingDiverged(
+        f"train: the {which} loss became {value} in epoch {epoch + 1}, step {step}: training "
+        f"diverged (lr {config.lr}, optimizer {config.optimizer}); lower --lr; {kept}")
 
 
 def _finish(run: _Run, out: Path) -> TrainResult:
@@ -388,4 +431,4 @@ def format_history(history: pd.DataFrame) -> str:
 
 
 def summary_json(result: TrainResult) -> str:
-    return json.dumps(result.summary, indent=2, sort_keys=True)
+    return json_text(result.summary, sort_keys=True)
