@@ -144,7 +144,8 @@ def phase_mapping(layer, phase: str, batch: int, config):
         a_words, b_words = act_words // 2, act_words - act_words // 2
     else:
         a_words, b_words = act_words, weight_words
-    sram_pj = config.activation_sram.read_energy_pj * 8 * word / config.activation_sram.bank_width_bits
+    act = config.activation_sram
+    sram_pj = act.read_energy_pj * 8 * word / act.bank_width_bits
     return map_gemm(phase_shape(layer, phase, batch), config.pe.rows, config.pe.cols,
                     config.pe.dataflow, config.reuse_policy, a_words=a_words, b_words=b_words,
                     objective=config.mapper_objective, sram_pj_per_word=sram_pj,
@@ -476,7 +477,8 @@ def update_tiles(work: LayerWork, config, tracked_tiles: np.ndarray, entered: in
         served_prng_count=int(entered_t.sum()), tracked_count=int(tracked.sum()),
         regenerated_count=int((weights - tracked).sum()), entered_count=int(entered_t.sum()),
         left_count=int(left_t.sum()), macs_count=0, pe_weight_loads_count=0,
-        staging_accesses_count=0, update_alu_weights_count=int(rmw.sum()), topk_compares_count=int(compared.sum()))
+        staging_accesses_count=0, update_alu_weights_count=int(rmw.sum()),
+        topk_compares_count=int(compared.sum()))
     return PhaseTiles(layer_id=work.layer_id, phase="update", on_update_unit=True,
                       compute_cycles=cycles.tolist(), prng_values=prng.tolist(), read=read,
                       write=write, work_counts=work_counts)
