@@ -275,27 +275,13 @@ def filter_buffer_window_words(sram_kb: int) -> int:
 
 
 def os_filter_dram_reads(k: int, n: int, m: int, rows: int, cols: int, sram_kb: int) -> int:
-    """SCALE-Sim's os filter DRAM reads: column folds in order, each a K x (<= cols) slice of
-    distinct weights read once per row fold (ceil(M/rows) passes). A slice that does not fit
-    in what is left of the current block closes it; its second pass fetches again the part
-    read before the close. Equals K*N whenever K*N < the block (every 512 kB ResNet-18 layer
-    except the largest ones)."""
-    block = filter_buffer_window_words(sram_kb)
-    passes = _ceil_div(m, rows)
-    filled = reads = 0
-    for fold in range(_ceil_div(n, cols)):
-        slice_words = k * min(cols, n - fold * cols)
-        if slice_words >= block:
-            raise NotImplementedError("a column fold larger than the filter buffer block")
-        if filled + slice_words < block:
-            filled += slice_words
-            reads += slice_words
-        else:
-            before_close = block - filled
-            refetched = before_close if passes >= 2 else 0
-            reads += slice_words + refetched
-            filled = slice_words if passes >= 2 else slice_words - before_close
-    return reads
+    """SCALE-Sim's os filter DRAM reads: column folds in order, each a K x (<= cols) slice read
+    once per row fold (ceil(M/rows) passes); the rule is accelsim's own
+    (`accelsim.sim.memory`, policy `scalesim`), kept in one place."""
+    from accelsim.sim.memory import _os_filter_reads, scalesim_block_words
+
+    return _os_filter_reads(k, n, _ceil_div(m, rows), cols,
+                            scalesim_block_words(sram_kb * 1024))
 
 
 def closed_form_figures(layers: pd.DataFrame, setup: ScaleSimSetup,

@@ -65,6 +65,9 @@ def accelsim_config(dataflow: str, rows: int = 32, cols: int = 32, sram_kb: int 
         "weight_sram.capacity_bytes": sram_kb * 1024,  # SCALE-Sim's filter SRAM
         # SCALE-Sim's ifmap and ofmap SRAMs together; activations are not compared here
         "activation_sram.capacity_bytes": 2 * sram_kb * 1024,
+        # streamed weights pass SCALE-Sim's filter SRAM on their way in
+        "staging_buffer_bytes": sram_kb * 1024,
+        "reuse_policy": "scalesim",
     })
 
 

@@ -40,6 +40,7 @@ def not_load(records):
 @pytest.mark.parametrize("overrides", [
     {},
     {"pe.dataflow": "os"},
+    {"pe.dataflow": "is", "reuse_policy": "scalesim"},
     {"index.format": "relative", "index.index_bits": 16},
     {"weight_sram.capacity_bytes": 2048, "activation_sram.capacity_bytes": 1024},
     {"weight_sram.capacity_bytes": 0, "dram_timing": "exact", "dram.preset": "HBM2"},
@@ -53,13 +54,18 @@ def test_invariants_hold(mode, overrides):
         "load", "forward", "backward_data", "backward_weight", "update"}
     assert set(r["phase"]) == phases
     assert (r[list(ENERGY_COMPONENTS)] >= 0).all().all()
-    # every weight of every layer is read once per weight pass
-    layers = tiny_layers().set_index("layer_id")["param_count"]
+    # every weight of every layer enters the array once per weight pass under ws, once per
+    # row fold (ceil(M/R)) under os
+    layers = tiny_layers().set_index("layer_id")
     iterations = tiny_trace().iterations
+    dataflow = config(**overrides).pe.dataflow
     for phase in ("forward", "backward_data"):
         rows = r[r["phase"] == phase]
+        m_col = "fwd_m" if phase == "forward" else "bwd_data_m"
         for row in rows.itertuples():
-            assert row.weight_accesses_count == layers[row.layer_id] * iterations
+            layer = layers.loc[row.layer_id]
+            entries = 1 if dataflow == "ws" else -(-int(layer[m_col]) * 4 // 32)  # batch 4
+            assert row.weight_accesses_count == layer["param_count"] * iterations * entries
 
 
 def test_totals_are_sums_over_layers_and_phases():

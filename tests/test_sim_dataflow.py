@@ -45,8 +45,10 @@ def test_fold_formulas():
     assert (os_.row_folds, os_.col_folds, os_.cycles_per_fold) == (4, 3, 32 + 32 + 40 - 2)
     grouped = Gemm(m=10, n=64, k=9, groups=4)  # 4 GEMMs of 16 columns
     assert fold_grid(grouped, 8, 8, "ws").folds == 4 * 2 * 2
+    is_ = fold_grid(g, 32, 32, "is")  # K on rows, M on columns, N streamed
+    assert (is_.row_folds, is_.col_folds, is_.cycles_per_fold) == (2, 4, 2 * 32 + 32 + 70 - 2)
     with pytest.raises(ValueError):
-        fold_grid(g, 32, 32, "is")
+        fold_grid(g, 32, 32, "xs")
 
 
 def test_resnet18_compute_cycles_match_scalesim():

@@ -28,7 +28,10 @@ from dataclasses import dataclass, field
 from accelsim.config import checks
 from accelsim.config.dram import DramConfig, dram_config_from_dict
 from accelsim.config.energy_tables import (
+    ARRAY_HOP_ENERGY_PER_MAC,
     MAC_ENERGY_PJ,
+    PE_MOVEMENT_RULE,
+    REGISTER_ENERGY_PER_MAC,
     SRAM_LEAKAGE_RULE,
     SRAM_RULE,
     sram_access_energy_pj,
@@ -38,7 +41,10 @@ from accelsim.errors import ConfigError
 from accelsim.units import parse_size
 
 WEIGHT_BITS = (32, 16, 8)
-DATAFLOWS = ("ws", "os")
+DATAFLOWS = ("ws", "os", "is")
+REUSE_POLICIES = ("mapper", "scalesim")
+MAPPER_OBJECTIVES = ("dram", "energy")
+BUFFER_ORGANISATIONS = ("split",)  # "shared" (one global buffer) is not built yet
 INDEX_FORMATS = ("bitmap", "relative")
 DRAM_TIMINGS = ("cached", "exact")
 MIN_TILE_WEIGHTS = 64  # a tile is a bulk event: smaller ones only slow the simulation down
@@ -80,15 +86,29 @@ def check_sram_geometry(capacity_bytes, banks, bank_width_bits) -> tuple[int, in
 class PeArrayConfig:
     rows: int
     cols: int
-    dataflow: str  # "ws" weight-stationary | "os" output-stationary
+    dataflow: str  # "ws" weight-, "os" output-, "is" input-stationary
     mac_energy_pj: float
     sources: dict = field(default_factory=dict)
+    # a word moved into a PE's register, and one hop across the array (weight loads, partial
+    # sums); None: derived from the MAC energy (energy_tables.PE_MOVEMENT_RULE)
+    register_energy_pj: float | None = None
+    array_hop_energy_pj: float | None = None
 
     def __post_init__(self):
         _set(self, "rows", checks.integer("rows", self.rows, minimum=1))
         _set(self, "cols", checks.integer("cols", self.cols, minimum=1))
         checks.one_of("dataflow", self.dataflow, DATAFLOWS)
         _set(self, "mac_energy_pj", checks.number("mac_energy_pj", self.mac_energy_pj))
+        sources = dict(self.sources)
+        for name, ratio in (("register_energy_pj", REGISTER_ENERGY_PER_MAC),
+                            ("array_hop_energy_pj", ARRAY_HOP_ENERGY_PER_MAC)):
+            if getattr(self, name) is None:
+                _set(self, name, ratio * self.mac_energy_pj)
+                sources.setdefault(name, PE_MOVEMENT_RULE)
+            else:
+                _set(self, name, checks.number(name, getattr(self, name)))
+                sources.setdefault(name, "user")
+        _set(self, "sources", sources)
         _set(self, "sources", checks.source_map("sources", self.sources))
 
 
@@ -211,6 +231,11 @@ class AcceleratorConfig:
     buffer_depth_tiles: int  # on-chip tile buffers between stages (2 = double buffering)
     dram_timing: str = "cached"  # "cached" | "exact": the simulator's DRAM request timing
     dram_sample_bursts: int = 4096  # cached timing: longer streams are timed on this many
+    # the memory hierarchy (accelsim.sim.memory): how a phase's GEMM uses the buffers
+    reuse_policy: str = "mapper"  # "mapper" (search) | "scalesim" (SCALE-Sim v3's fixed policy)
+    mapper_objective: str = "dram"  # "dram" (fewest DRAM words) | "energy"
+    buffer_organisation: str = "split"  # weight and activation SRAMs apart
+    staging_buffer_bytes: int = 65536  # streamed (and regenerated) weights on their way in
     path: str | None = None  # the file it came from
     spec: dict = field(default_factory=dict, repr=False, compare=False)  # raw merged YAML
 
@@ -235,12 +260,24 @@ class AcceleratorConfig:
         checks.one_of("dram_timing", self.dram_timing, DRAM_TIMINGS)
         _set(self, "dram_sample_bursts", checks.integer(
             "dram_sample_bursts", self.dram_sample_bursts, minimum=MIN_DRAM_SAMPLE_BURSTS))
+        checks.one_of("reuse_policy", self.reuse_policy, REUSE_POLICIES)
+        checks.one_of("mapper_objective", self.mapper_objective, MAPPER_OBJECTIVES)
+        checks.one_of("buffer_organisation", self.buffer_organisation, BUFFER_ORGANISATIONS)
+        _set(self, "staging_buffer_bytes", checks.integer(
+            "staging_buffer_bytes", self.staging_buffer_bytes, minimum=0))
         if self.path is not None:
             checks.text("path", self.path)
 
     @property
     def weight_bytes(self) -> int:
         return self.weight_bits // 8
+
+    @property
+    def staging_energy_pj_per_word(self) -> float:
+        """One word written into or read out of the staging buffer (energy_tables.SRAM_RULE)."""
+        if self.staging_buffer_bytes == 0:
+            return 0.0
+        return sram_access_energy_pj(max(1024, self.staging_buffer_bytes), self.weight_bits)
 
     def __hash__(self):  # the sections hold source dicts; hash the resolved values instead
         return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
@@ -329,6 +366,8 @@ def _given_source(sources: dict, key: str, fallback: str) -> str:
 def _read_pe(s: _Section, weight_bits: int) -> PeArrayConfig:
     sources = s.sources()
     rows, cols, dataflow = s.raw("rows"), s.raw("cols"), s.raw("dataflow")
+    register = s.raw("register_energy_pj", None)
+    hop = s.raw("array_hop_energy_pj", None)
     if s.has("mac_energy_pj"):
         mac = s.raw("mac_energy_pj")
         sources["mac_energy_pj"] = _given_source(sources, "mac_energy_pj", "user")
@@ -336,7 +375,7 @@ def _read_pe(s: _Section, weight_bits: int) -> PeArrayConfig:
         mac, source = MAC_ENERGY_PJ[weight_bits]
         sources["mac_energy_pj"] = source
     s.done()
-    return PeArrayConfig(rows, cols, dataflow, mac, sources)
+    return PeArrayConfig(rows, cols, dataflow, mac, sources, register, hop)
 
 
 def _read_sram(s: _Section) -> SramConfig:
@@ -425,7 +464,14 @@ def config_from_dict(data: dict, where: str = "<dict>", path: str | None = None
         depth = top.raw("buffer_depth_tiles")
         dram_timing = top.raw("dram_timing", "cached")
         sample = top.raw("dram_sample_bursts", 4096)
+        policy = top.raw("reuse_policy", "mapper")
+        objective = top.raw("mapper_objective", "dram")
+        organisation = top.raw("buffer_organisation", "split")
+        staging = top.raw("staging_buffer_bytes", 65536)
+        if isinstance(staging, str):
+            staging = top.size("staging_buffer_bytes")
         top.done()
         return AcceleratorConfig(name, clock, weight_bits, pe, weight_sram, activation_sram,
                                  dram, prng, index, update, simulate_activations, tile_weights,
-                                 depth, dram_timing, sample, path, copy.deepcopy(data))
+                                 depth, dram_timing, sample, policy, objective, organisation,
+                                 staging, path, copy.deepcopy(data))

@@ -48,3 +48,12 @@ def sram_access_energy_pj(capacity_bytes: int, width_bits: int) -> float:
 def sram_leakage_power_mw(capacity_bytes: int) -> float:
     """Leakage power of an SRAM of `capacity_bytes` (rule: SRAM_LEAKAGE_RULE)."""
     return SRAM_LEAKAGE_MW_PER_KIB * capacity_bytes / 1024.0
+
+
+# PE-level data movement, normalised to one MAC (Eyeriss: Chen, Emer, Sze, ISCA 2016, 65 nm;
+# as summarised by Sze et al., Proc. IEEE 2017): register file 1x, PE array (inter-PE) 2x.
+EYERISS = "Chen, Emer, Sze, 'Eyeriss', ISCA 2016 (65 nm), normalised to one MAC"
+REGISTER_ENERGY_PER_MAC = 1.0
+ARRAY_HOP_ENERGY_PER_MAC = 2.0
+PE_MOVEMENT_RULE = (f"derived: {EYERISS}: register file 1x, PE array 2x the MAC energy, "
+                    "times this config's pe.mac_energy_pj")

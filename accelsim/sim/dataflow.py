@@ -101,13 +101,22 @@ def fold_grid(gemm: Gemm, rows: int, cols: int, dataflow: str) -> FoldGrid:
     if dataflow == "os":
         return FoldGrid(math.ceil(gemm.m / rows), col_folds, rows + cols + gemm.k - 2,
                         gemm.groups)
-    raise ValueError(f"dataflow {dataflow!r} not one of ('ws', 'os')")
+    if dataflow == "is":
+        # A held in the array: K on its rows, M on its columns; B's N columns stream through
+        # (SCALE-Sim v3, systolic_compute_is.py: 2R + C + N - 2 cycles per fold)
+        return FoldGrid(math.ceil(gemm.k / rows), math.ceil(gemm.m / cols),
+                        2 * rows + cols + gemm.n_per_group - 2, gemm.groups)
+    raise ValueError(f"dataflow {dataflow!r} not one of ('ws', 'os', 'is')")
 
 
-def pe_weight_loads(gemm: Gemm, rows: int, dataflow: str, weight_elements: int) -> int:
-    """Weights entering the array in a weight pass: once under ws, once per row fold under os."""
+def pe_weight_loads(gemm: Gemm, rows: int, dataflow: str, weight_elements: int,
+                    cols: int | None = None) -> int:
+    """Weights entering the array in a weight pass: once under ws, once per row fold under os,
+    once per column fold of M under is."""
     if dataflow == "ws":
         return weight_elements
+    if dataflow == "is":
+        return weight_elements * math.ceil(gemm.m / (cols or rows))
     return weight_elements * math.ceil(gemm.m / rows)
 
 
@@ -192,6 +201,16 @@ def weight_block_grid(layer, phase: str, batch_size: int, rows: int, cols: int, 
         channel_chunk, k_chunk = (cols, rows) if forward else (rows, cols)
         ch, ks = _grouped_cuts(cout, groups, channel_chunk), _cuts(kw, k_chunk)
         cycles = np.full(len(ch) * len(ks), grid.cycles_per_fold, dtype=np.int64)
+        return BlockGrid(cout, kw, groups, ch, ks, not forward, cycles)
+    if dataflow == "is":
+        # every column fold of M streams all of B: a block is a chunk of R along the reduction
+        # (over all N), and carries the cycles of all column folds for that chunk
+        per_block = grid.col_folds * grid.cycles_per_fold
+        if forward:
+            ch, ks = _grouped_cuts(cout, groups, cout // groups), _cuts(kw, rows)
+        else:
+            ch, ks = _grouped_cuts(cout, groups, rows), _cuts(kw, kw)
+        cycles = np.full(len(ch) * len(ks), per_block, dtype=np.int64)
         return BlockGrid(cout, kw, groups, ch, ks, not forward, cycles)
     # os: a column fold is C channels x all Kw (forward) or C of Kw x all channels (backward
     # data); it is cut along its reduction axis into chunks of about tile_weights weights

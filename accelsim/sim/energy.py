@@ -13,6 +13,9 @@ labels and colours from it:
   SRAM only when activations are simulated).
 - ``prng_energy_pj``: regenerated values times energy per value.
 - ``mac_energy_pj``: multiply-accumulates times energy per MAC.
+- ``pe_movement_energy_pj``: weights entering the PE array (a hop across the array and a
+  register write each, Eyeriss-style costs) and the staging buffer's accesses for streamed and
+  regenerated weights.
 - ``update_energy_pj``: the update unit: read-modify-writes of weight values and the
   threshold/top-k comparisons.
 
@@ -106,6 +109,19 @@ def _mac_sources(config) -> dict:
     return {"pe.mac_energy_pj": config.pe.sources.get("mac_energy_pj", "")}
 
 
+def _pe_movement_energy_pj(r, config):
+    pe = config.pe
+    return (r["pe_weight_loads_count"] * (pe.register_energy_pj + pe.array_hop_energy_pj)
+            + r["staging_accesses_count"] * config.staging_energy_pj_per_word)
+
+
+def _pe_movement_sources(config) -> dict:
+    return {"pe.register_energy_pj": config.pe.sources.get("register_energy_pj", ""),
+            "pe.array_hop_energy_pj": config.pe.sources.get("array_hop_energy_pj", ""),
+            "staging_energy_pj_per_word": "derived: energy_tables.SRAM_RULE at the staging "
+                                          "buffer's capacity, one word per access"}
+
+
 def _update_energy_pj(r, config):
     return (r["update_alu_weights_count"] * config.update.alu_energy_pj_per_weight
             + r["topk_compares_count"] * config.update.topk_energy_pj_per_weight)
@@ -129,6 +145,8 @@ ENERGY_TABLE = (
                     _sram_leakage_energy_pj, _sram_leakage_sources),
     EnergyComponent("prng_energy_pj", "PRNG", "#27ae60", _prng_energy_pj, _prng_sources),
     EnergyComponent("mac_energy_pj", "MAC", "#f39c12", _mac_energy_pj, _mac_sources),
+    EnergyComponent("pe_movement_energy_pj", "PE array and staging", "#d35400",
+                    _pe_movement_energy_pj, _pe_movement_sources),
     EnergyComponent("update_energy_pj", "update (top-k, ALU)", "#8e44ad",
                     _update_energy_pj, _update_sources),
 )

@@ -17,9 +17,19 @@ Counting rules (a tile's figures are exact sums; only where inside a layer they 
   its tiles in proportion to their tracked weights; entering weights in proportion to untracked
   ones, leaving weights to tracked ones; index bits in proportion to the weights that carry
   them (`IndexConfig.indexed_weights`).
-- activations (when simulated): a phase reads its input operand(s) and writes its output once;
-  if the phase's activation bytes fit in the activation SRAM they stay on chip, otherwise the
-  excess share of reads and writes goes to DRAM instead.
+- activations (when simulated) follow the phase's GEMM mapping (`accelsim.sim.memory`): the
+  im2col input re-read per filter fold when the buffer is too small, partial sums to the buffer
+  and, when the output tile does not fit, to DRAM and back. Under the default `mapper` policy a
+  phase whose input and output fit in the activation SRAM together keeps them on chip (layers
+  hand activations to each other there); otherwise its input comes from DRAM and its output
+  goes there (the forward output is the stash backward_weight reads back). backward_weight's
+  output, the weight gradient, is consumed on the fly by the update (never materialised);
+  only its partial sums, when they spill, reach DRAM.
+- weights (forward, backward_data) enter the array as often as the dataflow says
+  (`pe_weight_loads_count`: ws once, os once per row fold, is once per column fold of M); pinned
+  weights are read from the weight SRAM each time; streamed and regenerated weights pass a
+  staging buffer: if a fold's weights fit in it they are fetched (or regenerated) once per
+  pass, otherwise each time they re-enter the array.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from accelsim.sim.dataflow import (
     tile_starts,
     weight_block_grid,
 )
+from accelsim.sim.memory import map_gemm, phase_shape
 from accelsim.sim.placement import LayerPlacement
 from accelsim.sim.results import Counts
 
@@ -115,26 +126,81 @@ class LayerWork:
     update_starts: np.ndarray  # flat tiles over the layer's elements
     update_tile_weights: np.ndarray
     activation_bytes: dict  # phase -> (sram_read, sram_write, dram_read, dram_write)
+    mappings: dict  # phase -> `memory.GemmMapping`
+    weight_factors: dict  # weight pass -> (array entries, staged fetches) per weight
 
     def mask_2d(self, mask: np.ndarray) -> np.ndarray:
         return mask[: self.weight_count].reshape(self.cout, self.kw)
 
 
-def activation_traffic(layer, phase: str, batch: int, word_bytes: int, capacity_bytes: int):
-    """(sram_read, sram_write, dram_read, dram_write) bytes of a phase's activations."""
-    a_in = int(layer["in_activation_count"]) * batch * word_bytes
-    a_out = int(layer["out_activation_count"]) * batch * word_bytes
-    reads, writes = {
-        "forward": (a_in, a_out),           # inputs in, outputs out
-        "backward_data": (a_out, a_in),     # output gradients in, input gradients out
-        "backward_weight": (a_in + a_out, 0),  # inputs and output gradients in
-    }.get(phase, (0, 0))
-    total = reads + writes
-    if total <= capacity_bytes or total == 0:
-        return reads, writes, 0, 0
-    spill = (total - capacity_bytes) / total
-    dram_read, dram_write = math.ceil(reads * spill), math.ceil(writes * spill)
-    return reads - dram_read, writes - dram_write, dram_read, dram_write
+def phase_mapping(layer, phase: str, batch: int, config):
+    """The phase's GEMM on the array and buffers (`accelsim.sim.memory.map_gemm`): A and C
+    in the activation SRAM, B in the weight SRAM (forward, backward_data) or, being dY, in the
+    activation SRAM beside A (backward_weight)."""
+    word = config.weight_bytes
+    act_words = config.activation_sram.capacity_bytes // word
+    weight_words = config.weight_sram.capacity_bytes // word
+    if phase == "backward_weight":
+        a_words, b_words = act_words // 2, act_words - act_words // 2
+    else:
+        a_words, b_words = act_words, weight_words
+    act = config.activation_sram
+    sram_pj = act.read_energy_pj * 8 * word / act.bank_width_bits
+    return map_gemm(phase_shape(layer, phase, batch), config.pe.rows, config.pe.cols,
+                    config.pe.dataflow, config.reuse_policy, a_words=a_words, b_words=b_words,
+                    objective=config.mapper_objective, sram_pj_per_word=sram_pj,
+                    dram_pj_per_word=config.dram.read_energy_pj_per_bit * 8 * word)
+
+
+def activation_traffic(layer, phase: str, batch: int, config, mapping) -> tuple:
+    """(sram_read, sram_write, dram_read, dram_write) bytes of a phase's activations (and the
+    spilled partial sums of its output), from its mapping."""
+    ops = mapping.operands
+    word = config.weight_bytes
+    activations = ("A", "C") if phase != "backward_weight" else ("A", "B", "C")
+    if phase == "backward_weight":
+        # the weight gradient goes to the update unit as it is finished: only spilled partial
+        # sums (written and read back) touch the buffer and DRAM
+        c = ops["C"]
+        spilled = c.dram_reads
+        ops = dict(ops, C=type(c)(spilled, spilled, spilled, spilled, 0))
+    sram_read = sum(ops[o].sram_reads for o in activations)
+    sram_write = sum(ops[o].sram_writes for o in activations)
+    dram_read = sum(ops[o].dram_reads for o in activations)
+    dram_write = sum(ops[o].dram_writes for o in activations)
+    if config.reuse_policy == "mapper":
+        # inputs and output fit on chip together: they stay there, from layer to layer (and
+        # the forward input stays on chip as the stash backward_weight reads)
+        shape = phase_shape(layer, phase, batch)
+        second = (shape.k * shape.n if phase == "backward_weight"
+                  else mapping.operands["C"].dram_writes)
+        if (shape.a_footprint_words + second) * word <= config.activation_sram.capacity_bytes:
+            kept = [o for o in activations if o != "C"] if phase == "backward_weight" else ["A"]
+            fills = sum(ops[o].dram_reads for o in kept)
+            dram_read -= fills
+            sram_write -= fills  # no fill from DRAM
+            if phase != "backward_weight":
+                sram_read -= ops["C"].dram_writes  # no drain to DRAM
+                dram_write -= ops["C"].dram_writes
+    return (sram_read * word, sram_write * word, dram_read * word, dram_write * word)
+
+
+def weight_factors(layer, phase: str, batch: int, config) -> tuple[int, int]:
+    """(entries, fetches) per weight in a weight pass: how often it enters the array, and how
+    often a streamed or regenerated weight must be brought in (once when its fold fits the
+    staging buffer, else at every entry)."""
+    gemm = phase_gemm(layer, phase, batch)
+    rows, cols, dataflow = config.pe.rows, config.pe.cols, config.pe.dataflow
+    if dataflow == "ws":
+        return 1, 1
+    staging_words = config.staging_buffer_bytes // config.weight_bytes
+    if dataflow == "os":
+        entries = math.ceil(gemm.m / rows)
+        fold_words = gemm.k * min(cols, gemm.n_per_group)
+    else:
+        entries = math.ceil(gemm.m / cols)
+        fold_words = gemm.k * gemm.n_per_group
+    return entries, (1 if fold_words <= staging_words else entries)
 
 
 def layer_work(layer, config, batch: int, mode: str) -> LayerWork:
@@ -153,16 +219,19 @@ def layer_work(layer, config, batch: int, mode: str) -> LayerWork:
         cycles = np.add.reduceat(grid.cycles, starts).astype(np.int64)
         gemm = phase_gemm(layer, phase, batch)
         passes[phase] = PassGeometry(starts, weights, cycles, grid, gemm.macs,
-                                     pe_weight_loads(gemm, rows, dataflow, weight_count))
+                                     pe_weight_loads(gemm, rows, dataflow, weight_count, cols))
     update_starts = flat_tile_starts(param_count, tile)
     update_weights = np.diff(np.append(update_starts, param_count)).astype(np.int64)
     gemm_w = phase_gemm(layer, "backward_weight", batch)
     grad_cycles_total = fold_grid(gemm_w, rows, cols, dataflow).cycles
-    activation = {}
-    capacity = config.activation_sram.capacity_bytes
-    for phase in ("forward", "backward_data", "backward_weight"):
-        activation[phase] = (activation_traffic(layer, phase, batch, config.weight_bytes, capacity)
+    activation, mappings, factors = {}, {}, {}
+    for phase in (("forward",) if mode == "inference" else
+                  ("forward", "backward_data", "backward_weight")):
+        mappings[phase] = phase_mapping(layer, phase, batch, config)
+        activation[phase] = (activation_traffic(layer, phase, batch, config, mappings[phase])
                              if config.simulate_activations else (0, 0, 0, 0))
+        if phase != "backward_weight":
+            factors[phase] = weight_factors(layer, phase, batch, config)
     return LayerWork(
         layer_id=int(layer["layer_id"]), name=str(layer["name"]),
         exec_order=int(layer["exec_order"]), param_count=param_count,
@@ -171,7 +240,8 @@ def layer_work(layer, config, batch: int, mode: str) -> LayerWork:
         gradient_tile_weights=update_weights,
         gradient_tile_cycles=split_evenly(grad_cycles_total, update_weights),
         gradient_macs=gemm_w.macs, update_starts=update_starts,
-        update_tile_weights=update_weights, activation_bytes=activation,
+        update_tile_weights=update_weights, activation_bytes=activation, mappings=mappings,
+        weight_factors=factors,
     )
 
 
@@ -311,9 +381,12 @@ def _activation_traffic(work: LayerWork, phase: str, cycles: np.ndarray,
 
 def pass_tiles(work: LayerWork, phase: str, config, tracked_tiles: np.ndarray,
                placed: LayerPlacement) -> PhaseTiles:
-    """A weight pass (forward or backward_data): every weight read once, from SRAM if pinned,
-    DRAM if tracked and not pinned, the PRNG if untracked."""
+    """A weight pass (forward or backward_data): every weight enters the array `entries` times
+    (the dataflow); a pinned one is read from the SRAM each time, a streamed one comes from
+    DRAM and an untracked one from the PRNG `fetches` times (once if its fold fits the staging
+    buffer)."""
     geo = work.passes[phase]
+    entries, fetches = work.weight_factors[phase]
     weights, tracked = geo.tile_weights, tracked_tiles
     n = len(weights)
     pinned = split_proportional(placed.pinned, tracked)
@@ -323,20 +396,25 @@ def pass_tiles(work: LayerWork, phase: str, config, tracked_tiles: np.ndarray,
     index_pinned = split_proportional(placed.pinned_index_bits, index)
     activation_read, activation_write = _activation_traffic(
         work, phase, geo.tile_compute_cycles, config.activation_sram.bank_width_bits)
-    read = Traffic.of(n, **_weight_traffic(config, sram_values=pinned, sram_index_bits=index_pinned,
-                                           dram_values=streamed,
-                                           dram_index_bits=index - index_pinned),
+    # the index moves with the values: read as often as they are
+    read = Traffic.of(n, **_weight_traffic(config, sram_values=pinned * entries,
+                                           sram_index_bits=index_pinned * entries,
+                                           dram_values=streamed * fetches,
+                                           dram_index_bits=(index - index_pinned) * fetches),
                       **activation_read)
+    staged = (streamed + regenerated) * (fetches + entries) if config.staging_buffer_bytes else 0
     work_counts = dict(
-        iterations_count=1, weight_accesses_count=int(weights.sum()),
-        served_sram_count=int(pinned.sum()), served_dram_count=int(streamed.sum()),
-        served_prng_count=int(regenerated.sum()), tracked_count=int(tracked.sum()),
+        iterations_count=1, weight_accesses_count=int(weights.sum()) * entries,
+        served_sram_count=int(pinned.sum()) * entries,
+        served_dram_count=int(streamed.sum()) * entries,
+        served_prng_count=int(regenerated.sum()) * entries, tracked_count=int(tracked.sum()),
         regenerated_count=int(regenerated.sum()), entered_count=0, left_count=0,
         macs_count=geo.macs, pe_weight_loads_count=geo.pe_weight_loads,
+        staging_accesses_count=int(np.sum(staged)),
         update_alu_weights_count=0, topk_compares_count=0)
     return PhaseTiles(layer_id=work.layer_id, phase=phase, on_update_unit=False,
                       compute_cycles=geo.tile_compute_cycles.tolist(),
-                      prng_values=regenerated.tolist(), read=read,
+                      prng_values=(regenerated * fetches).tolist(), read=read,
                       write=Traffic.of(n, **activation_write), work_counts=work_counts)
 
 
@@ -351,7 +429,7 @@ def gradient_tiles(work: LayerWork, config) -> PhaseTiles:
         iterations_count=1, weight_accesses_count=0, served_sram_count=0, served_dram_count=0,
         served_prng_count=0, tracked_count=0, regenerated_count=0, entered_count=0,
         left_count=0, macs_count=work.gradient_macs, pe_weight_loads_count=0,
-        update_alu_weights_count=0, topk_compares_count=0)
+        staging_accesses_count=0, update_alu_weights_count=0, topk_compares_count=0)
     return PhaseTiles(layer_id=work.layer_id, phase="backward_weight", on_update_unit=False,
                       compute_cycles=cycles.tolist(), prng_values=[0] * n,
                       read=Traffic.of(n, **activation_read),
@@ -399,7 +477,8 @@ def update_tiles(work: LayerWork, config, tracked_tiles: np.ndarray, entered: in
         served_prng_count=int(entered_t.sum()), tracked_count=int(tracked.sum()),
         regenerated_count=int((weights - tracked).sum()), entered_count=int(entered_t.sum()),
         left_count=int(left_t.sum()), macs_count=0, pe_weight_loads_count=0,
-        update_alu_weights_count=int(rmw.sum()), topk_compares_count=int(compared.sum()))
+        staging_accesses_count=0, update_alu_weights_count=int(rmw.sum()),
+        topk_compares_count=int(compared.sum()))
     return PhaseTiles(layer_id=work.layer_id, phase="update", on_update_unit=True,
                       compute_cycles=cycles.tolist(), prng_values=prng.tolist(), read=read,
                       write=write, work_counts=work_counts)
@@ -420,7 +499,8 @@ def load_tiles(work: LayerWork, config, placed: LayerPlacement) -> PhaseTiles:
         iterations_count=0, weight_accesses_count=int(placed.pinned), served_sram_count=0,
         served_dram_count=int(placed.pinned), served_prng_count=0, tracked_count=0,
         regenerated_count=0, entered_count=0, left_count=0, macs_count=0,
-        pe_weight_loads_count=0, update_alu_weights_count=0, topk_compares_count=0)
+        pe_weight_loads_count=0, staging_accesses_count=0, update_alu_weights_count=0,
+        topk_compares_count=0)
     return PhaseTiles(layer_id=work.layer_id, phase="load", on_update_unit=False,
                       compute_cycles=[0] * n, prng_values=[0] * n, read=read, write=write,
                       work_counts=work_counts)

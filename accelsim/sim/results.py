@@ -78,7 +78,8 @@ class Counts:
     sram_writes_count: int
     prng_values_count: int
     macs_count: int
-    pe_weight_loads_count: int
+    pe_weight_loads_count: int  # weights entering the PE array (registers)
+    staging_accesses_count: int  # words written into and read out of the staging buffer
     update_alu_weights_count: int
     topk_compares_count: int
 
