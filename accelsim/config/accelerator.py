@@ -83,8 +83,12 @@ class PeArrayConfig:
     dataflow: str  # "ws" weight-stationary | "os" output-stationary
     mac_energy_pj: float
     sources: dict = field(default_factory=dict)
+    # zero weights (a trace whose untracked weights are zeros) skip their multiplications:
+    # no MAC energy, and each weight tile's compute cycles shrink to its nonzero share
+    skip_zero_macs: bool = False
 
     def __post_init__(self):
+        checks.boolean("skip_zero_macs", self.skip_zero_macs)
         _set(self, "rows", checks.integer("rows", self.rows, minimum=1))
         _set(self, "cols", checks.integer("cols", self.cols, minimum=1))
         checks.one_of("dataflow", self.dataflow, DATAFLOWS)
@@ -335,8 +339,9 @@ def _read_pe(s: _Section, weight_bits: int) -> PeArrayConfig:
     else:  # by word size, from the same table
         mac, source = MAC_ENERGY_PJ[weight_bits]
         sources["mac_energy_pj"] = source
+    skip_zero_macs = s.raw("skip_zero_macs", False)
     s.done()
-    return PeArrayConfig(rows, cols, dataflow, mac, sources)
+    return PeArrayConfig(rows, cols, dataflow, mac, sources, skip_zero_macs)
 
 
 def _read_sram(s: _Section) -> SramConfig:
