@@ -1,4 +1,4 @@
-"""The `accelsim` command: train | trace | simulate | sweep | plot | report | demo.
+"""The `accelsim` command: train | trace | simulate | sweep | study | plot | report | demo.
 
 Argparse only: the parser is built here and each command handed to its handler in
 `accelsim.app`. Bad input ends in a one-line `accelsim: error: ...` on stderr and exit status
@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from accelsim import __version__
-from accelsim.app import demo, plot, report, simulate, sweep, trace, train
+from accelsim.app import demo, plot, report, simulate, study, sweep, trace, train
 from accelsim.errors import AccelsimError
 
 EXIT_BAD_INPUT = 2
@@ -31,6 +31,22 @@ def _add_output_flags(p):
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
 
 
+def _add_dataset_defaulted(p):
+    """The training settings whose default depends on the dataset (accelsim.train.defaults)."""
+    h = {k: train.defaults_help(k) for k in train.DEFAULTED}
+    p.add_argument("--epochs", type=int, help=f"(default: {h['epochs']})")
+    p.add_argument("--batch-size", type=int, help=f"(default: {h['batch_size']})")
+    p.add_argument("--lr", type=float, help=f"learning rate (default: {h['lr']})")
+    p.add_argument("--momentum", type=float, help=f"SGD momentum (default: {h['momentum']})")
+    p.add_argument("--weight-decay", type=float,
+                   help=f"(default: {h['weight_decay']})")
+    p.add_argument("--lr-schedule", choices=["none", "step", "cosine"],
+                   help=f"(default: {h['lr_schedule']})")
+    p.add_argument("--warmup-epochs", type=int,
+                   help="dense epochs before DropBack's selection starts (default: "
+                        f"{h['warmup_epochs']})")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="accelsim",
@@ -48,23 +64,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder holding the dataset's standard files")
     p.add_argument("--budget", default="dense",
                    help="tracked weights: a count (5000), a ratio (25x) or 'dense' (default)")
-    p.add_argument("--budget-mode", choices=["global", "per_layer"], default="global")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--momentum", type=float, default=0.0)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--lr-schedule", choices=["none", "step", "cosine"], default="none")
-    p.add_argument("--lr-step-epochs", type=int, default=30)
-    p.add_argument("--lr-gamma", type=float, default=0.8)
-    p.add_argument("--freeze-at-epoch", type=int, help="freeze the tracked set from this epoch")
-    p.add_argument("--freeze-at-step", type=int, help="freeze the tracked set after this step")
+    p.add_argument("--budget-mode", choices=["global", "per_layer"], default="global",
+                   help="rank all layers together (default) or give each layer its share")
+    p.add_argument("--method", choices=["dropback", "dropback-decay", "gmp"],
+                   default="dropback", help="dropback (default): untracked weights reset to "
+                   "their regenerated w0; dropback-decay: w0 decays x0.9 a step (Procrustes), "
+                   "untracked weights become zeros; gmp: gradual magnitude pruning")
+    _add_dataset_defaulted(p)
+    p.add_argument("--seed", type=int, default=0, help="(default 0)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="(default sgd)")
+    p.add_argument("--lr-step-epochs", type=int, default=30,
+                   help="step schedule: epochs between decays (default 30)")
+    p.add_argument("--lr-gamma", type=float, default=0.8,
+                   help="step schedule: factor per decay (default 0.8)")
+    p.add_argument("--freeze-at-epoch", type=int,
+                   help="freeze the tracked set from this epoch (default: never)")
+    p.add_argument("--freeze-at-step", type=int,
+                   help="freeze the tracked set after this step (default: never)")
     p.add_argument("--trace-every", type=int, default=100,
                    help="snapshot the tracked set every S iterations (default 100)")
     p.add_argument("--no-trace", action="store_true", help="do not record a trace")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--threads", type=int,
                    help="torch threads (default: 1 for models under 1M weights, else torch's)")
     p.add_argument("--out", default="runs/latest", help="run folder (default runs/latest)")
@@ -114,6 +134,38 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="sweep folder (default: <trace>-sweep beside the trace)")
     _add_output_flags(p)
 
+    p = sub.add_parser("study", help="accuracy against energy: train budgets x seeds x "
+                                     "methods, simulate each run, tabulate, plot, report")
+    p.add_argument("--model", default="lenet-300-100", help="zoo model (default lenet-300-100)")
+    p.add_argument("--dataset", default="digits",
+                   help="digits (embedded, default), mnist, fashion-mnist or cifar10")
+    p.add_argument("--data-dir", help="folder holding the dataset's standard files")
+    p.add_argument("--budgets", default=study.DEFAULT_BUDGETS,
+                   help=f"budgets, dense always included (default {study.DEFAULT_BUDGETS})")
+    p.add_argument("--seeds", default="0,1,2", help="(default 0,1,2)")
+    p.add_argument("--methods", default=",".join(study.STUDY_METHODS),
+                   help=f"(default {','.join(study.STUDY_METHODS)})")
+    p.add_argument("--accelerators", default="default",
+                   help="config names or YAML paths, comma-separated (default: default)")
+    p.add_argument("--batch-sizes", default=",".join(map(str, study.DEFAULT_BATCH_SIZES)),
+                   help="batch sizes of the energy-ratio figure (default "
+                        f"{','.join(map(str, study.DEFAULT_BATCH_SIZES))})")
+    p.add_argument("--sram-sizes", default=study.DEFAULT_SRAM_SIZES,
+                   help="weight SRAM sizes of the SRAM figure (default "
+                        f"{study.DEFAULT_SRAM_SIZES})")
+    p.add_argument("--focus-budget", help="budget of the batch, SRAM and sensitivity figures "
+                                          "(default: the last of --budgets)")
+    _add_dataset_defaulted(p)
+    p.add_argument("--device", default="auto", help="training device (default auto: the GPU "
+                                                    "when one is present)")
+    p.add_argument("--mode", choices=["train", "inference"], default="train",
+                   help="what is simulated (default train)")
+    p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run the points on this Dask scheduler")
+    p.add_argument("--out", default="studies/latest", help="study folder (default "
+                                                           "studies/latest); rerun to resume")
+    _add_output_flags(p)
+
     p = sub.add_parser("plot", help="figures from simulation or sweep results")
     p.add_argument("results", help="a simulate or sweep output folder, or a run folder")
     p.add_argument("--out", help="figure folder (default: <results>/figures)")
@@ -133,7 +185,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"train": train.handle, "trace": trace.handle, "simulate": simulate.handle,
-            "sweep": sweep.handle, "plot": plot.handle, "report": report.handle,
+            "sweep": sweep.handle, "study": study.handle, "plot": plot.handle,
+            "report": report.handle,
             "demo": demo.handle}
 
 

@@ -264,6 +264,10 @@ def figures_for(results, out=None) -> list[Path]:
         raise AccelsimError(f"{folder}: no such results folder")
     out = Path(out) if out else folder / "figures"
     kind = check_readable(folder)
+    if kind == "study":
+        from accelsim.analysis.study import study_figures
+
+        return study_figures(folder, out)
     if kind == "simulation":
         return simulation_figures(folder, out)
     if kind == "sweep":

@@ -22,6 +22,8 @@ def folder_kind(folder: Path) -> str:
     folder = Path(folder)
     if not folder.is_dir():
         raise AccelsimError(f"{folder}: no such results folder")
+    if (folder / "study.parquet").exists():
+        return "study"
     if (folder / "records.parquet").exists():
         return "simulation"
     if (folder / "sweep.parquet").exists():
@@ -30,8 +32,8 @@ def folder_kind(folder: Path) -> str:
         return "run"
     if (folder / "demo.json").exists():
         return "demo"
-    raise AccelsimError(f"{folder}: not a results folder (expected records.parquet, "
-                        "sweep.parquet, history.csv or demo.json in it)")
+    raise AccelsimError(f"{folder}: not a results folder (expected study.parquet, "
+                        "records.parquet, sweep.parquet, history.csv or demo.json in it)")
 
 
 def check_readable(folder: Path, kind: str | None = None) -> str:
@@ -39,6 +41,11 @@ def check_readable(folder: Path, kind: str | None = None) -> str:
     naming it (an AccelsimError), not a traceback from deep in the plotting. Returns the kind."""
     folder = Path(folder)
     kind = kind or folder_kind(folder)
+    if kind == "study":
+        from accelsim.analysis.study import load_study  # reads and checks the table
+
+        load_study(folder)
+        return kind
     if kind == "demo":
         for sub, sub_kind in (("runs/dense", "run"), ("runs/dropback", "run"),
                               ("sim", "simulation"), ("sweep", "sweep")):

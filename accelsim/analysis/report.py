@@ -184,7 +184,11 @@ def _report_text(folder: Path, kind: str, out: Path, figures: list,
     rel = Path(".") if out == folder else Path(folder.resolve().relative_to(out.resolve())
                                                if folder.resolve().is_relative_to(out.resolve())
                                                else folder.resolve())
-    if kind == "simulation":
+    if kind == "study":
+        from accelsim.analysis.study import study_section
+
+        lines += study_section(folder, rel, figures)
+    elif kind == "simulation":
         lines += _simulation_section(folder, rel)
     elif kind == "sweep":
         lines += _sweep_section(folder, rel, figures)

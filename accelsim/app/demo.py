@@ -52,7 +52,7 @@ def _train_once(config, out: Path, quiet: bool):
     saved = out / "config.json"
     if done.exists() and saved.exists():
         previous = json.loads(saved.read_text())
-        wanted = json.loads(json.dumps(asdict(config)))
+        wanted = json.loads(json.dumps(asdict(config.resolved())))  # as the run saved it
         # the run resolves model_args (e.g. the dataset's in_features) and its thread count:
         # compare the settings asked for
         for key in ("model_args", "threads_used"):

@@ -126,16 +126,19 @@ def _die_with_parent(parent_pid: int):
         threading.Thread(target=watch, daemon=True).start()
 
 
-def _run_local(tasks, jobs, progress):
+def _run_local(tasks, jobs, progress, fn=None):
+    """Run `fn(*args)` (default `run_point`) for each (point id, args) task on local processes;
+    yield (point id, result) as each finishes. Studies run their points here too."""
+    fn = fn or run_point
     if jobs == 1 or len(tasks) == 1:
         for pid, args in tasks:
-            yield pid, run_point(*args)
+            yield pid, fn(*args)
             progress.update(1)
         return
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_die_with_parent,
                                initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(run_point, *args): pid for pid, args in tasks}
+        futures = {pool.submit(fn, *args): pid for pid, args in tasks}
         for future in as_completed(futures):
             yield futures[future], future.result()
             progress.update(1)
@@ -166,7 +169,7 @@ def _check_dask_address(address: str):
                           "e.g. tcp://127.0.0.1:8786") from None
 
 
-def _run_dask(tasks, address, progress):
+def _run_dask(tasks, address, progress, fn=None):
     try:
         from dask.distributed import Client
         from dask.distributed import as_completed as dask_completed
@@ -178,7 +181,7 @@ def _run_dask(tasks, address, progress):
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"--dask {address}: no scheduler answered ({exc})") from None
     try:
-        futures = {client.submit(run_point, *args, pure=False): pid for pid, args in tasks}
+        futures = {client.submit(fn or run_point, *args, pure=False): pid for pid, args in tasks}
         # the client is not the default one: as_completed must be given its loop
         for future in dask_completed(list(futures), loop=client.loop):
             yield futures[future], future.result()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accelsim.app.key_values import parse_key_values
+from accelsim.train.defaults import DEFAULTED, defaults_help  # noqa: F401  (torch-free)
 
 
 def handle(args) -> int:
@@ -13,7 +14,8 @@ def handle(args) -> int:
     config = TrainConfig(
         model=args.model, model_args=parse_key_values(args.model_arg, "--model-arg"),
         dataset=args.dataset, data_dir=args.data_dir, budget=budget, compression=compression,
-        budget_mode=args.budget_mode, epochs=args.epochs, seed=args.seed,
+        budget_mode=args.budget_mode, method=args.method, warmup_epochs=args.warmup_epochs,
+        epochs=args.epochs, seed=args.seed,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,
         lr_step_epochs=args.lr_step_epochs, lr_gamma=args.lr_gamma,

@@ -93,8 +93,12 @@ class PeArrayConfig:
     # sums); None: derived from the MAC energy (energy_tables.PE_MOVEMENT_RULE)
     register_energy_pj: float | None = None
     array_hop_energy_pj: float | None = None
+    # zero weights (a trace whose untracked weights are zeros) skip their multiplications:
+    # no MAC energy, and each weight tile's compute cycles shrink to its nonzero share
+    skip_zero_macs: bool = False
 
     def __post_init__(self):
+        checks.boolean("skip_zero_macs", self.skip_zero_macs)
         _set(self, "rows", checks.integer("rows", self.rows, minimum=1))
         _set(self, "cols", checks.integer("cols", self.cols, minimum=1))
         checks.one_of("dataflow", self.dataflow, DATAFLOWS)
@@ -374,8 +378,10 @@ def _read_pe(s: _Section, weight_bits: int) -> PeArrayConfig:
     else:  # by word size, from the same table
         mac, source = MAC_ENERGY_PJ[weight_bits]
         sources["mac_energy_pj"] = source
+    skip_zero_macs = s.raw("skip_zero_macs", False)
     s.done()
-    return PeArrayConfig(rows, cols, dataflow, mac, sources, register, hop)
+    return PeArrayConfig(rows, cols, dataflow, mac, sources, register_energy_pj=register,
+                         array_hop_energy_pj=hop, skip_zero_macs=skip_zero_macs)
 
 
 def _read_sram(s: _Section) -> SramConfig:

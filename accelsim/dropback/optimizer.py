@@ -24,6 +24,10 @@ Freezing: with freeze_at_step=s the selection runs in steps 1..s; from step s+1 
 is fixed, untracked elements are still reset to w0 after every step, nothing is re-ranked.
 `freeze()` does the same from the next step on.
 
+Dense warm-up: with warmup_steps=w the first w steps are plain optimizer steps on every element
+(the whole model is tracked, nothing is reset), and the first selection runs in step w+1, from
+that full set. A trace records those steps as dense ones, so the simulator charges them.
+
 Speed (an emulation matter, not a hardware one):
 * all budgeted parameters are views into one flat buffer, and so is every optimizer state
   tensor shaped like its parameter, so scoring, reset and state zeroing are a few whole-buffer
@@ -194,14 +198,19 @@ class DropBack:
             stats = db.step()
     """
 
+    untracked_values = "w0"  # what an untracked element holds (`accelsim.dropback.methods`)
+
     def __init__(self, model, optimizer, budget=None, compression=None, seed=0,
                  mode="global", freeze_at_step=None, initialize=True, cache_initial=True,
-                 bias_init="zero"):
+                 bias_init="zero", warmup_steps=0):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if freeze_at_step is not None and (int(freeze_at_step) != freeze_at_step
                                            or freeze_at_step < 1):
             raise ValueError(f"freeze_at_step must be an int >= 1 or None, got {freeze_at_step!r}")
+        if isinstance(warmup_steps, bool) or int(warmup_steps) != warmup_steps \
+                or warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
         prng.layer_keys(seed, 0)  # validates the seed early
         self.model = model
         self.optimizer = optimizer
@@ -209,6 +218,7 @@ class DropBack:
         self.mode = mode
         self.bias_init = bias_init
         self.freeze_at_step = None if freeze_at_step is None else int(freeze_at_step)
+        self.warmup_steps = int(warmup_steps)
         self.cache_initial = bool(cache_initial)
         self.layers: list[LayerInfo] = budgeted_layers(model)
         if not self.layers:
@@ -227,7 +237,21 @@ class DropBack:
         self._apply_initialize(initial, initialize)
         if self.cache_initial:
             self._initial_cache = initial
-        self._set_tracked(empty_positions(self._flat.device))
+        self._set_tracked(self._all_positions() if self.warmup_steps
+                          else empty_positions(self._flat.device))
+
+    def _all_positions(self):
+        return torch.arange(self.param_count, dtype=torch.int64, device=self._flat.device)
+
+    @property
+    def warming_up(self) -> bool:
+        """True while the next step is a dense warm-up step."""
+        return self.step_count < self.warmup_steps
+
+    @property
+    def peak_tracked_count(self) -> int:
+        """The most elements tracked at any step: the budget, or every element with a warm-up."""
+        return self.param_count if self.warmup_steps else min(self.budget, self.param_count)
 
     # ----------------------------------------------------------------- layout
     def _layer_counts(self):
@@ -373,6 +397,8 @@ class DropBack:
         self._ensure_bound()
         self.last_loss = self.optimizer.step(closure) if closure is not None \
             else self.optimizer.step()
+        if self.warming_up:
+            return self._warmup_stats()
         with torch.no_grad():
             initial = self.initial_values()
             if self.frozen:
@@ -454,6 +480,13 @@ class DropBack:
             self.step_count, before, entered_counts, left_counts, after, min(thresholds),
             False, tuple(thresholds) if self.mode == "per_layer" else ())
 
+    def _warmup_stats(self) -> DropBackStepStats:
+        self.step_count += 1
+        tracked = self._tracked_per_layer
+        nothing = (0,) * len(tracked)
+        return DropBackStepStats(self.step_count, tracked, nothing, nothing, tracked, math.nan,
+                                 False, ())
+
     def _frozen_stats(self) -> DropBackStepStats:
         self.step_count += 1
         tracked = self._tracked_per_layer
@@ -496,7 +529,7 @@ class DropBack:
             return torch.equal(torch.where(tracked, initial, self._flat), initial)
 
     def __repr__(self):
-        return (f"DropBack(budget={self.budget}, param_count={self.param_count}, "
+        return (f"{type(self).__name__}(budget={self.budget}, param_count={self.param_count}, "
                 f"mode={self.mode!r}, seed={self.seed}, step_count={self.step_count}, "
                 f"frozen={self.frozen}, layers={len(self.layers)})")
 
@@ -517,6 +550,7 @@ class DropBack:
             "step_count": self.step_count,
             "frozen": self.frozen,
             "freeze_at_step": self.freeze_at_step,
+            "warmup_steps": self.warmup_steps,
             "tracked_index": self.tracked_index().cpu(),
             "optimizer": self.optimizer.state_dict(),
         }
@@ -545,9 +579,10 @@ class DropBack:
                              f"this code reads ({STATE_VERSION})")
         expected = {"generator": {"id": prng.GENERATOR_ID, "version": prng.GENERATOR_VERSION},
                     "seed": self.seed, "mode": self.mode, "bias_init": self.bias_init,
-                    "budget": self.budget, "layer_param_counts": self._layer_counts()}
+                    "budget": self.budget, "layer_param_counts": self._layer_counts(),
+                    "warmup_steps": self.warmup_steps}
         for key, value in expected.items():
-            if state.get(key) != value:
+            if state.get(key, 0 if key == "warmup_steps" else None) != value:
                 raise ValueError(f"DropBack state does not match: {key} is "
                                  f"{state.get(key)!r}, this DropBack has {value!r}")
 

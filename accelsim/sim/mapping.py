@@ -128,6 +128,9 @@ class LayerWork:
     activation_bytes: dict  # phase -> (sram_read, sram_write, dram_read, dram_write)
     mappings: dict  # phase -> `memory.GemmMapping`
     weight_factors: dict  # weight pass -> (array entries, staged fetches) per weight
+    # untracked weights are zeros (not w0): neither stored nor regenerated; set by the
+    # simulation from the trace (`Trace.untracked_values`)
+    untracked_zero: bool = False
 
     def mask_2d(self, mask: np.ndarray) -> np.ndarray:
         return mask[: self.weight_count].reshape(self.cout, self.kw)
@@ -392,10 +395,14 @@ def pass_tiles(work: LayerWork, phase: str, config, tracked_tiles: np.ndarray,
     pinned = split_proportional(placed.pinned, tracked)
     streamed = tracked - pinned
     regenerated = weights - tracked
+    macs, cycles = geo.macs, geo.tile_compute_cycles
+    if work.untracked_zero:  # zeros: the index says so, nothing is fetched or regenerated
+        zero, regenerated = regenerated, _zeros(n)
+        macs, cycles = _skip_zero_macs(config, macs, cycles, weights, zero)
     index = split_proportional(placed.index_bits, config.index.indexed_weights(weights, tracked))
     index_pinned = split_proportional(placed.pinned_index_bits, index)
     activation_read, activation_write = _activation_traffic(
-        work, phase, geo.tile_compute_cycles, config.activation_sram.bank_width_bits)
+        work, phase, cycles, config.activation_sram.bank_width_bits)
     # the index moves with the values: read as often as they are
     read = Traffic.of(n, **_weight_traffic(config, sram_values=pinned * entries,
                                            sram_index_bits=index_pinned * entries,
@@ -404,18 +411,34 @@ def pass_tiles(work: LayerWork, phase: str, config, tracked_tiles: np.ndarray,
                       **activation_read)
     staged = (streamed + regenerated) * (fetches + entries) if config.staging_buffer_bytes else 0
     work_counts = dict(
-        iterations_count=1, weight_accesses_count=int(weights.sum()) * entries,
+        iterations_count=1, weight_accesses_count=int((tracked + regenerated).sum()) * entries,
         served_sram_count=int(pinned.sum()) * entries,
         served_dram_count=int(streamed.sum()) * entries,
         served_prng_count=int(regenerated.sum()) * entries, tracked_count=int(tracked.sum()),
         regenerated_count=int(regenerated.sum()), entered_count=0, left_count=0,
-        macs_count=geo.macs, pe_weight_loads_count=geo.pe_weight_loads,
+        macs_count=macs, pe_weight_loads_count=geo.pe_weight_loads,
         staging_accesses_count=int(np.sum(staged)),
         update_alu_weights_count=0, topk_compares_count=0)
     return PhaseTiles(layer_id=work.layer_id, phase=phase, on_update_unit=False,
-                      compute_cycles=geo.tile_compute_cycles.tolist(),
+                      compute_cycles=cycles.tolist(),
                       prng_values=(regenerated * fetches).tolist(), read=read,
                       write=Traffic.of(n, **activation_write), work_counts=work_counts)
+
+
+def _skip_zero_macs(config, macs: int, cycles: np.ndarray, weights: np.ndarray,
+                    zero: np.ndarray) -> tuple[int, np.ndarray]:
+    """With `pe.skip_zero_macs`, a pass's MACs and tile cycles without the zero weights'
+    multiplications: MACs in proportion to the nonzero weights, and each tile's cycles to its
+    nonzero share, rounded up (an idealised array that compacts nonzero weights; the fill and
+    drain of each fold are not kept apart). Without it, the zeros are multiplied as usual."""
+    if not config.pe.skip_zero_macs or not zero.any():
+        return macs, cycles
+    total = int(weights.sum())
+    nonzero = np.maximum(weights - zero, 0)
+    kept_macs = -(-int(macs) * int(nonzero.sum()) // total) if total else int(macs)
+    safe = np.maximum(weights, 1)
+    kept_cycles = -(-np.asarray(cycles, dtype=np.int64) * nonzero // safe)
+    return kept_macs, kept_cycles
 
 
 def gradient_tiles(work: LayerWork, config) -> PhaseTiles:
@@ -460,7 +483,11 @@ def update_tiles(work: LayerWork, config, tracked_tiles: np.ndarray, entered: in
     index_after_pinned = np.minimum(
         split_proportional(placed_after.pinned_index_bits, indexed_after), index_after)
     score_w0 = tracked if (config.update.score_regenerates_w0 and not dense) else _zeros(n)
-    prng = entered_t + score_w0
+    # zeros as initial values: an entering weight starts at 0 and a score |w - 0| needs no w0
+    entering_w0 = _zeros(n) if work.untracked_zero else entered_t
+    if work.untracked_zero:
+        score_w0 = _zeros(n)
+    prng = entering_w0 + score_w0
     rmw = tracked + entered_t
     compared = _zeros(n) if dense else weights
     cycles = update_cycles(config.update, rmw, compared)
@@ -472,10 +499,11 @@ def update_tiles(work: LayerWork, config, tracked_tiles: np.ndarray, entered: in
                                             dram_values=streamed_after,
                                             dram_index_bits=index_after - index_after_pinned))
     work_counts = dict(
-        iterations_count=1, weight_accesses_count=int((tracked + entered_t).sum()),
+        iterations_count=1, weight_accesses_count=int((tracked + entering_w0).sum()),
         served_sram_count=int(pinned.sum()), served_dram_count=int(streamed.sum()),
-        served_prng_count=int(entered_t.sum()), tracked_count=int(tracked.sum()),
-        regenerated_count=int((weights - tracked).sum()), entered_count=int(entered_t.sum()),
+        served_prng_count=int(entering_w0.sum()), tracked_count=int(tracked.sum()),
+        regenerated_count=0 if work.untracked_zero else int((weights - tracked).sum()),
+        entered_count=int(entered_t.sum()),
         left_count=int(left_t.sum()), macs_count=0, pe_weight_loads_count=0,
         staging_accesses_count=0, update_alu_weights_count=int(rmw.sum()),
         topk_compares_count=int(compared.sum()))

@@ -11,6 +11,8 @@ owns.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from accelsim import __version__
@@ -150,6 +152,8 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
         raise ValueError(f"batch_size must be >= 1, got {batch}")
     layers = trace.layers.to_dict("records")
     works = [layer_work(row, config, batch, mode) for row in layers]
+    if trace.untracked_values == "zero":  # zeros are neither stored nor regenerated
+        works = [replace(w, untracked_zero=True) for w in works]
 
     rows, requests, effort = _simulate_run("trace", trace, works, config, mode,
                                            every_iteration, record_dram_requests)

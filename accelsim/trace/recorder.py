@@ -101,12 +101,16 @@ class TraceRecorder:
         manifest = new_manifest(
             source=info["source"], model_name=info["model_name"], model_args=info["model_args"],
             seed=info["seed"], generator=_generator(),
-            budget_tracked_count=total if db is None else int(db.budget), param_count=total,
+            # the most the hardware must hold: the budget, or more during a warm-up or before
+            # gradual pruning reaches it
+            budget_tracked_count=total if db is None else int(
+                getattr(db, "peak_tracked_count", db.budget)), param_count=total,
             budget_mode="dense" if db is None else db.mode, batch_size=info["batch_size"],
             input_shape=info["input_shape"], iterations=n, dense=db is None,
             unbudgeted_param_count=_unbudgeted(self.model, total), dataset=info["dataset"],
             optimizer=info["optimizer"], snapshot_every=info["snapshot_every"],
-            frozen_at_iteration=self._frozen_at, accuracy=accuracy)
+            frozen_at_iteration=self._frozen_at, accuracy=accuracy,
+            untracked_values=getattr(db, "untracked_values", "w0"))
         return build_trace(manifest, self.layers, steps, snaps)
 
     def _packed_now(self):

@@ -8,7 +8,8 @@ name             files in ``root``                                              
 ===============  =================================================================  ==========
 digits           none (scikit-learn's ``digits.csv.gz``: UCI optdigits, 8x8, 0..16)  x / 16
 mnist            train-images-idx3-ubyte, train-labels-idx1-ubyte,                   x / 255
-                 t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or ``.gz``;
+                 t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or ``.gz``, and
+                 the ``train-images.idx3-ubyte`` spelling too;
                  also found under ``MNIST/raw/``)
 fashion-mnist    the same four IDX names (also under ``FashionMNIST/raw/``)          x / 255
 cifar10          data_batch_1 .. data_batch_5, test_batch (python pickles; also      x / 255
@@ -223,7 +224,13 @@ def _find_files(root: Path, names: tuple[str, ...], subfolders: tuple[str, ...],
     folders = [root] + [root / s for s in subfolders]
 
     def candidates(folder, name):
-        return [folder / name, folder / (name + ".gz")] if allow_gz else [folder / name]
+        # both spellings in use: train-images-idx3-ubyte and train-images.idx3-ubyte
+        spellings = [name]
+        stem, dash, tail = name.rpartition("-idx")
+        if dash:
+            spellings.append(f"{stem}.idx{tail}")
+        names = [s + ext for s in spellings for ext in (("", ".gz") if allow_gz else ("",))]
+        return [folder / n for n in names]
 
     # the folder holding the first file decides; mixing folders would hide a stale copy
     for folder in folders:

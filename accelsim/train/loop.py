@@ -3,7 +3,7 @@ checkpoint, resumable state and trace recording.
 
 A run folder holds:
   config.json       the settings of the run
-  history.csv       per epoch: loss, accuracies, learning rate, tracked-set churn
+  history.csv       per epoch: loss, accuracies, learning rate, tracked-set churn, wall time
   checkpoint.sparse    the sparse checkpoint (accelsim.dropback.checkpoint)
   trace/            the weight-access trace (traces/README.md), unless recording is off
   summary.json      final figures
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -32,13 +33,14 @@ from tqdm import tqdm
 
 from accelsim.dropback.checkpoint import checkpoint_sizes, save_checkpoint
 from accelsim.dropback.init import initialize_model
-from accelsim.dropback.optimizer import DropBack
+from accelsim.dropback.methods import METHODS, build_method
 from accelsim.errors import AccelsimError, CheckpointError, ConfigError
 from accelsim.io import atomic_path, clean_stale, json_text, write_json_atomic, write_text_atomic
 from accelsim.models import build_model
 from accelsim.trace.recorder import TraceRecorder
 from accelsim.trace.torch_geometry import budgeted_param_count
 from accelsim.train.data import batches, load_dataset, to_torch
+from accelsim.train.defaults import DATASET_DEFAULTS, DEFAULTED, dataset_defaults  # noqa: F401
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("none", "step", "cosine")
@@ -57,14 +59,17 @@ class TrainConfig:
     budget: int | None = None          # tracked weights; None = dense
     compression: float | None = None   # alternative to budget: param_count / compression
     budget_mode: str = "global"
-    epochs: int = 20
+    method: str = "dropback"           # dropback | dropback-decay | gmp (dropback.methods)
+    # None: the dataset's default (DATASET_DEFAULTS), filled in by `resolved()`
+    epochs: int | None = None
     seed: int = 0
-    batch_size: int = 64
+    batch_size: int | None = None
     optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    lr_schedule: str = "none"
+    lr: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    lr_schedule: str | None = None
+    warmup_epochs: int | None = None   # dense epochs before the selection starts
     lr_step_epochs: int = 30
     lr_gamma: float = 0.8
     freeze_at_epoch: int | None = None
@@ -77,6 +82,17 @@ class TrainConfig:
     @property
     def dense(self) -> bool:
         return not self.budget and not self.compression
+
+    def resolved(self) -> TrainConfig:
+        """This config with every unset setting taken from the dataset's defaults."""
+        defaults = dataset_defaults(self.dataset)
+        resolved = replace(self, **{k: v for k, v in defaults.items()
+                                    if getattr(self, k) is None and k != "warmup_epochs"})
+        if self.warmup_epochs is None:  # the default warm-up: at most a tenth of the run
+            epochs = resolved.epochs if isinstance(resolved.epochs, int) else 0
+            resolved = replace(resolved, warmup_epochs=min(defaults["warmup_epochs"],
+                                                           epochs // 10))
+        return resolved
 
 
 @dataclass
@@ -111,6 +127,8 @@ def parse_budget(text) -> tuple[int | None, float | None]:
 
 
 def _check(config: TrainConfig):
+    if config.method not in METHODS:
+        raise ConfigError(f"train: method {config.method!r} not one of {METHODS}")
     positive = {"epochs": config.epochs, "batch_size": config.batch_size,
                 "trace_every": config.trace_every}
     for name, value in positive.items():
@@ -127,10 +145,14 @@ def _check(config: TrainConfig):
     at_least: dict[str, tuple[int | None, int]] = {
         "seed": (config.seed, 0), "lr_step_epochs": (config.lr_step_epochs, 1),
         "freeze_at_epoch": (config.freeze_at_epoch, 1),
-        "freeze_at_step": (config.freeze_at_step, 1)}
+        "freeze_at_step": (config.freeze_at_step, 1),
+        "warmup_epochs": (config.warmup_epochs, 0)}
     for name, (value, low) in at_least.items():
         if value is not None and (not isinstance(value, int) or value < low):
             raise ConfigError(f"train: {name} must be an integer >= {low}, got {value!r}")
+    if not config.dense and config.warmup_epochs and config.warmup_epochs >= config.epochs:
+        raise ConfigError(f"train: warmup_epochs {config.warmup_epochs} leaves none of the "
+                          f"{config.epochs} epochs to train on the budget")
     for name in ("momentum", "weight_decay"):
         if not getattr(config, name) >= 0:
             raise ConfigError(f"train: {name} must be >= 0, got {getattr(config, name)!r}")
@@ -169,13 +191,17 @@ class _Run:
         self.model_args = _model_args(config, self.data)
         self.model = build_model(config.model, seed=config.seed, **self.model_args).to(self.device)
         self.optimizer = self._optimizer()
+        self.steps_per_epoch = math.ceil(len(self.data.train_y) / config.batch_size)
         if config.dense:
             initialize_model(self.model, config.seed)
             self.dropback = None
         else:
-            self.dropback = DropBack(self.model, self.optimizer, budget=config.budget,
-                                     compression=config.compression, seed=config.seed,
-                                     mode=config.budget_mode, freeze_at_step=config.freeze_at_step)
+            self.dropback = build_method(
+                config.method, self.model, self.optimizer, budget=config.budget,
+                compression=config.compression, seed=config.seed, mode=config.budget_mode,
+                freeze_at_step=config.freeze_at_step,
+                warmup_steps=config.warmup_epochs * self.steps_per_epoch,
+                total_steps=config.epochs * self.steps_per_epoch)
         self.scheduler = self._scheduler()
         self.recorder = None
         if config.trace:
@@ -267,7 +293,7 @@ def train(config: TrainConfig | None = None, out="runs/latest", *, resume=False,
     ends bit-identical to an uninterrupted one. `on_epoch_end(epoch, history_row)` is called
     after each epoch's state is saved (for progress reporting or early stopping by raising).
     """
-    config = replace(config or TrainConfig(), **overrides)
+    config = replace(config or TrainConfig(), **overrides).resolved()
     _check(config)
     out = Path(out)
     if resume:
@@ -338,6 +364,7 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
                 and epoch == config.freeze_at_epoch and not run.dropback.frozen):
             run.dropback.freeze()
         model.train()
+        started = time.perf_counter()
         loss_sum, seen, churn_in, churn_out = 0.0, 0, 0, 0
         for xb, yb in batches(data.train_x, data.train_y, config.batch_size, shuffle=True,
                               seed=config.seed, epoch=epoch):
@@ -357,6 +384,7 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
             loss_sum += loss_value * len(yb)
             seen += len(yb)
             bar.update(1)
+        train_seconds = time.perf_counter() - started
         lr = run.optimizer.param_groups[0]["lr"]
         if run.scheduler:
             run.scheduler.step()
@@ -369,7 +397,9 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         run.history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen,
                             "train_accuracy": train_acc, "test_loss": test_loss,
                             "test_accuracy": test_acc, "lr": lr, "tracked_count": tracked,
-                            "entered_count": churn_in, "left_count": churn_out})
+                            "entered_count": churn_in, "left_count": churn_out,
+                            # the only column that differs between identical runs
+                            "wall_seconds": round(train_seconds, 3)})
         run.epoch = epoch + 1
         write_text_atomic(out / "history.csv", pd.DataFrame(run.history).to_csv(index=False))
         # after the last epoch too: a kill while the final files are written then resumes
@@ -393,7 +423,10 @@ def _finish(run: _Run, out: Path) -> TrainResult:
     config = run.config
     history = pd.DataFrame(run.history)
     final = run.history[-1]
-    save_checkpoint(out / "checkpoint.sparse", run.model, run.dropback, model_name=config.model,
+    # a method whose untracked elements are zeros, not w0, is stored dense: the sparse
+    # checkpoint's rebuild regenerates w0 for every untracked element
+    sparse = run.dropback if getattr(run.dropback, "untracked_values", "w0") == "w0" else None
+    save_checkpoint(out / "checkpoint.sparse", run.model, sparse, model_name=config.model,
                     model_args=run.model_args, seed=config.seed,
                     extra={"accuracy": final["test_accuracy"], "dataset": config.dataset,
                            "epochs": config.epochs})
@@ -404,6 +437,8 @@ def _finish(run: _Run, out: Path) -> TrainResult:
     summary = {
         "model": config.model, "dataset": config.dataset, "epochs": config.epochs,
         "seed": config.seed, "dense": config.dense, "budget_mode": config.budget_mode,
+        "method": "dense" if config.dense else config.method,
+        "train_seconds": round(sum(row["wall_seconds"] for row in run.history), 3),
         "param_count": param_count, "tracked_count": tracked,
         "compression": param_count / tracked if tracked else None,
         "test_accuracy": final["test_accuracy"], "train_accuracy": final["train_accuracy"],

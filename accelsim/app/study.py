@@ -1,0 +1,304 @@
+"""Studies: where a pruned budget pays. Train a model at several budgets, seeds and methods,
+simulate every run's trace on one or more accelerators, and tabulate accuracy against energy.
+
+A study folder::
+
+    study.json          the settings (model, dataset, budgets, seeds, methods, configs, axes)
+    runs/<run id>/      one training run folder per (method, budget, seed); dense once per seed
+    points/<id>.json    one simulated point (a run's trace on a config), written as it finishes
+    study.parquet/.csv  one row per (run, config, axis point): method, budget, seed, accuracy,
+                        DRAM traffic by operand, energy by component, cycles
+    figures/, report.md by `accelsim report` (or at the end of `accelsim study`)
+
+Both kinds of point are resumable: a training run whose folder holds its `summary.json` with
+the same settings is not trained again (an interrupted one continues from its `resume.pt`),
+and a simulated point whose file exists is not simulated again; the point id hashes the trace,
+the resolved config and the settings, as a sweep's does. Points run on local worker processes
+or a Dask cluster (`accelsim.app.sweep`'s runners); training uses the GPU when one is present
+(`--device auto`).
+
+Axes: every run is simulated on every config at its training batch size (axis "main"); the
+runs of one budget (`focus_budget`) and the first seed are also simulated at each of
+`batch_sizes` (axis "batch") and each weight SRAM size of `sram_sizes` (axis "sram"), on the
+first config. Figures and report: `accelsim.analysis.study`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from accelsim.analysis.folders import SRAM_FIELD
+from accelsim.app.sweep import TOTALS, _config_digest, _run_dask, _run_local
+from accelsim.config import load_accelerator_config
+from accelsim.errors import ConfigError
+from accelsim.io import atomic_path, write_json_atomic
+from accelsim.trace.format import load_trace
+
+STUDY_FORMAT = "accelsim-study"
+STUDY_METHODS = ("dropback", "dropback-decay", "gmp")
+DEFAULT_BUDGETS = "dense,4x,10x,25x"
+DEFAULT_BATCH_SIZES = (1, 8, 64, 512)
+DEFAULT_SRAM_SIZES = "64KiB,256KiB,1MiB,4MiB"
+
+
+# ------------------------------------------------------------------------- the plan
+def budget_label(budget: str) -> str:
+    """A budget as the table shows it: 'dense', '25x' or a count."""
+    text = str(budget).strip().lower()
+    if text in ("dense", "0", "none"):
+        return "dense"
+    if text.endswith("x"):
+        return f"{float(text[:-1]):g}x"
+    return str(int(text))
+
+
+def run_id(method: str, budget: str, seed: int) -> str:
+    return f"dense-s{seed}" if budget == "dense" else f"{method}-{budget}-s{seed}"
+
+
+def training_runs(budgets, seeds, methods) -> list[dict]:
+    """Every (method, budget, seed) to train; the dense run once per seed."""
+    runs = []
+    for seed in seeds:
+        if "dense" in budgets:
+            runs.append({"method": "dense", "budget": "dense", "seed": seed})
+        for budget in budgets:
+            if budget != "dense":
+                runs += [{"method": m, "budget": budget, "seed": seed} for m in methods]
+    for run in runs:
+        run["id"] = run_id(run["method"], run["budget"], run["seed"])
+    return runs
+
+
+def _train_config(base: dict, run: dict) -> dict:
+    """The TrainConfig fields (as a dict) of one run of the study."""
+    from accelsim.train.loop import TrainConfig, parse_budget
+
+    budget, compression = parse_budget(run["budget"])
+    method = "dropback" if run["method"] == "dense" else run["method"]
+    config = TrainConfig(**{**base, "budget": budget, "compression": compression,
+                            "method": method, "seed": run["seed"]}).resolved()
+    return asdict(config)
+
+
+# ------------------------------------------------------------------------- the points
+def train_point(config: dict, out: str) -> dict:
+    """Train one run into `out` (continuing an interrupted one); return its summary.
+    Runs in a worker process."""
+    from accelsim.train.loop import TrainConfig, train
+
+    resume = (Path(out) / "resume.pt").is_file()  # `resume` refuses a run with nothing to resume
+    result = train(TrainConfig(**config), out, resume=resume, quiet=True)
+    return result.summary
+
+
+def simulate_point(trace_path: str, accelerator: str, overrides: dict, mode: str,
+                   batch_size: int | None) -> dict:
+    """Simulate one run's trace on one config (no baseline: the dense run is a run of its
+    own); return its totals. Runs in a worker process."""
+    from accelsim.sim.simulation import simulate
+
+    config = load_accelerator_config(accelerator, overrides)
+    result = simulate(trace_path, config, mode=mode, baseline=False, batch_size=batch_size)
+    totals = result.totals().loc["trace"]
+    return {"weight_sram_capacity_bytes": config.weight_sram.capacity_bytes,
+            "batch_size": int(result.settings["batch_size"]),
+            "totals": {k: float(v) for k, v in totals.items()}}
+
+
+def _point_id(*parts) -> str:
+    text = json.dumps(list(parts), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _run_points(tasks, fn, jobs, dask_address, desc, quiet):
+    progress = tqdm(total=len(tasks), desc=desc, unit="point",
+                    disable=quiet or not os.isatty(2))
+    try:
+        runner = (_run_dask(tasks, dask_address, progress, fn) if dask_address else
+                  _run_local(tasks, jobs or min(len(tasks), os.cpu_count() or 1) or 1,
+                             progress, fn))
+        yield from runner
+    finally:
+        progress.close()
+
+
+def _finished_run(folder: Path, config: dict) -> dict | None:
+    """The summary of a finished run in `folder` trained with `config`, else None."""
+    try:
+        saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    # model_args are saved as resolved (num_classes filled in): the rest must match
+    keys = [k for k in config if k != "model_args"]
+    same = (json.dumps([saved.get(k) for k in keys], default=str)
+            == json.dumps([config[k] for k in keys], default=str))
+    return summary if same and (folder / "trace").is_dir() else None
+
+
+# ------------------------------------------------------------------------- the study
+def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
+          budgets=DEFAULT_BUDGETS, seeds=(0, 1, 2), methods=STUDY_METHODS,
+          accelerators=("default",), batch_sizes=DEFAULT_BATCH_SIZES,
+          sram_sizes=None, focus_budget=None, mode="train", train_settings=None,
+          jobs=None, dask_address=None, quiet=False) -> pd.DataFrame:
+    """Run (or finish) a study in `out`; return its table (also written there).
+
+    budgets: "dense,10x,25x" or a list; train_settings: further TrainConfig fields (epochs,
+    lr, device, ...); unset ones take the dataset's defaults."""
+    from accelsim.units import parse_size_list
+
+    out = Path(out)
+    budgets = [budget_label(b) for b in (budgets.split(",") if isinstance(budgets, str)
+                                         else budgets)]
+    if len(set(budgets)) != len(budgets) or not budgets:
+        raise ConfigError(f"study: budgets {budgets} must be distinct and not empty")
+    if "dense" not in budgets:
+        budgets.insert(0, "dense")  # every ratio needs it
+    seeds = [int(s) for s in seeds]
+    methods = list(methods)
+    for m in methods:
+        if m not in STUDY_METHODS:
+            raise ConfigError(f"study: method {m!r} not one of {STUDY_METHODS}")
+    pruned = [b for b in budgets if b != "dense"]
+    if not pruned or not methods:
+        raise ConfigError("study: give at least one budget besides dense, and one method")
+    focus = budget_label(focus_budget) if focus_budget else pruned[-1]
+    if focus not in pruned:
+        raise ConfigError(f"study: focus budget {focus} is not one of the budgets {pruned}")
+    sram_sizes = (parse_size_list(sram_sizes) if isinstance(sram_sizes, str)
+                  else list(sram_sizes or parse_size_list(DEFAULT_SRAM_SIZES)))
+    batch_sizes = [int(b) for b in batch_sizes]
+    if min(batch_sizes, default=1) < 1 or min(sram_sizes, default=1) <= 0:
+        raise ConfigError("study: batch sizes must be >= 1 and SRAM sizes > 0")
+    accelerators = [str(a) for a in accelerators]
+    digests = {a: _config_digest(a) for a in accelerators}  # a bad config fails here, first
+    base = {"model": model, "dataset": dataset, "data_dir": data_dir, "trace": True,
+            **(train_settings or {})}
+    runs = training_runs(budgets, seeds, methods)
+    for run in runs:
+        run["config"] = _train_config(base, run)
+    meta = {"format": STUDY_FORMAT, "model": model, "dataset": dataset, "budgets": budgets,
+            "seeds": seeds, "methods": methods, "accelerators": accelerators,
+            "batch_sizes": batch_sizes, "sram_sizes": sram_sizes, "focus_budget": focus,
+            "mode": mode, "train": {k: v for k, v in runs[0]["config"].items()
+                                    if k not in ("budget", "compression", "seed", "method")}}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "study.json", meta)
+
+    # 1. training points
+    summaries, tasks = {}, []
+    for run in runs:
+        folder = out / "runs" / run["id"]
+        done = _finished_run(folder, run["config"])
+        if done is not None:
+            summaries[run["id"]] = done
+        else:
+            tasks.append((run["id"], (run["config"], str(folder))))
+    for rid, summary in _run_points(tasks, train_point, jobs, dask_address, "train", quiet):
+        summaries[rid] = summary
+
+    # 2. simulation points
+    first_seed = seeds[0]
+    sims = []  # (run, accelerator, axis, overrides, batch_size)
+    for run in runs:
+        for accel in accelerators:
+            sims.append((run, accel, "main", {}, None))
+        if run["seed"] == first_seed and run["budget"] in ("dense", focus):
+            sims += [(run, accelerators[0], "batch", {}, b) for b in batch_sizes]
+            sims += [(run, accelerators[0], "sram", {SRAM_FIELD: s}, None) for s in sram_sizes]
+    results, tasks, ids = {}, [], []
+    for run, accel, _axis, overrides, batch in sims:
+        trace = out / "runs" / run["id"] / "trace"
+        sha = load_trace(trace).identity["manifest_sha256"]
+        pid = _point_id(sha, digests[accel], overrides, mode, batch)
+        ids.append(pid)
+        file = out / "points" / f"{pid}.json"
+        if pid in results or any(t[0] == pid for t in tasks):
+            continue
+        try:
+            saved = json.loads(file.read_text(encoding="utf-8"))
+            if isinstance(saved, dict) and "totals" in saved:
+                results[pid] = saved
+                continue
+        except (OSError, ValueError):
+            pass  # missing or damaged: simulated again
+        tasks.append((pid, (str(trace), accel, overrides, mode, batch)))
+    for pid, result in _run_points(tasks, simulate_point, jobs, dask_address, "simulate",
+                                   quiet):
+        write_json_atomic(out / "points" / f"{pid}.json", result)
+        results[pid] = result
+
+    # 3. the table
+    rows = []
+    for (run, accel, axis_name, _, _), pid in zip(sims, ids):
+        summary, point = summaries[run["id"]], results[pid]
+        totals = point["totals"]
+        rows.append({
+            "method": run["method"], "budget": run["budget"], "seed": run["seed"],
+            "tracked_count": summary["tracked_count"], "param_count": summary["param_count"],
+            "test_accuracy": summary["test_accuracy"],
+            "train_seconds": summary.get("train_seconds"),
+            "accelerator": accel, "axis": axis_name, "batch_size": point["batch_size"],
+            "weight_sram_capacity_bytes": point["weight_sram_capacity_bytes"],
+            **{k: totals[k] for k in TOTALS if k in totals},
+            "activation_dram_bytes": (totals["activation_dram_bytes_read"]
+                                      + totals["activation_dram_bytes_written"]),
+            "run_id": run["id"], "point_id": pid})
+    table = pd.DataFrame(rows)
+    with atomic_path(out / "study.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    with atomic_path(out / "study.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: expected integers separated by commas") from None
+    if not values:
+        raise ConfigError(f"{flag} {text!r}: expected at least one value")
+    return values
+
+
+def handle(args) -> int:
+    from accelsim.analysis.report import report
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: expected a positive number of processes")
+    settings = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "momentum",
+                                               "weight_decay", "lr_schedule", "warmup_epochs")
+                if getattr(args, k) is not None}
+    settings["device"] = args.device
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    table = study(args.out, model=args.model, dataset=args.dataset, data_dir=args.data_dir,
+                  budgets=args.budgets, seeds=_int_list(args.seeds, "--seeds"),
+                  methods=methods,
+                  accelerators=[a for a in args.accelerators.split(",") if a],
+                  batch_sizes=_int_list(args.batch_sizes, "--batch-sizes"),
+                  sram_sizes=args.sram_sizes, focus_budget=args.focus_budget, mode=args.mode,
+                  train_settings=settings, jobs=args.jobs, dask_address=args.dask,
+                  quiet=args.quiet or args.json)
+    path = report(args.out)
+    if args.json:
+        print(json.dumps({"out": str(args.out), "report": str(path),
+                          "rows": len(table)}, indent=2))
+    elif not args.quiet:
+        main = table[table["axis"] == "main"]
+        shown = (main.groupby(["accelerator", "method", "budget"], sort=False)
+                 .agg(seeds=("seed", "nunique"), test_accuracy=("test_accuracy", "mean"),
+                      energy_pj=("energy_pj", "mean"), dram_bytes=("dram_bytes", "mean"),
+                      total_cycles=("total_cycles", "mean")).reset_index())
+        print(shown.to_string(index=False))
+        print(f"\nstudy: {Path(args.out) / 'study.csv'}; report: {path}")
+    return 0
