@@ -30,6 +30,7 @@ _DDR4_ENERGY = (
     "x8 devices x 8 per 64-bit rank"
 )
 _DRAMSIM3_HBM2 = "DRAMsim3 configs/HBM2_8Gb_x128.ini"
+_DRAMSIM3_LPDDR4 = "DRAMsim3 configs/LPDDR4_8Gb_x16_2400.ini"
 _RAMULATOR_LPDDR4 = (
     "Ramulator (v1) src/LPDDR4.h speed LPDDR4_3200 (Ramulator 2 ships no LPDDR4 model)"
 )
@@ -62,6 +63,12 @@ PRESETS = {
             "tfaw_cycles": 34,
             "trefi_cycles": 12480,
             "trfc_cycles": 560,
+            "tcwl_cycles": 16,
+            "twtr_s_cycles": 4,
+            "twtr_l_cycles": 12,
+            "twr_cycles": 24,
+            "trtp_cycles": 12,
+            "trtrs_cycles": 1,
             "activate_energy_pj": 4200.0,
             "read_energy_pj_per_bit": 5.4,
             "write_energy_pj_per_bit": 4.6,
@@ -92,6 +99,12 @@ PRESETS = {
             "tfaw_cycles": f"{_DRAMSIM3_DDR4} tFAW = 34 (x8)",
             "trefi_cycles": f"{_DRAMSIM3_DDR4} tREFI = 12480 (7.8 us)",
             "trfc_cycles": f"{_DRAMSIM3_DDR4} tRFC = 560 (350 ns, 8 Gb)",
+            "tcwl_cycles": f"{_DRAMSIM3_DDR4} CWL = 16",
+            "twtr_s_cycles": f"{_DRAMSIM3_DDR4} tWTR_S = 4",
+            "twtr_l_cycles": f"{_DRAMSIM3_DDR4} tWTR_L = 12",
+            "twr_cycles": f"{_DRAMSIM3_DDR4} tWR = 24 (15 ns)",
+            "trtp_cycles": f"{_DRAMSIM3_DDR4} tRTP = 12 (7.5 ns)",
+            "trtrs_cycles": f"{_DRAMSIM3_DDR4} tRTRS = 1",
             "activate_energy_pj": f"{_DDR4_ENERGY}: 0.525 nJ per device = 4.2 nJ per rank",
             "read_energy_pj_per_bit": f"{_DDR4_ENERGY}: (IDD4R - IDD3N) based, excluding I/O",
             "write_energy_pj_per_bit": f"{_DDR4_ENERGY}: (IDD4W - IDD3N) based, excluding I/O",
@@ -128,6 +141,12 @@ PRESETS = {
             "tfaw_cycles": 64,
             "trefi_cycles": 6247,
             "trfc_cycles": 288,
+            "tcwl_cycles": 14,
+            "twtr_s_cycles": 22,
+            "twtr_l_cycles": 22,
+            "twr_cycles": 40,
+            "trtp_cycles": 16,
+            "trtrs_cycles": 1,
             "activate_energy_pj": 0.0,
             "read_energy_pj_per_bit": 8.0,
             "write_energy_pj_per_bit": 8.0,
@@ -158,6 +177,15 @@ PRESETS = {
             "tfaw_cycles": f"{_RAMULATOR_LPDDR4}: nFAW = 64",
             "trefi_cycles": f"{_RAMULATOR_LPDDR4_REFRESH}: nREFI = 6247 (3.9 us, 1x mode)",
             "trfc_cycles": f"{_RAMULATOR_LPDDR4_REFRESH}: nRFCab = 288 (180 ns)",
+            "tcwl_cycles": f"{_DRAMSIM3_LPDDR4} CWL = 14, kept in cycles (unconfirmed at 3200)",
+            "twtr_s_cycles": (
+                f"derived: {_DRAMSIM3_LPDDR4} tWTR_L 16 x 0.83 ns = 13.3 ns / 0.625 ns, rounded "
+                "up; no bank groups, so one figure (S = L)"
+            ),
+            "twtr_l_cycles": f"derived: {_DRAMSIM3_LPDDR4} tWTR_L 16 x 0.83 ns / 0.625 ns, up",
+            "twr_cycles": f"derived: {_DRAMSIM3_LPDDR4} tWR 30 x 0.83 ns = 24.9 ns / 0.625 ns, up",
+            "trtp_cycles": f"derived: {_DRAMSIM3_LPDDR4} tRTP 12 x 0.83 ns = 10 ns / 0.625 ns",
+            "trtrs_cycles": f"{_DRAMSIM3_LPDDR4} tRTRS = 1",
             "activate_energy_pj": (
                 f"0: {_ACCELERGY_LPDDR4} is an all-in average per bit, activation included"
             ),
@@ -178,7 +206,7 @@ PRESETS = {
             "ranks": 1,
             "bank_groups": 4,
             "banks_per_group": 4,
-            "row_size_bytes": 1024,
+            "row_size_bytes": 2048,
             "bus_width_bits": 128,
             "burst_length": 4,
             "tck_ns": 1.0,
@@ -193,6 +221,12 @@ PRESETS = {
             "tfaw_cycles": 30,
             "trefi_cycles": 3900,
             "trfc_cycles": 260,
+            "tcwl_cycles": 4,
+            "twtr_s_cycles": 6,
+            "twtr_l_cycles": 8,
+            "twr_cycles": 16,
+            "trtp_cycles": 4,
+            "trtrs_cycles": 1,
             "activate_energy_pj": 909.0,
             "read_energy_pj_per_bit": 3.48,
             "write_energy_pj_per_bit": 3.48,
@@ -206,8 +240,8 @@ PRESETS = {
             "bank_groups": f"{_DRAMSIM3_HBM2} bankgroups = 4",
             "banks_per_group": f"{_DRAMSIM3_HBM2} banks_per_group = 4 (16 banks)",
             "row_size_bytes": (
-                f"derived: {_DRAMSIM3_HBM2} 64 columns x 128-bit device width = 1 KB "
-                "(the JEDEC legacy-mode page may be 2 KB: unconfirmed)"
+                f"derived: {_DRAMSIM3_HBM2} columns = 64, which DRAMsim3 doubles for HBM's "
+                "2n prefetch (configuration.cc), x 128-bit device width = 2 KB"
             ),
             "bus_width_bits": f"{_DRAMSIM3_HBM2} bus_width = 128",
             "burst_length": f"{_DRAMSIM3_HBM2} BL = 4",
@@ -223,6 +257,12 @@ PRESETS = {
             "tfaw_cycles": f"{_DRAMSIM3_HBM2} tFAW = 30",
             "trefi_cycles": f"{_DRAMSIM3_HBM2} tREFI = 3900",
             "trfc_cycles": f"{_DRAMSIM3_HBM2} tRFC = 260",
+            "tcwl_cycles": f"{_DRAMSIM3_HBM2} CWL = 4",
+            "twtr_s_cycles": f"{_DRAMSIM3_HBM2} tWTR_S = 6",
+            "twtr_l_cycles": f"{_DRAMSIM3_HBM2} tWTR_L = 8",
+            "twr_cycles": f"{_DRAMSIM3_HBM2} tWR = 16",
+            "trtp_cycles": f"{_DRAMSIM3_HBM2} tRTP_S = 4",
+            "trtrs_cycles": f"{_DRAMSIM3_HBM2} has no ranks; 1 as for DDR4 (never used)",
             "activate_energy_pj": f"{_OCONNOR_HBM2}: activate 0.909 nJ",
             "read_energy_pj_per_bit": f"{_OCONNOR_HBM2}: read/write 3.48 pJ/bit",
             "write_energy_pj_per_bit": f"{_OCONNOR_HBM2}: read/write 3.48 pJ/bit",
