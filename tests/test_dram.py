@@ -313,11 +313,86 @@ def test_request_during_refresh_starts_after_it():
     assert batch.end_cycle == pytest.approx(TREFI + FIRST_READ)
 
 
-def test_writes_time_like_reads_and_split_bytes():
+TCWL, TWTR_S, TWTR_L, TWR, TRTP, TRTRS = 16, 4, 12, 24, 12, 1   # DRAMsim3 DDR4_8Gb_x8_3200
+
+
+def test_write_buffer_lets_a_read_pass_a_write_of_the_same_call():
+    # Physics changed with the write buffer: a read arriving with a write goes first; the
+    # write follows its data after the read-to-write turnaround BL/2 + tRTRS (was: in issue
+    # order, writes timed like reads).
     model = ddr4_model()
     batch = model.access(addresses(DDR4, dict(row=0), dict(row=0, column=1)), [True, False], 0)
-    assert batch.end_cycle == pytest.approx(FIRST_READ + TCCD_L)
+    assert batch.end_cycle == pytest.approx(FIRST_READ + BURST + TRTRS)
     assert (batch.bytes_written, batch.bytes_read) == (64, 64)
+
+
+def test_a_write_alone_uses_the_write_latency():
+    batch = ddr4_model().access(addresses(DDR4, dict(row=0)), True, 0)
+    assert batch.end_cycle == pytest.approx(TRCD + TCWL + BURST)
+
+
+@pytest.mark.parametrize("gap, expected_end", [
+    # a read queued right behind a write to the same bank group
+    (0, TRCD + TCWL + BURST + TWTR_L + TCL + BURST),
+])
+def test_write_then_read_same_bank_group_waits_twtr_l(gap, expected_end):
+    model = ddr4_model()
+    model.access(addresses(DDR4, dict(row=0)), True, 0)
+    batch = model.access(addresses(DDR4, dict(row=0, column=1)), False, gap)
+    assert batch.end_cycle == pytest.approx(expected_end)
+
+
+def test_write_then_read_read_issued_at_twtr_l_boundary():
+    # Write data ends at W = tRCD + tCWL + BL/2. A read arriving late enough that its column
+    # command (arrival) is at W + tWTR_L is not delayed; one cycle earlier it is (by one).
+    write_end = TRCD + TCWL + BURST
+    ends = []
+    for arrival in (write_end + TWTR_L - 1, write_end + TWTR_L):
+        model = ddr4_model()
+        model.access(addresses(DDR4, dict(row=0)), True, 0)
+        ends.append(model.access(addresses(DDR4, dict(row=0, column=1)), False, arrival).end_cycle)
+    assert ends == [write_end + TWTR_L + TCL + BURST, write_end + TWTR_L + TCL + BURST]
+    # other bank group: tWTR_S
+    model = ddr4_model()
+    model.access(addresses(DDR4, dict(row=0)), True, 0)
+    other = model.access(addresses(DDR4, dict(row=0, bank_group=1)), False, 0).end_cycle
+    assert other == write_end + TWTR_S + TCL + BURST
+
+
+@pytest.mark.parametrize("arrival_offset", [-1, 0])
+def test_a_read_after_an_activate_at_trcd_minus_one_and_at_trcd(arrival_offset):
+    # The row opens at 0; a second read to it arrives at tRCD - 1 or tRCD: both are row hits
+    # issued at tRCD + tCCD_L (the column spacing), not before.
+    model = ddr4_model()
+    model.access(addresses(DDR4, dict(row=0)), False, 0)
+    batch = model.access(addresses(DDR4, dict(row=0, column=1)), False, TRCD + arrival_offset)
+    assert batch.row_hits == 1
+    assert batch.end_cycle == pytest.approx(TRCD + TCCD_L + TCL + BURST)
+
+
+def test_write_recovery_holds_the_precharge_of_a_written_row():
+    # A write, then a read to another row of the same bank: precharge waits for the write
+    # data + tWR, then tRP and tRCD; the activate also waits tRC after the first one.
+    model = ddr4_model()
+    model.access(addresses(DDR4, dict(row=0)), True, 0)
+    batch = model.access(addresses(DDR4, dict(row=1)), False, 0)
+    precharge = TRCD + TCWL + BURST + TWR
+    activate = max(precharge + TRP, TRC)
+    assert batch.row_conflicts == 1
+    assert batch.end_cycle == pytest.approx(activate + TRCD + TCL + BURST)
+
+
+def test_copy_traffic_batches_writes_so_rows_stay_open():
+    # Reads and writes interleaved burst by burst over two regions that share banks: the
+    # write buffer (32 deep) batches writes, so rows are hit within each batch.
+    n = 4096
+    model = ddr4_model()
+    reads = np.arange(n) * 64
+    writes = (1 << 28) + np.arange(n) * 64
+    both = np.empty(2 * n, np.int64)
+    both[0::2], both[1::2] = reads, writes
+    batch = model.access(both, np.tile([False, True], n), 0)
+    assert batch.row_hit_rate > 0.8
 
 
 # ---------------------------------------------------------------------------------------------

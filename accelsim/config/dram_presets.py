@@ -41,6 +41,16 @@ _OCONNOR_HBM2 = "O'Connor et al., Fine-Grained DRAM, MICRO 2017, HBM2 figures as
 DEFAULT_ADDRESS_MAPPING = "RoRaBaCoBgCh"
 _MAPPING_SOURCE = "accelsim default: bank group interleaved per burst (see dram_presets docstring)"
 
+# The controller in front of every preset's channels (DRAMsim3's configs all use these).
+_CONTROLLER_VALUES = {"queue_depth": 32, "write_buffer_depth": 32, "page_policy": "open"}
+_CONTROLLER_SOURCES = {
+    "queue_depth": "DRAMsim3 configs/*.ini trans_queue_size = 32 (per channel)",
+    "write_buffer_depth": (
+        "DRAMsim3 src/controller.cc: a write buffer of trans_queue_size, drained whole when full"
+    ),
+    "page_policy": "DRAMsim3 configs/*.ini row_buf_policy = OPEN_PAGE",
+}
+
 PRESETS = {
     "DDR4-3200": {
         "values": {
@@ -75,6 +85,7 @@ PRESETS = {
             "io_energy_pj_per_bit": 0.0,
             "background_power_mw": 584.5,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
+            **_CONTROLLER_VALUES,
         },
         "sources": {
             "channels": "accelsim default: one 64-bit channel (one DIMM); override for more",
@@ -118,6 +129,7 @@ PRESETS = {
                 "85.3 mW; VPP not included"
             ),
             "address_mapping": _MAPPING_SOURCE,
+            **_CONTROLLER_SOURCES,
         },
     },
     "LPDDR4-3200": {
@@ -153,6 +165,7 @@ PRESETS = {
             "io_energy_pj_per_bit": 0.0,
             "background_power_mw": 40.0,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
+            **_CONTROLLER_VALUES,
         },
         "sources": {
             "channels": "accelsim default: one 32-bit channel (Ramulator LPDDR4 channel_width = 32)",
@@ -198,6 +211,7 @@ PRESETS = {
                 "IDD3N2 34 mA at 1.2 V = 44 mW); no LPDDR4 current table was read"
             ),
             "address_mapping": _MAPPING_SOURCE,
+            **_CONTROLLER_SOURCES,
         },
     },
     "HBM2": {
@@ -233,6 +247,7 @@ PRESETS = {
             "io_energy_pj_per_bit": 0.0,
             "background_power_mw": 81.6,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
+            **_CONTROLLER_VALUES,
         },
         "sources": {
             "channels": f"{_DRAMSIM3_HBM2} channels = 8 (one stack, legacy 128-bit channels)",
@@ -276,6 +291,7 @@ PRESETS = {
                 "as per 128-bit channel (unconfirmed)"
             ),
             "address_mapping": _MAPPING_SOURCE,
+            **_CONTROLLER_SOURCES,
         },
     },
 }

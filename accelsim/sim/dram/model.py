@@ -293,11 +293,13 @@ class DramModel:
         self._open_row = np.full(n_banks, -1, dtype=np.int64)
         self._bank_activate = np.full(n_banks, -np.inf)   # last activate (work-time axis)
         self._bank_column = np.full(n_banks, -np.inf)     # last column command
+        self._bank_precharge_ready = np.full(n_banks, -np.inf)  # after tRTP / write recovery
         self._rank_recent_activate = np.full((n_ranks, 4), -np.inf)  # oldest..newest
         self._rank_recent_group = np.full((n_ranks, 4), -1, dtype=np.int64)
         self._bus_end = np.full(c.channels, -np.inf)
         self._bus_last_rank = np.full(c.channels, -1, dtype=np.int64)
         self._bus_last_group = np.full(c.channels, -1, dtype=np.int64)
+        self._bus_last_write = np.zeros(c.channels, dtype=bool)
 
     # ---- energy ----
     def background_energy_pj(self, cycles: float) -> float:
@@ -386,7 +388,7 @@ class DramModel:
         for burst_index, writes in chunks:
             if burst_index.size == 0:
                 continue
-            hits, misses, conflicts, chunk_end = self._schedule(burst_index, now_work)
+            hits, misses, conflicts, chunk_end = self._schedule(burst_index, writes, now_work)
             n_written = int(np.count_nonzero(writes))
             totals += (hits, misses, conflicts, (burst_index.size - n_written) * c.burst_bytes,
                        n_written * c.burst_bytes)
@@ -417,11 +419,40 @@ class DramModel:
         )
 
     # ---- the timeline (work-time axis, DRAM cycles) ----
-    def _schedule(self, burst_index: np.ndarray, now: float):
-        """Time one chunk of bursts in issue order; update state. Returns counts and last end."""
+    def _drain_order(self, channel: np.ndarray, writes: np.ndarray):
+        """The order a controller with a write buffer serves a call's bursts in (None: as
+        given). Reads go in arrival order; each channel's writes wait in its buffer of
+        `write_buffer_depth` and go out all at once when it fills (DRAMsim3 drains the whole
+        buffer), the remainder when the call's reads are done (the controller is idle)."""
+        n = writes.size
+        if n == 0 or writes.all() or not writes.any():
+            return None
+        depth = self.config.write_buffer_depth
+        write_at = np.flatnonzero(writes)
+        by_channel = np.argsort(_small_int_key(channel[write_at], self.config.channels),
+                                kind="stable")
+        starts = _segment_starts(channel[write_at][by_channel])
+        first = np.flatnonzero(starts)
+        segment_of = np.cumsum(starts, dtype=np.int64) - 1
+        k = np.arange(write_at.size) - first[segment_of]                # k-th write of its channel
+        size = np.diff(np.append(first, write_at.size))[segment_of]
+        trigger = (k // depth + 1) * depth - 1                           # the write that fills it
+        released_at = np.where(trigger < size,
+                               write_at[by_channel][first[segment_of] + np.minimum(trigger, size - 1)],
+                               n)
+        key = np.arange(n)
+        key[write_at[by_channel]] = released_at
+        return np.lexsort((np.arange(n), key))
+
+    def _schedule(self, burst_index: np.ndarray, writes: np.ndarray, now: float):
+        """Time one chunk of bursts (arrival order); update state. Returns counts and last end."""
         c = self.config
         n = burst_index.size
         fields = c.decode_bursts(burst_index)
+        order = self._drain_order(fields["channel"], writes)
+        if order is not None:
+            burst_index, writes = burst_index[order], writes[order]
+            fields = {key: value[order] for key, value in fields.items()}
         channel, group, row = fields["channel"], fields["bank_group"], fields["row"]
         rank = channel * c.ranks + fields["rank"]                        # global rank id
         bank = (rank * c.bank_groups + group) * c.banks_per_group + fields["bank"]
@@ -453,9 +484,15 @@ class DramModel:
         continuation_column = np.maximum(
             self._bank_column[episode_bank[continuation]] + self._hit_spacing, now)
         continuation_last = continuation_column + (episode_size[continuation] - 1) * self._hit_spacing
+        # the precharge after an episode waits tRTP after a read, write recovery after a write
+        post_column = np.where(writes, c.tcwl_cycles + self._burst_cycles + c.twr_cycles,
+                               float(c.trtp_cycles))
+        last_in_episode = np.append(episode_first[1:] - 1, n - 1)          # by-bank order
+        episode_post = post_column[by_bank][last_in_episode]
 
         # -- 3. bank timeline for the episodes that activate (grouped by bank, issue order) --
         opens = np.flatnonzero(episode_opens)
+        plan = priority = None
         activate_time = np.empty(0)
         if opens.size:
             o_bank = episode_bank[opens]
@@ -463,15 +500,16 @@ class DramModel:
             o_first = _segment_starts(o_bank)
             # the bank's state before its first activate here: earlier calls, or a continuation
             prior_activate = self._bank_activate[o_bank]
-            prior_column = self._bank_column[o_bank]
+            prior_precharge = self._bank_precharge_ready[o_bank]
             after_continuation = o_first & ~first_of_bank[episode_first[opens]]
             if continuation.size:
                 # a continuation is always its bank's first episode, so it sits just before
                 where_cont = np.searchsorted(continuation, opens[after_continuation] - 1)
-                prior_column[after_continuation] = continuation_last[where_cont]
+                prior_precharge[after_continuation] = (
+                    continuation_last[where_cont] + episode_post[continuation[where_cont]])
             request_ready = now + np.where(miss[episode_first[opens]], 0.0, c.trp_cycles)
             earliest = np.maximum(np.maximum(request_ready, prior_activate + c.trc_cycles),
-                                  prior_column + c.trp_cycles)
+                                  prior_precharge + c.trp_cycles)
             # Every new activate of a rank follows that rank's activates from earlier calls
             # (tRRD after the last, tFAW after the fourth-last). Putting this bound in now
             # changes no final time, but keeps the bank-only times, and so the priority order
@@ -486,7 +524,8 @@ class DramModel:
             earliest[~o_first] = now - 1.0
             # activate-to-next-activate of one bank, carried to its following episode
             occupancy = np.maximum(c.trc_cycles,
-                                   c.trcd_cycles + (o_size - 1) * self._hit_spacing + c.trp_cycles)
+                                   c.trcd_cycles + (o_size - 1) * self._hit_spacing
+                                   + episode_post[opens] + c.trp_cycles)
             gap_from_previous = np.empty(opens.size)
             gap_from_previous[0] = 0.0
             gap_from_previous[1:] = occupancy[:-1]
@@ -511,7 +550,6 @@ class DramModel:
                 activate_time = bank_chain.solve(np.maximum(earliest, limited))
                 if _close_enough(activate_time, limited):
                     break                                # and the bank timeline moved nothing
-            self._store_rank_history(plan, activate_time[priority])
 
         # -- 5. column commands and the data bus (issue order per channel) --
         episode_base = np.empty(len(episode_first))
@@ -519,32 +557,54 @@ class DramModel:
         episode_base[continuation] = continuation_column
         column_s = episode_base[episode_of] + position * self._hit_spacing
         data_ready = np.empty(n)
-        data_ready[by_bank] = column_s + (c.tcl_cycles + self._burst_cycles)
+        data_ready[by_bank] = column_s
+        data_ready += np.where(writes, c.tcwl_cycles, c.tcl_cycles) + self._burst_cycles
 
         if c.channels > 1:
             by_channel = np.argsort(_small_int_key(channel, c.channels), kind="stable")
             ch_b, rank_b, group_b = channel[by_channel], rank[by_channel], group[by_channel]
-            lower = data_ready[by_channel]
+            lower, write_b = data_ready[by_channel], writes[by_channel]
         else:
-            ch_b, rank_b, group_b, lower = channel, rank, group, data_ready
+            ch_b, rank_b, group_b, lower, write_b = channel, rank, group, data_ready, writes
         first_of_channel = _segment_starts(ch_b)
         previous_rank = np.empty(n, dtype=np.int64)
         previous_group = np.empty(n, dtype=np.int64)
         previous_rank[1:], previous_group[1:] = rank_b[:-1], group_b[:-1]
         previous_rank[first_of_channel] = self._bus_last_rank[ch_b[first_of_channel]]
         previous_group[first_of_channel] = self._bus_last_group[ch_b[first_of_channel]]
+        previous_write = np.empty(n, dtype=bool)
+        previous_write[1:] = write_b[:-1]
+        previous_write[first_of_channel] = self._bus_last_write[ch_b[first_of_channel]]
         same_rank = previous_rank == rank_b
-        bus_gap = np.where(same_rank & (previous_group == group_b), self._gap_same_group,
+        same_group = same_rank & (previous_group == group_b)
+        bus_gap = np.where(same_group, self._gap_same_group,
                            np.where(same_rank, self._gap_same_rank, self._burst_cycles))
+        # Turnarounds, as gaps between the ends of data on the bus (DRAMsim3 timing.cc's
+        # command gaps plus the two latencies): read -> write BL/2 + tRTRS; write -> read
+        # tWTR (L in the same bank group) + tCL + BL/2; across ranks BL/2 + tRTRS.
+        turn = previous_write != write_b
+        read_to_write = turn & ~write_b
+        read_to_write = turn & write_b
+        write_to_read = turn & ~write_b
+        bus_gap = np.where(turn, self._burst_cycles + c.trtrs_cycles, bus_gap)
+        bus_gap = np.where(write_to_read & same_rank,
+                           np.where(same_group, c.twtr_l_cycles, c.twtr_s_cycles)
+                           + c.tcl_cycles + self._burst_cycles, bus_gap)
+        del read_to_write
         lower[first_of_channel] = np.maximum(
             lower[first_of_channel],
             self._bus_end[ch_b[first_of_channel]] + bus_gap[first_of_channel])
         bus_end = _Chain(bus_gap, first_of_channel).solve(lower)
 
+        if plan is not None:
+            self._store_rank_history(plan, activate_time[priority])
+
         # -- 6. carry state to the next call --
         last_of_bank = np.append(first_of_bank[1:], True)
         self._open_row[bank_s[last_of_bank]] = row_s[last_of_bank]
         self._bank_column[bank_s[last_of_bank]] = column_s[last_of_bank]
+        self._bank_precharge_ready[bank_s[last_of_bank]] = (
+            column_s[last_of_bank] + post_column[by_bank][last_of_bank])
         if opens.size:
             last_open_of_bank = np.append(o_first[1:], True)
             self._bank_activate[o_bank[last_open_of_bank]] = activate_time[last_open_of_bank]
@@ -553,6 +613,7 @@ class DramModel:
         self._bus_end[ch_last] = bus_end[last_of_channel]
         self._bus_last_rank[ch_last] = rank_b[last_of_channel]
         self._bus_last_group[ch_last] = group_b[last_of_channel]
+        self._bus_last_write[ch_last] = write_b[last_of_channel]
         return n_hits, n_misses, n_conflicts, float(bus_end.max())
 
     # ---- rank activate limits ----
