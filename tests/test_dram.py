@@ -63,7 +63,7 @@ def addresses(config, *places):
 def test_every_preset_builds_and_cites_every_field(name):
     config = dram_preset(name)
     assert config.preset == name
-    value_fields = {f for f in DramConfig.__dataclass_fields__} - {"preset", "sources"}
+    value_fields = set(DramConfig.__dataclass_fields__) - {"preset", "sources"}
     assert value_fields <= set(config.sources), value_fields - set(config.sources)
     assert all(isinstance(text, str) and text for text in config.sources.values())
 

@@ -74,6 +74,7 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -207,7 +208,7 @@ def _segmented_cummax(values: np.ndarray, segment_of: np.ndarray) -> np.ndarray:
         return np.maximum.accumulate(shifted + offset) - offset + low
     out = np.empty_like(values)  # rare: huge spans; loop over segments, not elements
     bounds = np.flatnonzero(_segment_starts(segment_of)).tolist() + [len(values)]
-    for begin, end in zip(bounds[:-1], bounds[1:]):
+    for begin, end in itertools.pairwise(bounds):
         out[begin:end] = np.maximum.accumulate(values[begin:end])
     return out
 

@@ -68,6 +68,8 @@ class DramPort(Server):
         c = dram_config
         self._queue_tail = ((c.queue_depth * c.burst_cycles + c.tcl_cycles)
                             / self.model.dram_cycles_per_accel_cycle)
+        self._latency = ((c.trcd_cycles + c.tcl_cycles + c.burst_cycles)
+                         / self.model.dram_cycles_per_accel_cycle)
 
     def snapshot(self) -> dict:
         return dict(self.totals)
@@ -96,7 +98,12 @@ class DramPort(Server):
                 result = self._cached(base, bursts, is_write)
                 self._add(result)
                 took = finish + result["cycles"]       # streams of a request in sequence
-                hold = max(hold, took - self._queue_tail)
+                # No bus state is shared between cached streams, so only the latency (first
+                # activate and CAS) may overlap the next request, never the bus time.
+                bus = bursts * self.config.burst_cycles / self.config.channels
+                hidden = min(self._latency, result["cycles"]
+                             - bus / self.model.dram_cycles_per_accel_cycle)
+                hold = max(hold, took - max(hidden, 0.0))
             else:
                 batch = self.model.stream(base, n_bytes, is_write, now)
                 self._add(_as_dict(batch))
@@ -121,8 +128,8 @@ class DramPort(Server):
         return {k: v * scale for k, v in hit.items()}
 
     def service(self, streams, now):
-        hold, finish = self._serve(streams, now)
-        return int(math.ceil(finish - 1e-9)), None
+        _hold, finish = self._serve(streams, now)
+        return math.ceil(finish - 1e-9), None
 
     def _run(self):
         while True:
