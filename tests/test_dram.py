@@ -645,7 +645,9 @@ def reference_end_cycle(config, byte_addresses):
             open_row[b] = row[i]
     for e in episodes:
         h = len(e["bursts"])
-        e["occupancy"] = max(c.trc_cycles, c.trcd_cycles + (h - 1) * c.tccd_l_cycles + c.trp_cycles)
+        # reads only: the precharge waits tRTP after the last column (issue 11)
+        e["occupancy"] = max(c.trc_cycles, c.trcd_cycles + (h - 1) * c.tccd_l_cycles
+                             + c.trtp_cycles + c.trp_cycles)
 
     previous_of_bank, bank_only = {}, {}
     for k, e in enumerate(episodes):  # issue order of first bursts keeps each bank's order
