@@ -275,6 +275,10 @@ class DramModel:
             checks.fail("config", "a DramConfig", config)
         self.config = config
         self.accel_clock_mhz = checks.number("accel_clock_mhz", accel_clock_mhz, positive=True)
+        if config.page_policy != "open":
+            # the field exists for the exported DRAMsim3 configs; the timing model is open-page
+            checks.fail("dram.page_policy", "'open' (the closed-page policy is not modelled "
+                        "yet)", config.page_policy)
         # DRAM clock cycles per accelerator clock cycle
         self.dram_cycles_per_accel_cycle = (1000.0 / self.accel_clock_mhz) / config.tck_ns
         c = config
