@@ -772,3 +772,34 @@ def test_many_banks_and_ranks_take_the_offset_path_and_still_match_the_reference
     byte_addresses = rng.integers(0, 1 << 30, 4000) // 64 * 64
     batch = DramModel(config, 1600.0).access(byte_addresses, False, 0)
     assert batch.end_cycle == pytest.approx(reference_end_cycle(config, byte_addresses), abs=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# refresh closes rows (issue 11): the refresh precharges every bank, so the next access to a
+# row that was open before it is a miss (activate, no precharge) that waits for the window
+
+
+def test_a_refresh_between_two_calls_closes_the_open_row():
+    model = ddr4_model()
+    model.access(at(row=0), False, 0)
+    same_row_before = model.access(at(row=0, column=1), False, 1000)
+    assert same_row_before.row_hits == 1                   # no refresh yet: hit, tCL + BL/2
+    assert same_row_before.busy_cycles == pytest.approx(TCL + BURST)
+    now = TREFI + 100                                      # the first window (ending TREFI) is past
+    after = model.access(at(row=0, column=2), False, now)
+    assert (after.row_hits, after.row_misses, after.row_conflicts) == (0, 1, 0)
+    assert after.busy_cycles == pytest.approx(TRCD + TCL + BURST)   # closed: no tRP
+
+
+def test_a_refresh_inside_a_stream_closes_its_row_and_the_next_burst_activates_after_it():
+    # 16 reads of one row, column commands tCCD_L apart from tRCD, starting 100 work cycles
+    # before the first refresh window: burst 10's column command would be at work time W + 2
+    # (W = tREFI - tRFC), after the refresh, so it activates again at the window's end (real
+    # time tREFI) and the last burst (j = 15) issues at tREFI + tRCD + 5 tCCD_L.
+    now = TREFI - TRFC - 100
+    places = [dict(row=0, column=j) for j in range(16)]
+    batch = ddr4_model().access(addresses(DDR4, *places), False, now)
+    assert (batch.row_hits, batch.row_misses, batch.row_conflicts) == (14, 2, 0)
+    assert batch.end_cycle == pytest.approx(TREFI + TRCD + 5 * TCCD_L + TCL + BURST)
+    # without the refresh closing the row it would be a hit 20 cycles earlier
+    assert batch.end_cycle - (TREFI + 2 + 5 * TCCD_L + TCL + BURST) == pytest.approx(TRCD - 2)

@@ -44,6 +44,13 @@ The timing model (what is computed per batch)
    tREFI - tRFC cycles of work, so long runs lose exactly tRFC/tREFI of their time and short
    batches between refreshes see none. `refreshes` counts the REF windows (x channels x ranks)
    that fall inside a batch; refresh energy is part of `background_power_mw`.
+   A refresh precharges every bank (DRAMsim3 and JEDEC: REF needs all banks idle): a row left
+   open before a refresh boundary is closed when a call starts after it, and a row hit whose
+   column command would fall after a boundary that its bank's previous column command came
+   before becomes a miss that activates at the end of the window (found by timing the call,
+   marking those bursts and timing it again, once: closings that the second timing's own delays
+   would move are not looked for again). The refresh's own precharge-all stands in for the
+   bank's precharge (inside tRFC).
 
 Approximations (deliberate; the closed-form benchmark checks the aggregate behaviour)
 ------------------------------------------------------------------------------------
@@ -51,9 +58,6 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
   own timing allows, however far down the batch the request is; the data bus still returns
   bursts in issue order. A real controller sees 32-64 requests, so this model hides row-switch
   costs a little better than hardware when the next row lives in another bank.
-- Reads and writes have the same timing (tCL stands for the write latency too); read/write
-  bus turnaround (tWTR, tRTW), write recovery (tWR), read-to-precharge (tRTP) and rank-switch
-  delay (tRTRS) are not modelled.
 - tFAW and tRRD are met exactly within the priority order, but the order is fixed from the
   bank-only times before the rank limits are applied (a list scheduler would re-decide it as
   it goes). The alternation stops after 24 rounds and keeps the bank-valid times if it has not
@@ -64,7 +68,9 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
   interleave: each call ends with its busiest bank's tail. Splitting a 6000-burst random batch
   into overlapping calls of 1000 bursts measured +1 % (DDR4), +5 % (LPDDR4), +9 % (HBM2) in
   time; calls of 100 bursts +18 to +30 %. Streams are unaffected.
-- Refresh does not close open rows, and refresh windows are aligned across channels and ranks.
+- Refresh windows are aligned across channels and ranks (DRAMsim3's RANK_LEVEL_SIMULTANEOUS
+  policy, the one the exported configs use). A row conflict across a refresh boundary is still
+  charged its own precharge (the refresh made it a miss): rare, and at most tRP.
 - The command bus is never a bottleneck; no power-down states; activate energy is charged per
   activate (misses + conflicts), read/write energy per bit moved, background power per channel.
 - Large calls are processed in chunks of 2**20 bursts with state carried between them, so the
@@ -91,6 +97,9 @@ _CHUNK_BURSTS = 1 << 20
 _MAX_SCHEDULE_ROUNDS = 24
 # Rounds of (tRRD chain, tFAW chain) alternation inside the rank limits.
 _MAX_RANK_ROUNDS = 16
+# Timings of a call: the first finds the row hits a refresh closes, the second times them as
+# misses (closings that the second timing's own delays would add are not looked for again).
+_MAX_REFRESH_ROUNDS = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,6 +471,12 @@ class DramModel:
         rank = channel * c.ranks + fields["rank"]                        # global rank id
         bank = (rank * c.bank_groups + group) * c.banks_per_group + fields["bank"]
 
+        # -- 0. refresh precharges every bank: a row left open before the last refresh window
+        # (work-time boundaries k * (tREFI - tRFC)) is closed when this call starts --
+        work = self._refresh_work
+        refreshed = np.floor(self._bank_column / work) < math.floor(now / work)
+        self._open_row[refreshed] = -1
+
         # -- 1. row-buffer outcome per bank, in issue order --
         by_bank = _group_by_first_use(bank, c.total_banks)
         bank_s, row_s = bank[by_bank], row[by_bank]
@@ -469,11 +484,40 @@ class DramModel:
         previous_row = np.empty(n, dtype=np.int64)
         previous_row[1:] = row_s[:-1]
         previous_row[first_of_bank] = self._open_row[bank_s[first_of_bank]]
-        hit = previous_row == row_s
-        miss = ~hit & (previous_row < 0)
+        row_hit = previous_row == row_s
+        row_closed = previous_row < 0
+        # bursts whose row a refresh closed inside this call (found by timing, see below), and
+        # the work time of that refresh boundary (the new activate goes after it)
+        refresh_closed = np.zeros(n, dtype=bool)
+        refresh_boundary = np.zeros(n)
+        for round_ in range(_MAX_REFRESH_ROUNDS):
+            timed = self._timeline(c, n, now, writes, channel, rank, group, by_bank, bank_s,
+                                   first_of_bank, row_hit & ~refresh_closed,
+                                   row_closed | refresh_closed, refresh_boundary)
+            if round_ == _MAX_REFRESH_ROUNDS - 1:
+                break
+            column_s = timed["column_s"]
+            # a hit whose column command falls after a refresh boundary that the previous
+            # column command of its bank came before finds its row closed
+            previous_column = np.empty(n)
+            previous_column[1:] = column_s[:-1]
+            previous_column[first_of_bank] = self._bank_column[bank_s[first_of_bank]]
+            before = np.floor(previous_column / work)
+            crossed = row_hit & (np.floor(column_s / work) > before)
+            if not crossed.any():
+                break
+            refresh_closed = crossed
+            refresh_boundary = np.where(crossed, (before + 1.0) * work, 0.0)
+        hit = row_hit & ~refresh_closed
         n_hits = int(np.count_nonzero(hit))
-        n_misses = int(np.count_nonzero(miss))
+        n_misses = int(np.count_nonzero(row_closed | refresh_closed))
         n_conflicts = n - n_hits - n_misses
+        self._commit(timed, n, writes, by_bank, bank_s, row_s, first_of_bank)
+        return n_hits, n_misses, n_conflicts, float(timed["bus_end"].max())
+
+    def _timeline(self, c, n, now, writes, channel, rank, group, by_bank, bank_s,
+                  first_of_bank, hit, miss, refresh_boundary):
+        """Steps 2-5 for one outcome per burst (by-bank order); changes no state."""
 
         # -- 2. episodes: an activate (or the continuation of a row left open) plus its hits --
         episode_start = first_of_bank | ~hit
@@ -513,6 +557,8 @@ class DramModel:
                 prior_precharge[after_continuation] = (
                     continuation_last[where_cont] + episode_post[continuation[where_cont]])
             request_ready = now + np.where(miss[episode_first[opens]], 0.0, c.trp_cycles)
+            # an activate after a refresh closed the row goes after that refresh
+            o_boundary = refresh_boundary[episode_first[opens]]
             earliest = np.maximum(np.maximum(request_ready, prior_activate + c.trc_cycles),
                                   prior_precharge + c.trp_cycles)
             # Every new activate of a rank follows that rank's activates from earlier calls
@@ -524,9 +570,16 @@ class DramModel:
             recent = self._rank_recent_activate[o_rank]
             rank_bound = np.maximum(recent[:, 3] + c.trrd_s_cycles, recent[:, 0] + c.tfaw_cycles)
             earliest = np.maximum(earliest, rank_bound)
+            # A row that a refresh closed: the refresh's precharge-all (inside its tRFC window,
+            # which the work axis leaves out) replaces this bank's own precharge, so the activate
+            # waits only for the request, the rank limits and the end of that refresh.
+            o_refresh = o_boundary > 0.0
+            earliest = np.where(o_refresh & o_first,
+                                np.maximum(np.maximum(now, rank_bound), o_boundary), earliest)
             # later episodes are bound by the chain only; now - 1 stands for "no bound" (a bank's
             # first episode never starts before now)
             earliest[~o_first] = now - 1.0
+            earliest = np.maximum(earliest, o_boundary)
             # activate-to-next-activate of one bank, carried to its following episode
             occupancy = np.maximum(c.trc_cycles,
                                    c.trcd_cycles + (o_size - 1) * self._hit_spacing
@@ -534,6 +587,7 @@ class DramModel:
             gap_from_previous = np.empty(opens.size)
             gap_from_previous[0] = 0.0
             gap_from_previous[1:] = occupancy[:-1]
+            gap_from_previous[o_refresh] = 0.0
             bank_chain = _Chain(gap_from_previous, o_first)
             activate_time = bank_chain.solve(earliest)
 
@@ -588,21 +642,33 @@ class DramModel:
         # command gaps plus the two latencies): read -> write BL/2 + tRTRS; write -> read
         # tWTR (L in the same bank group) + tCL + BL/2; across ranks BL/2 + tRTRS.
         turn = previous_write != write_b
-        read_to_write = turn & ~write_b
-        read_to_write = turn & write_b
         write_to_read = turn & ~write_b
         bus_gap = np.where(turn, self._burst_cycles + c.trtrs_cycles, bus_gap)
         bus_gap = np.where(write_to_read & same_rank,
                            np.where(same_group, c.twtr_l_cycles, c.twtr_s_cycles)
                            + c.tcl_cycles + self._burst_cycles, bus_gap)
-        del read_to_write
         lower[first_of_channel] = np.maximum(
             lower[first_of_channel],
             self._bus_end[ch_b[first_of_channel]] + bus_gap[first_of_channel])
         bus_end = _Chain(bus_gap, first_of_channel).solve(lower)
 
+        return {"column_s": column_s, "bus_end": bus_end, "plan": plan, "priority": priority,
+                "activate_time": activate_time, "post_column": post_column,
+                "o_bank": o_bank if opens.size else None,
+                "o_first": o_first if opens.size else None,
+                "ch_b": ch_b, "rank_b": rank_b, "group_b": group_b, "write_b": write_b,
+                "first_of_channel": first_of_channel}
+
+    def _commit(self, timed, n, writes, by_bank, bank_s, row_s, first_of_bank):
+        """Step 6: carry a call's final state (open rows, bank, rank and bus history) forward."""
+        column_s, bus_end, plan = timed["column_s"], timed["bus_end"], timed["plan"]
+        activate_time, post_column = timed["activate_time"], timed["post_column"]
+        o_bank, o_first = timed["o_bank"], timed["o_first"]
+        ch_b, rank_b, group_b, write_b = (timed["ch_b"], timed["rank_b"], timed["group_b"],
+                                          timed["write_b"])
+        first_of_channel = timed["first_of_channel"]
         if plan is not None:
-            self._store_rank_history(plan, activate_time[priority])
+            self._store_rank_history(plan, activate_time[timed["priority"]])
 
         # -- 6. carry state to the next call --
         last_of_bank = np.append(first_of_bank[1:], True)
@@ -610,7 +676,7 @@ class DramModel:
         self._bank_column[bank_s[last_of_bank]] = column_s[last_of_bank]
         self._bank_precharge_ready[bank_s[last_of_bank]] = (
             column_s[last_of_bank] + post_column[by_bank][last_of_bank])
-        if opens.size:
+        if o_bank is not None:
             last_open_of_bank = np.append(o_first[1:], True)
             self._bank_activate[o_bank[last_open_of_bank]] = activate_time[last_open_of_bank]
         last_of_channel = np.append(first_of_channel[1:], True)
@@ -619,7 +685,6 @@ class DramModel:
         self._bus_last_rank[ch_last] = rank_b[last_of_channel]
         self._bus_last_group[ch_last] = group_b[last_of_channel]
         self._bus_last_write[ch_last] = write_b[last_of_channel]
-        return n_hits, n_misses, n_conflicts, float(bus_end.max())
 
     # ---- rank activate limits ----
     def _rank_plan(self, ranks_in_order: np.ndarray, groups_in_order: np.ndarray) -> dict:
