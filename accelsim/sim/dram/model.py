@@ -16,7 +16,10 @@ clock cycles (`tck_ns`), converted at the edges. DRAM cycles per accelerator cyc
 The timing model (what is computed per batch)
 ---------------------------------------------
 1. Decode each burst to (channel, rank, bank group, bank, row, column).
-2. Per bank, in issue order: a burst is a row *hit* if the bank's open row is its row, a *miss*
+2. Issue order: writes wait in a per-channel write buffer drained when full; then FR-FCFS
+   within the request queue (`queue_depth` requests per channel, see `_first_ready_order`):
+   in each queue window a bank serves its open row's requests first, then its other rows
+   oldest first. Per bank, in that order: a burst is a row *hit* if the bank's open row is its row, a *miss*
    if the bank is closed (only after construction or reset), a *conflict* otherwise (another
    row is open: precharge, then activate). Open-row state persists across calls (open-page
    policy). A run of hits after an activate is one "episode" of that bank.
@@ -54,9 +57,9 @@ The timing model (what is computed per batch)
 
 Approximations (deliberate; the closed-form benchmark checks the aggregate behaviour)
 ------------------------------------------------------------------------------------
-- Unbounded request queue: a bank prepares (precharge/activate) for a request as early as its
-  own timing allows, however far down the batch the request is; the data bus still returns
-  bursts in issue order. A real controller sees 32-64 requests, so this model hides row-switch
+- The queue bounds the FR-FCFS reordering but not the bank preparation: a bank prepares
+  (precharge/activate) for a request as early as its own timing allows, however far down the
+  batch the request is; the data bus returns bursts in (reordered) issue order. A real controller sees 32-64 requests, so this model hides row-switch
   costs a little better than hardware when the next row lives in another bank.
 - tFAW and tRRD are met exactly within the priority order, but the order is fixed from the
   bank-only times before the rank limits are applied (a list scheduler would re-decide it as
@@ -458,6 +461,78 @@ class DramModel:
         key[write_at[by_channel]] = released_at
         return np.lexsort((np.arange(n), key))
 
+    def _first_ready_order(self, channel: np.ndarray, bank: np.ndarray, row: np.ndarray):
+        """The order an FR-FCFS controller with a queue of `queue_depth` requests per channel
+        issues a call's bursts in (None: as given).
+
+        Each channel's requests are cut into windows of `queue_depth` consecutive requests (what
+        the queue holds together). Within a window, each bank serves first the requests to the
+        row it has open (a row hit goes ahead of an older conflict), then the other rows, oldest
+        row first, each row's requests together; the bank's requests keep the window's slots of
+        that bank, so the other banks' order and the channel's interleaving do not change. The
+        open row of a window is the bank's open row for its first window, else the row of the
+        bank's last request in the window before (approximation: a controller that reordered
+        that window may have left another row open). Cost: a few passes; a sort only over
+        the (window, bank) groups whose order changes.
+        """
+        n = bank.size
+        depth = self.config.queue_depth
+        if n < 2:
+            return None
+        by_bank = np.argsort(_small_int_key(bank, self.config.total_banks), kind="stable")
+        if self.config.channels > 1:
+            by_channel = np.argsort(_small_int_key(channel, self.config.channels), kind="stable")
+            ch_sorted = channel[by_channel]
+            ch_first = np.flatnonzero(_segment_starts(ch_sorted))
+            position = np.empty(n, dtype=np.int64)
+            position[by_channel] = (np.arange(n)
+                                    - ch_first[np.cumsum(_segment_starts(ch_sorted)) - 1])
+        else:
+            position = np.arange(n)
+        window = (position // depth)[by_bank]
+        bank_b, row_b = bank[by_bank], row[by_bank]
+        new_bank = _segment_starts(bank_b)
+        group_start = new_bank.copy()
+        group_start[1:] |= window[1:] != window[:-1]
+        # the row open when the window starts (see above)
+        preferred = np.empty(n, dtype=np.int64)
+        preferred[1:] = row_b[:-1]
+        preferred[new_bank] = self._open_row[bank_b[new_bank]]
+        group_of = np.cumsum(group_start) - 1
+        group_first = np.flatnonzero(group_start)
+        preferred = preferred[group_first][group_of]
+        # runs of one row inside a group; a group is already in FR-FCFS order when it is one run,
+        # or two runs of which the second is not the open row
+        run_start = group_start.copy()
+        run_start[1:] |= row_b[1:] != row_b[:-1]
+        runs = np.bincount(group_of, weights=run_start, minlength=group_first.size)
+        second_run = np.flatnonzero(run_start & ~group_start)
+        second_is_open = np.zeros(group_first.size, dtype=bool)
+        second_is_open[group_of[second_run]] = row_b[second_run] == preferred[second_run]
+        reorder = (runs >= 3) | ((runs == 2) & second_is_open)
+        if not reorder.any():
+            return None
+        members = np.flatnonzero(reorder[group_of])                      # by-bank positions
+        g, r = group_of[members], row_b[members]
+        # first appearance of each (group, row) among the members: rows served oldest first
+        # (stable sorts of one integer key each; members are ascending, so ties stay in order)
+        by_row = np.argsort(g * (int(r.max()) + 1) + r, kind="stable")
+        row_first = _segment_starts(g[by_row]) | _segment_starts(r[by_row])
+        first_member = np.empty(members.size, dtype=np.int64)
+        first_seen = np.flatnonzero(row_first)                           # index into members
+        first_member[by_row] = by_row[first_seen][np.cumsum(row_first) - 1]
+        not_open = r != preferred[members]
+        # (group, open row first, row's first appearance); first_member < members.size
+        key = (g * 2 + not_open) * members.size + first_member
+        served = members[np.argsort(key, kind="stable")]
+        if np.array_equal(served, members):
+            return None
+        permuted = by_bank.copy()
+        permuted[members] = by_bank[served]          # each group keeps its slots, in new order
+        order = np.arange(n)
+        order[by_bank] = permuted
+        return order
+
     def _schedule(self, burst_index: np.ndarray, writes: np.ndarray, now: float):
         """Time one chunk of bursts (arrival order); update state. Returns counts and last end."""
         c = self.config
@@ -476,6 +551,12 @@ class DramModel:
         work = self._refresh_work
         refreshed = np.floor(self._bank_column / work) < math.floor(now / work)
         self._open_row[refreshed] = -1
+
+        # -- 0b. FR-FCFS within the request queue: row hits first, then oldest first --
+        order = self._first_ready_order(channel, bank, row)
+        if order is not None:
+            channel, group, row, rank, bank, writes = (
+                a[order] for a in (channel, group, row, rank, bank, writes))
 
         # -- 1. row-buffer outcome per bank, in issue order --
         by_bank = _group_by_first_use(bank, c.total_banks)
@@ -579,6 +660,10 @@ class DramModel:
             # later episodes are bound by the chain only; now - 1 stands for "no bound" (a bank's
             # first episode never starts before now)
             earliest[~o_first] = now - 1.0
+            # the priority order below comes from the times without the refresh bounds: in
+            # busy traffic the rank limits, not the bank, set when an activate goes, so a bound
+            # in bank-only time would move the activate far down the order
+            unbounded = earliest
             earliest = np.maximum(earliest, o_boundary)
             # activate-to-next-activate of one bank, carried to its following episode
             occupancy = np.maximum(c.trc_cycles,
@@ -587,9 +672,13 @@ class DramModel:
             gap_from_previous = np.empty(opens.size)
             gap_from_previous[0] = 0.0
             gap_from_previous[1:] = occupancy[:-1]
-            gap_from_previous[o_refresh] = 0.0
-            bank_chain = _Chain(gap_from_previous, o_first)
-            activate_time = bank_chain.solve(earliest)
+            if o_refresh.any():
+                activate_time = _Chain(gap_from_previous, o_first).solve(unbounded)
+                gap_from_previous[o_refresh] = 0.0
+                bank_chain = _Chain(gap_from_previous, o_first)
+            else:
+                bank_chain = _Chain(gap_from_previous, o_first)
+                activate_time = bank_chain.solve(earliest)
 
             # -- 4. rank activate limits (tRRD, tFAW), alternating with the bank timeline --
             # Priority: rank, then bank-only time; ties keep the by-bank order (banks in order of
@@ -598,6 +687,8 @@ class DramModel:
             low = activate_time.min()
             span = float(activate_time.max() - low) + 1.0
             priority = np.argsort(o_rank * span + (activate_time - low), kind="stable")
+            if o_refresh.any():
+                activate_time = bank_chain.solve(earliest)
             plan = self._rank_plan(o_rank[priority], o_group[priority])
             for _ in range(_MAX_SCHEDULE_ROUNDS):
                 in_order = activate_time[priority]
