@@ -43,7 +43,9 @@ _RAMULATOR_LPDDR4 = (
 )
 _RAMULATOR_LPDDR4_REFRESH = "Ramulator (v1) src/LPDDR4.cpp init_speed, LPDDR4_8Gb_x16 at 3200"
 _ACCELERGY_LPDDR4 = "Accelergy CACTI plug-in DRAM table: LPDDR4 8 pJ/bit (REFERENCES.md)"
-_OCONNOR_HBM2 = "O'Connor et al., Fine-Grained DRAM, MICRO 2017, HBM2 figures as quoted (REFERENCES.md)"
+_OCONNOR_HBM2 = (
+    "O'Connor et al., Fine-Grained DRAM, MICRO 2017, HBM2 figures as quoted (REFERENCES.md)"
+)
 # Every preset's activate/read/write energies are of one kind: a DRAMsim3 config's IDD currents
 # by the Micron TN-40-07 method (what DRAMsim3 itself charges: activate = VDD x (IDD0 tRC -
 # IDD3N tRAS - IDD2N tRP), read/write = VDD x (IDD4R/W - IDD3N) over the burst), i.e. the
@@ -186,7 +188,9 @@ PRESETS = {
             **_CONTROLLER_VALUES,
         },
         "sources": {
-            "channels": "accelsim default: one 32-bit channel (Ramulator LPDDR4 channel_width = 32)",
+            "channels": (
+                "accelsim default: one 32-bit channel (Ramulator LPDDR4 channel_width = 32)"
+            ),
             "ranks": "accelsim default: single rank",
             "bank_groups": "JEDEC JESD209-4: LPDDR4 has no bank groups (Ramulator LPDDR4 levels)",
             "banks_per_group": f"{_RAMULATOR_LPDDR4}: org LPDDR4_8Gb_x16, 8 banks",

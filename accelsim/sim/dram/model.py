@@ -19,7 +19,8 @@ The timing model (what is computed per batch)
 2. Issue order: writes wait in a per-channel write buffer drained when full; then FR-FCFS
    within the request queue (`queue_depth` requests per channel, see `_first_ready_order`):
    in each queue window a bank serves its open row's requests first, then its other rows
-   oldest first. Per bank, in that order: a burst is a row *hit* if the bank's open row is its row, a *miss*
+   oldest first. Per bank, in that order: a burst is a row *hit* if the bank's open row is its
+   row, a *miss*
    if the bank is closed (only after construction or reset), a *conflict* otherwise (another
    row is open: precharge, then activate). Open-row state persists across calls (open-page
    policy). A run of hits after an activate is one "episode" of that bank.
@@ -59,7 +60,8 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
 ------------------------------------------------------------------------------------
 - The queue bounds the FR-FCFS reordering but not the bank preparation: a bank prepares
   (precharge/activate) for a request as early as its own timing allows, however far down the
-  batch the request is; the data bus returns bursts in (reordered) issue order. A real controller sees 32-64 requests, so this model hides row-switch
+  batch the request is; the data bus returns bursts in (reordered) issue order. A real
+  controller sees 32-64 requests, so this model hides row-switch
   costs a little better than hardware when the next row lives in another bank.
 - tFAW and tRRD are met exactly within the priority order, but the order is fixed from the
   bank-only times before the rank limits are applied (a list scheduler would re-decide it as
@@ -142,7 +144,8 @@ class DramBatch:
     @property
     def energy_pj(self) -> float:
         """Dynamic energy: activates + reads + writes + I/O (background power not included)."""
-        return self.activate_energy_pj + self.read_energy_pj + self.write_energy_pj + self.io_energy_pj
+        return (self.activate_energy_pj + self.read_energy_pj + self.write_energy_pj
+                + self.io_energy_pj)
 
     @property
     def bytes_total(self) -> int:
@@ -338,7 +341,7 @@ class DramModel:
         return k * period + (work_cycle - k * work)
 
     def _refresh_windows(self, real_start: float, real_end: float) -> int:
-        """REF windows starting in [real_start, real_end); windows start at k*tREFI + (tREFI - tRFC)."""
+        """REF windows starting in [real_start, real_end); they start at k*tREFI + tREFI - tRFC."""
         period, work = self._refresh_period, self._refresh_work
         count = math.ceil((real_end - work) / period) - math.ceil((real_start - work) / period)
         return max(count, 0)
@@ -372,7 +375,8 @@ class DramModel:
 
         return self._run(chunks(), now_cycle)
 
-    def stream(self, base_byte_address: int, n_bytes: int, is_write: bool, now_cycle: float) -> DramBatch:
+    def stream(self, base_byte_address: int, n_bytes: int, is_write: bool,
+               now_cycle: float) -> DramBatch:
         """Read or write the contiguous region [base, base + n_bytes), one burst at a time."""
         if base_byte_address < 0 or n_bytes < 0:
             raise ValueError(
@@ -455,7 +459,8 @@ class DramModel:
         size = np.diff(np.append(first, write_at.size))[segment_of]
         trigger = (k // depth + 1) * depth - 1                           # the write that fills it
         released_at = np.where(trigger < size,
-                               write_at[by_channel][first[segment_of] + np.minimum(trigger, size - 1)],
+                               write_at[by_channel][first[segment_of]
+                                                    + np.minimum(trigger, size - 1)],
                                n)
         key = np.arange(n)
         key[write_at[by_channel]] = released_at
@@ -613,7 +618,8 @@ class DramModel:
         continuation = np.flatnonzero(~episode_opens)
         continuation_column = np.maximum(
             self._bank_column[episode_bank[continuation]] + self._hit_spacing, now)
-        continuation_last = continuation_column + (episode_size[continuation] - 1) * self._hit_spacing
+        continuation_last = (continuation_column
+                             + (episode_size[continuation] - 1) * self._hit_spacing)
         # the precharge after an episode waits tRTP after a read, write recovery after a write
         post_column = np.where(writes, c.tcwl_cycles + self._burst_cycles + c.twr_cycles,
                                float(c.trtp_cycles))
@@ -795,7 +801,8 @@ class DramModel:
         insert_at = np.searchsorted(ranks_in_order, h_rank, side="left")
         s_rank = np.insert(ranks_in_order, insert_at, h_rank)
         s_group = np.insert(groups_in_order, insert_at, h_group)
-        new_positions = np.arange(n_new) + np.searchsorted(insert_at, np.arange(n_new), side="right")
+        new_positions = (np.arange(n_new)
+                         + np.searchsorted(insert_at, np.arange(n_new), side="right"))
         total = s_rank.size
         starts = _segment_starts(s_rank)
         segment_first = np.flatnonzero(starts)
