@@ -21,8 +21,9 @@ stream-column-major (mapping RoRaBaBgCoCh: a whole row of one bank, then the nex
     DDR4 (tCCD_L = 2 x BL/2), 1.0 for LPDDR4 and HBM2 (tCCD_L = BL/2).
         cycles per burst = ((C - 1) * gL + gS) / C
 stream-one-bank (one bank per channel: every row switch is a precharge + activate in line)
-    Activate-to-activate per row: max(tRC, tRCD + (C - 1) * tCCD_L + tRP), and at least C * gL.
-        cycles per burst = max(tRC, tRCD + (C-1)*tCCD_L + tRP, C * gL) / C
+    Activate-to-activate per row: max(tRC, tRCD + (C - 1) * tCCD_L + tRTP + tRP), and at least
+    C * gL.
+        cycles per burst = max(tRC, tRCD + (C-1)*tCCD_L + tRTP + tRP, C * gL) / C
 random (uniform bursts over 16 GiB: almost every burst is a row conflict)
     Three limits per channel: the bus (consecutive bursts share a bank group with probability
     1/(R*BG)), activates per rank (tFAW/4 on average, or the mean tRRD if that is larger; R
@@ -77,8 +78,9 @@ def closed_form_gb_per_s(config: DramConfig, pattern: str) -> float:
         next_bank_gap = gap_short if c.bank_groups > 1 else gap_long
         cycles = ((columns - 1) * gap_long + next_bank_gap) / columns
     elif pattern == "stream-one-bank":
-        per_row = max(c.trc_cycles, c.trcd_cycles + (columns - 1) * c.tccd_l_cycles + c.trp_cycles,
-                      columns * gap_long)
+        # the precharge waits tRTP after the row's last read (issue 11: read-to-precharge)
+        per_row = max(c.trc_cycles, c.trcd_cycles + (columns - 1) * c.tccd_l_cycles
+                      + c.trtp_cycles + c.trp_cycles, columns * gap_long)
         cycles = per_row / columns
     elif pattern == "random":
         same_rank = 1.0 / c.ranks

@@ -49,6 +49,14 @@ _POSITIVE_INT_FIELDS = (
     "tccd_l_cycles", "trrd_s_cycles", "trrd_l_cycles", "tfaw_cycles", "trefi_cycles",
     "trfc_cycles",
 )
+_NONNEGATIVE_INT_FIELDS = (
+    "twtr_s_cycles", "twtr_l_cycles", "twr_cycles", "trtp_cycles", "trtrs_cycles",
+)
+# Fields with a default: a "custom" config may leave them out.
+_OPTIONAL_FIELDS = _NONNEGATIVE_INT_FIELDS + (
+    "tcwl_cycles", "queue_depth", "write_buffer_depth", "page_policy",
+)
+PAGE_POLICIES = ("open", "closed")
 _POSITIVE_FLOAT_FIELDS = ("tck_ns",)
 _NONNEGATIVE_FLOAT_FIELDS = (
     "activate_energy_pj", "read_energy_pj_per_bit", "write_energy_pj_per_bit",
@@ -87,6 +95,12 @@ def _validate_values(values: Mapping) -> None:
     """Check every field's type and range, then the cross-field rules."""
     for name in _POSITIVE_INT_FIELDS:
         checks.integer(name, values[name], minimum=1)
+    for name in _NONNEGATIVE_INT_FIELDS:
+        checks.integer(name, values[name], minimum=0)
+    checks.integer("tcwl_cycles", values["tcwl_cycles"], minimum=1)
+    checks.integer("queue_depth", values["queue_depth"], minimum=1)
+    checks.integer("write_buffer_depth", values["write_buffer_depth"], minimum=1)
+    checks.one_of("page_policy", values["page_policy"], PAGE_POLICIES)
     for name in _POSITIVE_FLOAT_FIELDS:
         checks.number(name, values[name], positive=True)
     for name in _NONNEGATIVE_FLOAT_FIELDS:
@@ -154,11 +168,26 @@ class DramConfig:
     io_energy_pj_per_bit: float
     background_power_mw: float
     address_mapping: str
+    # Write timing (DRAM cycles). Optional so custom configs written before they existed still
+    # load: a missing tCWL means tCL, missing turnaround/recovery figures mean 0 (not modelled).
+    tcwl_cycles: int | None = None
+    twtr_s_cycles: int = 0
+    twtr_l_cycles: int = 0
+    twr_cycles: int = 0
+    trtp_cycles: int = 0
+    trtrs_cycles: int = 0
+    # The controller in front of the channels (per channel): request queue, write buffer,
+    # page policy. Defaults follow DRAMsim3's configs (trans_queue_size = 32, OPEN_PAGE).
+    queue_depth: int = 32
+    write_buffer_depth: int = 32
+    page_policy: str = "open"
     # Excluded from the hash so configs stay usable as dict keys; a plain dict so they pickle.
     sources: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
         checks.one_of("preset", self.preset, _PRESET_CHOICES)
+        if self.tcwl_cycles is None:
+            object.__setattr__(self, "tcwl_cycles", self.tcl_cycles)
         _validate_values(dataclasses.asdict(self))
         object.__setattr__(self, "sources", dict(self.sources))
 
@@ -268,7 +297,8 @@ def _merge_with_preset(name, given: Mapping) -> DramConfig:
     if user_sources is not None:
         user_sources = checks.source_map("sources", user_sources)
     if name == "custom":
-        missing = [key for key in allowed if key != "sources" and key not in given]
+        missing = [key for key in allowed
+                   if key not in ("sources",) + _OPTIONAL_FIELDS and key not in given]
         if missing:
             raise ConfigError(f"preset: expected every DRAM field given for 'custom', got "
                               f"{missing} missing")

@@ -9,6 +9,13 @@ Conventions
 - `row_size_bytes` is the row (page) of one channel-wide rank: all devices that answer a burst
   together, e.g. eight x8 DDR4 devices of 1 KB each = 8 KB.
 - `activate_energy_pj` is one activate + precharge pair on that channel-wide row.
+- What the energies include: `activate_energy_pj`, `read_energy_pj_per_bit` and
+  `write_energy_pj_per_bit` are the DRAM core on VDD (arrays, sense amplifiers, on-die data
+  path as the IDD currents measure it), all three presets from a DRAMsim3 config's currents by
+  the Micron TN-40-07 method; `io_energy_pj_per_bit` is everything between the core and the
+  controller per bit moved (output drivers, on-die termination at both ends, and for HBM2 the
+  on-die movement to the I/O), from a separate cited figure; background and refresh are
+  `background_power_mw`. VPP (wordline pump) is in none of them.
 - `background_power_mw` is per channel: active standby plus the average refresh power
   (refresh is not charged per REF command anywhere else).
 - A source string names where the number was read; "derived" marks arithmetic on sourced
@@ -30,15 +37,42 @@ _DDR4_ENERGY = (
     "x8 devices x 8 per 64-bit rank"
 )
 _DRAMSIM3_HBM2 = "DRAMsim3 configs/HBM2_8Gb_x128.ini"
+_DRAMSIM3_LPDDR4 = "DRAMsim3 configs/LPDDR4_8Gb_x16_2400.ini"
 _RAMULATOR_LPDDR4 = (
     "Ramulator (v1) src/LPDDR4.h speed LPDDR4_3200 (Ramulator 2 ships no LPDDR4 model)"
 )
 _RAMULATOR_LPDDR4_REFRESH = "Ramulator (v1) src/LPDDR4.cpp init_speed, LPDDR4_8Gb_x16 at 3200"
 _ACCELERGY_LPDDR4 = "Accelergy CACTI plug-in DRAM table: LPDDR4 8 pJ/bit (REFERENCES.md)"
-_OCONNOR_HBM2 = "O'Connor et al., Fine-Grained DRAM, MICRO 2017, HBM2 figures as quoted (REFERENCES.md)"
+_OCONNOR_HBM2 = (
+    "O'Connor et al., Fine-Grained DRAM, MICRO 2017, HBM2 figures as quoted (REFERENCES.md)"
+)
+# Every preset's activate/read/write energies are of one kind: a DRAMsim3 config's IDD currents
+# by the Micron TN-40-07 method (what DRAMsim3 itself charges: activate = VDD x (IDD0 tRC -
+# IDD3N tRAS - IDD2N tRP), read/write = VDD x (IDD4R/W - IDD3N) over the burst), i.e. the
+# DRAM core on VDD; the I/O (drivers, termination, data movement outside the arrays) is
+# io_energy_pj_per_bit, from a separate published figure.
+_MICRON_DDR4_IO = (
+    "derived: Micron DDR4 system-power calculator (DDR4_Power_Calc.xlsm, TN-40-07), default "
+    "2-rank channel at VDDQ 1.2 V, per-DQ termination + driver power as reproduced in the "
+    "energydram package's tests (github gaomy3832/energydram): read 2.4 (controller) + 10.1 "
+    "(target rank) + 5.7 (other rank) = 18.2 mW, write 10.0 + 2.9 + 7.6 = 20.5 mW; x 0.3125 ns "
+    "per bit at 3200 MT/s x strobe and mask pins per data pin on x8 (10/8 read, 11/8 write) = "
+    "7.1 pJ/bit read, 8.8 pJ/bit write; mean 8.0. A single-rank channel has no other-rank "
+    "termination (about 30 % less)"
+)
 
 DEFAULT_ADDRESS_MAPPING = "RoRaBaCoBgCh"
 _MAPPING_SOURCE = "accelsim default: bank group interleaved per burst (see dram_presets docstring)"
+
+# The controller in front of every preset's channels (DRAMsim3's configs all use these).
+_CONTROLLER_VALUES = {"queue_depth": 32, "write_buffer_depth": 32, "page_policy": "open"}
+_CONTROLLER_SOURCES = {
+    "queue_depth": "DRAMsim3 configs/*.ini trans_queue_size = 32 (per channel)",
+    "write_buffer_depth": (
+        "DRAMsim3 src/controller.cc: a write buffer of trans_queue_size, drained whole when full"
+    ),
+    "page_policy": "DRAMsim3 configs/*.ini row_buf_policy = OPEN_PAGE",
+}
 
 PRESETS = {
     "DDR4-3200": {
@@ -62,12 +96,19 @@ PRESETS = {
             "tfaw_cycles": 34,
             "trefi_cycles": 12480,
             "trfc_cycles": 560,
+            "tcwl_cycles": 16,
+            "twtr_s_cycles": 4,
+            "twtr_l_cycles": 12,
+            "twr_cycles": 24,
+            "trtp_cycles": 12,
+            "trtrs_cycles": 1,
             "activate_energy_pj": 4200.0,
             "read_energy_pj_per_bit": 5.4,
             "write_energy_pj_per_bit": 4.6,
-            "io_energy_pj_per_bit": 0.0,
+            "io_energy_pj_per_bit": 8.0,
             "background_power_mw": 584.5,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
+            **_CONTROLLER_VALUES,
         },
         "sources": {
             "channels": "accelsim default: one 64-bit channel (one DIMM); override for more",
@@ -92,19 +133,23 @@ PRESETS = {
             "tfaw_cycles": f"{_DRAMSIM3_DDR4} tFAW = 34 (x8)",
             "trefi_cycles": f"{_DRAMSIM3_DDR4} tREFI = 12480 (7.8 us)",
             "trfc_cycles": f"{_DRAMSIM3_DDR4} tRFC = 560 (350 ns, 8 Gb)",
+            "tcwl_cycles": f"{_DRAMSIM3_DDR4} CWL = 16",
+            "twtr_s_cycles": f"{_DRAMSIM3_DDR4} tWTR_S = 4",
+            "twtr_l_cycles": f"{_DRAMSIM3_DDR4} tWTR_L = 12",
+            "twr_cycles": f"{_DRAMSIM3_DDR4} tWR = 24 (15 ns)",
+            "trtp_cycles": f"{_DRAMSIM3_DDR4} tRTP = 12 (7.5 ns)",
+            "trtrs_cycles": f"{_DRAMSIM3_DDR4} tRTRS = 1",
             "activate_energy_pj": f"{_DDR4_ENERGY}: 0.525 nJ per device = 4.2 nJ per rank",
             "read_energy_pj_per_bit": f"{_DDR4_ENERGY}: (IDD4R - IDD3N) based, excluding I/O",
             "write_energy_pj_per_bit": f"{_DDR4_ENERGY}: (IDD4W - IDD3N) based, excluding I/O",
-            "io_energy_pj_per_bit": (
-                "estimate: 0, no primary DDR4 I/O (termination) figure was read; the read/write "
-                "figures exclude I/O, so set this to include it"
-            ),
+            "io_energy_pj_per_bit": _MICRON_DDR4_IO,
             "background_power_mw": (
                 f"derived: {_DRAMSIM3_DDR4} IDD3N 52 mA x VDD 1.2 V x 8 devices = 499.2 mW, "
                 "+ refresh (IDD5AB 250 - IDD3N 52) mA x 1.2 V x tRFC/tREFI (560/12480) x 8 = "
                 "85.3 mW; VPP not included"
             ),
             "address_mapping": _MAPPING_SOURCE,
+            **_CONTROLLER_SOURCES,
         },
     },
     "LPDDR4-3200": {
@@ -128,15 +173,24 @@ PRESETS = {
             "tfaw_cycles": 64,
             "trefi_cycles": 6247,
             "trfc_cycles": 288,
-            "activate_energy_pj": 0.0,
-            "read_energy_pj_per_bit": 8.0,
-            "write_energy_pj_per_bit": 8.0,
+            "tcwl_cycles": 14,
+            "twtr_s_cycles": 22,
+            "twtr_l_cycles": 22,
+            "twr_cycles": 40,
+            "trtp_cycles": 16,
+            "trtrs_cycles": 1,
+            "activate_energy_pj": 3478.0,
+            "read_energy_pj_per_bit": 6.1,
+            "write_energy_pj_per_bit": 5.66,
             "io_energy_pj_per_bit": 0.0,
             "background_power_mw": 40.0,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
+            **_CONTROLLER_VALUES,
         },
         "sources": {
-            "channels": "accelsim default: one 32-bit channel (Ramulator LPDDR4 channel_width = 32)",
+            "channels": (
+                "accelsim default: one 32-bit channel (Ramulator LPDDR4 channel_width = 32)"
+            ),
             "ranks": "accelsim default: single rank",
             "bank_groups": "JEDEC JESD209-4: LPDDR4 has no bank groups (Ramulator LPDDR4 levels)",
             "banks_per_group": f"{_RAMULATOR_LPDDR4}: org LPDDR4_8Gb_x16, 8 banks",
@@ -158,18 +212,39 @@ PRESETS = {
             "tfaw_cycles": f"{_RAMULATOR_LPDDR4}: nFAW = 64",
             "trefi_cycles": f"{_RAMULATOR_LPDDR4_REFRESH}: nREFI = 6247 (3.9 us, 1x mode)",
             "trfc_cycles": f"{_RAMULATOR_LPDDR4_REFRESH}: nRFCab = 288 (180 ns)",
-            "activate_energy_pj": (
-                f"0: {_ACCELERGY_LPDDR4} is an all-in average per bit, activation included"
+            "tcwl_cycles": f"{_DRAMSIM3_LPDDR4} CWL = 14, kept in cycles (unconfirmed at 3200)",
+            "twtr_s_cycles": (
+                f"derived: {_DRAMSIM3_LPDDR4} tWTR_L 16 x 0.83 ns = 13.3 ns / 0.625 ns, rounded "
+                "up; no bank groups, so one figure (S = L)"
             ),
-            "read_energy_pj_per_bit": _ACCELERGY_LPDDR4,
-            "write_energy_pj_per_bit": _ACCELERGY_LPDDR4,
-            "io_energy_pj_per_bit": f"0: included in the {_ACCELERGY_LPDDR4} figure",
+            "twtr_l_cycles": f"derived: {_DRAMSIM3_LPDDR4} tWTR_L 16 x 0.83 ns / 0.625 ns, up",
+            "twr_cycles": f"derived: {_DRAMSIM3_LPDDR4} tWR 30 x 0.83 ns = 24.9 ns / 0.625 ns, up",
+            "trtp_cycles": f"derived: {_DRAMSIM3_LPDDR4} tRTP 12 x 0.83 ns = 10 ns / 0.625 ns",
+            "trtrs_cycles": f"{_DRAMSIM3_LPDDR4} tRTRS = 1",
+            "activate_energy_pj": (
+                f"derived: {_DRAMSIM3_LPDDR4} VDD 1.2 V x (IDD0 80 x tRC 47 - IDD3N 47 x tRAS 32 "
+                "- IDD2N 34 x tRP 15) mA x tCK 0.83 ns = 1.74 nJ per x16 device, x 2 devices per "
+                "32-bit channel (2400 MT/s currents used for 3200)"
+            ),
+            "read_energy_pj_per_bit": (
+                f"derived: {_DRAMSIM3_LPDDR4} (IDD4R 243 - IDD3N 47) mA x 1.2 V = 235 mW per "
+                "device / (16 bits x 2.4 Gb/s) = 6.1 pJ/bit, core only (no I/O)"
+            ),
+            "write_energy_pj_per_bit": (
+                f"derived: {_DRAMSIM3_LPDDR4} (IDD4W 228 - IDD3N 47) mA x 1.2 V = 217 mW per "
+                "device / 38.4 Gb/s = 5.66 pJ/bit, core only (no I/O)"
+            ),
+            "io_energy_pj_per_bit": (
+                "estimate: 0, no LPDDR4 I/O figure was read (LPDDR4's unterminated LVSTL I/O "
+                f"is small; {_ACCELERGY_LPDDR4} all-in is the old figure); set it to charge I/O"
+            ),
             "background_power_mw": (
                 "estimate: ~40 mW per 32-bit channel, scaled from the LPDDR3-1600 x32 active "
                 "standby currents in gem5 src/mem/DRAMInterface.py (IDD3N 2 mA at 1.8 V + "
                 "IDD3N2 34 mA at 1.2 V = 44 mW); no LPDDR4 current table was read"
             ),
             "address_mapping": _MAPPING_SOURCE,
+            **_CONTROLLER_SOURCES,
         },
     },
     "HBM2": {
@@ -178,7 +253,7 @@ PRESETS = {
             "ranks": 1,
             "bank_groups": 4,
             "banks_per_group": 4,
-            "row_size_bytes": 1024,
+            "row_size_bytes": 2048,
             "bus_width_bits": 128,
             "burst_length": 4,
             "tck_ns": 1.0,
@@ -193,12 +268,19 @@ PRESETS = {
             "tfaw_cycles": 30,
             "trefi_cycles": 3900,
             "trfc_cycles": 260,
-            "activate_energy_pj": 909.0,
-            "read_energy_pj_per_bit": 3.48,
-            "write_energy_pj_per_bit": 3.48,
-            "io_energy_pj_per_bit": 0.0,
+            "tcwl_cycles": 4,
+            "twtr_s_cycles": 6,
+            "twtr_l_cycles": 8,
+            "twr_cycles": 16,
+            "trtp_cycles": 4,
+            "trtrs_cycles": 1,
+            "activate_energy_pj": 828.0,
+            "read_energy_pj_per_bit": 1.57,
+            "write_energy_pj_per_bit": 2.09,
+            "io_energy_pj_per_bit": 1.97,
             "background_power_mw": 81.6,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
+            **_CONTROLLER_VALUES,
         },
         "sources": {
             "channels": f"{_DRAMSIM3_HBM2} channels = 8 (one stack, legacy 128-bit channels)",
@@ -206,8 +288,8 @@ PRESETS = {
             "bank_groups": f"{_DRAMSIM3_HBM2} bankgroups = 4",
             "banks_per_group": f"{_DRAMSIM3_HBM2} banks_per_group = 4 (16 banks)",
             "row_size_bytes": (
-                f"derived: {_DRAMSIM3_HBM2} 64 columns x 128-bit device width = 1 KB "
-                "(the JEDEC legacy-mode page may be 2 KB: unconfirmed)"
+                f"derived: {_DRAMSIM3_HBM2} columns = 64, which DRAMsim3 doubles for HBM's "
+                "2n prefetch (configuration.cc), x 128-bit device width = 2 KB"
             ),
             "bus_width_bits": f"{_DRAMSIM3_HBM2} bus_width = 128",
             "burst_length": f"{_DRAMSIM3_HBM2} BL = 4",
@@ -223,12 +305,28 @@ PRESETS = {
             "tfaw_cycles": f"{_DRAMSIM3_HBM2} tFAW = 30",
             "trefi_cycles": f"{_DRAMSIM3_HBM2} tREFI = 3900",
             "trfc_cycles": f"{_DRAMSIM3_HBM2} tRFC = 260",
-            "activate_energy_pj": f"{_OCONNOR_HBM2}: activate 0.909 nJ",
-            "read_energy_pj_per_bit": f"{_OCONNOR_HBM2}: read/write 3.48 pJ/bit",
-            "write_energy_pj_per_bit": f"{_OCONNOR_HBM2}: read/write 3.48 pJ/bit",
+            "tcwl_cycles": f"{_DRAMSIM3_HBM2} CWL = 4",
+            "twtr_s_cycles": f"{_DRAMSIM3_HBM2} tWTR_S = 6",
+            "twtr_l_cycles": f"{_DRAMSIM3_HBM2} tWTR_L = 8",
+            "twr_cycles": f"{_DRAMSIM3_HBM2} tWR = 16",
+            "trtp_cycles": f"{_DRAMSIM3_HBM2} tRTP_S = 4",
+            "trtrs_cycles": f"{_DRAMSIM3_HBM2} has no ranks; 1 as for DDR4 (never used)",
+            "activate_energy_pj": (
+                f"derived: {_DRAMSIM3_HBM2} VDD 1.2 V x (IDD0 65 x tRC 48 - IDD3N 55 x tRAS 34 - "
+                f"IDD2N 40 x tRP 14) mA x 1 ns = 828 pJ per 128-bit channel ({_OCONNOR_HBM2}: "
+                "909 pJ)"
+            ),
+            "read_energy_pj_per_bit": (
+                f"derived: {_DRAMSIM3_HBM2} (IDD4R 390 - IDD3N 55) mA x 1.2 V = 402 mW / (128 "
+                f"bits x 2 Gb/s) = 1.57 pJ/bit, core only ({_OCONNOR_HBM2}: array 1.51)"
+            ),
+            "write_energy_pj_per_bit": (
+                f"derived: {_DRAMSIM3_HBM2} (IDD4W 500 - IDD3N 55) mA x 1.2 V = 534 mW / "
+                "256 Gb/s = 2.09 pJ/bit, core only"
+            ),
             "io_energy_pj_per_bit": (
-                "0: the 3.48 pJ/bit access figure is taken as the whole per-bit cost "
-                "(its I/O share is unconfirmed; Accelergy's table gives 3.9 pJ/bit all-in)"
+                f"{_OCONNOR_HBM2}: of its 3.48 pJ/bit access, on-die data movement 1.17 + I/O "
+                "0.80 = 1.97 pJ/bit (the array's 1.51 is the core figure's part)"
             ),
             "background_power_mw": (
                 f"derived: {_DRAMSIM3_HBM2} IDD3N 55 mA x VDD 1.2 V = 66 mW + refresh "
@@ -236,6 +334,7 @@ PRESETS = {
                 "as per 128-bit channel (unconfirmed)"
             ),
             "address_mapping": _MAPPING_SOURCE,
+            **_CONTROLLER_SOURCES,
         },
     },
 }

@@ -122,3 +122,120 @@ def read_dram_trace(path, fmt: str):
                                  f"got {line.rstrip()!r}") from None
     return (np.asarray(addresses, dtype=np.int64), np.asarray(writes, dtype=bool),
             np.asarray(cycles, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulator configs matched to a DramConfig
+
+# DRAMsim3's protocol names by preset; a custom config is written as DDR4 (its timing rules
+# are the JEDEC DDR4 ones: bank groups, tCCD_S/L).
+_DRAMSIM3_PROTOCOL = {"DDR4-3200": "DDR4", "LPDDR4-3200": "LPDDR4", "HBM2": "HBM"}
+# Device width (bits) of one DRAM die on the channel: DRAMsim3 multiplies every per-command
+# current by bus_width / device_width devices.
+_DEVICE_WIDTH_BITS = {"DDR4-3200": 8, "LPDDR4-3200": 16, "HBM2": 128}
+
+
+def _log2_exact(name: str, value: int) -> int:
+    bits = int(value).bit_length() - 1
+    if value <= 0 or 1 << bits != value:
+        raise ValueError(f"{name} = {value}: DRAMsim3 splits addresses by bit fields, so it must "
+                         "be a power of two")
+    return bits
+
+
+def dramsim3_config(config, rows: int = 1 << 17) -> str:
+    """A DRAMsim3 ``.ini`` matched to `config`: the same organisation, timing, address mapping,
+    queue depth and page policy, and currents chosen so that DRAMsim3's per-command energies
+    (its V·mA·cycles counters times tCK) equal `config`'s activate, read and write energies
+    (I/O, background and refresh energy excluded: accelsim charges those separately).
+
+    Traps this writer handles: DRAMsim3 doubles an HBM ``columns`` entry (2n prefetch), so the
+    column count is halved for HBM; its address mapping is by bit fields, so every field size
+    must be a power of two; it reads ``tRCDRD``/``tRCDWR`` for HBM and ``tRCD`` otherwise, and
+    one ``tRTP`` for every protocol (HBM2_8Gb_x128.ini's tRTP_L/S are never read, so it runs
+    with its default 5). Written for DRAMsim3 as of github umd-memsys/DRAMsim3 master (2020).
+    """
+    c = config
+    protocol = _DRAMSIM3_PROTOCOL.get(c.preset, "DDR4")
+    device_width = _DEVICE_WIDTH_BITS.get(c.preset, c.bus_width_bits)
+    devices = c.bus_width_bits // device_width
+    columns = c.row_size_bytes * 8 // c.bus_width_bits       # physical columns per device
+    if protocol == "HBM":
+        columns //= 2
+    for name, value in (("channels", c.channels), ("ranks", c.ranks),
+                        ("bank_groups", c.bank_groups), ("banks_per_group", c.banks_per_group),
+                        ("columns", columns), ("rows", rows)):
+        _log2_exact(name, value)
+    tck = c.tck_ns
+    burst_bits = c.burst_bytes * 8
+    # Currents (mA, VDD = 1 V, standby currents 0) that make DRAMsim3's increments match:
+    # act = VDD*IDD0*tRC*devices, read = VDD*IDD4R*burst_cycles*devices, all x tCK = pJ.
+    idd0 = c.activate_energy_pj / (tck * c.trc_cycles * devices)
+    idd4r = c.read_energy_pj_per_bit * burst_bits / (tck * c.burst_cycles * devices)
+    idd4w = c.write_energy_pj_per_bit * burst_bits / (tck * c.burst_cycles * devices)
+    page_bytes = columns * (2 if protocol == "HBM" else 1) * device_width // 8
+    megs_per_rank = page_bytes * (rows // 1024) // 1024 * c.banks_per_rank * devices
+    twtr_l = c.twtr_l_cycles if c.bank_groups > 1 else c.twtr_s_cycles
+    mapping = "".join(token.lower() for token in c.mapping_tokens)
+    lines = [
+        f"; DRAMsim3 config written by accelsim from DramConfig preset {c.preset!r}",
+        "[dram_structure]",
+        f"protocol = {protocol}",
+        f"bankgroups = {c.bank_groups}",
+        f"banks_per_group = {c.banks_per_group}",
+        f"rows = {rows}",
+        f"columns = {columns}",
+        f"device_width = {device_width}",
+        f"BL = {c.burst_length}",
+        "[timing]",
+        f"tCK = {tck!r}",
+        "AL = 0",
+        f"CL = {c.tcl_cycles}",
+        f"CWL = {c.tcwl_cycles}",
+        f"tRCD = {c.trcd_cycles}",
+        f"tRCDRD = {c.trcd_cycles}",
+        f"tRCDWR = {c.trcd_cycles}",
+        f"tRP = {c.trp_cycles}",
+        f"tRAS = {c.tras_cycles}",
+        f"tRFC = {c.trfc_cycles}",
+        f"tREFI = {c.trefi_cycles}",
+        "tRPRE = 1",
+        "tWPRE = 1",
+        f"tRRD_S = {c.trrd_s_cycles}",
+        f"tRRD_L = {c.trrd_l_cycles}",
+        f"tWTR_S = {c.twtr_s_cycles}",
+        f"tWTR_L = {twtr_l}",
+        f"tFAW = {c.tfaw_cycles}",
+        f"tWR = {c.twr_cycles}",
+        f"tRTP = {c.trtp_cycles}",
+        f"tCCD_S = {c.tccd_s_cycles}",
+        f"tCCD_L = {c.tccd_l_cycles}",
+        f"tRTRS = {c.trtrs_cycles}",
+        "tPPD = 0",
+        "[power]",
+        "VDD = 1.0",
+        f"IDD0 = {idd0!r}",
+        "IDD2P = 0",
+        "IDD2N = 0",
+        "IDD3P = 0",
+        "IDD3N = 0",
+        f"IDD4W = {idd4w!r}",
+        f"IDD4R = {idd4r!r}",
+        "IDD5AB = 0",
+        "IDD6x = 0",
+        "[system]",
+        f"channel_size = {megs_per_rank * c.ranks}",
+        f"channels = {c.channels}",
+        f"bus_width = {c.bus_width_bits}",
+        f"address_mapping = {mapping}",
+        "queue_structure = PER_BANK",
+        "refresh_policy = RANK_LEVEL_SIMULTANEOUS",
+        f"row_buf_policy = {'OPEN_PAGE' if c.page_policy == 'open' else 'CLOSE_PAGE'}",
+        "cmd_queue_size = 8",
+        f"trans_queue_size = {c.queue_depth}",
+        "unified_queue = False",
+        "[other]",
+        "epoch_period = 4000000000",
+        "output_level = 0",
+    ]
+    return "\n".join(lines) + "\n"

@@ -16,7 +16,11 @@ clock cycles (`tck_ns`), converted at the edges. DRAM cycles per accelerator cyc
 The timing model (what is computed per batch)
 ---------------------------------------------
 1. Decode each burst to (channel, rank, bank group, bank, row, column).
-2. Per bank, in issue order: a burst is a row *hit* if the bank's open row is its row, a *miss*
+2. Issue order: writes wait in a per-channel write buffer drained when full; then FR-FCFS
+   within the request queue (`queue_depth` requests per channel, see `_first_ready_order`):
+   in each queue window a bank serves its open row's requests first, then its other rows
+   oldest first. Per bank, in that order: a burst is a row *hit* if the bank's open row is its
+   row, a *miss*
    if the bank is closed (only after construction or reset), a *conflict* otherwise (another
    row is open: precharge, then activate). Open-row state persists across calls (open-page
    policy). A run of hits after an activate is one "episode" of that bank.
@@ -44,16 +48,21 @@ The timing model (what is computed per batch)
    tREFI - tRFC cycles of work, so long runs lose exactly tRFC/tREFI of their time and short
    batches between refreshes see none. `refreshes` counts the REF windows (x channels x ranks)
    that fall inside a batch; refresh energy is part of `background_power_mw`.
+   A refresh precharges every bank (DRAMsim3 and JEDEC: REF needs all banks idle): a row left
+   open before a refresh boundary is closed when a call starts after it, and a row hit whose
+   column command would fall after a boundary that its bank's previous column command came
+   before becomes a miss that activates at the end of the window (found by timing the call,
+   marking those bursts and timing it again, once: closings that the second timing's own delays
+   would move are not looked for again). The refresh's own precharge-all stands in for the
+   bank's precharge (inside tRFC).
 
 Approximations (deliberate; the closed-form benchmark checks the aggregate behaviour)
 ------------------------------------------------------------------------------------
-- Unbounded request queue: a bank prepares (precharge/activate) for a request as early as its
-  own timing allows, however far down the batch the request is; the data bus still returns
-  bursts in issue order. A real controller sees 32-64 requests, so this model hides row-switch
+- The queue bounds the FR-FCFS reordering but not the bank preparation: a bank prepares
+  (precharge/activate) for a request as early as its own timing allows, however far down the
+  batch the request is; the data bus returns bursts in (reordered) issue order. A real
+  controller sees 32-64 requests, so this model hides row-switch
   costs a little better than hardware when the next row lives in another bank.
-- Reads and writes have the same timing (tCL stands for the write latency too); read/write
-  bus turnaround (tWTR, tRTW), write recovery (tWR), read-to-precharge (tRTP) and rank-switch
-  delay (tRTRS) are not modelled.
 - tFAW and tRRD are met exactly within the priority order, but the order is fixed from the
   bank-only times before the rank limits are applied (a list scheduler would re-decide it as
   it goes). The alternation stops after 24 rounds and keeps the bank-valid times if it has not
@@ -64,7 +73,9 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
   interleave: each call ends with its busiest bank's tail. Splitting a 6000-burst random batch
   into overlapping calls of 1000 bursts measured +1 % (DDR4), +5 % (LPDDR4), +9 % (HBM2) in
   time; calls of 100 bursts +18 to +30 %. Streams are unaffected.
-- Refresh does not close open rows, and refresh windows are aligned across channels and ranks.
+- Refresh windows are aligned across channels and ranks (DRAMsim3's RANK_LEVEL_SIMULTANEOUS
+  policy, the one the exported configs use). A row conflict across a refresh boundary is still
+  charged its own precharge (the refresh made it a miss): rare, and at most tRP.
 - The command bus is never a bottleneck; no power-down states; activate energy is charged per
   activate (misses + conflicts), read/write energy per bit moved, background power per channel.
 - Large calls are processed in chunks of 2**20 bursts with state carried between them, so the
@@ -74,6 +85,7 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -90,6 +102,9 @@ _CHUNK_BURSTS = 1 << 20
 _MAX_SCHEDULE_ROUNDS = 24
 # Rounds of (tRRD chain, tFAW chain) alternation inside the rank limits.
 _MAX_RANK_ROUNDS = 16
+# Timings of a call: the first finds the row hits a refresh closes, the second times them as
+# misses (closings that the second timing's own delays would add are not looked for again).
+_MAX_REFRESH_ROUNDS = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,7 +144,8 @@ class DramBatch:
     @property
     def energy_pj(self) -> float:
         """Dynamic energy: activates + reads + writes + I/O (background power not included)."""
-        return self.activate_energy_pj + self.read_energy_pj + self.write_energy_pj + self.io_energy_pj
+        return (self.activate_energy_pj + self.read_energy_pj + self.write_energy_pj
+                + self.io_energy_pj)
 
     @property
     def bytes_total(self) -> int:
@@ -207,7 +223,7 @@ def _segmented_cummax(values: np.ndarray, segment_of: np.ndarray) -> np.ndarray:
         return np.maximum.accumulate(shifted + offset) - offset + low
     out = np.empty_like(values)  # rare: huge spans; loop over segments, not elements
     bounds = np.flatnonzero(_segment_starts(segment_of)).tolist() + [len(values)]
-    for begin, end in zip(bounds[:-1], bounds[1:]):
+    for begin, end in itertools.pairwise(bounds):
         out[begin:end] = np.maximum.accumulate(values[begin:end])
     return out
 
@@ -274,6 +290,10 @@ class DramModel:
             checks.fail("config", "a DramConfig", config)
         self.config = config
         self.accel_clock_mhz = checks.number("accel_clock_mhz", accel_clock_mhz, positive=True)
+        if config.page_policy != "open":
+            # the field exists for the exported DRAMsim3 configs; the timing model is open-page
+            checks.fail("dram.page_policy", "'open' (the closed-page policy is not modelled "
+                        "yet)", config.page_policy)
         # DRAM clock cycles per accelerator clock cycle
         self.dram_cycles_per_accel_cycle = (1000.0 / self.accel_clock_mhz) / config.tck_ns
         c = config
@@ -293,11 +313,13 @@ class DramModel:
         self._open_row = np.full(n_banks, -1, dtype=np.int64)
         self._bank_activate = np.full(n_banks, -np.inf)   # last activate (work-time axis)
         self._bank_column = np.full(n_banks, -np.inf)     # last column command
+        self._bank_precharge_ready = np.full(n_banks, -np.inf)  # after tRTP / write recovery
         self._rank_recent_activate = np.full((n_ranks, 4), -np.inf)  # oldest..newest
         self._rank_recent_group = np.full((n_ranks, 4), -1, dtype=np.int64)
         self._bus_end = np.full(c.channels, -np.inf)
         self._bus_last_rank = np.full(c.channels, -1, dtype=np.int64)
         self._bus_last_group = np.full(c.channels, -1, dtype=np.int64)
+        self._bus_last_write = np.zeros(c.channels, dtype=bool)
 
     # ---- energy ----
     def background_energy_pj(self, cycles: float) -> float:
@@ -319,7 +341,7 @@ class DramModel:
         return k * period + (work_cycle - k * work)
 
     def _refresh_windows(self, real_start: float, real_end: float) -> int:
-        """REF windows starting in [real_start, real_end); windows start at k*tREFI + (tREFI - tRFC)."""
+        """REF windows starting in [real_start, real_end); they start at k*tREFI + tREFI - tRFC."""
         period, work = self._refresh_period, self._refresh_work
         count = math.ceil((real_end - work) / period) - math.ceil((real_start - work) / period)
         return max(count, 0)
@@ -353,7 +375,8 @@ class DramModel:
 
         return self._run(chunks(), now_cycle)
 
-    def stream(self, base_byte_address: int, n_bytes: int, is_write: bool, now_cycle: float) -> DramBatch:
+    def stream(self, base_byte_address: int, n_bytes: int, is_write: bool,
+               now_cycle: float) -> DramBatch:
         """Read or write the contiguous region [base, base + n_bytes), one burst at a time."""
         if base_byte_address < 0 or n_bytes < 0:
             raise ValueError(
@@ -386,7 +409,7 @@ class DramModel:
         for burst_index, writes in chunks:
             if burst_index.size == 0:
                 continue
-            hits, misses, conflicts, chunk_end = self._schedule(burst_index, now_work)
+            hits, misses, conflicts, chunk_end = self._schedule(burst_index, writes, now_work)
             n_written = int(np.count_nonzero(writes))
             totals += (hits, misses, conflicts, (burst_index.size - n_written) * c.burst_bytes,
                        n_written * c.burst_bytes)
@@ -417,14 +440,128 @@ class DramModel:
         )
 
     # ---- the timeline (work-time axis, DRAM cycles) ----
-    def _schedule(self, burst_index: np.ndarray, now: float):
-        """Time one chunk of bursts in issue order; update state. Returns counts and last end."""
+    def _drain_order(self, channel: np.ndarray, writes: np.ndarray):
+        """The order a controller with a write buffer serves a call's bursts in (None: as
+        given). Reads go in arrival order; each channel's writes wait in its buffer of
+        `write_buffer_depth` and go out all at once when it fills (DRAMsim3 drains the whole
+        buffer), the remainder when the call's reads are done (the controller is idle)."""
+        n = writes.size
+        if n == 0 or writes.all() or not writes.any():
+            return None
+        depth = self.config.write_buffer_depth
+        write_at = np.flatnonzero(writes)
+        by_channel = np.argsort(_small_int_key(channel[write_at], self.config.channels),
+                                kind="stable")
+        starts = _segment_starts(channel[write_at][by_channel])
+        first = np.flatnonzero(starts)
+        segment_of = np.cumsum(starts, dtype=np.int64) - 1
+        k = np.arange(write_at.size) - first[segment_of]                # k-th write of its channel
+        size = np.diff(np.append(first, write_at.size))[segment_of]
+        trigger = (k // depth + 1) * depth - 1                           # the write that fills it
+        released_at = np.where(trigger < size,
+                               write_at[by_channel][first[segment_of]
+                                                    + np.minimum(trigger, size - 1)],
+                               n)
+        key = np.arange(n)
+        key[write_at[by_channel]] = released_at
+        return np.lexsort((np.arange(n), key))
+
+    def _first_ready_order(self, channel: np.ndarray, bank: np.ndarray, row: np.ndarray):
+        """The order an FR-FCFS controller with a queue of `queue_depth` requests per channel
+        issues a call's bursts in (None: as given).
+
+        Each channel's requests are cut into windows of `queue_depth` consecutive requests (what
+        the queue holds together). Within a window, each bank serves first the requests to the
+        row it has open (a row hit goes ahead of an older conflict), then the other rows, oldest
+        row first, each row's requests together; the bank's requests keep the window's slots of
+        that bank, so the other banks' order and the channel's interleaving do not change. The
+        open row of a window is the bank's open row for its first window, else the row of the
+        bank's last request in the window before (approximation: a controller that reordered
+        that window may have left another row open). Cost: a few passes; a sort only over
+        the (window, bank) groups whose order changes.
+        """
+        n = bank.size
+        depth = self.config.queue_depth
+        if n < 2:
+            return None
+        by_bank = np.argsort(_small_int_key(bank, self.config.total_banks), kind="stable")
+        if self.config.channels > 1:
+            by_channel = np.argsort(_small_int_key(channel, self.config.channels), kind="stable")
+            ch_sorted = channel[by_channel]
+            ch_first = np.flatnonzero(_segment_starts(ch_sorted))
+            position = np.empty(n, dtype=np.int64)
+            position[by_channel] = (np.arange(n)
+                                    - ch_first[np.cumsum(_segment_starts(ch_sorted)) - 1])
+        else:
+            position = np.arange(n)
+        window = (position // depth)[by_bank]
+        bank_b, row_b = bank[by_bank], row[by_bank]
+        new_bank = _segment_starts(bank_b)
+        group_start = new_bank.copy()
+        group_start[1:] |= window[1:] != window[:-1]
+        # the row open when the window starts (see above)
+        preferred = np.empty(n, dtype=np.int64)
+        preferred[1:] = row_b[:-1]
+        preferred[new_bank] = self._open_row[bank_b[new_bank]]
+        group_of = np.cumsum(group_start) - 1
+        group_first = np.flatnonzero(group_start)
+        preferred = preferred[group_first][group_of]
+        # runs of one row inside a group; a group is already in FR-FCFS order when it is one run,
+        # or two runs of which the second is not the open row
+        run_start = group_start.copy()
+        run_start[1:] |= row_b[1:] != row_b[:-1]
+        runs = np.bincount(group_of, weights=run_start, minlength=group_first.size)
+        second_run = np.flatnonzero(run_start & ~group_start)
+        second_is_open = np.zeros(group_first.size, dtype=bool)
+        second_is_open[group_of[second_run]] = row_b[second_run] == preferred[second_run]
+        reorder = (runs >= 3) | ((runs == 2) & second_is_open)
+        if not reorder.any():
+            return None
+        members = np.flatnonzero(reorder[group_of])                      # by-bank positions
+        g, r = group_of[members], row_b[members]
+        # first appearance of each (group, row) among the members: rows served oldest first
+        # (stable sorts of one integer key each; members are ascending, so ties stay in order)
+        by_row = np.argsort(g * (int(r.max()) + 1) + r, kind="stable")
+        row_first = _segment_starts(g[by_row]) | _segment_starts(r[by_row])
+        first_member = np.empty(members.size, dtype=np.int64)
+        first_seen = np.flatnonzero(row_first)                           # index into members
+        first_member[by_row] = by_row[first_seen][np.cumsum(row_first) - 1]
+        not_open = r != preferred[members]
+        # (group, open row first, row's first appearance); first_member < members.size
+        key = (g * 2 + not_open) * members.size + first_member
+        served = members[np.argsort(key, kind="stable")]
+        if np.array_equal(served, members):
+            return None
+        permuted = by_bank.copy()
+        permuted[members] = by_bank[served]          # each group keeps its slots, in new order
+        order = np.arange(n)
+        order[by_bank] = permuted
+        return order
+
+    def _schedule(self, burst_index: np.ndarray, writes: np.ndarray, now: float):
+        """Time one chunk of bursts (arrival order); update state. Returns counts and last end."""
         c = self.config
         n = burst_index.size
         fields = c.decode_bursts(burst_index)
+        order = self._drain_order(fields["channel"], writes)
+        if order is not None:
+            burst_index, writes = burst_index[order], writes[order]
+            fields = {key: value[order] for key, value in fields.items()}
         channel, group, row = fields["channel"], fields["bank_group"], fields["row"]
         rank = channel * c.ranks + fields["rank"]                        # global rank id
         bank = (rank * c.bank_groups + group) * c.banks_per_group + fields["bank"]
+
+        # -- 0. refresh precharges every bank: a row left open before the last refresh window
+        # (work-time boundaries k * (tREFI - tRFC)) is closed when this call starts --
+        work = self._refresh_work
+        refreshed = np.floor(self._bank_column / work) < math.floor(now / work)
+        self._open_row[refreshed] = -1
+
+        # -- 0b. FR-FCFS within the request queue: row hits first, then oldest first --
+        order = self._first_ready_order(channel, bank, row)
+        if order is not None:
+            channel, group, row, rank, bank, writes = (
+                a[order] for a in (channel, group, row, rank, bank, writes))
 
         # -- 1. row-buffer outcome per bank, in issue order --
         by_bank = _group_by_first_use(bank, c.total_banks)
@@ -433,11 +570,40 @@ class DramModel:
         previous_row = np.empty(n, dtype=np.int64)
         previous_row[1:] = row_s[:-1]
         previous_row[first_of_bank] = self._open_row[bank_s[first_of_bank]]
-        hit = previous_row == row_s
-        miss = ~hit & (previous_row < 0)
+        row_hit = previous_row == row_s
+        row_closed = previous_row < 0
+        # bursts whose row a refresh closed inside this call (found by timing, see below), and
+        # the work time of that refresh boundary (the new activate goes after it)
+        refresh_closed = np.zeros(n, dtype=bool)
+        refresh_boundary = np.zeros(n)
+        for round_ in range(_MAX_REFRESH_ROUNDS):
+            timed = self._timeline(c, n, now, writes, channel, rank, group, by_bank, bank_s,
+                                   first_of_bank, row_hit & ~refresh_closed,
+                                   row_closed | refresh_closed, refresh_boundary)
+            if round_ == _MAX_REFRESH_ROUNDS - 1:
+                break
+            column_s = timed["column_s"]
+            # a hit whose column command falls after a refresh boundary that the previous
+            # column command of its bank came before finds its row closed
+            previous_column = np.empty(n)
+            previous_column[1:] = column_s[:-1]
+            previous_column[first_of_bank] = self._bank_column[bank_s[first_of_bank]]
+            before = np.floor(previous_column / work)
+            crossed = row_hit & (np.floor(column_s / work) > before)
+            if not crossed.any():
+                break
+            refresh_closed = crossed
+            refresh_boundary = np.where(crossed, (before + 1.0) * work, 0.0)
+        hit = row_hit & ~refresh_closed
         n_hits = int(np.count_nonzero(hit))
-        n_misses = int(np.count_nonzero(miss))
+        n_misses = int(np.count_nonzero(row_closed | refresh_closed))
         n_conflicts = n - n_hits - n_misses
+        self._commit(timed, n, writes, by_bank, bank_s, row_s, first_of_bank)
+        return n_hits, n_misses, n_conflicts, float(timed["bus_end"].max())
+
+    def _timeline(self, c, n, now, writes, channel, rank, group, by_bank, bank_s,
+                  first_of_bank, hit, miss, refresh_boundary):
+        """Steps 2-5 for one outcome per burst (by-bank order); changes no state."""
 
         # -- 2. episodes: an activate (or the continuation of a row left open) plus its hits --
         episode_start = first_of_bank | ~hit
@@ -452,10 +618,17 @@ class DramModel:
         continuation = np.flatnonzero(~episode_opens)
         continuation_column = np.maximum(
             self._bank_column[episode_bank[continuation]] + self._hit_spacing, now)
-        continuation_last = continuation_column + (episode_size[continuation] - 1) * self._hit_spacing
+        continuation_last = (continuation_column
+                             + (episode_size[continuation] - 1) * self._hit_spacing)
+        # the precharge after an episode waits tRTP after a read, write recovery after a write
+        post_column = np.where(writes, c.tcwl_cycles + self._burst_cycles + c.twr_cycles,
+                               float(c.trtp_cycles))
+        last_in_episode = np.append(episode_first[1:] - 1, n - 1)          # by-bank order
+        episode_post = post_column[by_bank][last_in_episode]
 
         # -- 3. bank timeline for the episodes that activate (grouped by bank, issue order) --
         opens = np.flatnonzero(episode_opens)
+        plan = priority = None
         activate_time = np.empty(0)
         if opens.size:
             o_bank = episode_bank[opens]
@@ -463,15 +636,18 @@ class DramModel:
             o_first = _segment_starts(o_bank)
             # the bank's state before its first activate here: earlier calls, or a continuation
             prior_activate = self._bank_activate[o_bank]
-            prior_column = self._bank_column[o_bank]
+            prior_precharge = self._bank_precharge_ready[o_bank]
             after_continuation = o_first & ~first_of_bank[episode_first[opens]]
             if continuation.size:
                 # a continuation is always its bank's first episode, so it sits just before
                 where_cont = np.searchsorted(continuation, opens[after_continuation] - 1)
-                prior_column[after_continuation] = continuation_last[where_cont]
+                prior_precharge[after_continuation] = (
+                    continuation_last[where_cont] + episode_post[continuation[where_cont]])
             request_ready = now + np.where(miss[episode_first[opens]], 0.0, c.trp_cycles)
+            # an activate after a refresh closed the row goes after that refresh
+            o_boundary = refresh_boundary[episode_first[opens]]
             earliest = np.maximum(np.maximum(request_ready, prior_activate + c.trc_cycles),
-                                  prior_column + c.trp_cycles)
+                                  prior_precharge + c.trp_cycles)
             # Every new activate of a rank follows that rank's activates from earlier calls
             # (tRRD after the last, tFAW after the fourth-last). Putting this bound in now
             # changes no final time, but keeps the bank-only times, and so the priority order
@@ -481,17 +657,34 @@ class DramModel:
             recent = self._rank_recent_activate[o_rank]
             rank_bound = np.maximum(recent[:, 3] + c.trrd_s_cycles, recent[:, 0] + c.tfaw_cycles)
             earliest = np.maximum(earliest, rank_bound)
+            # A row that a refresh closed: the refresh's precharge-all (inside its tRFC window,
+            # which the work axis leaves out) replaces this bank's own precharge, so the activate
+            # waits only for the request, the rank limits and the end of that refresh.
+            o_refresh = o_boundary > 0.0
+            earliest = np.where(o_refresh & o_first,
+                                np.maximum(np.maximum(now, rank_bound), o_boundary), earliest)
             # later episodes are bound by the chain only; now - 1 stands for "no bound" (a bank's
             # first episode never starts before now)
             earliest[~o_first] = now - 1.0
+            # the priority order below comes from the times without the refresh bounds: in
+            # busy traffic the rank limits, not the bank, set when an activate goes, so a bound
+            # in bank-only time would move the activate far down the order
+            unbounded = earliest
+            earliest = np.maximum(earliest, o_boundary)
             # activate-to-next-activate of one bank, carried to its following episode
             occupancy = np.maximum(c.trc_cycles,
-                                   c.trcd_cycles + (o_size - 1) * self._hit_spacing + c.trp_cycles)
+                                   c.trcd_cycles + (o_size - 1) * self._hit_spacing
+                                   + episode_post[opens] + c.trp_cycles)
             gap_from_previous = np.empty(opens.size)
             gap_from_previous[0] = 0.0
             gap_from_previous[1:] = occupancy[:-1]
-            bank_chain = _Chain(gap_from_previous, o_first)
-            activate_time = bank_chain.solve(earliest)
+            if o_refresh.any():
+                activate_time = _Chain(gap_from_previous, o_first).solve(unbounded)
+                gap_from_previous[o_refresh] = 0.0
+                bank_chain = _Chain(gap_from_previous, o_first)
+            else:
+                bank_chain = _Chain(gap_from_previous, o_first)
+                activate_time = bank_chain.solve(earliest)
 
             # -- 4. rank activate limits (tRRD, tFAW), alternating with the bank timeline --
             # Priority: rank, then bank-only time; ties keep the by-bank order (banks in order of
@@ -500,6 +693,8 @@ class DramModel:
             low = activate_time.min()
             span = float(activate_time.max() - low) + 1.0
             priority = np.argsort(o_rank * span + (activate_time - low), kind="stable")
+            if o_refresh.any():
+                activate_time = bank_chain.solve(earliest)
             plan = self._rank_plan(o_rank[priority], o_group[priority])
             for _ in range(_MAX_SCHEDULE_ROUNDS):
                 in_order = activate_time[priority]
@@ -511,7 +706,6 @@ class DramModel:
                 activate_time = bank_chain.solve(np.maximum(earliest, limited))
                 if _close_enough(activate_time, limited):
                     break                                # and the bank timeline moved nothing
-            self._store_rank_history(plan, activate_time[priority])
 
         # -- 5. column commands and the data bus (issue order per channel) --
         episode_base = np.empty(len(episode_first))
@@ -519,33 +713,67 @@ class DramModel:
         episode_base[continuation] = continuation_column
         column_s = episode_base[episode_of] + position * self._hit_spacing
         data_ready = np.empty(n)
-        data_ready[by_bank] = column_s + (c.tcl_cycles + self._burst_cycles)
+        data_ready[by_bank] = column_s
+        data_ready += np.where(writes, c.tcwl_cycles, c.tcl_cycles) + self._burst_cycles
 
         if c.channels > 1:
             by_channel = np.argsort(_small_int_key(channel, c.channels), kind="stable")
             ch_b, rank_b, group_b = channel[by_channel], rank[by_channel], group[by_channel]
-            lower = data_ready[by_channel]
+            lower, write_b = data_ready[by_channel], writes[by_channel]
         else:
-            ch_b, rank_b, group_b, lower = channel, rank, group, data_ready
+            ch_b, rank_b, group_b, lower, write_b = channel, rank, group, data_ready, writes
         first_of_channel = _segment_starts(ch_b)
         previous_rank = np.empty(n, dtype=np.int64)
         previous_group = np.empty(n, dtype=np.int64)
         previous_rank[1:], previous_group[1:] = rank_b[:-1], group_b[:-1]
         previous_rank[first_of_channel] = self._bus_last_rank[ch_b[first_of_channel]]
         previous_group[first_of_channel] = self._bus_last_group[ch_b[first_of_channel]]
+        previous_write = np.empty(n, dtype=bool)
+        previous_write[1:] = write_b[:-1]
+        previous_write[first_of_channel] = self._bus_last_write[ch_b[first_of_channel]]
         same_rank = previous_rank == rank_b
-        bus_gap = np.where(same_rank & (previous_group == group_b), self._gap_same_group,
+        same_group = same_rank & (previous_group == group_b)
+        bus_gap = np.where(same_group, self._gap_same_group,
                            np.where(same_rank, self._gap_same_rank, self._burst_cycles))
+        # Turnarounds, as gaps between the ends of data on the bus (DRAMsim3 timing.cc's
+        # command gaps plus the two latencies): read -> write BL/2 + tRTRS; write -> read
+        # tWTR (L in the same bank group) + tCL + BL/2; across ranks BL/2 + tRTRS.
+        turn = previous_write != write_b
+        write_to_read = turn & ~write_b
+        bus_gap = np.where(turn, self._burst_cycles + c.trtrs_cycles, bus_gap)
+        bus_gap = np.where(write_to_read & same_rank,
+                           np.where(same_group, c.twtr_l_cycles, c.twtr_s_cycles)
+                           + c.tcl_cycles + self._burst_cycles, bus_gap)
         lower[first_of_channel] = np.maximum(
             lower[first_of_channel],
             self._bus_end[ch_b[first_of_channel]] + bus_gap[first_of_channel])
         bus_end = _Chain(bus_gap, first_of_channel).solve(lower)
 
+        return {"column_s": column_s, "bus_end": bus_end, "plan": plan, "priority": priority,
+                "activate_time": activate_time, "post_column": post_column,
+                "o_bank": o_bank if opens.size else None,
+                "o_first": o_first if opens.size else None,
+                "ch_b": ch_b, "rank_b": rank_b, "group_b": group_b, "write_b": write_b,
+                "first_of_channel": first_of_channel}
+
+    def _commit(self, timed, n, writes, by_bank, bank_s, row_s, first_of_bank):
+        """Step 6: carry a call's final state (open rows, bank, rank and bus history) forward."""
+        column_s, bus_end, plan = timed["column_s"], timed["bus_end"], timed["plan"]
+        activate_time, post_column = timed["activate_time"], timed["post_column"]
+        o_bank, o_first = timed["o_bank"], timed["o_first"]
+        ch_b, rank_b, group_b, write_b = (timed["ch_b"], timed["rank_b"], timed["group_b"],
+                                          timed["write_b"])
+        first_of_channel = timed["first_of_channel"]
+        if plan is not None:
+            self._store_rank_history(plan, activate_time[timed["priority"]])
+
         # -- 6. carry state to the next call --
         last_of_bank = np.append(first_of_bank[1:], True)
         self._open_row[bank_s[last_of_bank]] = row_s[last_of_bank]
         self._bank_column[bank_s[last_of_bank]] = column_s[last_of_bank]
-        if opens.size:
+        self._bank_precharge_ready[bank_s[last_of_bank]] = (
+            column_s[last_of_bank] + post_column[by_bank][last_of_bank])
+        if o_bank is not None:
             last_open_of_bank = np.append(o_first[1:], True)
             self._bank_activate[o_bank[last_open_of_bank]] = activate_time[last_open_of_bank]
         last_of_channel = np.append(first_of_channel[1:], True)
@@ -553,7 +781,7 @@ class DramModel:
         self._bus_end[ch_last] = bus_end[last_of_channel]
         self._bus_last_rank[ch_last] = rank_b[last_of_channel]
         self._bus_last_group[ch_last] = group_b[last_of_channel]
-        return n_hits, n_misses, n_conflicts, float(bus_end.max())
+        self._bus_last_write[ch_last] = write_b[last_of_channel]
 
     # ---- rank activate limits ----
     def _rank_plan(self, ranks_in_order: np.ndarray, groups_in_order: np.ndarray) -> dict:
@@ -573,7 +801,8 @@ class DramModel:
         insert_at = np.searchsorted(ranks_in_order, h_rank, side="left")
         s_rank = np.insert(ranks_in_order, insert_at, h_rank)
         s_group = np.insert(groups_in_order, insert_at, h_group)
-        new_positions = np.arange(n_new) + np.searchsorted(insert_at, np.arange(n_new), side="right")
+        new_positions = (np.arange(n_new)
+                         + np.searchsorted(insert_at, np.arange(n_new), side="right"))
         total = s_rank.size
         starts = _segment_starts(s_rank)
         segment_first = np.flatnonzero(starts)

@@ -1,0 +1,242 @@
+"""accelsim's DRAM model against DRAMsim3, stream by stream: DRAM cycles, row-hit rate, energy.
+
+Run:  .venv/bin/python benchmarks/dram_parity.py --dramsim3 /path/to/DRAMsim3
+      (or DRAMSIM3_DIR=/path/to/DRAMsim3; a source folder or one holding libdramsim3.so)
+Prints a table, writes benchmarks/results/dram_parity.csv and, with --report, the markdown
+table reports/validation/dram_parity.md. Skips cleanly (exit 0) without DRAMsim3. Not a test.
+
+How: each stream is a per-burst request trace (byte address, read/write, arrival DRAM cycle).
+accelsim times it with `accelsim.sim.dram.replay.replay_trace` (the controller model, open
+loop); DRAMsim3 replays the same trace through benchmarks/dramsim3_driver/driver.cc (built here
+into benchmarks/.build against DRAMsim3's library) with a config written by
+`accelsim.sim.dram.export.dramsim3_config` from the same DramConfig: same organisation, timing,
+address mapping, queue depth, page policy, and currents that give the same per-command
+energies. So cycles, row hits and energy differ only where the controllers differ.
+
+Streams: sequential read; uniform random reads; tile-sized mixes (32 KB read + 8 KB write per
+tile, tiles arriving slightly faster than the DRAM serves them); a burst-interleaved copy
+(read a burst, write a burst, two regions); and the request streams accelsim itself records
+(`simulate(record_dram_requests=True)`) for the LeNet-300-100 sample trace (dense and DropBack)
+and for one ResNet-18 training step at batch 1 (dense and DropBack at 1M tracked weights),
+issued on the DRAM clock as accelsim issued them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from accelsim.config import dram_preset, load_accelerator_config  # noqa: E402
+from accelsim.io import write_text_atomic  # noqa: E402
+from accelsim.sim.dram.export import dramsim3_config, export_dram_trace  # noqa: E402
+from accelsim.sim.dram.port import expand_streams  # noqa: E402
+from accelsim.sim.dram.replay import replay_trace  # noqa: E402
+
+PRESETS = ("DDR4-3200", "LPDDR4-3200", "HBM2")
+BUILD = ROOT / "benchmarks" / ".build"
+DRIVER_SOURCE = ROOT / "benchmarks" / "dramsim3_driver" / "driver.cc"
+RESULTS = ROOT / "benchmarks" / "results" / "dram_parity.csv"
+REPORT = ROOT / "reports" / "validation" / "dram_parity.md"
+RANDOM_SPAN_BYTES = 1 << 30
+ACCEL_CONFIG = {"DDR4-3200": "ddr4-ws-32x32", "LPDDR4-3200": "lpddr4-ws-32x32",
+                "HBM2": "hbm2-ws-32x32"}
+
+
+# ---- DRAMsim3 ---------------------------------------------------------------------------------
+def find_dramsim3(given: str | None) -> Path | None:
+    folder = given or os.environ.get("DRAMSIM3_DIR")
+    if not folder:
+        return None
+    folder = Path(folder).resolve()
+    return folder if (folder / "src" / "memory_system.h").exists() else None
+
+
+def build_driver(dramsim3: Path) -> Path:
+    """Build DRAMsim3's library if the folder has none, then this driver against it."""
+    library = dramsim3 / "libdramsim3.so"
+    if not library.exists():
+        build = BUILD / "dramsim3"
+        subprocess.run(["cmake", "-S", str(dramsim3), "-B", str(build),
+                        "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", str(build), "--target", "dramsim3", "-j2"],
+                       check=True, stdout=subprocess.DEVNULL)
+        library = next(dramsim3.glob("libdramsim3.so"), None) or next(build.rglob("libdramsim3.so"))
+    driver = BUILD / "dramsim3_driver"
+    if not driver.exists() or driver.stat().st_mtime < DRIVER_SOURCE.stat().st_mtime:
+        BUILD.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["g++", "-O2", "-std=c++17", f"-I{dramsim3 / 'src'}",
+                        f"-I{dramsim3 / 'ext' / 'headers'}",
+                        f"-I{dramsim3 / 'ext' / 'fmt' / 'include'}", str(DRIVER_SOURCE),
+                        f"-L{library.parent}", "-ldramsim3", f"-Wl,-rpath,{library.parent}",
+                        "-o", str(driver)], check=True)
+    return driver
+
+
+def run_dramsim3(driver: Path, config, addresses, writes, arrival) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        ini = Path(tmp) / "matched.ini"
+        ini.write_text(dramsim3_config(config))
+        trace = export_dram_trace(addresses, writes, arrival, Path(tmp) / "t.trace", "dramsim3")
+        out = subprocess.run([str(driver), str(ini), str(trace), tmp], check=True,
+                             capture_output=True, text=True).stdout
+    stats = json.loads(out.strip().splitlines()[-1])
+    bursts = stats["read_cmds"] + stats["write_cmds"]
+    tck = stats["tck_ns"]  # V·mA·cycles x tCK (ns) = pJ
+    stats["energy_pj"] = tck * (stats["activates"] * stats["act_energy_inc"]
+                                + stats["read_cmds"] * stats["read_energy_inc"]
+                                + stats["write_cmds"] * stats["write_energy_inc"])
+    stats["row_hit_rate"] = (stats["read_row_hits"] + stats["write_row_hits"]) / max(bursts, 1)
+    return stats
+
+
+# ---- streams -----------------------------------------------------------------------------------
+def synthetic_streams(config):
+    """(name, addresses, is_write, arrival DRAM cycles) of the synthetic patterns."""
+    bb = config.burst_bytes
+    n = 1 << 15
+    seq = np.arange(n, dtype=np.int64) * bb
+    yield "sequential read", seq, np.zeros(n, bool), np.zeros(n)
+    rng = np.random.default_rng(0)
+    rand = rng.integers(0, RANDOM_SPAN_BYTES // bb, 1 << 13) * bb
+    yield "random read", rand, np.zeros(rand.size, bool), np.zeros(rand.size)
+    # tiles: 32 KB read from one region, 8 KB written to another, every `interval` cycles
+    tiles, read_bursts, write_bursts = 64, (32 << 10) // bb, (8 << 10) // bb
+    per_tile = (read_bursts + write_bursts) * config.burst_cycles / config.channels
+    interval = np.ceil(0.9 * per_tile)
+    addresses, writes, arrival = [], [], []
+    for t in range(tiles):
+        addresses += [(t * read_bursts + np.arange(read_bursts)) * bb,
+                      (1 << 28) + (t * write_bursts + np.arange(write_bursts)) * bb]
+        writes += [np.zeros(read_bursts, bool), np.ones(write_bursts, bool)]
+        arrival.append(np.full(read_bursts + write_bursts, t * interval))
+    yield ("tiles 32K read + 8K write", np.concatenate(addresses), np.concatenate(writes),
+           np.concatenate(arrival))
+    m = 1 << 14
+    copy = np.empty(2 * m, np.int64)
+    copy[0::2] = np.arange(m) * bb
+    copy[1::2] = (1 << 28) + np.arange(m) * bb
+    yield "copy (burst-interleaved)", copy, np.tile([False, True], m), np.zeros(2 * m)
+
+
+def resnet18_layers():
+    from sim_speed import resnet18_layers as layers  # the benchmark's hand-written layer table
+    return layers()
+
+
+def recorded_streams(preset: str, max_bursts: int):
+    """accelsim's own request streams for LeNet-300-100 and a ResNet-18 step (batch 1)."""
+    from accelsim.sim.simulation import simulate
+    from accelsim.trace.synthetic import synthetic_trace
+    config = load_accelerator_config(ACCEL_CONFIG[preset])
+    dram_per_accel = (1000.0 / config.clock_mhz) / config.dram.tck_ns
+    cases = [("LeNet-300-100", ROOT / "traces" / "sample-lenet-300-100", None)]
+    layers = resnet18_layers()
+    for dense in (True, False):
+        trace = synthetic_trace(layers, 1_000_000, seed=0, batch_size=1, dense=dense,
+                                generator={"id": "parity", "version": 1},
+                                model={"name": "resnet18", "args": {}})
+        cases.append(("ResNet-18 step", trace, dense))
+    for name, trace, dense in cases:
+        result = simulate(trace, config, "train", baseline=dense is None, batch_size=None,
+                          record_dram_requests=True)
+        for run, streams in result.dram_requests.items():
+            kind = "dense" if (run == "dense" or dense) else "DropBack"
+            addresses, writes, cycles = expand_streams(streams, config.dram.burst_bytes)
+            if addresses.size > max_bursts:  # a prefix, so DRAMsim3 finishes in seconds
+                addresses, writes, cycles = (a[:max_bursts] for a in (addresses, writes, cycles))
+            yield f"{name} {kind}", addresses, writes, np.ceil(cycles * dram_per_accel)
+
+
+# ---- table -------------------------------------------------------------------------------------
+def compare(driver, preset, name, addresses, writes, arrival) -> dict:
+    config = dram_preset(preset)
+    started = time.perf_counter()
+    ours = replay_trace(config, addresses, writes, arrival)
+    seconds = time.perf_counter() - started
+    theirs = run_dramsim3(driver, config, addresses, writes, arrival)
+    ours_hits = ours["row_hits"] / max(ours["bursts"], 1)
+    return {
+        "preset": preset, "stream": name, "bursts": int(addresses.size),
+        "accelsim_cycles": ours["finish_cycle"], "dramsim3_cycles": theirs["finish_cycle"],
+        "cycles_error_pct": 100.0 * (ours["finish_cycle"] / theirs["finish_cycle"] - 1.0),
+        "accelsim_row_hit_rate": ours_hits, "dramsim3_row_hit_rate": theirs["row_hit_rate"],
+        "row_hit_rate_diff": ours_hits - theirs["row_hit_rate"],
+        "accelsim_activates": ours["activates"], "dramsim3_activates": theirs["activates"],
+        "energy_error_pct": 100.0 * (ours["energy_pj"] / theirs["energy_pj"] - 1.0),
+        "accelsim_seconds": seconds,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dramsim3", help="DRAMsim3 source folder (default $DRAMSIM3_DIR)")
+    parser.add_argument("--presets", nargs="*", default=list(PRESETS))
+    parser.add_argument("--max-bursts", type=int, default=1 << 18,
+                        help="recorded streams longer than this are cut to a prefix")
+    parser.add_argument("--synthetic-only", action="store_true")
+    parser.add_argument("--report", action="store_true", help=f"also write {REPORT.name}")
+    args = parser.parse_args(argv)
+    dramsim3 = find_dramsim3(args.dramsim3)
+    if dramsim3 is None or shutil.which("g++") is None:
+        print("skipped: no DRAMsim3 source folder (--dramsim3 or DRAMSIM3_DIR) or no g++")
+        return 0
+    driver = build_driver(dramsim3)
+    rows = []
+    for preset in args.presets:
+        config = dram_preset(preset)
+        streams = list(synthetic_streams(config))
+        if not args.synthetic_only:
+            streams += list(recorded_streams(preset, args.max_bursts))
+        for name, addresses, writes, arrival in streams:
+            row = compare(driver, preset, name, addresses, writes, arrival)
+            rows.append(row)
+            print(f"{preset:<12} {name:<28} {row['bursts']:>8} {row['accelsim_cycles']:>11.0f} "
+                  f"{row['dramsim3_cycles']:>11.0f} {row['cycles_error_pct']:>+7.1f}% "
+                  f"{row['accelsim_row_hit_rate']:>6.3f} {row['dramsim3_row_hit_rate']:>6.3f} "
+                  f"{row['energy_error_pct']:>+7.1f}%", flush=True)
+    worst = {key: max(rows, key=lambda r: abs(r[key]))[key]
+             for key in ("cycles_error_pct", "row_hit_rate_diff", "energy_error_pct")}
+    print(f"worst: cycles {worst['cycles_error_pct']:+.1f}%, row-hit rate "
+          f"{worst['row_hit_rate_diff']:+.3f}, energy {worst['energy_error_pct']:+.1f}%")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    write_text_atomic(RESULTS, buffer.getvalue())
+    if args.report:
+        write_text_atomic(REPORT, markdown(rows, worst))
+    return 0
+
+
+def markdown(rows, worst) -> str:
+    lines = ["| DRAM | stream | bursts | accelsim cycles | DRAMsim3 cycles | cycles error | "
+             "row hits accelsim / DRAMsim3 | energy error |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['preset']} | {r['stream']} | {r['bursts']:,} | "
+                     f"{r['accelsim_cycles']:,.0f} | {r['dramsim3_cycles']:,.0f} | "
+                     f"{r['cycles_error_pct']:+.1f}% | {r['accelsim_row_hit_rate']:.3f} / "
+                     f"{r['dramsim3_row_hit_rate']:.3f} | {r['energy_error_pct']:+.1f}% |")
+    lines.append(f"| **worst** | | | | | **{worst['cycles_error_pct']:+.1f}%** | "
+                 f"**{worst['row_hit_rate_diff']:+.3f}** | **{worst['energy_error_pct']:+.1f}%** |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
