@@ -188,7 +188,7 @@ def main(argv=None) -> int:
         print("accelsim: interrupted (rerun with --resume where the command has it)",
               file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one place a bug meets the user
+    except Exception as exc:  # the one place a bug meets the user
         return _internal_error(exc)
 
 

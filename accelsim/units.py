@@ -58,7 +58,7 @@ def parse_size_list(text, what="--sram-sizes") -> list[int]:
                               f"sizes, got {points:,}")
         sizes, size = [], float(start)
         while size <= stop * (1 + 1e-9):
-            sizes.append(int(round(size)))
+            sizes.append(round(size))
             size *= factor
         return sizes
     parts = text.split(",")

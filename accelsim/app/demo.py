@@ -21,8 +21,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from accelsim.analysis.report import _energy, _ratio, report
+from accelsim.app import flags
 from accelsim.app.sweep import sweep
-from accelsim.errors import ConfigError
 from accelsim.io import write_json_atomic
 from accelsim.sim.accelerator import simulate
 from accelsim.sim.results import SimulationResult
@@ -63,8 +63,7 @@ def _train_once(config, out: Path, quiet: bool):
 
 
 def handle(args) -> int:
-    if args.epochs < 1:  # before the first progress line, not after it
-        raise ConfigError(f"--epochs {args.epochs}: expected a positive number of epochs")
+    flags.epochs(args.epochs)  # before the first progress line, not after it
     summary = run_demo(args.out, epochs=args.epochs, quiet=args.quiet or args.json)
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -23,10 +24,12 @@ from tqdm import tqdm
 from accelsim import __version__
 from accelsim.analysis.figures import sweep_figures
 from accelsim.analysis.folders import SRAM_FIELD
+from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
 from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError
 from accelsim.io import atomic_path, write_json_atomic
+from accelsim.limits import MAX_SWEEP_POINTS
 from accelsim.sim.accelerator import simulate
 from accelsim.sim.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
@@ -52,6 +55,10 @@ def sweep_points(sram_sizes=None, fields: dict | None = None) -> list[dict]:
         axes[key] = list(values)
     if not axes:
         raise ConfigError("sweep: nothing to sweep; give --sram-sizes or --set FIELD=V1,V2")
+    count = math.prod(len(v) for v in axes.values())
+    if count > MAX_SWEEP_POINTS:
+        raise ConfigError(f"sweep: expected at most {MAX_SWEEP_POINTS:,} points, got {count:,} "
+                          f"({' x '.join(str(len(v)) for v in axes.values())})")
     keys = list(axes)
     return [dict(zip(keys, combo)) for combo in itertools.product(*axes.values())]
 
@@ -183,7 +190,7 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
         # a fresh point has them, so a resumed sweep's table equals an uninterrupted one's
         for run in sorted(result["totals"], key=_order(RUNS)):
             totals = result["totals"][run]
-            rows.append({"point_id": pid, **{k: v for k, v in overrides.items()}, "run": run,
+            rows.append({"point_id": pid, **overrides, "run": run,
                          "weight_sram_capacity_bytes": result["weight_sram_capacity_bytes"],
                          **{k: totals[k] for k in sorted(totals, key=_order(TOTALS))}})
     table = pd.DataFrame(rows)
@@ -191,7 +198,8 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
                               "accelerator": accel_ref, "mode": mode,
                               "swept": sorted({k for p in points for k in p}),
                               "points": len(points),
-                              "tracked_footprint_bytes": tracked_footprint_bytes(loaded, accelerator)})
+                              "tracked_footprint_bytes":
+                                  tracked_footprint_bytes(loaded, accelerator)})
     return table
 
 
@@ -228,8 +236,7 @@ def handle(args) -> int:
                           "(its axis is logarithmic); simulate --set "
                           "weight_sram.capacity_bytes=0 gives the no-SRAM point")
     fields = parse_key_values(args.set, "--set", fields=True, multi=True)
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs {args.jobs}: expected a positive number of processes")
+    flags.jobs(args.jobs)
     out = Path(args.out) if args.out else Path(str(Path(args.trace)).rstrip("/") + "-sweep")
     table = sweep(args.trace, args.accelerator, sram_sizes=sizes, fields=fields,
                   mode=args.mode, out=out, jobs=args.jobs, dask_address=args.dask,

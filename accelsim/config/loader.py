@@ -59,8 +59,9 @@ def _resolve_file(path_or_name) -> Path:
     candidate = CONFIG_DIR / f"{stem}.yaml"
     if p.parent == Path(".") and _is_file(candidate):
         return candidate
-    raise ConfigError(f"{shown(str(path_or_name))}: expected a config file or a name in {CONFIG_DIR} "
-                      f"({', '.join(available_configs()) or 'none found'}), got neither")
+    raise ConfigError(f"{shown(str(path_or_name))}: expected a config file or a name in "
+                      f"{CONFIG_DIR} ({', '.join(available_configs()) or 'none found'}), "
+                      "got neither")
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -136,7 +137,7 @@ def _read_yaml(path: Path) -> dict:
         raise ConfigError(f"{path}: expected UTF-8 text, got byte 0x{exc.object[exc.start]:02x} "
                           f"at offset {exc.start}") from None
     try:
-        data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a safe loader, bounded
+        data = yaml.load(text, Loader=_BoundedLoader)  # a safe loader, bounded
     except _LimitError as exc:
         raise ConfigError(f"{path}: expected {exc}") from None
     except yaml.YAMLError as exc:
