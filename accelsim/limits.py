@@ -63,7 +63,7 @@ def regular_file(path, error: type[AccelsimError], what: str = "a regular file")
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
-        raise error(f"{path}: expected {what}, got {exc.strerror or 'nothing there'}") from None
+        raise error(f"{path}: cannot read ({exc.strerror or exc}); expected {what}") from None
     if not stat.S_ISREG(mode):
         kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
                 else "a device or socket")

@@ -29,6 +29,7 @@ from accelsim.dropback.init import initialize_model
 from accelsim.dropback.optimizer import DropBack
 from accelsim.errors import CheckpointError, ConfigError
 from accelsim.io import atomic_path, write_json_atomic, write_text_atomic
+from accelsim.limits import regular_file
 from accelsim.models import build_model
 from accelsim.trace.recorder import TraceRecorder
 from accelsim.trace.torch_geometry import budgeted_param_count
@@ -287,7 +288,11 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
     resume_file = out / "resume.pt"
     if resume and resume_file.exists():
         try:
-            state = torch.load(resume_file, map_location=run.device, weights_only=False)
+            # data, never code: no pickle object is built, and a FIFO is refused unopened
+            state = torch.load(regular_file(resume_file, CheckpointError),
+                               map_location=run.device, weights_only=True)
+        except CheckpointError:
+            raise
         except Exception as exc:
             raise CheckpointError(f"{resume_file}: cannot be read ({type(exc).__name__})") from None
         run.restore(state)
