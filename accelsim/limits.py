@@ -56,6 +56,14 @@ def shown(value) -> str:
     return text.replace("\n", " ")
 
 
+def only_regular_files(folder, error: type[AccelsimError]) -> None:
+    """Refuse a folder holding anything but folders and regular files (a FIFO would block
+    whoever reads it) before a reader walks it."""
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            regular_file(Path(root) / name, error)
+
+
 def regular_file(path, error: type[AccelsimError], what: str = "a regular file") -> Path:
     """`path`, checked to be a regular file (links followed) before anything opens it: a FIFO,
     a device or a socket would block a reader or never end."""

@@ -353,7 +353,8 @@ def _check_header_fields(path: Path, h: dict) -> None:
               and all(_count(d) for d in entry["weight_shape"])
               and _count(entry.get("bias_count")) and _count(entry.get("param_count"))
               and _count(entry.get("tracked_count"))
-              and (entry.get("index") is None or isinstance(entry.get("index"), str))
+              and "index" in entry
+              and (entry["index"] is None or isinstance(entry["index"], str))
               and isinstance(entry.get("values"), str))
     for key in ("unbudgeted_parameters", "buffers"):
         entries = h.get(key)

@@ -29,7 +29,7 @@ from accelsim.dropback.init import initialize_model
 from accelsim.dropback.optimizer import DropBack
 from accelsim.errors import CheckpointError, ConfigError
 from accelsim.io import atomic_path, write_json_atomic, write_text_atomic
-from accelsim.limits import regular_file
+from accelsim.limits import regular_file, shown
 from accelsim.models import build_model
 from accelsim.trace.recorder import TraceRecorder
 from accelsim.trace.torch_geometry import budgeted_param_count
@@ -295,7 +295,15 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
             raise
         except Exception as exc:
             raise CheckpointError(f"{resume_file}: cannot be read ({type(exc).__name__})") from None
-        run.restore(state)
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{resume_file}: expected a saved run state (a dict), got "
+                                  f"{type(state).__name__}")
+        try:
+            run.restore(state)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            # a damaged or foreign state: torch and DropBack refuse it in their own words
+            raise CheckpointError(f"{resume_file}: not a state of this run "
+                                  f"({type(exc).__name__}: {shown(str(exc))})") from None
     out.mkdir(parents=True, exist_ok=True)
     # the resolved thread count too: results are bit-identical only at the same count
     write_json_atomic(out / "config.json", {**asdict(config), "model_args": run.model_args,
