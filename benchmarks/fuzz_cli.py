@@ -34,7 +34,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
@@ -75,39 +77,55 @@ class Outcome:
 
 # ============================================================================ fixtures
 class Fixtures:
-    """The valid inputs every case starts from, made once in `root`."""
+    """The valid inputs the cases start from, each made in `root` the first time it is asked
+    for (a test file of one kind builds only what its cases need)."""
+
+    train_argv: ClassVar[list] = ["train", "--epochs", "1", "--budget", "5000",
+                                  "--batch-size", "128", "--trace-every", "1000"]
+    resume_argv: ClassVar[list] = ["train", "--epochs", "2", "--budget", "5000",
+                                   "--batch-size", "128", "--no-trace"]
 
     def __init__(self, root: Path):
-        self.root = root
-        from accelsim.cli import main
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
         from accelsim.config.loader import CONFIG_DIR
 
-        self.config_text = (CONFIG_DIR / "default.yaml").read_text()
-        self.config = yaml.safe_load(self.config_text)
-        self.trace = root / "trace"
-        quiet = ["--quiet"]
-        _must(main(["trace", "--model", "lenet-300-100", "--synthetic", "--budget", "2000",
-                    "--model-arg", "in_features=64", "--out", str(self.trace), *quiet]))
-        self.sim = root / "trace-sim"
-        _must(main(["simulate", str(self.trace), "--out", str(self.sim), *quiet]))
-        self.sweep = root / "trace-sweep"
-        _must(main(["sweep", str(self.trace), "--sram-sizes", "64KiB,128KiB", "--jobs", "1",
-                    "--out", str(self.sweep), *quiet]))
-        self.run = root / "run"
-        self.train_argv = ["train", "--epochs", "1", "--budget", "5000", "--batch-size", "128",
-                           "--trace-every", "1000"]
-        _must(main([*self.train_argv, "--out", str(self.run), *quiet]))
-        self.checkpoint = self.run / "checkpoint.sparse"
-        self.resume_run = root / "resume-run"
-        self.resume_argv = ["train", "--epochs", "2", "--budget", "5000", "--batch-size", "128",
-                            "--no-trace"]
-        self._interrupted_run()
-        self.mnist = root / "mnist"
-        _write_mnist(self.mnist)
-        self.cifar = root / "cifar"
-        _write_cifar(self.cifar)
+        self.config = yaml.safe_load((CONFIG_DIR / "default.yaml").read_text())
 
-    def _interrupted_run(self):
+    @staticmethod
+    def _cli(argv):
+        from accelsim.cli import main
+
+        _must(main([*argv, "--quiet"]))
+
+    @cached_property
+    def trace(self) -> Path:
+        self._cli(["trace", "--model", "lenet-300-100", "--synthetic", "--budget", "2000",
+                   "--model-arg", "in_features=64", "--out", str(self.root / "trace")])
+        return self.root / "trace"
+
+    @cached_property
+    def sim(self) -> Path:
+        self._cli(["simulate", str(self.trace), "--out", str(self.root / "trace-sim")])
+        return self.root / "trace-sim"
+
+    @cached_property
+    def sweep(self) -> Path:
+        self._cli(["sweep", str(self.trace), "--sram-sizes", "64KiB,128KiB", "--jobs", "1",
+                   "--out", str(self.root / "trace-sweep")])
+        return self.root / "trace-sweep"
+
+    @cached_property
+    def run(self) -> Path:
+        self._cli([*self.train_argv, "--out", str(self.root / "run")])
+        return self.root / "run"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run / "checkpoint.sparse"
+
+    @cached_property
+    def resume_run(self) -> Path:
         from accelsim.train.loop import TrainConfig, train
 
         class Stop(Exception):
@@ -116,10 +134,22 @@ class Fixtures:
         def stop(epoch, row):
             raise Stop
 
+        out = self.root / "resume-run"
         config = TrainConfig(epochs=2, budget=5000, batch_size=128, trace=False, lr=0.1)
         with contextlib.suppress(Stop):
-            train(config, self.resume_run, quiet=True, on_epoch_end=stop)
-        assert (self.resume_run / "resume.pt").exists()
+            train(config, out, quiet=True, on_epoch_end=stop)
+        assert (out / "resume.pt").exists()
+        return out
+
+    @cached_property
+    def mnist(self) -> Path:
+        _write_mnist(self.root / "mnist")
+        return self.root / "mnist"
+
+    @cached_property
+    def cifar(self) -> Path:
+        _write_cifar(self.root / "cifar")
+        return self.root / "cifar"
 
 
 def _must(code):
@@ -248,8 +278,8 @@ def rewrite_table(trace: Path, name: str, change):
     schema = {fmt.LAYERS_FILE: fmt.LAYERS_SCHEMA, fmt.STEPS_FILE: fmt.STEPS_SCHEMA,
               fmt.SNAPSHOTS_FILE: fmt.SNAPSHOTS_SCHEMA}[name]
     frame = fmt._read_parquet((trace / name).read_bytes(), schema, trace / name)
-    change(frame)
     try:
+        change(frame)
         data = fmt._parquet_bytes(frame, schema)
     except (pa.ArrowException, OverflowError, ValueError, TypeError):
         return False  # the value does not fit the column type: nothing to write
@@ -271,7 +301,7 @@ def rewrite_checkpoint(path: Path, change, total_delta: int = 0):
     from accelsim.dropback import checkpoint as ck
 
     data = path.read_bytes()
-    _, total, header_size, _ = ck._PREFIX.unpack_from(data)
+    _, _, header_size, _ = ck._PREFIX.unpack_from(data)
     header = json.loads(data[ck.PREFIX_BYTES:ck.PREFIX_BYTES + header_size])
     payload = data[ck.PREFIX_BYTES + header_size:]
     header = change(header) or header
@@ -725,7 +755,7 @@ def results_cases(rng: random.Random, n: int) -> list[Case]:
                     return
                 file = jsons[int(pick * len(jsons))]
                 data = json.loads(file.read_text())
-                paths = [q for q in leaf_paths(data)]
+                paths = list(leaf_paths(data))
                 path = paths[random.Random(seed).randrange(len(paths))]
                 if random.Random(seed + 1).random() < 0.2 and path:
                     delete_path(data, path)
@@ -769,6 +799,8 @@ def make_cases(total: int, seed: int = 0, fixtures: Fixtures | None = None,
 
 
 def _fill(argv, w: Path, fx: Fixtures):
+    if any("{F}" in a for a in argv):
+        _ = fx.trace  # made on first use
     out = []
     for a in argv:
         if a == "{RESUME}":
@@ -799,7 +831,7 @@ def run_case(case: Case, fx: Fixtures, workdir: Path) -> Outcome:
                 code = exc.code if isinstance(exc.code, int) else 2
     except _Hang:
         hung = True
-    except Exception as exc:  # noqa: BLE001 - anything escaping main is a traceback
+    except Exception as exc:  # anything escaping main is a traceback
         escaped = exc
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)

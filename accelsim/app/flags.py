@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 
 from accelsim.config import checks
-from accelsim.errors import ConfigError
+from accelsim.errors import AccelsimError, ConfigError
 from accelsim.limits import (
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
@@ -92,3 +93,16 @@ def budget(text, param_count_of) -> None:
     if resolved < 1:
         raise ConfigError(f"--budget {shown(text)}: expected a ratio leaving at least one of "
                           f"the model's {total:,} weights tracked")
+
+
+@contextmanager
+def reading_results(folder):
+    """Around plot and report: a results folder whose files were edited by hand (a field of
+    the wrong type, a key gone) ends in one line naming the folder. The readers check the
+    tables they need (`accelsim.analysis.folders.check_readable`); this catches what a damaged
+    value breaks past them."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise AccelsimError(f"{folder}: expected a results folder as accelsim wrote it, got a "
+                            f"damaged one ({type(exc).__name__}: {shown(str(exc))})") from None
