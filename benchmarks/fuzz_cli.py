@@ -2,7 +2,7 @@
 (accelerator YAML, --set, trace folders, sparse checkpoints, dataset files, resume.pt, every
 flag, damaged result folders), each run in-process through `accelsim.cli.main` under a timeout.
 
-    python benchmarks/fuzz_cli.py [--cases 2400] [--seed 0] [--timeout 30]
+    python benchmarks/fuzz_cli.py [--cases 2600] [--seed 0] [--timeout 30]
 
 Every case ends in one class: refused (exit 2, one `accelsim: error:` line), accepted (exit 0),
 traceback (anything escaped, exit 70, or a traceback on stderr), unclear (exit 2 but not one
@@ -900,7 +900,7 @@ def _write_csv(path: Path, outcomes):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=2400)
+    parser.add_argument("--cases", type=int, default=2600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--out", default=str(RESULTS / "fuzz_cli.csv"))
