@@ -401,7 +401,7 @@ class DenseNetBC(nn.Module):
                 planes += growth_rate
             setattr(self, f"block{index}", nn.Sequential(*layers))
             if index < 3:
-                out_planes = int(math.floor(planes * compression))
+                out_planes = math.floor(planes * compression)
                 setattr(self, f"trans{index}", DenseTransition(planes, out_planes))
                 planes = out_planes
         self.bn = nn.BatchNorm2d(planes)
@@ -517,7 +517,7 @@ def build_model(name: str, *, seed: int | None = None, **args) -> nn.Module:
     weights come from ``torch.manual_seed(seed)`` inside a forked RNG, so the global torch RNG
     is left untouched and the same seed always gives the same weights.
     """
-    key, spec, full = _resolve_args(name, args)
+    _, spec, full = _resolve_args(name, args)
     if seed is None:
         return spec.build(full)
     if isinstance(seed, bool) or not isinstance(seed, int):

@@ -67,7 +67,7 @@ def parse_size_list(text, what="--sram-sizes") -> list[int]:
                           f"got {len(parts):,}")
     sizes = [parse_size(part, what) for part in parts if part.strip()]
     if not sizes:
-        raise ConfigError(f"{what} {shown(text)}: expected sizes, got none")
+        raise ConfigError(f"{what} {shown(text)}: expected at least one size, got no sizes")
     return sizes
 
 

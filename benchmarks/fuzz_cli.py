@@ -224,6 +224,7 @@ def flip_bits(data: bytes, rng: random.Random, flips: int, start: int = 0) -> by
     for _ in range(flips):
         i = rng.randrange(start, len(out))
         out[i] ^= 1 << rng.randrange(8)
+        note(f"bit flip at byte {i} of {len(out)}")
     return bytes(out)
 
 
@@ -238,7 +239,15 @@ def leaf_paths(obj, prefix=()):
     yield prefix
 
 
+_DETAIL: list = []  # what the running case's setup changed, for the CSV
+
+
+def note(text) -> None:
+    _DETAIL.append(str(text)[:120])
+
+
 def set_path(obj, path, value):
+    note(f"{'.'.join(map(str, path))}={value!r}")
     if not path:
         return value
     node = obj
@@ -249,6 +258,7 @@ def set_path(obj, path, value):
 
 
 def delete_path(obj, path):
+    note(f"deleted {'.'.join(map(str, path))}")
     node = obj
     for key in path[:-1]:
         node = node[key]
@@ -480,6 +490,7 @@ def trace_cases(rng: random.Random, n: int) -> list[Case]:
             value, row = rng.choice(cell_values), rng.randrange(3)
 
             def change(f, col=col, value=value, row=row):
+                note(f"{col}[{row % len(f)}]: {f.loc[row % len(f), col]!r} -> {value!r}")
                 f.loc[row % len(f), col] = value
             add(f"cell_{name.split('.')[0]}", lambda t, name=name, change=change: rewrite_table(
                 t, name, change))
@@ -580,6 +591,7 @@ def dataset_cases(rng: random.Random, n: int) -> list[Case]:
 
             def change(d, name=name, offset=offset, value=value):
                 data = bytearray((d / name).read_bytes())
+                note(f"{name} byte {offset}: {data[offset]} -> {value}")
                 data[offset] = value
                 (d / name).write_bytes(bytes(data))
             add(f"idx_header_byte_{offset}", mnist, change, allow=True)
@@ -814,8 +826,10 @@ def run_case(case: Case, fx: Fixtures, workdir: Path) -> Outcome:
     from accelsim.cli import main
 
     workdir.mkdir(parents=True, exist_ok=True)
+    _DETAIL.clear()
     if case.setup is not None:
         case.setup(workdir, fx)
+    detail = "; ".join(_DETAIL)
     argv = _fill(case.argv, workdir, fx)
     err, out = io.StringIO(), io.StringIO()
     code, escaped = None, None
@@ -857,8 +871,9 @@ def run_case(case: Case, fx: Fixtures, workdir: Path) -> Outcome:
         cls = "refused"
     else:
         cls = "unclear"
+    change = detail
     detail = stderr.strip().splitlines()[-1][:300] if stderr.strip() else repr(escaped)[:300]
-    return Outcome(case, cls, code, detail, seconds, {"argv": argv})
+    return Outcome(case, cls, code, detail, seconds, {"argv": argv, "change": change})
 
 
 def run_all(cases, fx: Fixtures, root: Path, progress=None) -> list[Outcome]:
@@ -891,10 +906,11 @@ def _write_csv(path: Path, outcomes):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["kind", "mutation", "class", "allowed_accept", "exit_code", "seconds",
-                     "argv", "last_stderr_line"])
+                     "argv", "change", "last_stderr_line"])
     for o in outcomes:
         writer.writerow([o.case.kind, o.case.mutation, o.cls, o.case.allow_accept, o.exit_code,
-                         f"{o.seconds:.3f}", " ".join(o.extra["argv"])[:300], o.stderr])
+                         f"{o.seconds:.3f}", " ".join(o.extra["argv"])[:300], o.extra["change"],
+                         o.stderr])
     write_text_atomic(path, buffer.getvalue())
 
 

@@ -1,7 +1,6 @@
 """Hostile input, kind 'flags': see tests/fuzz_common.py and benchmarks/fuzz_cli.py."""
 
 import pytest
-
 from fuzz_common import check, fixtures, params
 
 

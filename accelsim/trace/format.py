@@ -299,7 +299,8 @@ def save_trace(trace: Trace, path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     shareable(tmp)  # mkdtemp is owner-only; a trace is meant to be shared
     try:
-        tables = {LAYERS_FILE: (trace.layers, LAYERS_SCHEMA), STEPS_FILE: (trace.steps, STEPS_SCHEMA),
+        tables = {LAYERS_FILE: (trace.layers, LAYERS_SCHEMA),
+                  STEPS_FILE: (trace.steps, STEPS_SCHEMA),
                   SNAPSHOTS_FILE: (trace._snapshot_rows, SNAPSHOTS_SCHEMA)}
         files = {}
         for name, (frame, schema) in tables.items():
@@ -318,7 +319,7 @@ def save_trace(trace: Trace, path) -> Path:
 
 
 def load_trace(path) -> Trace:
-    """Read and validate a trace folder; any failed check raises TraceError naming file and check."""
+    """Read and validate a trace folder; a failed check raises TraceError naming file and check."""
     if isinstance(path, Trace):
         return path
     path = Path(path)
@@ -334,7 +335,8 @@ def load_trace(path) -> Trace:
         data = regular_file(file, TraceError, "a Parquet file").read_bytes()
         expected = manifest["files"].get(name)
         if hashlib.sha256(data).hexdigest() != expected:
-            raise TraceError(f"{file}: sha256 does not match the manifest (file changed or corrupt)")
+            raise TraceError(f"{file}: sha256 does not match the manifest (file changed or "
+                             "corrupt)")
         frames[name] = _read_parquet(data, schema, file)
     trace = Trace(manifest, frames[LAYERS_FILE], frames[STEPS_FILE], frames[SNAPSHOTS_FILE], path)
     _validate(trace)
@@ -426,9 +428,10 @@ def _check_manifest(m: dict, where: str):
             raise TraceError(f"{where}: manifest lacks key {key!r}")
         value = m[key]
         if isinstance(value, bool) and bool not in types:
-            raise TraceError(f"{where}: manifest key {key!r} is {value!r}, expected {types[0].__name__}")
+            raise TraceError(f"{where}: manifest key {key!r} is {shown(value)}, expected "
+                             f"{types[0].__name__}")
         if not isinstance(value, types):
-            raise TraceError(f"{where}: manifest key {key!r} is {value!r}, "
+            raise TraceError(f"{where}: manifest key {key!r} is {shown(value)}, "
                              f"expected {' or '.join(t.__name__ for t in types)}")
     if m["source"] not in SOURCES:
         raise TraceError(f"{where}: source {shown(m['source'])} not one of {SOURCES}")
@@ -511,7 +514,8 @@ def _validate_layers(trace: Trace):
         if min(dims) < 1 or row.macs_per_sample < 1:
             _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: GEMM dimensions must be >= 1")
     if int(layers["param_count"].sum()) != trace.manifest["budget"]["param_count"]:
-        _fail(trace, LAYERS_FILE, "sum of param_count differs from the manifest's budget.param_count")
+        _fail(trace, LAYERS_FILE, "sum of param_count differs from the manifest's "
+                                  "budget.param_count")
 
 
 def _check_geometry(trace: Trace, row) -> None:
@@ -550,7 +554,8 @@ def _validate_steps(trace: Trace):
     s, layers = trace.steps, trace.layers
     n_layers, iterations = len(layers), trace.iterations
     if len(s) != n_layers * iterations:
-        _fail(trace, STEPS_FILE, f"{len(s)} rows, expected {n_layers} layers x {iterations} iterations")
+        _fail(trace, STEPS_FILE, f"{len(s)} rows, expected {n_layers} layers x {iterations} "
+                                 "iterations")
     it = s["iteration"].to_numpy().reshape(iterations, n_layers)
     lid = s["layer_id"].to_numpy().reshape(iterations, n_layers)
     if not (np.array_equal(it, np.repeat(np.arange(iterations)[:, None], n_layers, 1))
@@ -564,7 +569,8 @@ def _validate_steps(trace: Trace):
     for col in STEPS_SCHEMA.names:
         if not np.array_equal(s[col].to_numpy(), expected[col].to_numpy()):
             _fail(trace, STEPS_FILE, f"column {col} breaks its definition "
-                                     "(tracked + regenerated = weights, after = tracked + entered - left, ...)")
+                                     "(tracked + regenerated = weights, after = tracked + "
+                                     "entered - left, ...)")
     for col in ("tracked_count", "entered_count", "left_count", "tracked_after_count"):
         v = s[col].to_numpy()
         if v.min() < 0 or (v > weights).any():
@@ -608,8 +614,10 @@ def _validate_snapshots(trace: Trace):
                                              f"{len(bitmap)} bytes, expected {(n + 7) // 8}")
             bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
             if bits[n:].any():
-                _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration} layer {r.layer_id}: padding bits set")
+                _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration} layer {r.layer_id}: "
+                                             "padding bits set")
             count = int(bits.sum())
             if count != r.tracked_count or count != expected[int(r.layer_id)]:
                 _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration} layer {r.layer_id}: "
-                                             f"{count} bits set, counts say {expected[int(r.layer_id)]}")
+                                             f"{count} bits set, counts say "
+                                             f"{expected[int(r.layer_id)]}")
