@@ -482,7 +482,7 @@ def trace_cases(rng: random.Random, n: int) -> list[Case]:
         if r < 0.3:
             key, value = rng.choice(manifest_keys), rng.choice(HOSTILE)
             add(f"manifest_{type(value).__name__}", manifest_edit(
-                lambda m, key=key, value=value: m.__setitem__(key, value)))
+                lambda m, key=key, value=value: set_path(m, (key,), value)))
         elif r < 0.7:
             name = rng.choice(list(tables))
             col = rng.choice([c for c in tables[name].names

@@ -406,7 +406,9 @@ def config_from_dict(data: dict, where: str = "<dict>", path: str | None = None
     with checks.located(where):
         top = _Section(data)
         top.raw("base", None)  # already resolved by the loader
-        top.raw("description", None)
+        description = top.raw("description", None)
+        if description is not None:
+            checks.text("description", description)
         top.raw("sources", None)
         name = top.raw("name")
         clock = top.raw("clock_mhz")

@@ -347,6 +347,7 @@ def _check_header_fields(path: Path, h: dict) -> None:
     for i, entry in enumerate(layers):
         field(f"layers[{i}]", entry, "a mapping of name, kind, weight_shape, bias_count, "
               "param_count, tracked_count, index and values", isinstance(entry, dict)
+              and entry.get("layer_id") == i and _is_int(entry["layer_id"])
               and isinstance(entry.get("name"), str) and isinstance(entry.get("kind"), str)
               and isinstance(entry.get("weight_shape"), list)
               and len(entry["weight_shape"]) <= MAX_DIMS
@@ -367,7 +368,10 @@ def _check_header_fields(path: Path, h: dict) -> None:
               isinstance(extra["accuracy"], (int, float)) and not isinstance(extra["accuracy"],
                                                                              bool)
               and math.isfinite(extra["accuracy"]))))
-    _check_state_json(path, h.get("optimizer_state"), 0)
+    state = h.get("optimizer_state")
+    field("optimizer_state", state, "null or a saved state (a tagged __dict__)",
+          state is None or (isinstance(state, dict) and "__dict__" in state))
+    _check_state_json(path, state, 0)
 
 
 def _check_state_json(path: Path, obj, depth: int) -> None:
