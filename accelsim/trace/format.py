@@ -381,14 +381,16 @@ def _parquet_bytes(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
 def _read_parquet(data: bytes, schema: pa.Schema, file: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(io.BytesIO(data))
+        # column names are decoded lazily: a damaged footer fails here, not below
+        types = {f.name: f.type for f in table.schema}
     except Exception as exc:  # pyarrow raises several types for corrupt input
         raise TraceError(f"{file}: not a readable Parquet file ({type(exc).__name__})") from None
     for field in schema:
-        if field.name not in table.column_names:
+        if field.name not in types:
             raise TraceError(f"{file}: missing column {field.name!r}")
-        if not table.schema.field(field.name).type.equals(field.type):
+        if not types[field.name].equals(field.type):
             raise TraceError(f"{file}: column {field.name!r} has type "
-                             f"{table.schema.field(field.name).type}, expected {field.type}")
+                             f"{types[field.name]}, expected {field.type}")
     try:
         frame = table.select(schema.names).to_pandas(ignore_metadata=True)
     except Exception as exc:  # damaged column data can fail in many ways inside pyarrow
