@@ -2,19 +2,26 @@
 
 Argparse only: the parser is built here and each command handed to its handler in
 `accelsim.app`. Bad input ends in a one-line `accelsim: error: ...` on stderr and exit status
-2, never a traceback. torch is imported only by the handlers that train or build a model.
+2, never a traceback; anything else is a bug, reported in one line with exit status 70 and
+its traceback saved to a file under the system temp folder. torch is imported only by the
+handlers that train or build a model.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+import traceback
+import warnings
 
 from accelsim import __version__
 from accelsim.app import demo, plot, report, simulate, study, sweep, trace, train
 from accelsim.errors import AccelsimError
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE of sysexits.h: a bug of accelsim, not the user's input
 
 
 class _Parser(argparse.ArgumentParser):
@@ -190,21 +197,52 @@ COMMANDS = {"train": train.handle, "trace": trace.handle, "simulate": simulate.h
             "demo": demo.handle}
 
 
+def _one_line(text: str) -> str:
+    """A message on one line: whatever it quotes (a parser's complaint, a file name) may not
+    break it."""
+    return " ".join(str(text).split())
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    # a library's warning (tqdm's thread monitor, torch's) in one line, not with its source
+    print(f"accelsim: warning: {_one_line(message)}", file=sys.stderr)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """Anything that escapes other than an AccelsimError is a bug of accelsim: one line on the
+    terminal, the traceback in a file to attach to a report."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="accelsim-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"accelsim {__version__}\nargv: {sys.argv!r}\n\n")
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=f)
+        where = f"traceback saved to {name}"
+    except OSError:
+        where = "the traceback could not be saved"
+    print(f"accelsim: internal error ({type(exc).__name__}); please report it; {where}",
+          file=sys.stderr)
+    return EXIT_INTERNAL_ERROR
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            return COMMANDS[args.command](args)
     except AccelsimError as exc:
-        print(f"accelsim: error: {exc}", file=sys.stderr)
+        print(f"accelsim: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:  # missing files, a file where a folder should be, a full disk...
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"accelsim: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"accelsim: error: {_one_line(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("accelsim: interrupted (rerun with --resume where the command has it)",
               file=sys.stderr)
         return 130
+    except Exception as exc:  # the one place a bug meets the user
+        return _internal_error(exc)
 
 
 if __name__ == "__main__":

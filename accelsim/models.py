@@ -37,6 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from accelsim.errors import ConfigError
+from accelsim.limits import MODEL_ARG_MAX, shown
 
 __all__ = [
     "MODEL_NAMES",
@@ -486,9 +487,11 @@ def _canonical_name(name) -> str:
 
 def _positive_int(name: str, field: str, value, minimum: int = 1) -> int:
     # bool is an int subclass; True as a class count is a mistake, not a 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"model {name!r}: {field} must be an integer >= {minimum}, "
-                          f"got {value!r}")
+    maximum = MODEL_ARG_MAX.get(field)  # beyond it, the model fits no machine's memory
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
+            maximum is not None and value > maximum):
+        raise ConfigError(f"model {name!r}: {field} must be an integer from {minimum} to "
+                          f"{maximum or 'any'}, got {shown(value)}")
     return value
 
 
@@ -501,9 +504,15 @@ def _resolve_args(name: str, args: dict) -> tuple[str, _Spec, dict]:
         raise ConfigError(f"model {key!r}: unknown argument(s) {', '.join(unknown)}; "
                           f"valid arguments: {', '.join(spec.defaults)}")
     full = {**spec.defaults, **args}
-    for field in ("num_classes", "in_channels", "in_features"):
+    for field in ("num_classes", "in_channels", "in_features", "depth", "widen_factor",
+                  "growth_rate"):
         if field in full:
             _positive_int(key, field, full[field])
+    if "compression" in full:
+        rate = full["compression"]
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+            raise ConfigError(f"model {key!r}: compression must be a number in (0, 1], "
+                              f"got {shown(rate)}")
     if "stem" in full and full["stem"] not in RESNET_STEMS:
         raise ConfigError(f"model {key!r}: stem must be one of {', '.join(RESNET_STEMS)}, "
                           f"got {full['stem']!r}")

@@ -5,9 +5,11 @@ KB/MB/GB and KiB/MiB/GiB all mean powers of 1024 here, as on-chip memories are s
 
 from __future__ import annotations
 
+import math
 import re
 
 from accelsim.errors import ConfigError
+from accelsim.limits import MAX_BYTES, MAX_SWEEP_POINTS, shown
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
           "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1024 ** 3, "gib": 1024 ** 3}
@@ -15,39 +17,57 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
 def parse_size(text, what="size") -> int:
-    """`64KiB` -> 65536 bytes; plain integers are bytes."""
+    """`64KiB` -> 65536 bytes; plain integers are bytes. At most `limits.MAX_BYTES`."""
     if isinstance(text, int) and not isinstance(text, bool):
-        return text
-    match = _SIZE.match(str(text))
-    unit = match.group(2).lower() if match else None
-    if not match or unit not in _UNITS:
-        raise ConfigError(f"{what} {text!r}: expected a size such as 4096, 64KiB, 1MiB or 2GiB")
-    value = float(match.group(1)) * _UNITS[unit]
-    if value != int(value):
-        raise ConfigError(f"{what} {text!r}: not a whole number of bytes")
-    return int(value)
+        value = text
+    else:
+        match = _SIZE.match(str(text)) if len(str(text)) <= 64 else None
+        unit = match.group(2).lower() if match else None
+        if not match or unit not in _UNITS:
+            raise ConfigError(f"{what} {shown(text)}: expected a size such as 4096, 64KiB, "
+                              "1MiB or 2GiB")
+        # exact arithmetic: a float of 400 digits is inf, and inf has no whole bytes
+        whole, _, fraction = match.group(1).partition(".")
+        scale = _UNITS[unit]
+        value = int(whole) * scale + int(fraction or 0) * scale // 10 ** len(fraction)
+        if fraction and int(fraction) * scale % 10 ** len(fraction):
+            raise ConfigError(f"{what} {shown(text)}: expected a whole number of bytes")
+    if not 0 <= value <= MAX_BYTES:
+        raise ConfigError(f"{what} {shown(text)}: expected a size from 0 to {MAX_BYTES:,} bytes "
+                          "(1 PiB)")
+    return value
 
 
 def parse_size_list(text, what="--sram-sizes") -> list[int]:
-    """`64KiB,256KiB,1MiB` or `64KiB..32MiB x2` (geometric, both ends included)."""
+    """`64KiB,256KiB,1MiB` or `64KiB..32MiB x2` (geometric, both ends included); at most
+    `limits.MAX_SWEEP_POINTS` sizes."""
     text = str(text).strip()
     if ".." in text:
-        match = re.match(r"^(.+?)\.\.(.+?)\s*[xX*]\s*(\d+(?:\.\d+)?)$", text)
+        match = re.match(r"^(.+?)\.\.(.+?)\s*[xX*]\s*(\d{1,20}(?:\.\d{1,20})?)$", text)
         if not match:
-            raise ConfigError(f"{what} {text!r}: a range reads START..STOP xFACTOR, "
+            raise ConfigError(f"{what} {shown(text)}: expected START..STOP xFACTOR, "
                               "e.g. 64KiB..32MiB x2")
         start, stop = parse_size(match.group(1), what), parse_size(match.group(2), what)
         factor = float(match.group(3))
         if factor <= 1 or start <= 0 or stop < start:
-            raise ConfigError(f"{what} {text!r}: need 0 < START <= STOP and FACTOR > 1")
+            raise ConfigError(f"{what} {shown(text)}: expected 0 < START <= STOP and FACTOR > 1")
+        # count before building: a factor of 1.0000000001 means billions of points
+        points = math.floor(math.log(stop / start) / math.log(factor) + 1e-9) + 1
+        if points > MAX_SWEEP_POINTS:
+            raise ConfigError(f"{what} {shown(text)}: expected at most {MAX_SWEEP_POINTS:,} "
+                              f"sizes, got {points:,}")
         sizes, size = [], float(start)
         while size <= stop * (1 + 1e-9):
-            sizes.append(int(round(size)))
+            sizes.append(round(size))
             size *= factor
         return sizes
-    sizes = [parse_size(part, what) for part in text.split(",") if part.strip()]
+    parts = text.split(",")
+    if len(parts) > MAX_SWEEP_POINTS:
+        raise ConfigError(f"{what}: expected at most {MAX_SWEEP_POINTS:,} sizes, "
+                          f"got {len(parts):,}")
+    sizes = [parse_size(part, what) for part in parts if part.strip()]
     if not sizes:
-        raise ConfigError(f"{what} {text!r}: no sizes given")
+        raise ConfigError(f"{what} {shown(text)}: expected at least one size, got no sizes")
     return sizes
 
 

@@ -103,7 +103,8 @@ def test_resume_refuses_a_missing_or_finished_run(runner, refs, tmp_path):
 def test_diverged_run_stops_with_an_error_and_no_nan(runner, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    answer = runner.run(["train", "--epochs", "1", "--lr", "inf", "--json", "--out", "R"], work)
+    # a huge but finite rate: an infinite one is refused before training starts
+    answer = runner.run(["train", "--epochs", "1", "--lr", "1e12", "--json", "--out", "R"], work)
     _one_line_error(answer, "diverged", "--lr")
     assert answer["stdout"] == ""
     assert not (work / "R" / "summary.json").exists()

@@ -21,9 +21,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from accelsim.analysis.report import _energy, _ratio, report
+from accelsim.app import flags
 from accelsim.app.simulate import save_result_folder
 from accelsim.app.sweep import sweep
-from accelsim.errors import ConfigError
 from accelsim.io import json_text, write_json_atomic
 from accelsim.sim.results import SimulationResult
 from accelsim.sim.simulation import simulate
@@ -65,8 +65,7 @@ def _train_once(config, out: Path, quiet: bool):
 
 
 def handle(args) -> int:
-    if args.epochs < 1:  # before the first progress line, not after it
-        raise ConfigError(f"--epochs {args.epochs}: expected a positive number of epochs")
+    flags.epochs(args.epochs)  # before the first progress line, not after it
     summary = run_demo(args.out, epochs=args.epochs, quiet=args.quiet or args.json)
     if args.json:
         print(json_text(summary))

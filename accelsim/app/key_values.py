@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from accelsim.errors import ConfigError
+from accelsim.limits import MAX_SWEEP_POINTS, MAX_YAML_DEPTH, shown
 from accelsim.units import parse_size
 
 
@@ -24,10 +25,16 @@ def parse_key_values(items, flag: str, *, fields: bool = False, multi: bool = Fa
         if fields:
             key, text = key.strip(), text.strip()
         if not sep or not key or (fields and not text):
-            raise ConfigError(f"{flag} {item!r}: expected {usage}")
+            raise ConfigError(f"{flag} {shown(item)}: expected {usage}")
+        if key in out:
+            raise ConfigError(f"{flag} {shown(key)}: expected each key once, got it twice")
         if multi:
+            values = text.split(",")
+            if len(values) > MAX_SWEEP_POINTS:
+                raise ConfigError(f"{flag} {shown(key)}: expected at most {MAX_SWEEP_POINTS:,} "
+                                  f"values, got {len(values):,}")
             out[key] = [_read_value(flag, key, v.strip(), fields)
-                        for v in text.split(",") if v.strip()]
+                        for v in values if v.strip()]
         else:
             out[key] = _read_value(flag, key, text, fields)
     return out
@@ -37,6 +44,21 @@ def _read_value(flag: str, key: str, text: str, fields: bool):
     if fields and key.endswith("_bytes"):
         return parse_size(text, f"{flag} {key}")
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError:
         return text
+    except (ValueError, RecursionError):  # an integer of over 4,300 digits; [[[[...]]]]
+        raise ConfigError(f"{flag} {shown(key)}: expected a value of at most 4,300 digits and "
+                          f"{MAX_YAML_DEPTH} levels, got {shown(text)}") from None
+    if _depth(value) > MAX_YAML_DEPTH:
+        raise ConfigError(f"{flag} {shown(key)}: expected a value nested at most "
+                          f"{MAX_YAML_DEPTH} deep, got {shown(text)}")
+    return value
+
+
+def _depth(value, level: int = 0) -> int:
+    """Nesting depth of a JSON value (stops counting past the limit)."""
+    if level > MAX_YAML_DEPTH or not isinstance(value, (list, dict)):
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(v, level + 1) for v in items), default=level + 1)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from accelsim.analysis.figures import figures_for
+from accelsim.app import flags
+from accelsim.errors import AccelsimError
 from accelsim.io import json_text
+from accelsim.limits import only_regular_files
 
 
 def handle(args) -> int:
-    figures = figures_for(args.results, args.out)
+    only_regular_files(args.results, AccelsimError)  # a FIFO in a results folder never ends
+    with flags.reading_results(args.results):
+        figures = figures_for(args.results, args.out)
     if args.json:
         print(json_text({"figures": [str(f) for f in figures]}))
     elif not args.quiet:

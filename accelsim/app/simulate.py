@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from accelsim.analysis.report import comparison_table
+from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
 from accelsim.config import load_accelerator_config
 from accelsim.errors import AccelsimError, ConfigError
@@ -22,8 +23,7 @@ EXPORT_MAX_BURSTS = 50_000_000  # ~1.5 GB of text; beyond that a trace is no use
 def handle(args) -> int:
     if bool(args.trace) == bool(args.checkpoint):
         raise AccelsimError("simulate takes a trace folder or --checkpoint PATH (one of them)")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise ConfigError(f"--batch-size {args.batch_size}: expected a positive number of samples")
+    flags.batch_size(args.batch_size)
     if args.checkpoint:
         # rebuilding the model needs torch; a trace folder does not
         from accelsim.trace.from_model import trace_from_checkpoint

@@ -19,6 +19,7 @@ import ctypes
 import hashlib
 import itertools
 import json
+import math
 import os
 import signal
 import sys
@@ -33,6 +34,7 @@ from tqdm import tqdm
 from accelsim import __version__
 from accelsim.analysis.figures import sweep_figures
 from accelsim.analysis.folders import SRAM_FIELD
+from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
 from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError
@@ -44,6 +46,7 @@ from accelsim.io import (
     replacing_folder,
     write_json_atomic,
 )
+from accelsim.limits import MAX_SWEEP_POINTS
 from accelsim.sim.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
 from accelsim.sim.simulation import simulate
@@ -69,6 +72,10 @@ def sweep_points(sram_sizes=None, fields: dict | None = None) -> list[dict]:
         axes[key] = list(values)
     if not axes:
         raise ConfigError("sweep: nothing to sweep; give --sram-sizes or --set FIELD=V1,V2")
+    count = math.prod(len(v) for v in axes.values())
+    if count > MAX_SWEEP_POINTS:
+        raise ConfigError(f"sweep: expected at most {MAX_SWEEP_POINTS:,} points, got {count:,} "
+                          f"({' x '.join(str(len(v)) for v in axes.values())})")
     keys = list(axes)
     return [dict(zip(keys, combo)) for combo in itertools.product(*axes.values())]
 
@@ -308,8 +315,7 @@ def handle(args) -> int:
                           "(its axis is logarithmic); simulate --set "
                           "weight_sram.capacity_bytes=0 gives the no-SRAM point")
     fields = parse_key_values(args.set, "--set", fields=True, multi=True)
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs {args.jobs}: expected a positive number of processes")
+    flags.jobs(args.jobs)
     out = Path(args.out) if args.out else Path(str(Path(args.trace)).rstrip("/") + "-sweep")
     figures = []
 

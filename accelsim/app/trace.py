@@ -3,6 +3,7 @@ for a zoo model."""
 
 from __future__ import annotations
 
+from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
 from accelsim.errors import AccelsimError
 from accelsim.io import json_text
@@ -10,9 +11,8 @@ from accelsim.trace.format import save_trace
 
 
 def handle(args) -> int:
-    if args.seed < 0 or args.batch_size < 1:
-        raise AccelsimError(f"trace: --seed must be >= 0 and --batch-size >= 1, got "
-                            f"{args.seed} and {args.batch_size}")
+    flags.seed(args.seed)
+    flags.batch_size(args.batch_size)
     if args.checkpoint:
         if args.synthetic or args.budget:
             raise AccelsimError("trace --checkpoint takes the tracked set from the checkpoint; "
@@ -33,11 +33,18 @@ def handle(args) -> int:
         from accelsim.trace.torch_geometry import budgeted_param_count
         from accelsim.train.loop import parse_budget
 
-        budget, compression = parse_budget(args.budget)
         model_args = parse_key_values(args.model_arg, "--model-arg")
+
+        def total() -> int:  # shapes only: torch's meta device allocates nothing
+            import torch
+
+            with torch.device("meta"):
+                return budgeted_param_count(build_model(args.model, **model_args))
+
+        flags.budget(args.budget, total)
+        budget, compression = parse_budget(args.budget)
         if compression:
-            total = budgeted_param_count(build_model(args.model, **model_args))
-            budget = max(1, round(total / compression))
+            budget = max(1, round(total() / compression))
         trace = synthetic_model_trace(args.model, budget, seed=args.seed,
                                       batch_size=args.batch_size, layout=args.layout,
                                       **model_args)

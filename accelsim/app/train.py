@@ -2,17 +2,56 @@
 
 from __future__ import annotations
 
+from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
 from accelsim.train.defaults import DEFAULTED, defaults_help  # noqa: F401  (torch-free)
 
 
+def _check_flags(args) -> None:
+    flags.epochs(args.epochs)
+    flags.seed(args.seed)
+    flags.batch_size(args.batch_size)
+    for flag, value in (("--lr", args.lr), ("--momentum", args.momentum),
+                        ("--weight-decay", args.weight_decay), ("--lr-gamma", args.lr_gamma)):
+        flags.number(flag, value, positive=flag == "--lr")
+    flags.integer("--lr-step-epochs", args.lr_step_epochs, 1, flags.MAX_EPOCHS)
+    flags.integer("--warmup-epochs", args.warmup_epochs, 0, flags.MAX_EPOCHS)
+    flags.integer("--freeze-at-epoch", args.freeze_at_epoch, 1, flags.MAX_EPOCHS)
+    flags.train_iterations(args.freeze_at_step, "--freeze-at-step")
+    flags.train_iterations(args.trace_every, "--trace-every")
+    flags.threads(args.threads)
+    flags.device(args.device)
+
+
+def _budgeted_weights(args, model_args: dict):
+    """The budgeted weight count of the model the run will build (on torch's meta device:
+    shapes only, no memory)."""
+    def count() -> int:
+        import torch
+
+        from accelsim.models import build_model
+        from accelsim.trace.torch_geometry import budgeted_param_count
+        from accelsim.train.data import load_dataset
+        from accelsim.train.loop import TrainConfig, _model_args
+
+        flatten = args.model.replace("_", "-").lower() == "lenet-300-100"
+        data = load_dataset(args.dataset, args.data_dir, flatten=flatten)
+        config = TrainConfig(model=args.model, model_args=model_args, dataset=args.dataset)
+        with torch.device("meta"):
+            return budgeted_param_count(build_model(args.model, **_model_args(config, data)))
+    return count
+
+
 def handle(args) -> int:
+    _check_flags(args)
     # the training loop imports torch: here, so that the other commands start without it
     from accelsim.train.loop import TrainConfig, format_history, parse_budget, summary_json, train
 
+    model_args = parse_key_values(args.model_arg, "--model-arg")
+    flags.budget(args.budget, _budgeted_weights(args, model_args))
     budget, compression = parse_budget(args.budget)
     config = TrainConfig(
-        model=args.model, model_args=parse_key_values(args.model_arg, "--model-arg"),
+        model=args.model, model_args=model_args,
         dataset=args.dataset, data_dir=args.data_dir, budget=budget, compression=compression,
         budget_mode=args.budget_mode, method=args.method, warmup_epochs=args.warmup_epochs,
         epochs=args.epochs, seed=args.seed,

@@ -179,7 +179,7 @@ class IndexConfig:
             if not isinstance(bits, int) or isinstance(bits, bool) or not (
                     1 <= bits <= MAX_INDEX_BITS):
                 checks.fail("index_bits", f"an integer from 1 to {MAX_INDEX_BITS}", bits)
-        elif self.index_bits != 1:
+        elif not checks.is_integer(self.index_bits) or self.index_bits != 1:
             checks.fail("index_bits", "1 for format bitmap (one bit per weight; leave it out "
                         "of a file)", self.index_bits)
         _set(self, "index_bits", int(self.index_bits))
@@ -421,10 +421,11 @@ def _read_prng(s: _Section) -> PrngConfig:
 
 def _read_index(s: _Section) -> IndexConfig:
     fmt = s.raw("format")
-    # a relative index needs its width; bitmap has one bit per weight and takes none
-    bits = s.raw("index_bits", _MISSING if fmt == "relative" else None)
+    # a relative index needs its width; bitmap has one bit per weight and may leave it out
+    # (an explicit `index_bits: null` is a value, and a wrong one: IndexConfig refuses it)
+    bits = s.raw("index_bits") if s.has("index_bits") or fmt == "relative" else 1
     s.done()
-    return IndexConfig(fmt, 1 if bits is None else bits)
+    return IndexConfig(fmt, bits)
 
 
 def _read_update(s: _Section) -> UpdateConfig:
@@ -453,7 +454,9 @@ def config_from_dict(data: dict, where: str = "<dict>", path: str | None = None
     with checks.located(where):
         top = _Section(data)
         top.raw("base", None)  # already resolved by the loader
-        top.raw("description", None)
+        description = top.raw("description", None)
+        if description is not None:
+            checks.text("description", description)
         top.raw("sources", None)
         name = top.raw("name")
         clock = top.raw("clock_mhz")

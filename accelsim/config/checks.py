@@ -19,36 +19,48 @@ from contextlib import contextmanager
 import numpy as np
 
 from accelsim.errors import ConfigError
+from accelsim.limits import MAX_COUNT, MAX_NUMBER, shown
 
 
 def fail(field: str, what: str, value) -> None:
-    """Raise the one-line error for `field`."""
-    raise ConfigError(f"{field}: expected {what}, got {value!r}")
+    """Raise the one-line error for `field` (the value quoted, cut short)."""
+    raise ConfigError(f"{field}: expected {what}, got {shown(value)}")
 
 
-def _is_integer(value) -> bool:
+def is_integer(value) -> bool:
     # bool is an int subclass, but `true` is never meant as a count
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _is_number(value) -> bool:
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, bool) and math.isfinite(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    # math.isfinite raises OverflowError on an int beyond float range: bound ints first
+    return abs(value) <= MAX_NUMBER if isinstance(value, int) else math.isfinite(value)
 
 
-def integer(field: str, value, minimum: int | None = None, why: str = "") -> int:
-    """`value` as an int, checked to be an integer at least `minimum`."""
+def integer(field: str, value, minimum: int | None = None, why: str = "",
+            maximum: int = MAX_COUNT) -> int:
+    """`value` as an int, checked to be an integer from `minimum` to `maximum` (the physical
+    bound of `accelsim.limits` unless given)."""
     what = "an integer" if minimum is None else f"an integer >= {minimum}"
-    if not _is_integer(value) or (minimum is not None and value < minimum):
+    if not is_integer(value) or (minimum is not None and value < minimum):
         fail(field, what + why, value)
+    if value > maximum:
+        bound = f"<= {maximum:,}" if minimum is None else f"from {minimum} to {maximum:,}"
+        fail(field, f"an integer {bound}{why}", value)
     return int(value)
 
 
-def number(field: str, value, minimum: float = 0.0, positive: bool = False) -> float:
-    """`value` as a float, checked to be finite and >= `minimum` (> 0 when `positive`)."""
+def number(field: str, value, minimum: float = 0.0, positive: bool = False,
+           maximum: float = MAX_NUMBER) -> float:
+    """`value` as a float, checked to be finite, >= `minimum` (> 0 when `positive`) and at most
+    `maximum` (the physical bound of `accelsim.limits` unless given)."""
     what = "a finite number > 0" if positive else f"a finite number >= {minimum:g}"
     if not _is_number(value) or value < minimum or (positive and value <= 0):
         fail(field, what, value)
+    if value > maximum:
+        fail(field, f"a number <= {maximum:g}", value)
     return float(value)
 
 

@@ -14,6 +14,14 @@ import yaml
 
 from accelsim.config.accelerator import AcceleratorConfig, config_from_dict
 from accelsim.errors import ConfigError
+from accelsim.limits import (
+    MAX_BASE_CHAIN,
+    MAX_CONFIG_BYTES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    regular_file,
+    shown,
+)
 
 # Where the shipped configurations live: the repository's configs/accelerators, or the copy
 # packaged inside accelsim (accelsim/configs/accelerators) in an installed wheel. This file is
@@ -36,28 +44,110 @@ def available_configs() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
 
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL byte
+        return False
+
+
 def _resolve_file(path_or_name) -> Path:
     p = Path(path_or_name)
-    if p.is_file():
+    if _is_file(p):
         return p
     stem = p.name[:-5] if p.name.endswith(".yaml") else p.name
     candidate = CONFIG_DIR / f"{stem}.yaml"
-    if p.parent == Path(".") and candidate.is_file():
+    if p.parent == Path(".") and _is_file(candidate):
         return candidate
-    raise ConfigError(f"{path_or_name}: expected a config file or a name in {CONFIG_DIR} "
-                      f"({', '.join(available_configs()) or 'none found'}), got neither")
+    raise ConfigError(f"{shown(str(path_or_name))}: expected a config file or a name in "
+                      f"{CONFIG_DIR} ({', '.join(available_configs()) or 'none found'}), "
+                      "got neither")
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no Python objects), with the nesting depth and the size a file
+    expands to through aliases bounded: an alias bomb ("billion laughs") or a 10,000-deep
+    list is refused while it is read, before anything walks or copies it."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._expanded = 0
+        self._sizes: dict = {}
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor
+            if anchor in self.anchors:  # an undefined alias is the composer's own error
+                self._count(self._size(self.anchors[anchor], set()))
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise _LimitError(f"mappings and lists nested at most {MAX_YAML_DEPTH} deep, got "
+                              "deeper")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        self._count(1)
+        return node
+
+    def _count(self, nodes: int):
+        self._expanded += nodes
+        if self._expanded > MAX_YAML_NODES:
+            raise _LimitError(f"at most {MAX_YAML_NODES:,} values with every alias expanded, "
+                              "got more (an alias bomb?)")
+
+    def _size(self, node, open_nodes: set) -> int:
+        """Values `node` stands for once expanded; a node inside itself is refused."""
+        key = id(node)
+        if key in self._sizes:
+            return self._sizes[key]
+        if key in open_nodes:
+            raise _LimitError("no alias inside its own anchor, got a recursive one")
+        open_nodes.add(key)
+        size = 1
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        for child in children:
+            size += self._size(child, open_nodes)
+            if size > MAX_YAML_NODES:
+                break  # already too big: no need to walk the rest
+        open_nodes.discard(key)
+        self._sizes[key] = size
+        return size
+
+
+class _LimitError(Exception):
+    """A resource limit of `_BoundedLoader` (turned into a ConfigError naming the file)."""
 
 
 def _read_yaml(path: Path) -> dict:
+    regular_file(path, ConfigError, "a YAML config file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: expected a config file of at most {MAX_CONFIG_BYTES:,} "
+                          f"bytes, got {path.stat().st_size:,}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: expected UTF-8 text, got byte 0x{exc.object[exc.start]:02x} "
+                          f"at offset {exc.start}") from None
+    try:
+        data = yaml.load(text, Loader=_BoundedLoader)  # a safe loader, bounded
+    except _LimitError as exc:
+        raise ConfigError(f"{path}: expected {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1}:" if mark else ""
-        raise ConfigError(f"{path}:{at} expected valid YAML, got "
-                          f"{getattr(exc, 'problem', exc)}") from None
+        # the parser's own text spans lines (and quotes the line): keep its first clause only
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        raise ConfigError(f"{path}:{at} expected valid YAML, got {problem}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of config fields, got {data!r}")
+        raise ConfigError(f"{path}: expected a mapping of config fields, got {shown(data)}")
     return data
 
 
@@ -76,11 +166,14 @@ def _load_merged(path: Path, seen=()) -> dict:
     base = data.get("base")
     if base is None:
         return data
-    if not isinstance(base, str):
-        raise ConfigError(f"{path}: base: expected a config name or path, got {base!r}")
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"{path}: base: expected a config name or path, got {shown(base)}")
+    if len(seen) + 1 >= MAX_BASE_CHAIN:
+        raise ConfigError(f"{path}: base: expected a chain of at most {MAX_BASE_CHAIN} files, "
+                          f"got a longer one")
     # a name or relative path is looked up beside the including file first, then in CONFIG_DIR
     beside = path.parent / (base if base.endswith(".yaml") else f"{base}.yaml")
-    base_path = beside if beside.is_file() else _resolve_file(base)
+    base_path = beside if _is_file(beside) else _resolve_file(base)
     if base_path.resolve() in seen or base_path.resolve() == path.resolve():
         raise ConfigError(f"{path}: base: expected a config that does not include this one, "
                           f"got {base!r}, which includes itself")
@@ -94,8 +187,11 @@ def _apply_dotted(data: dict, overrides: dict, where: str) -> dict:
     for dotted, value in (overrides or {}).items():
         if not isinstance(dotted, str) or not dotted or any(not p for p in dotted.split(".")):
             raise ConfigError(f"{where}: expected override keys that are dotted field paths "
-                              f"(e.g. pe.rows), got {dotted!r}")
+                              f"(e.g. pe.rows), got {shown(dotted)}")
         parts = dotted.split(".")
+        if len(parts) > MAX_YAML_DEPTH:
+            raise ConfigError(f"{where}: expected a field path at most {MAX_YAML_DEPTH} deep, "
+                              f"got {shown(dotted)}")
         node = out
         for i, part in enumerate(parts[:-1]):
             nxt = node.get(part)
@@ -103,7 +199,7 @@ def _apply_dotted(data: dict, overrides: dict, where: str) -> dict:
                 nxt = node[part] = {}
             if not isinstance(nxt, dict):
                 raise ConfigError(f"{where}: {'.'.join(parts[:i + 1])}: expected a section to "
-                                  f"set {dotted} in, got {nxt!r}")
+                                  f"set {shown(dotted)} in, got {shown(nxt)}")
             node = nxt
         node[parts[-1]] = copy.deepcopy(value)
     return out

@@ -32,12 +32,14 @@ layer's name, kind and shape, and every unbudgeted parameter and buffer.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ import torch
 
 from accelsim.dropback import prng
 from accelsim.dropback.init import (
+    BIAS_INITS,
     budgeted_layers,
     initial_values_torch,
     layer_parameters,
@@ -53,6 +56,7 @@ from accelsim.dropback.init import (
 from accelsim.dropback.optimizer import STATE_FORMAT, DropBack
 from accelsim.errors import CheckpointError
 from accelsim.io import atomic_path
+from accelsim.limits import MAX_DIMS, MAX_LAYERS, MAX_PARAMS, regular_file, shown
 from accelsim.models import build_model
 
 FORMAT = "accelsim-checkpoint"
@@ -61,6 +65,7 @@ MAGIC = b"ACCELSIM-CKPT\x00\x00\x00"
 _PREFIX = struct.Struct("<16sQQ32s")  # magic, total bytes, header bytes, sha256
 PREFIX_BYTES = _PREFIX.size  # 64
 ALIGN_BYTES = 8
+MAX_STATE_DEPTH = 32  # nesting of a saved optimizer state (DropBack's is 4 deep)
 
 _DTYPES = {str(d).removeprefix("torch."): d for d in (
     torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.int32,
@@ -241,6 +246,7 @@ def _assemble(header: dict, payload: _PayloadWriter) -> bytes:
 # ============================================================================ reading
 def _read_verified(path: Path) -> tuple[dict, bytearray, int]:
     """(header, file bytes, payload start) after the size, magic and checksum checks."""
+    regular_file(path, CheckpointError, "a checkpoint file")
     try:
         data = bytearray(path.read_bytes())
     except OSError as error:
@@ -264,42 +270,171 @@ def _read_verified(path: Path) -> tuple[dict, bytearray, int]:
         raise CheckpointError(f"{path}: corrupt (header size beyond the end of the file)")
     try:
         header = json.loads(bytes(data[PREFIX_BYTES:payload_start]).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path}: corrupt header ({error})") from None
+    except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, 5,000-digit ints
+        raise CheckpointError(f"{path}: corrupt header ({type(error).__name__})") from None
     _check_header(path, header, total - payload_start)
     return header, data, payload_start
 
 
 def _check_header(path: Path, header, payload_size: int) -> None:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an accelsim checkpoint (format is "
-                              f"{header.get('format') if isinstance(header, dict) else None!r})")
+        found = header.get("format") if isinstance(header, dict) else None
+        raise CheckpointError(f"{path}: not an accelsim checkpoint (format is {shown(found)})")
     version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {version!r} is not supported "
-                              f"(this accelsim reads up to {FORMAT_VERSION})")
-    generator = header.get("generator") or {}
+    if not _is_int(version) or not 1 <= version <= FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {shown(version)} is not "
+                              f"supported (this accelsim reads 1 to {FORMAT_VERSION})")
+    generator = header.get("generator")
+    generator = generator if isinstance(generator, dict) else {}
     known = (prng.GENERATOR_ID, prng.GENERATOR_VERSION)
     if (generator.get("id"), generator.get("version")) != known:
         raise CheckpointError(
-            f"{path}: unknown weight generator {generator.get('id')!r} version "
-            f"{generator.get('version')!r} (this accelsim has {prng.GENERATOR_ID!r} version "
-            f"{prng.GENERATOR_VERSION}): the initial weights cannot be regenerated")
+            f"{path}: unknown weight generator {shown(generator.get('id'))} version "
+            f"{shown(generator.get('version'))} (this accelsim has {prng.GENERATOR_ID!r} "
+            f"version {prng.GENERATOR_VERSION}): the initial weights cannot be regenerated")
     if sys.byteorder != "little":
         raise CheckpointError(f"{path}: checkpoints are little-endian; this machine is not")
-    for name, spec in header.get("arrays", {}).items():
+    _check_header_fields(path, header)
+    arrays = header["arrays"]
+    for name, spec in arrays.items():
         _check_array_spec(path, name, spec, payload_size)
+    # arrays may not share bytes: an edited offset would make two tensors alias one another
+    spans = sorted((spec["offset"], spec["offset"] + spec["nbytes"], name)
+                   for name, spec in arrays.items() if spec["nbytes"])
+    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+        if start < end:
+            raise CheckpointError(f"{path}: arrays {first!r} and {second!r} overlap in the "
+                                  "payload (expected disjoint byte ranges)")
+    for entry in header["layers"]:
+        names = [entry["values"]] + ([] if entry["index"] is None else [entry["index"]])
+        for name in names:
+            _known_array(path, arrays, name)
+    for entry in header["unbudgeted_parameters"] + header["buffers"]:
+        _known_array(path, arrays, entry["array"])
 
 
-def _check_array_spec(path: Path, name: str, spec: dict, payload_size: int) -> None:
-    dtype = _DTYPES.get(str(spec.get("dtype")))
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _header_field(path: Path, field: str, value, what: str, ok: bool) -> None:
+    if not ok:
+        raise CheckpointError(f"{path}: {field}: expected {what}, got {shown(value)}")
+
+
+def _count(value, maximum: int = MAX_PARAMS) -> bool:
+    return _is_int(value) and 0 <= value <= maximum
+
+
+def _check_header_fields(path: Path, h: dict) -> None:
+    """Every field the reader uses, by type and range, before any of them is used."""
+    field = partial(_header_field, path)
+    field("seed", h.get("seed"), "an integer from 0 to 2**64 - 1",
+          _is_int(h.get("seed")) and 0 <= h["seed"] < 2 ** 64)
+    field("bias_init", h.get("bias_init"), f"one of {list(BIAS_INITS)}",
+          h.get("bias_init") in BIAS_INITS)
+    model = h.get("model")
+    field("model", model, "a mapping with a string name and a mapping of args",
+          isinstance(model, dict) and isinstance(model.get("name"), str)
+          and isinstance(model.get("args"), dict))
+    field("dense", h.get("dense"), "true or false", isinstance(h.get("dense"), bool))
+    budget = h.get("budget")
+    field("budget", budget, "a mapping of tracked_count, param_count and mode",
+          isinstance(budget, dict) and _count(budget.get("tracked_count"))
+          and _count(budget.get("param_count"))
+          and budget.get("mode") in ("global", "per_layer", "dense"))
+    field("arrays", h.get("arrays"), "a mapping of array names to specs",
+          isinstance(h.get("arrays"), dict))
+    layers = h.get("layers")
+    field("layers", layers, f"a list of at most {MAX_LAYERS:,} layer entries",
+          isinstance(layers, list) and len(layers) <= MAX_LAYERS)
+    for i, entry in enumerate(layers):
+        field(f"layers[{i}]", entry, "a mapping of name, kind, weight_shape, bias_count, "
+              "param_count, tracked_count, index and values", isinstance(entry, dict)
+              and entry.get("layer_id") == i and _is_int(entry["layer_id"])
+              and isinstance(entry.get("name"), str) and isinstance(entry.get("kind"), str)
+              and isinstance(entry.get("weight_shape"), list)
+              and len(entry["weight_shape"]) <= MAX_DIMS
+              and all(_count(d) for d in entry["weight_shape"])
+              and _count(entry.get("bias_count")) and _count(entry.get("param_count"))
+              and _count(entry.get("tracked_count"))
+              and "index" in entry
+              and (entry["index"] is None or isinstance(entry["index"], str))
+              and isinstance(entry.get("values"), str))
+    for key in ("unbudgeted_parameters", "buffers"):
+        entries = h.get(key)
+        field(key, entries, "a list of {name, array} entries", isinstance(entries, list) and all(
+            isinstance(e, dict) and isinstance(e.get("name"), str)
+            and isinstance(e.get("array"), str) for e in entries))
+    extra = h.get("extra", {})
+    field("extra", extra, "a mapping (accuracy a finite number or null)",
+          isinstance(extra, dict) and (extra.get("accuracy") is None or (
+              isinstance(extra["accuracy"], (int, float)) and not isinstance(extra["accuracy"],
+                                                                             bool)
+              and math.isfinite(extra["accuracy"]))))
+    state = h.get("optimizer_state")
+    field("optimizer_state", state, "null or a saved state (a tagged __dict__)",
+          state is None or (isinstance(state, dict) and "__dict__" in state))
+    _check_state_json(path, state, 0)
+
+
+def _check_state_json(path: Path, obj, depth: int) -> None:
+    """The tagged JSON of a saved optimizer state: known tags only, bounded depth."""
+    if depth > MAX_STATE_DEPTH:
+        raise CheckpointError(f"{path}: optimizer_state: expected nesting at most "
+                              f"{MAX_STATE_DEPTH} deep, got deeper")
+    if isinstance(obj, list):
+        for v in obj:
+            _check_state_json(path, v, depth + 1)
+        return
+    if not isinstance(obj, dict):
+        return
+    tags = {"__tensor__": str, "__tuple__": list, "__float__": str, "__dict__": list}
+    tag = next(iter(obj), None)
+    ok = len(obj) == 1 and tag in tags and isinstance(obj[tag], tags[tag])
+    if ok and tag == "__float__":
+        ok = obj[tag].lower().lstrip("+-") in ("inf", "nan")
+    if ok and tag == "__dict__":
+        ok = all(isinstance(pair, list) and len(pair) == 2 for pair in obj[tag])
+    if not ok:
+        raise CheckpointError(f"{path}: optimizer_state: expected a tagged value (__tensor__, "
+                              f"__tuple__, __float__ or __dict__), got {shown(obj)}")
+    if tag in ("__tuple__", "__dict__"):
+        for v in obj[tag]:
+            _check_state_json(path, v, depth + 1)
+        if tag == "__dict__":
+            for key, _ in obj[tag]:
+                if isinstance(key, (dict, list)) and not (isinstance(key, dict)
+                                                          and "__tuple__" in key):
+                    raise CheckpointError(f"{path}: optimizer_state: expected plain dict "
+                                          f"keys, got {shown(key)}")
+
+
+def _known_array(path: Path, arrays: dict, name: str) -> None:
+    if name not in arrays:
+        raise CheckpointError(f"{path}: corrupt header (array {shown(name)} missing)")
+
+
+def _check_array_spec(path: Path, name: str, spec, payload_size: int) -> None:
+    if not isinstance(spec, dict):
+        raise CheckpointError(f"{path}: array {shown(name)}: expected a mapping of dtype, "
+                              f"shape, offset and nbytes, got {shown(spec)}")
+    dtype = _DTYPES.get(spec.get("dtype")) if isinstance(spec.get("dtype"), str) else None
     if dtype is None:
-        raise CheckpointError(f"{path}: array {name!r} has unknown dtype {spec.get('dtype')!r}")
-    count = math.prod(spec["shape"])
+        raise CheckpointError(f"{path}: array {shown(name)} has unknown dtype "
+                              f"{shown(spec.get('dtype'))}")
+    shape, offset, nbytes = spec.get("shape"), spec.get("offset"), spec.get("nbytes")
+    if not (isinstance(shape, list) and len(shape) <= MAX_DIMS
+            and all(_count(d) for d in shape) and _count(offset, payload_size)
+            and _count(nbytes, payload_size)):
+        raise CheckpointError(f"{path}: array {shown(name)} does not fit: expected a shape of "
+                              f"at most {MAX_DIMS} sizes, offset and nbytes within the "
+                              f"{payload_size:,}-byte payload, got {shown(spec)}")
+    count = math.prod(shape)
     item_bytes = torch.empty(0, dtype=dtype).element_size()
-    if spec["nbytes"] != count * item_bytes or not 0 <= spec["offset"] <= payload_size \
-            or spec["offset"] + spec["nbytes"] > payload_size:
-        raise CheckpointError(f"{path}: array {name!r} does not fit its shape or the payload")
+    if nbytes != count * item_bytes or offset + nbytes > payload_size:
+        raise CheckpointError(f"{path}: array {shown(name)} does not fit its shape or the "
+                              "payload")
 
 
 def _array(data: bytearray, payload_start: int, spec: dict):

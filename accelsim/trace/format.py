@@ -22,6 +22,16 @@ import pyarrow.parquet as pq
 from accelsim import __version__
 from accelsim.errors import TraceError
 from accelsim.io import finite, json_text, replacing_folder
+from accelsim.limits import (
+    MAX_BATCH_SIZE,
+    MAX_COUNT,
+    MAX_DIMS,
+    MAX_ITERATIONS,
+    MAX_LAYERS,
+    MAX_PARAMS,
+    regular_file,
+    shown,
+)
 
 FORMAT_NAME = "accelsim-trace"
 FORMAT_VERSION = 1
@@ -316,7 +326,7 @@ def save_trace(trace: Trace, path) -> Path:
 
 
 def load_trace(path) -> Trace:
-    """Read and validate a trace folder; any failed check raises TraceError naming file and check."""
+    """Read and validate a trace folder; a failed check raises TraceError naming file and check."""
     if isinstance(path, Trace):
         return path
     path = Path(path)
@@ -327,12 +337,13 @@ def load_trace(path) -> Trace:
     for name, schema in ((LAYERS_FILE, LAYERS_SCHEMA), (STEPS_FILE, STEPS_SCHEMA),
                          (SNAPSHOTS_FILE, SNAPSHOTS_SCHEMA)):
         file = path / name
-        if not file.is_file():
+        if not file.exists():
             raise TraceError(f"{file}: missing (every trace holds {', '.join(DATA_FILES)})")
-        data = file.read_bytes()
+        data = regular_file(file, TraceError, "a Parquet file").read_bytes()
         expected = manifest["files"].get(name)
         if hashlib.sha256(data).hexdigest() != expected:
-            raise TraceError(f"{file}: sha256 does not match the manifest (file changed or corrupt)")
+            raise TraceError(f"{file}: sha256 does not match the manifest (file changed or "
+                             "corrupt)")
         frames[name] = _read_parquet(data, schema, file)
     trace = Trace(manifest, frames[LAYERS_FILE], frames[STEPS_FILE], frames[SNAPSHOTS_FILE], path)
     _validate(trace)
@@ -368,14 +379,16 @@ def _parquet_bytes(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
 def _read_parquet(data: bytes, schema: pa.Schema, file: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(io.BytesIO(data))
+        # column names are decoded lazily: a damaged footer fails here, not below
+        types = {f.name: f.type for f in table.schema}
     except Exception as exc:  # pyarrow raises several types for corrupt input
         raise TraceError(f"{file}: not a readable Parquet file ({type(exc).__name__})") from None
     for field in schema:
-        if field.name not in table.column_names:
+        if field.name not in types:
             raise TraceError(f"{file}: missing column {field.name!r}")
-        if not table.schema.field(field.name).type.equals(field.type):
+        if not types[field.name].equals(field.type):
             raise TraceError(f"{file}: column {field.name!r} has type "
-                             f"{table.schema.field(field.name).type}, expected {field.type}")
+                             f"{types[field.name]}, expected {field.type}")
     try:
         frame = table.select(schema.names).to_pandas(ignore_metadata=True)
     except Exception as exc:  # damaged column data can fail in many ways inside pyarrow
@@ -387,19 +400,21 @@ def _read_parquet(data: bytes, schema: pa.Schema, file: Path) -> pd.DataFrame:
 
 def _read_manifest(path: Path) -> dict:
     file = path / MANIFEST_FILE
-    if not file.is_file():
+    if not file.exists():
         raise TraceError(f"{file}: missing (not a trace folder?)")
+    regular_file(file, TraceError, "a JSON manifest file")
     try:
         manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, 5,000-digit ints
         raise TraceError(f"{file}: not valid JSON ({exc.__class__.__name__})") from None
     if not isinstance(manifest, dict):
         raise TraceError(f"{file}: expected a JSON object")
     if manifest.get("format") != FORMAT_NAME:
         raise TraceError(f"{file}: format is {manifest.get('format')!r}, expected {FORMAT_NAME!r}")
     version = manifest.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise TraceError(f"{file}: format_version {version!r} is not an integer")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise TraceError(f"{file}: format_version: expected an integer >= 1, got "
+                         f"{shown(version)}")
     if version > FORMAT_VERSION:
         raise TraceError(f"{file}: format_version {version} is newer than this accelsim reads "
                          f"(up to {FORMAT_VERSION}); upgrade accelsim")
@@ -413,27 +428,48 @@ def _check_manifest(m: dict, where: str):
             raise TraceError(f"{where}: manifest lacks key {key!r}")
         value = m[key]
         if isinstance(value, bool) and bool not in types:
-            raise TraceError(f"{where}: manifest key {key!r} is {value!r}, expected {types[0].__name__}")
+            raise TraceError(f"{where}: manifest key {key!r} is {shown(value)}, expected "
+                             f"{types[0].__name__}")
         if not isinstance(value, types):
-            raise TraceError(f"{where}: manifest key {key!r} is {value!r}, "
+            raise TraceError(f"{where}: manifest key {key!r} is {shown(value)}, "
                              f"expected {' or '.join(t.__name__ for t in types)}")
     if m["source"] not in SOURCES:
-        raise TraceError(f"{where}: source {m['source']!r} not one of {SOURCES}")
+        raise TraceError(f"{where}: source {shown(m['source'])} not one of {SOURCES}")
     budget = m["budget"]
     for key in ("tracked_count", "param_count"):
-        if not isinstance(budget.get(key), int) or isinstance(budget.get(key), bool) or budget[key] < 0:
-            raise TraceError(f"{where}: budget.{key} is {budget.get(key)!r}, expected an integer >= 0")
+        _manifest_int(where, f"budget.{key}", budget.get(key), 0, MAX_PARAMS)
     if budget.get("untracked_values", "w0") not in UNTRACKED_VALUES:
-        raise TraceError(f"{where}: budget.untracked_values {budget.get('untracked_values')!r} "
-                         f"not one of {UNTRACKED_VALUES}")
+        raise TraceError(f"{where}: budget.untracked_values {shown(budget.get('untracked_values'))}"
+                         f" not one of {UNTRACKED_VALUES}")
     if budget.get("mode") not in BUDGET_MODES:
-        raise TraceError(f"{where}: budget.mode {budget.get('mode')!r} not one of {BUDGET_MODES}")
+        raise TraceError(f"{where}: budget.mode {shown(budget.get('mode'))} not one of "
+                         f"{BUDGET_MODES}")
     if not isinstance(m["model"].get("name"), str):
         raise TraceError(f"{where}: model.name missing or not a string")
-    if m["iterations"] < 1 or m["batch_size"] < 1:
-        raise TraceError(f"{where}: iterations and batch_size must be >= 1")
+    _manifest_int(where, "iterations", m["iterations"], 1, MAX_ITERATIONS)
+    _manifest_int(where, "batch_size", m["batch_size"], 1, MAX_BATCH_SIZE)
+    _manifest_int(where, "seed", m["seed"], 0, 2 ** 64 - 1)
+    _manifest_int(where, "unbudgeted_param_count", m["unbudgeted_param_count"], 0, MAX_PARAMS)
+    for key in ("snapshot_every", "frozen_at_iteration"):
+        if m[key] is not None:
+            _manifest_int(where, key, m[key], 0, MAX_ITERATIONS)
+    shape = m["input_shape"]
+    if len(shape) > MAX_DIMS or not all(isinstance(v, int) and not isinstance(v, bool)
+                                        and 1 <= v <= MAX_COUNT for v in shape):
+        raise TraceError(f"{where}: input_shape: expected at most {MAX_DIMS} sizes >= 1, got "
+                         f"{shown(shape)}")
+    if m["accuracy"] is not None and not (isinstance(m["accuracy"], (int, float))
+                                          and 0 <= m["accuracy"] <= 1):
+        raise TraceError(f"{where}: accuracy: expected a number from 0 to 1 or null, got "
+                         f"{shown(m['accuracy'])}")
     if not all(isinstance(v, str) for v in m["files"].values()):
         raise TraceError(f"{where}: files must map names to sha256 strings")
+
+
+def _manifest_int(where: str, key: str, value, minimum: int, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise TraceError(f"{where}: {key}: expected an integer from {minimum} to {maximum:,}, "
+                         f"got {shown(value)}")
 
 
 def _fail(trace: Trace, name: str, message: str):
@@ -452,13 +488,26 @@ def _validate_layers(trace: Trace):
     ids = layers["layer_id"].to_numpy()
     if len(ids) == 0:
         _fail(trace, LAYERS_FILE, "no layers")
+    if len(ids) > MAX_LAYERS:
+        _fail(trace, LAYERS_FILE, f"expected at most {MAX_LAYERS:,} layers, got {len(ids):,}")
     if not np.array_equal(ids, np.arange(len(ids))):
         _fail(trace, LAYERS_FILE, "layer_id must be 0..L-1 in order")
+    if not np.array_equal(np.sort(layers["exec_order"].to_numpy()), np.arange(len(ids))):
+        _fail(trace, LAYERS_FILE, "exec_order: expected a permutation of 0..L-1 (each layer "
+                                  "runs once), got duplicates or gaps")
+    counts = layers[[c for c in LAYERS_SCHEMA.names if c.endswith(("_count", "_m", "_n", "_k"))
+                     or c in ("groups", "macs_per_sample")]]
+    if (counts.to_numpy() < 0).any() or (counts.to_numpy() > MAX_COUNT * MAX_COUNT).any():
+        _fail(trace, LAYERS_FILE, "expected counts and GEMM dimensions >= 0 and within "
+                                  "physical bounds")
     for row in layers.itertuples(index=False):
         shape = [int(v) for v in row.weight_shape]
-        if not shape or min(shape) < 1 or math.prod(shape) != row.weight_count:
+        if not shape or len(shape) > MAX_DIMS or min(shape) < 1 \
+                or math.prod(shape) != row.weight_count or row.weight_count > MAX_PARAMS:
             _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: weight_count {row.weight_count} is "
-                                      f"not the product of weight_shape {shape}")
+                                      f"not the product of weight_shape {shown(shape)} (at most "
+                                      f"{MAX_DIMS} sizes >= 1, {MAX_PARAMS:,} weights)")
+        _check_geometry(trace, row)
         if row.bias_count < 0 or row.param_count != row.weight_count + row.bias_count:
             _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: param_count != weight + bias count")
         if row.kind not in ("linear", "conv2d"):
@@ -468,14 +517,48 @@ def _validate_layers(trace: Trace):
         if min(dims) < 1 or row.macs_per_sample < 1:
             _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: GEMM dimensions must be >= 1")
     if int(layers["param_count"].sum()) != trace.manifest["budget"]["param_count"]:
-        _fail(trace, LAYERS_FILE, "sum of param_count differs from the manifest's budget.param_count")
+        _fail(trace, LAYERS_FILE, "sum of param_count differs from the manifest's "
+                                  "budget.param_count")
+
+
+def _check_geometry(trace: Trace, row) -> None:
+    """The layer row's shapes and GEMM dimensions agree with one another, as
+    `accelsim.trace.geometry` writes them (traces/README.md)."""
+    shapes = {"in_shape": [int(v) for v in row.in_shape],
+              "out_shape": [int(v) for v in row.out_shape]}
+    for name, shape in shapes.items():
+        if not shape or len(shape) > MAX_DIMS or min(shape) < 1:
+            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: {name}: expected 1 to {MAX_DIMS} "
+                                      f"sizes >= 1, got {shown(shape)}")
+    pairs = {"stride": [int(v) for v in row.stride], "padding": [int(v) for v in row.padding]}
+    if len(pairs["stride"]) != 2 or min(pairs["stride"]) < 1 or len(pairs["padding"]) != 2 \
+            or min(pairs["padding"]) < 0:
+        _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: expected stride of two sizes >= 1 and "
+                                  f"padding of two sizes >= 0, got {pairs}")
+    m, n, k, groups = int(row.fwd_m), int(row.fwd_n), int(row.fwd_k), int(row.groups)
+    rules = {
+        "in_activation_count = product of in_shape":
+            row.in_activation_count == math.prod(shapes["in_shape"]),
+        "out_activation_count = product of out_shape":
+            row.out_activation_count == math.prod(shapes["out_shape"]),
+        "macs_per_sample = fwd_m x fwd_n x fwd_k": row.macs_per_sample == m * n * k,
+        "weight_count = fwd_n x fwd_k": row.weight_count == n * k,
+        "bwd_data = (fwd_m, fwd_k x groups, fwd_n / groups)":
+            (row.bwd_data_m, row.bwd_data_n, row.bwd_data_k) == (m, k * groups, n // groups),
+        "bwd_weight = (fwd_k, fwd_n, fwd_m)":
+            (row.bwd_weight_m, row.bwd_weight_n, row.bwd_weight_k) == (k, n, m),
+    }
+    for rule, holds in rules.items():
+        if not holds:
+            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: expected {rule}")
 
 
 def _validate_steps(trace: Trace):
     s, layers = trace.steps, trace.layers
     n_layers, iterations = len(layers), trace.iterations
     if len(s) != n_layers * iterations:
-        _fail(trace, STEPS_FILE, f"{len(s)} rows, expected {n_layers} layers x {iterations} iterations")
+        _fail(trace, STEPS_FILE, f"{len(s)} rows, expected {n_layers} layers x {iterations} "
+                                 "iterations")
     it = s["iteration"].to_numpy().reshape(iterations, n_layers)
     lid = s["layer_id"].to_numpy().reshape(iterations, n_layers)
     if not (np.array_equal(it, np.repeat(np.arange(iterations)[:, None], n_layers, 1))
@@ -489,7 +572,8 @@ def _validate_steps(trace: Trace):
     for col in STEPS_SCHEMA.names:
         if not np.array_equal(s[col].to_numpy(), expected[col].to_numpy()):
             _fail(trace, STEPS_FILE, f"column {col} breaks its definition "
-                                     "(tracked + regenerated = weights, after = tracked + entered - left, ...)")
+                                     "(tracked + regenerated = weights, after = tracked + "
+                                     "entered - left, ...)")
     for col in ("tracked_count", "entered_count", "left_count", "tracked_after_count"):
         v = s[col].to_numpy()
         if v.min() < 0 or (v > weights).any():
@@ -533,8 +617,10 @@ def _validate_snapshots(trace: Trace):
                                              f"{len(bitmap)} bytes, expected {(n + 7) // 8}")
             bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
             if bits[n:].any():
-                _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration} layer {r.layer_id}: padding bits set")
+                _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration} layer {r.layer_id}: "
+                                             "padding bits set")
             count = int(bits.sum())
             if count != r.tracked_count or count != expected[int(r.layer_id)]:
                 _fail(trace, SNAPSHOTS_FILE, f"snapshot {iteration} layer {r.layer_id}: "
-                                             f"{count} bits set, counts say {expected[int(r.layer_id)]}")
+                                             f"{count} bits set, counts say "
+                                             f"{expected[int(r.layer_id)]}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import pickle
 import struct
 import zlib
@@ -39,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from accelsim.errors import ConfigError, DataError
+from accelsim.limits import regular_file
 
 __all__ = [
     "DATASET_NAMES",
@@ -170,6 +172,7 @@ _IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
 
 def _read_bytes(path: Path) -> bytes:
     """A file's bytes, gunzipped when its name ends in .gz."""
+    regular_file(path, DataError, "a dataset file")  # a FIFO would block the read forever
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -206,7 +209,7 @@ def read_idx(path, *, expected_ndim: int | None = None) -> np.ndarray:
         raise DataError(f"{path}: truncated IDX header (expected {header_bytes} bytes for "
                         f"{ndim} dimension sizes, got {len(data)})")
     shape = struct.unpack(f">{ndim}I", data[4:header_bytes])
-    expected = int(np.prod(shape, dtype=np.int64))
+    expected = math.prod(shape)  # exact: an int64 product of edited sizes can wrap to 0
     actual = len(data) - header_bytes
     if actual != expected:
         what = "truncated" if actual < expected else "has trailing bytes"

@@ -36,6 +36,7 @@ from accelsim.dropback.init import initialize_model
 from accelsim.dropback.methods import METHODS, build_method
 from accelsim.errors import AccelsimError, CheckpointError, ConfigError
 from accelsim.io import atomic_path, clean_stale, json_text, write_json_atomic, write_text_atomic
+from accelsim.limits import regular_file, shown
 from accelsim.models import build_model
 from accelsim.trace.recorder import TraceRecorder
 from accelsim.trace.torch_geometry import budgeted_param_count
@@ -338,10 +339,22 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
     resume_file = out / "resume.pt"
     if resume and resume_file.exists():
         try:
-            state = torch.load(resume_file, map_location=run.device, weights_only=False)
+            # data, never code: no pickle object is built, and a FIFO is refused unopened
+            state = torch.load(regular_file(resume_file, CheckpointError),
+                               map_location=run.device, weights_only=True)
+        except CheckpointError:
+            raise
         except Exception as exc:
             raise CheckpointError(f"{resume_file}: cannot be read ({type(exc).__name__})") from None
-        run.restore(state)
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{resume_file}: expected a saved run state (a dict), got "
+                                  f"{type(state).__name__}")
+        try:
+            run.restore(state)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            # a damaged or foreign state: torch and DropBack refuse it in their own words
+            raise CheckpointError(f"{resume_file}: not a state of this run "
+                                  f"({type(exc).__name__}: {shown(str(exc))})") from None
     else:
         # a fresh start: the old run's markers go first, so the folder never claims to be
         # finished (summary.json) or resumable from another run (resume.pt) while this one runs
