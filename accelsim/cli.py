@@ -197,7 +197,7 @@ COMMANDS = {"train": train.handle, "trace": trace.handle, "simulate": simulate.h
             "demo": demo.handle}
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     """A message on one line: whatever it quotes (a parser's complaint, a file name) may not
     break it."""
     return " ".join(str(text).split())

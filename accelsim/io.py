@@ -48,6 +48,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -220,7 +221,7 @@ def _swap_in(stage: Path, path: Path, check):
     _journaled_swap(stage, path)
 
 
-_renameat2 = None
+_renameat2: Any = None  # libc.renameat2 once looked up; False where it is missing
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -314,7 +315,7 @@ def clean_stale(folder, only: str | None = None):
 
 def _is_temp_of(name: str, target: str) -> bool:
     match = _TEMP_NAME.match(name)
-    return bool(match) and match["target"] == target
+    return match is not None and match["target"] == target
 
 
 def _alive(pid: int) -> bool:

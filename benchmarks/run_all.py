@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["dropback_overhead.py", "trace_overhead.py", "dram_closed_form.py", "sim_speed.py", "sim_scale.py",
-           "vs_scalesim.py", "fuzz_cli.py"]
+SCRIPTS = ["dropback_overhead.py", "trace_overhead.py", "dram_closed_form.py", "sim_speed.py",
+           "sim_scale.py", "vs_scalesim.py", "fuzz_cli.py"]
 
 if __name__ == "__main__":
     failed = []

@@ -72,7 +72,8 @@ def main(argv=None):
                              "peak_heap_mib": heap / 2 ** 20})
             if name == "resnet18":
                 wall, heap, result = _timed(
-                    lambda: simulate(trace, "default", mode="inference", baseline=True),
+                    lambda trace=trace: simulate(trace, "default", mode="inference",
+                                                 baseline=True),
                     args.repeats)
                 rows.append({"case": f"{label} forward (dense + DropBack)", "run": "both",
                              "weights": trace.param_count,

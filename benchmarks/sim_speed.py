@@ -38,7 +38,7 @@ def resnet18_layers(width: int = 64, image: int = 224, classes: int = 1000) -> p
         rows.append(row)
         return row["out_shape"]
 
-    c, h, w = conv("conv1", (3, image, image), width, 7, 2, 3)
+    c, h, _w = conv("conv1", (3, image, image), width, 7, 2, 3)
     h = (h + 2 - 3) // 2 + 1  # max pool 3x3, stride 2, padding 1
     shape = (c, h, h)
     for stage, (mult, stride) in enumerate(((1, 1), (2, 2), (4, 2), (8, 2)), start=1):

@@ -182,7 +182,8 @@ def test_derived_leakage_scales_with_capacity():
 @pytest.mark.parametrize("build, message", [
     (lambda: SramConfig(1024, 0, 64, 1, 1.0, 1.0, 0.0), "banks: expected an integer >= 1, got 0"),
     (lambda: SramConfig(1000, 4, 64, 1, 1.0, 1.0, 0.0), "capacity_bytes: expected a multiple"),
-    (lambda: PeArrayConfig(32, 32, "xs", 1.0), "dataflow: expected one of ['ws', 'os', 'is'], got 'xs'"),
+    (lambda: PeArrayConfig(32, 32, "xs", 1.0),
+     "dataflow: expected one of ['ws', 'os', 'is'], got 'xs'"),
     (lambda: PrngConfig(0, 1, 0, 1.0), "lanes: expected an integer >= 1, got 0"),
     (lambda: IndexConfig("relative", 40), "index_bits: expected an integer from 1 to 32, got 40"),
     (lambda: UpdateConfig(1, -1.0, 0.0, 0.0, True), "alu_energy_pj_per_weight: expected a finite"),

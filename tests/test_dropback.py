@@ -209,7 +209,7 @@ def test_nan_scores_rank_last():
 
 # ------------------------------------------------------------------ invariants
 def test_before_first_step_nothing_is_tracked_and_weights_are_w0():
-    model, _, dropback, _ = build("bn_cnn", "sgd", budget=30)
+    _model, _, dropback, _ = build("bn_cnn", "sgd", budget=30)
     assert dropback.tracked_per_layer() == (0, 0, 0)
     assert not flat_mask(dropback).any()
     assert torch.equal(flat_values(dropback), dropback.initial_values())

@@ -59,5 +59,5 @@ def test_config_sizes_may_be_written_with_units():
                                                  "activation_sram.capacity_bytes": "1MiB"})
     assert config.weight_sram.capacity_bytes == 65536
     assert config.activation_sram.capacity_bytes == 1 << 20
-    with pytest.raises(ConfigError, match="weight_sram.capacity_bytes.*'lots'"):
+    with pytest.raises(ConfigError, match=r"weight_sram\.capacity_bytes.*'lots'"):
         load_accelerator_config("default", {"weight_sram.capacity_bytes": "lots"})

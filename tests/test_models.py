@@ -186,7 +186,7 @@ def test_seed_gives_same_weights_and_leaves_global_rng_alone():
     b = build_model("lenet-5", seed=7)
     c = build_model("lenet-5", seed=8)
     assert torch.rand(1).item() == expected_next.item()
-    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+    for pa, pb, _pc in zip(a.parameters(), b.parameters(), c.parameters()):
         assert torch.equal(pa, pb)
     assert not torch.equal(a.conv1.weight, c.conv1.weight)
     with pytest.raises(ConfigError):

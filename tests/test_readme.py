@@ -26,7 +26,8 @@ def test_every_config_field_is_documented():
     for key, value in data.items():
         if key == "path":
             continue
-        names = [f"{key}.{k}" for k in value if k != "sources"] if isinstance(value, dict) else [key]
+        names = ([f"{key}.{k}" for k in value if k != "sources"] if isinstance(value, dict)
+                 else [key])
         for name in names:
             assert f"| `{name}` |" in table, name
 

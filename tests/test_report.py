@@ -146,8 +146,7 @@ def test_report_on_a_sweep(folders, capsys):
     assert f"accelsim {__version__}" in text
     assert load_trace(folders["trace"]).identity["manifest_sha256"] in text
     # one table row per point, each with both runs' traffic and energy
-    rows = [line for line in text.splitlines() if line.startswith("| HBM2") or
-            line.startswith("| DDR4-3200")]
+    rows = [line for line in text.splitlines() if line.startswith(("| HBM2", "| DDR4-3200"))]
     assert len(rows) == 4
     assert {r.split("|")[2].strip() for r in rows} == {"4 KiB", "64 KiB"}
     assert "| DRAM dense | DRAM DropBack | energy dense | energy DropBack |" in text

@@ -276,7 +276,8 @@ def test_dram_requests_are_recorded():
     for run in ("trace", "dense"):
         log = result.dram_requests[run]
         recs = result.run(run)
-        assert log["n_bytes"].sum() == recs["dram_bytes_read"].sum() + recs["dram_bytes_written"].sum()
+        moved = recs["dram_bytes_read"].sum() + recs["dram_bytes_written"].sum()
+        assert log["n_bytes"].sum() == moved
         assert log["is_write"].any() and (~log["is_write"]).any()
 
 
@@ -374,7 +375,8 @@ def test_more_sram_never_increases_dram_traffic(kib_steps, index_format):
     for size in sizes:
         cfg = config(**{"weight_sram.capacity_bytes": size, **extra})
         r = simulate(trace, cfg, baseline=True).records
-        now = (_weight_dram_bytes(r[r["run"] == "trace"]), _weight_dram_bytes(r[r["run"] == "dense"]),
+        now = (_weight_dram_bytes(r[r["run"] == "trace"]),
+               _weight_dram_bytes(r[r["run"] == "dense"]),
                _weight_dram_bytes(r[r["run"] == "trace"], include_load=True))
         if previous is not None:
             assert all(n <= p for n, p in zip(now, previous))

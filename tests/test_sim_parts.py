@@ -108,7 +108,8 @@ def test_dram_port_exact_matches_the_model():
     # the first one's data is back, not after it.
     dram = dram_preset("DDR4-3200")
     model = DramModel(dram, 1000.0)
-    tail = (dram.queue_depth * dram.burst_cycles + dram.tcl_cycles) / model.dram_cycles_per_accel_cycle
+    tail = ((dram.queue_depth * dram.burst_cycles + dram.tcl_cycles)
+            / model.dram_cycles_per_accel_cycle)
     first = model.stream(0, 32768, False, 0)
     second = model.stream(32768, 4096, True, math.ceil(first.end_cycle - tail))
 

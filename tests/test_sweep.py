@@ -78,7 +78,7 @@ def test_sweep_cli_grid_table_and_figures(trace_dir, tmp_path):
     assert meta["tracked_footprint_bytes"] > 0
 
     # the DRAM preset changes DRAM energy, not the traffic
-    for (size, run), group in table.groupby([SRAM_FIELD, "run"]):
+    for (_size, _run), group in table.groupby([SRAM_FIELD, "run"]):
         assert group["dram_bytes"].nunique() == 1
         assert group["dram_energy_pj"].nunique() == 2
 
@@ -121,7 +121,8 @@ def test_range_form_and_monotonic_in_sram_size(lenet5_trace, tmp_path, capsys):
     # once the tracked set fits, the trace's traffic is the one-time load of it, and no more
     fits = trace[trace[SRAM_FIELD] >= fit]
     assert fits["dram_bytes"].nunique() == 1
-    assert fits["dram_bytes"].iloc[0] == pytest.approx(fit, abs=len(load_trace(lenet5_trace).layers))
+    layers = len(load_trace(lenet5_trace).layers)
+    assert fits["dram_bytes"].iloc[0] == pytest.approx(fit, abs=layers)
     assert (trace[trace[SRAM_FIELD] < fit]["dram_bytes"] > fits["dram_bytes"].iloc[0]).all()
     # DropBack moves less than dense at every point
     merged = trace.merge(dense, on=["dram.preset", SRAM_FIELD], suffixes=("_t", "_d"))

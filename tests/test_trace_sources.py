@@ -33,7 +33,8 @@ def _one_step_checkpoint(name, path, budget_ratio=20):
     model = build_model(name, seed=0, **args)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     db = DropBack(model, opt, compression=budget_ratio, seed=3)
-    x = torch.randn(2, *default_input_shape(name, **args), generator=torch.Generator().manual_seed(0))
+    x = torch.randn(2, *default_input_shape(name, **args),
+                    generator=torch.Generator().manual_seed(0))
     loss = model(x).logsumexp(1).sum()
     loss.backward()
     db.step()
@@ -43,7 +44,7 @@ def _one_step_checkpoint(name, path, budget_ratio=20):
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_checkpoint_trace_for_every_zoo_model(tmp_path, name):
-    model, db = _one_step_checkpoint(name, tmp_path / "c.sparse")
+    _model, db = _one_step_checkpoint(name, tmp_path / "c.sparse")
     trace = trace_from_checkpoint(tmp_path / "c.sparse", batch_size=4)
     trace = load_trace(save_trace(trace, tmp_path / "t"))
     assert trace.manifest["source"] == "checkpoint" and not trace.dense

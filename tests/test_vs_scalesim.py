@@ -54,7 +54,7 @@ def _scalesim_output_size(size, kernel, stride):
 def test_conv_rows_give_pytorchs_output_size(in_hw, k, s, p):
     layer = layer_table([conv2d_layer(0, "c", (4, in_hw, in_hw), 8, k, s, p)])
     (row,) = ssr.topology_rows(layer)
-    name, h, w, kh, kw, cin, cout, stride = row
+    _name, h, w, kh, kw, cin, cout, stride = row
     out_h = layer["out_shape"][0][1]
     assert (kh, kw, cin, cout, stride) == (k, k, 4, 8, s)
     assert h <= in_hw + 2 * p  # never more than the padded input

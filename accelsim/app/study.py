@@ -195,7 +195,8 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
     write_json_atomic(out / "study.json", meta)
 
     # 1. training points
-    summaries, tasks = {}, []
+    summaries: dict = {}
+    tasks: list[tuple] = []
     for run in runs:
         folder = out / "runs" / run["id"]
         done = _finished_run(folder, run["config"])
@@ -208,7 +209,7 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
 
     # 2. simulation points
     first_seed = seeds[0]
-    sims = []  # (run, accelerator, axis, overrides, batch_size)
+    sims: list[tuple] = []  # (run, accelerator, axis, overrides, batch_size)
     for run in runs:
         for accel in accelerators:
             sims.append((run, accel, "main", {}, None))

@@ -317,7 +317,7 @@ def handle(args) -> int:
     fields = parse_key_values(args.set, "--set", fields=True, multi=True)
     flags.jobs(args.jobs)
     out = Path(args.out) if args.out else Path(str(Path(args.trace)).rstrip("/") + "-sweep")
-    figures = []
+    figures: list[Path] = []
 
     def draw(stage: Path):  # into the new folder, so the figures arrive with their table
         figures.extend(out / "figures" / Path(f).name

@@ -293,7 +293,8 @@ class AcceleratorConfig:
             if f.name == "spec":
                 continue
             value = getattr(self, f.name)
-            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+            is_section = dataclasses.is_dataclass(value) and not isinstance(value, type)
+            out[f.name] = dataclasses.asdict(value) if is_section else value
         return _plain(out)
 
 
@@ -320,7 +321,8 @@ class _Section:
     """Key access to one mapping of a config file; unknown keys are refused at `done()`."""
 
     def __init__(self, data: dict):
-        self.data, self.used = data, set()
+        self.data = data
+        self.used: set[str] = set()
 
     def has(self, key: str) -> bool:
         self.used.add(key)  # an optional key asked for is a known key
@@ -430,13 +432,13 @@ def _read_index(s: _Section) -> IndexConfig:
 
 def _read_update(s: _Section) -> UpdateConfig:
     sources = s.sources()
-    values = [s.raw(key) for key in ("alu_lanes", "alu_energy_pj_per_weight",
-                                      "topk_cycles_per_weight", "topk_energy_pj_per_weight",
-                                      "score_regenerates_w0")]
+    values = {key: s.raw(key) for key in ("alu_lanes", "alu_energy_pj_per_weight",
+                                          "topk_cycles_per_weight", "topk_energy_pj_per_weight",
+                                          "score_regenerates_w0")}
     for key in ("alu_energy_pj_per_weight", "topk_cycles_per_weight", "topk_energy_pj_per_weight"):
         sources.setdefault(key, "user")
     s.done()
-    return UpdateConfig(*values, sources)
+    return UpdateConfig(**values, sources=sources)
 
 
 def _read_section(top: _Section, key: str, read, *args):

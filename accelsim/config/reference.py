@@ -12,7 +12,8 @@ from accelsim.config.loader import load_accelerator_config
 _UNITS = [("_pj_per_bit", "pJ/bit"), ("_pj_per_value", "pJ/value"), ("_pj_per_weight", "pJ/weight"),
           ("_cycles_per_weight", "cycles/weight"), ("_per_cycle", "per cycle"), ("_bytes", "bytes"),
           ("_bits", "bits"), ("_pj", "pJ"), ("_mw", "mW"), ("_ns", "ns"), ("_mhz", "MHz"),
-          ("_cycles", "cycles"), ("_tiles", "tiles"), ("_bursts", "bursts"), ("_weights", "weights")]
+          ("_cycles", "cycles"), ("_tiles", "tiles"), ("_bursts", "bursts"),
+          ("_weights", "weights")]
 _DRAM_CYCLES = "DRAM clock cycles"
 _STRUCTURAL = "design choice of this config (configs/accelerators/{name}.yaml)"
 

@@ -281,7 +281,8 @@ def _check_header(path: Path, header, payload_size: int) -> None:
         found = header.get("format") if isinstance(header, dict) else None
         raise CheckpointError(f"{path}: not an accelsim checkpoint (format is {shown(found)})")
     version = header.get("format_version")
-    if not _is_int(version) or not 1 <= version <= FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or not (
+            1 <= version <= FORMAT_VERSION):
         raise CheckpointError(f"{path}: checkpoint format version {shown(version)} is not "
                               f"supported (this accelsim reads 1 to {FORMAT_VERSION})")
     generator = header.get("generator")
@@ -348,7 +349,7 @@ def _check_header_fields(path: Path, h: dict) -> None:
     layers = h.get("layers")
     field("layers", layers, f"a list of at most {MAX_LAYERS:,} layer entries",
           isinstance(layers, list) and len(layers) <= MAX_LAYERS)
-    for i, entry in enumerate(layers):
+    for i, entry in enumerate(layers or []):
         field(f"layers[{i}]", entry, "a mapping of name, kind, weight_shape, bias_count, "
               "param_count, tracked_count, index and values", isinstance(entry, dict)
               and entry.get("layer_id") == i and _is_int(entry["layer_id"])
@@ -419,7 +420,8 @@ def _check_array_spec(path: Path, name: str, spec, payload_size: int) -> None:
     if not isinstance(spec, dict):
         raise CheckpointError(f"{path}: array {shown(name)}: expected a mapping of dtype, "
                               f"shape, offset and nbytes, got {shown(spec)}")
-    dtype = _DTYPES.get(spec.get("dtype")) if isinstance(spec.get("dtype"), str) else None
+    dtype_name = spec.get("dtype")
+    dtype = _DTYPES.get(dtype_name) if isinstance(dtype_name, str) else None
     if dtype is None:
         raise CheckpointError(f"{path}: array {shown(name)} has unknown dtype "
                               f"{shown(spec.get('dtype'))}")

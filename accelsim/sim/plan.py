@@ -13,6 +13,7 @@ write-back, after it.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -76,7 +77,7 @@ def iteration_plans(trace, every_iteration: bool = False) -> list[IterationPlan]
                                        entered[first].copy(), left[first].copy()))
         return plans
     bounds = snaps + [iterations]
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         t = np.clip(np.rint(tracked[a:b].mean(0)).astype(np.int64), 0, sizes)
         e = np.clip(np.rint(entered[a:b].mean(0)).astype(np.int64), 0, sizes - t)
         lft = np.clip(np.rint(left[a:b].mean(0)).astype(np.int64), 0, t)

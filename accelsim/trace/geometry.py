@@ -39,7 +39,8 @@ def _row(layer_id, name, kind, weight_shape, bias_count, in_shape, out_shape, st
         "bwd_data_m": int(positions), "bwd_data_n": int(fan_in * groups),
         "bwd_data_k": int(out_channels // groups),
         # backward-weight: inputs^T (Kw x P) times output gradients (P x Cout)
-        "bwd_weight_m": int(fan_in), "bwd_weight_n": int(out_channels), "bwd_weight_k": int(positions),
+        "bwd_weight_m": int(fan_in), "bwd_weight_n": int(out_channels),
+        "bwd_weight_k": int(positions),
     }
 
 

@@ -49,7 +49,8 @@ def layers_from_model(model: nn.Module, input_shape) -> pd.DataFrame:
         order, in_shape = seen[layer_id]
         has_bias = m.bias is not None
         if layer.kind == "linear":
-            rows.append(linear_layer(layer_id, name, m.in_features, m.out_features, has_bias, order))
+            rows.append(linear_layer(layer_id, name, m.in_features, m.out_features, has_bias,
+                                     order))
         else:
             if m.dilation != (1, 1) or not isinstance(m.padding, tuple):
                 raise ValueError(f"layer {name}: dilation and string padding are not modelled")

@@ -52,6 +52,19 @@ class TrainingDiverged(AccelsimError):
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """The settings a dataset gives defaults for, once resolved: never None."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    lr_schedule: str
+    warmup_epochs: int
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     model: str = "lenet-300-100"
     model_args: dict = field(default_factory=dict)
@@ -83,6 +96,16 @@ class TrainConfig:
     @property
     def dense(self) -> bool:
         return not self.budget and not self.compression
+
+    @property
+    def schedule(self) -> Schedule:
+        """The resolved settings, typed; a config that still has unset ones is refused."""
+        values = {f: getattr(self, f) for f in Schedule.__dataclass_fields__}
+        unset = [f for f, v in values.items() if v is None]
+        if unset:
+            raise ConfigError(f"train: {', '.join(unset)}: expected a value (call resolved() "
+                              "for the dataset's defaults), got None")
+        return Schedule(**values)
 
     def resolved(self) -> TrainConfig:
         """This config with every unset setting taken from the dataset's defaults."""
@@ -139,7 +162,7 @@ def _check(config: TrainConfig):
         raise ConfigError(f"train: optimizer {config.optimizer!r} not one of {OPTIMIZERS}")
     if config.lr_schedule not in LR_SCHEDULES:
         raise ConfigError(f"train: lr_schedule {config.lr_schedule!r} not one of {LR_SCHEDULES}")
-    if not config.lr > 0:
+    if not config.schedule.lr > 0:
         raise ConfigError(f"train: lr must be > 0, got {config.lr!r}")
     if config.budget_mode not in ("global", "per_layer"):
         raise ConfigError(f"train: budget_mode {config.budget_mode!r} not 'global' or 'per_layer'")
@@ -151,7 +174,8 @@ def _check(config: TrainConfig):
     for name, (value, low) in at_least.items():
         if value is not None and (not isinstance(value, int) or value < low):
             raise ConfigError(f"train: {name} must be an integer >= {low}, got {value!r}")
-    if not config.dense and config.warmup_epochs and config.warmup_epochs >= config.epochs:
+    schedule = config.schedule
+    if not config.dense and schedule.warmup_epochs and schedule.warmup_epochs >= schedule.epochs:
         raise ConfigError(f"train: warmup_epochs {config.warmup_epochs} leaves none of the "
                           f"{config.epochs} epochs to train on the budget")
     for name in ("momentum", "weight_decay"):
@@ -192,7 +216,8 @@ class _Run:
         self.model_args = _model_args(config, self.data)
         self.model = build_model(config.model, seed=config.seed, **self.model_args).to(self.device)
         self.optimizer = self._optimizer()
-        self.steps_per_epoch = math.ceil(len(self.data.train_y) / config.batch_size)
+        schedule = config.schedule
+        self.steps_per_epoch = math.ceil(len(self.data.train_y) / schedule.batch_size)
         if config.dense:
             initialize_model(self.model, config.seed)
             self.dropback = None
@@ -201,31 +226,32 @@ class _Run:
                 config.method, self.model, self.optimizer, budget=config.budget,
                 compression=config.compression, seed=config.seed, mode=config.budget_mode,
                 freeze_at_step=config.freeze_at_step,
-                warmup_steps=config.warmup_epochs * self.steps_per_epoch,
-                total_steps=config.epochs * self.steps_per_epoch)
+                warmup_steps=schedule.warmup_epochs * self.steps_per_epoch,
+                total_steps=schedule.epochs * self.steps_per_epoch)
         self.scheduler = self._scheduler()
         self.recorder = None
         if config.trace:
             self.recorder = TraceRecorder(
                 self.model, self.dropback, model_name=config.model, model_args=self.model_args,
-                seed=config.seed, input_shape=self.data.input_shape, batch_size=config.batch_size,
+                seed=config.seed, input_shape=self.data.input_shape, batch_size=schedule.batch_size,
                 dataset=config.dataset, optimizer=self.optimizer_info(),
                 snapshot_every=config.trace_every)
         self.epoch = 0
         self.history: list[dict] = []
 
     def _optimizer(self):
-        c, params = self.config, self.model.parameters()
-        if c.optimizer == "adam":
+        c, params = self.config.schedule, self.model.parameters()
+        if self.config.optimizer == "adam":
             return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
-        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum,
+                               weight_decay=c.weight_decay)
 
     def _scheduler(self):
-        c = self.config
-        if c.lr_schedule == "step":
+        c, schedule = self.config, self.config.schedule
+        if schedule.lr_schedule == "step":
             return torch.optim.lr_scheduler.StepLR(self.optimizer, c.lr_step_epochs, c.lr_gamma)
         if c.lr_schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, c.epochs)
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, schedule.epochs)
         return None
 
     def optimizer_info(self) -> dict:
@@ -367,8 +393,9 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
                                             "threads_used": torch.get_num_threads()})
 
     data, model, device = run.data, run.model, run.device
-    steps_per_epoch = math.ceil(len(data.train_y) / config.batch_size)
-    bar = _progress(config.epochs * steps_per_epoch, f"train {config.model}", quiet)
+    schedule = config.schedule
+    steps_per_epoch = math.ceil(len(data.train_y) / schedule.batch_size)
+    bar = _progress(schedule.epochs * steps_per_epoch, f"train {config.model}", quiet)
     bar.update(run.epoch * steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss()
     while run.epoch < config.epochs:
@@ -379,13 +406,14 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         model.train()
         started = time.perf_counter()
         loss_sum, seen, churn_in, churn_out = 0.0, 0, 0, 0
-        for xb, yb in batches(data.train_x, data.train_y, config.batch_size, shuffle=True,
+        for xb, yb in batches(data.train_x, data.train_y, schedule.batch_size, shuffle=True,
                               seed=config.seed, epoch=epoch):
             xb, yb = to_torch(xb, yb, device)
             loss = loss_fn(model(xb), yb)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                _diverged(config, out, epoch, seen // config.batch_size + 1, "training", loss_value)
+                _diverged(config, out, epoch, seen // schedule.batch_size + 1, "training",
+                          loss_value)
             (run.dropback or run.optimizer).zero_grad(set_to_none=True)
             loss.backward()
             stats = run.dropback.step() if run.dropback is not None else run.optimizer.step()

@@ -30,7 +30,7 @@ class Server:
         self._queue.put((work, done))
         return done
 
-    def service(self, work, now: int):
+    def service(self, work, now: float):
         """(cycles, info) of serving `work` from cycle `now`; parts override this."""
         raise NotImplementedError
 
