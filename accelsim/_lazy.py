@@ -1,13 +1,17 @@
 """Lazy re-exports for package `__init__`s: names resolve on first use, so importing a package
 does not import its heavy modules (torch above all)."""
 
+from collections.abc import Callable
 from importlib import import_module
+from typing import Any
 
 
-def lazy_exports(package: str, exports: dict):
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
     """Return a module `__getattr__` that resolves `exports` (name -> module path)."""
 
-    def __getattr__(name):
+    # Any, as for any module `__getattr__`: the attribute's type is that of whatever the
+    # named module defines, which no annotation here can know
+    def __getattr__(name: str) -> Any:
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")

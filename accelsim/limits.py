@@ -45,7 +45,7 @@ MAX_BASE_CHAIN = 32           # files in one chain of `base:` includes
 MAX_TEXT_SHOWN = 80           # characters of a bad value quoted in an error message
 
 
-def shown(value) -> str:
+def shown(value: object) -> str:
     """`repr(value)`, cut short: an error line quotes the value, never a megabyte of it."""
     try:
         text = repr(value)
@@ -56,7 +56,7 @@ def shown(value) -> str:
     return text.replace("\n", " ")
 
 
-def only_regular_files(folder, error: type[AccelsimError]) -> None:
+def only_regular_files(folder: str | os.PathLike[str], error: type[AccelsimError]) -> None:
     """Refuse a folder holding anything but folders and regular files (a FIFO would block
     whoever reads it) before a reader walks it."""
     for root, _dirs, files in os.walk(folder):
@@ -64,7 +64,8 @@ def only_regular_files(folder, error: type[AccelsimError]) -> None:
             regular_file(Path(root) / name, error)
 
 
-def regular_file(path, error: type[AccelsimError], what: str = "a regular file") -> Path:
+def regular_file(path: str | os.PathLike[str], error: type[AccelsimError],
+                 what: str = "a regular file") -> Path:
     """`path`, checked to be a regular file (links followed) before anything opens it: a FIFO,
     a device or a socket would block a reader or never end."""
     path = Path(path)

@@ -16,7 +16,7 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 ** 2, "mb
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
-def parse_size(text, what="size") -> int:
+def parse_size(text: object, what: str = "size") -> int:
     """`64KiB` -> 65536 bytes; plain integers are bytes. At most `limits.MAX_BYTES`."""
     if isinstance(text, int) and not isinstance(text, bool):
         value = text
@@ -38,7 +38,7 @@ def parse_size(text, what="size") -> int:
     return value
 
 
-def parse_size_list(text, what="--sram-sizes") -> list[int]:
+def parse_size_list(text: object, what: str = "--sram-sizes") -> list[int]:
     """`64KiB,256KiB,1MiB` or `64KiB..32MiB x2` (geometric, both ends included); at most
     `limits.MAX_SWEEP_POINTS` sizes."""
     text = str(text).strip()

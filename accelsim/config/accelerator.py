@@ -23,7 +23,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, TypeVarTuple
 
 from accelsim.config import checks
 from accelsim.config.dram import DramConfig, dram_config_from_dict
@@ -51,20 +53,24 @@ MIN_TILE_WEIGHTS = 64  # a tile is a bulk event: smaller ones only slow the simu
 MIN_DRAM_SAMPLE_BURSTS = 64
 MAX_INDEX_BITS = 32
 
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
-def _set(config, name: str, value) -> None:
+
+def _set(config: object, name: str, value: object) -> None:
     """Store a checked (normalized) value on a frozen dataclass."""
     object.__setattr__(config, name, value)
 
 
-def check_weight_bits(value) -> int:
+def check_weight_bits(value: object) -> int:
     """The word size rule (also needed by the reader before it can pick the MAC energy)."""
-    checks.integer("weight_bits", value)
+    bits = checks.integer("weight_bits", value)
     checks.one_of("weight_bits", value, WEIGHT_BITS)
-    return int(value)
+    return bits
 
 
-def check_sram_geometry(capacity_bytes, banks, bank_width_bits) -> tuple[int, int, int]:
+def check_sram_geometry(capacity_bytes: object, banks: object, bank_width_bits: object
+                        ) -> tuple[int, int, int]:
     """The SRAM size rules (also needed by the reader before it derives energies from them).
 
     A capacity of 0 is allowed: nothing is held on chip.
@@ -88,7 +94,7 @@ class PeArrayConfig:
     cols: int
     dataflow: str  # "ws" weight-, "os" output-, "is" input-stationary
     mac_energy_pj: float
-    sources: dict = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
     # a word moved into a PE's register, and one hop across the array (weight loads, partial
     # sums); None: derived from the MAC energy (energy_tables.PE_MOVEMENT_RULE)
     register_energy_pj: float | None = None
@@ -97,7 +103,7 @@ class PeArrayConfig:
     # no MAC energy, and each weight tile's compute cycles shrink to its nonzero share
     skip_zero_macs: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         checks.boolean("skip_zero_macs", self.skip_zero_macs)
         _set(self, "rows", checks.integer("rows", self.rows, minimum=1))
         _set(self, "cols", checks.integer("cols", self.cols, minimum=1))
@@ -125,9 +131,9 @@ class SramConfig:
     read_energy_pj: float  # per bank-width access
     write_energy_pj: float  # per bank-width access
     leakage_power_mw: float
-    sources: dict = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         capacity, banks, width = check_sram_geometry(self.capacity_bytes, self.banks,
                                                      self.bank_width_bits)
         _set(self, "capacity_bytes", capacity)
@@ -150,9 +156,9 @@ class PrngConfig:
     values_per_cycle: int  # per lane, once the pipeline is full
     latency_cycles: int  # pipeline depth: first value after this many cycles
     energy_pj_per_value: float
-    sources: dict = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _set(self, "lanes", checks.integer("lanes", self.lanes, minimum=1))
         _set(self, "values_per_cycle", checks.integer("values_per_cycle", self.values_per_cycle,
                                                       minimum=1))
@@ -172,7 +178,7 @@ class IndexConfig:
     format: str  # "bitmap": one bit per weight of the layer; "relative": index_bits per tracked
     index_bits: int  # width of a relative index (1 for bitmap: one bit per weight)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         checks.one_of("format", self.format, INDEX_FORMATS)
         if self.format == "relative":
             bits = self.index_bits
@@ -184,7 +190,7 @@ class IndexConfig:
                         "of a file)", self.index_bits)
         _set(self, "index_bits", int(self.index_bits))
 
-    def indexed_weights(self, weight_count, tracked_count):
+    def indexed_weights(self, weight_count: _T, tracked_count: _T) -> _T:
         """The weights of a run that carry `index_bits` each: all of them (bitmap) or the
         tracked ones (relative). Ints, or numpy arrays of per-tile counts."""
         return weight_count if self.format == "bitmap" else tracked_count
@@ -201,9 +207,9 @@ class UpdateConfig:
     topk_cycles_per_weight: float  # threshold / top-k maintenance, per weight compared
     topk_energy_pj_per_weight: float
     score_regenerates_w0: bool  # a tracked weight's score |w - w0| needs w0 from the PRNG
-    sources: dict = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _set(self, "alu_lanes", checks.integer("alu_lanes", self.alu_lanes, minimum=1))
         for name in ("alu_energy_pj_per_weight", "topk_cycles_per_weight",
                      "topk_energy_pj_per_weight"):
@@ -241,9 +247,10 @@ class AcceleratorConfig:
     buffer_organisation: str = "split"  # weight and activation SRAMs apart
     staging_buffer_bytes: int = 65536  # streamed (and regenerated) weights on their way in
     path: str | None = None  # the file it came from
-    spec: dict = field(default_factory=dict, repr=False, compare=False)  # raw merged YAML
+    # the raw merged YAML
+    spec: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         checks.text("name", self.name)
         _set(self, "clock_mhz", checks.number("clock_mhz", self.clock_mhz, positive=True))
         _set(self, "weight_bits", check_weight_bits(self.weight_bits))
@@ -283,22 +290,22 @@ class AcceleratorConfig:
             return 0.0
         return sram_access_energy_pj(max(1024, self.staging_buffer_bytes), self.weight_bits)
 
-    def __hash__(self):  # the sections hold source dicts; hash the resolved values instead
+    def __hash__(self) -> int:  # the sections hold source dicts; hash the resolved values instead
         return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         """Every resolved value (derived energies included) with its sources; JSON-ready."""
-        out = {}
+        out: dict[str, object] = {}
         for f in dataclasses.fields(self):
             if f.name == "spec":
                 continue
             value = getattr(self, f.name)
             is_section = dataclasses.is_dataclass(value) and not isinstance(value, type)
-            out[f.name] = dataclasses.asdict(value) if is_section else value
-        return _plain(out)
+            out[f.name] = _plain(dataclasses.asdict(value) if is_section else value)
+        return out
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """Tuples to lists, numpy scalars to Python, so the dict survives JSON round trips."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -320,7 +327,7 @@ _MISSING = object()
 class _Section:
     """Key access to one mapping of a config file; unknown keys are refused at `done()`."""
 
-    def __init__(self, data: dict):
+    def __init__(self, data: dict[str, object]) -> None:
         self.data = data
         self.used: set[str] = set()
 
@@ -328,7 +335,9 @@ class _Section:
         self.used.add(key)  # an optional key asked for is a known key
         return key in self.data
 
-    def raw(self, key: str, default=_MISSING):
+    def raw(self, key: str, default: object = _MISSING) -> Any:
+        """The value of `key` as written, unchecked (Any: the dataclass it is handed to checks
+        it in ``__post_init__``, whatever its type)."""
         self.used.add(key)
         if key not in self.data:
             if default is _MISSING:
@@ -337,7 +346,7 @@ class _Section:
             return default
         return self.data[key]
 
-    def size(self, key: str):
+    def size(self, key: str) -> object:
         """A byte count, which a file may write as 64KiB or 1MiB."""
         value = self.raw(key)
         if isinstance(value, str):
@@ -347,7 +356,7 @@ class _Section:
                 checks.fail(key, "a size such as 4096, 64KiB or 1MiB", value)
         return value
 
-    def sources(self) -> dict:
+    def sources(self) -> dict[str, str]:
         return checks.source_map("sources", self.raw("sources", {}))
 
     def section(self, key: str) -> _Section:
@@ -356,7 +365,7 @@ class _Section:
             checks.fail(key, "a mapping", data)
         return _Section(data)
 
-    def done(self):
+    def done(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
             key = unknown[0]
@@ -365,7 +374,7 @@ class _Section:
                               f"{self.data[key]!r}")
 
 
-def _given_source(sources: dict, key: str, fallback: str) -> str:
+def _given_source(sources: dict[str, str], key: str, fallback: str) -> str:
     return sources.get(key, fallback)
 
 
@@ -441,14 +450,15 @@ def _read_update(s: _Section) -> UpdateConfig:
     return UpdateConfig(**values, sources=sources)
 
 
-def _read_section(top: _Section, key: str, read, *args):
+def _read_section(top: _Section, key: str, read: Callable[[_Section, *_Args], _T],
+                  *args: *_Args) -> _T:
     """Read section `key` with `read`; its errors get `key.` in front of the field."""
     section = top.section(key)
     with checks.located(section=key):
         return read(section, *args)
 
 
-def config_from_dict(data: dict, where: str = "<dict>", path: str | None = None
+def config_from_dict(data: object, where: str = "<dict>", path: str | None = None
                      ) -> AcceleratorConfig:
     """Build and check a config from a (merged) mapping; errors name `where`."""
     if not isinstance(data, dict):

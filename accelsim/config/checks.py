@@ -13,8 +13,9 @@ the file in front with `located`, giving e.g.::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, NoReturn, TypeGuard
 
 import numpy as np
 
@@ -22,24 +23,24 @@ from accelsim.errors import ConfigError
 from accelsim.limits import MAX_COUNT, MAX_NUMBER, shown
 
 
-def fail(field: str, what: str, value) -> None:
+def fail(field: str, what: str, value: object) -> NoReturn:
     """Raise the one-line error for `field` (the value quoted, cut short)."""
     raise ConfigError(f"{field}: expected {what}, got {shown(value)}")
 
 
-def is_integer(value) -> bool:
+def is_integer(value: object) -> TypeGuard[int | np.integer[Any]]:
     # bool is an int subclass, but `true` is never meant as a count
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float | np.integer[Any] | np.floating[Any]]:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return False
     # math.isfinite raises OverflowError on an int beyond float range: bound ints first
     return abs(value) <= MAX_NUMBER if isinstance(value, int) else math.isfinite(value)
 
 
-def integer(field: str, value, minimum: int | None = None, why: str = "",
+def integer(field: str, value: object, minimum: int | None = None, why: str = "",
             maximum: int = MAX_COUNT) -> int:
     """`value` as an int, checked to be an integer from `minimum` to `maximum` (the physical
     bound of `accelsim.limits` unless given)."""
@@ -52,7 +53,7 @@ def integer(field: str, value, minimum: int | None = None, why: str = "",
     return int(value)
 
 
-def number(field: str, value, minimum: float = 0.0, positive: bool = False,
+def number(field: str, value: object, minimum: float = 0.0, positive: bool = False,
            maximum: float = MAX_NUMBER) -> float:
     """`value` as a float, checked to be finite, >= `minimum` (> 0 when `positive`) and at most
     `maximum` (the physical bound of `accelsim.limits` unless given)."""
@@ -64,24 +65,24 @@ def number(field: str, value, minimum: float = 0.0, positive: bool = False,
     return float(value)
 
 
-def one_of(field: str, value, choices) -> None:
+def one_of(field: str, value: object, choices: Collection[object]) -> None:
     if value not in choices:
         fail(field, f"one of {list(choices)}", value)
 
 
-def boolean(field: str, value) -> bool:
+def boolean(field: str, value: object) -> bool:
     if not isinstance(value, bool):
         fail(field, "true or false", value)
     return value
 
 
-def text(field: str, value) -> str:
+def text(field: str, value: object) -> str:
     if not isinstance(value, str):
         fail(field, "a string", value)
     return value
 
 
-def source_map(field: str, value) -> dict:
+def source_map(field: str, value: object) -> dict[str, str]:
     """A copy of a field-name -> source-string mapping (a copy: configs are frozen)."""
     if not isinstance(value, Mapping) or not all(
             isinstance(k, str) and isinstance(s, str) for k, s in value.items()):
@@ -99,7 +100,7 @@ def locate(message: str, where: str = "", section: str = "") -> str:
 
 
 @contextmanager
-def located(where: str = "", section: str = ""):
+def located(where: str = "", section: str = "") -> Iterator[None]:
     """Re-raise a `ConfigError` raised inside with `section` and `where` in front."""
     try:
         yield

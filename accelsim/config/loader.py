@@ -8,6 +8,8 @@ merged mapping is then read by `accelsim.config.accelerator.config_from_dict`.
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -51,7 +53,7 @@ def _is_file(p: Path) -> bool:
         return False
 
 
-def _resolve_file(path_or_name) -> Path:
+def _resolve_file(path_or_name: str | os.PathLike[str]) -> Path:
     p = Path(path_or_name)
     if _is_file(p):
         return p
@@ -69,13 +71,13 @@ class _BoundedLoader(yaml.SafeLoader):
     expands to through aliases bounded: an alias bomb ("billion laughs") or a 10,000-deep
     list is refused while it is read, before anything walks or copies it."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str | bytes) -> None:
         super().__init__(stream)
         self._depth = 0
         self._expanded = 0
-        self._sizes: dict = {}
+        self._sizes: dict[int, int] = {}
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             anchor = self.peek_event().anchor
             if anchor in self.anchors:  # an undefined alias is the composer's own error
@@ -92,13 +94,13 @@ class _BoundedLoader(yaml.SafeLoader):
         self._count(1)
         return node
 
-    def _count(self, nodes: int):
+    def _count(self, nodes: int) -> None:
         self._expanded += nodes
         if self._expanded > MAX_YAML_NODES:
             raise _LimitError(f"at most {MAX_YAML_NODES:,} values with every alias expanded, "
                               "got more (an alias bomb?)")
 
-    def _size(self, node, open_nodes: set) -> int:
+    def _size(self, node: yaml.Node, open_nodes: set[int]) -> int:
         """Values `node` stands for once expanded; a node inside itself is refused."""
         key = id(node)
         if key in self._sizes:
@@ -126,7 +128,7 @@ class _LimitError(Exception):
     """A resource limit of `_BoundedLoader` (turned into a ConfigError naming the file)."""
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path) -> dict[str, object]:
     regular_file(path, ConfigError, "a YAML config file")
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path}: expected a config file of at most {MAX_CONFIG_BYTES:,} "
@@ -151,17 +153,18 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def _deep_merge(base: dict, top: dict) -> dict:
+def _deep_merge(base: dict[str, object], top: dict[str, object]) -> dict[str, object]:
     out = copy.deepcopy(base)
     for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        below = out.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
+            out[key] = _deep_merge(below, value)
         else:
             out[key] = copy.deepcopy(value)
     return out
 
 
-def _load_merged(path: Path, seen=()) -> dict:
+def _load_merged(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, object]:
     data = _read_yaml(path)
     base = data.get("base")
     if base is None:
@@ -182,7 +185,8 @@ def _load_merged(path: Path, seen=()) -> dict:
     return merged
 
 
-def _apply_dotted(data: dict, overrides: dict, where: str) -> dict:
+def _apply_dotted(data: dict[str, object], overrides: Mapping[str, object] | None, where: str
+                  ) -> dict[str, object]:
     out = copy.deepcopy(data)
     for dotted, value in (overrides or {}).items():
         if not isinstance(dotted, str) or not dotted or any(not p for p in dotted.split(".")):
@@ -205,7 +209,8 @@ def _apply_dotted(data: dict, overrides: dict, where: str) -> dict:
     return out
 
 
-def load_accelerator_config(path_or_name, overrides: dict | None = None) -> AcceleratorConfig:
+def load_accelerator_config(path_or_name: str | os.PathLike[str] | AcceleratorConfig,
+                            overrides: Mapping[str, object] | None = None) -> AcceleratorConfig:
     """A config from a file path or a name in CONFIG_DIR (or an AcceleratorConfig), with
     optional dotted overrides, e.g. ``{"weight_sram.capacity_bytes": 1048576,
     "dram.preset": "HBM2", "pe.rows": 16}``."""
@@ -220,7 +225,8 @@ def load_accelerator_config(path_or_name, overrides: dict | None = None) -> Acce
     return config_from_dict(data, where, str(path))
 
 
-def with_overrides(config: AcceleratorConfig, dotted_overrides: dict) -> AcceleratorConfig:
+def with_overrides(config: AcceleratorConfig, dotted_overrides: Mapping[str, object]
+                   ) -> AcceleratorConfig:
     """A copy of `config` with dotted fields changed; derived values are derived again."""
     if not dotted_overrides:
         return config

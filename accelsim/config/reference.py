@@ -25,7 +25,7 @@ def _unit(section: str, key: str) -> str:
     return ""
 
 
-def _value(v) -> str:
+def _value(v: object) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return f"`{v}`" if isinstance(v, str) else str(v)
