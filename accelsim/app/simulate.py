@@ -125,7 +125,9 @@ def _whole_run(result, trace, run: str, streams, burst: int):
     A repetition lasts the run's mean iteration (the records' non-load cycles over the
     iterations): exact when the iterations are alike (dense runs), within the spread of the
     iteration lengths otherwise (DropBack: tracked-set changes, 0.03 % on the LeNet sample).
-    Requests keep their cycle within their iteration; lines never go back in time."""
+    Requests keep their cycle within their iteration; lines never go back in time. With
+    --every-iteration, alike iterations are one simulated iteration and its repetitions are
+    laid out together (in order of first appearance), not interleaved as in the run."""
     records = result.run(run)
     load_cycles = int(records.loc[records["phase"] == "load", "total_cycles"].sum())
     distinct = _distinct_iterations(result, trace, run)
