@@ -123,9 +123,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--every-iteration", action="store_true",
                    help="simulate every iteration instead of snapshots weighted by iterations")
     p.add_argument("--export-dram-trace", choices=["dramsim3", "ramulator2"],
-                   help="also write the DRAM request stream in this tool's trace format: the "
-                        "one-time load, then each distinct simulated iteration once (not "
-                        "repeated for the iterations it stands for)")
+                   help="also write each run's DRAM request stream in this tool's trace format "
+                        "(one burst a line, DRAM clock cycles), over the whole run by default "
+                        "(see --export-iterations); configs to replay it: "
+                        "accelsim.sim.dram.export")
+    p.add_argument("--export-iterations", choices=["all", "distinct"], default="all",
+                   help="what --export-dram-trace covers: 'all' (default) the one-time load, "
+                        "then every iteration (each simulated iteration repeated for the "
+                        "iterations it stands for, end to end; refused above 50M bursts, "
+                        "naming the size); 'distinct' the load, then each distinct simulated "
+                        "iteration once (the stream the DRAM model timed)")
     p.add_argument("--out", help="results folder (default: <trace>-sim beside the trace)")
     _add_output_flags(p)
 

@@ -136,14 +136,16 @@ def run_pattern(preset: str, pattern: str, n_bursts: int, repeats: int = 1, seed
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--bursts", type=int, default=1 << 20, help="bursts per call (default 2**20)")
+    parser.add_argument("--bursts", type=int, default=1 << 20,
+                        help="bursts per call (default 2**20)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per row (best kept)")
     args = parser.parse_args(argv)
 
     # warm-up: the first large call pays page faults, not model time
     DramModel(dram_preset("DDR4-3200"), ACCEL_CLOCK_MHZ).stream(0, args.bursts * 64, False, 0.0)
 
-    rows = [run_pattern(p, pat, args.bursts, args.repeats) for p in DRAM_PRESETS for pat in PATTERNS]
+    rows = [run_pattern(p, pat, args.bursts, args.repeats)
+            for p in DRAM_PRESETS for pat in PATTERNS]
     header = (f"{'preset':<12} {'pattern':<20} {'model GB/s':>11} {'closed GB/s':>12} "
               f"{'error %':>8} {'row hits':>9} {'s/call':>8}")
     print(f"{args.bursts} bursts per call, accelerator clock {ACCEL_CLOCK_MHZ:g} MHz")
@@ -159,7 +161,8 @@ def main(argv=None) -> int:
     for r in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
     write_text_atomic(RESULTS, buffer.getvalue())
-    print(f"wrote {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    shown = RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS
+    print(f"wrote {shown}")
     return 0
 
 

@@ -86,7 +86,8 @@ def test_derived_sizes_and_peak_bandwidth(name, burst_bytes, banks_per_channel, 
 
 def test_ddr4_values_follow_references():
     c = DDR4
-    assert (c.tck_ns, c.tcl_cycles, c.trcd_cycles, c.trp_cycles, c.tras_cycles) == (0.625, 22, 22, 22, 52)
+    assert ((c.tck_ns, c.tcl_cycles, c.trcd_cycles, c.trp_cycles, c.tras_cycles)
+            == (0.625, 22, 22, 22, 52))
     assert (c.bank_groups, c.banks_per_group, c.row_size_bytes, c.burst_length) == (4, 4, 8192, 8)
     assert c.trefi_cycles * c.tck_ns == pytest.approx(7800)
     assert c.trfc_cycles * c.tck_ns == pytest.approx(350)
@@ -130,7 +131,8 @@ def test_from_dict_custom_needs_every_field():
 
 
 def test_unknown_preset():
-    with pytest.raises(ConfigError, match=r"^preset: expected one of .*DDR4-3200.*, got 'DDR5-9999'"):
+    with pytest.raises(ConfigError,
+                       match=r"^preset: expected one of .*DDR4-3200.*, got 'DDR5-9999'"):
         dram_preset("DDR5-9999")
     with pytest.raises(ConfigError, match=r"^cfg\.yaml: preset: expected one of .*, got 'DDR5'"):
         dram_config_from_dict({"preset": "DDR5"}, "cfg.yaml")
@@ -141,7 +143,8 @@ def test_unknown_preset():
 def test_unknown_field():
     with pytest.raises(ConfigError, match=r"^tcas: expected a DRAM field .*, got 3$"):
         dram_preset("DDR4-3200", tcas=3)
-    with pytest.raises(ConfigError, match=r"^a\.yaml: dram\.tcas: expected a DRAM field .*, got 3$"):
+    with pytest.raises(ConfigError,
+                       match=r"^a\.yaml: dram\.tcas: expected a DRAM field .*, got 3$"):
         dram_config_from_dict({"preset": "DDR4-3200", "tcas": 3}, "a.yaml", "dram")
 
 
@@ -164,8 +167,9 @@ def test_zero_negative_and_wrong_type_values(field, value):
 
 @pytest.mark.parametrize(
     "mapping, complaint",
-    [("RoRaBaCoBg", "expected six"), ("RoRaBaCoBgBg", "repeated"), ("ChRaBaCoBgRo", "most significant"),
-     ("RoRaBaCoBgXx", "unknown token"), (42, "expected six")],
+    [("RoRaBaCoBg", "expected six"), ("RoRaBaCoBgBg", "repeated"),
+     ("ChRaBaCoBgRo", "most significant"), ("RoRaBaCoBgXx", "unknown token"),
+     (42, "expected six")],
 )
 def test_inconsistent_address_mapping(mapping, complaint):
     with pytest.raises(ConfigError, match=complaint) as caught:
@@ -206,7 +210,8 @@ def test_dramsim3_style_lowercase_mapping_and_non_power_of_two_sizes():
     config = dram_preset("DDR4-3200", address_mapping="rochrababgco", channels=3)
     assert config.mapping_tokens == ("Ro", "Ch", "Ra", "Ba", "Bg", "Co")
     fields = config.decode([config.address_of(channel=2, bank_group=3, bank=1, row=7, column=5)])
-    assert [int(fields[k][0]) for k in ("channel", "bank_group", "bank", "row", "column")] == [2, 3, 1, 7, 5]
+    names = ("channel", "bank_group", "bank", "row", "column")
+    assert [int(fields[k][0]) for k in names] == [2, 3, 1, 7, 5]
 
 
 @settings(max_examples=60, deadline=None)
@@ -236,7 +241,8 @@ def test_second_read_to_same_row_adds_one_column_gap():
     # same bank means same bank group: column commands tCCD_L apart
     assert ddr4_model().access(both, False, 0).end_cycle == pytest.approx(FIRST_READ + TCCD_L)
     # with tCCD_L equal to the burst, the second read adds exactly one burst
-    assert ddr4_model(tccd_l_cycles=4).access(both, False, 0).end_cycle == pytest.approx(FIRST_READ + BURST)
+    end = ddr4_model(tccd_l_cycles=4).access(both, False, 0).end_cycle
+    assert end == pytest.approx(FIRST_READ + BURST)
 
 
 def test_conflict_in_one_call_waits_for_trc():
@@ -262,14 +268,16 @@ def test_conflict_hit_and_miss_in_a_later_call():
 
 def test_two_banks_overlap_their_activates_trrd_apart():
     other_group = addresses(DDR4, dict(bank_group=0), dict(bank_group=1))
-    assert ddr4_model().access(other_group, False, 0).end_cycle == pytest.approx(FIRST_READ + TRRD_S)
+    end = ddr4_model().access(other_group, False, 0).end_cycle
+    assert end == pytest.approx(FIRST_READ + TRRD_S)
     same_group = addresses(DDR4, dict(bank_group=0, bank=0), dict(bank_group=0, bank=1))
     # tRRD_L = 8 moves the second activate; its data then follows tCCD_L after the first
     assert ddr4_model().access(same_group, False, 0).end_cycle == pytest.approx(FIRST_READ + TRRD_L)
 
 
 def test_fifth_activate_waits_for_tfaw():
-    five = addresses(DDR4, *[dict(bank_group=g, bank=b) for b, g in [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0)]])
+    five = addresses(DDR4, *[dict(bank_group=g, bank=b)
+                             for b, g in [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0)]])
     batch = ddr4_model().access(five, False, 0)
     # activates at 0, 4, 8, 12, then 34 (not 16): the fifth ends at 34 + 48
     assert batch.end_cycle == pytest.approx(TFAW + FIRST_READ)
@@ -674,7 +682,8 @@ def reference_end_cycle(config, byte_addresses):
             episodes[current[b]]["bursts"].append(i)
         else:
             current[b] = len(episodes)
-            episodes.append({"bank": b, "rank": rank[i], "group": group[i], "issue": i, "bursts": [i]})
+            episodes.append({"bank": b, "rank": rank[i], "group": group[i], "issue": i,
+                             "bursts": [i]})
             open_row[b] = row[i]
     for e in episodes:
         h = len(e["bursts"])
@@ -689,7 +698,8 @@ def reference_end_cycle(config, byte_addresses):
         e["previous"] = p
         previous_of_bank[e["bank"]] = k
     priority = sorted(range(len(episodes)), key=lambda k: (
-        episodes[k]["rank"], bank_only[k], bank_first_use[episodes[k]["bank"]], episodes[k]["issue"]))
+        episodes[k]["rank"], bank_only[k], bank_first_use[episodes[k]["bank"]],
+        episodes[k]["issue"]))
 
     activate, rank_history = {}, {}
     for k in priority:
@@ -700,7 +710,8 @@ def reference_end_cycle(config, byte_addresses):
         history = rank_history.setdefault(e["rank"], [])
         if history:
             last_time, last_group = history[-1]
-            t = max(t, last_time + (c.trrd_l_cycles if last_group == e["group"] else c.trrd_s_cycles))
+            rrd = c.trrd_l_cycles if last_group == e["group"] else c.trrd_s_cycles
+            t = max(t, last_time + rrd)
         if len(history) >= 4:
             t = max(t, history[-4][0] + c.tfaw_cycles)
         activate[k] = t
@@ -709,7 +720,8 @@ def reference_end_cycle(config, byte_addresses):
     ready = [0.0] * n
     for k, e in enumerate(episodes):
         for j, i in enumerate(e["bursts"]):
-            ready[i] = activate[k] + c.trcd_cycles + j * c.tccd_l_cycles + c.tcl_cycles + c.burst_cycles
+            ready[i] = (activate[k] + c.trcd_cycles + j * c.tccd_l_cycles + c.tcl_cycles
+                        + c.burst_cycles)
     bus = {}
     end = 0.0
     for i in range(n):
@@ -880,3 +892,64 @@ def test_fr_fcfs_groups_rows_oldest_first_within_the_queue():
     assert (batch.row_misses, batch.row_conflicts, batch.row_hits) == (1, 1, 2)
     in_order = ddr4_model(queue_depth=1).access(seq, False, 0)
     assert (in_order.row_misses, in_order.row_conflicts, in_order.row_hits) == (1, 3, 0)
+
+
+def test_whole_run_export_repeats_each_simulated_iteration_by_its_weight(tmp_path):
+    """The default export covers the whole run: the load, then every iteration (the DropBack
+    sample has several distinct simulated iterations, each standing for several)."""
+    from accelsim.app.simulate import _distinct_iterations, save_result_folder
+    from accelsim.config import load_accelerator_config
+    from accelsim.sim.simulation import simulate
+    from accelsim.trace.format import load_trace
+
+    trace = load_trace(Path(__file__).resolve().parents[1] / "traces" / "sample-lenet-300-100")
+    config = load_accelerator_config("default", {"weight_sram.capacity_bytes": 0})
+    result = simulate(trace, config, baseline=False, record_dram_requests=True)
+    assert result.settings["simulated_iterations"] > 1
+    out = tmp_path / "sim"
+    written = save_result_folder(result, out, config=config, export="dramsim3", trace=trace)
+    addresses, is_write, cycles = read_dram_trace(written[0], "dramsim3")
+    records = result.run("trace")
+    assert len(addresses) == records["dram_bursts_count"].sum()
+    assert (np.diff(cycles) >= 0).all()
+    dram_per_accel = (1000.0 / config.clock_mhz) / config.dram.tck_ns
+    assert cycles.max() <= np.ceil(records["total_cycles"].sum() * dram_per_accel)
+    # the requests of each distinct simulated iteration, repeated back to back
+    log = result.dram_requests["trace"]
+    plans = dict(_distinct_iterations(result, trace, "trace"))
+    position = expand_streams(log[log["simulated"] == "load"], config.dram.burst_bytes)[0].size
+    for label, weight in plans.items():
+        one, one_writes, _ = expand_streams(log[log["simulated"] == label],
+                                            config.dram.burst_bytes)
+        for _ in range(weight):
+            np.testing.assert_array_equal(addresses[position:position + one.size], one)
+            np.testing.assert_array_equal(is_write[position:position + one.size], one_writes)
+            position += one.size
+    assert position == len(addresses)
+    # "distinct": the stream the DRAM model timed, once
+    again = save_result_folder(result, tmp_path / "distinct", config=config, export="dramsim3",
+                               trace=trace, export_iterations="distinct")
+    assert len(read_dram_trace(again[0], "dramsim3")[0]) == expand_streams(
+        log, config.dram.burst_bytes)[0].size
+
+
+def test_whole_run_export_size_guard_names_the_size(tmp_path, monkeypatch):
+    import accelsim.app.simulate as app
+    from accelsim.config import load_accelerator_config
+    from accelsim.sim.simulation import simulate
+    from accelsim.trace.format import load_trace
+
+    trace = load_trace(Path(__file__).resolve().parents[1] / "traces" / "sample-lenet-300-100")
+    config = load_accelerator_config("default", {"weight_sram.capacity_bytes": 0})
+    result = simulate(trace, config, baseline=False, record_dram_requests=True)
+    whole = int(result.run("trace")["dram_bursts_count"].sum())
+    monkeypatch.setattr(app, "EXPORT_MAX_BURSTS", whole - 1)
+    with pytest.raises(ConfigError, match=rf"issues {whole:,} bursts.*--export-iterations "
+                                          r"distinct"):
+        app.save_result_folder(result, tmp_path / "a", config=config, export="ramulator2",
+                               trace=trace)
+    # the distinct stream is smaller and still fits
+    written = app.save_result_folder(result, tmp_path / "b", config=config,
+                                     export="ramulator2", trace=trace,
+                                     export_iterations="distinct")
+    assert len(read_dram_trace(written[0], "ramulator2")[0]) < whole

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from trace_helpers import tiny_trace
@@ -175,11 +176,13 @@ def test_simulate_without_weight_sram_reads_every_stored_weight_from_dram(trace_
     assert (passes.groupby("run")["served_dram_count"].sum() > served).all()
 
 
-@pytest.mark.parametrize("fmt", ["dramsim3", "ramulator2"])
-def test_simulate_exports_dram_trace(trace_dir, tmp_path, capsys, fmt):
+@pytest.mark.parametrize("fmt,iterations", [("dramsim3", "all"), ("ramulator2", "all"),
+                                            ("dramsim3", "distinct")])
+def test_simulate_exports_dram_trace(trace_dir, tmp_path, capsys, fmt, iterations):
     out = tmp_path / fmt
     # no weight SRAM: the update writes weights back, so the stream has reads and writes
     code, stdout, err = run_main(capsys, "simulate", trace_dir, "--export-dram-trace", fmt,
+                                 "--export-iterations", iterations,
                                  "--set", "weight_sram.capacity_bytes=0", "--out", out, "--json")
     assert code == 0, err
     printed = json.loads(stdout)
@@ -188,30 +191,47 @@ def test_simulate_exports_dram_trace(trace_dir, tmp_path, capsys, fmt):
     summary = json.loads((out / "summary.json").read_text())
     dram = summary["config"]["dram"]
     burst = dram["bus_width_bits"] // 8 * dram["burst_length"]
-    # The exported stream is what the DRAM model saw: the one-time load, then each distinct
-    # simulated iteration once (the records weight it by the iterations it stands for). The
-    # tiny trace's 3 iterations are alike, so one iteration is simulated and weighted x3.
-    iterations = summary["settings"]["iterations"]
-    assert iterations == 3 and summary["settings"]["simulated_iterations"] == 1
+    # "all": the whole run, the one-time load then every iteration, as many bursts as the
+    # records count. "distinct": the stream the DRAM model saw, the load then each distinct
+    # simulated iteration once. The tiny trace's 3 iterations are alike: one is simulated.
+    iterations_run = summary["settings"]["iterations"]
+    assert iterations_run == 3 and summary["settings"]["simulated_iterations"] == 1
+    repeats = iterations_run if iterations == "all" else 1
     records = pd.read_parquet(out / "records.parquet")
+    dram_per_accel = (1000.0 / summary["config"]["clock_mhz"]) / dram["tck_ns"]
     for run in ("dense", "trace"):
         path = out / f"dram_{run}.{fmt}.trace"
         addresses, is_write, cycles = read_dram_trace(path, fmt)
         r = records[records["run"] == run]
-        per_iteration = r[r["phase"] != "load"].sum(numeric_only=True) / iterations
+        per_iteration = r[r["phase"] != "load"].sum(numeric_only=True) / iterations_run
         load = r[r["phase"] == "load"].sum(numeric_only=True)
-        assert len(addresses) == load["dram_bursts_count"] + per_iteration["dram_bursts_count"] > 0
+        expected = load["dram_bursts_count"] + repeats * per_iteration["dram_bursts_count"]
+        assert len(addresses) == expected > 0
+        if iterations == "all":
+            assert len(addresses) == r["dram_bursts_count"].sum()
         assert len(path.read_text().splitlines()) == len(addresses)
         assert (addresses % burst == 0).all()
         # each byte moved lies in one of the bursts, one way or the other
-        read_bytes = load["dram_bytes_read"] + per_iteration["dram_bytes_read"]
-        written = load["dram_bytes_written"] + per_iteration["dram_bytes_written"]
+        read_bytes = load["dram_bytes_read"] + repeats * per_iteration["dram_bytes_read"]
+        written = load["dram_bytes_written"] + repeats * per_iteration["dram_bytes_written"]
         assert (~is_write).sum() * burst >= read_bytes > (~is_write).sum() * burst / 2
         assert is_write.sum() * burst >= written > is_write.sum() * burst / 2
         if fmt == "dramsim3":
             assert cycles.max() > 0 and (pd.Series(cycles).diff().dropna() >= 0).all()
+            # the whole run's requests end within its cycles (DRAM clock)
+            assert cycles.max() <= np.ceil(r["total_cycles"].sum() * dram_per_accel)
         else:
             assert (cycles == 0).all()
+    if iterations == "all":
+        # every iteration repeats the simulated one: the last third of the dense run's lines
+        # after the load are the first third's, addresses and kinds
+        addresses, is_write, _ = read_dram_trace(out / f"dram_dense.{fmt}.trace", fmt)
+        r = records[records["run"] == "dense"]
+        n_load = int(r[r["phase"] == "load"]["dram_bursts_count"].sum())
+        one = (len(addresses) - n_load) // 3
+        first = slice(n_load, n_load + one)
+        np.testing.assert_array_equal(addresses[first], addresses[n_load + 2 * one:])
+        np.testing.assert_array_equal(is_write[first], is_write[n_load + 2 * one:])
 
 
 def test_simulate_from_checkpoint(checkpoint, tmp_path, capsys):

@@ -13,15 +13,42 @@ request per line in one of two text formats:
     clock cycle (the memory controller's tCK) at which the request may enter the controller;
     DRAMsim3 holds a request until its clock reaches that cycle. Cycles are rounded up to
     integers, so a request is never offered before it was issued.
+    Traps of ``dramsim3main -t`` (``TraceBasedCPU::ClockTick``): it tests ``eof()`` before
+    reading, so after the last line the failed read leaves that request in place and it is
+    offered a second time (one extra request per replay: subtract it, or replay through a
+    driver as ``benchmarks/dramsim3_driver/`` does); and it offers at most one request per
+    cycle to the whole memory system, so traffic that arrives faster (several channels, or
+    bursts issued together) is spread out by the front end, not by the DRAM.
 
 "ramulator2"
     ``LD 0x<hex byte address>`` or ``ST 0x<hex byte address>`` e.g. ``LD 0x1f40``.
     Read by Ramulator 2's ``LoadStoreTrace`` front end
-    (``src/frontend/impl/memory_trace/loadstore_trace.cpp``; YAML ``Frontend: impl:
-    LoadStoreTrace, path: <trace>, clock_ratio: <n>``). That front end has no time column: it
-    offers the next request every front-end tick and retries until the memory system accepts
-    it, so the issue cycles are not written. (An early version of that file swapped reads and
-    writes when sending; use a current Ramulator 2.)
+    (``src/ramulator/frontend/impl/memory_trace/loadstore_trace.cpp`` in Ramulator 2.1). That
+    front end has no time column: it offers the next request every front-end tick and retries
+    until the memory system accepts it, so the issue cycles are not written.
+
+Ramulator 2.1 (github CMU-SAFARI/ramulator2, read at commit c5b1c3a; not built here):
+    - It is configured in Python (``import ramulator``; ``examples/example_config.py``:
+      ``ramulator.frontend.LoadStoreTrace(clock_ratio=..., path=...)``,
+      ``ramulator.dram.DDR4(org_preset="DDR4_8Gb_x8", timing_preset="DDR4_3200AA", ...)``
+      with timing overrides by name (``nCL=22``), ``ramulator.controller.GenericDDR(...,
+      scheduler=FRFCFS(), refresh_manager=AllBank(), row_policy=Open(), addr_mapper=...)``,
+      ``ramulator.memory_system.GenericDRAM(controllers=[...], channel_mapper=...)``,
+      ``ramulator.Simulation(frontend, mem).run()``). The YAML layout of Ramulator 2.0
+      (``Frontend: impl: ...``, ``MemorySystem: ...``) is not what it reads. It has no
+      LPDDR4 standard (LPDDR5/6 only); DDR4 and HBM2 are there.
+    - Address mapping: its mappers are ``RoBaRaCoCh``, ``ChRaBaRoCo``, ``MOP4CLXOR``,
+      ``RITAddrMapper`` and ``PassThroughAddrMapper``; none is accelsim's default
+      ``RoRaBaCoBgCh`` (bank group below the column), so a replay of a default-mapped trace
+      sees other banks and rows. Two ways to match: (1) simulate with accelsim's
+      ``dram.address_mapping = RoBaBgRaCoCh``, which is Ramulator's ``RoBaRaCoCh`` with its
+      ``CacheLineInterleave`` channel mapper (channel just above the burst offset, then the
+      column, then rank, bank group, bank, row: ``ro_ba_ra_co_ch.cpp`` fills the levels after
+      the column from rank upwards), and export as here; or (2) keep any mapping and replay
+      through its ``ReadWriteTrace`` front end (lines ``R|W ch,ra,bg,ba,ro,co``, the vector
+      from ``DramConfig.decode_bursts``; column in bursts) with ``PassThroughAddrMapper`` and
+      ``PassThroughChannelMapper``.
+    - Both trace front ends replay their file cyclically and finish after one pass.
 
 Both formats carry byte addresses of 64-bit range; each simulator applies its own address
 mapping, so configure it to match `DramConfig.address_mapping` for comparable row-hit rates.

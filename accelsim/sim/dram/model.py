@@ -484,6 +484,11 @@ class DramModel:
         depth = self.config.queue_depth
         if n < 2:
             return None
+        # Rows that never go down in issue order, none below a row left open: every bank then
+        # meets its rows in ascending order, each row in one run, and its open row (the lowest)
+        # first, which is already the FR-FCFS order (streams take this exit).
+        if (self._open_row.max() <= row[0]) and not (row[1:] < row[:-1]).any():
+            return None
         by_bank = np.argsort(_small_int_key(bank, self.config.total_banks), kind="stable")
         if self.config.channels > 1:
             by_channel = np.argsort(_small_int_key(channel, self.config.channels), kind="stable")
@@ -576,10 +581,11 @@ class DramModel:
         # the work time of that refresh boundary (the new activate goes after it)
         refresh_closed = np.zeros(n, dtype=bool)
         refresh_boundary = np.zeros(n)
+        fixed = {}  # the parts of the timeline that do not depend on the outcomes (both rounds)
         for round_ in range(_MAX_REFRESH_ROUNDS):
             timed = self._timeline(c, n, now, writes, channel, rank, group, by_bank, bank_s,
                                    first_of_bank, row_hit & ~refresh_closed,
-                                   row_closed | refresh_closed, refresh_boundary)
+                                   row_closed | refresh_closed, refresh_boundary, fixed)
             if round_ == _MAX_REFRESH_ROUNDS - 1:
                 break
             column_s = timed["column_s"]
@@ -601,9 +607,58 @@ class DramModel:
         self._commit(timed, n, writes, by_bank, bank_s, row_s, first_of_bank)
         return n_hits, n_misses, n_conflicts, float(timed["bus_end"].max())
 
+    def _fixed_parts(self, c, n, writes, channel, rank, group, by_bank, fixed) -> None:
+        """Fill `fixed` (see `_timeline`): the per-burst waits and the data bus's gap chain."""
+        # the precharge after an episode waits tRTP after a read, write recovery after a write
+        post_column = np.where(writes, c.tcwl_cycles + self._burst_cycles + c.twr_cycles,
+                               float(c.trtp_cycles))
+        fixed["post_column"] = post_column
+        fixed["post_by_bank"] = post_column[by_bank]
+        fixed["latency"] = np.where(writes, c.tcwl_cycles, c.tcl_cycles) + self._burst_cycles
+        if c.channels > 1:
+            by_channel = np.argsort(_small_int_key(channel, c.channels), kind="stable")
+            ch_b, rank_b, group_b = channel[by_channel], rank[by_channel], group[by_channel]
+            write_b = writes[by_channel]
+        else:
+            by_channel = None
+            ch_b, rank_b, group_b, write_b = channel, rank, group, writes
+        first_of_channel = _segment_starts(ch_b)
+        previous_rank = np.empty(n, dtype=np.int64)
+        previous_group = np.empty(n, dtype=np.int64)
+        previous_rank[1:], previous_group[1:] = rank_b[:-1], group_b[:-1]
+        previous_rank[first_of_channel] = self._bus_last_rank[ch_b[first_of_channel]]
+        previous_group[first_of_channel] = self._bus_last_group[ch_b[first_of_channel]]
+        previous_write = np.empty(n, dtype=bool)
+        previous_write[1:] = write_b[:-1]
+        previous_write[first_of_channel] = self._bus_last_write[ch_b[first_of_channel]]
+        same_rank = previous_rank == rank_b
+        same_group = same_rank & (previous_group == group_b)
+        bus_gap = np.where(same_group, self._gap_same_group,
+                           np.where(same_rank, self._gap_same_rank, self._burst_cycles))
+        # Turnarounds, as gaps between the ends of data on the bus (DRAMsim3 timing.cc's
+        # command gaps plus the two latencies): read -> write BL/2 + tRTRS; write -> read
+        # tWTR (L in the same bank group) + tCL + BL/2; across ranks BL/2 + tRTRS.
+        turn = previous_write != write_b
+        write_to_read = turn & ~write_b
+        bus_gap = np.where(turn, self._burst_cycles + c.trtrs_cycles, bus_gap)
+        bus_gap = np.where(write_to_read & same_rank,
+                           np.where(same_group, c.twtr_l_cycles, c.twtr_s_cycles)
+                           + c.tcl_cycles + self._burst_cycles, bus_gap)
+        fixed.update(
+            by_channel=by_channel, first_of_channel=first_of_channel, ch_b=ch_b, rank_b=rank_b,
+            group_b=group_b, write_b=write_b, bus_chain=_Chain(bus_gap, first_of_channel),
+            bus_start=self._bus_end[ch_b[first_of_channel]] + bus_gap[first_of_channel])
+
     def _timeline(self, c, n, now, writes, channel, rank, group, by_bank, bank_s,
-                  first_of_bank, hit, miss, refresh_boundary):
-        """Steps 2-5 for one outcome per burst (by-bank order); changes no state."""
+                  first_of_bank, hit, miss, refresh_boundary, fixed):
+        """Steps 2-5 for one outcome per burst (by-bank order); changes no state.
+
+        `fixed` (a dict, empty on the first call) keeps what depends only on the issue order and
+        the read/write mix (the data bus's gaps, the latencies, the precharge waits), so a second
+        timing of the same call (refresh closings) recomputes only what the outcomes change.
+        """
+        if not fixed:
+            self._fixed_parts(c, n, writes, channel, rank, group, by_bank, fixed)
 
         # -- 2. episodes: an activate (or the continuation of a row left open) plus its hits --
         episode_start = first_of_bank | ~hit
@@ -620,11 +675,9 @@ class DramModel:
             self._bank_column[episode_bank[continuation]] + self._hit_spacing, now)
         continuation_last = (continuation_column
                              + (episode_size[continuation] - 1) * self._hit_spacing)
-        # the precharge after an episode waits tRTP after a read, write recovery after a write
-        post_column = np.where(writes, c.tcwl_cycles + self._burst_cycles + c.twr_cycles,
-                               float(c.trtp_cycles))
+        post_column = fixed["post_column"]
         last_in_episode = np.append(episode_first[1:] - 1, n - 1)          # by-bank order
-        episode_post = post_column[by_bank][last_in_episode]
+        episode_post = fixed["post_by_bank"][last_in_episode]
 
         # -- 3. bank timeline for the episodes that activate (grouped by bank, issue order) --
         opens = np.flatnonzero(episode_opens)
@@ -714,40 +767,13 @@ class DramModel:
         column_s = episode_base[episode_of] + position * self._hit_spacing
         data_ready = np.empty(n)
         data_ready[by_bank] = column_s
-        data_ready += np.where(writes, c.tcwl_cycles, c.tcl_cycles) + self._burst_cycles
-
-        if c.channels > 1:
-            by_channel = np.argsort(_small_int_key(channel, c.channels), kind="stable")
-            ch_b, rank_b, group_b = channel[by_channel], rank[by_channel], group[by_channel]
-            lower, write_b = data_ready[by_channel], writes[by_channel]
-        else:
-            ch_b, rank_b, group_b, lower, write_b = channel, rank, group, data_ready, writes
-        first_of_channel = _segment_starts(ch_b)
-        previous_rank = np.empty(n, dtype=np.int64)
-        previous_group = np.empty(n, dtype=np.int64)
-        previous_rank[1:], previous_group[1:] = rank_b[:-1], group_b[:-1]
-        previous_rank[first_of_channel] = self._bus_last_rank[ch_b[first_of_channel]]
-        previous_group[first_of_channel] = self._bus_last_group[ch_b[first_of_channel]]
-        previous_write = np.empty(n, dtype=bool)
-        previous_write[1:] = write_b[:-1]
-        previous_write[first_of_channel] = self._bus_last_write[ch_b[first_of_channel]]
-        same_rank = previous_rank == rank_b
-        same_group = same_rank & (previous_group == group_b)
-        bus_gap = np.where(same_group, self._gap_same_group,
-                           np.where(same_rank, self._gap_same_rank, self._burst_cycles))
-        # Turnarounds, as gaps between the ends of data on the bus (DRAMsim3 timing.cc's
-        # command gaps plus the two latencies): read -> write BL/2 + tRTRS; write -> read
-        # tWTR (L in the same bank group) + tCL + BL/2; across ranks BL/2 + tRTRS.
-        turn = previous_write != write_b
-        write_to_read = turn & ~write_b
-        bus_gap = np.where(turn, self._burst_cycles + c.trtrs_cycles, bus_gap)
-        bus_gap = np.where(write_to_read & same_rank,
-                           np.where(same_group, c.twtr_l_cycles, c.twtr_s_cycles)
-                           + c.tcl_cycles + self._burst_cycles, bus_gap)
-        lower[first_of_channel] = np.maximum(
-            lower[first_of_channel],
-            self._bus_end[ch_b[first_of_channel]] + bus_gap[first_of_channel])
-        bus_end = _Chain(bus_gap, first_of_channel).solve(lower)
+        data_ready += fixed["latency"]
+        by_channel, first_of_channel = fixed["by_channel"], fixed["first_of_channel"]
+        lower = data_ready if by_channel is None else data_ready[by_channel]
+        lower[first_of_channel] = np.maximum(lower[first_of_channel], fixed["bus_start"])
+        bus_end = fixed["bus_chain"].solve(lower)
+        ch_b, rank_b, group_b, write_b = (fixed["ch_b"], fixed["rank_b"], fixed["group_b"],
+                                          fixed["write_b"])
 
         return {"column_s": column_s, "bus_end": bus_end, "plan": plan, "priority": priority,
                 "activate_time": activate_time, "post_column": post_column,
