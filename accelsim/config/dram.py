@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -302,7 +303,8 @@ def _merge_with_preset(name, given: Mapping) -> DramConfig:
         if missing:
             raise ConfigError(f"preset: expected every DRAM field given for 'custom', got "
                               f"{missing} missing")
-        values, sources = {}, {}
+        values: dict[str, Any] = {}  # checked by DramConfig itself
+        sources: dict[str, str] = {}
     else:
         values = dict(PRESETS[name]["values"])
         sources = dict(PRESETS[name]["sources"])

@@ -29,6 +29,8 @@ sequential stream alternate bank groups, so column commands are spaced tCCD_S in
 (with the column lowest, DDR4 streaming is capped at BL/2 / tCCD_L = 50 % of peak).
 """
 
+from typing import Any
+
 # Shared source strings
 _DRAMSIM3_DDR4 = "DRAMsim3 configs/DDR4_8Gb_x8_3200.ini"
 _RAMULATOR2_DDR4 = "Ramulator 2 DDR4-3200AA preset (REFERENCES.md)"
@@ -74,7 +76,7 @@ _CONTROLLER_SOURCES = {
     "page_policy": "DRAMsim3 configs/*.ini row_buf_policy = OPEN_PAGE",
 }
 
-PRESETS = {
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "DDR4-3200": {
         "values": {
             "channels": 1,

@@ -581,7 +581,8 @@ class DramModel:
         # the work time of that refresh boundary (the new activate goes after it)
         refresh_closed = np.zeros(n, dtype=bool)
         refresh_boundary = np.zeros(n)
-        fixed = {}  # the parts of the timeline that do not depend on the outcomes (both rounds)
+        # the parts of the timeline that do not depend on the outcomes (both rounds)
+        fixed: dict = {}
         for round_ in range(_MAX_REFRESH_ROUNDS):
             timed = self._timeline(c, n, now, writes, channel, rank, group, by_bank, bank_s,
                                    first_of_bank, row_hit & ~refresh_closed,

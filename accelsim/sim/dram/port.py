@@ -52,7 +52,7 @@ class DramPort(Server):
         self.sample_bursts = int(sample_bursts)
         self.model = DramModel(dram_config, clock_mhz)
         self.record = record_requests
-        self.log = []  # (base_byte_address, n_bytes, is_write, issue_cycle) per stream
+        self.log: list[tuple] = []  # (base_byte_address, n_bytes, is_write, issue_cycle) per stream
         self.totals = dict.fromkeys(STAT_FIELDS + ENERGY_FIELDS, 0)
         # cached timing: streams timed from an idle, refresh-free DRAM, keyed by length,
         # direction and position in the burst rotation below the column; shareable.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from accelsim.sim.dram.model import DramModel
+from accelsim.sim.dram.model import DramBatch, DramModel
 
 __all__ = ["replay_trace"]
 
@@ -29,10 +29,10 @@ def replay_trace(config, addresses, is_write, arrival_dram_cycle) -> dict:
                 "energy_pj": 0.0}
     starts = np.flatnonzero(np.r_[True, arrival[1:] != arrival[:-1]])
     ends = np.r_[starts[1:], addresses.size]
-    total = None
+    total = DramBatch.empty()
     for begin, end in zip(starts.tolist(), ends.tolist()):
-        batch = model.access(addresses[begin:end], writes[begin:end], float(arrival[begin]))
-        total = batch if total is None else total + batch
+        total = total + model.access(addresses[begin:end], writes[begin:end],
+                                     float(arrival[begin]))
     return {
         "finish_cycle": total.end_cycle,
         "bursts": total.bursts,
