@@ -1,6 +1,6 @@
 """Figures (matplotlib, PNG and SVG): energy breakdown, energy and traffic against SRAM size,
-per-layer energy and traffic, training accuracy and tracked-set churn; and which of them a
-results folder supports (`figures_for`, the API twin `plot`).
+per-layer energy and traffic, traffic by memory level and operand, training accuracy and
+tracked-set churn; and which of them a results folder supports (`figures_for`, the API twin `plot`).
 
 Every drawing function takes plain tables (pandas) and a folder, writes `<name>.png` and
 `<name>.svg` there, and returns the PNG path. Nothing here imports torch or runs a simulation.
@@ -112,7 +112,8 @@ def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
     escale, eunit = _energy_scale(table["energy_pj"].to_numpy())
     traffic_all = table["dram_bytes_read"] + table["dram_bytes_written"]
     # log axis: a point with no traffic at all is drawn at the floor, and said so
-    floor = max(1.0, float(traffic_all[traffic_all > 0].min()) / 4) if (traffic_all > 0).any() else 1
+    floor = (max(1.0, float(traffic_all[traffic_all > 0].min()) / 4)
+             if (traffic_all > 0).any() else 1)
     for run in [r for r in ("dense", "trace") if r in set(table["run"])]:
         group = table[table["run"] == run]
         label, color, marker = RUN_STYLE.get(run, (run, None, "o"))
@@ -152,7 +153,8 @@ def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None,
     for i, run in enumerate(runs):
         label, color, _ = RUN_STYLE.get(run, (run, None, None))
         group = agg[agg["run"] == run].set_index(key).reindex(layers)
-        ax_e.bar(xs + (i - 0.5) * width, group["energy_pj"] / escale, width, label=label, color=color)
+        ax_e.bar(xs + (i - 0.5) * width, group["energy_pj"] / escale, width, label=label,
+                 color=color)
         ax_t.bar(xs + (i - 0.5) * width,
                  (group["dram_bytes_read"] + group["dram_bytes_written"]) / 2 ** 10, width,
                  label=label, color=color)
@@ -209,6 +211,54 @@ def churn(steps: pd.DataFrame, out_dir, *, name="tracked_churn", title=None):
     return _save(fig, out_dir, name)
 
 
+# operands of the traffic breakdown (`accelsim.sim.results.OPERANDS`), with their colours
+OPERAND_STYLE = {"weights": ("weights", "#8e44ad"), "activations": ("activations", "#2980b9"),
+                 "gradients": ("gradients", "#27ae60"),
+                 "partial_sums": ("partial sums", "#f39c12")}
+LEVEL_LABELS = {"dram": "DRAM", "weight_sram": "weight SRAM",
+                "activation_sram": "activation SRAM", "global_buffer": "global buffer",
+                "staging": "staging", "pe_array": "PE array", "prng": "PRNG"}
+
+
+def traffic_breakdown(traffic: pd.DataFrame, out_dir, *, name="traffic_breakdown", title=None,
+                      scope="over the whole trace"):
+    """Energy (left) and bytes (right) of the traffic at each level, stacked by operand, one bar
+    per (run, level). `traffic`: the breakdown table (`accelsim.sim.results.traffic_table`)."""
+    plt = _pyplot()
+    sums = traffic.groupby(["run", "level", "operand"], sort=False)[["bytes", "energy_pj"]].sum()
+    runs = [r for r in ("dense", "trace") if r in sums.index.get_level_values(0)]
+    levels = [lv for lv in LEVEL_LABELS if lv in sums.index.get_level_values(1)]
+    bars = [(run, lv) for lv in levels for run in runs]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    for ax, column, what in ((axes[0], "energy_pj", "energy"), (axes[1], "bytes", "bytes")):
+        per_bar = traffic.groupby(["run", "level"])[column].sum()
+        top = max((float(per_bar.get(b, 0.0)) for b in bars), default=0.0)
+        if column == "energy_pj":
+            scale, unit = _energy_scale([top])
+        else:
+            scale, unit = next(((s, u) for s, u in ((2**40, "TiB"), (2**30, "GiB"),
+                                                    (2**20, "MiB"), (2**10, "KiB"))
+                                if top >= s), (1, "B"))
+        x = np.arange(len(bars))
+        bottom = np.zeros(len(bars))
+        for operand, (label, colour) in OPERAND_STYLE.items():
+            values = np.array([float(sums[column].get((run, lv, operand), 0.0))
+                               for run, lv in bars]) / scale
+            if values.any():
+                ax.bar(x, values, bottom=bottom, color=colour, width=0.7,
+                       label=label if ax is axes[1] else None)
+                bottom += values
+        ax.set_xticks(x, [f"{LEVEL_LABELS[lv]} ({RUN_STYLE.get(run, (run,))[0]})"
+                          for run, lv in bars], fontsize=7, rotation=45, ha="right")
+        ax.set_ylabel(f"{what} {scope} ({unit})")
+    axes[0].set_title("Traffic energy by level and operand", fontsize=10)
+    axes[1].set_title("Bytes moved by level and operand", fontsize=10)
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, out_dir, name)
+
+
 def scope_words(iterations) -> str:
     """What a summed figure covers: one step, or the trace's N iterations."""
     if iterations in (None, 1):
@@ -223,6 +273,9 @@ def simulation_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
                                 title="Energy by component" + title_suffix, scope=scope)]
     figures.append(per_layer(result.records, out, name="per_layer", scope=scope,
                              title="Per-layer energy and DRAM traffic" + title_suffix))
+    if result.traffic is not None and len(result.traffic):
+        figures.append(traffic_breakdown(result.traffic, out, name="traffic_breakdown",
+                                         scope=scope, title=title_suffix.strip(" —") or None))
     return figures
 
 
