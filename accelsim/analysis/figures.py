@@ -137,6 +137,49 @@ def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
     return _save(fig, out_dir, name)
 
 
+def _size_label(field: str, value) -> str:
+    return format_bytes(value) if field.endswith("_bytes") else f"{value:g}"
+
+
+def _field_label(field: str) -> str:
+    return field.replace(".capacity_bytes", " capacity").replace("_", " ").replace("sram", "SRAM")
+
+
+def sweep_heatmap(table: pd.DataFrame, out_dir, *, x: str, y: str, fit_bytes: int | None = None,
+                  name="sram_sweep_heatmap", title=None):
+    """The energy ratio dense / DropBack over a 2-D sweep (x across, y up), each cell labelled,
+    with the weight-SRAM size from which the tracked set fits marked (when x is it).
+
+    `table`: one row per (point, run) with columns `run`, `x`, `y` and `energy_pj`."""
+    plt = _pyplot()
+    wide = table.pivot_table(index=y, columns=[x, "run"], values="energy_pj", aggfunc="first")
+    xs = sorted(set(table[x]))
+    ys = sorted(set(table[y]))
+    ratio = np.array([[float(wide.loc[yv, (xv, "dense")]) / float(wide.loc[yv, (xv, "trace")])
+                       for xv in xs] for yv in ys])
+    fig, ax = plt.subplots(figsize=(1.1 * len(xs) + 3, 0.6 * len(ys) + 2.2))
+    image = ax.imshow(ratio, origin="lower", cmap="RdYlGn", aspect="auto",
+                      vmin=min(1.0, float(ratio.min())), vmax=max(1.0, float(ratio.max())))
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            ax.text(j, i, f"{ratio[i, j]:.2f}×", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(xs)), [_size_label(x, v) for v in xs], rotation=45, ha="right",
+                  fontsize=8)
+    ax.set_yticks(range(len(ys)), [_size_label(y, v) for v in ys], fontsize=8)
+    ax.set_xlabel(_field_label(x))
+    ax.set_ylabel(_field_label(y))
+    if fit_bytes and x == SRAM_FIELD:
+        fits = [j for j, v in enumerate(xs) if v >= fit_bytes]
+        if fits:
+            edge = fits[0] - 0.5
+            ax.axvline(edge, color="black", linestyle="--", linewidth=1.2)
+            ax.annotate("tracked set fits →", (edge, 1.01), xycoords=("data", "axes fraction"),
+                        ha="left", va="bottom", fontsize=8)
+    fig.colorbar(image, ax=ax, label="energy, dense / DropBack")
+    ax.set_title(title or "Energy saving over a 2-D sweep", fontsize=10, pad=16)
+    return _save(fig, out_dir, name)
+
+
 def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None,
               scope="over the whole trace"):
     """Per-layer energy and DRAM traffic, dense vs DropBack (records: run, layer, ... per phase)."""
@@ -293,6 +336,12 @@ def sweep_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
         figures.append(sram_sweep(group, out, fit_bytes=meta.get("tracked_footprint_bytes"),
                                   name=name, title=title + title_suffix,
                                   scope=scope_words(meta["trace"].get("iterations"))))
+    numeric = [k for k in others if pd.api.types.is_numeric_dtype(table[k])]
+    if SRAM_FIELD in meta["swept"] and len(others) == 1 and numeric:
+        # a 2-D sweep: weight SRAM against one more numeric field, as one heatmap
+        figures.append(sweep_heatmap(table, out, x=SRAM_FIELD, y=numeric[0],
+                                     fit_bytes=meta.get("tracked_footprint_bytes"),
+                                     title="Energy dense / DropBack" + title_suffix))
     return figures
 
 
