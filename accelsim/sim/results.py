@@ -170,6 +170,10 @@ def traffic_table(records: pd.DataFrame, operand_bytes: dict, config) -> pd.Data
         moved[("weights", "pe_array")] = (int(r.pe_weight_loads_count), 0)
         moved[("weights", "prng")] = (int(r.prng_values_count), 0)
         dram_total = int(r.dram_bytes_read) + int(r.dram_bytes_written)
+        if not dram_total and r.dram_dynamic_energy_pj:
+            # DRAM energy charged with no bytes moved (none is expected): kept, so the
+            # breakdown still sums to the records, on the weights' DRAM row
+            rows.append((*key, "weights", "dram", 0, 0, 0, float(r.dram_dynamic_energy_pj)))
         for (operand, level), (reads, writes) in moved.items():
             if not reads and not writes:
                 continue
