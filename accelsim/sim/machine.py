@@ -35,6 +35,7 @@ from accelsim.sim.dram.port import DramPort
 from accelsim.sim.mapping import LayerWork, PhaseTiles, Traffic
 from accelsim.sim.parts.compute import ComputeUnit
 from accelsim.sim.parts.prng_unit import PrngUnit
+from accelsim.sim.parts.server import RequestQueue
 from accelsim.sim.parts.sram import SramBanks
 
 
@@ -124,7 +125,7 @@ class Accelerator:
         n = t.n_tiles
         in_slots = simpy.Container(env, capacity=depth, init=depth)
         out_slots = simpy.Container(env, capacity=depth, init=depth)
-        fetched, computed = simpy.Store(env), simpy.Store(env)
+        fetched, computed = RequestQueue(env), RequestQueue(env)
         weight_base = self.weight_base[t.layer_id]
         activation_read_base = self.activation_base[t.layer_id]
         # written activations go after the read ones in the layer's region
@@ -138,7 +139,7 @@ class Accelerator:
                 events = self._move(t.read, i, at, weight_base, activation_read_base, False)
                 if t.prng_values[i]:
                     events.append(self.prng.submit(t.prng_values[i]))
-                yield fetched.put(self._join(events))
+                yield fetched.put_event(self._join(events))
 
         def compute():
             for i in range(n):
@@ -150,7 +151,7 @@ class Accelerator:
                 if cycles:
                     yield unit.submit(cycles)
                 yield in_slots.put(1)
-                yield computed.put(i)
+                yield computed.put_event(i)
 
         def write_back():
             at = _Cursor(0, self.index_first_word)

@@ -44,6 +44,19 @@ class RequestQueue:
         relay.callbacks.append(lambda _event: reader.succeed(item))
         relay.succeed()
 
+    def put_event(self, item) -> simpy.Event:
+        """Put, as `simpy.Store.put` does, for a writer that waits on its put: an event
+        triggered at once, whose processing first hands the item to a waiting reader."""
+        event = self.env.event()
+        reader = self._reader
+        if reader is None:
+            self.items.append(item)
+        else:
+            self._reader = None
+            event.callbacks.append(lambda _event: reader.succeed(item))
+        event.succeed()
+        return event
+
     def get(self) -> simpy.Event:
         event = self.env.event()
         if self.items:
