@@ -35,7 +35,7 @@ from accelsim.sim.dram.port import DramPort
 from accelsim.sim.mapping import LayerWork, PhaseTiles, Traffic
 from accelsim.sim.parts.compute import ComputeUnit
 from accelsim.sim.parts.prng_unit import PrngUnit
-from accelsim.sim.parts.server import RequestQueue
+from accelsim.sim.parts.server import RequestQueue, Slots
 from accelsim.sim.parts.sram import SramBanks
 
 
@@ -123,8 +123,7 @@ class Accelerator:
     def _phase(self, t: PhaseTiles):
         env, depth = self.env, self.config.buffer_depth_tiles
         n = t.n_tiles
-        in_slots = simpy.Container(env, capacity=depth, init=depth)
-        out_slots = simpy.Container(env, capacity=depth, init=depth)
+        in_slots, out_slots = Slots(env, depth), Slots(env, depth)
         fetched, computed = RequestQueue(env), RequestQueue(env)
         weight_base = self.weight_base[t.layer_id]
         activation_read_base = self.activation_base[t.layer_id]
@@ -135,7 +134,7 @@ class Accelerator:
         def fetch():
             at = _Cursor(0, self.index_first_word)
             for i in range(n):
-                yield in_slots.get(1)
+                yield in_slots.get()
                 events = self._move(t.read, i, at, weight_base, activation_read_base, False)
                 if t.prng_values[i]:
                     events.append(self.prng.submit(t.prng_values[i]))
@@ -146,11 +145,11 @@ class Accelerator:
                 ready = yield fetched.get()
                 if ready is not None:
                     yield ready
-                yield out_slots.get(1)
+                yield out_slots.get()
                 cycles = t.compute_cycles[i]
                 if cycles:
                     yield unit.submit(cycles)
-                yield in_slots.put(1)
+                yield in_slots.put()
                 yield computed.put_event(i)
 
         def write_back():
@@ -161,7 +160,7 @@ class Accelerator:
                                              True))
                 if done is not None:
                     yield done
-                yield out_slots.put(1)
+                yield out_slots.put()
 
         env.process(fetch())
         env.process(compute())

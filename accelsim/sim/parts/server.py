@@ -66,6 +66,41 @@ class RequestQueue:
         return event
 
 
+class Slots:
+    """A count of free buffer slots with one taker: `simpy.Container`'s behaviour for this use
+    (whole slots, a put never waits because slots are only given back after being taken),
+    event for event in the same order: a take that finds a slot is an event triggered at once;
+    a give-back is an event triggered at once whose processing first hands the slot to a
+    waiting taker."""
+
+    def __init__(self, env: simpy.Environment, count: int):
+        self.env = env
+        self.level = int(count)
+        self._taker: simpy.Event | None = None
+
+    def get(self) -> simpy.Event:
+        event = self.env.event()
+        if self.level >= 1:
+            self.level -= 1
+            event.succeed()
+        else:
+            self._taker = event
+        return event
+
+    def put(self) -> simpy.Event:
+        self.level += 1
+        event = self.env.event()
+        event.callbacks.append(self._hand_over)
+        event.succeed()
+        return event
+
+    def _hand_over(self, _event) -> None:
+        if self._taker is not None and self.level >= 1:
+            taker, self._taker = self._taker, None
+            self.level -= 1
+            taker.succeed()
+
+
 class Server:
     def __init__(self, env: simpy.Environment, name: str):
         self.env = env
