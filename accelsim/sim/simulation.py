@@ -40,7 +40,7 @@ _SUMMED = COUNT_COLUMNS + ("dram_dynamic_energy_pj", "dram_background_energy_pj"
 def _record(run: str, work: LayerWork, tiles: PhaseTiles, timing: dict, port: DramPort) -> dict:
     dram = timing["dram"]
     counts = tiles.counts(total_cycles=timing["total_cycles"],
-                          **{column: int(round(dram[key])) for column, key in _DRAM_MODEL_COUNTS})
+                          **{column: round(float(dram[key])) for column, key in _DRAM_MODEL_COUNTS})
     return {
         **counts.as_columns(),
         "dram_dynamic_energy_pj": float(sum(dram[k] for k in ENERGY_FIELDS)),
