@@ -23,7 +23,7 @@ LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
 KiB = 1024
 
 FIGURES = {
-    "sim": ["energy_breakdown", "per_layer"],
+    "sim": ["energy_breakdown", "per_layer", "traffic_breakdown"],
     "sweep": ["sram_sweep_DDR4-3200", "sram_sweep_HBM2"],
     "run": ["tracked_churn", "training_accuracy"],
 }
@@ -100,6 +100,9 @@ def test_plot_writes_png_and_svg(folders, kind, tmp_path, capsys):
         elif name.startswith("sram_sweep"):
             assert "weight SRAM capacity" in svg and "tracked set fits" in svg
             assert "off-chip DRAM traffic over 3 iterations (bytes)" in svg
+        elif name == "traffic_breakdown":
+            assert "Bytes moved by level and operand" in svg and "partial sums" in svg
+            assert "DRAM (DropBack)" in svg and "weights" in svg
         elif name == "training_accuracy":
             assert "test accuracy (%)" in svg and "epoch" in svg
         else:
@@ -119,7 +122,8 @@ def test_report_on_a_simulation(folders, capsys):
     assert run_main(capsys, "report", folder).strip() == f"report: {folder / 'report.md'}"
     report = folder / "report.md"
     text = report.read_text()
-    assert sorted(p.name for p in _links(report)) == ["energy_breakdown.png", "per_layer.png"]
+    assert sorted(p.name for p in _links(report)) == ["energy_breakdown.png", "per_layer.png",
+                                                       "traffic_breakdown.png"]
     for p in _links(report):
         _check_figure(p)
     assert f"accelsim {__version__}" in text
@@ -134,6 +138,10 @@ def test_report_on_a_simulation(folders, capsys):
     dram = float(summary["comparison"]["dram_bytes"]["dense_over_trace"])
     assert re.search(rf"\| off-chip DRAM traffic \|.*\| {dram:.2f}× \|", text)
     assert "Accelerator: `default`" in text and "DDR4-3200" in text
+    # the traffic breakdown by operand and level, its DRAM bytes the records' own
+    assert "### Traffic by operand and memory level" in text
+    assert re.search(r"\| weights \| DRAM \|", text)
+    assert re.search(r"\| activations \| activation SRAM \|", text)
 
 
 def test_report_on_a_sweep(folders, capsys):
@@ -146,7 +154,8 @@ def test_report_on_a_sweep(folders, capsys):
     assert f"accelsim {__version__}" in text
     assert load_trace(folders["trace"]).identity["manifest_sha256"] in text
     # one table row per point, each with both runs' traffic and energy
-    rows = [line for line in text.splitlines() if line.startswith(("| HBM2", "| DDR4-3200"))]
+    rows = [line for line in text.splitlines()
+            if line.startswith(("| HBM2", "| DDR4-3200"))]
     assert len(rows) == 4
     assert {r.split("|")[2].strip() for r in rows} == {"4 KiB", "64 KiB"}
     assert "| DRAM dense | DRAM DropBack | energy dense | energy DropBack |" in text
@@ -180,14 +189,16 @@ def test_report_elsewhere_links_back_to_the_figures(folders, tmp_path, capsys):
     out = tmp_path / "reports"
     run_main(capsys, "report", folders["sim"], "--out", out)
     assert sorted(p.name for p in _links(out / "report.md")) == ["energy_breakdown.png",
-                                                                 "per_layer.png"]
+                                                                 "per_layer.png",
+                                                                 "traffic_breakdown.png"]
     # a report folder holding the results: links relative to it
     holder = tmp_path / "holder"
     shutil.copytree(folders["sim"], holder / "sim", ignore=shutil.ignore_patterns("figures",
                                                                                  "report.md"))
     run_main(capsys, "report", holder / "sim", "--out", holder)
     links = LINK.findall((holder / "report.md").read_text())
-    assert links == ["sim/figures/energy_breakdown.png", "sim/figures/per_layer.png"]
+    assert links == ["sim/figures/energy_breakdown.png", "sim/figures/per_layer.png",
+                     "sim/figures/traffic_breakdown.png"]
     _links(holder / "report.md")
 
 

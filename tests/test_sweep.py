@@ -78,7 +78,7 @@ def test_sweep_cli_grid_table_and_figures(trace_dir, tmp_path):
     assert meta["tracked_footprint_bytes"] > 0
 
     # the DRAM preset changes DRAM energy, not the traffic
-    for (_size, _run), group in table.groupby([SRAM_FIELD, "run"]):
+    for _, group in table.groupby([SRAM_FIELD, "run"]):
         assert group["dram_bytes"].nunique() == 1
         assert group["dram_energy_pj"].nunique() == 2
 
@@ -121,8 +121,8 @@ def test_range_form_and_monotonic_in_sram_size(lenet5_trace, tmp_path, capsys):
     # once the tracked set fits, the trace's traffic is the one-time load of it, and no more
     fits = trace[trace[SRAM_FIELD] >= fit]
     assert fits["dram_bytes"].nunique() == 1
-    layers = len(load_trace(lenet5_trace).layers)
-    assert fits["dram_bytes"].iloc[0] == pytest.approx(fit, abs=layers)
+    assert fits["dram_bytes"].iloc[0] == pytest.approx(
+        fit, abs=len(load_trace(lenet5_trace).layers))
     assert (trace[trace[SRAM_FIELD] < fit]["dram_bytes"] > fits["dram_bytes"].iloc[0]).all()
     # DropBack moves less than dense at every point
     merged = trace.merge(dense, on=["dram.preset", SRAM_FIELD], suffixes=("_t", "_d"))
@@ -250,3 +250,25 @@ def test_sweep_points_and_point_ids():
                 point_id("u", "c", p, "train"), point_id("t", "d", p, "train")}) == 4
     with pytest.raises(ConfigError, match="nothing to sweep"):
         sweep_points(None, {})
+
+
+def test_two_dimensional_sweep_draws_a_heatmap_marking_where_the_tracked_set_fits(trace_dir,
+                                                                                   tmp_path):
+    """Weight SRAM x activation SRAM: the energy ratio on a grid, one cell per point, and the
+    first weight-SRAM size that holds the tracked set marked."""
+    out = tmp_path / "grid"
+    table = sweep(trace_dir, sram_sizes=[1 * KiB, 4 * KiB, 64 * KiB],
+                  fields={"activation_sram.capacity_bytes": [1 * KiB, 64 * KiB]}, out=out,
+                  jobs=1, quiet=True)
+    assert len(table) == 12
+    from accelsim.analysis.figures import sweep_figures
+
+    drawn = sweep_figures(out, tmp_path / "figs")
+    assert tmp_path / "figs" / "sram_sweep_heatmap.png" in drawn
+    svg = (tmp_path / "figs" / "sram_sweep_heatmap.svg").read_text()
+    assert "activation SRAM capacity" in svg and "weight SRAM capacity" in svg
+    assert "tracked set fits" in svg and "energy, dense / DropBack" in svg
+    wide = table.pivot_table(index=[SRAM_FIELD, "activation_sram.capacity_bytes"],
+                             columns="run", values="energy_pj")
+    for ratio in wide["dense"] / wide["trace"]:
+        assert f"{ratio:.2f}×" in svg

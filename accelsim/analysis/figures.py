@@ -1,6 +1,6 @@
 """Figures (matplotlib, PNG and SVG): energy breakdown, energy and traffic against SRAM size,
-per-layer energy and traffic, training accuracy and tracked-set churn; and which of them a
-results folder supports (`figures_for`, the API twin `plot`).
+per-layer energy and traffic, traffic by memory level and operand, training accuracy and
+tracked-set churn; and which of them a results folder supports (`figures_for`, the API twin `plot`).
 
 Every drawing function takes plain tables (pandas) and a folder, writes `<name>.png` and
 `<name>.svg` there, and returns the PNG path. Nothing here imports torch or runs a simulation.
@@ -112,7 +112,8 @@ def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
     escale, eunit = _energy_scale(table["energy_pj"].to_numpy())
     traffic_all = table["dram_bytes_read"] + table["dram_bytes_written"]
     # log axis: a point with no traffic at all is drawn at the floor, and said so
-    floor = max(1.0, float(traffic_all[traffic_all > 0].min()) / 4) if (traffic_all > 0).any() else 1
+    floor = (max(1.0, float(traffic_all[traffic_all > 0].min()) / 4)
+             if (traffic_all > 0).any() else 1)
     for run in [r for r in ("dense", "trace") if r in set(table["run"])]:
         group = table[table["run"] == run]
         label, color, marker = RUN_STYLE.get(run, (run, None, "o"))
@@ -136,6 +137,49 @@ def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
     return _save(fig, out_dir, name)
 
 
+def _size_label(field: str, value) -> str:
+    return format_bytes(value) if field.endswith("_bytes") else f"{value:g}"
+
+
+def _field_label(field: str) -> str:
+    return field.replace(".capacity_bytes", " capacity").replace("_", " ").replace("sram", "SRAM")
+
+
+def sweep_heatmap(table: pd.DataFrame, out_dir, *, x: str, y: str, fit_bytes: int | None = None,
+                  name="sram_sweep_heatmap", title=None):
+    """The energy ratio dense / DropBack over a 2-D sweep (x across, y up), each cell labelled,
+    with the weight-SRAM size from which the tracked set fits marked (when x is it).
+
+    `table`: one row per (point, run) with columns `run`, `x`, `y` and `energy_pj`."""
+    plt = _pyplot()
+    wide = table.pivot_table(index=y, columns=[x, "run"], values="energy_pj", aggfunc="first")
+    xs = sorted(set(table[x]))
+    ys = sorted(set(table[y]))
+    ratio = np.array([[float(wide.loc[yv, (xv, "dense")]) / float(wide.loc[yv, (xv, "trace")])
+                       for xv in xs] for yv in ys])
+    fig, ax = plt.subplots(figsize=(1.1 * len(xs) + 3, 0.6 * len(ys) + 2.2))
+    image = ax.imshow(ratio, origin="lower", cmap="RdYlGn", aspect="auto",
+                      vmin=min(1.0, float(ratio.min())), vmax=max(1.0, float(ratio.max())))
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            ax.text(j, i, f"{ratio[i, j]:.2f}×", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(xs)), [_size_label(x, v) for v in xs], rotation=45, ha="right",
+                  fontsize=8)
+    ax.set_yticks(range(len(ys)), [_size_label(y, v) for v in ys], fontsize=8)
+    ax.set_xlabel(_field_label(x))
+    ax.set_ylabel(_field_label(y))
+    if fit_bytes and x == SRAM_FIELD:
+        fits = [j for j, v in enumerate(xs) if v >= fit_bytes]
+        if fits:
+            edge = fits[0] - 0.5
+            ax.axvline(edge, color="black", linestyle="--", linewidth=1.2)
+            ax.annotate("tracked set fits →", (edge, 1.01), xycoords=("data", "axes fraction"),
+                        ha="left", va="bottom", fontsize=8)
+    fig.colorbar(image, ax=ax, label="energy, dense / DropBack")
+    ax.set_title(title or "Energy saving over a 2-D sweep", fontsize=10, pad=16)
+    return _save(fig, out_dir, name)
+
+
 def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None,
               scope="over the whole trace"):
     """Per-layer energy and DRAM traffic, dense vs DropBack (records: run, layer, ... per phase)."""
@@ -152,7 +196,8 @@ def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None,
     for i, run in enumerate(runs):
         label, color, _ = RUN_STYLE.get(run, (run, None, None))
         group = agg[agg["run"] == run].set_index(key).reindex(layers)
-        ax_e.bar(xs + (i - 0.5) * width, group["energy_pj"] / escale, width, label=label, color=color)
+        ax_e.bar(xs + (i - 0.5) * width, group["energy_pj"] / escale, width, label=label,
+                 color=color)
         ax_t.bar(xs + (i - 0.5) * width,
                  (group["dram_bytes_read"] + group["dram_bytes_written"]) / 2 ** 10, width,
                  label=label, color=color)
@@ -209,6 +254,54 @@ def churn(steps: pd.DataFrame, out_dir, *, name="tracked_churn", title=None):
     return _save(fig, out_dir, name)
 
 
+# operands of the traffic breakdown (`accelsim.sim.results.OPERANDS`), with their colours
+OPERAND_STYLE = {"weights": ("weights", "#8e44ad"), "activations": ("activations", "#2980b9"),
+                 "gradients": ("gradients", "#27ae60"),
+                 "partial_sums": ("partial sums", "#f39c12")}
+LEVEL_LABELS = {"dram": "DRAM", "weight_sram": "weight SRAM",
+                "activation_sram": "activation SRAM", "global_buffer": "global buffer",
+                "staging": "staging", "pe_array": "PE array", "prng": "PRNG"}
+
+
+def traffic_breakdown(traffic: pd.DataFrame, out_dir, *, name="traffic_breakdown", title=None,
+                      scope="over the whole trace"):
+    """Energy (left) and bytes (right) of the traffic at each level, stacked by operand, one bar
+    per (run, level). `traffic`: the breakdown table (`accelsim.sim.results.traffic_table`)."""
+    plt = _pyplot()
+    sums = traffic.groupby(["run", "level", "operand"], sort=False)[["bytes", "energy_pj"]].sum()
+    runs = [r for r in ("dense", "trace") if r in sums.index.get_level_values(0)]
+    levels = [lv for lv in LEVEL_LABELS if lv in sums.index.get_level_values(1)]
+    bars = [(run, lv) for lv in levels for run in runs]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    for ax, column, what in ((axes[0], "energy_pj", "energy"), (axes[1], "bytes", "bytes")):
+        per_bar = traffic.groupby(["run", "level"])[column].sum()
+        top = max((float(per_bar.get(b, 0.0)) for b in bars), default=0.0)
+        if column == "energy_pj":
+            scale, unit = _energy_scale([top])
+        else:
+            scale, unit = next(((s, u) for s, u in ((2**40, "TiB"), (2**30, "GiB"),
+                                                    (2**20, "MiB"), (2**10, "KiB"))
+                                if top >= s), (1, "B"))
+        x = np.arange(len(bars))
+        bottom = np.zeros(len(bars))
+        for operand, (label, colour) in OPERAND_STYLE.items():
+            values = np.array([float(sums[column].get((run, lv, operand), 0.0))
+                               for run, lv in bars]) / scale
+            if values.any():
+                ax.bar(x, values, bottom=bottom, color=colour, width=0.7,
+                       label=label if ax is axes[1] else None)
+                bottom += values
+        ax.set_xticks(x, [f"{LEVEL_LABELS[lv]} ({RUN_STYLE.get(run, (run,))[0]})"
+                          for run, lv in bars], fontsize=7, rotation=45, ha="right")
+        ax.set_ylabel(f"{what} {scope} ({unit})")
+    axes[0].set_title("Traffic energy by level and operand", fontsize=10)
+    axes[1].set_title("Bytes moved by level and operand", fontsize=10)
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, out_dir, name)
+
+
 def scope_words(iterations) -> str:
     """What a summed figure covers: one step, or the trace's N iterations."""
     if iterations in (None, 1):
@@ -223,6 +316,9 @@ def simulation_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
                                 title="Energy by component" + title_suffix, scope=scope)]
     figures.append(per_layer(result.records, out, name="per_layer", scope=scope,
                              title="Per-layer energy and DRAM traffic" + title_suffix))
+    if result.traffic is not None and len(result.traffic):
+        figures.append(traffic_breakdown(result.traffic, out, name="traffic_breakdown",
+                                         scope=scope, title=title_suffix.strip(" —") or None))
     return figures
 
 
@@ -240,6 +336,12 @@ def sweep_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
         figures.append(sram_sweep(group, out, fit_bytes=meta.get("tracked_footprint_bytes"),
                                   name=name, title=title + title_suffix,
                                   scope=scope_words(meta["trace"].get("iterations"))))
+    numeric = [k for k in others if pd.api.types.is_numeric_dtype(table[k])]
+    if SRAM_FIELD in meta["swept"] and len(others) == 1 and numeric:
+        # a 2-D sweep: weight SRAM against one more numeric field, as one heatmap
+        figures.append(sweep_heatmap(table, out, x=SRAM_FIELD, y=numeric[0],
+                                     fit_bytes=meta.get("tracked_footprint_bytes"),
+                                     title="Energy dense / DropBack" + title_suffix))
     return figures
 
 

@@ -47,10 +47,12 @@ def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFram
         ("off-chip DRAM traffic", format_bytes(d["dram_bytes"]), format_bytes(t["dram_bytes"]),
          _ratio(d["dram_bytes"], t["dram_bytes"])),
         ("  of which weights", format_bytes(d["weight_dram_bytes"]),
-         format_bytes(t["weight_dram_bytes"]), _ratio(d["weight_dram_bytes"], t["weight_dram_bytes"])),
+         format_bytes(t["weight_dram_bytes"]),
+         _ratio(d["weight_dram_bytes"], t["weight_dram_bytes"])),
         ("  of which activations", format_bytes(d["dram_bytes"] - d["weight_dram_bytes"]),
          format_bytes(t["dram_bytes"] - t["weight_dram_bytes"]),
-         _ratio(d["dram_bytes"] - d["weight_dram_bytes"], t["dram_bytes"] - t["weight_dram_bytes"])),
+         _ratio(d["dram_bytes"] - d["weight_dram_bytes"],
+                t["dram_bytes"] - t["weight_dram_bytes"])),
         ("weight accesses served by DRAM", f"{d['served_dram_count']:,.0f}",
          f"{t['served_dram_count']:,.0f}", _ratio(d["served_dram_count"], t["served_dram_count"])),
         ("weight accesses served by SRAM", f"{d['served_sram_count']:,.0f}",
@@ -62,12 +64,62 @@ def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFram
     ]
     for col, label in COMPONENT_LABELS.items():
         if col in totals.columns:
-            rows.append((f"energy: {label}", _energy(d[col]), _energy(t[col]), _ratio(d[col], t[col])))
+            rows.append((f"energy: {label}", _energy(d[col]), _energy(t[col]),
+                         _ratio(d[col], t[col])))
     bold = "**" if markdown else ""
     rows.append((f"{bold}energy, total{bold}", f"{bold}{_energy(d['energy_pj'])}{bold}",
                  f"{bold}{_energy(t['energy_pj'])}{bold}",
                  f"{bold}{_ratio(d['energy_pj'], t['energy_pj'])}{bold}"))
     return pd.DataFrame(rows, columns=["", "dense", "DropBack", "dense / DropBack"])
+
+
+OPERAND_LABELS = {"weights": "weights", "activations": "activations",
+                  "gradients": "gradients", "partial_sums": "partial sums"}
+LEVEL_LABELS = {"dram": "DRAM", "weight_sram": "weight SRAM",
+                "activation_sram": "activation SRAM", "global_buffer": "global buffer",
+                "staging": "staging buffer", "pe_array": "PE array", "prng": "PRNG"}
+
+
+def traffic_table(traffic: pd.DataFrame) -> pd.DataFrame:
+    """The traffic breakdown by operand and level: bytes and energy, dense and DropBack, with
+    the ratio dense / DropBack of the energy."""
+    sums = traffic.groupby(["operand", "level", "run"], sort=False)[["bytes", "energy_pj"]].sum()
+    runs = [r for r in ("dense", "trace") if r in sums.index.get_level_values(2)]
+    rows = []
+    for operand in OPERAND_LABELS:
+        for level in LEVEL_LABELS:
+            if not any((operand, level, r) in sums.index for r in runs):
+                continue
+            got = {r: sums.loc[(operand, level, r)] if (operand, level, r) in sums.index
+                   else pd.Series({"bytes": 0, "energy_pj": 0.0}) for r in runs}
+            row = [OPERAND_LABELS[operand], LEVEL_LABELS[level]]
+            for r in runs:
+                row += [format_bytes(got[r]["bytes"]), _energy(got[r]["energy_pj"])]
+            if len(runs) == 2:
+                dense, trace = got["dense"]["energy_pj"], got["trace"]["energy_pj"]
+                row.append(_ratio(dense, trace) if dense else "—")
+            rows.append(row)
+    cols = ["operand", "level"]
+    for r in runs:
+        shown = "DropBack" if r == "trace" else r
+        cols += [f"bytes {shown}", f"energy {shown}"]
+    if len(runs) == 2:
+        cols.append("energy dense / DropBack")
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _traffic_lines(result, rel: Path) -> list[str]:
+    if result.traffic is None or not len(result.traffic):
+        return []
+    return ["### Traffic by operand and memory level", "",
+            "Reads and writes of each operand at each level (DRAM bytes, SRAM bank-width "
+            "accesses, PRNG values, weights entering the PE array, staging-buffer words), as "
+            "bytes, and the energy of that traffic: DRAM dynamic energy shared by bytes, SRAM "
+            "accesses, PRNG values, PE-array and staging moves. Time- and compute-driven energy "
+            "(DRAM background, SRAM leakage, MACs, the update unit) is in the table above, not "
+            "here. Activation-side traffic is split by each phase's GEMM mapping.", "",
+            _md_table(traffic_table(result.traffic)), "",
+            f"![traffic breakdown]({rel / 'figures' / 'traffic_breakdown.png'})", ""]
 
 
 def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[str]:
@@ -86,6 +138,7 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
         lines += [_md_table(comparison_table(result.totals())), ""]
     lines += [f"![energy breakdown]({rel / 'figures' / 'energy_breakdown.png'})", "",
               f"![per-layer]({rel / 'figures' / 'per_layer.png'})", ""]
+    lines += _traffic_lines(result, rel)
     return lines
 
 

@@ -167,3 +167,28 @@ def apply_energy(records: pd.DataFrame, config) -> pd.DataFrame:
 def energy_sources(config) -> dict:
     """Where each component's figures come from, for reports and result metadata."""
     return {c.column: c.sources(config) for c in ENERGY_TABLE}
+
+
+# Energy of traffic at one level, per access, for the breakdown by operand and level
+# (`accelsim.sim.results.traffic_table`): (read, write) pJ. DRAM is charged by the model per
+# burst and row state, so it is shared out there in proportion to bytes instead.
+def level_access_energy_pj(level: str, config) -> tuple[float, float]:
+    """pJ per (read, write) access at `level` (weight_sram, activation_sram: a bank-width
+    access; prng: a value; pe_array: a weight entering the array; staging: a word)."""
+    if level == "weight_sram":
+        return config.weight_sram.read_energy_pj, config.weight_sram.write_energy_pj
+    if level == "activation_sram":
+        return config.activation_sram.read_energy_pj, config.activation_sram.write_energy_pj
+    if level == "prng":
+        return config.prng.energy_pj_per_value, 0.0
+    if level == "pe_array":
+        return config.pe.register_energy_pj + config.pe.array_hop_energy_pj, 0.0
+    if level == "staging":
+        return config.staging_energy_pj_per_word, 0.0
+    raise ValueError(f"level {level!r} has no energy per access")
+
+
+# the energy columns the traffic breakdown shares out (the rest is time or compute, not
+# traffic: DRAM background, SRAM leakage, MACs, the update unit)
+TRAFFIC_ENERGY_COLUMNS = ("dram_dynamic_energy_pj", "sram_dynamic_energy_pj", "prng_energy_pj",
+                          "pe_movement_energy_pj")

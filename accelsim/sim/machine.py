@@ -35,6 +35,7 @@ from accelsim.sim.dram.port import DramPort
 from accelsim.sim.mapping import LayerWork, PhaseTiles, Traffic
 from accelsim.sim.parts.compute import ComputeUnit
 from accelsim.sim.parts.prng_unit import PrngUnit
+from accelsim.sim.parts.server import RequestQueue, Slots
 from accelsim.sim.parts.sram import SramBanks
 
 
@@ -122,9 +123,8 @@ class Accelerator:
     def _phase(self, t: PhaseTiles):
         env, depth = self.env, self.config.buffer_depth_tiles
         n = t.n_tiles
-        in_slots = simpy.Container(env, capacity=depth, init=depth)
-        out_slots = simpy.Container(env, capacity=depth, init=depth)
-        fetched, computed = simpy.Store(env), simpy.Store(env)
+        in_slots, out_slots = Slots(env, depth), Slots(env, depth)
+        fetched, computed = RequestQueue(env), RequestQueue(env)
         weight_base = self.weight_base[t.layer_id]
         activation_read_base = self.activation_base[t.layer_id]
         # written activations go after the read ones in the layer's region
@@ -134,23 +134,23 @@ class Accelerator:
         def fetch():
             at = _Cursor(0, self.index_first_word)
             for i in range(n):
-                yield in_slots.get(1)
+                yield in_slots.get()
                 events = self._move(t.read, i, at, weight_base, activation_read_base, False)
                 if t.prng_values[i]:
                     events.append(self.prng.submit(t.prng_values[i]))
-                yield fetched.put(self._join(events))
+                yield fetched.put_event(self._join(events))
 
         def compute():
             for i in range(n):
                 ready = yield fetched.get()
                 if ready is not None:
                     yield ready
-                yield out_slots.get(1)
+                yield out_slots.get()
                 cycles = t.compute_cycles[i]
                 if cycles:
                     yield unit.submit(cycles)
-                yield in_slots.put(1)
-                yield computed.put(i)
+                yield in_slots.put()
+                yield computed.put_event(i)
 
         def write_back():
             at = _Cursor(0, self.index_first_word)
@@ -160,7 +160,7 @@ class Accelerator:
                                              True))
                 if done is not None:
                     yield done
-                yield out_slots.put(1)
+                yield out_slots.put()
 
         env.process(fetch())
         env.process(compute())

@@ -126,6 +126,7 @@ class LayerWork:
     update_starts: np.ndarray  # flat tiles over the layer's elements
     update_tile_weights: np.ndarray
     activation_bytes: dict  # phase -> (sram_read, sram_write, dram_read, dram_write)
+    activation_operand_bytes: dict  # phase -> role -> the same four, by operand role
     mappings: dict  # phase -> `memory.GemmMapping`
     weight_factors: dict  # weight pass -> (array entries, staged fetches) per weight
     # untracked weights are zeros (not w0): neither stored nor regenerated; set by the
@@ -155,37 +156,77 @@ def phase_mapping(layer, phase: str, batch: int, config):
                     dram_pj_per_word=config.dram.read_energy_pj_per_bit * 8 * word)
 
 
-def activation_traffic(layer, phase: str, batch: int, config, mapping) -> tuple:
-    """(sram_read, sram_write, dram_read, dram_write) bytes of a phase's activations (and the
-    spilled partial sums of its output), from its mapping."""
+# what each GEMM operand of a phase is, for the traffic breakdown (C's final output words take
+# the output's role; the rest of C -- re-read, re-written and spilled partial sums -- is
+# "partial_sums")
+OPERAND_ROLES = {
+    "forward": {"A": "activations", "C": "activations"},
+    "backward_data": {"A": "gradients", "C": "gradients"},
+    "backward_weight": {"A": "activations", "B": "gradients"},
+}
+
+
+def activation_operands(layer, phase: str, batch: int, config, mapping) -> dict:
+    """The activation-side traffic of a phase, by operand role (``activations``,
+    ``gradients``, ``partial_sums``): role -> (sram_read, sram_write, dram_read, dram_write)
+    in bytes. `activation_traffic` is their sum."""
     ops = mapping.operands
     word = config.weight_bytes
-    activations = ("A", "C") if phase != "backward_weight" else ("A", "B", "C")
+    shape = phase_shape(layer, phase, batch)
+    roles = OPERAND_ROLES[phase]
+    parts = {}  # (role, operand) -> [sram_read, sram_write, dram_read, dram_write] words
+
+    def add(role, values):
+        acc = parts.setdefault(role, [0, 0, 0, 0])
+        for i, v in enumerate(values):
+            acc[i] += int(v)
+
+    for name in ("A", "B"):
+        if name in roles:
+            o = ops[name]
+            add(roles[name], (o.sram_reads, o.sram_writes, o.dram_reads, o.dram_writes))
+    c = ops["C"]
     if phase == "backward_weight":
         # the weight gradient goes to the update unit as it is finished: only spilled partial
         # sums (written and read back) touch the buffer and DRAM
-        c = ops["C"]
         spilled = c.dram_reads
-        ops = dict(ops, C=type(c)(spilled, spilled, spilled, spilled, 0))
-    sram_read = sum(ops[o].sram_reads for o in activations)
-    sram_write = sum(ops[o].sram_writes for o in activations)
-    dram_read = sum(ops[o].dram_reads for o in activations)
-    dram_write = sum(ops[o].dram_writes for o in activations)
+        add("partial_sums", (spilled, spilled, spilled, spilled))
+    else:
+        final = shape.m * shape.n  # each output word is written, drained and stored once
+        out = (min(final, c.sram_reads), min(final, c.sram_writes), 0, min(final, c.dram_writes))
+        add(roles["C"], out)
+        add("partial_sums", (c.sram_reads - out[0], c.sram_writes - out[1], c.dram_reads,
+                             c.dram_writes - out[3]))
     if config.reuse_policy == "mapper":
         # inputs and output fit on chip together: they stay there, from layer to layer (and
         # the forward input stays on chip as the stash backward_weight reads)
-        shape = phase_shape(layer, phase, batch)
-        second = (shape.k * shape.n if phase == "backward_weight"
-                  else mapping.operands["C"].dram_writes)
+        second = shape.k * shape.n if phase == "backward_weight" else c.dram_writes
         if (shape.a_footprint_words + second) * word <= config.activation_sram.capacity_bytes:
-            kept = [o for o in activations if o != "C"] if phase == "backward_weight" else ["A"]
-            fills = sum(ops[o].dram_reads for o in kept)
-            dram_read -= fills
-            sram_write -= fills  # no fill from DRAM
+            # no fill from DRAM (and no buffer write for it, where the mapping counted one:
+            # a fixed SCALE-Sim schedule does not)
+            for name in (["A", "B"] if phase == "backward_weight" else ["A"]):
+                acc = parts[roles[name]]
+                fills = min(ops[name].dram_reads, acc[2])
+                acc[1] -= min(fills, ops[name].sram_writes)
+                acc[2] -= fills
             if phase != "backward_weight":
-                sram_read -= ops["C"].dram_writes  # no drain to DRAM
-                dram_write -= ops["C"].dram_writes
-    return (sram_read * word, sram_write * word, dram_read * word, dram_write * word)
+                # no drain to DRAM: the output's DRAM writes and the buffer reads that fed them
+                # go, the output's first, then the partial sums'
+                left = c.dram_writes
+                for role in (roles["C"], "partial_sums"):
+                    acc = parts[role]
+                    take = min(left, acc[3])
+                    acc[3] -= take
+                    acc[0] -= min(take, acc[0])
+                    left -= take
+    return {role: tuple(v * word for v in values) for role, values in parts.items()}
+
+
+def activation_traffic(layer, phase: str, batch: int, config, mapping) -> tuple:
+    """(sram_read, sram_write, dram_read, dram_write) bytes of a phase's activations (and the
+    spilled partial sums of its output), from its mapping: the sum over `activation_operands`."""
+    parts = activation_operands(layer, phase, batch, config, mapping).values()
+    return tuple(sum(p[i] for p in parts) for i in range(4))
 
 
 def weight_factors(layer, phase: str, batch: int, config) -> tuple[int, int]:
@@ -227,12 +268,13 @@ def layer_work(layer, config, batch: int, mode: str) -> LayerWork:
     update_weights = np.diff(np.append(update_starts, param_count)).astype(np.int64)
     gemm_w = phase_gemm(layer, "backward_weight", batch)
     grad_cycles_total = fold_grid(gemm_w, rows, cols, dataflow).cycles
-    activation, mappings, factors = {}, {}, {}
+    activation, mappings, factors, roles = {}, {}, {}, {}
     for phase in (("forward",) if mode == "inference" else
                   ("forward", "backward_data", "backward_weight")):
         mappings[phase] = phase_mapping(layer, phase, batch, config)
-        activation[phase] = (activation_traffic(layer, phase, batch, config, mappings[phase])
-                             if config.simulate_activations else (0, 0, 0, 0))
+        roles[phase] = (activation_operands(layer, phase, batch, config, mappings[phase])
+                        if config.simulate_activations else {})
+        activation[phase] = tuple(sum(p[i] for p in roles[phase].values()) for i in range(4))
         if phase != "backward_weight":
             factors[phase] = weight_factors(layer, phase, batch, config)
     return LayerWork(
@@ -243,7 +285,8 @@ def layer_work(layer, config, batch: int, mode: str) -> LayerWork:
         gradient_tile_weights=update_weights,
         gradient_tile_cycles=split_evenly(grad_cycles_total, update_weights),
         gradient_macs=gemm_w.macs, update_starts=update_starts,
-        update_tile_weights=update_weights, activation_bytes=activation, mappings=mappings,
+        update_tile_weights=update_weights, activation_bytes=activation,
+        activation_operand_bytes=roles, mappings=mappings,
         weight_factors=factors,
     )
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 POLICIES = ("mapper", "scalesim")
 OBJECTIVES = ("dram", "energy")
@@ -97,7 +98,7 @@ class GemmMapping:
     tile_m: int
     tile_n: int
     tile_k: int
-    operands: dict  # "A" | "B" | "C" -> OperandTraffic
+    operands: dict  # "A" | "B" | "C" -> OperandTraffic (shared by cached mappings: read only)
     partial_sums_on_chip: bool
 
     @property
@@ -313,7 +314,21 @@ def map_gemm(g: GemmShape, rows: int, cols: int, dataflow: str, policy: str = "m
     a_words / b_words / c_words: the words of the buffer each operand lives in (split buffers;
     an operand sharing a buffer gets its share); shared_words: one global buffer for all
     three (then the others are ignored). objective: "dram" (fewest DRAM words) or "energy"
-    (SRAM and DRAM words weighted by their energy per word)."""
+    (SRAM and DRAM words weighted by their energy per word).
+
+    A mapping is a pure function of these arguments; it is remembered, so the same GEMM on the
+    same hardware (a layer's phases in every iteration, snapshot and sweep point with the same
+    buffers) is searched once per process."""
+    shared = None if shared_words is None else int(shared_words)
+    return _map_gemm(g, int(rows), int(cols), str(dataflow), str(policy), int(a_words),
+                     int(b_words), int(c_words), shared, str(objective),
+                     float(sram_pj_per_word), float(dram_pj_per_word))
+
+
+@lru_cache(maxsize=4096)
+def _map_gemm(g: GemmShape, rows: int, cols: int, dataflow: str, policy: str, a_words: int,
+              b_words: int, c_words: int, shared_words: int | None, objective: str,
+              sram_pj_per_word: float, dram_pj_per_word: float) -> GemmMapping:
     if policy not in POLICIES:
         raise ValueError(f"policy {policy!r} not one of {POLICIES}")
     if objective not in OBJECTIVES:

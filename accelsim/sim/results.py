@@ -17,6 +17,18 @@ Checks that always hold (`SimulationResult.check` verifies them):
 - ``energy_pj`` is the sum of the component columns (`accelsim.sim.energy.ENERGY_COMPONENTS`);
 - ``total_cycles = compute_cycles + stall_cycles``, ``stall_cycles >= 0``;
 - totals are sums over layers and phases (they are computed that way, from the records).
+
+A second table, the traffic breakdown (`traffic_table`, ``traffic.parquet``), has one row per
+(run, layer, phase, operand, level): the operand's ``reads`` and ``writes`` at that level (in
+the level's access: DRAM bytes, SRAM bank-width accesses, PRNG values, weights entering the PE
+array, staging-buffer words), the ``bytes`` they move and their ``energy_pj``. Operands:
+`OPERANDS`; levels: `LEVELS`. It conserves the records: per record, its DRAM bytes are the
+record's, its SRAM accesses the record's, and its energy sums to the record's traffic energy
+(`accelsim.sim.energy.TRAFFIC_ENERGY_COLUMNS`: DRAM dynamic, SRAM dynamic, PRNG, PE movement;
+DRAM background, SRAM leakage, MACs and the update unit are time or compute, not traffic).
+DRAM dynamic energy is charged by the DRAM model per burst and row state; the breakdown shares
+it out in proportion to bytes. Activation-side traffic is split by the phase's GEMM mapping
+(`accelsim.sim.mapping.activation_operands`).
 """
 
 from __future__ import annotations
@@ -29,7 +41,11 @@ import numpy as np
 import pandas as pd
 
 from accelsim.io import atomic_path, write_json_atomic
-from accelsim.sim.energy import ENERGY_COMPONENTS
+from accelsim.sim.energy import (
+    ENERGY_COMPONENTS,
+    TRAFFIC_ENERGY_COLUMNS,
+    level_access_energy_pj,
+)
 
 RUNS = ("trace", "dense")
 KEY_COLUMNS = ("run", "layer_id", "layer_name", "phase")
@@ -101,6 +117,81 @@ COMPARED = (
 )
 
 
+OPERANDS = ("weights", "activations", "gradients", "partial_sums")
+LEVELS = ("dram", "weight_sram", "activation_sram", "staging", "pe_array", "prng")
+TRAFFIC_COLUMNS = ("run", "layer_id", "layer_name", "phase", "operand", "level", "reads",
+                   "writes", "bytes", "energy_pj")
+
+
+def _shares(total: int, basis: dict) -> dict:
+    """`total` split over basis' keys in proportion to its values (largest remainder, exact);
+    with no basis, all to activations."""
+    keys = list(basis)
+    weights = np.array([max(0, int(basis[k])) for k in keys], dtype=np.int64)
+    if not keys or weights.sum() == 0:
+        return {"activations": int(total)} if total else {}
+    ideal = weights * (int(total) / int(weights.sum()))
+    out = np.floor(ideal).astype(np.int64)
+    short = int(total) - int(out.sum())
+    order = np.argsort(-(ideal - out), kind="stable")[:short]
+    out[order] += 1
+    return {k: int(v) for k, v in zip(keys, out)}
+
+
+def traffic_table(records: pd.DataFrame, operand_bytes: dict, config) -> pd.DataFrame:
+    """The traffic breakdown of `records` (see the module docstring). operand_bytes:
+    (layer_id, phase) -> role -> (sram_read, sram_write, dram_read, dram_write) bytes of one
+    iteration (`LayerWork.activation_operand_bytes`), the basis on which each record's
+    activation-side counts are shared out. Rows with no traffic are left out."""
+    w_bytes = config.weight_sram.bank_width_bits / 8
+    a_bytes = config.activation_sram.bank_width_bits / 8
+    word_bytes = config.weight_bytes
+    energy = {level: level_access_energy_pj(level, config)
+              for level in ("weight_sram", "activation_sram", "prng", "pe_array", "staging")}
+    rows = []
+    for r in records.itertuples(index=False):
+        key = (r.run, int(r.layer_id), r.layer_name, r.phase)
+        basis = operand_bytes.get((int(r.layer_id), r.phase), {})
+        # (operand, level) -> (reads, writes, bytes)
+        moved = {("weights", "dram"): (int(r.weight_dram_bytes_read),
+                                       int(r.weight_dram_bytes_written))}
+        dram_read = _shares(r.activation_dram_bytes_read, {k: v[2] for k, v in basis.items()})
+        dram_write = _shares(r.activation_dram_bytes_written,
+                             {k: v[3] for k, v in basis.items()})
+        sram_read = _shares(r.activation_sram_reads_count, {k: v[0] for k, v in basis.items()})
+        sram_write = _shares(r.activation_sram_writes_count,
+                             {k: v[1] for k, v in basis.items()})
+        for role in OPERANDS[1:]:
+            moved[(role, "dram")] = (dram_read.get(role, 0), dram_write.get(role, 0))
+            moved[(role, "activation_sram")] = (sram_read.get(role, 0), sram_write.get(role, 0))
+        moved[("weights", "weight_sram")] = (int(r.weight_sram_reads_count),
+                                             int(r.weight_sram_writes_count))
+        moved[("weights", "staging")] = (int(r.staging_accesses_count), 0)
+        moved[("weights", "pe_array")] = (int(r.pe_weight_loads_count), 0)
+        moved[("weights", "prng")] = (int(r.prng_values_count), 0)
+        dram_total = int(r.dram_bytes_read) + int(r.dram_bytes_written)
+        if not dram_total and r.dram_dynamic_energy_pj:
+            # DRAM energy charged with no bytes moved (none is expected): kept, so the
+            # breakdown still sums to the records, on the weights' DRAM row
+            rows.append((*key, "weights", "dram", 0, 0, 0, float(r.dram_dynamic_energy_pj)))
+        for (operand, level), (reads, writes) in moved.items():
+            if not reads and not writes:
+                continue
+            if level == "dram":
+                size = reads + writes
+                pj = float(r.dram_dynamic_energy_pj) * size / dram_total
+            else:
+                per = {"weight_sram": w_bytes, "activation_sram": a_bytes,
+                       "prng": word_bytes, "pe_array": word_bytes, "staging": word_bytes}[level]
+                size = (reads + writes) * per
+                e_read, e_write = energy[level]
+                pj = reads * e_read + writes * e_write
+            rows.append((*key, operand, level, reads, writes, int(size), float(pj)))
+    frame = pd.DataFrame(rows, columns=list(TRAFFIC_COLUMNS))
+    return frame.astype({"layer_id": "int64", "reads": "int64", "writes": "int64",
+                         "bytes": "int64", "energy_pj": "float64"})
+
+
 def _sum_numeric(frame: pd.DataFrame) -> pd.Series:
     return frame[list(COUNT_COLUMNS) + list(ENERGY_COLUMNS)].sum()
 
@@ -113,6 +204,7 @@ class SimulationResult:
     settings: dict = field(default_factory=dict)
     baseline_identity: dict | None = None
     dram_requests: dict | None = None  # run -> the DRAM model's request log, when recorded
+    traffic: pd.DataFrame | None = None  # the traffic breakdown (`traffic_table`)
 
     # -- views --------------------------------------------------------------------------------
     @property
@@ -139,6 +231,13 @@ class SimulationResult:
     def by_layer(self) -> pd.DataFrame:
         cols = list(COUNT_COLUMNS) + list(ENERGY_COLUMNS)
         return self.records.groupby(["run", "layer_id", "layer_name"], sort=False)[cols].sum()
+
+    def traffic_totals(self, by=("run", "operand", "level")) -> pd.DataFrame:
+        """The traffic breakdown summed over everything but `by`."""
+        if self.traffic is None:
+            raise ValueError("this result has no traffic breakdown (simulated before it existed)")
+        cols = ["reads", "writes", "bytes", "energy_pj"]
+        return self.traffic.groupby(list(by), sort=False)[cols].sum()
 
     def comparison(self) -> pd.DataFrame:
         """Dense baseline against the trace: each figure and the ratio dense / trace (how many
@@ -172,6 +271,29 @@ class SimulationResult:
         dram = r["weight_dram_bytes_read"] + r["activation_dram_bytes_read"]
         if (dram != r["dram_bytes_read"]).any():
             raise AssertionError("DRAM bytes read by kind do not add up")
+        if self.traffic is not None:
+            self._check_traffic(rtol)
+
+    def _check_traffic(self, rtol: float) -> None:
+        """The breakdown conserves the records: DRAM bytes, SRAM accesses, traffic energy."""
+        t, r = self.traffic, self.records
+        keys = ["run", "layer_id", "phase"]
+        dram = t[t["level"] == "dram"].groupby(keys)["bytes"].sum()
+        expected = (r.set_index(keys)["dram_bytes_read"]
+                    + r.set_index(keys)["dram_bytes_written"])
+        if not dram.reindex(expected.index, fill_value=0).equals(expected.astype("int64")):
+            raise AssertionError("traffic breakdown: DRAM bytes differ from the records")
+        for level, column in (("weight_sram", "weight_sram"), ("activation_sram",
+                                                               "activation_sram")):
+            got = t[t["level"] == level].groupby(keys)[["reads", "writes"]].sum()
+            got = got.reindex(r.set_index(keys).index, fill_value=0)
+            want = r.set_index(keys)[[f"{column}_reads_count", f"{column}_writes_count"]]
+            if not (got.to_numpy() == want.to_numpy()).all():
+                raise AssertionError(f"traffic breakdown: {level} accesses differ")
+        energy = float(t["energy_pj"].sum())
+        want = float(r[list(TRAFFIC_ENERGY_COLUMNS)].to_numpy().sum())
+        if not np.isclose(energy, want, rtol=1e-6, atol=1e-3):
+            raise AssertionError(f"traffic breakdown: energy {energy} != records' {want}")
 
     # -- summary and files ----------------------------------------------------------------------
     def summary(self) -> dict:
@@ -191,13 +313,17 @@ class SimulationResult:
         return out
 
     def save(self, folder) -> Path:
-        """records.parquet, records.csv and summary.json in `folder`, each written atomically."""
+        """records.parquet, records.csv, traffic.parquet (when there is a breakdown) and
+        summary.json in `folder`, each written atomically."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / "records.parquet") as tmp:
             self.records.to_parquet(tmp, index=False)
         with atomic_path(folder / "records.csv") as tmp:
             self.records.to_csv(tmp, index=False)
+        if self.traffic is not None:
+            with atomic_path(folder / "traffic.parquet") as tmp:
+                self.traffic.to_parquet(tmp, index=False)
         write_json_atomic(folder / "summary.json", self.summary())
         return folder
 
@@ -206,8 +332,10 @@ class SimulationResult:
         folder = Path(folder)
         records = pd.read_parquet(folder / "records.parquet")
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        traffic_file = folder / "traffic.parquet"
+        traffic = pd.read_parquet(traffic_file) if traffic_file.exists() else None
         return cls(records, summary["config"], summary["trace"], summary.get("settings", {}),
-                   summary.get("baseline"))
+                   summary.get("baseline"), traffic=traffic)
 
 
 def _jsonable(value):

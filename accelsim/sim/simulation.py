@@ -22,7 +22,7 @@ from accelsim.sim.energy import apply_energy, energy_sources
 from accelsim.sim.machine import Accelerator
 from accelsim.sim.mapping import LayerWork, PhaseTiles, layer_work, mask_tile_counts
 from accelsim.sim.plan import iteration_phases, iteration_plans, load_phases
-from accelsim.sim.results import COLUMNS, COUNT_COLUMNS, SimulationResult
+from accelsim.sim.results import COLUMNS, COUNT_COLUMNS, SimulationResult, traffic_table
 from accelsim.trace.format import load_trace  # torch-free
 
 MODES = ("train", "inference")
@@ -40,7 +40,7 @@ _SUMMED = COUNT_COLUMNS + ("dram_dynamic_energy_pj", "dram_background_energy_pj"
 def _record(run: str, work: LayerWork, tiles: PhaseTiles, timing: dict, port: DramPort) -> dict:
     dram = timing["dram"]
     counts = tiles.counts(total_cycles=timing["total_cycles"],
-                          **{column: int(round(dram[key])) for column, key in _DRAM_MODEL_COUNTS})
+                          **{column: round(float(dram[key])) for column, key in _DRAM_MODEL_COUNTS})
     return {
         **counts.as_columns(),
         "dram_dynamic_energy_pj": float(sum(dram[k] for k in ENERGY_FIELDS)),
@@ -183,7 +183,10 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
         "simulated_tiles": effort["simulated_tiles"], "accelsim_version": __version__,
         "energy_sources": energy_sources(config),
     }
+    operand_bytes = {(w.layer_id, phase): roles
+                     for w in works for phase, roles in w.activation_operand_bytes.items()}
     result = SimulationResult(records, config.to_dict(), trace.identity, settings,
-                              baseline_identity, all_requests)
+                              baseline_identity, all_requests,
+                              traffic=traffic_table(records, operand_bytes, config))
     result.check()  # conservation and accounting hold by construction; a failure is a bug
     return result

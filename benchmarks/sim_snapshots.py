@@ -1,0 +1,75 @@
+"""Speed of simulating a long trace: ResNet-18 (ImageNet) with DropBack at 1M tracked weights
+and 100 snapshots of the tracked set (one every 10 iterations, each drawn afresh, so no two
+intervals share a mask), one simulated iteration per snapshot interval, training, default
+accelerator, no dense baseline.
+
+    python benchmarks/sim_snapshots.py [--snapshots 100] [--batch-size 1]
+
+Prints the wall time and the simulated tiles. Not a test. Goal (issue 10): <= 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim_speed import GENERATOR, resnet18_layers  # noqa: E402
+
+from accelsim.config import load_accelerator_config  # noqa: E402
+from accelsim.sim.simulation import simulate  # noqa: E402
+from accelsim.trace.format import Snapshot, build_trace, steps_frame  # noqa: E402
+from accelsim.trace.synthetic import draw_mask, layer_shares, synthetic_trace  # noqa: E402
+
+
+def snapshot_trace(snapshots: int, every: int, budget: int, batch: int):
+    layers = resnet18_layers()
+    base = synthetic_trace(layers, budget, seed=0, batch_size=batch, generator=GENERATOR,
+                           model={"name": "resnet18", "args": {}})
+    sizes = layers["param_count"].to_numpy()
+    counts = layer_shares(sizes, budget)
+    iterations = snapshots * every
+    snaps = []
+    for s in range(snapshots):
+        masks = {int(i): draw_mask(int(n), int(k), s, int(i))
+                 for i, n, k in zip(layers["layer_id"], sizes, counts)}
+        snaps.append(Snapshot(s * every, "periodic" if s else "first", masks))
+    snaps.append(Snapshot(iterations, "final", snaps[-1].masks))
+    n_layers = len(layers)
+    steps = steps_frame(np.repeat(np.arange(iterations), n_layers),
+                        np.tile(layers["layer_id"].to_numpy(), iterations),
+                        np.tile(sizes, iterations), np.tile(counts, iterations), 0, 0)
+    manifest = dict(base.manifest, iterations=iterations)
+    return build_trace(manifest, layers, steps, snaps)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--snapshots", type=int, default=100)
+    parser.add_argument("--every", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--config", default="default")
+    args = parser.parse_args(argv)
+    t = time.perf_counter()
+    trace = snapshot_trace(args.snapshots, args.every, args.budget, args.batch_size)
+    built = time.perf_counter() - t
+    config = load_accelerator_config(args.config)
+    t = time.perf_counter()
+    result = simulate(trace, config, "train", baseline=False)
+    wall = time.perf_counter() - t
+    s = result.settings
+    print(f"resnet18 {args.snapshots} snapshots x {args.every} iterations, batch "
+          f"{args.batch_size}: trace built in {built:.2f} s, simulated in {wall:.2f} s "
+          f"({s['simulated_iterations']} iterations, {s['simulated_tiles']} tiles)")
+
+
+
+if __name__ == "__main__":
+    main()
