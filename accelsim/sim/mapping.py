@@ -174,7 +174,8 @@ def activation_operands(layer, phase: str, batch: int, config, mapping) -> dict:
     word = config.weight_bytes
     shape = phase_shape(layer, phase, batch)
     roles = OPERAND_ROLES[phase]
-    parts = {}  # (role, operand) -> [sram_read, sram_write, dram_read, dram_write] words
+    # operand role -> [sram_read, sram_write, dram_read, dram_write] words
+    parts: dict[str, list[int]] = {}
 
     def add(role, values):
         acc = parts.setdefault(role, [0, 0, 0, 0])

@@ -277,6 +277,7 @@ class SimulationResult:
     def _check_traffic(self, rtol: float) -> None:
         """The breakdown conserves the records: DRAM bytes, SRAM accesses, traffic energy."""
         t, r = self.traffic, self.records
+        assert t is not None  # the caller checks
         keys = ["run", "layer_id", "phase"]
         dram = t[t["level"] == "dram"].groupby(keys)["bytes"].sum()
         expected = (r.set_index(keys)["dram_bytes_read"]

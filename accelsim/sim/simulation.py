@@ -157,13 +157,13 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
 
     rows, requests, effort = _simulate_run("trace", trace, works, config, mode,
                                            every_iteration, record_dram_requests)
-    all_requests = {"trace": requests} if record_dram_requests else None
+    all_requests: dict | None = {"trace": requests} if record_dram_requests else None
     baseline_identity = None
     if baseline:
         if trace.dense:
             dense_rows = [dict(r, run="dense") for r in rows]
             baseline_identity = trace.identity
-            if record_dram_requests:
+            if all_requests is not None:
                 all_requests["dense"] = requests
         else:
             dense = trace.as_dense()
@@ -171,7 +171,7 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
                 "dense", dense, works, config, mode, every_iteration, record_dram_requests)
             effort["simulated_tiles"] += dense_effort["simulated_tiles"]
             baseline_identity = dense.identity
-            if record_dram_requests:
+            if all_requests is not None:
                 all_requests["dense"] = dense_requests
         rows = rows + dense_rows
     records = pd.DataFrame(rows)

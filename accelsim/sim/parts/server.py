@@ -18,6 +18,11 @@ from collections import deque
 import simpy
 
 
+def _hand_over(reader: simpy.Event, item: object) -> None:
+    """Trigger a waiting reader with its item (a callback: returns nothing)."""
+    reader.succeed(item)
+
+
 class RequestQueue:
     """An unbounded FIFO of requests with one reader: `simpy.Store`'s behaviour for this use,
     event for event in the order that matters, without its bookkeeping.
@@ -41,7 +46,7 @@ class RequestQueue:
             return
         self._reader = None
         relay = self.env.event()
-        relay.callbacks.append(lambda _event: reader.succeed(item))
+        relay.callbacks.append(lambda _event: _hand_over(reader, item))
         relay.succeed()
 
     def put_event(self, item) -> simpy.Event:
@@ -53,7 +58,7 @@ class RequestQueue:
             self.items.append(item)
         else:
             self._reader = None
-            event.callbacks.append(lambda _event: reader.succeed(item))
+            event.callbacks.append(lambda _event: _hand_over(reader, item))
         event.succeed()
         return event
 
