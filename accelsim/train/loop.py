@@ -366,8 +366,8 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
     if resume and resume_file.exists():
         try:
             # data, never code: no pickle object is built, and a FIFO is refused unopened
-            state = torch.load(regular_file(resume_file, CheckpointError),
-                               map_location=run.device, weights_only=True)
+            state = torch.load(regular_file(resume_file, CheckpointError), weights_only=True,
+                               map_location=run.device)
         except CheckpointError:
             raise
         except Exception as exc:
