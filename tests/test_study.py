@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from torch import nn
 
@@ -188,3 +189,35 @@ def test_study_json_lists_the_settings(tmp_path):
     assert [r["id"] for r in runs] == ["dense-s0", "dropback-10x-s0", "gmp-10x-s0",
                                        "dense-s1", "dropback-10x-s1", "gmp-10x-s1"]
     assert json.dumps(runs)  # plain data: goes to workers and files
+
+
+def test_study_budgets_go_through_the_one_budget_parser():
+    from accelsim.app.study import budget_label
+    from accelsim.errors import ConfigError
+
+    assert [budget_label(b) for b in ("dense", "0", "25x", "10.0x", "5000")] == [
+        "dense", "dense", "25x", "10x", "5000"]
+    for bad in ("abcx", "x", "1e3", "-5", "0.5x"):
+        with pytest.raises(ConfigError, match="--budget"):
+            budget_label(bad)
+
+
+def test_gmp_refuses_a_freeze_step_it_would_ignore():
+    from accelsim.dropback.methods import build_method
+    from accelsim.errors import ConfigError
+
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ConfigError, match="freeze_at_step"):
+        build_method("gmp", model, opt, compression=4, freeze_at_step=10, total_steps=100)
+
+
+def test_study_flags_are_checked_before_any_training(tmp_path, capsys):
+    from accelsim.cli import main
+
+    for argv, flag in ((["--epochs", "0"], "--epochs"), (["--seeds", "0,-1"], "--seed"),
+                       (["--batch-sizes", "1,0"], "--batch-size"), (["--lr", "-1"], "--lr")):
+        code = main(["study", "--out", str(tmp_path / "s"), *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and flag in err and err.count("\n") == 1, err
+        assert not (tmp_path / "s" / "runs").exists()

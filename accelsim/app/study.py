@@ -35,10 +35,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from accelsim.analysis.folders import SRAM_FIELD
+from accelsim.app import flags
 from accelsim.app.sweep import TOTALS, _config_digest, _run_dask, _run_local
 from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError
-from accelsim.io import atomic_path, write_json_atomic
+from accelsim.io import atomic_path, json_text, write_json_atomic
 from accelsim.trace.format import load_trace
 
 STUDY_FORMAT = "accelsim-study"
@@ -46,17 +47,20 @@ STUDY_METHODS = ("dropback", "dropback-decay", "gmp")
 DEFAULT_BUDGETS = "dense,4x,10x,25x"
 DEFAULT_BATCH_SIZES = (1, 8, 64, 512)
 DEFAULT_SRAM_SIZES = "64KiB,256KiB,1MiB,4MiB"
+# what a saved simulation point must hold to be reused (else it is simulated again)
+SAVED_POINT_KEYS = ("totals", "batch_size", "weight_sram_capacity_bytes")
 
 
 # ------------------------------------------------------------------------- the plan
 def budget_label(budget: str) -> str:
-    """A budget as the table shows it: 'dense', '25x' or a count."""
-    text = str(budget).strip().lower()
-    if text in ("dense", "0", "none"):
+    """A budget as the table shows it: 'dense', '25x' or a count (parsed by the one budget
+    parser, so a bad one is refused in its words)."""
+    from accelsim.train.loop import parse_budget  # torch: only the commands that train
+
+    count, ratio = parse_budget(budget)
+    if count is None and ratio is None:
         return "dense"
-    if text.endswith("x"):
-        return f"{float(text[:-1]):g}x"
-    return str(int(text))
+    return f"{ratio:g}x" if ratio is not None else str(count)
 
 
 def run_id(method: str, budget: str, seed: int) -> str:
@@ -217,22 +221,26 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
             sims += [(run, accelerators[0], "batch", {}, b) for b in batch_sizes]
             sims += [(run, accelerators[0], "sram", {SRAM_FIELD: s}, None) for s in sram_sizes]
     results, tasks, ids = {}, [], []
+    queued: set[str] = set()
+    trace_sha: dict[str, str] = {}  # run id -> its trace's manifest sha256 (read once)
     for run, accel, _axis, overrides, batch in sims:
         trace = out / "runs" / run["id"] / "trace"
-        sha = load_trace(trace).identity["manifest_sha256"]
-        pid = _point_id(sha, digests[accel], overrides, mode, batch)
+        if run["id"] not in trace_sha:
+            trace_sha[run["id"]] = load_trace(trace).identity["manifest_sha256"]
+        pid = _point_id(trace_sha[run["id"]], digests[accel], overrides, mode, batch)
         ids.append(pid)
         file = out / "points" / f"{pid}.json"
-        if pid in results or any(t[0] == pid for t in tasks):
+        if pid in results or pid in queued:
             continue
         try:
             saved = json.loads(file.read_text(encoding="utf-8"))
-            if isinstance(saved, dict) and "totals" in saved:
+            if isinstance(saved, dict) and all(k in saved for k in SAVED_POINT_KEYS):
                 results[pid] = saved
                 continue
         except (OSError, ValueError):
             pass  # missing or damaged: simulated again
         tasks.append((pid, (str(trace), accel, overrides, mode, batch)))
+        queued.add(pid)
     for pid, result in _run_points(tasks, simulate_point, jobs, dask_address, "simulate",
                                    quiet):
         write_json_atomic(out / "points" / f"{pid}.json", result)
@@ -275,25 +283,36 @@ def _int_list(text: str, flag: str) -> list[int]:
 def handle(args) -> int:
     from accelsim.analysis.report import report
 
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs {args.jobs}: expected a positive number of processes")
+    flags.jobs(args.jobs)
+    flags.epochs(args.epochs)
+    flags.batch_size(args.batch_size)
+    for flag, value in (("--lr", args.lr), ("--momentum", args.momentum),
+                        ("--weight-decay", args.weight_decay)):
+        flags.number(flag, value, positive=flag == "--lr")
+    flags.integer("--warmup-epochs", args.warmup_epochs, 0, flags.MAX_EPOCHS)
+    flags.device(args.device)
+    seeds = _int_list(args.seeds, "--seeds")
+    for seed in seeds:
+        flags.seed(seed)
+    batch_sizes = _int_list(args.batch_sizes, "--batch-sizes")
+    for batch in batch_sizes:
+        flags.batch_size(batch)
     settings = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "momentum",
                                                "weight_decay", "lr_schedule", "warmup_epochs")
                 if getattr(args, k) is not None}
     settings["device"] = args.device
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     table = study(args.out, model=args.model, dataset=args.dataset, data_dir=args.data_dir,
-                  budgets=args.budgets, seeds=_int_list(args.seeds, "--seeds"),
+                  budgets=args.budgets, seeds=seeds,
                   methods=methods,
                   accelerators=[a for a in args.accelerators.split(",") if a],
-                  batch_sizes=_int_list(args.batch_sizes, "--batch-sizes"),
+                  batch_sizes=batch_sizes,
                   sram_sizes=args.sram_sizes, focus_budget=args.focus_budget, mode=args.mode,
                   train_settings=settings, jobs=args.jobs, dask_address=args.dask,
                   quiet=args.quiet or args.json)
     path = report(args.out)
     if args.json:
-        print(json.dumps({"out": str(args.out), "report": str(path),
-                          "rows": len(table)}, indent=2))
+        print(json_text({"out": str(args.out), "report": str(path), "rows": len(table)}))
     elif not args.quiet:
         main = table[table["axis"] == "main"]
         shown = (main.groupby(["accelerator", "method", "budget"], sort=False)

@@ -44,6 +44,7 @@ from accelsim.dropback.optimizer import (
     _resolve_budget,
     per_layer_budgets,
 )
+from accelsim.errors import ConfigError
 
 METHODS = ("dropback", "dropback-decay", "gmp")
 DEFAULT_DECAY = 0.9  # Procrustes' code (compstruct/procrustes-ml-models, utils/dropback.py)
@@ -238,5 +239,8 @@ def build_method(name: str, model, optimizer, *, budget=None, compression=None, 
         return DecayedDropBack(model, optimizer, decay=decay, freeze_at_step=freeze_at_step,
                                warmup_steps=warmup_steps, **common)
     if name == "gmp":
+        if freeze_at_step is not None:  # its schedule fixes when pruning ends
+            raise ConfigError(f"freeze_at_step: expected none for method gmp (its pruning "
+                              f"schedule ends by itself), got {freeze_at_step!r}")
         return GradualMagnitudePruning(model, optimizer, total_steps=total_steps, **common)
     raise ValueError(f"method {name!r} not one of {METHODS}")

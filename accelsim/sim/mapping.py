@@ -169,7 +169,7 @@ OPERAND_ROLES = {
 def activation_operands(layer, phase: str, batch: int, config, mapping) -> dict:
     """The activation-side traffic of a phase, by operand role (``activations``,
     ``gradients``, ``partial_sums``): role -> (sram_read, sram_write, dram_read, dram_write)
-    in bytes. `activation_traffic` is their sum."""
+    in bytes. `layer_work` sums them per phase."""
     ops = mapping.operands
     word = config.weight_bytes
     shape = phase_shape(layer, phase, batch)
@@ -221,13 +221,6 @@ def activation_operands(layer, phase: str, batch: int, config, mapping) -> dict:
                     acc[0] -= min(take, acc[0])
                     left -= take
     return {role: tuple(v * word for v in values) for role, values in parts.items()}
-
-
-def activation_traffic(layer, phase: str, batch: int, config, mapping) -> tuple:
-    """(sram_read, sram_write, dram_read, dram_write) bytes of a phase's activations (and the
-    spilled partial sums of its output), from its mapping: the sum over `activation_operands`."""
-    parts = activation_operands(layer, phase, batch, config, mapping).values()
-    return tuple(sum(p[i] for p in parts) for i in range(4))
 
 
 def weight_factors(layer, phase: str, batch: int, config) -> tuple[int, int]:

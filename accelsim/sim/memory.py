@@ -120,7 +120,7 @@ def conv_shape(m, n, k, groups, footprint, *, kernel_hw=(1, 1), in_channels=None
     # every row fold in between has streamed all M rows; os/is: with the next output row,
     # after a band of `kh` input rows (all columns, all channels) has gone by
     ws = m * max(cin, 1)
-    os_ = (kh * int(in_width or 1) + (kw if stride else 0)) * cin
+    os_ = (kh * int(in_width or 1) + kw) * cin
     return GemmShape(m, n, k, footprint, max(1, ws), max(1, os_), groups)
 
 

@@ -130,10 +130,6 @@ class DramPort(Server):
         scale = bursts / timed
         return {k: v * scale for k, v in hit.items()}
 
-    def service(self, streams, now):
-        _hold, finish = self._serve(streams, now)
-        return math.ceil(finish - 1e-9), None
-
     def _run(self):
         while True:
             work, done = yield self._queue.get()

@@ -24,9 +24,6 @@ def replay_trace(config, addresses, is_write, arrival_dram_cycle) -> dict:
     arrival = np.broadcast_to(np.asarray(arrival_dram_cycle, dtype=float), addresses.shape)
     # one model cycle = one DRAM cycle
     model = DramModel(config, accel_clock_mhz=1000.0 / config.tck_ns)
-    if addresses.size == 0:
-        return {"finish_cycle": 0.0, "bursts": 0, "row_hits": 0, "activates": 0,
-                "energy_pj": 0.0}
     starts = np.flatnonzero(np.r_[True, arrival[1:] != arrival[:-1]])
     ends = np.r_[starts[1:], addresses.size]
     total = DramBatch.empty()
