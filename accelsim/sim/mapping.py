@@ -45,36 +45,13 @@ from accelsim.sim.dataflow import (
     pe_weight_loads,
     phase_gemm,
     split_evenly,
+    split_proportional,
     tile_starts,
     weight_block_grid,
 )
 from accelsim.sim.memory import map_gemm, phase_shape
 from accelsim.sim.placement import LayerPlacement
 from accelsim.sim.results import Counts
-
-
-def split_proportional(total: int, basis) -> np.ndarray:
-    """Integers summing to `total`, proportional to `basis` (largest remainder). If `total` is
-    at most `basis.sum()`, no share exceeds its basis (the caps used for tracked counts)."""
-    basis = np.asarray(basis, dtype=np.int64)
-    out = np.zeros(len(basis), dtype=np.int64)
-    whole = int(basis.sum())
-    total = int(total)
-    if total <= 0 or len(basis) == 0:
-        return out
-    if whole <= 0:
-        out[-1] = total
-        return out
-    ideal = basis * (total / whole)
-    out = np.floor(ideal).astype(np.int64)
-    short = total - int(out.sum())
-    if short > 0:
-        order = np.argsort(-(ideal - out), kind="stable")[:short]
-        out[order] += 1
-    elif short < 0:  # float rounding overshoot: take back from the largest shares
-        order = np.argsort(-out, kind="stable")[:-short]
-        out[order] -= 1
-    return out
 
 
 def scale_counts(mask_counts: np.ndarray, sizes: np.ndarray, target: int) -> np.ndarray:

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from accelsim.io import atomic_path, write_json_atomic
+from accelsim.sim.dataflow import split_proportional
 from accelsim.sim.energy import (
     ENERGY_COMPONENTS,
     TRAFFIC_ENERGY_COLUMNS,
@@ -130,12 +131,7 @@ def _shares(total: int, basis: dict) -> dict:
     weights = np.array([max(0, int(basis[k])) for k in keys], dtype=np.int64)
     if not keys or weights.sum() == 0:
         return {"activations": int(total)} if total else {}
-    ideal = weights * (int(total) / int(weights.sum()))
-    out = np.floor(ideal).astype(np.int64)
-    short = int(total) - int(out.sum())
-    order = np.argsort(-(ideal - out), kind="stable")[:short]
-    out[order] += 1
-    return {k: int(v) for k, v in zip(keys, out)}
+    return {k: int(v) for k, v in zip(keys, split_proportional(total, weights))}
 
 
 def traffic_table(records: pd.DataFrame, operand_bytes: dict, config) -> pd.DataFrame:
