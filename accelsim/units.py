@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 
 from accelsim.errors import ConfigError
 from accelsim.limits import MAX_BYTES, MAX_SWEEP_POINTS, shown
@@ -77,3 +78,22 @@ def format_bytes(n: float) -> str:
             value = n / scale
             return f"{value:.0f} {unit}" if value == int(value) else f"{value:.2f} {unit}"
     return f"{int(n)} B"
+
+
+_ENERGY_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ"))
+
+
+def energy_scale(values: Iterable[float]) -> tuple[float, str]:
+    """The divisor and unit (pJ .. J) that suit the largest of `values`, in pJ."""
+    finite = [abs(float(v)) for v in values if not math.isnan(float(v))]
+    top = max(finite, default=0.0)
+    for scale, unit in _ENERGY_UNITS:
+        if top >= scale:
+            return scale, unit
+    return 1.0, "pJ"
+
+
+def format_energy(pj: float) -> str:
+    """`1.23e9` pJ -> `1.23 mJ`."""
+    scale, unit = energy_scale([pj])
+    return f"{pj / scale:.3g} {unit}"

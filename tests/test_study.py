@@ -221,3 +221,32 @@ def test_study_flags_are_checked_before_any_training(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and flag in err and err.count("\n") == 1, err
         assert not (tmp_path / "s" / "runs").exists()
+
+
+def test_study_table_is_read_once_and_reread_when_replaced(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from accelsim.analysis import study as study_analysis
+    from accelsim.io import write_json_atomic
+
+    def write(accuracy):
+        table = pd.DataFrame({"method": ["dense"], "budget": ["dense"], "seed": [0],
+                              "test_accuracy": [accuracy], "axis": ["main"],
+                              "energy_pj": [1.0], "accelerator": ["x"]})
+        tmp = tmp_path / "study.tmp"
+        table.to_parquet(tmp)
+        tmp.replace(tmp_path / "study.parquet")  # a new file, as the study writes it
+
+    write(0.5)
+    write_json_atomic(tmp_path / "study.json", {"model": "m"})
+    reads = []
+    real = study_analysis.pd.read_parquet
+    monkeypatch.setattr(study_analysis.pd, "read_parquet",
+                        lambda *a, **k: reads.append(1) or real(*a, **k))
+    first, _ = study_analysis.load_study(tmp_path)
+    first.loc[0, "test_accuracy"] = 0.0  # a caller's change must not reach the next caller
+    again, _ = study_analysis.load_study(tmp_path)
+    assert len(reads) == 1 and again.loc[0, "test_accuracy"] == 0.5
+    write(0.75)
+    assert study_analysis.load_study(tmp_path)[0].loc[0, "test_accuracy"] == 0.75
+    assert len(reads) == 2

@@ -32,3 +32,13 @@ def test_bad_ranges(bad):
 
 def test_format_bytes():
     assert format_bytes(65536) == "64 KiB" and format_bytes(100) == "100 B"
+
+
+def test_energy_units_follow_the_largest_value():
+    from accelsim.units import energy_scale, format_energy
+
+    assert format_energy(1.5e9) == "1.5 mJ"
+    assert format_energy(999.0) == "999 pJ"
+    assert format_energy(-2e3) == "-2 nJ"
+    assert energy_scale([1.0, 3e6, float("nan")]) == (1e6, "µJ")
+    assert energy_scale([]) == (1.0, "pJ")

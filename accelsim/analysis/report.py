@@ -11,33 +11,19 @@ import pandas as pd
 from accelsim import __version__
 from accelsim.analysis.figures import figures_for, scope_words
 from accelsim.analysis.folders import folder_kind, load_sweep
+from accelsim.analysis.markdown import markdown_table
 from accelsim.io import replacing_folder, write_text_atomic
 from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.sim.results import SimulationResult
-from accelsim.units import format_bytes
+from accelsim.units import format_bytes, format_energy
 
 COMPONENT_LABELS = {c.column: c.label for c in ENERGY_TABLE}
-
-
-def _energy(pj: float) -> str:
-    for scale, unit in ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ")):
-        if abs(pj) >= scale:
-            return f"{pj / scale:.3g} {unit}"
-    return f"{pj:.3g} pJ"
 
 
 def _ratio(dense: float, trace: float) -> str:
     if trace == 0:
         return "∞" if dense else "—"
     return f"{dense / trace:.2f}×"
-
-
-def _md_table(frame: pd.DataFrame) -> str:
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(str(c) for c in cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(str(v) for v in row.tolist()) + " |")
-    return "\n".join(lines)
 
 
 def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFrame:
@@ -64,11 +50,11 @@ def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFram
     ]
     for col, label in COMPONENT_LABELS.items():
         if col in totals.columns:
-            rows.append((f"energy: {label}", _energy(d[col]), _energy(t[col]),
+            rows.append((f"energy: {label}", format_energy(d[col]), format_energy(t[col]),
                          _ratio(d[col], t[col])))
     bold = "**" if markdown else ""
-    rows.append((f"{bold}energy, total{bold}", f"{bold}{_energy(d['energy_pj'])}{bold}",
-                 f"{bold}{_energy(t['energy_pj'])}{bold}",
+    rows.append((f"{bold}energy, total{bold}", f"{bold}{format_energy(d['energy_pj'])}{bold}",
+                 f"{bold}{format_energy(t['energy_pj'])}{bold}",
                  f"{bold}{_ratio(d['energy_pj'], t['energy_pj'])}{bold}"))
     return pd.DataFrame(rows, columns=["", "dense", "DropBack", "dense / DropBack"])
 
@@ -94,7 +80,7 @@ def traffic_table(traffic: pd.DataFrame) -> pd.DataFrame:
                    else pd.Series({"bytes": 0, "energy_pj": 0.0}) for r in runs}
             row = [OPERAND_LABELS[operand], LEVEL_LABELS[level]]
             for r in runs:
-                row += [format_bytes(got[r]["bytes"]), _energy(got[r]["energy_pj"])]
+                row += [format_bytes(got[r]["bytes"]), format_energy(got[r]["energy_pj"])]
             if len(runs) == 2:
                 dense, trace = got["dense"]["energy_pj"], got["trace"]["energy_pj"]
                 row.append(_ratio(dense, trace) if dense else "—")
@@ -118,7 +104,7 @@ def _traffic_lines(result, rel: Path) -> list[str]:
             "accesses, PRNG values, PE-array and staging moves. Time- and compute-driven energy "
             "(DRAM background, SRAM leakage, MACs, the update unit) is in the table above, not "
             "here. Activation-side traffic is split by each phase's GEMM mapping.", "",
-            _md_table(traffic_table(result.traffic)), "",
+            *markdown_table(traffic_table(result.traffic)), "",
             f"![traffic breakdown]({rel / 'figures' / 'traffic_breakdown.png'})", ""]
 
 
@@ -135,7 +121,7 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
     lines.append(f"Accelerator: `{config.get('name')}` — {_config_line(config)}.")
     lines.append("")
     if {"dense", "trace"} <= set(result.runs):
-        lines += [_md_table(comparison_table(result.totals())), ""]
+        lines += [*markdown_table(comparison_table(result.totals())), ""]
     lines += [f"![energy breakdown]({rel / 'figures' / 'energy_breakdown.png'})", "",
               f"![per-layer]({rel / 'figures' / 'per_layer.png'})", ""]
     lines += _traffic_lines(result, rel)
@@ -178,11 +164,12 @@ def _sweep_section(folder: Path, rel: Path, figures: list, heading="SRAM sweep")
         shown = [format_bytes(v) if k.endswith("_bytes") else v for k, v in zip(keys, key)]
         rows.append([*shown, format_bytes(row[("dram_bytes", "dense")]),
                      format_bytes(row[("dram_bytes", "trace")]),
-                     _energy(row[("energy_pj", "dense")]), _energy(row[("energy_pj", "trace")]),
+                     format_energy(row[("energy_pj", "dense")]),
+                     format_energy(row[("energy_pj", "trace")]),
                      _ratio(row[("energy_pj", "dense")], row[("energy_pj", "trace")])])
     cols = [*keys, "DRAM dense", "DRAM DropBack", "energy dense", "energy DropBack",
             "energy dense / DropBack"]
-    lines += [_md_table(pd.DataFrame(rows, columns=cols)), ""]
+    lines += [*markdown_table(pd.DataFrame(rows, columns=cols)), ""]
     # this sweep's figures only: an earlier sweep into the folder may have left others
     for png in sorted(Path(f) for f in figures if Path(f).name.startswith("sram_sweep")):
         lines += [f"![sweep]({rel / 'figures' / png.name})", ""]
@@ -199,7 +186,7 @@ def _run_section(folders: dict, rel: Path, figures: list) -> list[str]:
                      f"{summary['compression']:.1f}×" if summary.get("compression") else "—",
                      f"{summary['test_accuracy'] * 100:.2f}%",
                      f"{summary['checkpoint_bytes']:,} B"])
-    lines += [_md_table(pd.DataFrame(rows, columns=["run", "model", "dataset", "epochs",
+    lines += [*markdown_table(pd.DataFrame(rows, columns=["run", "model", "dataset", "epochs",
                                                     "tracked / weights", "compression",
                                                     "test accuracy", "checkpoint"])), ""]
     lines += [f"![accuracy]({rel / 'figures' / 'training_accuracy.png'})", ""]

@@ -15,6 +15,7 @@ Figures, each from `study.parquet` alone (nothing is trained or simulated here):
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -22,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from accelsim.analysis.figures import _pyplot, _save
+from accelsim.analysis.markdown import markdown_table
 from accelsim.errors import AccelsimError
 from accelsim.sim.energy import ENERGY_TABLE
-from accelsim.units import format_bytes
+from accelsim.units import energy_scale, format_bytes, format_energy
 
 METHOD_STYLE = {  # label, colour, marker
     "dense": ("dense", "#555555", "*"),
@@ -35,8 +37,32 @@ METHOD_STYLE = {  # label, colour, marker
 SENSITIVITY_FACTORS = (0.5, 2.0)
 
 
+# the report checks, plots and writes one study folder: read its table once, not three times
+_last_loaded: dict[tuple, tuple[pd.DataFrame, dict]] = {}
+
+
+def _file_stamp(folder: Path) -> tuple | None:
+    try:
+        stats = [(folder / name).stat() for name in ("study.parquet", "study.json")]
+    except OSError:
+        return None  # load_study reports the missing file
+    return (str(folder.resolve()), *((s.st_mtime_ns, s.st_size, s.st_ino) for s in stats))
+
+
 def load_study(folder) -> tuple[pd.DataFrame, dict]:
     folder = Path(folder)
+    stamp = _file_stamp(folder)
+    if stamp is not None and stamp in _last_loaded:
+        table, meta = _last_loaded[stamp]
+        return table.copy(), copy.deepcopy(meta)
+    table, meta = _read_study(folder)
+    _last_loaded.clear()
+    if stamp is not None:
+        _last_loaded[stamp] = (table.copy(), copy.deepcopy(meta))
+    return table, meta
+
+
+def _read_study(folder: Path) -> tuple[pd.DataFrame, dict]:
     try:
         table = pd.read_parquet(folder / "study.parquet")
         meta = json.loads((folder / "study.json").read_text(encoding="utf-8"))
@@ -83,19 +109,11 @@ def pareto_front(energy, accuracy) -> np.ndarray:
     return np.asarray(front, dtype=int)
 
 
-def _energy_unit(values):
-    top = float(np.nanmax(values))
-    for scale, unit in ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ")):
-        if top >= scale:
-            return scale, unit
-    return 1.0, "pJ"
-
-
 def accuracy_energy(table, meta, out_dir, *, accelerator=None, name="accuracy_energy"):
     plt = _pyplot()
     accelerator = accelerator or meta["accelerators"][0]
     summary = summary_table(table, accelerator)
-    scale, unit = _energy_unit(summary["energy_pj"])
+    scale, unit = energy_scale(summary["energy_pj"])
     fig, ax = plt.subplots(figsize=(7.2, 4.6))
     energy = summary["energy_pj"].to_numpy() / scale
     accuracy = summary["test_accuracy"].to_numpy() * 100
@@ -251,18 +269,6 @@ def study_figures(folder, out) -> list[Path]:
     return figures
 
 
-def _md(frame: pd.DataFrame) -> list[str]:
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
-             "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(False)]
-    return lines
-
-
-def _energy_text(pj: float) -> str:
-    scale, unit = _energy_unit([pj])
-    return f"{pj / scale:.3g} {unit}"
-
-
 def study_section(folder, rel: Path, figures) -> list[str]:
     """The report's Markdown for a study folder."""
     table, meta = load_study(folder)
@@ -285,10 +291,10 @@ def study_section(folder, rel: Path, figures) -> list[str]:
             "gap to dense": summary["accuracy_gap_points"].map("{:+.2f} pt".format),
             "DRAM weights": summary["weight_dram_bytes"].map(format_bytes),
             "DRAM activations": summary["activation_dram_bytes"].map(format_bytes),
-            "energy": summary["energy_pj"].map(_energy_text),
+            "energy": summary["energy_pj"].map(format_energy),
             "energy / dense": summary["energy_over_dense"].map("{:.3f}".format),
             "cycles": summary["total_cycles"].map("{:,.0f}".format)})
-        lines += [f"### On `{accelerator}` (means over seeds)", "", *_md(shown), ""]
+        lines += [f"### On `{accelerator}` (means over seeds)", "", *markdown_table(shown), ""]
     if "accuracy_energy.png" in names:
         lines += [f"![accuracy against energy]({rel / 'figures' / 'accuracy_energy.png'})", ""]
     if "energy_ratio_batch.png" in names:
@@ -316,7 +322,7 @@ def study_section(folder, rel: Path, figures) -> list[str]:
                   f"DropBack / dense energy at {meta['focus_budget']}: nominal "
                   f"{float(frame['nominal_ratio'].iloc[0]):.3f}; with any one component's "
                   f"constants halved or doubled it stays within {low:.3f}–{high:.3f}.", "",
-                  *_md(shown), ""]
+                  *markdown_table(shown), ""]
         if "sensitivity.png" in names:
             lines += [f"![sensitivity]({rel / 'figures' / 'sensitivity.png'})", ""]
     return lines

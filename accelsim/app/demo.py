@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from accelsim.analysis.report import _energy, _ratio, report
+from accelsim.analysis.report import _ratio, report
 from accelsim.app import flags
 from accelsim.app.simulate import save_result_folder
 from accelsim.app.sweep import sweep
@@ -28,7 +28,7 @@ from accelsim.io import json_text, write_json_atomic
 from accelsim.sim.results import SimulationResult
 from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace, save_trace
-from accelsim.units import format_bytes, parse_size_list
+from accelsim.units import format_bytes, format_energy, parse_size_list
 
 DEMO_BUDGET = 5000          # of LeNet-300-100's 50,610 weights at 8x8 input: 10.1x fewer
 DEMO_SRAM_SIZES = "4KiB..1MiB x2"
@@ -178,8 +178,8 @@ def _resnet_section(r: dict) -> list[str]:
         f"{_ratio(r['weight_dram_bytes_dense'], r['weight_dram_bytes_dropback'])} |",
         f"| off-chip DRAM traffic, all (activations too) | {format_bytes(r['dram_bytes_dense'])} | "
         f"{format_bytes(r['dram_bytes_dropback'])} | {r['dram_ratio']:.1f}× |",
-        f"| energy | {_energy(r['energy_pj_dense'])} | {_energy(r['energy_pj_dropback'])} | "
-        f"{r['energy_ratio']:.2f}× |",
+        f"| energy | {format_energy(r['energy_pj_dense'])} | "
+        f"{format_energy(r['energy_pj_dropback'])} | {r['energy_ratio']:.2f}× |",
         f"| cycles | {r['cycles_dense']:,.0f} | {r['cycles_dropback']:,.0f} | "
         f"{r['cycles_dense'] / r['cycles_dropback']:.2f}× |",
         "",
