@@ -57,7 +57,10 @@ import yaml
 
 from accelsim.io import atomic_path, write_text_atomic
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scalesim_runner as ssr
+
+REPO_ROOT = ssr.REPO_ROOT
 REPORT_DIR = REPO_ROOT / "reports" / "validation"
 CACHE_DIR = REPORT_DIR / "zigzag"
 CACHE_LAYERS = CACHE_DIR / "resnet18_zigzag_layers.csv"
@@ -66,6 +69,11 @@ NETWORK = "resnet18"
 DIFF_THRESHOLD_PCT = 10.0  # differences above this get an explanation in the report
 LEVELS = ("register_array", "weight_sram", "activation_sram", "dram")
 POLICIES = ("mapper", "scalesim")
+# Where the default mapper agrees with ZigZag in total, and how closely (%): the levels whose
+# counts follow the same rules on both sides (reports/validation/zigzag_explanations.md says
+# why the others differ); tests/test_vs_zigzag_cache.py holds accelsim to these against the
+# cached ZigZag run.
+AGREEMENT_PCT = {"register_array": 1.0, "activation_sram": 10.0, "mac": 1e-6}
 
 # ZigZag's memory names (its YAML keys): which accelsim level each one is
 ZZ_MEMORIES = {"weight_reg": "register_array", "weight_sram": "weight_sram",
@@ -497,6 +505,7 @@ def large_differences(table: pd.DataFrame, policies) -> list[str]:
 def write_reports(table: pd.DataFrame, hw: MatchedHardware, facts: dict, policies,
                   explanation: str) -> tuple[Path, Path]:
     csv_path, md_path = REPORT_DIR / "zigzag.csv", REPORT_DIR / "zigzag.md"
+    total = table[table["layer"] == "TOTAL"].iloc[0]
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     lines = ["# accelsim beside ZigZag: ResNet-18 inference, batch 1", "",
@@ -509,9 +518,12 @@ def write_reports(table: pd.DataFrame, hw: MatchedHardware, facts: dict, policie
              "left out and listed below.", "",
              "## Totals", "",
              markdown_table(headers_totals(policies), totals_rows(table, policies)), "",
-             f"accelsim static energy (not in the totals): " + ", ".join(
-                 f"{policy} {_uj(table[table['layer'] == 'TOTAL'].iloc[0][f'accelsim_{policy}_static_pj'])} uJ"
+             "accelsim static energy (not in the totals): " + ", ".join(
+                 f"{policy} {_uj(total[f'accelsim_{policy}_static_pj'])} uJ"
                  for policy in policies), "",
+             "Agreement held by `tests/test_vs_zigzag_cache.py` (default mapper, totals): "
+             + ", ".join(f"{LABELS[lv]} within {tol:g} %" for lv, tol in AGREEMENT_PCT.items())
+             + ".", "",
              "Differences above 10 %: " + ("; ".join(large_differences(table, policies))
                                             or "none"), "",
              explanation, "",
@@ -568,8 +580,6 @@ def main(argv=None) -> int:
                   "accelsim's default config has now; rerun with --zigzag-venv")
         facts = {k: v for k, v in meta.items() if k != "hardware"}
         print(f"vs_zigzag: ZigZag results from the cache ({facts['zigzag_version']})")
-    import scalesim_runner as ssr
-
     layers = ssr.network_layers(NETWORK)
     if python is not None:
         raw, facts = run_zigzag(python, layers, hw, lpf_limit=args.lpf_limit)
@@ -587,8 +597,6 @@ def main(argv=None) -> int:
         print(f"wrote {csv_path.relative_to(REPO_ROOT)} and {md_path.relative_to(REPO_ROOT)}")
     return 0
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 if __name__ == "__main__":
     sys.exit(main())
