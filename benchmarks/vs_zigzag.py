@@ -195,13 +195,25 @@ def _ints(value) -> list[int]:
     return [int(v) for v in value]
 
 
-def zigzag_workload(layers: pd.DataFrame, hw: MatchedHardware) -> list[dict]:
+def zigzag_workload(layers: pd.DataFrame, hw: MatchedHardware, *,
+                    linked: bool = False) -> list[dict]:
     """accelsim's layer table as ZigZag layers (a linear layer is a 1x1 convolution on a 1x1
-    input), in execution order. Each layer reads its input from DRAM like a network input:
-    ZigZag is run layer by layer, without its inter-layer locality search."""
+    input), in execution order. By default each layer's input is its own (a network input in
+    DRAM). linked: the input comes from the latest earlier layer whose output has this layer's
+    input shape, else the layer before it (the table holds no graph; residual adds and pooling
+    are not in it, and ZigZag's locality search needs a successor for every layer but the
+    last: a downsample layer, whose output only feeds an add, gets the next layer), for
+    ZigZag's inter-layer locality search."""
     out = []
     word = hw.word_bits
-    for i, row in enumerate(layers.sort_values("exec_order", kind="stable").to_dict("records")):
+    rows = layers.sort_values("exec_order", kind="stable").to_dict("records")
+    for i, row in enumerate(rows):
+        source = i
+        if linked and i:
+            source = next((j for j in range(i - 1, -1, -1)
+                           if _ints(rows[j]["out_shape"]) == _ints(row["in_shape"])), i - 1)
+            if "downsample" in str(rows[i - 1]["name"]):
+                source = i - 1
         cout, cin = _ints(row["weight_shape"])[:2]
         if row["kind"] == "conv2d":
             kh, kw = _ints(row["weight_shape"])[2:4]
@@ -219,7 +231,7 @@ def zigzag_workload(layers: pd.DataFrame, hw: MatchedHardware) -> list[dict]:
             "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"],
             "loop_sizes": [1, cout, cin, oh, ow, kh, kw],
             "operand_precision": {"W": word, "I": word, "O": word, "O_final": word},
-            "operand_source": {"W": i, "I": i},
+            "operand_source": {"W": i, "I": source},
             "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [iw, ih],
             "padding": [[pw, pw], [ph, ph]],
         })
@@ -260,7 +272,7 @@ args = json.loads(sys.argv[1])
 _, _, cmes = get_hardware_performance_zigzag(
     workload=args["workload"], accelerator=args["accelerator"], mapping=args["mapping"],
     opt=args["opt"], dump_folder=args["dump"], lpf_limit=args["lpf_limit"],
-    loma_show_progress_bar=False)
+    exploit_data_locality=args["locality"], loma_show_progress_bar=False)
 rows = []
 for cme, (layer, _) in cmes[0][1]:
     rec = {"layer": layer.name, "mac_energy_pj": cme.mac_energy,
@@ -296,9 +308,11 @@ def venv_python(venv: str | os.PathLike | None) -> Path | None:
 
 
 def run_zigzag(python: Path, layers: pd.DataFrame, hw: MatchedHardware, *, opt: str = "energy",
-               lpf_limit: int = 6, verbose: bool = True) -> tuple[pd.DataFrame, dict]:
-    """ZigZag's per-layer results on the matched hardware (a child process in its venv)."""
-    workload = zigzag_workload(layers, hw)
+               lpf_limit: int = 6, locality: bool = False,
+               verbose: bool = True) -> tuple[pd.DataFrame, dict]:
+    """ZigZag's per-layer results on the matched hardware (a child process in its venv).
+    locality: ZigZag's inter-layer locality search (`exploit_data_locality`) on linked layers."""
+    workload = zigzag_workload(layers, hw, linked=locality)
     with tempfile.TemporaryDirectory(prefix="accelsim-zigzag-") as tmp:
         folder = Path(tmp)
         files = {"workload": folder / "workload.yaml", "accelerator": folder / "hardware.yaml",
@@ -309,7 +323,8 @@ def run_zigzag(python: Path, layers: pd.DataFrame, hw: MatchedHardware, *, opt: 
                                                    sort_keys=False))
         out = folder / "result.json"
         args = {k: str(v) for k, v in files.items()}
-        args.update(opt=opt, dump=str(folder / "dump"), lpf_limit=lpf_limit, out=str(out))
+        args.update(opt=opt, dump=str(folder / "dump"), lpf_limit=lpf_limit, out=str(out),
+                    locality=locality)
         start = time.perf_counter()
         proc = subprocess.run([str(python), "-c", CHILD, json.dumps(args)], cwd=folder,
                               capture_output=True, text=True)
@@ -321,7 +336,7 @@ def run_zigzag(python: Path, layers: pd.DataFrame, hw: MatchedHardware, *, opt: 
         print(f"ZigZag {result['version']}: {len(result['layers'])} layers in {wall:.1f} s")
     frame = pd.DataFrame(result["layers"])
     facts = {"zigzag_version": result["version"], "wall_time_s": round(wall, 1), "opt": opt,
-             "lpf_limit": lpf_limit}
+             "lpf_limit": lpf_limit, "exploit_data_locality": locality}
     return frame, facts
 
 
@@ -563,8 +578,17 @@ def main(argv=None) -> int:
     parser.add_argument("--policy", nargs="+", default=list(POLICIES), choices=POLICIES)
     parser.add_argument("--lpf-limit", type=int, default=6,
                         help="ZigZag LOMA's loop prime factor limit")
+    parser.add_argument("--zigzag-locality", action="store_true",
+                        help="a check, printed only: ZigZag with its inter-layer locality "
+                             "search (layers linked by shape), which keeps activations and "
+                             "weights that fit on chip as accelsim's mapper does")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
+    if args.zigzag_locality:
+        args.no_write = True  # the cache and the report hold the layer-by-layer run
+        if venv_python(args.zigzag_venv) is None:
+            print("vs_zigzag: skipped: --zigzag-locality needs a ZigZag venv")
+            return 0
 
     hw = matched_hardware(default_config())
     python = None if args.use_cache else venv_python(args.zigzag_venv)
@@ -582,7 +606,8 @@ def main(argv=None) -> int:
         print(f"vs_zigzag: ZigZag results from the cache ({facts['zigzag_version']})")
     layers = ssr.network_layers(NETWORK)
     if python is not None:
-        raw, facts = run_zigzag(python, layers, hw, lpf_limit=args.lpf_limit)
+        raw, facts = run_zigzag(python, layers, hw, lpf_limit=args.lpf_limit,
+                                locality=args.zigzag_locality)
         if not args.no_write:
             save_cache(raw, hw, facts)
     order = layers.sort_values("exec_order", kind="stable")["name"].astype(str).tolist()

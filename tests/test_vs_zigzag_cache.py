@@ -19,7 +19,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import vs_zigzag as vz
 
-pytestmark = pytest.mark.skipif(vz.load_cache() is None, reason="no cached ZigZag run")
+needs_cache = pytest.mark.skipif(vz.load_cache() is None, reason="no cached ZigZag run")
+
+
+def test_skips_cleanly_without_zigzag_or_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(vz, "CACHE_LAYERS", tmp_path / "layers.csv")
+    monkeypatch.setattr(vz, "CACHE_HARDWARE", tmp_path / "hardware.json")
+    assert vz.main(["--zigzag-venv", str(tmp_path / "no-venv")]) == 0
+    assert "skipped" in capsys.readouterr().out
+    assert not (tmp_path / "layers.csv").exists()
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +51,14 @@ def table(cached, layers):
     return vz.compare(vz.zigzag_levels(raw), {"mapper": mapper}, order)
 
 
+@needs_cache
 def test_cache_describes_the_default_hardware(cached, layers):
     raw, meta = cached
     assert meta["hardware"] == asdict(vz.matched_hardware(vz.default_config()))
     assert sorted(raw["layer"]) == sorted(layers["name"].astype(str))
 
 
+@needs_cache
 def test_mapper_totals_within_documented_tolerance(table):
     total = table[table["layer"] == "TOTAL"].iloc[0]
     for level, tolerance in vz.AGREEMENT_PCT.items():
@@ -56,6 +66,7 @@ def test_mapper_totals_within_documented_tolerance(table):
         assert abs(diff) <= tolerance, f"{level}: {diff:+.3f} % against ZigZag"
 
 
+@needs_cache
 def test_counts_with_one_rule_agree_per_layer(cached, table, layers):
     raw, meta = cached
     word_bits = meta["hardware"]["word_bits"]
@@ -70,6 +81,7 @@ def test_counts_with_one_rule_agree_per_layer(cached, table, layers):
     assert (ours - zz_words.reindex(per_layer.index)).abs().max() <= 8
 
 
+@needs_cache
 def test_pinned_weights_cost_the_same_in_the_weight_sram(table):
     """Where accelsim holds a layer's weights in the weight SRAM (nothing staged) and both
     enter each weight into the array once, both write and read each weight there once."""
