@@ -167,6 +167,12 @@ def test_script_has_the_structure_ramulator_2_1_loads(preset, trace_path):
         assert controller.kwargs["addr_mapper"].component("addr_mapper") in ADDR_MAPPERS
         assert controller.kwargs["read_buffer_size"] == config.queue_depth
         assert controller.kwargs["write_buffer_size"] == config.write_buffer_depth
+        # set_write_mode: write mode when size > high x depth, back when size < low x depth;
+        # accelsim drains only a full buffer, and all of it
+        depth = config.write_buffer_depth
+        high = controller.kwargs["wr_high_watermark"] * depth
+        low = controller.kwargs["wr_low_watermark"] * depth
+        assert depth - 1 <= high < depth and 0 <= low < 1
 
 
 @pytest.mark.parametrize("preset", sorted(PRESET_STANDARD))

@@ -22,7 +22,9 @@ What `ramulator2_config_script` writes
   any name in the standard's ``timing_params`` overrides the timing, applied *after* the
   JEDEC-table secondary timings, so nRRDS/nRRDL/nFAW/nRFC/nREFI can be set too);
 - controller: ``GenericDDR`` (DDR4) or ``HBM12`` (HBM2) with ``read_buffer_size =
-  queue_depth``, ``write_buffer_size = write_buffer_depth``, ``FRFCFS`` scheduler,
+  queue_depth``, ``write_buffer_size = write_buffer_depth``, write watermarks that drain the
+  whole write buffer once it is full as accelsim does (Ramulator's defaults, 0.8 and 0.2,
+  switch at 80 % full and stop at 20 %), ``FRFCFS`` scheduler,
   ``AllBank`` refresh, ``Open`` row policy (``ClosedCAP(cap=1)`` for a closed page) and the
   ``RoBaRaCoCh`` address mapper;
 - memory system: ``GenericDRAM(clock_ratio=1, controllers=[controller] * channels,
@@ -256,6 +258,15 @@ def _org_overrides(config, standard: _Standard, rows: int) -> dict:
     }
 
 
+def _watermarks(depth: int) -> tuple[float, float]:
+    """(high, low) write-buffer watermarks that give accelsim's policy, drain the whole buffer
+    once it is full: Ramulator enters write mode when more than high x depth writes wait (or no
+    read does) and leaves it when fewer than low x depth wait and a read does
+    (controller_base.cpp ``set_write_mode``), so high = (depth - 1/2) / depth, low =
+    1/2 / depth."""
+    return (depth - 0.5) / depth, 0.5 / depth
+
+
 def _call(name: str, arguments: dict, indent: str) -> str:
     inner = indent + "    "
     lines = [f"{name}("] + [f"{inner}{key}={value!r}," for key, value in arguments.items()]
@@ -278,6 +289,7 @@ def ramulator2_config_script(config, *, trace_path=None, rows: int | None = None
     dram_args = {"org_preset": standard.org_preset, "timing_preset": standard.timing_preset,
                  **_org_overrides(config, standard, rows),
                  **_timing_overrides(config, standard)}
+    high, low = _watermarks(config.write_buffer_depth)
     row_policy = ("ramulator.row_policy.Open()" if config.page_policy == "open"
                   else "ramulator.row_policy.ClosedCAP(cap=1)")
     if trace_path is None:
@@ -301,6 +313,8 @@ def ramulator2_config_script(config, *, trace_path=None, rows: int | None = None
         "    dram=dram,",
         f"    read_buffer_size={config.queue_depth},",
         f"    write_buffer_size={config.write_buffer_depth},",
+        f"    wr_high_watermark={high!r},",
+        f"    wr_low_watermark={low!r},",
         "    scheduler=ramulator.scheduler.FRFCFS(),",
         "    refresh_manager=ramulator.refresh_manager.AllBank(),",
         f"    row_policy={row_policy},",
