@@ -15,8 +15,9 @@ needs no build). README "Ramulator 2" gives the exact steps.
 
 How: the same streams as benchmarks/dram_parity.py (imported from it: sequential, random,
 tile-sized read/write mixes, burst-interleaved copy, and the streams accelsim records for the
-LeNet-300-100 sample and a ResNet-18 step, dense and DropBack). accelsim times each with
-`accelsim.sim.dram.replay.replay_trace`; Ramulator replays it through
+LeNet-300-100 sample and a ResNet-18 step, dense and DropBack), the recorded ones twice: at
+the DRAM cycles accelsim issued them, and all at cycle 0 ("at once", the DRAM alone).
+accelsim times each with `accelsim.sim.dram.replay.replay_trace`; Ramulator replays it through
 benchmarks/ramulator2_driver/driver.cc (External front end, each request offered at its
 arrival cycle, run until every request completed) with the config
 `accelsim.sim.dram.export_ramulator.ramulator2_config_script` writes from the same
@@ -205,7 +206,11 @@ def main(argv=None) -> int:
         config = dram_preset(preset)
         streams = list(synthetic_streams(config))
         if not args.synthetic_only:
-            streams += list(recorded_streams(preset, args.max_bursts))
+            recorded = list(recorded_streams(preset, args.max_bursts))
+            # as issued (mostly paced by the accelerator), then all offered at cycle 0, which
+            # times the DRAM alone on the real address patterns
+            streams += recorded + [(f"{name}, at once", a, w, np.zeros(a.size))
+                                   for name, a, w, _ in recorded]
         for name, addresses, writes, arrival in streams:
             row = compare(ramulator, driver, preset, name, addresses, writes, arrival)
             rows.append(row)
@@ -223,7 +228,7 @@ def main(argv=None) -> int:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         for r in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
+            writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v)
                              for k, v in r.items()})
         write_text_atomic(CSV, buffer.getvalue())
         command = "python benchmarks/ramulator_parity.py " + " ".join(
