@@ -4,7 +4,9 @@
 // arrival times (it offers a line every tick) and the run stops once the last line was
 // accepted, not served. This driver uses the External front end: it offers each request at
 // its arrival cycle (as many per cycle as the controllers accept, one in-order FIFO per
-// channel so a full channel does not block the others), ticks the memory system once per
+// channel so a full channel does not block the others; with "split", one for the reads and
+// one for the writes of each channel, so a read may pass a write the full write buffer
+// refused), ticks the memory system once per
 // DRAM cycle until every request has completed, and prints one JSON line. Written for
 // accelsim's benchmarks/ramulator_parity.py.
 //
@@ -13,7 +15,7 @@
 //   0x<hex byte address> READ|WRITE <arrival DRAM cycle>
 //
 // Usage: ramulator2_driver <config.yaml> <trace> <channels> <channel shift bits>
-//                          <write data cycles> <stats.yaml>
+//                          <write data cycles> <stats.yaml> [split]
 //   config.yaml: `python -m ramulator export` of a script with the External front end;
 //   channel shift bits: log2(access bytes) + the channel mapper's interleave_bits;
 //   write data cycles: nCWL + nBL (Ramulator completes a write when WR issues, its data
@@ -39,12 +41,13 @@ struct TraceRequest {
 };
 
 int main(int argc, char** argv) {
-  if (argc != 7) {
+  if (argc != 7 && !(argc == 8 && std::string(argv[7]) == "split")) {
     std::cerr << "usage: " << argv[0]
               << " <config.yaml> <trace> <channels> <channel shift bits> <write data cycles>"
-                 " <stats.yaml>\n";
+                 " <stats.yaml> [split]\n";
     return 2;
   }
+  const bool split = argc == 8;
   std::vector<TraceRequest> trace;
   {
     std::ifstream in(argv[2]);
@@ -84,12 +87,13 @@ int main(int argc, char** argv) {
     last_write_issue = std::max(last_write_issue, now);
   };
 
-  std::vector<std::deque<size_t>> waiting(channels);
+  std::vector<std::deque<size_t>> waiting(split ? 2 * channels : channels);
   size_t next = 0;
   const int64_t limit = 4000000000LL;
   while (completed < trace.size() && clk < limit) {
     while (next < trace.size() && trace[next].arrival <= clk) {
-      waiting[(trace[next].address >> channel_shift) & (channels - 1)].push_back(next);
+      const int64_t channel = (trace[next].address >> channel_shift) & (channels - 1);
+      waiting[split ? 2 * channel + trace[next].is_write : channel].push_back(next);
       next += 1;
     }
     for (auto& queue : waiting) {
