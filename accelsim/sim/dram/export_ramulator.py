@@ -55,7 +55,9 @@ each address: it decodes it with accelsim's mapping and encodes the same (channe
 bank group, bank, row, column) in ``RoBaRaCoCh`` with ``interleave_bits = 0`` — a bijection,
 so every request reaches the bank and row it reaches in accelsim, and repeated addresses stay
 repeated. `ramulator2_mapping` says which case applies. A raw replay of a default-mapped trace
-through ``RoBaRaCoCh`` sees other banks and rows (about 1.5x the DRAM cycles on DDR4 streams).
+through ``RoBaRaCoCh`` sees other banks and rows: 1.55x the DRAM cycles on a DDR4 sequential
+stream (the bank group stops alternating, so bursts are tCCD_L apart), no change on HBM2
+(tCCD_L equals its burst); benchmarks/ramulator_parity.py measures both.
 
 Traps (each read from the 2.1 source)
 -------------------------------------
