@@ -146,6 +146,11 @@ def test_script_has_the_structure_ramulator_2_1_loads(preset, trace_path):
     assert set(frontend.kwargs) == FRONTENDS[kind]
     if trace_path is not None:
         assert frontend.kwargs["path"] == trace_path
+        # Simulation.run ticks the front end clock_ratio(front end) / clock_ratio(memory)
+        # times per memory tick, and LoadStoreTrace offers one line per tick: that must keep
+        # up with every channel taking a burst per burst time
+        per_dram_cycle = frontend.kwargs["clock_ratio"] / memory.kwargs["clock_ratio"]
+        assert per_dram_cycle >= config.channels / config.burst_cycles
     # memory system
     assert memory.component("memory_system") == "GenericDRAM"
     assert set(memory.kwargs) <= GENERIC_DRAM and "clock_ratio" in memory.kwargs

@@ -10,10 +10,13 @@ with its Python bindings, or turned into the fully expanded YAML its C++ side pa
 
 What `ramulator2_config_script` writes
 --------------------------------------
-- front end: ``ramulator.frontend.LoadStoreTrace(clock_ratio=1, path=<trace>)`` when a trace
+- front end: ``ramulator.frontend.LoadStoreTrace(clock_ratio=k, path=<trace>)`` when a trace
   path is given (``src/ramulator/frontend/impl/memory_trace/loadstore_trace.cpp``: lines
-  ``LD|ST <address>``), else ``ramulator.frontend.External(clock_ratio=1)``, the front end
-  a C++ driver feeds through ``receive_external_requests`` (``frontend/impl/external.cpp``;
+  ``LD|ST <address>``; k = ceil(channels / burst cycles) front-end ticks per DRAM cycle,
+  because it offers one line per tick to the whole memory system: at k = 1 HBM2's eight
+  channels get one burst per cycle, 3.8x the cycles on a sequential stream), else
+  ``ramulator.frontend.External(clock_ratio=1)``, the front end a C++ driver feeds through
+  ``receive_external_requests`` (``frontend/impl/external.cpp``;
   benchmarks/ramulator2_driver/ does that);
 - DRAM: ``ramulator.dram.DDR4(org_preset="DDR4_8Gb_x8", timing_preset="DDR4_3200AA", ...)``
   or ``ramulator.dram.HBM2(org_preset="HBM2_8Gb", timing_preset="HBM2_2000Mbps", ...)``, with
@@ -66,10 +69,11 @@ Traps (each read from the 2.1 source)
   and its YAML is only the expanded export of a script (``"impl"`` keys in lower case,
   ``timing`` as a list in ``timing_params`` order), not meant to be written by hand.
 - The trace front ends have no time column: each front-end tick offers the next line and
-  retries until the memory system accepts it. ``Simulation.run`` stops as soon as the front
-  end ``is_finished``, which for ``LoadStoreTrace`` means the last line was *accepted*, not
-  served: its ``cycles`` stat leaves out the requests still queued. Time a trace to its end
-  with the External front end (the parity driver ticks until every request completed).
+  retries until the memory system accepts it; one line per tick for all channels together.
+  ``Simulation.run`` stops as soon as the front end ``is_finished``, which for
+  ``LoadStoreTrace`` means the last line was *accepted*, not served: its ``cycles`` stat
+  leaves out the requests still queued. Time a trace to its end with the External front end
+  (the parity driver ticks until every request completed).
 - Writes complete when their WR command issues (``controller_base.cpp`` ``retire_request``);
   the data leaves the bus nCWL + nBL later. Reads complete at issue + nCL + nBL.
 - The controller coalesces a write to an address already in its write buffer (no DRAM
@@ -96,6 +100,7 @@ Traps (each read from the 2.1 source)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,7 +302,11 @@ def ramulator2_config_script(config, *, trace_path=None, rows: int | None = None
     if trace_path is None:
         frontend = "ramulator.frontend.External(clock_ratio=1)"
     else:
-        frontend = f"ramulator.frontend.LoadStoreTrace(clock_ratio=1, path={str(trace_path)!r})"
+        # one line per front-end tick for the whole memory system: tick the front end as
+        # often as the channels can take bursts, so it does not throttle them
+        ticks = max(1, math.ceil(config.channels / config.burst_cycles))
+        frontend = (f"ramulator.frontend.LoadStoreTrace(clock_ratio={ticks}, "
+                    f"path={str(trace_path)!r})")
     rewritten = ("addresses rewritten by accelsim.sim.dram.export_ramulator.ramulator2_addresses"
                  if mapping.remapped else "addresses as accelsim issued them")
     lines = [
@@ -323,7 +332,7 @@ def ramulator2_config_script(config, *, trace_path=None, rows: int | None = None
         f"    addr_mapper=ramulator.addr_mapper.{mapping.addr_mapper}(),",
         ")",
         "memory = ramulator.memory_system.GenericDRAM(",
-        "    clock_ratio=1,",
+        "    clock_ratio=1,  # front-end ticks per memory tick = the two clock_ratios' ratio",
         f"    controllers=[controller] * {config.channels},",
         "    channel_mapper=ramulator.channel_mapper.CacheLineInterleave("
         f"interleave_bits={mapping.interleave_bits}),",
