@@ -27,28 +27,13 @@ request per line in one of two text formats:
     front end has no time column: it offers the next request every front-end tick and retries
     until the memory system accepts it, so the issue cycles are not written.
 
-Ramulator 2.1 (github CMU-SAFARI/ramulator2, read at commit c5b1c3a; not built here):
-    - It is configured in Python (``import ramulator``; ``examples/example_config.py``:
-      ``ramulator.frontend.LoadStoreTrace(clock_ratio=..., path=...)``,
-      ``ramulator.dram.DDR4(org_preset="DDR4_8Gb_x8", timing_preset="DDR4_3200AA", ...)``
-      with timing overrides by name (``nCL=22``), ``ramulator.controller.GenericDDR(...,
-      scheduler=FRFCFS(), refresh_manager=AllBank(), row_policy=Open(), addr_mapper=...)``,
-      ``ramulator.memory_system.GenericDRAM(controllers=[...], channel_mapper=...)``,
-      ``ramulator.Simulation(frontend, mem).run()``). The YAML layout of Ramulator 2.0
-      (``Frontend: impl: ...``, ``MemorySystem: ...``) is not what it reads. It has no
-      LPDDR4 standard (LPDDR5/6 only); DDR4 and HBM2 are there.
-    - Address mapping: its mappers are ``RoBaRaCoCh``, ``ChRaBaRoCo``, ``MOP4CLXOR``,
-      ``RITAddrMapper`` and ``PassThroughAddrMapper``; none is accelsim's default
-      ``RoRaBaCoBgCh`` (bank group below the column), so a replay of a default-mapped trace
-      sees other banks and rows. Two ways to match: (1) simulate with accelsim's
-      ``dram.address_mapping = RoBaBgRaCoCh``, which is Ramulator's ``RoBaRaCoCh`` with its
-      ``CacheLineInterleave`` channel mapper (channel just above the burst offset, then the
-      column, then rank, bank group, bank, row: ``ro_ba_ra_co_ch.cpp`` fills the levels after
-      the column from rank upwards), and export as here; or (2) keep any mapping and replay
-      through its ``ReadWriteTrace`` front end (lines ``R|W ch,ra,bg,ba,ro,co``, the vector
-      from ``DramConfig.decode_bursts``; column in bursts) with ``PassThroughAddrMapper`` and
-      ``PassThroughChannelMapper``.
-    - Both trace front ends replay their file cyclically and finish after one pass.
+Ramulator 2.1 (github CMU-SAFARI/ramulator2, the current release) is configured by a Python
+script, not by Ramulator 2.0's YAML, and none of its address mappers is accelsim's default
+``RoRaBaCoBgCh``: `accelsim.sim.dram.export_ramulator` writes the matched config script and the
+trace with its addresses rewritten for Ramulator's ``RoBaRaCoCh`` mapper, and lists the traps.
+A raw ``ramulator2`` trace from here keeps accelsim's addresses, so only a config whose
+mapping `export_ramulator.ramulator2_mapping` reports as not remapped replays it as accelsim
+mapped it.
 
 Both formats carry byte addresses of 64-bit range; each simulator applies its own address
 mapping, so configure it to match `DramConfig.address_mapping` for comparable row-hit rates.
