@@ -222,6 +222,9 @@ def test_simulate_exports_dram_trace(trace_dir, tmp_path, capsys, fmt, iteration
             assert cycles.max() <= np.ceil(r["total_cycles"].sum() * dram_per_accel)
         else:
             assert (cycles == 0).all()
+            # a Ramulator 2.1 script beside the trace replays it from where it now lies
+            script = (out / f"dram_{run}.ramulator2_config.py").read_text()
+            assert repr(str(path.resolve())) in script and "LoadStoreTrace" in script
     if iterations == "all":
         # every iteration repeats the simulated one: the last third of the dense run's lines
         # after the load are the first third's, addresses and kinds

@@ -13,8 +13,13 @@ from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
 from accelsim.config import load_accelerator_config
 from accelsim.errors import AccelsimError, ConfigError
-from accelsim.io import json_text, replacing_folder
+from accelsim.io import json_text, replacing_folder, write_text_atomic
 from accelsim.sim.dram.export import export_dram_trace
+from accelsim.sim.dram.export_ramulator import (
+    ramulator2_addresses,
+    ramulator2_config_script,
+    ramulator2_rows,
+)
 from accelsim.sim.dram.port import expand_streams
 from accelsim.sim.plan import iteration_plans
 from accelsim.sim.simulation import simulate
@@ -97,8 +102,8 @@ def save_result_folder(result, out: Path, *, config=None, export: str | None = N
     A whole-run export (`export_iterations` "all") needs the simulated `trace`."""
     with replacing_folder(out, check=check_is_simulation) as stage:
         result.save(stage)
-        exported = (_export_dram(result, config, stage, export, trace, export_iterations)
-                    if export else [])
+        exported = (_export_dram(result, config, stage, export, trace, export_iterations,
+                                 final=out) if export else [])
     return [out / p.name for p in exported]
 
 
@@ -160,11 +165,25 @@ def _run_bursts(streams, burst: int) -> np.ndarray:
     return ((base + size - 1) // burst - base // burst + 1).clip(lower=0).to_numpy()
 
 
+def _export_ramulator2(dram, addresses, is_write, path: Path, final_path: Path) -> None:
+    """The trace in Ramulator's address mapping (its LoadStoreTrace has no time column) and
+    `<trace>_config.py`, a Ramulator 2.1 script that replays it (`python -m ramulator run`)."""
+    try:
+        export_dram_trace(ramulator2_addresses(dram, addresses), is_write, 0, path, "ramulator2")
+        script = ramulator2_config_script(dram, trace_path=final_path,
+                                          rows=ramulator2_rows(dram, addresses))
+    except ValueError as exc:  # a DRAM Ramulator 2.1 cannot model (LPDDR4, odd sizes)
+        raise ConfigError(f"--export-dram-trace ramulator2: {exc}") from None
+    write_text_atomic(path.with_name(path.name.removesuffix(".trace") + "_config.py"), script)
+
+
 def _export_dram(result, config, out: Path, fmt: str, trace=None,
-                 iterations: str = "all") -> list[Path]:
+                 iterations: str = "all", final: Path | None = None) -> list[Path]:
     """Write each run's DRAM request stream, one burst a line, in DRAM clock cycles: the whole
     run ("all": the load, then every iteration) or the stream the DRAM model timed
-    ("distinct": the load, then each distinct simulated iteration once)."""
+    ("distinct": the load, then each distinct simulated iteration once). For Ramulator 2 the
+    addresses are rewritten for its mapper and a config script that replays the trace from
+    `final` (the folder `out` becomes) is written beside it."""
     if iterations not in EXPORT_ITERATIONS:
         raise ConfigError(f"--export-iterations {iterations!r}: expected one of "
                           f"{', '.join(EXPORT_ITERATIONS)}")
@@ -194,6 +213,10 @@ def _export_dram(result, config, out: Path, fmt: str, trace=None,
         else:
             addresses, is_write, cycles = expand_streams(streams, burst)
         path = out / f"dram_{run}.{fmt}.trace"
-        export_dram_trace(addresses, is_write, cycles * dram_per_accel_cycle, path, fmt)
+        if fmt == "ramulator2":
+            _export_ramulator2(config.dram, addresses, is_write, path,
+                               (final or out).resolve() / path.name)
+        else:
+            export_dram_trace(addresses, is_write, cycles * dram_per_accel_cycle, path, fmt)
         paths.append(path)
     return paths
