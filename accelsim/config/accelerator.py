@@ -59,6 +59,7 @@ DRAM_TIMINGS = ("cached", "exact")
 MIN_TILE_WEIGHTS = 64  # a tile is a bulk event: smaller ones only slow the simulation down
 MIN_DRAM_SAMPLE_BURSTS = 64
 MAX_INDEX_BITS = 32
+MIN_ACTIVATION_ROOM_WORDS = 256  # a shared buffer's least room for activations (see its use)
 
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
@@ -171,6 +172,9 @@ def shared_buffer_views(buffer: SramConfig, weight_share_bytes: int
     and activations do not take each other's bandwidth), the buffer's energy per access, and
     the weight view carries the whole buffer's leakage (one buffer leaks once, whether
     activations are simulated or not)."""
+    if buffer.banks < 2 or buffer.banks % 2:
+        checks.fail("global_buffer.banks", "an even number >= 2 (half serve weights, half "
+                    "activations)", buffer.banks)
     half = buffer.banks // 2
 
     def view(capacity: int, banks: int, leakage_mw: float) -> SramConfig:
@@ -330,23 +334,38 @@ class AcceleratorConfig:
         if not isinstance(buffer, SramConfig):
             checks.fail("global_buffer", "a section (capacity_bytes, banks, bank_width_bits, "
                         "latency_cycles) with buffer_organisation shared", buffer)
-        if buffer.banks < 2 or buffer.banks % 2:
-            checks.fail("global_buffer.banks", "an even number >= 2 (half serve weights, half "
-                        "activations)", buffer.banks)
         if buffer.bank_width_bits < self.weight_bits:
             checks.fail("global_buffer.bank_width_bits", f"at least one {self.weight_bits}-bit "
                         "word", buffer.bank_width_bits)
+        room = self.min_activation_room_bytes
+        if buffer.capacity_bytes < room:
+            checks.fail("global_buffer.capacity_bytes", f"at least {room} bytes (the room kept "
+                        "for activation tiles: AcceleratorConfig.min_activation_room_bytes)",
+                        buffer.capacity_bytes)
         share = self.weight_share_bytes
         if share is not None:
             row = shared_buffer_row_bytes(buffer)
             share = checks.integer("weight_share_bytes", share, minimum=0)
-            if share > buffer.capacity_bytes or share % row:
+            if share > buffer.capacity_bytes - room or share % row:
                 checks.fail("weight_share_bytes", f"a multiple of {row} bytes (one row of the "
-                            f"global buffer) from 0 to {buffer.capacity_bytes}", share)
+                            f"global buffer) from 0 to {buffer.capacity_bytes - room} (the "
+                            f"buffer less {room} bytes kept for activations)", share)
             _set(self, "weight_share_bytes", share)
         weight_view, activation_view = shared_buffer_views(buffer, share or 0)
         _set(self, "weight_sram", weight_view)
         _set(self, "activation_sram", activation_view)
+
+    @property
+    def min_activation_room_bytes(self) -> int:
+        """A shared buffer's room that weights never take, in whole rows: one array's worth of
+        input and output words (2 x rows x cols), and at least 256 words (below 100 words per
+        operand, SCALE-Sim's read-buffer model, which the mapper falls back to, has no block:
+        `accelsim.sim.memory.scalesim_block_words`). 0 with split buffers."""
+        if self.global_buffer is None:
+            return 0
+        words = max(2 * self.pe.rows * self.pe.cols, MIN_ACTIVATION_ROOM_WORDS)
+        row = shared_buffer_row_bytes(self.global_buffer)
+        return -(-words * self.weight_bytes // row) * row
 
     def with_weight_share(self, weight_share_bytes: int) -> AcceleratorConfig:
         """This shared-buffer config with `weight_share_bytes` of the buffer for pinned weights

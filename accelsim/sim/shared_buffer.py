@@ -23,8 +23,10 @@ The DRAM bytes of a share are counted in closed form, without simulating:
   allows (`mapping.activation_operands`), once per iteration.
 
 Candidates are 0, every power-of-two number of buffer rows, and the run's largest tracked set
-rounded up to a row. None of them is larger than the buffer or than that tracked set: a share
-beyond the tracked set pins nothing more and only takes room from activations.
+rounded up to a row. None of them is larger than that tracked set (a share beyond it pins
+nothing more and only takes room from activations) or than the buffer less the room kept for
+activations (`AcceleratorConfig.min_activation_room_bytes`: an array's worth of inputs and
+outputs).
 
 The grid does not depend on the buffer's capacity, so a larger buffer keeps every candidate of
 a smaller one, each with more room for activations. Its tracked-set candidate pins at least as
@@ -106,7 +108,8 @@ def share_candidates(config, works: list[LayerWork], plans: list[IterationPlan],
             placed = placement(works, counts, config, dense)
             need = max(need, int((placed.tracked * config.weight_bits + placed.index_bits).sum()))
     need_bytes = -(-need // 8)
-    top = min(buffer.capacity_bytes, -(-need_bytes // row) * row)
+    top = min(buffer.capacity_bytes - config.min_activation_room_bytes,
+              -(-need_bytes // row) * row)
     out = {0, top}
     step = row
     while step < top:
