@@ -349,8 +349,10 @@ def sweep_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
                                   title=title + title_suffix,
                                   scope=scope_words(meta["trace"].get("iterations")),
                                   xlabel=_field_label(x_field)))
-    numeric = [k for k in others if pd.api.types.is_numeric_dtype(table[k])]
-    if x_field in meta["swept"] and len(others) == 1 and numeric:
+    # the heatmap's other axis: the one other field that takes more than one value
+    varying = [k for k in others if table[k].nunique() > 1]
+    numeric = [k for k in varying if pd.api.types.is_numeric_dtype(table[k])]
+    if x_field in meta["swept"] and len(varying) == 1 and numeric:
         # a 2-D sweep: the capacity against one more numeric field (another capacity, the
         # batch size), as one heatmap
         figures.append(sweep_heatmap(table, out, x=x_field, y=numeric[0], fit_bytes=fit,
