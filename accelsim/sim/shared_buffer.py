@@ -22,8 +22,8 @@ The DRAM bytes of a share are counted in closed form, without simulating:
 - Activations: every phase's activation DRAM bytes under the mapping that the remaining room
   allows (`mapping.activation_operands`), once per iteration.
 
-Candidates are 0, every power-of-two number of buffer rows, and the run's largest tracked set
-rounded up to a row. None of them is larger than that tracked set (a share beyond it pins
+Candidates are 0, every power-of-two number of buffer rows and 1.5 times each (half-octave
+steps), and the run's largest tracked set rounded up to a row. None of them is larger than that tracked set (a share beyond it pins
 nothing more and only takes room from activations) or than the buffer less the room kept for
 activations (`AcceleratorConfig.min_activation_room_bytes`: an array's worth of inputs and
 outputs).
@@ -114,6 +114,8 @@ def share_candidates(config, works: list[LayerWork], plans: list[IterationPlan],
     step = row
     while step < top:
         out.add(step)
+        if step >= 2 * row and step * 3 // 2 < top:
+            out.add(step * 3 // 2)
         step *= 2
     return sorted(out)
 
