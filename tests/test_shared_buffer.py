@@ -3,6 +3,7 @@ per-run weight share (`accelsim.sim.shared_buffer`), and the invariants of its r
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 
 import pytest
@@ -181,3 +182,23 @@ def test_shared_results_are_deterministic():
     a = simulate(tiny_trace(), shared(12288), "train")
     b = simulate(tiny_trace(), shared(12288), "train")
     assert a.records.equals(b.records) and a.traffic.equals(b.traffic)
+
+
+def test_a_larger_buffer_keeps_every_weight_share_a_smaller_one_could_choose():
+    """The grid behind the monotonicity: every candidate below the tracked set at one capacity
+    is a candidate at any larger one, and the largest grows with the capacity."""
+    from accelsim.sim.plan import iteration_plans
+    from accelsim.sim.shared_buffer import share_candidates
+    from accelsim.sim.simulation import _works
+
+    trace = tiny_trace()
+    plans = iteration_plans(trace)
+    layers = trace.layers.to_dict("records")
+    grids = []
+    for capacity in (8192, 9216, 12288, 65536):
+        config = shared(capacity)
+        works = _works(layers, config, trace.batch_size, "train", False)
+        grids.append(share_candidates(config, works, plans, trace.dense))
+    for small, large in itertools.pairwise(grids):
+        assert set(small[:-1]) <= set(large) and small[-1] <= large[-1]
+        assert all(share % ROW == 0 for share in large)

@@ -23,10 +23,10 @@ The DRAM bytes of a share are counted in closed form, without simulating:
   allows (`mapping.activation_operands`), once per iteration.
 
 Candidates are 0, every power-of-two number of buffer rows and 1.5 times each (half-octave
-steps), and the run's largest tracked set rounded up to a row. None of them is larger than that tracked set (a share beyond it pins
-nothing more and only takes room from activations) or than the buffer less the room kept for
-activations (`AcceleratorConfig.min_activation_room_bytes`: an array's worth of inputs and
-outputs).
+steps), and the run's largest tracked set rounded up to a row. None of them is larger than that
+tracked set (a share beyond it pins nothing more and only takes room from activations) or than
+the buffer less the room kept for activations (`AcceleratorConfig.min_activation_room_bytes`:
+an array's worth of inputs and outputs).
 
 The grid does not depend on the buffer's capacity, so a larger buffer keeps every candidate of
 a smaller one, each with more room for activations. Its tracked-set candidate pins at least as
