@@ -139,9 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="sweep SRAM sizes and other fields, dense and trace")
     p.add_argument("trace", help="trace folder")
     p.add_argument("--accelerator", default="default")
-    p.add_argument("--sram-sizes", help="e.g. 64KiB,256KiB,1MiB or 64KiB..32MiB x2")
+    p.add_argument("--sram-sizes", help="weight SRAM sizes (the global buffer's with "
+                   "buffer_organisation shared), e.g. 64KiB,256KiB,1MiB or 64KiB..32MiB x2")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=V1,V2",
                    help="sweep a field over values, e.g. dram.preset=HBM2,LPDDR4-3200")
+    p.add_argument("--batch-sizes", metavar="B1,B2",
+                   help="sweep the batch size too (overrides the trace's), e.g. 1,8,32")
     p.add_argument("--mode", choices=["train", "inference"], default="train")
     p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
     p.add_argument("--dask", metavar="ADDRESS", help="run the points on this Dask scheduler")

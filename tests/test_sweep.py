@@ -272,3 +272,60 @@ def test_two_dimensional_sweep_draws_a_heatmap_marking_where_the_tracked_set_fit
                              columns="run", values="energy_pj")
     for ratio in wide["dense"] / wide["trace"]:
         assert f"{ratio:.2f}×" in svg
+
+
+# -- batch size and the shared buffer -------------------------------------------------------------
+
+def test_batch_axis_leaves_other_points_as_they_were_and_refuses_bad_sizes():
+    plain = sweep_points([4096, 8192], {"dram.preset": ["HBM2"]})
+    assert sweep_points([4096, 8192], {"dram.preset": ["HBM2"]}, None) == plain
+    assert all("batch_size" not in p for p in plain)  # so their ids are as before
+    batched = sweep_points([4096, 8192], {"dram.preset": ["HBM2"]}, [1, 8])
+    assert len(batched) == 4 and {p["batch_size"] for p in batched} == {1, 8}
+    assert [{k: v for k, v in p.items() if k != "batch_size"} for p in batched[::2]] == plain
+    assert sweep_points(None, None, [2])  # a batch axis alone is a sweep
+    with pytest.raises(ConfigError, match=r"--batch-sizes: expected an integer >= 1.*got 0"):
+        sweep_points([4096], None, [0])
+    with pytest.raises(ConfigError, match="batch_size is not a config field"):
+        sweep_points(None, {"batch_size": [1]}, [2])
+
+
+def test_capacity_by_batch_heatmap_on_a_shared_buffer(trace_dir, tmp_path, capsys):
+    """--sram-sizes on a shared-buffer config sweeps the global buffer; --batch-sizes is the
+    simulation's batch override; the heatmap marks where the tracked set fits beside the room
+    kept for activations."""
+    from accelsim.config import load_accelerator_config
+    from accelsim.sim.simulation import simulate
+
+    out = tmp_path / "grid"
+    assert main(["sweep", str(trace_dir), "--accelerator", "shared-ws-32x32",
+                 "--sram-sizes", "8KiB,16KiB,64KiB", "--batch-sizes", "1,8",
+                 "--set", "global_buffer.banks=4", "--set", "tile_weights=256",
+                 "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    table, meta = load_sweep(out)
+    assert meta["capacity_field"] == "global_buffer.capacity_bytes"
+    assert len(table) == 12 and set(table["batch_size"]) == {1, 8}
+    assert list(table["global_buffer.capacity_bytes"]) == list(
+        table["global_buffer_capacity_bytes"])
+    # a point is the simulation at that capacity and batch size
+    row = table[(table["global_buffer.capacity_bytes"] == 16 * KiB) & (table["batch_size"] == 8)]
+    config = load_accelerator_config("shared-ws-32x32", {
+        "global_buffer.capacity_bytes": 16 * KiB, "global_buffer.banks": 4,
+        "tile_weights": 256})
+    direct = simulate(trace_dir, config, batch_size=8).totals()
+    for run in ("trace", "dense"):
+        got = row[row["run"] == run].iloc[0]
+        assert got["energy_pj"] == pytest.approx(direct.loc[run, "energy_pj"], rel=1e-12)
+        assert got["dram_bytes"] == direct.loc[run, "dram_bytes"]
+    # the batch moves the figures: more samples, more activation traffic and energy
+    by_batch = table[table["run"] == "dense"].groupby("batch_size")["energy_pj"].sum()
+    assert by_batch[8] > by_batch[1]
+    assert meta["fits_capacity_bytes"] == (meta["tracked_footprint_bytes"]
+                                           + config.min_activation_room_bytes)
+    svg = (out / "figures" / "sram_sweep_heatmap.svg").read_text()
+    assert "global buffer capacity" in svg and "batch size" in svg
+    assert "tracked set fits" in svg
+    wide = table.pivot_table(index=["global_buffer.capacity_bytes", "batch_size"],
+                             columns="run", values="energy_pj")
+    for ratio in wide["dense"] / wide["trace"]:
+        assert f"{ratio:.2f}×" in svg

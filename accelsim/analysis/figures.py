@@ -100,7 +100,7 @@ def energy_breakdown(totals: pd.DataFrame, out_dir, *, title=None, name="energy_
 
 def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
                x="weight_sram_capacity_bytes", name="sram_sweep", title=None,
-               scope="over the whole trace"):
+               scope="over the whole trace", xlabel="weight SRAM capacity"):
     """Energy and DRAM traffic against weight SRAM size (log axes), dense vs DropBack.
 
     `table` has one row per (point, run) with columns `run`, `x`, `energy_pj` and
@@ -123,7 +123,7 @@ def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
     for ax in (ax_e, ax_t):
         ax.set_xscale("log", base=2)
         _bytes_ticks(ax, table[x].tolist())
-        ax.set_xlabel("weight SRAM capacity")
+        ax.set_xlabel(xlabel)
         ax.grid(True, which="major", alpha=0.3)
         if fit_bytes:
             ax.axvline(fit_bytes, color="#27ae60", linestyle="--", linewidth=1)
@@ -145,10 +145,15 @@ def _field_label(field: str) -> str:
     return field.replace(".capacity_bytes", " capacity").replace("_", " ").replace("sram", "SRAM")
 
 
+# the swept fields drawn as a capacity axis, where "the tracked set fits" can be marked
+CAPACITY_FIELDS = (SRAM_FIELD, "global_buffer.capacity_bytes")
+
+
 def sweep_heatmap(table: pd.DataFrame, out_dir, *, x: str, y: str, fit_bytes: int | None = None,
                   name="sram_sweep_heatmap", title=None):
     """The energy ratio dense / DropBack over a 2-D sweep (x across, y up), each cell labelled,
-    with the weight-SRAM size from which the tracked set fits marked (when x is it).
+    with the capacity from which the tracked set fits marked (when x is a capacity: the weight
+    SRAM's or the shared buffer's; y may be another capacity, the batch size or any number).
 
     `table`: one row per (point, run) with columns `run`, `x`, `y` and `energy_pj`."""
     plt = _pyplot()
@@ -168,7 +173,7 @@ def sweep_heatmap(table: pd.DataFrame, out_dir, *, x: str, y: str, fit_bytes: in
     ax.set_yticks(range(len(ys)), [_size_label(y, v) for v in ys], fontsize=8)
     ax.set_xlabel(_field_label(x))
     ax.set_ylabel(_field_label(y))
-    if fit_bytes and x == SRAM_FIELD:
+    if fit_bytes and x in CAPACITY_FIELDS:
         fits = [j for j, v in enumerate(xs) if v >= fit_bytes]
         if fits:
             edge = fits[0] - 0.5
@@ -324,7 +329,12 @@ def simulation_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
 
 def sweep_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
     table, meta = load_sweep(folder)
-    others = [k for k in meta["swept"] if k != SRAM_FIELD and k in table.columns]
+    # the capacity axis: the weight SRAM's, or the shared buffer's (`accelsim sweep`)
+    x_field = meta.get("capacity_field", SRAM_FIELD)
+    x_column = ("weight_sram_capacity_bytes" if x_field == SRAM_FIELD
+                else x_field.replace(".", "_"))  # global_buffer_capacity_bytes
+    fit = meta.get("fits_capacity_bytes", meta.get("tracked_footprint_bytes"))
+    others = [k for k in meta["swept"] if k != x_field and k in table.columns]
     figures = []
     groups = table.groupby(others, sort=False) if others else [((), table)]
     for key, group in groups:
@@ -333,14 +343,19 @@ def sweep_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
         name = "sram_sweep" + ("_" + "_".join(str(v) for v in key).replace("/", "-")
                                if others else "")
         title = "Energy and off-chip traffic against SRAM size" + (f" ({label})" if label else "")
-        figures.append(sram_sweep(group, out, fit_bytes=meta.get("tracked_footprint_bytes"),
-                                  name=name, title=title + title_suffix,
-                                  scope=scope_words(meta["trace"].get("iterations"))))
-    numeric = [k for k in others if pd.api.types.is_numeric_dtype(table[k])]
-    if SRAM_FIELD in meta["swept"] and len(others) == 1 and numeric:
-        # a 2-D sweep: weight SRAM against one more numeric field, as one heatmap
-        figures.append(sweep_heatmap(table, out, x=SRAM_FIELD, y=numeric[0],
-                                     fit_bytes=meta.get("tracked_footprint_bytes"),
+        if x_column not in group.columns:
+            continue  # nothing swept along a capacity: no curve against it
+        figures.append(sram_sweep(group, out, fit_bytes=fit, x=x_column, name=name,
+                                  title=title + title_suffix,
+                                  scope=scope_words(meta["trace"].get("iterations")),
+                                  xlabel=_field_label(x_field)))
+    # the heatmap's other axis: the one other field that takes more than one value
+    varying = [k for k in others if table[k].nunique() > 1]
+    numeric = [k for k in varying if pd.api.types.is_numeric_dtype(table[k])]
+    if x_field in meta["swept"] and len(varying) == 1 and numeric:
+        # a 2-D sweep: the capacity against one more numeric field (another capacity, the
+        # batch size), as one heatmap
+        figures.append(sweep_heatmap(table, out, x=x_field, y=numeric[0], fit_bytes=fit,
                                      title="Energy dense / DropBack" + title_suffix))
     return figures
 

@@ -46,7 +46,7 @@ from accelsim.io import (
     replacing_folder,
     write_json_atomic,
 )
-from accelsim.limits import MAX_SWEEP_POINTS
+from accelsim.limits import MAX_BATCH_SIZE, MAX_SWEEP_POINTS
 from accelsim.sim.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
 from accelsim.sim.simulation import simulate
@@ -59,19 +59,41 @@ TOTALS = (*COUNT_COLUMNS, *ENERGY_COLUMNS, "dram_bytes", "weight_dram_bytes")
 DASK_CONNECT_TIMEOUT = "10s"  # how long --dask waits for the scheduler to answer
 
 
-def sweep_points(sram_sizes=None, fields: dict | None = None) -> list[dict]:
-    """The cartesian product of the swept values: a list of dotted-override dicts."""
+BATCH_KEY = "batch_size"  # the batch-size axis: a simulation setting, not a config field
+GLOBAL_BUFFER_FIELD = "global_buffer.capacity_bytes"
+CAPACITY_FIELDS = (SRAM_FIELD, GLOBAL_BUFFER_FIELD)
+
+
+def capacity_field(accelerator) -> str:
+    """The field `--sram-sizes` sweeps on `accelerator`: the weight SRAM's capacity, or the
+    global buffer's when the config has one shared buffer."""
+    shared = load_accelerator_config(accelerator).buffer_organisation == "shared"
+    return GLOBAL_BUFFER_FIELD if shared else SRAM_FIELD
+
+
+def sweep_points(sram_sizes=None, fields: dict | None = None, batch_sizes=None, *,
+                 sram_field: str = SRAM_FIELD) -> list[dict]:
+    """The cartesian product of the swept values: a list of dotted-override dicts, with the
+    batch size (when swept) under `BATCH_KEY`. A sweep without batch sizes has points (and
+    so ids) as before the axis existed."""
     axes = {}
     if sram_sizes:
-        axes[SRAM_FIELD] = list(sram_sizes)
+        axes[sram_field] = list(sram_sizes)
     for key, values in (fields or {}).items():
         if key in axes:
             raise ConfigError(f"sweep: field {key!r} given twice")
         if not values:
             raise ConfigError(f"sweep: field {key!r} has no values")
         axes[key] = list(values)
+    if batch_sizes:
+        if BATCH_KEY in axes:
+            raise ConfigError(f"sweep: {BATCH_KEY} is not a config field; give --batch-sizes")
+        for value in batch_sizes:
+            flags.integer("--batch-sizes", value, 1, MAX_BATCH_SIZE)
+        axes[BATCH_KEY] = [int(value) for value in batch_sizes]
     if not axes:
-        raise ConfigError("sweep: nothing to sweep; give --sram-sizes or --set FIELD=V1,V2")
+        raise ConfigError("sweep: nothing to sweep; give --sram-sizes, --batch-sizes or --set "
+                          "FIELD=V1,V2")
     count = math.prod(len(v) for v in axes.values())
     if count > MAX_SWEEP_POINTS:
         raise ConfigError(f"sweep: expected at most {MAX_SWEEP_POINTS:,} points, got {count:,} "
@@ -97,16 +119,27 @@ def point_id(trace_sha: str, config_sha: str, overrides: dict, mode: str) -> str
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _config_overrides(overrides: dict) -> dict:
+    return {k: v for k, v in overrides.items() if k != BATCH_KEY}
+
+
 def run_point(trace_path: str, accelerator, overrides: dict, mode: str) -> dict:
     """Simulate one point (dense and trace); return its totals per run. Runs in a worker."""
-    config = load_accelerator_config(accelerator, overrides)
-    result = simulate(trace_path, config, mode=mode, baseline=True)
+    config = load_accelerator_config(accelerator, _config_overrides(overrides))
+    result = simulate(trace_path, config, mode=mode, baseline=True,
+                      batch_size=overrides.get(BATCH_KEY))
     totals = result.totals()
-    return {
+    point = {
         "overrides": overrides,
         "weight_sram_capacity_bytes": config.weight_sram.capacity_bytes,
         "totals": {run: {k: float(v) for k, v in totals.loc[run].items()} for run in totals.index},
     }
+    if config.global_buffer is not None:  # and what each run gave its pinned weights
+        point["global_buffer"] = {
+            "capacity_bytes": config.global_buffer.capacity_bytes,
+            "weight_share_bytes": {run: chosen["weight_share_bytes"] for run, chosen in
+                                   result.settings["global_buffer"].items()}}
+    return point
 
 
 PARENT_POLL_S = 1.0  # how often a worker checks its parent where the kernel cannot tell it
@@ -208,12 +241,15 @@ def check_is_sweep(path: Path):
                           "points/); choose another --out or remove it")
 
 
-def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="train",
-          out=None, jobs=None, dask_address=None, quiet=False, on_publish=None) -> pd.DataFrame:
+def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, batch_sizes=None,
+          mode="train", out=None, jobs=None, dask_address=None, quiet=False,
+          on_publish=None) -> pd.DataFrame:
     """Simulate `trace` at every point; return one row per (point, run) and write the table.
 
     trace: a trace folder. accelerator: base config name or path. sram_sizes: weight SRAM
-    capacities in bytes. fields: {dotted field: [values]} swept too (cartesian product).
+    capacities in bytes (the global buffer's, on a config with one shared buffer). fields:
+    {dotted field: [values]} swept too (cartesian product). batch_sizes: batch sizes swept too
+    (the simulation's override of the trace's; column `batch_size`).
     on_publish(folder): called with the finished folder before it is swapped in for `out`,
     to add files to it (the command draws its figures there).
     """
@@ -226,7 +262,8 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
     # a killed earlier sweep may have left temporaries; finished points are kept
     clean_stale(out)
     clean_stale(out / "points")
-    points = sweep_points(sram_sizes, fields)
+    sram_field = capacity_field(accelerator)
+    points = sweep_points(sram_sizes, fields, batch_sizes, sram_field=sram_field)
     trace_sha = loaded.identity["manifest_sha256"]
     config_sha = _config_digest(accelerator)
     accel_ref = str(accelerator)
@@ -245,7 +282,7 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
         tasks.append((pid, (str(loaded.path), accel_ref, overrides, mode)))
     # validate every point's config up front: a bad value fails before any work starts
     for _, (_, ref, overrides, _) in tasks:
-        load_accelerator_config(ref, overrides)
+        load_accelerator_config(ref, _config_overrides(overrides))
     progress = tqdm(total=len(points), initial=len(done), desc="sweep", unit="point",
                     disable=quiet or not os.isatty(2))
     runner = (_run_dask(tasks, dask_address, progress) if dask_address else
@@ -262,14 +299,25 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, mode="t
         # a fresh point has them, so a resumed sweep's table equals an uninterrupted one's
         for run in sorted(result["totals"], key=_order(RUNS)):
             totals = result["totals"][run]
+            shared = result.get("global_buffer")
             rows.append({"point_id": pid, **overrides, "run": run,
                          "weight_sram_capacity_bytes": result["weight_sram_capacity_bytes"],
+                         **({"global_buffer_capacity_bytes": shared["capacity_bytes"],
+                             "weight_share_bytes": shared["weight_share_bytes"][run]}
+                            if shared else {}),
                          **{k: totals[k] for k in sorted(totals, key=_order(TOTALS))}})
     table = pd.DataFrame(rows)
     meta = {"trace": loaded.identity, "trace_path": str(loaded.path), "accelerator": accel_ref,
             "mode": mode, "swept": sorted({k for p in points for k in p}),
             "points": len(points),
             "tracked_footprint_bytes": tracked_footprint_bytes(loaded, accelerator)}
+    if sram_field != SRAM_FIELD:
+        # the capacity axis, and the buffer from which the tracked set fits beside the room
+        # kept for activations (a split sweep's metadata is as it was)
+        base = load_accelerator_config(accelerator)
+        meta["capacity_field"] = sram_field
+        meta["fits_capacity_bytes"] = (meta["tracked_footprint_bytes"]
+                                       + base.min_activation_room_bytes)
     _publish(out, table, meta, on_publish)
     return table
 
@@ -308,6 +356,20 @@ def _publish(out: Path, table: pd.DataFrame, meta: dict, on_publish=None):
             on_publish(stage)
 
 
+def _batch_sizes(text: str) -> list[int]:
+    """--batch-sizes 1,8,32: whole numbers, each checked like --batch-size."""
+    values = []
+    for part in text.split(","):
+        try:
+            values.append(int(part.strip()))
+        except ValueError:
+            raise ConfigError(f"--batch-sizes: expected whole numbers such as 1,8,32, got "
+                              f"{text!r}") from None
+    if len(set(values)) != len(values):
+        raise ConfigError(f"--batch-sizes: expected distinct values, got {text!r}")
+    return values
+
+
 def handle(args) -> int:
     sizes = parse_size_list(args.sram_sizes) if args.sram_sizes else None
     if sizes and min(sizes) <= 0:
@@ -315,6 +377,7 @@ def handle(args) -> int:
                           "(its axis is logarithmic); simulate --set "
                           "weight_sram.capacity_bytes=0 gives the no-SRAM point")
     fields = parse_key_values(args.set, "--set", fields=True, multi=True)
+    batch_sizes = _batch_sizes(args.batch_sizes) if args.batch_sizes else None
     flags.jobs(args.jobs)
     out = Path(args.out) if args.out else Path(str(Path(args.trace)).rstrip("/") + "-sweep")
     figures: list[Path] = []
@@ -324,14 +387,15 @@ def handle(args) -> int:
                        for f in sweep_figures(stage, stage / "figures"))
 
     table = sweep(args.trace, args.accelerator, sram_sizes=sizes, fields=fields,
-                  mode=args.mode, out=out, jobs=args.jobs, dask_address=args.dask,
+                  batch_sizes=batch_sizes, mode=args.mode, out=out, jobs=args.jobs,
+                  dask_address=args.dask,
                   quiet=args.quiet or args.json, on_publish=draw)
     if args.json:
         print(json_text({"out": str(out), "points": int(table["point_id"].nunique()),
                           "figures": [str(f) for f in figures],
                           "table": json.loads(table.to_json(orient="records"))}))
     elif not args.quiet:
-        keys = [c for c in table.columns if "." in c] + ["run"]
+        keys = [c for c in table.columns if "." in c or c == BATCH_KEY] + ["run"]
         shown = table[keys + ["dram_bytes", "energy_pj", "total_cycles"]].copy()
         print(shown.to_string(index=False))
         print(f"\nsweep: {out}/sweep.csv; figures: {', '.join(str(f) for f in figures)}")

@@ -1,10 +1,16 @@
 """The accelerator spec: frozen dataclasses that check themselves, and their reading from YAML.
 
 A configuration file (``configs/accelerators/*.yaml``) describes one accelerator: clock, word
-size, PE array, weight and activation SRAMs, DRAM (a preset plus field overrides, see
-`accelsim.config.dram`), the PRNG regeneration unit, the index format of tracked weights, the
-update unit and the simulation's tile size. Finding files, ``base:`` and overrides are
-`accelsim.config.loader`; this module turns one merged mapping into an `AcceleratorConfig`.
+size, PE array, weight and activation SRAMs (or one shared global buffer), DRAM (a preset plus
+field overrides, see `accelsim.config.dram`), the PRNG regeneration unit, the index format of
+tracked weights, the update unit and the simulation's tile size. Finding files, ``base:`` and
+overrides are `accelsim.config.loader`; this module turns one merged mapping into an
+`AcceleratorConfig`.
+
+With ``buffer_organisation: shared`` a ``global_buffer`` section (an SRAM section) replaces the
+two SRAM sections; the config then derives ``weight_sram`` and ``activation_sram`` as its two
+views (`shared_buffer_views`), so the simulator, the energy model and the traffic table read
+shared-buffer accesses under the same names, charged at the global buffer's energy per access.
 
 Every energy or timing constant has its unit in its name and a source string in the section's
 ``sources`` mapping: a datasheet or paper, ``derived: ...`` (arithmetic on sourced figures, with
@@ -46,12 +52,14 @@ WEIGHT_BITS = (32, 16, 8)
 DATAFLOWS = ("ws", "os", "is")
 REUSE_POLICIES = ("mapper", "scalesim")
 MAPPER_OBJECTIVES = ("dram", "energy")
-BUFFER_ORGANISATIONS = ("split",)  # "shared" (one global buffer) is not built yet
+# "split": a weight SRAM and an activation SRAM; "shared": one global buffer for both
+BUFFER_ORGANISATIONS = ("split", "shared")
 INDEX_FORMATS = ("bitmap", "relative")
 DRAM_TIMINGS = ("cached", "exact")
 MIN_TILE_WEIGHTS = 64  # a tile is a bulk event: smaller ones only slow the simulation down
 MIN_DRAM_SAMPLE_BURSTS = 64
 MAX_INDEX_BITS = 32
+MIN_ACTIVATION_ROOM_WORDS = 256  # a shared buffer's least room for activations (see its use)
 
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
@@ -150,6 +158,34 @@ class SramConfig:
         return self.banks * self.bank_width_bits // 8
 
 
+def shared_buffer_row_bytes(buffer: SramConfig) -> int:
+    """The step of a shared buffer's weight share: one row of all its banks, so both views
+    hold whole rows of their half of the banks."""
+    return buffer.bytes_per_cycle
+
+
+def shared_buffer_views(buffer: SramConfig, weight_share_bytes: int
+                        ) -> tuple[SramConfig, SramConfig]:
+    """The two views of one global buffer that the rest of the simulator reads as
+    ``weight_sram`` and ``activation_sram``: `weight_share_bytes` for pinned tracked weights,
+    the rest for activation tiles. Each view has half the banks (a static bank split: weights
+    and activations do not take each other's bandwidth), the buffer's energy per access, and
+    the weight view carries the whole buffer's leakage (one buffer leaks once, whether
+    activations are simulated or not)."""
+    if buffer.banks < 2 or buffer.banks % 2:
+        checks.fail("global_buffer.banks", "an even number >= 2 (half serve weights, half "
+                    "activations)", buffer.banks)
+    half = buffer.banks // 2
+
+    def view(capacity: int, banks: int, leakage_mw: float) -> SramConfig:
+        sources = {key: f"global_buffer: {text}" for key, text in buffer.sources.items()}
+        return SramConfig(capacity, banks, buffer.bank_width_bits, buffer.latency_cycles,
+                          buffer.read_energy_pj, buffer.write_energy_pj, leakage_mw, sources)
+
+    return (view(weight_share_bytes, half, buffer.leakage_power_mw),
+            view(buffer.capacity_bytes - weight_share_bytes, buffer.banks - half, 0.0))
+
+
 @dataclass(frozen=True)
 class PrngConfig:
     lanes: int
@@ -244,8 +280,14 @@ class AcceleratorConfig:
     # the memory hierarchy (accelsim.sim.memory): how a phase's GEMM uses the buffers
     reuse_policy: str = "mapper"  # "mapper" (search) | "scalesim" (SCALE-Sim v3's fixed policy)
     mapper_objective: str = "dram"  # "dram" (fewest DRAM words) | "energy"
-    buffer_organisation: str = "split"  # weight and activation SRAMs apart
+    buffer_organisation: str = "split"  # weight and activation SRAMs apart, or "shared"
     staging_buffer_bytes: int = 65536  # streamed (and regenerated) weights on their way in
+    # buffer_organisation "shared" only (None otherwise): the one global buffer, and how many of
+    # its bytes hold pinned tracked weights (None: each run chooses, `accelsim.sim.shared_buffer`).
+    # weight_sram and activation_sram are then its two views (`shared_buffer_views`), derived
+    # here whatever was passed for them.
+    global_buffer: SramConfig | None = None
+    weight_share_bytes: int | None = None
     path: str | None = None  # the file it came from
     # the raw merged YAML
     spec: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
@@ -254,6 +296,15 @@ class AcceleratorConfig:
         checks.text("name", self.name)
         _set(self, "clock_mhz", checks.number("clock_mhz", self.clock_mhz, positive=True))
         _set(self, "weight_bits", check_weight_bits(self.weight_bits))
+        checks.one_of("buffer_organisation", self.buffer_organisation, BUFFER_ORGANISATIONS)
+        if self.buffer_organisation == "shared":
+            self._derive_shared_views()
+        else:
+            for name in ("global_buffer", "weight_share_bytes"):
+                if getattr(self, name) is not None:
+                    checks.fail(name, "nothing with buffer_organisation split (set "
+                                "buffer_organisation: shared for one global buffer)",
+                                getattr(self, name))
         for name, kind in _SECTIONS:
             if not isinstance(getattr(self, name), kind):
                 checks.fail(name, f"a {kind.__name__}", getattr(self, name))
@@ -273,11 +324,53 @@ class AcceleratorConfig:
             "dram_sample_bursts", self.dram_sample_bursts, minimum=MIN_DRAM_SAMPLE_BURSTS))
         checks.one_of("reuse_policy", self.reuse_policy, REUSE_POLICIES)
         checks.one_of("mapper_objective", self.mapper_objective, MAPPER_OBJECTIVES)
-        checks.one_of("buffer_organisation", self.buffer_organisation, BUFFER_ORGANISATIONS)
         _set(self, "staging_buffer_bytes", checks.integer(
             "staging_buffer_bytes", self.staging_buffer_bytes, minimum=0))
         if self.path is not None:
             checks.text("path", self.path)
+
+    def _derive_shared_views(self) -> None:
+        buffer = self.global_buffer
+        if not isinstance(buffer, SramConfig):
+            checks.fail("global_buffer", "a section (capacity_bytes, banks, bank_width_bits, "
+                        "latency_cycles) with buffer_organisation shared", buffer)
+        if buffer.bank_width_bits < self.weight_bits:
+            checks.fail("global_buffer.bank_width_bits", f"at least one {self.weight_bits}-bit "
+                        "word", buffer.bank_width_bits)
+        room = self.min_activation_room_bytes
+        if buffer.capacity_bytes < room:
+            checks.fail("global_buffer.capacity_bytes", f"at least {room} bytes (the room kept "
+                        "for activation tiles: AcceleratorConfig.min_activation_room_bytes)",
+                        buffer.capacity_bytes)
+        share = self.weight_share_bytes
+        if share is not None:
+            row = shared_buffer_row_bytes(buffer)
+            share = checks.integer("weight_share_bytes", share, minimum=0)
+            if share > buffer.capacity_bytes - room or share % row:
+                checks.fail("weight_share_bytes", f"a multiple of {row} bytes (one row of the "
+                            f"global buffer) from 0 to {buffer.capacity_bytes - room} (the "
+                            f"buffer less {room} bytes kept for activations)", share)
+            _set(self, "weight_share_bytes", share)
+        weight_view, activation_view = shared_buffer_views(buffer, share or 0)
+        _set(self, "weight_sram", weight_view)
+        _set(self, "activation_sram", activation_view)
+
+    @property
+    def min_activation_room_bytes(self) -> int:
+        """A shared buffer's room that weights never take, in whole rows: one array's worth of
+        input and output words (2 x rows x cols), and at least 256 words (below 100 words per
+        operand, SCALE-Sim's read-buffer model, which the mapper falls back to, has no block:
+        `accelsim.sim.memory.scalesim_block_words`). 0 with split buffers."""
+        if self.global_buffer is None:
+            return 0
+        words = max(2 * self.pe.rows * self.pe.cols, MIN_ACTIVATION_ROOM_WORDS)
+        row = shared_buffer_row_bytes(self.global_buffer)
+        return -(-words * self.weight_bytes // row) * row
+
+    def with_weight_share(self, weight_share_bytes: int) -> AcceleratorConfig:
+        """This shared-buffer config with `weight_share_bytes` of the buffer for pinned weights
+        (and the rest for activations)."""
+        return dataclasses.replace(self, weight_share_bytes=weight_share_bytes)
 
     @property
     def weight_bytes(self) -> int:
@@ -299,10 +392,15 @@ class AcceleratorConfig:
         for f in dataclasses.fields(self):
             if f.name == "spec":
                 continue
+            if f.name in _SHARED_ONLY and self.buffer_organisation != "shared":
+                continue  # a split config's dict (and sweep ids hashed from it) as before
             value = getattr(self, f.name)
             is_section = dataclasses.is_dataclass(value) and not isinstance(value, type)
             out[f.name] = _plain(dataclasses.asdict(value) if is_section else value)
         return out
+
+
+_SHARED_ONLY = ("global_buffer", "weight_share_bytes")
 
 
 def _plain(value: object) -> object:
@@ -355,6 +453,10 @@ class _Section:
             except ConfigError:
                 checks.fail(key, "a size such as 4096, 64KiB or 1MiB", value)
         return value
+
+    def raw_size(self, key: str) -> Any:
+        """`size`, unchecked like `raw` (the dataclass checks it)."""
+        return self.size(key)
 
     def sources(self) -> dict[str, str]:
         return checks.source_map("sources", self.raw("sources", {}))
@@ -474,8 +576,27 @@ def config_from_dict(data: object, where: str = "<dict>", path: str | None = Non
         clock = top.raw("clock_mhz")
         weight_bits = check_weight_bits(top.raw("weight_bits"))
         pe = _read_section(top, "pe", _read_pe, weight_bits)
-        weight_sram = _read_section(top, "weight_sram", _read_sram)
-        activation_sram = _read_section(top, "activation_sram", _read_sram)
+        organisation = top.raw("buffer_organisation", "split")
+        checks.one_of("buffer_organisation", organisation, BUFFER_ORGANISATIONS)
+        global_buffer = weight_share = None
+        if organisation == "shared":
+            for key in ("weight_sram", "activation_sram"):
+                # null clears a section inherited through `base:`
+                if top.has(key) and top.raw(key) is not None:
+                    checks.fail(key, "no section with buffer_organisation shared (global_buffer "
+                                "holds weights and activations)", top.raw(key))
+            global_buffer = _read_section(top, "global_buffer", _read_sram)
+            weight_share = top.raw("weight_share_bytes", None)
+            if isinstance(weight_share, str):
+                weight_share = top.raw_size("weight_share_bytes")
+            # placeholders: the config derives both views from the global buffer
+            weight_sram, activation_sram = shared_buffer_views(global_buffer, 0)
+        else:
+            weight_sram = _read_section(top, "weight_sram", _read_sram)
+            activation_sram = _read_section(top, "activation_sram", _read_sram)
+            if top.has("global_buffer"):
+                global_buffer = _read_section(top, "global_buffer", _read_sram)
+            weight_share = top.raw("weight_share_bytes", None)
         dram = dram_config_from_dict(top.raw("dram"), section="dram")
         prng = _read_section(top, "prng", _read_prng)
         index = _read_section(top, "index", _read_index)
@@ -487,7 +608,6 @@ def config_from_dict(data: object, where: str = "<dict>", path: str | None = Non
         sample = top.raw("dram_sample_bursts", 4096)
         policy = top.raw("reuse_policy", "mapper")
         objective = top.raw("mapper_objective", "dram")
-        organisation = top.raw("buffer_organisation", "split")
         staging = top.raw("staging_buffer_bytes", 65536)
         if isinstance(staging, str):
             staging = top.size("staging_buffer_bytes")
@@ -495,4 +615,6 @@ def config_from_dict(data: object, where: str = "<dict>", path: str | None = Non
         return AcceleratorConfig(name, clock, weight_bits, pe, weight_sram, activation_sram,
                                  dram, prng, index, update, simulate_activations, tile_weights,
                                  depth, dram_timing, sample, policy, objective, organisation,
-                                 staging, path, copy.deepcopy(data))
+                                 staging, global_buffer=global_buffer,
+                                 weight_share_bytes=weight_share, path=path,
+                                 spec=copy.deepcopy(data))

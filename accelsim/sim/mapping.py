@@ -117,10 +117,12 @@ class LayerWork:
 def phase_mapping(layer, phase: str, batch: int, config):
     """The phase's GEMM on the array and buffers (`accelsim.sim.memory.map_gemm`): A and C
     in the activation SRAM, B in the weight SRAM (forward, backward_data) or, being dY, in the
-    activation SRAM beside A (backward_weight)."""
+    activation SRAM beside A (backward_weight). A shared global buffer: the tiles of A, B and C
+    must fit together in the part not held by pinned weights (its activation view)."""
     word = config.weight_bytes
     act_words = config.activation_sram.capacity_bytes // word
     weight_words = config.weight_sram.capacity_bytes // word
+    shared_words = act_words if config.buffer_organisation == "shared" else None
     if phase == "backward_weight":
         a_words, b_words = act_words // 2, act_words - act_words // 2
     else:
@@ -129,7 +131,8 @@ def phase_mapping(layer, phase: str, batch: int, config):
     sram_pj = act.read_energy_pj * 8 * word / act.bank_width_bits
     return map_gemm(phase_shape(layer, phase, batch), config.pe.rows, config.pe.cols,
                     config.pe.dataflow, config.reuse_policy, a_words=a_words, b_words=b_words,
-                    objective=config.mapper_objective, sram_pj_per_word=sram_pj,
+                    shared_words=shared_words, objective=config.mapper_objective,
+                    sram_pj_per_word=sram_pj,
                     dram_pj_per_word=config.dram.read_energy_pj_per_bit * 8 * word)
 
 

@@ -7,6 +7,12 @@ Each phase's record holds the counts of its work and traffic (`accelsim.sim.mapp
 cycles and the DRAM model's figures, and is multiplied by the number of iterations it stands
 for; energy is added last (`accelsim.sim.energy`), over the columns `accelsim.sim.results`
 owns.
+
+A shared global buffer (``buffer_organisation: shared``): each run gets its own weight share of
+the buffer (`accelsim.sim.shared_buffer`), so its own layer works (mappings) and placement; the
+records and the traffic table name the buffer's accesses by weights ``weight_sram`` and by
+activations ``activation_sram`` (the config's two views of it, charged at the buffer's energy
+per access), and ``settings["global_buffer"]`` says what each run chose.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from accelsim.sim.machine import Accelerator
 from accelsim.sim.mapping import LayerWork, PhaseTiles, layer_work, mask_tile_counts
 from accelsim.sim.plan import iteration_phases, iteration_plans, load_phases
 from accelsim.sim.results import COLUMNS, COUNT_COLUMNS, SimulationResult, traffic_table
+from accelsim.sim.shared_buffer import choose_weight_share
 from accelsim.trace.format import load_trace  # torch-free
 
 MODES = ("train", "inference")
@@ -77,9 +84,35 @@ def _request_frame(logs) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _simulate_run(run: str, trace, works, config, mode, every_iteration, record):
+def _works(layers: list[dict], config, batch: int, mode: str, untracked_zero: bool
+           ) -> list[LayerWork]:
+    works = [layer_work(row, config, batch, mode) for row in layers]
+    if untracked_zero:  # zeros are neither stored nor regenerated
+        works = [replace(w, untracked_zero=True) for w in works]
+    return works
+
+
+def _shared_run(trace, layers, works, config, batch, mode, plans):
+    """A run's config and layer works on a shared global buffer: its weight share (the
+    config's, or the one `shared_buffer.choose_weight_share` picks) and the mappings the rest
+    of the buffer allows. With split buffers, `config` and `works` as they are."""
+    if config.buffer_organisation != "shared":
+        return config, works, None
+    share, weighed = config.weight_share_bytes, None
+    if share is None:
+        share, weighed = choose_weight_share(config, layers, works, plans, batch, mode,
+                                             trace.dense)
+    run_config = config.with_weight_share(share)
+    run_works = _works(layers, run_config, batch, mode, trace.untracked_values == "zero")
+    chosen = {"weight_share_bytes": share,
+              "activation_bytes": config.global_buffer.capacity_bytes - share,
+              "chosen": weighed is not None, **(weighed or {})}
+    return run_config, run_works, chosen
+
+
+def _simulate_run(run: str, trace, works, config, mode, every_iteration, record, plans=None):
     dense = trace.dense
-    plans = iteration_plans(trace, every_iteration)
+    plans = plans if plans is not None else iteration_plans(trace, every_iteration)
     dram_cache: dict = {}
     counts_by_snapshot: dict = {}
 
@@ -130,6 +163,11 @@ def _simulate_run(run: str, trace, works, config, mode, every_iteration, record)
     return rows, requests, {"simulated_iterations": len(memo), "simulated_tiles": tiles}
 
 
+def _operand_bytes(works: list[LayerWork]) -> dict:
+    return {(w.layer_id, phase): roles
+            for w in works for phase, roles in w.activation_operand_bytes.items()}
+
+
 def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool = True,
              every_iteration: bool = False, batch_size: int | None = None,
              record_dram_requests: bool = False) -> SimulationResult:
@@ -151,30 +189,41 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
     if batch < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch}")
     layers = trace.layers.to_dict("records")
-    works = [layer_work(row, config, batch, mode) for row in layers]
-    if trace.untracked_values == "zero":  # zeros are neither stored nor regenerated
-        works = [replace(w, untracked_zero=True) for w in works]
+    works = _works(layers, config, batch, mode, trace.untracked_values == "zero")
 
-    rows, requests, effort = _simulate_run("trace", trace, works, config, mode,
-                                           every_iteration, record_dram_requests)
+    # with a shared buffer each run has its own weight share, so its own mappings (works)
+    plans = iteration_plans(trace, every_iteration)
+    run_config, run_works, shares = _shared_run(trace, layers, works, config, batch, mode,
+                                                plans)
+    works_by_run = {"trace": run_works}
+    shares_by_run = {"trace": shares}
+    rows, requests, effort = _simulate_run("trace", trace, run_works, run_config, mode,
+                                           every_iteration, record_dram_requests, plans)
     all_requests: dict | None = {"trace": requests} if record_dram_requests else None
     baseline_identity = None
     if baseline:
         if trace.dense:
             dense_rows = [dict(r, run="dense") for r in rows]
             baseline_identity = trace.identity
+            works_by_run["dense"], shares_by_run["dense"] = run_works, shares
             if all_requests is not None:
                 all_requests["dense"] = requests
         else:
             dense = trace.as_dense()
+            dense_plans = iteration_plans(dense, every_iteration)
+            dense_config, dense_works, dense_shares = _shared_run(
+                dense, layers, works, config, batch, mode, dense_plans)
+            works_by_run["dense"], shares_by_run["dense"] = dense_works, dense_shares
             dense_rows, dense_requests, dense_effort = _simulate_run(
-                "dense", dense, works, config, mode, every_iteration, record_dram_requests)
+                "dense", dense, dense_works, dense_config, mode, every_iteration,
+                record_dram_requests, dense_plans)
             effort["simulated_tiles"] += dense_effort["simulated_tiles"]
             baseline_identity = dense.identity
             if all_requests is not None:
                 all_requests["dense"] = dense_requests
         rows = rows + dense_rows
     records = pd.DataFrame(rows)
+    # a shared buffer's energies and leakage do not depend on the weight share: one config
     records = apply_energy(records, config)[list(COLUMNS)]
     settings = {
         "mode": mode, "batch_size": batch, "every_iteration": bool(every_iteration),
@@ -183,10 +232,14 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
         "simulated_tiles": effort["simulated_tiles"], "accelsim_version": __version__,
         "energy_sources": energy_sources(config),
     }
-    operand_bytes = {(w.layer_id, phase): roles
-                     for w in works for phase, roles in w.activation_operand_bytes.items()}
+    if config.buffer_organisation == "shared":
+        settings["global_buffer"] = shares_by_run
+        traffic = pd.concat(
+            [traffic_table(records[records["run"] == run], _operand_bytes(run_works_), config)
+             for run, run_works_ in works_by_run.items()], ignore_index=True)
+    else:
+        traffic = traffic_table(records, _operand_bytes(works), config)
     result = SimulationResult(records, config.to_dict(), trace.identity, settings,
-                              baseline_identity, all_requests,
-                              traffic=traffic_table(records, operand_bytes, config))
+                              baseline_identity, all_requests, traffic=traffic)
     result.check()  # conservation and accounting hold by construction; a failure is a bug
     return result
