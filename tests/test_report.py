@@ -222,3 +222,13 @@ def test_report_of_a_simulation_matches_a_reload(folders):
     fresh = simulate(folders["trace"], "default", mode="train")
     assert loaded.records.equals(fresh.records)
     assert loaded.trace_identity["manifest_sha256"] == fresh.trace_identity["manifest_sha256"]
+
+
+def test_config_line_names_the_buffers_a_config_has():
+    from accelsim.analysis.report import _config_line
+    from accelsim.config import load_accelerator_config
+
+    shared = _config_line(load_accelerator_config("shared-ws-32x32").to_dict())
+    split = _config_line(load_accelerator_config("default").to_dict())
+    assert "global buffer of 10 MiB" in shared and "weight SRAM" not in shared
+    assert "weight SRAM 8 MiB" in split and "activation SRAM 2 MiB" in split

@@ -136,9 +136,15 @@ def _trace_identity_line(ident: dict) -> str:
 
 def _config_line(config: dict) -> str:
     pe, ws, dram = config.get("pe", {}), config.get("weight_sram", {}), config.get("dram", {})
+    shared = config.get("buffer_organisation") == "shared"
+    # a shared buffer's weight_sram is a derived view: name the one buffer instead
+    buffer = (f"one global buffer of {format_bytes(config['global_buffer']['capacity_bytes'])}"
+              if shared else f"weight SRAM {format_bytes(ws.get('capacity_bytes', 0))}, "
+              f"activation SRAM "
+              f"{format_bytes(config.get('activation_sram', {}).get('capacity_bytes', 0))}")
     return (f"{pe.get('rows')}×{pe.get('cols')} {str(pe.get('dataflow', '')).upper()} array at "
-            f"{config.get('clock_mhz')} MHz, {config.get('weight_bits')}-bit weights, weight SRAM "
-            f"{format_bytes(ws.get('capacity_bytes', 0))}, DRAM {dram.get('preset')}")
+            f"{config.get('clock_mhz')} MHz, {config.get('weight_bits')}-bit weights, {buffer}, "
+            f"DRAM {dram.get('preset')}")
 
 
 def _sweep_section(folder: Path, rel: Path, figures: list, heading="SRAM sweep") -> list[str]:
