@@ -231,8 +231,20 @@ def main(argv=None) -> int:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
     write_text_atomic(RESULTS, buffer.getvalue())
     if args.report:
-        write_text_atomic(REPORT, markdown(rows, worst))
+        write_text_atomic(REPORT, with_table(REPORT, markdown(rows, worst)))
     return 0
+
+
+def with_table(report: Path, table: str) -> str:
+    """The report's text with its table replaced (the prose around it kept), or the table."""
+    if not report.exists():
+        return table
+    lines = report.read_text().splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("| DRAM |")), None)
+    end = next((i for i, line in enumerate(lines) if line.startswith("| **worst**")), None)
+    if start is None or end is None or end < start:
+        return table
+    return "".join(lines[:start]) + table + "".join(lines[end + 1:])
 
 
 def markdown(rows, worst) -> str:
