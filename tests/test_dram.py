@@ -1026,3 +1026,18 @@ def test_closed_page_streams_are_bounded_by_activates_not_the_bus():
     assert closed.row_hits == 0 and closed.activates == n
     assert closed.busy_cycles >= n * TFAW / 4
     assert opened.busy_cycles < closed.busy_cycles
+
+
+@pytest.mark.parametrize("queue_depth, expected_end", [
+    # queue of 2: the third read waits for the next queue-full, whose activate follows the
+    # first queue-full's last (tRC = 74) by tRRD_S: 78 + tRCD + tCL + BL/2 = 126
+    (2, TRC + TRRD_S + TRCD + TCL + BURST),
+    # queue of 32: all three queued together; bank group 1 activates at tRRD_S and is done by
+    # 52, so the end is the second read of bank group 0: 74 + 48 = 122
+    (32, TRC + FIRST_READ),
+])
+def test_closed_page_banks_prepare_only_for_queued_requests(queue_depth, expected_end):
+    places = [dict(row=0, column=0), dict(row=0, column=1), dict(bank_group=1)]
+    model = ddr4_model(page_policy="closed", queue_depth=queue_depth)
+    batch = model.access(addresses(DDR4, *places), False, 0)
+    assert batch.end_cycle == pytest.approx(expected_end)

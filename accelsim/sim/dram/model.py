@@ -567,9 +567,10 @@ class DramModel:
         With a write drain inside the chunk, the bursts are timed phase by phase (a run of
         reads, then a drained batch of writes, ...), each phase after the state the one before
         left: while the write buffer drains the reads wait in their queue (DRAMsim3's
-        controller moves no read to the banks until the drain's writes are all issued), so a
-        bank's switch from one phase's row to the next starts after its last column command
-        of the phase on the data bus, not earlier.
+        controller moves no read to the bank queues until the drain's writes are all queued),
+        so a bank's switch from one phase's row to the next starts after its last column
+        command of the phase on the data bus, not earlier. Under the closed-page policy the
+        phases are also cut every queue-full (see the module docstring).
         """
         fields = self.config.decode_bursts(burst_index)
         order = self._drain_order(fields["channel"], writes)
