@@ -22,7 +22,10 @@ The timing model (what is computed per batch)
    (DRAMsim3 controller.cc moves no read to the bank queues until the drain's writes are
    queued); within such a phase each channel's bus takes the bursts as their data is ready
    (a bank that finishes its part of the phase early starts its switch early, as DRAMsim3's
-   per-bank command queues do). Then FR-FCFS
+   per-bank command queues do). Each phase is one set of numpy passes, so mixed calls cost
+   per phase: a burst-interleaved copy of 2^18 bursts took 7.3 s against 0.45 s timed in one
+   pass (2 shared cores); single-direction calls (every stream the simulator sends) take the
+   one pass as before. Then FR-FCFS
    within the request queue (`queue_depth` requests per channel, see `_first_ready_order`):
    in each queue window a bank serves its open row's requests first, then its other rows
    oldest first. Per bank, in that order: a burst is a row *hit* if the bank's open row is its
