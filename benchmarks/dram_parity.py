@@ -15,7 +15,9 @@ energies. So cycles, row hits and energy differ only where the controllers diffe
 
 Streams: sequential read; uniform random reads; tile-sized mixes (32 KB read + 8 KB write per
 tile, tiles arriving slightly faster than the DRAM serves them); a burst-interleaved copy
-(read a burst, write a burst, two regions); and the request streams accelsim itself records
+(read a burst, write a burst, two regions); the sequential and tile streams again with the
+closed-page policy on both sides (`page_policy = closed`, DRAMsim3 `row_buf_policy =
+CLOSE_PAGE`); and the request streams accelsim itself records
 (`simulate(record_dram_requests=True)`) for the LeNet-300-100 sample trace (dense and DropBack)
 and for one ResNet-18 training step at batch 1 (dense and DropBack at 1M tracked weights),
 issued on the DRAM clock as accelsim issued them.
@@ -163,8 +165,17 @@ def recorded_streams(preset: str, max_bursts: int):
 
 
 # ---- table -------------------------------------------------------------------------------------
+def closed_page_streams(config):
+    """The synthetic patterns that the closed-page policy changes most (rows opened per burst)."""
+    for name, addresses, writes, arrival in synthetic_streams(config):
+        if name in ("sequential read", "tiles 32K read + 8K write"):
+            yield f"{name}, closed page", addresses, writes, arrival
+
+
 def compare(driver, preset, name, addresses, writes, arrival) -> dict:
-    config = dram_preset(preset)
+    # closed-page rows: both sides get page_policy = closed (DRAMsim3 row_buf_policy = CLOSE_PAGE)
+    config = dram_preset(preset, page_policy="closed") if name.endswith("closed page") \
+        else dram_preset(preset)
     started = time.perf_counter()
     ours = replay_trace(config, addresses, writes, arrival)
     seconds = time.perf_counter() - started
@@ -199,7 +210,7 @@ def main(argv=None) -> int:
     rows = []
     for preset in args.presets:
         config = dram_preset(preset)
-        streams = list(synthetic_streams(config))
+        streams = list(synthetic_streams(config)) + list(closed_page_streams(config))
         if not args.synthetic_only:
             streams += list(recorded_streams(preset, args.max_bursts))
         for name, addresses, writes, arrival in streams:
@@ -220,8 +231,20 @@ def main(argv=None) -> int:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
     write_text_atomic(RESULTS, buffer.getvalue())
     if args.report:
-        write_text_atomic(REPORT, markdown(rows, worst))
+        write_text_atomic(REPORT, with_table(REPORT, markdown(rows, worst)))
     return 0
+
+
+def with_table(report: Path, table: str) -> str:
+    """The report's text with its table replaced (the prose around it kept), or the table."""
+    if not report.exists():
+        return table
+    lines = report.read_text().splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("| DRAM |")), None)
+    end = next((i for i, line in enumerate(lines) if line.startswith("| **worst**")), None)
+    if start is None or end is None or end < start:
+        return table
+    return "".join(lines[:start]) + table + "".join(lines[end + 1:])
 
 
 def markdown(rows, worst) -> str:

@@ -953,3 +953,91 @@ def test_whole_run_export_size_guard_names_the_size(tmp_path, monkeypatch):
                                      export="ramulator2", trace=trace,
                                      export_iterations="distinct")
     assert len(read_dram_trace(written[0], "ramulator2")[0]) < whole
+
+
+def test_reads_wait_while_a_write_drain_switches_their_bank():
+    # Write buffer of 1: the write drains at once, ahead of the read that arrived after it,
+    # and the read (another row of the same bank) is timed after the drain: its precharge waits
+    # for the write's data on the bus plus write recovery, then tRP and tRCD (issue 11).
+    model = ddr4_model(write_buffer_depth=1)
+    pair = addresses(DDR4, dict(row=1), dict(row=0))
+    batch = model.access(pair, [True, False], 0)
+    write_end = TRCD + TCWL + BURST                      # 42: the write's data leaves the bus
+    activate = max(write_end + TWR + TRP, TRC)           # 88: precharge at 66, activate at 88
+    assert (batch.row_misses, batch.row_conflicts) == (1, 1)
+    assert batch.end_cycle == pytest.approx(activate + TRCD + TCL + BURST)
+
+
+def test_reads_held_during_a_drain_wait_for_the_writes_on_the_bus():
+    # Arrival: 4 reads to bank group 1 (row 0), 4 writes to bank group 0 (row 1), one read to
+    # bank group 0 row 0. Write buffer 4: the drain is the writes as one batch after the first
+    # reads, and the last read is held until the drain is done. Reads: activate 0, data ends
+    # 48, 56, 64, 72. Writes: activate tRRD_S = 4, but the bus takes them after the reads
+    # (+ BL/2 + tRTRS) tCCD_L apart: data ends 77, 85, 93, 101, so the last write's column
+    # command is at 101 - tCWL - BL/2 = 81 (the bank alone would allow 4 + tRCD + 3 tCCD_L =
+    # 50). The held read's precharge waits for that command + tCWL + BL/2 + tWR: 125; activate
+    # 147; data 147 + tRCD + tCL + BL/2 = 195. (Before issue 11's drain phases: 164.)
+    places = ([dict(bank_group=1, column=k) for k in range(4)]
+              + [dict(bank_group=0, row=1, column=k) for k in range(4)] + [dict(bank_group=0)])
+    model = ddr4_model(write_buffer_depth=4)
+    batch = model.access(addresses(DDR4, *places), [False] * 4 + [True] * 4 + [False], 0)
+    last_read_end = TRCD + TCL + BURST + 3 * TCCD_L                          # 72
+    last_write_column = last_read_end + BURST + TRTRS + 3 * TCCD_L - TCWL - BURST  # 81
+    activate = last_write_column + TCWL + BURST + TWR + TRP
+    assert batch.end_cycle == pytest.approx(activate + TRCD + TCL + BURST)
+    assert (batch.row_misses, batch.row_conflicts, batch.row_hits) == (2, 1, 6)
+
+
+# ---------------------------------------------------------------------------------------------
+# closed-page policy: every column command precharges its row (DRAMsim3 CLOSE_PAGE)
+
+
+def test_closed_page_second_read_to_the_same_row_pays_trcd_again():
+    both = addresses(DDR4, dict(row=0, column=0), dict(row=0, column=1))
+    batch = ddr4_model(page_policy="closed").access(both, False, 0)
+    # read auto-precharge at tRCD + tRTP = 34, so the next activate waits for tRC (74) > 56
+    second_activate = max(TRC, TRCD + TRTP + TRP)
+    assert batch.end_cycle == pytest.approx(second_activate + TRCD + TCL + BURST)
+    assert (batch.row_hits, batch.row_misses, batch.row_conflicts, batch.activates) == (0, 2, 0, 2)
+    # open page: the same pair is one activate and a hit tCCD_L later
+    opened = ddr4_model().access(both, False, 0)
+    assert (opened.row_hits, opened.end_cycle) == (1, FIRST_READ + TCCD_L)
+
+
+@pytest.mark.parametrize("arrival_offset", [-1, 0])
+def test_closed_page_read_after_a_write_waits_for_the_write_recovery_precharge(arrival_offset):
+    # Write at 0: column tRCD, auto-precharge at tRCD + tCWL + BL/2 + tWR = 66, bank ready for
+    # an activate tRP later (88). A read to the same row arriving at 87 waits to 88; at 88 it
+    # activates at once. Either way it pays tRCD: no row stays open.
+    model = ddr4_model(page_policy="closed")
+    model.access(at(row=0), True, 0)
+    ready = TRCD + TCWL + BURST + TWR + TRP
+    batch = model.access(at(row=0, column=1), False, ready + arrival_offset)
+    assert (batch.row_hits, batch.row_misses) == (0, 1)
+    assert batch.end_cycle == pytest.approx(ready + TRCD + TCL + BURST)
+
+
+def test_closed_page_streams_are_bounded_by_activates_not_the_bus():
+    # A long sequential read with every burst its own activate: four activates per tFAW, so
+    # at least tFAW / 4 cycles per burst instead of the bus's BL/2 (and no row hits).
+    n = 4096
+    closed = ddr4_model(page_policy="closed").stream(0, n * 64, False, 0)
+    opened = ddr4_model().stream(0, n * 64, False, 0)
+    assert closed.row_hits == 0 and closed.activates == n
+    assert closed.busy_cycles >= n * TFAW / 4
+    assert opened.busy_cycles < closed.busy_cycles
+
+
+@pytest.mark.parametrize("queue_depth, expected_end", [
+    # queue of 2: the third read waits for the next queue-full, whose activate follows the
+    # first queue-full's last (tRC = 74) by tRRD_S: 78 + tRCD + tCL + BL/2 = 126
+    (2, TRC + TRRD_S + TRCD + TCL + BURST),
+    # queue of 32: all three queued together; bank group 1 activates at tRRD_S and is done by
+    # 52, so the end is the second read of bank group 0: 74 + 48 = 122
+    (32, TRC + FIRST_READ),
+])
+def test_closed_page_banks_prepare_only_for_queued_requests(queue_depth, expected_end):
+    places = [dict(row=0, column=0), dict(row=0, column=1), dict(bank_group=1)]
+    model = ddr4_model(page_policy="closed", queue_depth=queue_depth)
+    batch = model.access(addresses(DDR4, *places), False, 0)
+    assert batch.end_cycle == pytest.approx(expected_end)

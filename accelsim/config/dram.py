@@ -179,6 +179,11 @@ class DramConfig:
     trtrs_cycles: int = 0
     # The controller in front of the channels (per channel): request queue, write buffer,
     # page policy. Defaults follow DRAMsim3's configs (trans_queue_size = 32, OPEN_PAGE).
+    # page_policy "open" leaves a row open until a request needs another row of its bank (or a
+    # refresh); "closed" is strict closed page: every column command auto-precharges its row
+    # (DRAMsim3 row_buf_policy = CLOSE_PAGE, which issues READ_PRECHARGE / WRITE_PRECHARGE for
+    # every transaction), so every burst pays an activate and tRCD, even when the queue holds
+    # another request to the same row.
     queue_depth: int = 32
     write_buffer_depth: int = 32
     page_policy: str = "open"

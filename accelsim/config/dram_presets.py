@@ -13,9 +13,13 @@ Conventions
   `write_energy_pj_per_bit` are the DRAM core on VDD (arrays, sense amplifiers, on-die data
   path as the IDD currents measure it), all three presets from a DRAMsim3 config's currents by
   the Micron TN-40-07 method; `io_energy_pj_per_bit` is everything between the core and the
-  controller per bit moved (output drivers, on-die termination at both ends, and for HBM2 the
-  on-die movement to the I/O), from a separate cited figure; background and refresh are
-  `background_power_mw`. VPP (wordline pump) is in none of them.
+  controller per bit moved, from a separate cited figure, and each preset's figure covers a
+  different part of it: DDR4 output drivers and on-die termination at both ends of a 2-rank
+  channel, controller included (Micron's DDR4 power calculator); LPDDR4 the DRAM's VDDQ
+  current only (drivers on reads, receivers on writes; Micron currents via DRAMPower's
+  memspec), so without the controller's side; HBM2 the on-die data movement to the I/O plus
+  the I/O (O'Connor et al.). Background and refresh are `background_power_mw`. VPP (wordline
+  pump) is in none of them.
 - `background_power_mw` is per channel: active standby plus the average refresh power
   (refresh is not charged per REF command anywhere else).
 - A source string names where the number was read; "derived" marks arithmetic on sourced
@@ -184,7 +188,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "activate_energy_pj": 3478.0,
             "read_energy_pj_per_bit": 6.1,
             "write_energy_pj_per_bit": 5.66,
-            "io_energy_pj_per_bit": 0.0,
+            "io_energy_pj_per_bit": 2.19,
             "background_power_mw": 40.0,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
             **_CONTROLLER_VALUES,
@@ -237,8 +241,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                 "device / 38.4 Gb/s = 5.66 pJ/bit, core only (no I/O)"
             ),
             "io_energy_pj_per_bit": (
-                "estimate: 0, no LPDDR4 I/O figure was read (LPDDR4's unterminated LVSTL I/O "
-                f"is small; {_ACCELERGY_LPDDR4} all-in is the old figure); set it to charge I/O"
+                "derived: DRAMPower (github tukl-msd/DRAMPower) "
+                "memspecs/MICRON_6Gb_LPDDR4-3200_32bit_A.json, Micron LPDDR4-3200 x16 VDDQ "
+                "currents at VDDQ 1.1 V: read (IDD4RQ 150 - IDD3NQ 0.75) mA = 164 mW, write "
+                "(IDD4WQ 55 - IDD3NQ 0.75) mA = 59.7 mW per device, / (16 DQ x 3.2 Gb/s) = "
+                "3.21 pJ/bit read, 1.17 pJ/bit write; mean 2.19. The DRAM's VDDQ only (its "
+                "output drivers into the LVSTL termination on reads, its receivers on writes); "
+                "the controller's own driver and receiver power is not included"
             ),
             "background_power_mw": (
                 "estimate: ~40 mW per 32-bit channel, scaled from the LPDDR3-1600 x32 active "

@@ -17,12 +17,19 @@ Two timing modes (``dram_timing`` in the accelerator config):
   the burst rotation of the address mapping (channel, bank group); streams longer than
   ``dram_sample_bursts`` are timed on that many bursts and scaled; refresh is charged as its
   average share. The streams of one request follow each other; requests overlap as above.
-  Still scaled from an idle DRAM: a stateful cached mode (the live model on each stream's first
-  bursts) was measured at 47 s for a ResNet-18 batch-32 step against the 1 s budget, so it was
-  not kept; ``exact`` measured 15.3 s (dense) and 26.5 s (DropBack) for that step against 0.74
-  and 1.5 s cached in the same session (2 shared cores), so ``cached`` stays the default and
-  ``exact`` is the validation path (issue 11; carrying only the open-row table and bank-ready
-  times between cached streams is left open).
+  Still timed from an idle DRAM (all rows closed, no refresh closings): a stateful cached mode
+  (the live model on each stream's first bursts) was measured at 47 s for a ResNet-18 batch-32
+  step against the 1 s budget, so it was not kept. Carrying the open rows between cached
+  streams cannot matter much, measured (benchmarks/dram_timing_modes.py, default DDR4 config,
+  cached against exact): total cycles +0.001 % (LeNet-300-100 demo trace), +0.05 % (ResNet-18
+  step dense), +0.06 % (DropBack 1M); DRAM dynamic energy -0.62 %, -0.06 %, -0.05 %; the open
+  row a stream finds changes one activate per bank it touches, against thousands of bursts
+  (ResNet-18 DropBack: cached counts 447,687 activates, exact without refresh 442,236). The
+  activate counts themselves are 9-10 % low on ResNet-18 (25 % on the 16 of the LeNet run)
+  because cached leaves out the rows that refreshes close (exact with refresh 490,625): about
+  0.06 % of the DRAM energy. `exact` cost 37-87 s per ResNet-18 step against 1.7-3.2 s cached
+  in the same runs (2 shared cores at load 10), so ``cached`` stays the default and
+  ``exact`` is the validation path (issue 11).
 """
 
 from __future__ import annotations
