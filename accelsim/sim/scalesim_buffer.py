@@ -60,6 +60,21 @@ class Im2col:
     def k(self) -> int:
         return self.kh * self.kw * self.channels
 
+    @property
+    def distinct_words(self) -> int:
+        """Input words the windows touch (rows and columns reached by some window)."""
+        rows = ((self.out_height - 1) * self.stride + self.kh if self.stride <= self.kh
+                else self.out_height * self.kh)
+        columns = ((self.out_width - 1) * self.stride + self.kw if self.stride <= self.kw
+                   else self.out_width * self.kw)
+        return self.images * rows * columns * self.channels
+
+    @property
+    def windows_overlap(self) -> bool:
+        """Whether two outputs share an input word (else no address repeats in a pass)."""
+        return ((self.stride < self.kh and self.out_height > 1)
+                or (self.stride < self.kw and self.out_width > 1))
+
 
 def _row_and_column_addresses(g: Im2col) -> tuple[np.ndarray, np.ndarray]:
     """A[m, k] = base[m] + offset[k]."""
@@ -71,7 +86,9 @@ def _row_and_column_addresses(g: Im2col) -> tuple[np.ndarray, np.ndarray]:
     i, rest = np.divmod(k, g.kw * g.channels)
     j, c = np.divmod(rest, g.channels)
     offset = (i * g.in_width + j) * g.channels + c
-    return base, offset
+    # int32 halves the replay's memory traffic where the addresses allow it
+    kind = np.int32 if base[-1] + offset[-1] < 2**31 else np.int64
+    return base.astype(kind), offset.astype(kind)
 
 
 def _skewed(lead: np.ndarray, cross: np.ndarray) -> np.ndarray:
@@ -104,67 +121,135 @@ def pass_stream(g: Im2col, dataflow: str, rows: int, cols: int) -> np.ndarray:
     raise ValueError(f"dataflow: expected one of {DATAFLOWS}, got {dataflow!r}")
 
 
-def window_misses(stream: np.ndarray, passes: int, block: int) -> int:
-    """DRAM reads of `passes` repeats of `stream` through a buffer that forgets everything
-    each time `block` distinct addresses have been missed since it last did."""
+def window_misses(stream: np.ndarray, passes: int, block: int,
+                  distinct: int | None = None) -> int:
+    """DRAM reads of `passes` repeats of `stream` (addresses >= 0; `distinct` of them, counted
+    if not given) through a buffer that forgets everything each time `block` distinct
+    addresses have been missed since it last did."""
     size = len(stream)
     if size == 0 or passes <= 0:
         return 0
     if block <= 0:
         return size * passes
-    seen = np.zeros(int(stream.max()) + 1, dtype=bool)
-    first_at = np.zeros(len(seen), dtype=np.int64)
-    distinct = int(np.count_nonzero(np.bincount(stream, minlength=1)))
+    if distinct is None:
+        distinct = int(np.count_nonzero(np.bincount(stream, minlength=1)))
     if distinct < block:  # no window ever fills: each distinct word once
         return distinct
-    misses = count = 0
-    chunk = max(4096, 2 * block)
-    phase_at_pass: dict[int, tuple[int, int]] = {}
-    window_start = size  # offset, in the previous pass, where the open window began
+    if passes <= 2:
+        return _scan(stream, passes, block)  # too few passes to repay a sort
+    last_use = _last_use(stream)
+    if int((np.arange(size) - last_use).min()) >= block:
+        # two uses of a word are always >= block requests apart, and a window holding no
+        # repeat is exactly `block` requests long: a window's end falls between every two
+        # uses, so every request misses
+        return passes * size
+    # A window never spans a whole pass (a pass holds >= block distinct words), so the state
+    # at any window start is fixed by that start's offset in its pass: where a pass opens a
+    # window at an offset where an earlier pass did, the rest of it repeats that pass; once
+    # a pass ends where an earlier one did, the passes between repeat.
+    opened: dict[int, tuple[int, int]] = {}  # window start offset -> (pass, misses before)
+    per_pass: list[int] = []
+    ended: list[int] = []  # per pass: offset where the window open at its end began
+    ended_at: dict[int, int] = {}
+    # where the window open now began, in this pass's offsets (negative: in the previous
+    # pass); the first pass opens one at its start
+    start, count = 0, 0
     p = 0
     while p < passes:
-        # a window never spans a whole pass (the pass alone holds >= block distinct words),
-        # so the state at a pass start is fixed by where the open window began
-        if window_start in phase_at_pass:
-            p0, misses0 = phase_at_pass[window_start]
-            period, gained = p - p0, misses - misses0
-            skip = (passes - p) // period
-            misses += skip * gained
-            p += skip * period
-            phase_at_pass.clear()
-            if p >= passes:
-                break
-        phase_at_pass[window_start] = (p, misses)
-        lo = 0
-        window_start_next = window_start if count else size
+        misses, lo = 0, 0
         while lo < size:
-            hi = min(size, lo + chunk)
-            a = stream[lo:hi]
-            index = np.arange(hi - lo)
-            first_at[a[::-1]] = index[::-1]
-            new = (first_at[a] == index) & ~seen[a]
-            total = np.cumsum(new)
+            if count == 0 and lo in opened and opened[lo][0] < p:
+                q, before = opened[lo]
+                misses += per_pass[q] - before
+                start, count = ended[q], _held(last_use, ended[q])
+                break
+            if count == 0:
+                opened.setdefault(lo, (p, misses))
+            hi = min(size, lo + max(4096, 2 * block))
+            new = last_use[lo:hi] < start  # not used since the open window began
+            total = np.cumsum(new, dtype=np.int64)
             need = block - count
             if total[-1] < need:
-                seen[a[new]] = True
                 count += int(total[-1])
                 misses += int(total[-1])
                 lo = hi
                 continue
             end = int(np.searchsorted(total, need))  # the miss that fills the window
             misses += need
-            seen[:] = False
+            lo = start = lo + end + 1
+            count = 0
+        per_pass.append(misses)
+        ended.append(start)
+        if start in ended_at:
+            first = ended_at[start] + 1
+            cycle = per_pass[first:]
+            rest = passes - p - 1
+            return (sum(per_pass) + (rest // len(cycle)) * sum(cycle)
+                    + sum(cycle[:rest % len(cycle)]))
+        ended_at[start] = p
+        start -= size  # the next pass sees it as begun in the previous one
+        p += 1
+    return sum(per_pass)
+
+
+def _scan(stream: np.ndarray, passes: int, block: int) -> int:
+    """The replay without a sort: a chunk at a time, an address is new to the window if the
+    window's number is not stamped on it and it is its first sighting in the chunk."""
+    window_of = np.full(int(stream.max()) + 1, -1, dtype=np.int32)
+    first_at = np.zeros(len(window_of), dtype=np.int32)
+    index = np.arange(min(len(stream), max(4096, 2 * block)), dtype=np.int32)
+    window = misses = count = 0
+    for _ in range(passes):
+        lo = 0
+        while lo < len(stream):
+            a = stream[lo:lo + len(index)]
+            at = index[:len(a)]
+            first_at[a[::-1]] = at[::-1]  # a reversed scatter leaves the first sighting
+            new = (first_at[a] == at) & (window_of[a] != window)
+            total = np.cumsum(new, dtype=np.int64)
+            need = block - count
+            if total[-1] < need:
+                window_of[a[new]] = window
+                count += int(total[-1])
+                misses += int(total[-1])
+                lo += len(a)
+                continue
+            end = int(np.searchsorted(total, need))  # the miss that fills the window
+            misses += need
+            window += 1  # forget everything
             count = 0
             lo += end + 1
-            window_start_next = lo
-            chunk = max(4096, 2 * (end + 1))
-        window_start = window_start_next if count else size
-        p += 1
     return misses
+
+
+def _last_use(stream: np.ndarray) -> np.ndarray:
+    """Per request, the offset of the previous use of its address, the passes repeating
+    back to back: in this pass (>= 0), else its last use in the previous pass (< 0)."""
+    order = np.argsort(stream, kind="stable")
+    ordered = stream[order]
+    same = ordered[1:] == ordered[:-1]
+    last = np.empty(len(stream), dtype=np.int64)
+    last[order[1:][same]] = order[:-1][same]
+    firsts = np.flatnonzero(np.concatenate(([True], ~same)))
+    lasts = np.concatenate((firsts[1:], [len(stream)])) - 1
+    last[order[firsts]] = order[lasts] - len(stream)
+    return last
+
+
+def _held(last_use: np.ndarray, offset: int) -> int:
+    """Distinct addresses requested from `offset` to the pass end."""
+    return int(np.count_nonzero(last_use[offset:] < offset))
 
 
 def ifmap_dram_reads(g: Im2col, n: int, dataflow: str, rows: int, cols: int,
                      block: int) -> int:
     """SCALE-Sim's ifmap DRAM reads for the GEMM A . B with A = im2col(g), B K x n."""
     passes = 1 if dataflow == "is" else -(-int(n) // int(cols))
-    return window_misses(pass_stream(g, dataflow, rows, cols), passes, block)
+    distinct = g.distinct_words
+    if distinct < block:
+        return distinct  # the buffer never forgets: each word once
+    if not g.windows_overlap:
+        # no word is used twice in a pass, and a pass (>= block words) always crosses a
+        # window's end before it comes back to a word: every request misses
+        return passes * g.m * g.k
+    return window_misses(pass_stream(g, dataflow, rows, cols), passes, block, distinct)
