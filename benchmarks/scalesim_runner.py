@@ -619,6 +619,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--gemm", action="store_true", help="write the GEMM topology form")
     parser.add_argument("--rerun", action="store_true", help="ignore the cached result")
+    parser.add_argument("--probe", action="store_true",
+                        help="run the probe layers (probe_layers()) instead of --network")
     parser.add_argument("--verify", action="store_true",
                         help="check the closed forms against the cached results and small "
                              "probe runs (run now), instead of running --network")
@@ -628,11 +630,12 @@ def main(argv=None) -> int:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False))
         return 0
-    for network in args.network or ["resnet18"]:
+    for network in ["probe"] if args.probe else args.network or ["resnet18"]:
         for dataflow in args.dataflow:
             setup = ScaleSimSetup(dataflow, args.rows, args.cols, args.sram_kb, args.sram_kb,
                                   args.sram_kb)
             per_layer, facts = run_scalesim(network, setup, batch_size=args.batch_size,
+                                            layers=probe_layers() if args.probe else None,
                                             gemm=args.gemm or None, rerun=args.rerun)
             print(f"{setup.key(network, args.batch_size)}: "
                   f"compute cycles {int(per_layer['compute_cycles'].sum()):,}, "

@@ -26,11 +26,12 @@ source (`scalesim/memory/read_buffer_estimate_bw.py`, `write_buffer.py`,
 - each read buffer remembers distinct addresses in blocks of 50·floor(words/100); when a block
   fills it starts afresh and everything earlier misses again. So an operand whose distinct
   words (its footprint) fit in one block is read from DRAM once. Otherwise, for an im2col A
-  whose window geometry is known (`GemmShape.a_window`), its request stream is replayed
-  through that rule exactly (`accelsim.sim.scalesim_buffer`); without a geometry (a plain
-  matrix; the backward phases of a strided convolution) a use whose reuse distance (distinct
-  words between two uses) is at least a block always misses, and a shorter one misses with the
-  chance that a block boundary falls between the two (distance / block).
+  whose window geometry is known (`GemmShape.a_window`: the forward phase, the one SCALE-Sim
+  models), its request stream is replayed through that rule exactly
+  (`accelsim.sim.scalesim_buffer`); otherwise (a plain matrix; the backward phases) a use whose
+  reuse distance (distinct words between two uses) is at least a block always misses, and a
+  shorter one misses with the chance that a block boundary falls between the two
+  (distance / block).
 - every output word written to the SRAM is written to DRAM (its write buffer drains all).
 
 ``mapper`` (the default) -- a small search, per GEMM, over the loop order at the buffer level
@@ -412,16 +413,8 @@ def phase_shape(layer, phase: str, batch_size: int) -> GemmShape:
     elif phase == "backward_data":
         footprint = out_count * b
         if conv:
-            window = None
-            if stride == 1:
-                # stride 1: a plain convolution of dY padded by kernel - 1 - padding on each
-                # side, over the input's grid (a larger stride dilates dY: no geometry kept)
-                hin = _ints(layer["in_shape"])[1]
-                window = Im2col(b, hin, win, kh, kw, cout // max(1, gemm.groups), 1,
-                                hin + kh - 1, win + kw - 1)
             return conv_shape(gemm.m, gemm.n, gemm.k, gemm.groups, footprint, kernel_hw=(kh, kw),
-                              in_channels=cout // max(1, gemm.groups), in_width=wout, stride=1,
-                              window=window)
+                              in_channels=cout // max(1, gemm.groups), in_width=wout, stride=1)
     else:
         footprint = in_count * b
     return conv_shape(gemm.m, gemm.n, gemm.k, gemm.groups, footprint)
