@@ -136,6 +136,8 @@ def test_phase_shapes_carry_the_window_the_replay_needs():
     forward = phase_shape(layer, "forward", 1)
     assert forward.a_window is not None
     assert (forward.a_window.m, forward.a_window.k) == (forward.m, forward.k)
+    # SCALE-Sim's conv form has no batch: a batch keeps the estimate
+    assert phase_shape(layer, "forward", 2).a_window is None
     # backward_data multiplies dY (a plain matrix) by W's transpose: no window to replay
     assert phase_shape(layer, "backward_data", 1).a_window is None
     assert phase_shape(layer, "backward_weight", 1).a_window is None

@@ -26,8 +26,8 @@ source (`scalesim/memory/read_buffer_estimate_bw.py`, `write_buffer.py`,
 - each read buffer remembers distinct addresses in blocks of 50·floor(words/100); when a block
   fills it starts afresh and everything earlier misses again. So an operand whose distinct
   words (its footprint) fit in one block is read from DRAM once. Otherwise, for an im2col A
-  whose window geometry is known (`GemmShape.a_window`: the forward phase, the one SCALE-Sim
-  models), its request stream is replayed through that rule exactly
+  whose window geometry is known (`GemmShape.a_window`: the forward phase at batch 1, what
+  SCALE-Sim's conv form models), its request stream is replayed through that rule exactly
   (`accelsim.sim.scalesim_buffer`); otherwise (a plain matrix; the backward phases) a use whose
   reuse distance (distinct words between two uses) is at least a block always misses, and a
   shorter one misses with the chance that a block boundary falls between the two
@@ -404,9 +404,12 @@ def phase_shape(layer, phase: str, batch_size: int) -> GemmShape:
                        for o, k in ((hout, kh), (wout, kw))]
             footprint = cin * touched[0] * touched[1] * b
             win = touched[1]
-            # SCALE-Sim's input: the padded rows and columns the windows reach
-            window = Im2col(b, hout, wout, kh, kw, cin // max(1, gemm.groups), stride,
-                            (hout - 1) * stride + kh, (wout - 1) * stride + kw)
+            # SCALE-Sim's input: the padded rows and columns the windows reach. Its conv form
+            # has no batch (a batch runs as a plain GEMM), so a batch keeps the estimate
+            # (and the replay's cost, linear in the batch, stays out of batched runs)
+            window = None if b != 1 else Im2col(
+                1, hout, wout, kh, kw, cin // max(1, gemm.groups), stride,
+                (hout - 1) * stride + kh, (wout - 1) * stride + kw)
             return conv_shape(gemm.m, gemm.n, gemm.k, gemm.groups, footprint, kernel_hw=(kh, kw),
                               in_channels=cin // max(1, gemm.groups), in_width=win, stride=stride,
                               window=window)

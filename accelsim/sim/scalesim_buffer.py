@@ -101,6 +101,22 @@ def _skewed(lead: np.ndarray, cross: np.ndarray) -> np.ndarray:
     return (lead[np.clip(row, 0, len(lead) - 1)] + cross[c])[valid]
 
 
+def _ws_reuse_gap(g: Im2col, rows: int) -> int:
+    """A lower bound on the requests between two uses of one word under ws (0 if none known).
+
+    With channels >= R no fold holds two kernel positions of one channel, so a word comes
+    back only in another fold (or pass). Between a use at (m1, column c1) of a fold r1 wide
+    and the next at (m2, c2) of a fold r2 wide, each column of the first fold still asks for
+    >= M - 1 - m1 - c1 rows and each column of the second has asked for >= m2 - r2 + 1;
+    m2 - m1 >= -D, D the most output positions two windows sharing a word lie apart.
+    So the gap is >= r_min (M - 2R + 1 - D)."""
+    if g.channels < rows:
+        return 0
+    narrowest = min(rows, g.k - rows * ((g.k - 1) // rows))
+    spread = ((g.kh - 1) // g.stride) * g.out_width + (g.kw - 1) // g.stride
+    return max(0, narrowest * (g.m - 2 * rows + 1 - spread))
+
+
 def pass_stream(g: Im2col, dataflow: str, rows: int, cols: int) -> np.ndarray:
     """The addresses of A one pass asks for, in SCALE-Sim's order (ws/os repeat this pass
     once per column fold of N)."""
@@ -248,8 +264,10 @@ def ifmap_dram_reads(g: Im2col, n: int, dataflow: str, rows: int, cols: int,
     distinct = g.distinct_words
     if distinct < block:
         return distinct  # the buffer never forgets: each word once
-    if not g.windows_overlap:
-        # no word is used twice in a pass, and a pass (>= block words) always crosses a
-        # window's end before it comes back to a word: every request misses
+    if not g.windows_overlap or (dataflow == "ws" and _ws_reuse_gap(g, rows) >= block):
+        # no word is used twice in a pass (and a pass, >= block words, always crosses a
+        # window's end before coming back to one), or two uses of a word are always >= block
+        # requests apart (then a window holds no repeat, is exactly block requests long and
+        # ends between any two uses): every request misses
         return passes * g.m * g.k
     return window_misses(pass_stream(g, dataflow, rows, cols), passes, block, distinct)
