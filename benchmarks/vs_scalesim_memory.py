@@ -4,10 +4,11 @@ For every cached SCALE-Sim run in reports/validation/scalesim/ (zoo networks at 
 sizes, and the probe layers on 8x16 / 16x8 arrays), per layer: ifmap / filter SRAM reads,
 ofmap SRAM writes, ifmap / filter DRAM reads and ofmap DRAM writes, from
 `accelsim.sim.memory.map_gemm(..., policy="scalesim")` on the forward GEMM with SCALE-Sim's
-buffer sizes. Like with like: SCALE-Sim's os ofmap SRAM writes include R + C idle slots per
-fold, and some ofmap DRAM write counts carry its write buffer's last-line artefact (up to C - 1
-words); both are taken out of SCALE-Sim's figure before comparing. Beside it, the default
-`mapper` policy's DRAM words on the same hardware.
+buffer sizes (the input's DRAM reads replay SCALE-Sim's read buffer over the layer's
+request order, `accelsim.sim.scalesim_buffer`). Like with like: SCALE-Sim's os ofmap SRAM
+writes include R + C idle slots per fold, and some ofmap DRAM write counts carry its write
+buffer's last-line artefact (up to C - 1 words); both are taken out of SCALE-Sim's figure
+before comparing. Beside it, the default `mapper` policy's DRAM words on the same hardware.
 
 Writes reports/validation/scalesim_memory.csv (per run and column: worst relative error over
 layers, error of the total) and scalesim_memory.md. No SCALE-Sim needed: it reads the cache.
@@ -115,7 +116,9 @@ def main() -> int:
              "Written by `benchmarks/vs_scalesim_memory.py` from the cached runs. Each cell: "
              "worst |relative error| over the run's layers, % (total's error in brackets). "
              "SCALE-Sim's os idle-slot ofmap writes and its < C-word write-buffer artefact are "
-             "taken out first. Last two columns: forward DRAM words (ifmap + filter + ofmap) of "
+             "taken out first; ifmap DRAM reads replay SCALE-Sim's read buffer (blocks of "
+             "50·⌊words/100⌋ distinct words, forgotten when full) over the layer's request "
+             "order. Last two columns: forward DRAM words (ifmap + filter + ofmap) of "
              "SCALE-Sim and of accelsim's default `mapper` on the same buffers.", "",
              "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for _, r in table.iterrows():
