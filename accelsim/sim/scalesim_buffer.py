@@ -105,16 +105,19 @@ def _ws_reuse_gap(g: Im2col, rows: int) -> int:
     """A lower bound on the requests between two uses of one word under ws (0 if none known).
 
     With channels >= R no fold holds two kernel positions of one channel, so a word comes
-    back only in another fold (or pass). Between a use at (m1, column c1) of a fold r1 wide
-    and the next at (m2, c2) of a fold r2 wide, each column of the first fold still asks for
-    >= M - 1 - m1 - c1 rows and each column of the second has asked for >= m2 - r2 + 1;
-    m2 - m1 >= -D, D the most output positions two windows sharing a word lie apart.
-    So the gap is >= r_min (M - 2R + 1 - D)."""
+    back only in another fold (or pass), at least `channels` K indices on: at least
+    channels // R - 1 whole folds lie between, each >= r_min * M requests (r_min the
+    narrowest fold). Of the two folds holding the uses, at (m1, column c1) and at (m2, c2),
+    every column of the first still asks for >= M - 1 - m1 - c1 rows after it and every
+    column of the second has asked for >= m2 - R + 1 rows before it; m2 - m1 >= -D, D the
+    most output positions apart two windows sharing a word lie. Hence the bound
+    r_min * ((channels // R - 1) * M + max(0, M - 2R + 1 - D))."""
     if g.channels < rows:
         return 0
     narrowest = min(rows, g.k - rows * ((g.k - 1) // rows))
     spread = ((g.kh - 1) // g.stride) * g.out_width + (g.kw - 1) // g.stride
-    return max(0, narrowest * (g.m - 2 * rows + 1 - spread))
+    between = (g.channels // rows - 1) * g.m
+    return narrowest * (between + max(0, g.m - 2 * rows + 1 - spread))
 
 
 def pass_stream(g: Im2col, dataflow: str, rows: int, cols: int) -> np.ndarray:
@@ -241,14 +244,17 @@ def _scan(stream: np.ndarray, passes: int, block: int) -> int:
 def _last_use(stream: np.ndarray) -> np.ndarray:
     """Per request, the offset of the previous use of its address, the passes repeating
     back to back: in this pass (>= 0), else its last use in the previous pass (< 0)."""
-    order = np.argsort(stream, kind="stable")
-    ordered = stream[order]
-    same = ordered[1:] == ordered[:-1]
-    last = np.empty(len(stream), dtype=np.int64)
-    last[order[1:][same]] = order[:-1][same]
+    size = len(stream)
+    # one sort of address * size + offset (unique keys) groups each address's uses in order
+    key = stream.astype(np.int64) * size + np.arange(size)
+    key.sort()
+    address, offset = np.divmod(key, size)
+    same = address[1:] == address[:-1]
+    last = np.empty(size, dtype=np.int64)
+    last[offset[1:][same]] = offset[:-1][same]
     firsts = np.flatnonzero(np.concatenate(([True], ~same)))
-    lasts = np.concatenate((firsts[1:], [len(stream)])) - 1
-    last[order[firsts]] = order[lasts] - len(stream)
+    lasts = np.concatenate((firsts[1:], [size])) - 1
+    last[offset[firsts]] = offset[lasts] - size
     return last
 
 
