@@ -20,10 +20,15 @@ matrices of `scalesim/compute/systolic_compute_{ws,os,is}.py`; written here from
 - im2col addresses (HWC, K ordered kernel row, kernel column, channel; no padding field, the
   input is the padded one): ((y * s + i) * W + x * s + j) * channels + c.
 
-The replay is exact (it reproduces SCALE-Sim's count word for word) and vectorised: the
-stream is scanned in chunks with a "seen in this window" mask over the address space, the
-window's end found by a cumulative count of first sightings; identical column-fold passes are
-not replayed again once the window phase at a pass start repeats.
+The count is exact (SCALE-Sim's, word for word) and needs no per-request loop:
+- closed forms where the input fits one block (each word once), where no word is used twice
+  (every request misses once the input outgrows a block), and under ws where two uses of a
+  word are provably a block of requests apart (`_ws_reuse_gap`: every request misses);
+- otherwise a vectorised replay: one or two passes are scanned chunk by chunk with a "seen in
+  this window" stamp per address, the window's end found by a cumulative count of first
+  sightings; with more passes each request's previous use is found once (one sort), a request
+  misses when that use precedes the open window, and a pass that opens a window where an
+  earlier pass did (or ends where one ended) is not replayed again: it repeats that pass.
 """
 
 from __future__ import annotations
