@@ -99,8 +99,8 @@ def main() -> int:
         key = csv.stem
         network = parse_key(key)["network"]
         if network not in layer_tables:
-            layer_tables[network] = (ssr.probe_layers() if network == "probe"
-                                     else ssr.network_layers(network))
+            custom = ssr.CUSTOM_NETWORKS.get(network)
+            layer_tables[network] = custom() if custom else ssr.network_layers(network)
         per_layer.append(compare_run(key, layer_tables[network], pd.read_csv(csv)))
     per_layer = pd.concat(per_layer, ignore_index=True)
     table = summarise(per_layer)

@@ -85,8 +85,8 @@ def test_scalesim_policy_matches_cached_scalesim_runs(key):
     """SRAM and filter/ofmap DRAM columns equal on every layer; the input's DRAM reads (the
     replayed read buffer) within 1% on every layer -- equal on all of today's runs."""
     network = vsm.parse_key(key)["network"]
-    if network == "probe":
-        layers = vsm.ssr.probe_layers()
+    if network in vsm.ssr.CUSTOM_NETWORKS:
+        layers = vsm.ssr.CUSTOM_NETWORKS[network]()
     else:
         pytest.importorskip("torch")
         layers = vsm.ssr.network_layers(network)
