@@ -509,6 +509,20 @@ def probe_layers(seed: int = 1, count: int = 24) -> pd.DataFrame:
     return layer_table(rows)
 
 
+def resnet_mid_layers() -> pd.DataFrame:
+    """Three ResNet-18-sized convolutions (a stem, a 3x3 block conv, a strided 3x3) for
+    checking the read-buffer replay at full layer size without a whole ResNet-18 run."""
+    from accelsim.trace.geometry import conv2d_layer, layer_table
+
+    return layer_table([conv2d_layer(0, "stem", (3, 112, 112), 64, 7, 2, 3),
+                        conv2d_layer(1, "block", (128, 28, 28), 128, 3, 1, 1),
+                        conv2d_layer(2, "down", (64, 28, 28), 96, 3, 2, 1)])
+
+
+# custom layer tables the runner can run and the comparisons can read back
+CUSTOM_NETWORKS = {"probe": probe_layers, "resnet-mid": resnet_mid_layers}
+
+
 def check_closed_forms(results: list[tuple[str, ScaleSimSetup, pd.DataFrame, pd.DataFrame]]
                        ) -> pd.DataFrame:
     """Max |SCALE-Sim - closed form| per run and figure; `results` holds
@@ -619,6 +633,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--gemm", action="store_true", help="write the GEMM topology form")
     parser.add_argument("--rerun", action="store_true", help="ignore the cached result")
+    parser.add_argument("--custom", choices=sorted(CUSTOM_NETWORKS),
+                        help="run a custom layer table (CUSTOM_NETWORKS) instead of --network")
     parser.add_argument("--verify", action="store_true",
                         help="check the closed forms against the cached results and small "
                              "probe runs (run now), instead of running --network")
@@ -628,11 +644,13 @@ def main(argv=None) -> int:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False))
         return 0
-    for network in args.network or ["resnet18"]:
+    for network in [args.custom] if args.custom else args.network or ["resnet18"]:
         for dataflow in args.dataflow:
             setup = ScaleSimSetup(dataflow, args.rows, args.cols, args.sram_kb, args.sram_kb,
                                   args.sram_kb)
             per_layer, facts = run_scalesim(network, setup, batch_size=args.batch_size,
+                                            layers=(CUSTOM_NETWORKS[args.custom]()
+                                                    if args.custom else None),
                                             gemm=args.gemm or None, rerun=args.rerun)
             print(f"{setup.key(network, args.batch_size)}: "
                   f"compute cycles {int(per_layer['compute_cycles'].sum()):,}, "

@@ -4,20 +4,24 @@ For every cached SCALE-Sim run in reports/validation/scalesim/ (zoo networks at 
 sizes, and the probe layers on 8x16 / 16x8 arrays), per layer: ifmap / filter SRAM reads,
 ofmap SRAM writes, ifmap / filter DRAM reads and ofmap DRAM writes, from
 `accelsim.sim.memory.map_gemm(..., policy="scalesim")` on the forward GEMM with SCALE-Sim's
-buffer sizes. Like with like: SCALE-Sim's os ofmap SRAM writes include R + C idle slots per
-fold, and some ofmap DRAM write counts carry its write buffer's last-line artefact (up to C - 1
-words); both are taken out of SCALE-Sim's figure before comparing. Beside it, the default
-`mapper` policy's DRAM words on the same hardware.
+buffer sizes (the input's DRAM reads replay SCALE-Sim's read buffer over the layer's
+request order, `accelsim.sim.scalesim_buffer`). Like with like: SCALE-Sim's os ofmap SRAM
+writes include R + C idle slots per fold, and some ofmap DRAM write counts carry its write
+buffer's last-line artefact (up to C - 1 words); both are taken out of SCALE-Sim's figure
+before comparing. Beside it, the default `mapper` policy's DRAM words on the same hardware.
 
 Writes reports/validation/scalesim_memory.csv (per run and column: worst relative error over
 layers, error of the total) and scalesim_memory.md. No SCALE-Sim needed: it reads the cache.
+`--without-replay` prints the ifmap DRAM errors of the reuse-distance estimate the replay
+replaced (the same shapes without their window geometry) and writes nothing.
 
-    .venv/bin/python benchmarks/vs_scalesim_memory.py
+    .venv/bin/python benchmarks/vs_scalesim_memory.py [--without-replay]
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +51,8 @@ def parse_key(key: str) -> dict:
             "rows": rows, "cols": cols}
 
 
-def compare_run(key: str, layers: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
+def compare_run(key: str, layers: pd.DataFrame, measured: pd.DataFrame, *,
+                replay: bool = True) -> pd.DataFrame:
     setup = parse_key(key)
     words = setup["sram_kb"] * 1024
     r, c, df = setup["rows"], setup["cols"], setup["dataflow"]
@@ -56,6 +61,8 @@ def compare_run(key: str, layers: pd.DataFrame, measured: pd.DataFrame) -> pd.Da
     for row in measured.to_dict("records"):
         layer = by_name[str(row["layer"])]
         shape = phase_shape(layer, "forward", 1)
+        if not replay:
+            shape = replace(shape, a_window=None)
         ours = map_gemm(shape, r, c, df, "scalesim", a_words=words, b_words=words)
         mapper = map_gemm(shape, r, c, df, "mapper", a_words=words, b_words=words, c_words=words)
         rec = {"run": key, "layer": row["layer"], "mapper_dram_words": mapper.dram_words,
@@ -91,18 +98,28 @@ def summarise(per_layer: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    replay = "--without-replay" not in (sys.argv[1:] if argv is None else argv)
     per_layer = []
     layer_tables = {}
     for csv in sorted(ssr.CACHE_DIR.glob("*.csv")):
         key = csv.stem
         network = parse_key(key)["network"]
         if network not in layer_tables:
-            layer_tables[network] = (ssr.probe_layers() if network == "probe"
-                                     else ssr.network_layers(network))
-        per_layer.append(compare_run(key, layer_tables[network], pd.read_csv(csv)))
+            custom = ssr.CUSTOM_NETWORKS.get(network)
+            layer_tables[network] = custom() if custom else ssr.network_layers(network)
+        per_layer.append(compare_run(key, layer_tables[network], pd.read_csv(csv),
+                                     replay=replay))
     per_layer = pd.concat(per_layer, ignore_index=True)
     table = summarise(per_layer)
+    if not replay:
+        column = "ifmap_dram_reads_words"
+        print("ifmap DRAM reads of the reuse-distance estimate (no replay): worst layer % "
+              "(total %)")
+        for _, r in table.iterrows():
+            print(f"{r['run']}: {r[f'worst_rel_err_pct_{column}']:g} "
+                  f"({r[f'total_rel_err_pct_{column}']:g})")
+        return 0
     out = ssr.REPO_ROOT / "reports" / "validation"
     with atomic_path(out / "scalesim_memory.csv") as tmp:
         table.to_csv(tmp, index=False)
@@ -115,7 +132,9 @@ def main() -> int:
              "Written by `benchmarks/vs_scalesim_memory.py` from the cached runs. Each cell: "
              "worst |relative error| over the run's layers, % (total's error in brackets). "
              "SCALE-Sim's os idle-slot ofmap writes and its < C-word write-buffer artefact are "
-             "taken out first. Last two columns: forward DRAM words (ifmap + filter + ofmap) of "
+             "taken out first; ifmap DRAM reads replay SCALE-Sim's read buffer (blocks of "
+             "50·⌊words/100⌋ distinct words, forgotten when full) over the layer's request "
+             "order. Last two columns: forward DRAM words (ifmap + filter + ofmap) of "
              "SCALE-Sim and of accelsim's default `mapper` on the same buffers.", "",
              "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for _, r in table.iterrows():

@@ -25,9 +25,13 @@ source (`scalesim/memory/read_buffer_estimate_bw.py`, `write_buffer.py`,
   M·N·ceil(K/R); os writes M·N (SCALE-Sim adds R + C idle slots per fold, counted apart).
 - each read buffer remembers distinct addresses in blocks of 50·floor(words/100); when a block
   fills it starts afresh and everything earlier misses again. So an operand whose distinct
-  words (its footprint) fit in one block is read from DRAM once; otherwise a use whose reuse
-  distance (distinct words between two uses) is at least a block always misses, and a shorter
-  one misses with the chance that a block boundary falls between the two (distance / block).
+  words (its footprint) fit in one block is read from DRAM once. Otherwise, for an im2col A
+  whose window geometry is known (`GemmShape.a_window`: the forward phase at batch 1, what
+  SCALE-Sim's conv form models), its request stream is replayed through that rule exactly
+  (`accelsim.sim.scalesim_buffer`); otherwise (a plain matrix; the backward phases) a use whose
+  reuse distance (distinct words between two uses) is at least a block always misses, and a
+  shorter one misses with the chance that a block boundary falls between the two
+  (distance / block).
 - every output word written to the SRAM is written to DRAM (its write buffer drains all).
 
 ``mapper`` (the default) -- a small search, per GEMM, over the loop order at the buffer level
@@ -45,8 +49,10 @@ per fold; the streamed ones are read from the buffer once per fold that uses the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+
+from accelsim.sim.scalesim_buffer import Im2col, ifmap_dram_reads
 
 POLICIES = ("mapper", "scalesim")
 OBJECTIVES = ("dram", "energy")
@@ -68,7 +74,9 @@ class GemmShape:
 
     a_footprint_words: distinct words of A (an im2col matrix holds fewer distinct words than
     M·K: the input's size); a_reuse_words_ws / a_reuse_words_os: distinct words between two
-    uses of one A word under the ws and the os/is fold orders (M·K when A has no reuse)."""
+    uses of one A word under the ws and the os/is fold orders (M·K when A has no reuse);
+    a_window: A's im2col geometry per group (None: a plain matrix, or not known), which lets
+    the `scalesim` policy replay A's requests exactly."""
 
     m: int
     n: int
@@ -77,6 +85,7 @@ class GemmShape:
     a_reuse_words_ws: int
     a_reuse_words_os: int
     groups: int = 1
+    a_window: Im2col | None = None
 
 
 @dataclass(frozen=True)
@@ -107,21 +116,22 @@ class GemmMapping:
 
 
 def conv_shape(m, n, k, groups, footprint, *, kernel_hw=(1, 1), in_channels=None,
-               in_width=None, stride=1, out_width=None) -> GemmShape:
+               in_width=None, stride=1, out_width=None, window: Im2col | None = None
+               ) -> GemmShape:
     """A GEMM shape with the reuse distances of an im2col A operand (HWC layout, K ordered
     kernel row, kernel column, channel -- SCALE-Sim's order). For a plain matrix (no window)
-    A has no reuse inside one pass."""
+    A has no reuse inside one pass. `window` (per group) is kept for the exact replay."""
     kh, kw = kernel_hw
     if kh * kw == 1 or in_channels is None:
         plain = m * k
-        return GemmShape(m, n, k, min(footprint, plain), plain, plain, groups)
+        return GemmShape(m, n, k, min(footprint, plain), plain, plain, groups, window)
     cin = int(in_channels)
     # ws: a word of channel c comes back with the next kernel column that holds c, after
     # every row fold in between has streamed all M rows; os/is: with the next output row,
     # after a band of `kh` input rows (all columns, all channels) has gone by
     ws = m * max(cin, 1)
     os_ = (kh * int(in_width or 1) + kw) * cin
-    return GemmShape(m, n, k, footprint, max(1, ws), max(1, os_), groups)
+    return GemmShape(m, n, k, footprint, max(1, ws), max(1, os_), groups, window)
 
 
 def _stream_reads(passes: int, footprint: int, pass_words: int, reuse_words: int,
@@ -180,20 +190,26 @@ def _scalesim(g: GemmShape, rows: int, cols: int, dataflow: str, a_words: int,
     side = _array_side(g, rows, cols, dataflow)
     m, n, k = g.m, g.n, g.k
     block_a, block_b = scalesim_block_words(a_words), scalesim_block_words(b_words)
+    window = g.a_window
+    if window is not None and (window.m, window.k) != (m, k):
+        window = None  # a geometry that is not this GEMM's A: fall back on the estimate
     if dataflow == "ws":
-        a_dram = _stream_reads(_ceil(n, cols), g.a_footprint_words, m * k, g.a_reuse_words_ws,
-                               block_a)
+        reuse, passes = g.a_reuse_words_ws, _ceil(n, cols)
         b_dram = k * n  # each weight is used once
         order = "n>k>m"
     elif dataflow == "os":
-        a_dram = _stream_reads(_ceil(n, cols), g.a_footprint_words, m * k, g.a_reuse_words_os,
-                               block_a)
+        reuse, passes = g.a_reuse_words_os, _ceil(n, cols)
         b_dram = _os_filter_reads(k, n, _ceil(m, rows), cols, block_b)
         order = "n>m>k"
     else:  # is: A once in M-chunk order; B once per column fold of M
-        a_dram = _stream_reads(1, g.a_footprint_words, m * k, g.a_reuse_words_os, block_a)
+        reuse, passes = g.a_reuse_words_os, 1
         b_dram = _stream_reads(_ceil(m, cols), k * n, k * n, k * n, block_b)
         order = "m>k>n"
+    if window is not None:
+        # A's requests through the block-forgetting buffer, word for word
+        a_dram = _im2col_reads(window, n, dataflow, rows, cols, block_a)
+    else:
+        a_dram = _stream_reads(passes, g.a_footprint_words, m * k, reuse, block_a)
     c_writes = side["c_writes"]
     ops = {
         "A": OperandTraffic(side["a"], 0, a_dram, 0, side["a_loads"]),
@@ -203,6 +219,13 @@ def _scalesim(g: GemmShape, rows: int, cols: int, dataflow: str, a_words: int,
     }
     return _scaled(GemmMapping("scalesim", dataflow, order, 0, 0, 0, ops,
                                dataflow == "os"), g.groups)
+
+
+@lru_cache(maxsize=1024)
+def _im2col_reads(window: Im2col, n: int, dataflow: str, rows: int, cols: int,
+                  block: int) -> int:
+    # shared by the scalesim policy and the mapper's scalesim candidate
+    return ifmap_dram_reads(window, n, dataflow, rows, cols, block)
 
 
 def _scaled(mapping: GemmMapping, groups: int) -> GemmMapping:
@@ -283,8 +306,7 @@ def _mapper(g: GemmShape, rows: int, cols: int, dataflow: str, *, a_words: int, 
                     key = (cost, dram, tm * tn * tk)
                     if best is None or key < best[0]:
                         best = (key, order, tm, tn, tk, a_dram, b_dram, c_read, c_write)
-    scalesim = _scalesim(GemmShape(m, n, k, g.a_footprint_words, g.a_reuse_words_ws,
-                                   g.a_reuse_words_os), rows, cols, dataflow,
+    scalesim = _scalesim(replace(g, groups=1), rows, cols, dataflow,
                          a_words if shared_words is None else shared_words // 2,
                          b_words if shared_words is None else shared_words // 2)
     ss_dram = scalesim.dram_words
@@ -335,7 +357,7 @@ def _map_gemm(g: GemmShape, rows: int, cols: int, dataflow: str, policy: str, a_
         raise ValueError(f"objective {objective!r} not one of {OBJECTIVES}")
     per_group = GemmShape(g.m, g.n // g.groups if g.groups > 1 else g.n, g.k,
                           max(1, g.a_footprint_words // max(1, g.groups)), g.a_reuse_words_ws,
-                          g.a_reuse_words_os, g.groups)
+                          g.a_reuse_words_os, g.groups, g.a_window)
     if policy == "scalesim":
         a = a_words if shared_words is None else shared_words // 2
         b = b_words if shared_words is None else shared_words // 2
@@ -382,8 +404,15 @@ def phase_shape(layer, phase: str, batch_size: int) -> GemmShape:
                        for o, k in ((hout, kh), (wout, kw))]
             footprint = cin * touched[0] * touched[1] * b
             win = touched[1]
+            # SCALE-Sim's input: the padded rows and columns the windows reach. Its conv form
+            # has no batch (a batch runs as a plain GEMM), so a batch keeps the estimate
+            # (and the replay's cost, linear in the batch, stays out of batched runs)
+            window = None if b != 1 else Im2col(
+                1, hout, wout, kh, kw, cin // max(1, gemm.groups), stride,
+                (hout - 1) * stride + kh, (wout - 1) * stride + kw)
             return conv_shape(gemm.m, gemm.n, gemm.k, gemm.groups, footprint, kernel_hw=(kh, kw),
-                              in_channels=cin // max(1, gemm.groups), in_width=win, stride=stride)
+                              in_channels=cin // max(1, gemm.groups), in_width=win, stride=stride,
+                              window=window)
     elif phase == "backward_data":
         footprint = out_count * b
         if conv:
