@@ -98,3 +98,12 @@ def test_scalesim_policy_matches_cached_scalesim_runs(key):
             assert ((ours - theirs).abs() <= 0.01 * theirs).all(), column
         else:
             assert (ours == theirs).all(), column
+
+
+def test_scalesim_policy_with_a_buffer_under_100_words_refetches_every_request():
+    # SCALE-Sim's read buffer keeps sets of floor(words / 100): none at all below 100 words
+    from accelsim.sim.memory import GemmShape, map_gemm
+
+    shape = GemmShape(64, 48, 40, 64 * 40, 64 * 40, 64 * 40)
+    tiny = map_gemm(shape, 8, 8, "os", "scalesim", a_words=4096, b_words=64)
+    assert tiny.operands["B"].dram_reads == 40 * 48 * 8  # every weight, once per row fold

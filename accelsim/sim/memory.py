@@ -152,6 +152,8 @@ def _os_filter_reads(k: int, n: int, row_passes: int, cols: int, block: int) -> 
     """os: column folds of K x (<= cols) weights, each read `row_passes` times in a row. A fold
     that straddles a block boundary refetches the part read before the boundary; a fold
     larger than a block misses on every pass."""
+    if block <= 0:  # a buffer under 100 words keeps nothing: every request misses
+        return k * n * row_passes
     filled = reads = 0
     for fold in range(_ceil(n, cols)):
         slice_words = k * min(cols, n - fold * cols)
