@@ -135,8 +135,8 @@ def test_closed_forms_reproduce_cached_scalesim_results(key, facts):
     setup = ssr.ScaleSimSetup(facts["dataflow"], facts["rows"], facts["cols"],
                               facts["ifmap_sram_kb"], facts["filter_sram_kb"],
                               facts["ofmap_sram_kb"])
-    layers = (ssr.probe_layers() if facts["network"] == "probe"
-              else ssr.network_layers(facts["network"]))
+    custom = ssr.CUSTOM_NETWORKS.get(facts["network"])
+    layers = custom() if custom else ssr.network_layers(facts["network"])
     measured = pd.read_csv(ssr.CACHE_DIR / f"{key}.csv")
     errors = ssr.closed_form_errors(measured, ssr.closed_form_figures(layers, setup))
     for figure in EXACT_FIGURES:
