@@ -94,11 +94,12 @@ OPTIMIZERS = {
 }
 
 
-def _make_arm(name, use_dropback, compression, optimizer_name):
+def _make_arm(name, use_dropback, compression, optimizer_name, fused=False):
     torch.manual_seed(0)
     model, source = build("lenet-300-100" if name == "lenet-300-100" else "resnet18")
     optimizer = OPTIMIZERS[optimizer_name](model.parameters())
-    dropback = DropBack(model, optimizer, compression=compression) if use_dropback else None
+    dropback = DropBack(model, optimizer, compression=compression, fused=fused) \
+        if use_dropback else None
     return model, optimizer, dropback, source
 
 
@@ -129,7 +130,7 @@ def _time_per_step(step, steps: int, clock=time.perf_counter) -> float:
 
 
 def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-momentum",
-            clock_name: str = "wall", batch: int | None = None) -> dict:
+            clock_name: str = "wall", batch: int | None = None, fused=False) -> dict:
     input_shape, case_batch, compression, goal = CASES[name]
     batch = batch or case_batch
     clock = CLOCKS[clock_name]
@@ -137,7 +138,8 @@ def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-mome
     inputs = torch.randn(batch, *input_shape, generator=generator)
     labels = torch.randint(0, 10, (batch,), generator=generator)
     plain_model, plain_opt, _, source = _make_arm(name, False, compression, optimizer_name)
-    drop_model, drop_opt, dropback, _ = _make_arm(name, True, compression, optimizer_name)
+    drop_model, drop_opt, dropback, _ = _make_arm(name, True, compression, optimizer_name,
+                                                  fused)
     plain = _step_function(plain_model, plain_opt, None, inputs, labels)
     drop = _step_function(drop_model, drop_opt, dropback, inputs, labels)
     for _ in range(2):  # warm-up: allocator, first (full-ranking) selection
@@ -154,7 +156,8 @@ def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-mome
     return {"model": name, "model_source": source, "optimizer": optimizer_name, "batch": batch,
             "param_count": dropback.param_count, "budget": dropback.budget,
             "repeats": repeats, "steps": steps, "threads": torch.get_num_threads(),
-            "clock": clock_name, "load_1min": round(os.getloadavg()[0], 2),
+            "clock": clock_name, "fused": dropback._fused_lib is not None,
+            "load_1min": round(os.getloadavg()[0], 2),
             "plain_ms": round(plain_ms, 3), "dropback_ms": round(drop_ms, 3),
             "ratio": round(drop_ms / plain_ms, 4), "paired_ratio": round(paired, 4),
             "goal": goal, "torch": torch.__version__}
@@ -162,14 +165,14 @@ def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-mome
 
 def _print_table(rows):
     header = (f"{'model':16s} {'optimizer':>12s} {'params':>10s} {'budget':>8s} {'plain ms':>9s} "
-              f"{'DropBack ms':>11s} {'ratio':>7s} {'paired':>7s} {'goal':>6s}")
+              f"{'DropBack ms':>11s} {'ratio':>7s} {'paired':>7s} {'goal':>6s} {'fused':>6s}")
     print(header)
     print("-" * len(header))
     for row in rows:
         print(f"{row['model']:16s} {row['optimizer']:>12s} {row['param_count']:10,d} "
               f"{row['budget']:8,d} "
               f"{row['plain_ms']:9.2f} {row['dropback_ms']:11.2f} {row['ratio']:7.3f} "
-              f"{row['paired_ratio']:7.3f} {row['goal']:6.2f}")
+              f"{row['paired_ratio']:7.3f} {row['goal']:6.2f} {row['fused']!s:>6s}")
 
 
 def main(argv=None):
@@ -185,6 +188,8 @@ def main(argv=None):
                         help="wall time, or this thread's CPU time (use with --threads 1)")
     parser.add_argument("--resnet-batch", type=int, default=None,
                         help="ResNet-18 batch (default 64; smaller is quicker on a CPU)")
+    parser.add_argument("--fused", choices=["off", "on", "auto"], default="off",
+                        help="DropBack's fused C post-step (accelsim.dropback.fused)")
     parser.add_argument("--out", type=Path, default=RESULTS_CSV)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -193,7 +198,9 @@ def main(argv=None):
         for optimizer_name in args.optimizers.split(","):
             steps = args.steps if name == "lenet-300-100" else args.resnet_steps
             batch = None if name == "lenet-300-100" else args.resnet_batch
-            rows.append(measure(name, args.repeats, steps, optimizer_name, args.clock, batch))
+            fused = {"off": False, "on": True, "auto": "auto"}[args.fused]
+            rows.append(measure(name, args.repeats, steps, optimizer_name, args.clock, batch,
+                                fused))
             _print_table(rows[-1:])
     print()
     _print_table(rows)
