@@ -94,7 +94,7 @@ OPTIMIZERS = {
 }
 
 
-def _make_arm(name, use_dropback, compression, optimizer_name, fused=False):
+def _make_arm(name, use_dropback, compression, optimizer_name, fused="auto"):
     torch.manual_seed(0)
     model, source = build("lenet-300-100" if name == "lenet-300-100" else "resnet18")
     optimizer = OPTIMIZERS[optimizer_name](model.parameters())
@@ -130,7 +130,7 @@ def _time_per_step(step, steps: int, clock=time.perf_counter) -> float:
 
 
 def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-momentum",
-            clock_name: str = "wall", batch: int | None = None, fused=False) -> dict:
+            clock_name: str = "wall", batch: int | None = None, fused="auto") -> dict:
     input_shape, case_batch, compression, goal = CASES[name]
     batch = batch or case_batch
     clock = CLOCKS[clock_name]
@@ -188,8 +188,9 @@ def main(argv=None):
                         help="wall time, or this thread's CPU time (use with --threads 1)")
     parser.add_argument("--resnet-batch", type=int, default=None,
                         help="ResNet-18 batch (default 64; smaller is quicker on a CPU)")
-    parser.add_argument("--fused", choices=["off", "on", "auto"], default="off",
-                        help="DropBack's fused C post-step (accelsim.dropback.fused)")
+    parser.add_argument("--fused", choices=["off", "on", "auto"], default="auto",
+                        help="DropBack's fused C post-step (accelsim.dropback.fused; default "
+                        "auto, as DropBack's own default)")
     parser.add_argument("--out", type=Path, default=RESULTS_CSV)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -13,8 +13,8 @@ from accelsim.dropback.optimizer import DropBack
 
 torch.set_num_threads(1)
 
-pytestmark = pytest.mark.skipif(fused.library() is None,
-                                reason="no C compiler: the fused post-step is unavailable")
+needs_fused = pytest.mark.skipif(fused.library() is None,
+                                 reason="no C compiler: the fused post-step is unavailable")
 
 
 def _arm(model_name, optimizer_name, fused_setting, cls=DropBack, **kwargs):
@@ -65,12 +65,14 @@ def _run_side_by_side(model_name, optimizer_name, steps, cls=DropBack, poison_at
     return fused_arm
 
 
+@needs_fused
 @pytest.mark.parametrize("optimizer_name", list(OPTIMIZERS))
 @pytest.mark.parametrize("model_name", list(MODELS))
 def test_fused_equals_torch_path_over_many_steps(model_name, optimizer_name):
     _run_side_by_side(model_name, optimizer_name, 120, compression=7)
 
 
+@needs_fused
 def test_fused_equals_the_full_sort_reference():
     model, optimizer, dropback, input_shape = _arm("wide_mlp", "sgd_momentum_wd", True,
                                                    compression=25)
@@ -85,17 +87,20 @@ def test_fused_equals_the_full_sort_reference():
         assert torch.equal(flat_values(dropback), torch.where(expected, weights["w"], initial))
 
 
+@needs_fused
 @pytest.mark.parametrize("kwargs", [dict(freeze_at_step=15), dict(warmup_steps=5),
                                     dict(cache_initial=False)])
 def test_fused_equals_torch_path_with_freeze_warmup_and_regenerated_w0(kwargs):
     _run_side_by_side("wide_mlp", "sgd_momentum_wd", 40, compression=10, **kwargs)
 
 
+@needs_fused
 def test_fused_equals_torch_path_for_the_decayed_variant_and_after_a_nan():
     _run_side_by_side("mlp", "sgd_momentum_wd", 30, cls=DecayedDropBack, compression=5)
     _run_side_by_side("wide_mlp", "sgd", 20, compression=10, poison_at=8)
 
 
+@needs_fused
 def test_fused_applies_only_where_it_can():
     model = MODELS["mlp"][0]()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -105,3 +110,15 @@ def test_fused_applies_only_where_it_can():
                     fused="auto")._fused_lib is None
     with pytest.raises(ValueError, match="fused must be"):
         DropBack(model, optimizer, compression=4, fused="yes")
+
+
+def test_without_a_compiler_auto_falls_back_and_true_refuses(monkeypatch):
+    monkeypatch.setattr(fused, "library", lambda: None)
+    model = MODELS["mlp"][0]()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    dropback = DropBack(model, optimizer, compression=4)  # fused="auto" by default
+    assert dropback._fused_lib is None
+    _step(model, dropback, batches((12,), 1)[0])
+    assert dropback.untracked_at_initial()
+    with pytest.raises(ValueError, match="C compiler"):
+        DropBack(model, optimizer, compression=4, fused=True)

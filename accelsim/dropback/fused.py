@@ -1,20 +1,23 @@
-"""An optional fused post-step for DropBack on the CPU: two plain C loops, called by ctypes.
+"""The DropBack post-step on the CPU in one C function, called by ctypes (optional).
 
-On a small model the DropBack post-step is dozens of whole-buffer torch operations, each a
-pass over memory plus its dispatch cost. Two loops do the same work in two passes:
+On a small model the torch post-step is some 45 tensor operations, each a pass over memory
+or a few microseconds of dispatch; `select_and_reset` does the same work in two passes and
+a little bookkeeping:
 
-``score_blocks``
-    score = |w - w0| for every element; tracked ones are written as HIDDEN_SCORE into the
-    scan buffer (their scores go to a separate array, in the order of the tracked index);
-    the maximum of each block of SCAN_BLOCK scan-buffer elements (+inf if one is NaN).
-``reset_untracked``
-    w <- w0 and every optimizer state entry <- 0 where the element is untracked.
+1. the largest score |w - w0| of the unselected elements of each block of BLOCK;
+2. the candidates: the previous set plus the unselected elements scoring >= t, found in the
+   blocks whose maximum reaches t (t: the caller's guess, else a valid lower one: the same
+   threshold rule as `accelsim.dropback.topk`), ranked by a 64-bit order key (score bits,
+   then the complement of the position: higher score first, lower position first), the k
+   highest kept: the new set, entrants, leavers;
+3. w <- w0 and every optimizer state entry <- 0 outside the new set.
 
-These are the same float32 operations torch does (a subtraction, an absolute value,
-comparisons, copies), so the results are the same bits; `tests/test_dropback_fused.py`
-checks that over many steps against the torch path. The C source is compiled once with the
-system C compiler into a cache folder (`ACCELSIM_CACHE`, else ~/.cache/accelsim); without a
-compiler, or on any failure, `library()` returns None and DropBack uses the torch path.
+Only float32 subtraction, absolute value, comparisons and copies: the same bits as the torch
+path, which `tests/test_dropback_fused.py` checks step by step over many steps and against
+a full sort. The source is compiled once with the system C compiler (no -ffast-math; with
+-march=native, so the cached library's name carries the CPU's flags) into ACCELSIM_CACHE or
+~/.cache/accelsim; without a compiler, or on any failure, `library()` returns None and
+DropBack keeps the torch path.
 """
 
 from __future__ import annotations
@@ -33,31 +36,6 @@ _SOURCE = r"""
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-/* scan[i] = |w[i] - w0[i]|, or `hidden` where tracked; block_max[b] = the largest of block b
-   (+inf if one is NaN). Non-negative float32 values order like their bits as int32, and
-   `hidden` (-1) is negative as an int32 too: an integer maximum, which vectorizes. */
-static void score_pass(const float *w, const float *w0, const uint8_t *tracked, int64_t n,
-                       float *scan, float *block_max, int64_t block, float hidden) {
-    for (int64_t start = 0, b = 0; start < n; start += block, b++) {
-        int64_t end = start + block < n ? start + block : n;
-        for (int64_t i = start; i < end; i++) {
-            float s = fabsf(w[i] - w0[i]);
-            scan[i] = tracked[i] ? hidden : s;
-        }
-        int32_t top = INT32_MIN;
-        for (int64_t i = start; i < end; i++) {
-            int32_t v;
-            memcpy(&v, &scan[i], sizeof v);
-            top = v > top ? v : top;
-        }
-        float result;
-        memcpy(&result, &top, sizeof result);
-        if (top > 0x7F800000) result = INFINITY; /* a NaN: the block is searched */
-        if (end - start < block && hidden > result) result = hidden; /* padding */
-        block_max[b] = result;
-    }
-}
 
 /* order key: higher score first, then lower position (unique; scores >= 0, not NaN) */
 static uint64_t order_key(float score, int64_t position) {
@@ -88,77 +66,26 @@ static void select_nth(uint64_t *keys, int64_t count, int64_t nth) {
     }
 }
 
-/* The exact top-k given the previous set (`previous`, k positions, marked in `tracked`):
-   candidates are the previous set plus the unselected scores >= t, where t (the caller's
-   guess, else the lowest previous score) is valid when k candidates score >= t. Writes
-   the new set into `index` (previous order, entrants in the freed slots), `entered`,
-   `left`, updates `tracked`, and result[0..2] = entered count, candidate count, k-th score
-   bits. Returns 0; 1 if a previous score is NaN (the caller ranks everything); 2 if
-   `capacity` keys are too few (result[1] = the count needed). */
-int select_top_k(const float *w, const float *w0, uint8_t *tracked, int64_t n,
-                 const int64_t *previous, int64_t k, float guess, float *scan,
-                 float *block_max, int64_t block, float hidden, uint64_t *keys,
-                 uint64_t *work, int64_t capacity, int64_t *index, int64_t *entered,
-                 int64_t *left, int64_t *result) {
-    score_pass(w, w0, tracked, n, scan, block_max, block, hidden);
-    float floor = INFINITY;
-    for (int64_t j = 0; j < k; j++) {
-        float s = fabsf(w[previous[j]] - w0[previous[j]]);
-        if (s != s) return 1;
-        floor = s < floor ? s : floor;
-    }
-    float t = guess > floor ? guess : floor;
-    int64_t count = k;
-    for (;;) {
-        int64_t reaching = 0;
-        count = k;
-        for (int64_t j = 0; j < k; j++) {
-            float s = fabsf(w[previous[j]] - w0[previous[j]]);
-            reaching += s >= t;
-            if (j < capacity) keys[j] = order_key(s, previous[j]);
+/* keys[e] <- the (e+1)-th smallest of keys[0..count) (an insertion list when e is small,
+   else a quickselect that reorders keys) */
+static uint64_t smallest_nth(uint64_t *keys, int64_t count, int64_t e) {
+    enum { FEW = 32 };
+    if (e < FEW) {
+        uint64_t low[FEW + 1];
+        int64_t filled = 0;
+        for (int64_t j = 0; j < count; j++) {
+            uint64_t key = keys[j];
+            if (filled > e && key >= low[e]) continue;
+            int64_t at = filled <= e ? filled++ : e;
+            while (at > 0 && low[at - 1] > key) { low[at] = low[at - 1]; at--; }
+            low[at] = key;
         }
-        for (int64_t start = 0, b = 0; start < n; start += block, b++) {
-            if (!(block_max[b] >= t)) continue;
-            int64_t end = start + block < n ? start + block : n;
-            for (int64_t i = start; i < end; i++) {
-                if (scan[i] >= t) {
-                    if (count < capacity) keys[count] = order_key(scan[i], i);
-                    count++;
-                }
-            }
-        }
-        reaching += count - k;
-        if (reaching >= k || t <= floor) break;
-        t = floor; /* the guess was too high: the lowest previous score is always valid */
+        return low[e];
     }
-    if (count > capacity) {
-        result[1] = count;
-        return 2;
-    }
-    memcpy(work, keys, (size_t)count * sizeof *keys);
-    select_nth(work, count, count - k);
-    uint64_t kth = work[count - k];
-    int64_t entering = 0, leaving = 0;
-    for (int64_t j = k; j < count; j++) {
-        if (keys[j] >= kth) {
-            int64_t position = 0xFFFFFFFFu - (uint32_t)(keys[j] & 0xFFFFFFFFu);
-            entered[entering++] = position;
-        }
-    }
-    for (int64_t j = 0; j < k; j++) {
-        index[j] = previous[j];
-        if (keys[j] < kth) {
-            left[leaving] = previous[j];
-            index[j] = entered[leaving++];
-        }
-    }
-    for (int64_t j = 0; j < leaving; j++) tracked[left[j]] = 0;
-    for (int64_t j = 0; j < entering; j++) tracked[entered[j]] = 1;
-    result[0] = entering;
-    result[1] = count;
-    result[2] = (int64_t)(kth >> 32);
-    return 0;
+    select_nth(keys, count, e);
+    return keys[e];
 }
+
 
 /* w <- w0 and each state buffer <- 0 where untracked. */
 void reset_untracked(float *w, const float *w0, const uint8_t *tracked, int64_t n,
@@ -169,6 +96,104 @@ void reset_untracked(float *w, const float *w0, const uint8_t *tracked, int64_t 
         for (int64_t i = 0; i < n; i++) state[i] = tracked[i] ? state[i] : 0.0f;
     }
 }
+/* The largest score |w - w0| of the unselected elements of each block of BLOCK (+inf if
+   one is NaN; -1 if every element of the block is selected). Non-negative float32 values
+   order like their bits as int32 (and -1 is negative): an integer maximum, in two simple
+   loops over a block-sized buffer so that both vectorize. */
+enum { BLOCK = 64 };
+static void block_maxima(const float *w, const float *w0, const uint8_t *tracked, int64_t n,
+                         float *block_max) {
+    float scores[BLOCK];
+    for (int64_t start = 0, b = 0; start < n; start += BLOCK, b++) {
+        int64_t size = start + BLOCK < n ? BLOCK : n - start;
+        const float *wb = w + start, *w0b = w0 + start;
+        const uint8_t *tb = tracked + start;
+        for (int64_t i = 0; i < size; i++) {
+            float s = fabsf(wb[i] - w0b[i]);
+            scores[i] = tb[i] ? -1.0f : s;
+        }
+        int32_t top = INT32_MIN;
+        for (int64_t i = 0; i < size; i++) {
+            int32_t v;
+            memcpy(&v, &scores[i], sizeof v);
+            top = v > top ? v : top;
+        }
+        float result;
+        memcpy(&result, &top, sizeof result);
+        block_max[b] = top < 0 ? -1.0f : (top > 0x7F800000 ? INFINITY : result);
+    }
+}
+
+/* One DropBack post-step: the exact top-k given the previous set (`previous`, k positions,
+   marked in `tracked`), then the reset of everything outside it (w <- w0, states <- 0).
+   A threshold t is valid when k elements score >= t; then the new set lies among the
+   previous set and the unselected elements scoring >= t (found through block maxima), and
+   is their k highest by order key. t is the caller's guess (at least the lowest previous
+   score, which is always valid), or, if that proves invalid, the k-th largest score among
+   its candidates. Writes the new set into `index` (previous order,
+   entrants in the freed slots), `entered`, `left`, marks it in `tracked`, and
+   result[0..2] = entered count, candidate count, k-th score bits. keys: room for n;
+   block_max: one per block. Returns 0, or 1 (nothing changed) if a previous score is NaN:
+   the caller ranks everything. */
+int select_and_reset(float *w, const float *w0, uint8_t *tracked, int64_t n,
+                     const int64_t *previous, int64_t k, float guess, float **states,
+                     int64_t state_count, float *block_max, uint64_t *keys,
+                     int64_t *index, int64_t *entered, int64_t *left, int64_t *result) {
+    float floor = INFINITY;
+    for (int64_t j = 0; j < k; j++) {
+        float s = fabsf(w[previous[j]] - w0[previous[j]]);
+        if (s != s) return 1;
+        floor = s < floor ? s : floor;
+    }
+    block_maxima(w, w0, tracked, n, block_max);
+    float t = guess > floor ? guess : floor;
+    int64_t count;
+    for (;;) {
+        int64_t reaching = 0;
+        for (int64_t j = 0; j < k; j++) {
+            float s = fabsf(w[previous[j]] - w0[previous[j]]);
+            reaching += s >= t;
+            keys[j] = order_key(s, previous[j]);
+        }
+        count = k;
+        for (int64_t start = 0, b = 0; start < n; start += BLOCK, b++) {
+            if (!(block_max[b] >= t)) continue;
+            int64_t end = start + BLOCK < n ? start + BLOCK : n;
+            for (int64_t i = start; i < end; i++) {
+                float s = fabsf(w[i] - w0[i]);
+                if (!tracked[i] && s >= t) keys[count++] = order_key(s, i);
+            }
+        }
+        reaching += count - k;
+        if (reaching >= k || t <= floor) break;
+        /* the guess was too high: the k-th largest candidate score is valid (k candidates
+           reach it) and below it; the keys are rebuilt from the previous set next round */
+        uint64_t kth_candidate = smallest_nth(keys, count, count - k);
+        uint32_t bits = (uint32_t)(kth_candidate >> 32);
+        memcpy(&t, &bits, sizeof t);
+    }
+    uint64_t kth = smallest_nth(keys, count, count - k);
+    int64_t entering = 0, leaving = 0;
+    for (int64_t j = 0; j < count; j++) {
+        int64_t position = 0xFFFFFFFFu - (uint32_t)(keys[j] & 0xFFFFFFFFu);
+        if (keys[j] >= kth) {
+            if (!tracked[position]) entered[entering++] = position;
+        } else if (tracked[position]) {
+            left[leaving++] = position;
+        }
+    }
+    for (int64_t j = 0; j < leaving; j++) tracked[left[j]] = 0;
+    for (int64_t j = 0; j < entering; j++) tracked[entered[j]] = 1;
+    for (int64_t j = 0, m = 0; j < k; j++) {
+        index[j] = tracked[previous[j]] ? previous[j] : entered[m++];
+    }
+    reset_untracked(w, w0, tracked, n, states, state_count);
+    result[0] = entering;
+    result[1] = count;
+    result[2] = (int64_t)(kth >> 32);
+    return 0;
+}
+
 """
 
 # no -ffast-math: IEEE semantics (NaN checks, exact subtraction) are what makes it bit-equal;
@@ -176,7 +201,8 @@ void reset_untracked(float *w, const float *w0, const uint8_t *tracked, int64_t 
 # library's name carries the CPU's flags, so another machine builds its own)
 _FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off")
 _cached: list = []  # [library or None], once per process
-NEED_FULL_RANKING, NEED_CAPACITY = 1, 2  # select_top_k's return codes besides 0
+BLOCK = 64  # elements per block maximum (the C source's BLOCK)
+NEED_FULL_RANKING = 1  # select_and_reset: a NaN among the previous scores
 
 
 def _cache_dir() -> Path:
@@ -229,59 +255,58 @@ def library():
 
 def _declare(lib) -> None:
     pointer, size = ctypes.c_void_p, ctypes.c_int64
-    lib.select_top_k.argtypes = [pointer, pointer, pointer, size, pointer, size, ctypes.c_float,
-                                 pointer, pointer, size, ctypes.c_float, pointer, pointer, size,
-                                 pointer, pointer, pointer, pointer]
-    lib.select_top_k.restype = ctypes.c_int
+    lib.select_and_reset.argtypes = [pointer, pointer, pointer, size, pointer, size,
+                                     ctypes.c_float, pointer, size, pointer, pointer, pointer,
+                                     pointer, pointer, pointer]
+    lib.select_and_reset.restype = ctypes.c_int
     lib.reset_untracked.argtypes = [pointer, pointer, pointer, size, pointer, size]
     lib.reset_untracked.restype = None
 
 
-class FusedSelection:
-    """Scratch buffers of the fused selection, kept between steps (one per DropBack)."""
+def _addresses(tensors):
+    return (ctypes.c_void_p * max(1, len(tensors)))(*[t.data_ptr() for t in tensors])
 
-    def __init__(self, lib, count: int):
+
+class FusedSelection:
+    """Scratch buffers of the fused post-step, kept between steps (one per DropBack)."""
+
+    def __init__(self, lib, count: int, param_count: int):
         import torch
 
         self.lib = lib
-        self.index = torch.empty(count, dtype=torch.int64)
+        # two index buffers, in turn: the new set is written while the last one is read
+        self._indices = [torch.empty(count, dtype=torch.int64) for _ in range(2)]
+        self.index = self._indices[0]
         self.entered = torch.empty(count, dtype=torch.int64)
         self.left = torch.empty(count, dtype=torch.int64)
         self.result = torch.zeros(3, dtype=torch.int64)
-        self._grow(2 * count + 1024)
+        self.keys = torch.empty(param_count, dtype=torch.int64)  # room for every element
+        self._states: tuple = ((), _addresses([]))  # (data pointers, their ctypes array)
 
-    def _grow(self, capacity: int):
-        import torch
-
-        self.capacity = int(capacity)
-        self.keys = torch.empty(self.capacity, dtype=torch.int64)
-        self.work = torch.empty(self.capacity, dtype=torch.int64)
-
-    def select(self, flat, initial, tracked, previous, guess: float, scan, block_max,
-               block: int, hidden: float):
-        """(index, entered, left, k-th score), new tensors; or None if a previous score is
-        NaN. Updates `tracked` to the new set. Tensors: contiguous, CPU; flat float32."""
-        count = previous.numel()
-        while True:
-            code = self.lib.select_top_k(
-                flat.data_ptr(), initial.data_ptr(), tracked.data_ptr(), flat.numel(),
-                previous.data_ptr(), count, guess, scan.data_ptr(), block_max.data_ptr(),
-                block, hidden, self.keys.data_ptr(), self.work.data_ptr(), self.capacity,
-                self.index.data_ptr(), self.entered.data_ptr(), self.left.data_ptr(),
-                self.result.data_ptr())
-            if code != NEED_CAPACITY:
-                break
-            self._grow(int(self.result[1]) * 5 // 4 + 1024)
+    def select_and_reset(self, flat, initial, tracked, previous, states, guess: float,
+                         block_max):
+        """(index, entered, left, k-th score), with every element outside the
+        new set reset (w0; `states` zero) and `tracked` marking the new set; or None, with
+        nothing changed, if a previous score is NaN. Tensors: contiguous, CPU, float32."""
+        pointers = tuple(state.data_ptr() for state in states)
+        if pointers != self._states[0]:
+            self._states = (pointers, _addresses(states))
+        self.index = self._indices[1] if previous is self._indices[0] else self._indices[0]
+        code = self.lib.select_and_reset(
+            flat.data_ptr(), initial.data_ptr(), tracked.data_ptr(), flat.numel(),
+            previous.data_ptr(), previous.numel(), guess, self._states[1], len(states),
+            block_max.data_ptr(), self.keys.data_ptr(), self.index.data_ptr(),
+            self.entered.data_ptr(),
+            self.left.data_ptr(), self.result.data_ptr())
         if code == NEED_FULL_RANKING:
             return None
         entering, _, kth_bits = self.result.tolist()
         kth_score = struct.unpack("<f", struct.pack("<I", kth_bits))[0]
-        return (self.index.clone(), self.entered[:entering].clone(),
-                self.left[:entering].clone(), kth_score)
+        # entered and left are views, valid until the next call (the caller only counts them)
+        return self.index, self.entered[:entering], self.left[:entering], kth_score
 
 
 def reset_untracked(lib, flat, initial, tracked, states) -> None:
     """w <- w0 and every state buffer <- 0 where `tracked` is False."""
-    addresses = (ctypes.c_void_p * max(1, len(states)))(*[s.data_ptr() for s in states])
     lib.reset_untracked(flat.data_ptr(), initial.data_ptr(), tracked.data_ptr(), flat.numel(),
-                        addresses, len(states))
+                        _addresses(states), len(states))

@@ -36,6 +36,10 @@ Speed (an emulation matter, not a hardware one):
 * the selection (`accelsim.dropback.topk`) is no sort, and it is exact for any previous set
   of k elements: it looks for newcomers above a threshold just below the last k-th score
   (lowered by the last step's fall, if it fell), so only the first step ranks everything;
+* fused="auto" (default) runs the post-step as one C function (`accelsim.dropback.fused`:
+  two passes over memory instead of some 45 tensor operations) where it applies: CPU,
+  float32, mode "global", a C compiler to build it once; the same bits as the torch path.
+  fused=False always uses the torch path; fused=True demands the C one;
 * cache_initial=True keeps a copy of w0 in memory. Hardware would regenerate it (that is what
   the simulator charges); with cache_initial=False it is regenerated from the PRNG every step,
   which gives bit-identical training, only slower.
@@ -204,7 +208,7 @@ class DropBack:
 
     def __init__(self, model, optimizer, budget=None, compression=None, seed=0,
                  mode="global", freeze_at_step=None, initialize=True, cache_initial=True,
-                 bias_init="zero", warmup_steps=0, fused=False):
+                 bias_init="zero", warmup_steps=0, fused="auto"):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if freeze_at_step is not None and (int(freeze_at_step) != freeze_at_step
@@ -310,10 +314,12 @@ class DropBack:
         self._layer_bounds = torch.tensor(self._layer_starts_list, dtype=torch.int64,
                                           device=device)
         self._optimizer_state = _FlatOptimizerState(params, offsets, flat)
-        self._block_max = torch.empty(padded_count // SCAN_BLOCK, dtype=dtype, device=device)
+        self._block_max = torch.empty(-(-self.param_count // fused_loops.BLOCK), dtype=dtype,
+                                      device=device)
         self._fused_lib = self._fused_library(dtype, device)
-        self._fused = None  # the fused selection's scratch buffers, made at first use
-        self._mask_updated = False
+        self._fused = None  # the fused post-step's scratch buffers, made at first use
+        self._fused_done = False  # set by a fused selection, which also did the reset
+        self._unbound_state: list = []
 
     def _fused_library(self, dtype, device):
         """The fused C loops where they apply (CPU, float32, one ranking pool), else None."""
@@ -431,10 +437,15 @@ class DropBack:
                 index = _join([s.index for s in selections], self._segments)
                 entered = _join([s.entered for s in selections], self._segments)
                 left = _join([s.left for s in selections], self._segments)
-                if self._fused_lib is not None and not self._mask_updated:  # the fused loops'
-                    self._tracked_mask.index_fill_(0, left, False).index_fill_(0, entered, True)
-                self._mask_updated = False
-                self._reset_untracked(index, initial)
+                if self._fused_done:  # the fused loops reset; state elsewhere remains
+                    self._fused_done = False
+                    if self._unbound_state:
+                        self._zero_unbound_state(self._unbound_state, index)
+                else:
+                    if self._fused_lib is not None:  # the mask the fused loops read
+                        self._tracked_mask.index_fill_(0, left, False).index_fill_(0, entered,
+                                                                                    True)
+                    self._reset_untracked(index, initial)
                 stats = self._record(selections, index, entered, left)
         if self.freeze_at_step is not None and self.step_count >= self.freeze_at_step:
             self.frozen = True
@@ -475,16 +486,17 @@ class DropBack:
                 or not initial.is_contiguous():
             return None
         if self._fused is None or self._fused.index.numel() != count:
-            self._fused = fused_loops.FusedSelection(self._fused_lib, count)
-        hint = self._segment_hints[0]
+            self._fused = fused_loops.FusedSelection(self._fused_lib, count, self.param_count)
+        self._unbound_state = self._optimizer_state.sync(self.optimizer)
+        hint = self._segment_hints[0]  # the first threshold tried, as the torch path does
         guess = hint * SCAN_MARGIN if hint is not None and math.isfinite(hint) else -1.0
-        found = self._fused.select(self._flat, initial, self._tracked_mask, previous, guess,
-                                   self._score_buffer, self._block_max, SCAN_BLOCK,
-                                   HIDDEN_SCORE)
+        found = self._fused.select_and_reset(self._flat, initial, self._tracked_mask, previous,
+                                             list(self._optimizer_state.buffers.values()),
+                                             guess, self._block_max)
         if found is None:  # a NaN among the tracked: the torch path ranks everything
             return None
         index, entered, left, threshold = found
-        self._mask_updated = True
+        self._fused_done = True  # the new set is marked and everything else reset
         return Selection(index, threshold, entered=entered, left=left)
 
     @staticmethod
