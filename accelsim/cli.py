@@ -73,10 +73,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="tracked weights: a count (5000), a ratio (25x) or 'dense' (default)")
     p.add_argument("--budget-mode", choices=["global", "per_layer"], default="global",
                    help="rank all layers together (default) or give each layer its share")
-    p.add_argument("--method", choices=["dropback", "dropback-decay", "gmp"],
+    p.add_argument("--method", choices=["dropback", "dropback-decay", "gmp", "rigl"],
                    default="dropback", help="dropback (default): untracked weights reset to "
                    "their regenerated w0; dropback-decay: w0 decays x0.9 a step (Procrustes), "
-                   "untracked weights become zeros; gmp: gradual magnitude pruning")
+                   "untracked weights become zeros; gmp: gradual magnitude pruning; rigl: "
+                   "fixed sparse budget, drop by |w| and grow by |gradient| (Evci et al. 2020)")
     _add_dataset_defaulted(p)
     p.add_argument("--seed", type=int, default=0, help="(default 0)")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="(default sgd)")
@@ -160,8 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--budgets", default=study.DEFAULT_BUDGETS,
                    help=f"budgets, dense always included (default {study.DEFAULT_BUDGETS})")
     p.add_argument("--seeds", default="0,1,2", help="(default 0,1,2)")
-    p.add_argument("--methods", default=",".join(study.STUDY_METHODS),
-                   help=f"(default {','.join(study.STUDY_METHODS)})")
+    p.add_argument("--methods", default=",".join(study.DEFAULT_METHODS),
+                   help=f"any of {','.join(study.STUDY_METHODS)} (default "
+                   f"{','.join(study.DEFAULT_METHODS)})")
     p.add_argument("--accelerators", default="default",
                    help="config names or YAML paths, comma-separated (default: default)")
     p.add_argument("--batch-sizes", default=",".join(map(str, study.DEFAULT_BATCH_SIZES)),

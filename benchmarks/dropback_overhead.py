@@ -11,12 +11,21 @@ Goals: LeNet-300-100 (batch 128, budget params/25) <= 1.20x; ResNet-18 with the 
 
     python benchmarks/dropback_overhead.py --repeats 7 --steps 50 --resnet-steps 3 \
         --optimizers sgd,sgd-momentum
+
+On a loaded shared machine, time this thread's CPU on one thread, for each post-step:
+
+    python benchmarks/dropback_overhead.py --repeats 7 --steps 30 --resnet-steps 2 \
+        --resnet-batch 16 --threads 1 --clock cpu --fused off   # then --fused on
+
+(2 cores, load average 4.3: LeNet-300-100 1.50x with the torch post-step, 1.26x with the
+fused one; ResNet-18 at batch 16 1.15x and 1.11x.)
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import time
 from pathlib import Path
@@ -93,11 +102,12 @@ OPTIMIZERS = {
 }
 
 
-def _make_arm(name, use_dropback, compression, optimizer_name):
+def _make_arm(name, use_dropback, compression, optimizer_name, fused="auto"):
     torch.manual_seed(0)
     model, source = build("lenet-300-100" if name == "lenet-300-100" else "resnet18")
     optimizer = OPTIMIZERS[optimizer_name](model.parameters())
-    dropback = DropBack(model, optimizer, compression=compression) if use_dropback else None
+    dropback = DropBack(model, optimizer, compression=compression, fused=fused) \
+        if use_dropback else None
     return model, optimizer, dropback, source
 
 
@@ -112,20 +122,32 @@ def _step_function(model, optimizer, dropback, inputs, labels):
     return step
 
 
-def _time_per_step(step, steps: int) -> float:
-    start = time.perf_counter()
+CLOCKS = {
+    # wall time: what a user waits; cpu: this thread's CPU time, which leaves out the time
+    # other jobs hold the core (stable on a loaded machine; with --threads 1 it is the cost)
+    "wall": time.perf_counter,
+    "cpu": time.thread_time,
+}
+
+
+def _time_per_step(step, steps: int, clock=time.perf_counter) -> float:
+    start = clock()
     for _ in range(steps):
         step()
-    return (time.perf_counter() - start) / steps
+    return (clock() - start) / steps
 
 
-def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-momentum") -> dict:
-    input_shape, batch, compression, goal = CASES[name]
+def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-momentum",
+            clock_name: str = "wall", batch: int | None = None, fused="auto") -> dict:
+    input_shape, case_batch, compression, goal = CASES[name]
+    batch = batch or case_batch
+    clock = CLOCKS[clock_name]
     generator = torch.Generator().manual_seed(1)
     inputs = torch.randn(batch, *input_shape, generator=generator)
     labels = torch.randint(0, 10, (batch,), generator=generator)
     plain_model, plain_opt, _, source = _make_arm(name, False, compression, optimizer_name)
-    drop_model, drop_opt, dropback, _ = _make_arm(name, True, compression, optimizer_name)
+    drop_model, drop_opt, dropback, _ = _make_arm(name, True, compression, optimizer_name,
+                                                  fused)
     plain = _step_function(plain_model, plain_opt, None, inputs, labels)
     drop = _step_function(drop_model, drop_opt, dropback, inputs, labels)
     for _ in range(2):  # warm-up: allocator, first (full-ranking) selection
@@ -135,13 +157,15 @@ def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-mome
     for repeat in range(repeats):
         order = [(plain, plain_times), (drop, drop_times)]
         for step, times in (order if repeat % 2 == 0 else order[::-1]):
-            times.append(_time_per_step(step, steps))
+            times.append(_time_per_step(step, steps, clock))
     plain_ms = statistics.median(plain_times) * 1e3
     drop_ms = statistics.median(drop_times) * 1e3
     paired = statistics.median(d / p for d, p in zip(drop_times, plain_times))
     return {"model": name, "model_source": source, "optimizer": optimizer_name, "batch": batch,
             "param_count": dropback.param_count, "budget": dropback.budget,
             "repeats": repeats, "steps": steps, "threads": torch.get_num_threads(),
+            "clock": clock_name, "fused": dropback._fused_lib is not None,
+            "load_1min": round(os.getloadavg()[0], 2),
             "plain_ms": round(plain_ms, 3), "dropback_ms": round(drop_ms, 3),
             "ratio": round(drop_ms / plain_ms, 4), "paired_ratio": round(paired, 4),
             "goal": goal, "torch": torch.__version__}
@@ -149,14 +173,14 @@ def measure(name: str, repeats: int, steps: int, optimizer_name: str = "sgd-mome
 
 def _print_table(rows):
     header = (f"{'model':16s} {'optimizer':>12s} {'params':>10s} {'budget':>8s} {'plain ms':>9s} "
-              f"{'DropBack ms':>11s} {'ratio':>7s} {'paired':>7s} {'goal':>6s}")
+              f"{'DropBack ms':>11s} {'ratio':>7s} {'paired':>7s} {'goal':>6s} {'fused':>6s}")
     print(header)
     print("-" * len(header))
     for row in rows:
         print(f"{row['model']:16s} {row['optimizer']:>12s} {row['param_count']:10,d} "
               f"{row['budget']:8,d} "
               f"{row['plain_ms']:9.2f} {row['dropback_ms']:11.2f} {row['ratio']:7.3f} "
-              f"{row['paired_ratio']:7.3f} {row['goal']:6.2f}")
+              f"{row['paired_ratio']:7.3f} {row['goal']:6.2f} {row['fused']!s:>6s}")
 
 
 def main(argv=None):
@@ -168,6 +192,13 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--optimizers", default="sgd-momentum",
                         help=f"comma-separated subset of {', '.join(OPTIMIZERS)}")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall time, or this thread's CPU time (use with --threads 1)")
+    parser.add_argument("--resnet-batch", type=int, default=None,
+                        help="ResNet-18 batch (default 64; smaller is quicker on a CPU)")
+    parser.add_argument("--fused", choices=["off", "on", "auto"], default="auto",
+                        help="DropBack's fused C post-step (accelsim.dropback.fused; default "
+                        "auto, as DropBack's own default)")
     parser.add_argument("--out", type=Path, default=RESULTS_CSV)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -175,10 +206,15 @@ def main(argv=None):
     for name in args.models.split(","):
         for optimizer_name in args.optimizers.split(","):
             steps = args.steps if name == "lenet-300-100" else args.resnet_steps
-            rows.append(measure(name, args.repeats, steps, optimizer_name))
+            batch = None if name == "lenet-300-100" else args.resnet_batch
+            fused = {"off": False, "on": True, "auto": "auto"}[args.fused]
+            rows.append(measure(name, args.repeats, steps, optimizer_name, args.clock, batch,
+                                fused))
             _print_table(rows[-1:])
     print()
     _print_table(rows)
+    print(f"clock {args.clock}, threads {args.threads}, load average (1 min) "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     with atomic_path(args.out) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

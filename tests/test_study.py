@@ -160,10 +160,10 @@ def test_study_end_to_end_on_digits_and_resumes(tmp_path):
 
 
 def test_study_bad_input_is_one_line_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "accelsim.cli", "study", "--methods", "rigl",
+    proc = subprocess.run([sys.executable, "-m", "accelsim.cli", "study", "--methods", "snip",
                            "--out", str(tmp_path / "s")], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "rigl" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "snip" in proc.stderr
 
 
 def test_mnist_files_in_either_spelling(tmp_path):

@@ -43,7 +43,8 @@ from accelsim.io import atomic_path, json_text, write_json_atomic
 from accelsim.trace.format import load_trace
 
 STUDY_FORMAT = "accelsim-study"
-STUDY_METHODS = ("dropback", "dropback-decay", "gmp")
+STUDY_METHODS = ("dropback", "dropback-decay", "gmp", "rigl")  # accepted by --methods
+DEFAULT_METHODS = ("dropback", "dropback-decay", "gmp")  # run when none are named
 DEFAULT_BUDGETS = "dense,4x,10x,25x"
 DEFAULT_BATCH_SIZES = (1, 8, 64, 512)
 DEFAULT_SRAM_SIZES = "64KiB,256KiB,1MiB,4MiB"
@@ -150,7 +151,7 @@ def _finished_run(folder: Path, config: dict) -> dict | None:
 
 # ------------------------------------------------------------------------- the study
 def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
-          budgets=DEFAULT_BUDGETS, seeds=(0, 1, 2), methods=STUDY_METHODS,
+          budgets=DEFAULT_BUDGETS, seeds=(0, 1, 2), methods=DEFAULT_METHODS,
           accelerators=("default",), batch_sizes=DEFAULT_BATCH_SIZES,
           sram_sizes=None, focus_budget=None, mode="train", train_settings=None,
           jobs=None, dask_address=None, quiet=False) -> pd.DataFrame:

@@ -26,6 +26,10 @@ Methods (`METHODS`):
     the elements of smallest |w| are set to zero (and their optimizer state too) and stay
     zero, so the kept count follows k_t = k + (N - k)(1 - (t - begin)/(end - begin))^3
     down to the budget k. Ranking is global or per layer like DropBack's `mode`.
+``rigl``
+    RigL (Evci et al., ICML 2020): a fixed budget of k active elements from the start, zeros
+    elsewhere; every 100 steps until 75% of training, a cosine-decayed share (from 0.3) of the
+    active elements of smallest |w| is swapped for the inactive ones of largest |gradient|.
 
 Same seed, same bits: every method is deterministic (ties in a ranking go to the lower global
 index, as in `accelsim.dropback.topk`).
@@ -46,7 +50,7 @@ from accelsim.dropback.optimizer import (
 )
 from accelsim.errors import ConfigError
 
-METHODS = ("dropback", "dropback-decay", "gmp")
+METHODS = ("dropback", "dropback-decay", "gmp", "rigl")
 DEFAULT_DECAY = 0.9  # Procrustes' code (compstruct/procrustes-ml-models, utils/dropback.py)
 GMP_BEGIN_FRACTION = 0.1  # pruning starts after 10% of the steps ...
 GMP_END_FRACTION = 0.6  # ... and reaches the budget at 60% (then trains on, sparse)
@@ -243,4 +247,202 @@ def build_method(name: str, model, optimizer, *, budget=None, compression=None, 
             raise ConfigError(f"freeze_at_step: expected none for method gmp (its pruning "
                               f"schedule ends by itself), got {freeze_at_step!r}")
         return GradualMagnitudePruning(model, optimizer, total_steps=total_steps, **common)
+    if name == "rigl":  # sparse from the first step (like gmp, it takes no dense warm-up)
+        if freeze_at_step is not None:  # its schedule fixes when updates end
+            raise ConfigError(f"freeze_at_step: expected none for method rigl (its "
+                              f"connectivity updates end by themselves), got {freeze_at_step!r}")
+        return RigL(model, optimizer, total_steps=total_steps, **common)
     raise ValueError(f"method {name!r} not one of {METHODS}")
+
+
+# ============================================================================ RigL
+RIGL_ALPHA = 0.3  # Evci et al. 2020 (RigL), section 4: initial update fraction alpha
+RIGL_DELTA_T = 100  # steps between connectivity updates (the paper's Delta T)
+RIGL_END_FRACTION = 0.75  # updates stop at 75% of training (the paper's T_end)
+RIGL_STATE_FORMAT = "accelsim-rigl-state"
+
+
+class RigL:
+    """RigL (Evci, Gale, Menick, Castro, Elsen, "Rigging the Lottery", ICML 2020) with
+    DropBack's interface: a fixed budget of k active elements from the first step, zeros
+    elsewhere (so the hardware neither stores nor regenerates them, `untracked_values`).
+
+    Start: k active elements drawn at random (a permutation from a torch generator seeded by
+    `seed`; globally, or each layer its `per_layer_budgets` share in mode "per_layer");
+    inactive elements are zero. Every step: the optimizer steps, then inactive elements and
+    their optimizer state are set to zero. Every `delta_t` steps while t < end_step: an update
+    fraction f_t = alpha / 2 * (1 + cos(pi * t / end_step)) of the active count is dropped
+    (the active elements of smallest |w|) and as many grown (the inactive ones, the just
+    dropped included, of largest |gradient| of this step, the dense gradient every backward
+    pass computes); grown elements start at zero with zero optimizer state. The paper updates
+    each layer; mode "global" ranks all layers together, like DropBack's global budget.
+    Ties go to the lower global index. The active count equals the budget after every step.
+    """
+
+    untracked_values = "zero"
+
+    def __init__(self, model, optimizer, budget=None, compression=None, *, total_steps: int,
+                 seed: int = 0, mode: str = "global", alpha: float = RIGL_ALPHA,
+                 delta_t: int = RIGL_DELTA_T, end_step: int | None = None,
+                 initialize: bool = True, **_ignored):
+        if mode not in ("global", "per_layer"):
+            raise ValueError(f"mode must be 'global' or 'per_layer', got {mode!r}")
+        if not isinstance(total_steps, int) or total_steps < 1:
+            raise ValueError(f"total_steps must be an int >= 1, got {total_steps!r}")
+        if not (isinstance(alpha, (int, float)) and 0 <= alpha <= 1):
+            raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+        if not isinstance(delta_t, int) or delta_t < 1:
+            raise ValueError(f"delta_t must be an int >= 1, got {delta_t!r}")
+        self.model, self.optimizer, self.mode, self.seed = model, optimizer, mode, int(seed)
+        self.layers = budgeted_layers(model)
+        if not self.layers:
+            raise ValueError("the model has no nn.Linear or nn.Conv2d layer to sparsify")
+        if initialize:
+            initialize_model(model, seed)
+        self._params = [p for layer in self.layers for p in layer_parameters(layer)]
+        self._counts = [layer.param_count for layer in self.layers]
+        self.param_count = sum(self._counts)
+        self.budget = min(_resolve_budget(budget, compression, self.param_count),
+                          self.param_count)
+        self.peak_tracked_count = self.budget  # never dense, unlike gmp
+        self.alpha, self.delta_t = float(alpha), int(delta_t)
+        self.end_step = (int(total_steps * RIGL_END_FRACTION) if end_step is None
+                         else int(end_step))
+        self.step_count = 0
+        self.frozen = False
+        self._starts = [0]
+        for count in self._counts:
+            self._starts.append(self._starts[-1] + count)
+        self._mask = self._random_mask().to(self._params[0].device)
+        with torch.no_grad():
+            self._apply_mask()
+
+    def _random_mask(self):
+        """k active elements at random: globally, or each layer its share."""
+        generator = torch.Generator().manual_seed(self.seed)
+        mask = torch.zeros(self.param_count, dtype=torch.bool)
+        if self.mode == "global":
+            return mask.index_fill_(0, torch.randperm(self.param_count,
+                                                      generator=generator)[:self.budget], True)
+        for start, count, share in zip(self._starts, self._counts,
+                                       per_layer_budgets(self.budget, self._counts)):
+            chosen = torch.randperm(count, generator=generator)[:share] + start
+            mask.index_fill_(0, chosen, True)
+        return mask
+
+    # -- the schedule ----------------------------------------------------------------------
+    def update_fraction(self, step: int) -> float:
+        """f_t: the share of the active elements replaced at an update step (cosine decay)."""
+        if step >= self.end_step:
+            return 0.0
+        return self.alpha / 2 * (1 + math.cos(math.pi * step / self.end_step))
+
+    def _updates_at(self, step: int) -> bool:
+        return not self.frozen and step % self.delta_t == 0 and step < self.end_step
+
+    # -- the step --------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True):
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def freeze(self):
+        self.frozen = True
+
+    def step(self, closure=None) -> DropBackStepStats:
+        self.optimizer.step(closure) if closure is not None else self.optimizer.step()
+        before = self.tracked_per_layer()
+        self.step_count += 1
+        entered = left = torch.zeros(0, dtype=torch.int64)
+        with torch.no_grad():
+            if self._updates_at(self.step_count):
+                entered, left = self._drop_and_grow(self.update_fraction(self.step_count))
+            self._apply_mask()
+        entered_counts = self._per_layer(entered)
+        left_counts = self._per_layer(left)
+        after = tuple(b + e - gone for b, e, gone in zip(before, entered_counts, left_counts))
+        return DropBackStepStats(self.step_count, before, entered_counts, left_counts, after,
+                                 math.nan, self.frozen, ())
+
+    def _flat(self, tensors):
+        return torch.cat([t.reshape(-1) for t in tensors])
+
+    def _drop_and_grow(self, fraction: float):
+        """Replace round(fraction * active) elements per ranking pool; (entered, left)."""
+        weights = self._flat([p.detach() for p in self._params]).abs()
+        grads = self._flat([p.grad if p.grad is not None else torch.zeros_like(p)
+                            for p in self._params]).abs()
+        pools = ([(0, self.param_count)] if self.mode == "global" else
+                 list(zip(self._starts[:-1], self._starts[1:])))
+        new_mask = self._mask.clone()
+        for start, end in pools:
+            active = self._mask[start:end]
+            count = int(active.sum())
+            replaced = round(fraction * count)
+            if replaced <= 0:
+                continue
+            kept = _top_mask(weights[start:end], active, count - replaced)  # drop smallest |w|
+            grown = _top_mask(grads[start:end], ~kept, replaced)  # grow largest |g|
+            new_mask[start:end] = kept | grown
+        entered = torch.nonzero(new_mask & ~self._mask).squeeze(1)
+        left = torch.nonzero(self._mask & ~new_mask).squeeze(1)
+        self._mask = new_mask
+        # grown elements start from zero: they are zero now (inactive), and their optimizer
+        # state is zeroed by _apply_mask before they turn active below
+        self._zero_positions(entered)
+        return entered, left
+
+    def _zero_positions(self, positions):
+        """Weights and optimizer state of the given global positions <- 0."""
+        if not positions.numel():
+            return
+        cleared = torch.zeros(self.param_count, dtype=torch.bool, device=self._mask.device)
+        cleared.index_fill_(0, positions, True)
+        self._fill_where(cleared)
+
+    def _apply_mask(self):
+        self._fill_where(~self._mask)
+
+    def _fill_where(self, flat_mask):
+        """Set every budgeted element (and its state) where flat_mask is True to zero."""
+        offset = 0
+        for param in self._params:
+            part = flat_mask[offset:offset + param.numel()].view(param.shape)
+            offset += param.numel()
+            param.data.masked_fill_(part, 0)
+            for value in self.optimizer.state.get(param, {}).values():
+                if torch.is_tensor(value) and value.shape == param.shape:
+                    value.masked_fill_(part, 0)
+
+    def _per_layer(self, positions) -> tuple:
+        counts = [0] * len(self.layers)
+        if positions.numel():
+            bounds = torch.tensor(self._starts[1:-1], dtype=torch.int64)
+            layer_ids = torch.bucketize(positions.cpu(), bounds, right=True)
+            counts = torch.bincount(layer_ids, minlength=len(self.layers)).tolist()
+        return tuple(counts)
+
+    # -- inspection ------------------------------------------------------------------------
+    def tracked_masks(self) -> dict:
+        return {layer.layer_id: self._mask[start:end].clone()
+                for layer, start, end in zip(self.layers, self._starts, self._starts[1:])}
+
+    def tracked_per_layer(self) -> tuple:
+        return tuple(int(self._mask[start:end].sum())
+                     for start, end in zip(self._starts, self._starts[1:]))
+
+    def __repr__(self):
+        return (f"RigL(budget={self.budget}, param_count={self.param_count}, "
+                f"mode={self.mode!r}, step_count={self.step_count})")
+
+    # -- resume ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"format": RIGL_STATE_FORMAT, "step_count": self.step_count,
+                "frozen": self.frozen, "budget": self.budget, "mask": self._mask.cpu(),
+                "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not isinstance(state, dict) or state.get("format") != RIGL_STATE_FORMAT \
+                or state.get("budget") != self.budget:
+            raise ValueError("not a RigL state of this budget")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self._mask = torch.as_tensor(state["mask"], dtype=torch.bool).to(self._mask.device)
+        self.step_count, self.frozen = int(state["step_count"]), bool(state["frozen"])

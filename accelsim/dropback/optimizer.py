@@ -36,6 +36,10 @@ Speed (an emulation matter, not a hardware one):
 * the selection (`accelsim.dropback.topk`) is no sort, and it is exact for any previous set
   of k elements: it looks for newcomers above a threshold just below the last k-th score
   (lowered by the last step's fall, if it fell), so only the first step ranks everything;
+* fused="auto" (default) runs the post-step as one C function (`accelsim.dropback.fused`:
+  two passes over memory instead of some 45 tensor operations) where it applies: CPU,
+  float32, mode "global", a C compiler to build it once; the same bits as the torch path.
+  fused=False always uses the torch path; fused=True demands the C one;
 * cache_initial=True keeps a copy of w0 in memory. Hardware would regenerate it (that is what
   the simulator charges); with cache_initial=False it is regenerated from the PRNG every step,
   which gives bit-identical training, only slower.
@@ -49,6 +53,7 @@ from dataclasses import dataclass
 
 import torch
 
+from accelsim.dropback import fused as fused_loops
 from accelsim.dropback import prng
 from accelsim.dropback.init import (
     LayerInfo,
@@ -59,6 +64,7 @@ from accelsim.dropback.init import (
 from accelsim.dropback.topk import (
     HIDDEN_SCORE,
     SCAN_BLOCK,
+    SCAN_MARGIN,
     Selection,
     block_layout,
     empty_positions,
@@ -202,7 +208,7 @@ class DropBack:
 
     def __init__(self, model, optimizer, budget=None, compression=None, seed=0,
                  mode="global", freeze_at_step=None, initialize=True, cache_initial=True,
-                 bias_init="zero", warmup_steps=0):
+                 bias_init="zero", warmup_steps=0, fused="auto"):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if freeze_at_step is not None and (int(freeze_at_step) != freeze_at_step
@@ -211,6 +217,8 @@ class DropBack:
         if isinstance(warmup_steps, bool) or int(warmup_steps) != warmup_steps \
                 or warmup_steps < 0:
             raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
+        if fused not in (False, True, "auto"):
+            raise ValueError(f"fused must be False, True or 'auto', got {fused!r}")
         prng.layer_keys(seed, 0)  # validates the seed early
         self.model = model
         self.optimizer = optimizer
@@ -231,6 +239,7 @@ class DropBack:
         self.step_count = 0
         self.frozen = False
         self.last_loss = None
+        self.fused = fused
         self._bind_flat_buffer()
         self._initial_cache = None
         initial = self._compute_initial_flat()
@@ -305,6 +314,24 @@ class DropBack:
         self._layer_bounds = torch.tensor(self._layer_starts_list, dtype=torch.int64,
                                           device=device)
         self._optimizer_state = _FlatOptimizerState(params, offsets, flat)
+        self._block_max = torch.empty(-(-self.param_count // fused_loops.BLOCK), dtype=dtype,
+                                      device=device)
+        self._fused_lib = self._fused_library(dtype, device)
+        self._fused = None  # the fused post-step's scratch buffers, made at first use
+        self._fused_done = False  # set by a fused selection, which also did the reset
+        self._unbound_state: list = []
+
+    def _fused_library(self, dtype, device):
+        """The fused C loops where they apply (CPU, float32, one ranking pool), else None."""
+        if self.fused is False:
+            return None
+        applies = (device.type == "cpu" and dtype == torch.float32 and self.mode == "global"
+                   and self.param_count < 2**32 - 1)  # positions fit the 32-bit order key
+        lib = fused_loops.library() if applies else None
+        if lib is None and self.fused is True:
+            raise ValueError("fused=True: the fused post-step needs the CPU, float32, "
+                             "mode 'global' and a C compiler (use fused='auto' to fall back)")
+        return lib
 
     def _ensure_bound(self):
         """Rebuild the flat buffer if something (model.to(), .data =) re-pointed a parameter."""
@@ -320,6 +347,7 @@ class DropBack:
         """Make `index` (global positions, any order) the tracked set, from scratch."""
         device = self._flat.device
         self._tracked_index = index
+        self._tracked_mask = _mask_of(index, self.param_count)
         ordered = torch.sort(index).values
         self._segment_index = []
         for start, end, _ in self._segments:
@@ -407,14 +435,31 @@ class DropBack:
             else:
                 selections = self._select(initial)
                 index = _join([s.index for s in selections], self._segments)
-                self._reset_untracked(index, initial)
-                stats = self._record(selections, index)
+                entered = _join([s.entered for s in selections], self._segments)
+                left = _join([s.left for s in selections], self._segments)
+                if self._fused_done:  # the fused loops reset; state elsewhere remains
+                    self._fused_done = False
+                    if self._unbound_state:
+                        self._zero_unbound_state(self._unbound_state, index)
+                else:
+                    if self._fused_lib is not None:  # the mask the fused loops read
+                        self._tracked_mask.index_fill_(0, left, False).index_fill_(0, entered,
+                                                                                    True)
+                    self._reset_untracked(index, initial)
+                stats = self._record(selections, index, entered, left)
         if self.freeze_at_step is not None and self.step_count >= self.freeze_at_step:
             self.frozen = True
         return stats
 
     def _select(self, initial) -> list:
         """Score every element, |w - w0|, and pick the new set of each ranking pool."""
+        selection = self._select_fused(initial)
+        if selection is not None:
+            selections = [selection]
+            self._segment_hints = [_predicted_threshold(selection.threshold, last)
+                                   for last in self._last_thresholds]
+            self._last_thresholds = [selection.threshold]
+            return selections
         scores = torch.sub(self._flat, initial, out=self._score_buffer[:self.param_count])
         scores.abs_()
         selections = []
@@ -429,6 +474,30 @@ class DropBack:
                                for selection, last in zip(selections, self._last_thresholds)]
         self._last_thresholds = [selection.threshold for selection in selections]
         return selections
+
+    def _select_fused(self, initial):
+        """The new set by the fused loops (one pool, a previous set of k), or None (then
+        the torch path does it: first selection, a NaN among the tracked, no library).
+        Marks the new set in the tracked mask itself."""
+        if self._fused_lib is None or len(self._segments) != 1:
+            return None
+        count, previous = self._segments[0][2], self._segment_index[0]
+        if previous.numel() != count or not 0 < count < self.param_count \
+                or not initial.is_contiguous():
+            return None
+        if self._fused is None or self._fused.index.numel() != count:
+            self._fused = fused_loops.FusedSelection(self._fused_lib, count, self.param_count)
+        self._unbound_state = self._optimizer_state.sync(self.optimizer)
+        hint = self._segment_hints[0]  # the first threshold tried, as the torch path does
+        guess = hint * SCAN_MARGIN if hint is not None and math.isfinite(hint) else -1.0
+        found = self._fused.select_and_reset(self._flat, initial, self._tracked_mask, previous,
+                                             list(self._optimizer_state.buffers.values()),
+                                             guess, self._block_max)
+        if found is None:  # a NaN among the tracked: the torch path ranks everything
+            return None
+        index, entered, left, threshold = found
+        self._fused_done = True  # the new set is marked and everything else reset
+        return Selection(index, threshold, entered=entered, left=left)
 
     @staticmethod
     def _select_segment(scores, scan_scores, layout, count, previous, hint) -> Selection:
@@ -445,6 +514,14 @@ class DropBack:
 
     def _reset_untracked(self, index, initial):
         """Untracked elements <- w0; their optimizer state <- 0."""
+        if self._fused_lib is not None and initial.is_contiguous():
+            unbound = self._optimizer_state.sync(self.optimizer)
+            fused_loops.reset_untracked(self._fused_lib, self._flat, initial,
+                                        self._tracked_mask,
+                                        list(self._optimizer_state.buffers.values()))
+            if unbound:
+                self._zero_unbound_state(unbound, index)
+            return
         kept = self._flat.index_select(0, index)
         self._flat.copy_(initial)
         self._flat.index_copy_(0, index, kept)
@@ -464,11 +541,9 @@ class DropBack:
             kept = mask[offsets[number]:offsets[number] + param.numel()].view(param.shape)
             value.masked_fill_(~kept.to(value.device), 0)
 
-    def _record(self, selections, index) -> DropBackStepStats:
+    def _record(self, selections, index, entered, left) -> DropBackStepStats:
         """Make the selections the tracked set; return this step's statistics."""
         before = self._tracked_per_layer
-        entered = _join([s.entered for s in selections], self._segments)
-        left = _join([s.left for s in selections], self._segments)
         entered_counts, left_counts = self._entered_left_per_layer(entered, left)
         after = tuple(b + e - gone for b, e, gone in zip(before, entered_counts, left_counts))
         self._tracked_index = index

@@ -85,13 +85,15 @@ class _BlockScan:
     are few: block maxima are computed once, then only blocks reaching t are searched.
     (Plain index_select/masked_select below: they dispatch faster than [] indexing.)"""
 
-    def __init__(self, scores, layout=None):
+    def __init__(self, scores, layout=None, block_max=None):
         self.scores = scores
         total = scores.numel()
         self.whole = total - total % SCAN_BLOCK
         self.blocks, self.offsets_in_block = layout or block_layout(scores)
         # a NaN block maximum becomes +inf: the block is searched, its NaN never matches
-        self.block_max = self.blocks.amax(1).nan_to_num_(nan=math.inf)
+        # (block_max: the same, computed by the caller, `accelsim.dropback.fused`)
+        self.block_max = (self.blocks.amax(1).nan_to_num_(nan=math.inf) if block_max is None
+                          else block_max)
         # (threshold, hot blocks) of the last query
         self._hot: tuple[float | None, torch.Tensor | None] = (None, None)
 
@@ -171,11 +173,19 @@ def update_selection(scores, count: int, previous, hint=None, layout=None):
     alone has k scores >= it); so is the k-th largest of any candidate set, which is where an
     invalid guess moves next: at most a few tries."""
     previous_scores = scores.index_select(0, previous)
-    floor = float(previous_scores.min())
-    if not floor >= 0:
+    if not float(previous_scores.min()) >= 0:
         return None
     scores.index_fill_(0, previous, HIDDEN_SCORE)  # the scan looks at unselected elements only
-    scan = _BlockScan(scores, layout)
+    return update_hidden_selection(scores, count, previous, previous_scores, hint, layout)
+
+
+def update_hidden_selection(scores, count: int, previous, previous_scores, hint=None,
+                            layout=None, block_max=None):
+    """`update_selection` with its first part done by the caller: `scores` already holds
+    HIDDEN_SCORE at `previous`, whose own scores are `previous_scores` (all >= 0: a NaN
+    among them is the caller's to handle); block_max, if given, is `_BlockScan`'s."""
+    floor = float(previous_scores.min())
+    scan = _BlockScan(scores, layout, block_max)
     threshold = _first_threshold(floor, hint, scan, count)
     while True:
         newcomers = scan.positions_at_least(threshold)
