@@ -82,16 +82,18 @@ def test_warmup_epochs_are_traced_as_dense_steps(tmp_path):
     assert trace.budget_tracked_count == total  # the hardware must hold all of it meanwhile
 
 
-def test_default_warmup_is_the_datasets_capped_at_a_tenth_of_the_run():
+def test_default_warmup_and_anneal_are_the_datasets_capped_at_a_tenth_of_the_run():
     from accelsim.train.defaults import DATASET_DEFAULTS
 
-    mnist = DATASET_DEFAULTS["mnist"]["warmup_epochs"]
-    assert mnist >= 2  # measured: two epochs beat one at 25x (reports/accuracy.md)
-    for epochs in (5, 10, 20, 40):
-        warmup = TrainConfig(dataset="mnist", epochs=epochs).resolved().warmup_epochs
-        assert warmup == min(mnist, epochs // 10)
-    assert TrainConfig(dataset="mnist", epochs=5, warmup_epochs=3).resolved().warmup_epochs == 3
-    assert TrainConfig(dataset="digits").resolved().warmup_epochs == 0
+    for name in ("warmup_epochs", "budget_anneal_epochs"):
+        mnist = DATASET_DEFAULTS["mnist"][name]
+        assert mnist >= 1  # measured: both help at 25x (reports/accuracy.md)
+        for epochs in (5, 10, 20, 40):
+            value = getattr(TrainConfig(dataset="mnist", epochs=epochs).resolved(), name)
+            assert value == min(mnist, epochs // 10)
+        explicit = TrainConfig(dataset="mnist", epochs=5, **{name: 3}).resolved()
+        assert getattr(explicit, name) == 3
+        assert getattr(TrainConfig(dataset="digits").resolved(), name) == 0
 
 
 def test_dense_run_records_dense_trace(tmp_path):

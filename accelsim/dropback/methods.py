@@ -87,6 +87,87 @@ class DecayedDropBack(DropBack):
         super().load_state_dict(state)
 
 
+ANNEAL_UPDATES = 20  # an annealed budget changes this many times (a full ranking each)
+
+
+class _AnnealedBudget(DropBack):
+    """A gradual budget for DropBack: the first selections keep more than k elements.
+
+    From the first selection (after any dense warm-up) the tracked count falls from every
+    element to the budget k over ``anneal_steps`` steps, on Zhu & Gupta's cubic schedule
+    (the one `gmp` uses): after s selections it is k + (N - k)(1 - s'/A)^3, where s' is s
+    rounded down to a multiple of A / ANNEAL_UPDATES, so the count changes only that many
+    times. Untracked elements still go back to w0 (or the decayed w0), so an element dropped
+    early can re-enter. The trace records each step's tracked count, so the simulator charges
+    the larger early sets, and `peak_tracked_count` is every element."""
+
+    def __init__(self, *args, anneal_steps: int = 0, **kwargs):
+        if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, int) \
+                or anneal_steps < 0:
+            raise ValueError(f"anneal_steps must be an int >= 0, got {anneal_steps!r}")
+        self.anneal_steps = anneal_steps
+        super().__init__(*args, **kwargs)
+
+    def annealed_count(self, selections_done: int) -> int:
+        """The count the selection after `selections_done` earlier ones keeps."""
+        target = min(self.budget, self.param_count)
+        if not self.anneal_steps:
+            return target
+        quantum = max(1, self.anneal_steps // ANNEAL_UPDATES)
+        done = min(self.anneal_steps, max(0, selections_done) // quantum * quantum)
+        share = (1 - done / self.anneal_steps) ** 3
+        return round(target + (self.param_count - target) * share)
+
+    @property
+    def peak_tracked_count(self) -> int:
+        if self.anneal_steps:
+            return self.param_count
+        return super().peak_tracked_count
+
+    def _select(self, initial):
+        count = self.annealed_count(self.step_count - self.warmup_steps)
+        if self.mode == "global":
+            self._segments = [(0, self.param_count, count)]
+        else:
+            shares = per_layer_budgets(count, self._layer_counts())
+            self._segments = [(start, end, share) for (start, end, _), share
+                              in zip(self._segments, shares)]
+        return super()._select(initial)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "anneal_steps": self.anneal_steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        if isinstance(state, dict) and state.get("anneal_steps", 0) != self.anneal_steps:
+            raise ValueError(f"DropBack state does not match: anneal_steps is "
+                             f"{state.get('anneal_steps', 0)!r}, this DropBack has "
+                             f"{self.anneal_steps!r}")
+        super().load_state_dict(state)
+
+
+class AnnealedDropBack(_AnnealedBudget):
+    """DropBack with a gradual budget (`_AnnealedBudget`)."""
+
+
+class AnnealedDecayedDropBack(_AnnealedBudget, DecayedDropBack):
+    """The decayed variant with a gradual budget (`_AnnealedBudget`)."""
+
+
+ANNEALED = {"dropback": AnnealedDropBack, "dropback-decay": AnnealedDecayedDropBack}
+
+
+def build_annealed(name: str, model, optimizer, *, anneal_steps: int, **kwargs):
+    """`build_method(name, ...)` with a gradual budget over `anneal_steps` steps (dropback
+    and dropback-decay; gmp has its own schedule)."""
+    if name not in ANNEALED:
+        raise ConfigError(f"budget_anneal_epochs: expected 0 for method {name} (its own "
+                          f"schedule sets the count), got a gradual budget")
+    decay = kwargs.pop("decay", DEFAULT_DECAY)
+    kwargs.pop("total_steps", None)
+    extra = {"decay": decay} if name == "dropback-decay" else {}
+    return ANNEALED[name](model, optimizer, anneal_steps=anneal_steps, **extra, **kwargs)
+
+
 class GradualMagnitudePruning:
     """Gradual magnitude pruning (Zhu & Gupta 2017) with DropBack's interface."""
 
