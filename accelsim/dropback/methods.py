@@ -27,6 +27,10 @@ Methods (`METHODS`):
     zero, so the kept count follows k_t = k + (N - k)(1 - (t - begin)/(end - begin))^3
     down to the budget k. Ranking is global or per layer like DropBack's `mode`.
 
+A gradual budget (`build_annealed`, `--budget-anneal-epochs`) applies to ``dropback`` and
+``dropback-decay``: the first selections keep more than k elements, falling to k on the cubic
+schedule of ``gmp`` (`_AnnealedBudget`).
+
 Same seed, same bits: every method is deterministic (ties in a ranking go to the lower global
 index, as in `accelsim.dropback.topk`).
 """
