@@ -141,3 +141,53 @@ def test_settings_refuse_what_the_gradual_budget_cannot_do(tmp_path):
     # a default gradual budget does not apply to gmp, which has its own schedule
     assert TrainConfig(dataset="mnist", method="gmp").resolved().budget_anneal_epochs == 0
     assert TrainConfig(dataset="mnist", epochs=10).resolved().budget_anneal_epochs == 1
+
+
+# -- biases always tracked (bias_tracking="always", dropback.methods._PinnedBiases) ---------
+def _bias_mask(db):
+    masks = db.tracked_masks()
+    return torch.cat([masks[layer.layer_id][layer.weight_count:] for layer in db.layers])
+
+
+@pytest.mark.parametrize("anneal_steps", [0, 10])
+def test_pinned_biases_are_always_tracked_inside_the_budget(anneal_steps):
+    model = _model()
+    db = AnnealedDropBack(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                          budget=30, pin_biases=True, anneal_steps=anneal_steps)
+    biases = sum(layer.bias_count for layer in db.layers)
+    for stats in _run(db, model, 25):
+        assert sum(stats.tracked_after) >= 30
+        assert bool(_bias_mask(db).all())  # after every step, every bias
+    assert sum(db.tracked_per_layer()) == 30 and db.untracked_at_initial()
+    # unpinned, the same run tracks fewer biases: the pin changes the selection
+    model2 = _model()
+    plain = AnnealedDropBack(model2, torch.optim.SGD(model2.parameters(), lr=0.1, momentum=0.9),
+                             budget=30, anneal_steps=anneal_steps)
+    _run(plain, model2, 25)
+    assert int(_bias_mask(plain).sum()) < biases
+
+
+def test_pinned_biases_are_deterministic_and_refuse_a_foreign_state():
+    runs = []
+    for _ in range(2):
+        model = _model()
+        db = AnnealedDropBack(model, torch.optim.SGD(model.parameters(), lr=0.1), budget=30,
+                              pin_biases=True)
+        _run(db, model, 12)
+        runs.append(_flat(db))
+    assert torch.equal(runs[0], runs[1])
+    model = _model()
+    other = AnnealedDropBack(model, torch.optim.SGD(model.parameters(), lr=0.1), budget=30)
+    with pytest.raises(ValueError, match="pin_biases"):
+        other.load_state_dict(db.state_dict())
+
+
+def test_bias_tracking_setting(tmp_path):
+    with pytest.raises(ConfigError, match="bias_tracking"):
+        train(SMALL, tmp_path / "bad", bias_tracking="sometimes", quiet=True)
+    with pytest.raises(ConfigError, match="bias_tracking"):
+        train(SMALL, tmp_path / "gmp", method="gmp", budget_anneal_epochs=0,
+              bias_tracking="always", quiet=True)
+    assert TrainConfig(dataset="mnist", method="gmp").resolved().bias_tracking == "ranked"
+    result = train(SMALL, tmp_path / "pinned", bias_tracking="always", quiet=True)
+    assert result.summary["tracked_count"] == 2000

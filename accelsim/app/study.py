@@ -88,7 +88,8 @@ def _train_config(base: dict, run: dict) -> dict:
     budget, compression = parse_budget(run["budget"])
     method = "dropback" if run["method"] == "dense" else run["method"]
     if method == "gmp":  # its own schedule sets the count: a gradual budget is not for it
-        base = {k: v for k, v in base.items() if k != "budget_anneal_epochs"}
+        base = {k: v for k, v in base.items()
+                if k not in ("budget_anneal_epochs", "bias_tracking")}
     config = TrainConfig(**{**base, "budget": budget, "compression": compression,
                             "method": method, "seed": run["seed"]}).resolved()
     return asdict(config)
@@ -302,7 +303,7 @@ def handle(args) -> int:
         flags.batch_size(batch)
     settings = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "momentum",
                                                "weight_decay", "lr_schedule", "warmup_epochs",
-                                               "budget_anneal_epochs")
+                                               "budget_anneal_epochs", "bias_tracking")
                 if getattr(args, k) is not None}
     settings["device"] = args.device
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -55,7 +55,7 @@ def handle(args) -> int:
         model=args.model, model_args=model_args,
         dataset=args.dataset, data_dir=args.data_dir, budget=budget, compression=compression,
         budget_mode=args.budget_mode, method=args.method, warmup_epochs=args.warmup_epochs,
-        budget_anneal_epochs=args.budget_anneal_epochs,
+        budget_anneal_epochs=args.budget_anneal_epochs, bias_tracking=args.bias_tracking,
         epochs=args.epochs, seed=args.seed,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,

@@ -149,27 +149,65 @@ class _AnnealedBudget(DropBack):
         super().load_state_dict(state)
 
 
-class AnnealedDropBack(_AnnealedBudget):
-    """DropBack with a gradual budget (`_AnnealedBudget`)."""
+class _PinnedBiases(_AnnealedBudget):
+    """Biases always tracked, inside the budget: every bias element outranks every weight, so
+    the biases take their count out of k and the weights share the rest (k is unchanged, and
+    so is what the hardware stores and regenerates). A budget smaller than the bias count
+    keeps the biases of the lowest global index."""
+
+    def __init__(self, *args, pin_biases: bool = False, **kwargs):
+        self.pin_biases = bool(pin_biases)
+        super().__init__(*args, **kwargs)
+        positions, start = [], 0
+        for layer in self.layers:
+            positions.append(torch.arange(start + layer.weight_count, start + layer.param_count,
+                                          device=self._flat.device))
+            start += layer.param_count
+        self._bias_positions = torch.cat(positions)
+
+    def _adjust_scores(self, scores) -> None:
+        if self.pin_biases and self._bias_positions.numel():
+            if self._bias_positions.device != scores.device:
+                self._bias_positions = self._bias_positions.to(scores.device)
+            scores.index_fill_(0, self._bias_positions, PINNED_SCORE)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "pin_biases": self.pin_biases}
+
+    def load_state_dict(self, state: dict) -> None:
+        if isinstance(state, dict) and bool(state.get("pin_biases", False)) != self.pin_biases:
+            raise ValueError(f"DropBack state does not match: pin_biases is "
+                             f"{state.get('pin_biases', False)!r}, this DropBack has "
+                             f"{self.pin_biases!r}")
+        super().load_state_dict(state)
 
 
-class AnnealedDecayedDropBack(_AnnealedBudget, DecayedDropBack):
-    """The decayed variant with a gradual budget (`_AnnealedBudget`)."""
+PINNED_SCORE = 1e30  # above any |w - w0| a float32 run reaches, and finite (thresholds stay so)
+
+
+class AnnealedDropBack(_PinnedBiases):
+    """DropBack with a gradual budget (`_AnnealedBudget`) and/or pinned biases."""
+
+
+class AnnealedDecayedDropBack(_PinnedBiases, DecayedDropBack):
+    """The decayed variant with a gradual budget (`_AnnealedBudget`) and/or pinned biases."""
 
 
 ANNEALED = {"dropback": AnnealedDropBack, "dropback-decay": AnnealedDecayedDropBack}
 
 
-def build_annealed(name: str, model, optimizer, *, anneal_steps: int, **kwargs):
-    """`build_method(name, ...)` with a gradual budget over `anneal_steps` steps (dropback
-    and dropback-decay; gmp has its own schedule)."""
+def build_annealed(name: str, model, optimizer, *, anneal_steps: int = 0,
+                   pin_biases: bool = False, **kwargs):
+    """`build_method(name, ...)` with a gradual budget over `anneal_steps` steps and/or
+    biases always tracked (dropback and dropback-decay; gmp has its own schedule)."""
     if name not in ANNEALED:
-        raise ConfigError(f"budget_anneal_epochs: expected 0 for method {name} (its own "
-                          f"schedule sets the count), got a gradual budget")
+        raise ConfigError(f"budget_anneal_epochs, bias_tracking: expected 0 and 'ranked' for "
+                          f"method {name} (its own schedule sets the count), got other values")
     decay = kwargs.pop("decay", DEFAULT_DECAY)
     kwargs.pop("total_steps", None)
     extra = {"decay": decay} if name == "dropback-decay" else {}
-    return ANNEALED[name](model, optimizer, anneal_steps=anneal_steps, **extra, **kwargs)
+    return ANNEALED[name](model, optimizer, anneal_steps=anneal_steps, pin_biases=pin_biases,
+                          **extra, **kwargs)
 
 
 class GradualMagnitudePruning:

@@ -417,6 +417,7 @@ class DropBack:
         """Score every element, |w - w0|, and pick the new set of each ranking pool."""
         scores = torch.sub(self._flat, initial, out=self._score_buffer[:self.param_count])
         scores.abs_()
+        self._adjust_scores(scores)
         selections = []
         for (start, end, count), previous, hint in zip(self._segments, self._segment_index,
                                                        self._segment_hints):
@@ -429,6 +430,10 @@ class DropBack:
                                for selection, last in zip(selections, self._last_thresholds)]
         self._last_thresholds = [selection.threshold for selection in selections]
         return selections
+
+    def _adjust_scores(self, scores) -> None:
+        """A hook for variants (accelsim.dropback.methods) that rank by more than |w - w0|:
+        may change `scores` (flat, global order) in place. DropBack's ranking leaves them."""
 
     @staticmethod
     def _select_segment(scores, scan_scores, layout, count, previous, hint) -> Selection:

@@ -46,6 +46,7 @@ from accelsim.train.defaults import DATASET_DEFAULTS, DEFAULTED, dataset_default
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("none", "step", "cosine")
+BIAS_TRACKING = ("ranked", "always")
 
 
 class TrainingDiverged(AccelsimError):
@@ -64,6 +65,7 @@ class Schedule:
     lr_schedule: str
     warmup_epochs: int
     budget_anneal_epochs: int
+    bias_tracking: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class TrainConfig:
     # epochs over which the tracked count falls from every element to the budget, after the
     # warm-up (dropback.methods._AnnealedBudget); 0: the budget from the first selection
     budget_anneal_epochs: int | None = None
+    # "ranked": biases compete with weights for the budget; "always": every bias is tracked,
+    # inside the budget (dropback.methods._PinnedBiases)
+    bias_tracking: str | None = None
     lr_step_epochs: int = 30
     lr_gamma: float = 0.8
     freeze_at_epoch: int | None = None
@@ -122,8 +127,11 @@ class TrainConfig:
         for name in capped:  # the default warm-up and annealing: each at most a tenth of the run
             if getattr(self, name) is None:
                 resolved = replace(resolved, **{name: min(defaults[name], epochs // 10)})
-        if self.budget_anneal_epochs is None and self.method == "gmp":
-            resolved = replace(resolved, budget_anneal_epochs=0)  # gmp has its own schedule
+        if self.method == "gmp":  # gmp has its own schedule and ranking
+            if self.budget_anneal_epochs is None:
+                resolved = replace(resolved, budget_anneal_epochs=0)
+            if self.bias_tracking is None:
+                resolved = replace(resolved, bias_tracking="ranked")
         return resolved
 
 
@@ -187,6 +195,12 @@ def _check(config: TrainConfig):
     if not config.dense and schedule.warmup_epochs and schedule.warmup_epochs >= schedule.epochs:
         raise ConfigError(f"train: warmup_epochs {config.warmup_epochs} leaves none of the "
                           f"{config.epochs} epochs to train on the budget")
+    if schedule.bias_tracking not in BIAS_TRACKING:
+        raise ConfigError(f"train: bias_tracking: expected one of {BIAS_TRACKING}, got "
+                          f"{config.bias_tracking!r}")
+    if not config.dense and config.method == "gmp" and schedule.bias_tracking != "ranked":
+        raise ConfigError(f"train: bias_tracking: expected 'ranked' for method gmp, got "
+                          f"{config.bias_tracking!r}")
     if not config.dense and schedule.budget_anneal_epochs:
         if config.method == "gmp":
             raise ConfigError(f"train: budget_anneal_epochs: expected 0 for method gmp (its "
@@ -241,8 +255,9 @@ class _Run:
             self.dropback = None
         else:
             anneal_steps = schedule.budget_anneal_epochs * self.steps_per_epoch
-            build = (partial(build_annealed, anneal_steps=anneal_steps) if anneal_steps
-                     else build_method)
+            pin_biases = schedule.bias_tracking == "always"
+            build = (partial(build_annealed, anneal_steps=anneal_steps, pin_biases=pin_biases)
+                     if anneal_steps or pin_biases else build_method)
             self.dropback = build(
                 config.method, self.model, self.optimizer, budget=config.budget,
                 compression=config.compression, seed=config.seed, mode=config.budget_mode,
