@@ -52,6 +52,13 @@ def _add_dataset_defaulted(p):
     p.add_argument("--warmup-epochs", type=int,
                    help="dense epochs before DropBack's selection starts (default: "
                         f"{h['warmup_epochs']})")
+    p.add_argument("--budget-anneal-epochs", type=int,
+                   help="epochs after the warm-up over which DropBack's tracked count falls "
+                        "from every weight to the budget, 0 for the budget from the start "
+                        f"(default: {h['budget_anneal_epochs']})")
+    p.add_argument("--bias-tracking", choices=["ranked", "always"],
+                   help="ranked: biases compete with weights for the budget; always: every "
+                        f"bias is tracked, inside the budget (default: {h['bias_tracking']})")
 
 
 def _parser() -> argparse.ArgumentParser:

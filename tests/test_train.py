@@ -68,6 +68,34 @@ def test_run_folder_and_trace(tmp_path):
     assert result.summary["checkpoint_bytes"] < result.summary["dense_checkpoint_bytes"]
 
 
+def test_warmup_epochs_are_traced_as_dense_steps(tmp_path):
+    # a multi-epoch warm-up (MNIST's default is two): every warm-up step tracks every weight,
+    # so the simulator charges it as dense; from the first selection on, exactly the budget
+    result = train(SMALL, tmp_path / "warm", warmup_epochs=2, quiet=True)
+    trace = load_trace(result.out / "trace")
+    steps_per_epoch = -(-1442 // 128)
+    per_it = trace.steps.groupby("iteration")["tracked_count"].sum()
+    total = int(trace.steps.groupby("iteration")["weight_count"].sum().iloc[0])
+    assert (per_it.iloc[:2 * steps_per_epoch] == total).all()
+    after = trace.steps.groupby("iteration")["tracked_after_count"].sum()
+    assert (after.iloc[2 * steps_per_epoch:] == 2000).all()
+    assert trace.budget_tracked_count == total  # the hardware must hold all of it meanwhile
+
+
+def test_default_warmup_and_anneal_are_the_datasets_capped_at_a_tenth_of_the_run():
+    from accelsim.train.defaults import DATASET_DEFAULTS
+
+    for name in ("warmup_epochs", "budget_anneal_epochs"):
+        mnist = DATASET_DEFAULTS["mnist"][name]
+        assert mnist >= 1  # measured: both help at 25x (reports/accuracy.md)
+        for epochs in (5, 10, 20, 40):
+            value = getattr(TrainConfig(dataset="mnist", epochs=epochs).resolved(), name)
+            assert value == min(mnist, epochs // 10)
+        explicit = TrainConfig(dataset="mnist", epochs=5, **{name: 3}).resolved()
+        assert getattr(explicit, name) == 3
+        assert getattr(TrainConfig(dataset="digits").resolved(), name) == 0
+
+
 def test_dense_run_records_dense_trace(tmp_path):
     result = train(SMALL, tmp_path / "dense", budget=None, epochs=1, quiet=True)
     trace = load_trace(result.out / "trace")

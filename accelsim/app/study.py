@@ -88,6 +88,9 @@ def _train_config(base: dict, run: dict) -> dict:
 
     budget, compression = parse_budget(run["budget"])
     method = "dropback" if run["method"] == "dense" else run["method"]
+    if method == "gmp":  # its own schedule sets the count: a gradual budget is not for it
+        base = {k: v for k, v in base.items()
+                if k not in ("budget_anneal_epochs", "bias_tracking")}
     config = TrainConfig(**{**base, "budget": budget, "compression": compression,
                             "method": method, "seed": run["seed"]}).resolved()
     return asdict(config)
@@ -291,6 +294,7 @@ def handle(args) -> int:
                         ("--weight-decay", args.weight_decay)):
         flags.number(flag, value, positive=flag == "--lr")
     flags.integer("--warmup-epochs", args.warmup_epochs, 0, flags.MAX_EPOCHS)
+    flags.integer("--budget-anneal-epochs", args.budget_anneal_epochs, 0, flags.MAX_EPOCHS)
     flags.device(args.device)
     seeds = _int_list(args.seeds, "--seeds")
     for seed in seeds:
@@ -299,7 +303,8 @@ def handle(args) -> int:
     for batch in batch_sizes:
         flags.batch_size(batch)
     settings = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "momentum",
-                                               "weight_decay", "lr_schedule", "warmup_epochs")
+                                               "weight_decay", "lr_schedule", "warmup_epochs",
+                                               "budget_anneal_epochs", "bias_tracking")
                 if getattr(args, k) is not None}
     settings["device"] = args.device
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

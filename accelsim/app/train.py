@@ -16,6 +16,7 @@ def _check_flags(args) -> None:
         flags.number(flag, value, positive=flag == "--lr")
     flags.integer("--lr-step-epochs", args.lr_step_epochs, 1, flags.MAX_EPOCHS)
     flags.integer("--warmup-epochs", args.warmup_epochs, 0, flags.MAX_EPOCHS)
+    flags.integer("--budget-anneal-epochs", args.budget_anneal_epochs, 0, flags.MAX_EPOCHS)
     flags.integer("--freeze-at-epoch", args.freeze_at_epoch, 1, flags.MAX_EPOCHS)
     flags.train_iterations(args.freeze_at_step, "--freeze-at-step")
     flags.train_iterations(args.trace_every, "--trace-every")
@@ -54,6 +55,7 @@ def handle(args) -> int:
         model=args.model, model_args=model_args,
         dataset=args.dataset, data_dir=args.data_dir, budget=budget, compression=compression,
         budget_mode=args.budget_mode, method=args.method, warmup_epochs=args.warmup_epochs,
+        budget_anneal_epochs=args.budget_anneal_epochs, bias_tracking=args.bias_tracking,
         epochs=args.epochs, seed=args.seed,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,

@@ -31,6 +31,10 @@ Methods (`METHODS`):
     elsewhere; every 100 steps until 75% of training, a cosine-decayed share (from 0.3) of the
     active elements of smallest |w| is swapped for the inactive ones of largest |gradient|.
 
+A gradual budget (`build_annealed`, `--budget-anneal-epochs`) applies to ``dropback`` and
+``dropback-decay``: the first selections keep more than k elements, falling to k on the cubic
+schedule of ``gmp`` (`_AnnealedBudget`).
+
 Same seed, same bits: every method is deterministic (ties in a ranking go to the lower global
 index, as in `accelsim.dropback.topk`).
 """
@@ -89,6 +93,125 @@ class DecayedDropBack(DropBack):
     def load_state_dict(self, state: dict) -> None:
         self._w0_step = int(state.get("step_count", 0))
         super().load_state_dict(state)
+
+
+ANNEAL_UPDATES = 20  # an annealed budget changes this many times (a full ranking each)
+
+
+class _AnnealedBudget(DropBack):
+    """A gradual budget for DropBack: the first selections keep more than k elements.
+
+    From the first selection (after any dense warm-up) the tracked count falls from every
+    element to the budget k over ``anneal_steps`` steps, on Zhu & Gupta's cubic schedule
+    (the one `gmp` uses): after s selections it is k + (N - k)(1 - s'/A)^3, where s' is s
+    rounded down to a multiple of A / ANNEAL_UPDATES, so the count changes only that many
+    times. Untracked elements still go back to w0 (or the decayed w0), so an element dropped
+    early can re-enter. The trace records each step's tracked count, so the simulator charges
+    the larger early sets, and `peak_tracked_count` is every element."""
+
+    def __init__(self, *args, anneal_steps: int = 0, **kwargs):
+        if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, int) \
+                or anneal_steps < 0:
+            raise ValueError(f"anneal_steps must be an int >= 0, got {anneal_steps!r}")
+        self.anneal_steps = anneal_steps
+        super().__init__(*args, **kwargs)
+
+    def annealed_count(self, selections_done: int) -> int:
+        """The count the selection after `selections_done` earlier ones keeps."""
+        target = min(self.budget, self.param_count)
+        if not self.anneal_steps:
+            return target
+        quantum = max(1, self.anneal_steps // ANNEAL_UPDATES)
+        done = min(self.anneal_steps, max(0, selections_done) // quantum * quantum)
+        share = (1 - done / self.anneal_steps) ** 3
+        return round(target + (self.param_count - target) * share)
+
+    @property
+    def peak_tracked_count(self) -> int:
+        if self.anneal_steps:
+            return self.param_count
+        return super().peak_tracked_count
+
+    def _select(self, initial):
+        count = self.annealed_count(self.step_count - self.warmup_steps)
+        if self.mode == "global":
+            self._segments = [(0, self.param_count, count)]
+        else:
+            shares = per_layer_budgets(count, self._layer_counts())
+            self._segments = [(start, end, share) for (start, end, _), share
+                              in zip(self._segments, shares)]
+        return super()._select(initial)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "anneal_steps": self.anneal_steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        if isinstance(state, dict) and state.get("anneal_steps", 0) != self.anneal_steps:
+            raise ValueError(f"DropBack state does not match: anneal_steps is "
+                             f"{state.get('anneal_steps', 0)!r}, this DropBack has "
+                             f"{self.anneal_steps!r}")
+        super().load_state_dict(state)
+
+
+class _PinnedBiases(_AnnealedBudget):
+    """Biases always tracked, inside the budget: every bias element outranks every weight, so
+    the biases take their count out of k and the weights share the rest (k is unchanged, and
+    so is what the hardware stores and regenerates). A budget smaller than the bias count
+    keeps the biases of the lowest global index."""
+
+    def __init__(self, *args, pin_biases: bool = False, **kwargs):
+        self.pin_biases = bool(pin_biases)
+        super().__init__(*args, **kwargs)
+        positions, start = [], 0
+        for layer in self.layers:
+            positions.append(torch.arange(start + layer.weight_count, start + layer.param_count,
+                                          device=self._flat.device))
+            start += layer.param_count
+        self._bias_positions = torch.cat(positions)
+
+    def _adjust_scores(self, scores) -> None:
+        if self.pin_biases and self._bias_positions.numel():
+            if self._bias_positions.device != scores.device:
+                self._bias_positions = self._bias_positions.to(scores.device)
+            scores.index_fill_(0, self._bias_positions, PINNED_SCORE)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "pin_biases": self.pin_biases}
+
+    def load_state_dict(self, state: dict) -> None:
+        if isinstance(state, dict) and bool(state.get("pin_biases", False)) != self.pin_biases:
+            raise ValueError(f"DropBack state does not match: pin_biases is "
+                             f"{state.get('pin_biases', False)!r}, this DropBack has "
+                             f"{self.pin_biases!r}")
+        super().load_state_dict(state)
+
+
+PINNED_SCORE = 1e30  # above any |w - w0| a float32 run reaches, and finite (thresholds stay so)
+
+
+class AnnealedDropBack(_PinnedBiases):
+    """DropBack with a gradual budget (`_AnnealedBudget`) and/or pinned biases."""
+
+
+class AnnealedDecayedDropBack(_PinnedBiases, DecayedDropBack):
+    """The decayed variant with a gradual budget (`_AnnealedBudget`) and/or pinned biases."""
+
+
+ANNEALED = {"dropback": AnnealedDropBack, "dropback-decay": AnnealedDecayedDropBack}
+
+
+def build_annealed(name: str, model, optimizer, *, anneal_steps: int = 0,
+                   pin_biases: bool = False, **kwargs):
+    """`build_method(name, ...)` with a gradual budget over `anneal_steps` steps and/or
+    biases always tracked (dropback and dropback-decay; gmp has its own schedule)."""
+    if name not in ANNEALED:
+        raise ConfigError(f"budget_anneal_epochs, bias_tracking: expected 0 and 'ranked' for "
+                          f"method {name} (its own schedule sets the count), got other values")
+    decay = kwargs.pop("decay", DEFAULT_DECAY)
+    kwargs.pop("total_steps", None)
+    extra = {"decay": decay} if name == "dropback-decay" else {}
+    return ANNEALED[name](model, optimizer, anneal_steps=anneal_steps, pin_biases=pin_biases,
+                          **extra, **kwargs)
 
 
 class GradualMagnitudePruning:

@@ -462,6 +462,7 @@ class DropBack:
             return selections
         scores = torch.sub(self._flat, initial, out=self._score_buffer[:self.param_count])
         scores.abs_()
+        self._adjust_scores(scores)
         selections = []
         for (start, end, count), previous, hint in zip(self._segments, self._segment_index,
                                                        self._segment_hints):
@@ -481,6 +482,8 @@ class DropBack:
         Marks the new set in the tracked mask itself."""
         if self._fused_lib is None or len(self._segments) != 1:
             return None
+        if type(self)._adjust_scores is not DropBack._adjust_scores:
+            return None  # a variant ranks by more than |w - w0|: only the torch path asks it
         count, previous = self._segments[0][2], self._segment_index[0]
         if previous.numel() != count or not 0 < count < self.param_count \
                 or not initial.is_contiguous():
@@ -498,6 +501,10 @@ class DropBack:
         index, entered, left, threshold = found
         self._fused_done = True  # the new set is marked and everything else reset
         return Selection(index, threshold, entered=entered, left=left)
+
+    def _adjust_scores(self, scores) -> None:
+        """A hook for variants (accelsim.dropback.methods) that rank by more than |w - w0|:
+        may change `scores` (flat, global order) in place. DropBack's ranking leaves them."""
 
     @staticmethod
     def _select_segment(scores, scan_scores, layout, count, previous, hint) -> Selection:

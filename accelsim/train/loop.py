@@ -23,6 +23,7 @@ import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from tqdm import tqdm
 
 from accelsim.dropback.checkpoint import checkpoint_sizes, save_checkpoint
 from accelsim.dropback.init import initialize_model
-from accelsim.dropback.methods import METHODS, build_method
+from accelsim.dropback.methods import METHODS, build_annealed, build_method
 from accelsim.errors import AccelsimError, CheckpointError, ConfigError
 from accelsim.io import atomic_path, clean_stale, json_text, write_json_atomic, write_text_atomic
 from accelsim.limits import regular_file, shown
@@ -45,6 +46,7 @@ from accelsim.train.defaults import DATASET_DEFAULTS, DEFAULTED, dataset_default
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("none", "step", "cosine")
+BIAS_TRACKING = ("ranked", "always")
 
 
 class TrainingDiverged(AccelsimError):
@@ -62,6 +64,8 @@ class Schedule:
     weight_decay: float
     lr_schedule: str
     warmup_epochs: int
+    budget_anneal_epochs: int
+    bias_tracking: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,12 @@ class TrainConfig:
     weight_decay: float | None = None
     lr_schedule: str | None = None
     warmup_epochs: int | None = None   # dense epochs before the selection starts
+    # epochs over which the tracked count falls from every element to the budget, after the
+    # warm-up (dropback.methods._AnnealedBudget); 0: the budget from the first selection
+    budget_anneal_epochs: int | None = None
+    # "ranked": biases compete with weights for the budget; "always": every bias is tracked,
+    # inside the budget (dropback.methods._PinnedBiases)
+    bias_tracking: str | None = None
     lr_step_epochs: int = 30
     lr_gamma: float = 0.8
     freeze_at_epoch: int | None = None
@@ -110,12 +120,18 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """This config with every unset setting taken from the dataset's defaults."""
         defaults = dataset_defaults(self.dataset)
+        capped = ("warmup_epochs", "budget_anneal_epochs")
         resolved = replace(self, **{k: v for k, v in defaults.items()
-                                    if getattr(self, k) is None and k != "warmup_epochs"})
-        if self.warmup_epochs is None:  # the default warm-up: at most a tenth of the run
-            epochs = resolved.epochs if isinstance(resolved.epochs, int) else 0
-            resolved = replace(resolved, warmup_epochs=min(defaults["warmup_epochs"],
-                                                           epochs // 10))
+                                    if getattr(self, k) is None and k not in capped})
+        epochs = resolved.epochs if isinstance(resolved.epochs, int) else 0
+        for name in capped:  # the default warm-up and annealing: each at most a tenth of the run
+            if getattr(self, name) is None:
+                resolved = replace(resolved, **{name: min(defaults[name], epochs // 10)})
+        if self.method == "gmp":  # gmp has its own schedule and ranking
+            if self.budget_anneal_epochs is None:
+                resolved = replace(resolved, budget_anneal_epochs=0)
+            if self.bias_tracking is None:
+                resolved = replace(resolved, bias_tracking="ranked")
         return resolved
 
 
@@ -170,7 +186,8 @@ def _check(config: TrainConfig):
         "seed": (config.seed, 0), "lr_step_epochs": (config.lr_step_epochs, 1),
         "freeze_at_epoch": (config.freeze_at_epoch, 1),
         "freeze_at_step": (config.freeze_at_step, 1),
-        "warmup_epochs": (config.warmup_epochs, 0)}
+        "warmup_epochs": (config.warmup_epochs, 0),
+        "budget_anneal_epochs": (config.budget_anneal_epochs, 0)}
     for name, (value, low) in at_least.items():
         if value is not None and (not isinstance(value, int) or value < low):
             raise ConfigError(f"train: {name} must be an integer >= {low}, got {value!r}")
@@ -178,6 +195,21 @@ def _check(config: TrainConfig):
     if not config.dense and schedule.warmup_epochs and schedule.warmup_epochs >= schedule.epochs:
         raise ConfigError(f"train: warmup_epochs {config.warmup_epochs} leaves none of the "
                           f"{config.epochs} epochs to train on the budget")
+    if schedule.bias_tracking not in BIAS_TRACKING:
+        raise ConfigError(f"train: bias_tracking: expected one of {BIAS_TRACKING}, got "
+                          f"{config.bias_tracking!r}")
+    if not config.dense and config.method == "gmp" and schedule.bias_tracking != "ranked":
+        raise ConfigError(f"train: bias_tracking: expected 'ranked' for method gmp, got "
+                          f"{config.bias_tracking!r}")
+    if not config.dense and schedule.budget_anneal_epochs:
+        if config.method == "gmp":
+            raise ConfigError(f"train: budget_anneal_epochs: expected 0 for method gmp (its "
+                              f"pruning schedule sets the count), got "
+                              f"{config.budget_anneal_epochs}")
+        if schedule.warmup_epochs + schedule.budget_anneal_epochs >= schedule.epochs:
+            raise ConfigError(f"train: warmup_epochs {schedule.warmup_epochs} + "
+                              f"budget_anneal_epochs {schedule.budget_anneal_epochs} leave none "
+                              f"of the {schedule.epochs} epochs to train on the budget")
     for name in ("momentum", "weight_decay"):
         if not getattr(config, name) >= 0:
             raise ConfigError(f"train: {name} must be >= 0, got {getattr(config, name)!r}")
@@ -222,7 +254,11 @@ class _Run:
             initialize_model(self.model, config.seed)
             self.dropback = None
         else:
-            self.dropback = build_method(
+            anneal_steps = schedule.budget_anneal_epochs * self.steps_per_epoch
+            pin_biases = schedule.bias_tracking == "always"
+            build = (partial(build_annealed, anneal_steps=anneal_steps, pin_biases=pin_biases)
+                     if anneal_steps or pin_biases else build_method)
+            self.dropback = build(
                 config.method, self.model, self.optimizer, budget=config.budget,
                 compression=config.compression, seed=config.seed, mode=config.budget_mode,
                 freeze_at_step=config.freeze_at_step,
