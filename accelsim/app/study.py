@@ -41,6 +41,7 @@ from accelsim.config import load_accelerator_config
 from accelsim.errors import ConfigError
 from accelsim.io import atomic_path, json_text, write_json_atomic
 from accelsim.trace.format import load_trace
+from accelsim.train.defaults import OWN_SCHEDULE_METHODS
 
 STUDY_FORMAT = "accelsim-study"
 STUDY_METHODS = ("dropback", "dropback-decay", "gmp", "rigl")  # accepted by --methods
@@ -88,7 +89,7 @@ def _train_config(base: dict, run: dict) -> dict:
 
     budget, compression = parse_budget(run["budget"])
     method = "dropback" if run["method"] == "dense" else run["method"]
-    if method == "gmp":  # its own schedule sets the count: a gradual budget is not for it
+    if method in OWN_SCHEDULE_METHODS:  # its own schedule sets the count and ranking
         base = {k: v for k, v in base.items()
                 if k not in ("budget_anneal_epochs", "bias_tracking")}
     config = TrainConfig(**{**base, "budget": budget, "compression": compression,

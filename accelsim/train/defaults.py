@@ -51,3 +51,8 @@ def defaults_help(setting: str) -> str:
     if setting in ("warmup_epochs", "budget_anneal_epochs"):
         text += "; capped at a tenth of the epochs"
     return text
+
+
+# methods whose own schedule sets the tracked count and ranking (gmp, RigL): the gradual
+# budget and pinned biases are DropBack's, and their dataset defaults do not apply to these
+OWN_SCHEDULE_METHODS = ("gmp", "rigl")

@@ -42,7 +42,12 @@ from accelsim.models import build_model
 from accelsim.trace.recorder import TraceRecorder
 from accelsim.trace.torch_geometry import budgeted_param_count
 from accelsim.train.data import batches, load_dataset, to_torch
-from accelsim.train.defaults import DATASET_DEFAULTS, DEFAULTED, dataset_defaults  # noqa: F401
+from accelsim.train.defaults import (  # noqa: F401
+    DATASET_DEFAULTS,
+    DEFAULTED,
+    OWN_SCHEDULE_METHODS,
+    dataset_defaults,
+)
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("none", "step", "cosine")
@@ -127,7 +132,7 @@ class TrainConfig:
         for name in capped:  # the default warm-up and annealing: each at most a tenth of the run
             if getattr(self, name) is None:
                 resolved = replace(resolved, **{name: min(defaults[name], epochs // 10)})
-        if self.method == "gmp":  # gmp has its own schedule and ranking
+        if self.method in OWN_SCHEDULE_METHODS:  # own schedule and ranking
             if self.budget_anneal_epochs is None:
                 resolved = replace(resolved, budget_anneal_epochs=0)
             if self.bias_tracking is None:
@@ -198,12 +203,14 @@ def _check(config: TrainConfig):
     if schedule.bias_tracking not in BIAS_TRACKING:
         raise ConfigError(f"train: bias_tracking: expected one of {BIAS_TRACKING}, got "
                           f"{config.bias_tracking!r}")
-    if not config.dense and config.method == "gmp" and schedule.bias_tracking != "ranked":
-        raise ConfigError(f"train: bias_tracking: expected 'ranked' for method gmp, got "
-                          f"{config.bias_tracking!r}")
+    own_schedule = config.method in OWN_SCHEDULE_METHODS
+    if not config.dense and own_schedule and schedule.bias_tracking != "ranked":
+        raise ConfigError(f"train: bias_tracking: expected 'ranked' for method "
+                          f"{config.method}, got {config.bias_tracking!r}")
     if not config.dense and schedule.budget_anneal_epochs:
-        if config.method == "gmp":
-            raise ConfigError(f"train: budget_anneal_epochs: expected 0 for method gmp (its "
+        if own_schedule:
+            raise ConfigError(f"train: budget_anneal_epochs: expected 0 for method "
+                              f"{config.method} (its "
                               f"pruning schedule sets the count), got "
                               f"{config.budget_anneal_epochs}")
         if schedule.warmup_epochs + schedule.budget_anneal_epochs >= schedule.epochs:
