@@ -122,3 +122,16 @@ def test_without_a_compiler_auto_falls_back_and_true_refuses(monkeypatch):
     assert dropback.untracked_at_initial()
     with pytest.raises(ValueError, match="C compiler"):
         DropBack(model, optimizer, compression=4, fused=True)
+
+
+@needs_fused
+@pytest.mark.parametrize("pin_biases", [False, True])
+def test_gradual_budget_and_pinned_biases_give_the_torch_paths_bits(pin_biases):
+    # the MNIST default (gradual budget) runs fused once the count settles; pinned biases
+    # (the digits default) adjust the ranking, so those steps take the torch path throughout
+    from accelsim.dropback.methods import AnnealedDropBack
+
+    arm = _run_side_by_side(next(iter(MODELS)), "sgd-momentum" if "sgd-momentum" in OPTIMIZERS
+                            else next(iter(OPTIMIZERS)), 60, cls=AnnealedDropBack,
+                            compression=7, anneal_steps=20, pin_biases=pin_biases)
+    assert arm[2].tracked_index().numel() == arm[2].budget
