@@ -107,6 +107,7 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 import math
@@ -307,6 +308,10 @@ class DramModel:
     >>> batch.end_cycle > batch.start_cycle
     True
     """
+
+    # Closed page: each bank's command queue holds this many requests (DRAMsim3 PER_BANK
+    # queues of cmd_queue_size, the depth accelsim.sim.dram.export writes: 8).
+    command_queue_depth = 8
 
     def __init__(self, config: DramConfig, accel_clock_mhz: float):
         if not isinstance(config, DramConfig):
@@ -582,13 +587,9 @@ class DramModel:
         if order is not None:
             writes = writes[order]
             fields = {key: value[order] for key, value in fields.items()}
-        cuts = set((np.flatnonzero(writes[1:] != writes[:-1]) + 1).tolist())
         if self._close_page:
-            # Closed page: every burst is an activate, so how far ahead a bank may prepare
-            # decides the time. A controller sees one queue of requests per channel, so the
-            # bursts are timed one queue-full (queue_depth per channel) after another.
-            window = self.config.queue_depth * self.config.channels
-            cuts.update(range(window, writes.size, window))
+            return self._schedule_closed(fields, writes, now)
+        cuts = set((np.flatnonzero(writes[1:] != writes[:-1]) + 1).tolist())
         bounds = [0, *sorted(cuts), writes.size]
         hits = misses = conflicts = 0
         end = -np.inf
@@ -597,6 +598,109 @@ class DramModel:
             h, m, k, phase_end = self._schedule_phase(phase, writes[begin:stop], now, True)
             hits, misses, conflicts, end = hits + h, misses + m, conflicts + k, max(end, phase_end)
         return hits, misses, conflicts, end
+
+    def _schedule_closed(self, fields: dict, writes: np.ndarray, now: float):
+        """Closed page: time bursts (in write-buffer release order) that each activate a row.
+
+        Every burst is ACT + column-with-auto-precharge, so the time is set by how many banks
+        work at once, i.e. which requests the controller lets a bank prepare for. DRAMsim3
+        (controller.cc ScheduleTransaction, command_queue.cc) holds `queue_depth` transactions
+        per channel and moves the oldest one whose bank's command queue (PER_BANK, depth
+        `command_queue_depth`) has room into that queue; a command leaves its queue when its
+        column command issues. So burst i may activate once (a) the burst `command_queue_depth`
+        before it in its bank has issued its column command and (b) the burst `queue_depth`
+        before it in its channel has left the transaction queue (taken as first-in first-out:
+        exact when the blocked requests are one bank's, as in streams). A bank still serves its
+        own requests in order.
+
+        Activates are placed one burst at a time (a scalar loop: a list scheduler's choices do
+        not vectorize), each at the earliest time its bank (tRC; auto-precharge at tRTP after a
+        read, tCWL + BL/2 + tWR after a write, then tRP) and its rank allow: tRRD against every
+        activate already placed, whichever side, and at most four in any tFAW. The data bus
+        then takes the bursts as their data is ready (vectorized, as a drain phase is timed);
+        a bus delay does not feed back into the bank's precharge within the call.
+        """
+        c = self.config
+        n = writes.size
+        channel, group = fields["channel"], fields["bank_group"]
+        rank = channel * c.ranks + fields["rank"]
+        bank = (rank * c.bank_groups + group) * c.banks_per_group + fields["bank"]
+        # (the config fills these in; the fallbacks only satisfy the optional types)
+        tcwl = c.tcwl_cycles if c.tcwl_cycles is not None else c.tcl_cycles
+        twr = c.twr_cycles if c.twr_cycles is not None else 0
+        post_column = np.where(writes, tcwl + self._burst_cycles + twr, float(c.trtp_cycles))
+        trc, trcd, trp = float(c.trc_cycles), float(c.trcd_cycles), float(c.trp_cycles)
+        trrd_s, trrd_l, tfaw = float(c.trrd_s_cycles), float(c.trrd_l_cycles), float(c.tfaw_cycles)
+        queue_depth, command_depth = c.queue_depth, self.command_queue_depth
+        bank_activate = self._bank_activate.tolist()
+        bank_precharge = self._bank_precharge_ready.tolist()
+        # per rank: placed activates (sorted times, their bank groups), earlier calls' last four
+        # first; a new activate follows those (calls are ordered, as in the open-page path)
+        rank_times: dict = {}
+        rank_groups: dict = {}
+        rank_floor: dict = {}
+        for r in np.unique(rank).tolist():
+            history = self._rank_recent_activate[r]
+            keep = np.isfinite(history)
+            rank_times[r] = history[keep].tolist()
+            rank_groups[r] = self._rank_recent_group[r][keep].tolist()
+            rank_floor[r] = float(history[3] + trrd_s) if keep[3] else -np.inf
+        channel_admitted: dict = {}                    # admission times, per channel in order
+        bank_columns: dict = {}                        # column times, per bank in order
+        activate = np.empty(n)
+        column = np.empty(n)
+        for i, (ch, b, r, g) in enumerate(zip(channel.tolist(), bank.tolist(), rank.tolist(),
+                                              group.tolist())):
+            admitted = channel_admitted.setdefault(ch, [])
+            columns = bank_columns.setdefault(b, [])
+            ready = now
+            if len(admitted) >= queue_depth:
+                ready = max(ready, admitted[-queue_depth])          # (b) transaction queue
+            if len(columns) >= command_depth:
+                ready = max(ready, columns[-command_depth])         # (a) its command queue
+            admitted.append(ready)
+            lower = max(ready, bank_activate[b] + trc, bank_precharge[b] + trp, rank_floor[r])
+            t = _place_activate(rank_times[r], rank_groups[r], g, lower, trrd_s, trrd_l, tfaw)
+            activate[i] = t
+            column[i] = t + trcd
+            columns.append(t + trcd)
+            bank_activate[b] = t
+            bank_precharge[b] = t + trcd + post_column[i]
+        latency = np.where(writes, tcwl, c.tcl_cycles) + self._burst_cycles
+        data_ready = column + latency
+        bus = self._bus_parts(c, n, writes, channel, rank, group,
+                              np.lexsort((data_ready, channel)))
+        by_channel, first_of_channel = bus["by_channel"], bus["first_of_channel"]
+        lower = data_ready[by_channel]
+        lower[first_of_channel] = np.maximum(lower[first_of_channel], bus["bus_start"])
+        bus_end = bus["bus_chain"].solve(lower)
+
+        # carry the state: banks (the precharge after the last column command as the bus
+        # placed it), each rank's last four activates, each channel's bus
+        bus_column = np.empty(n)
+        bus_column[by_channel] = bus_end - latency[by_channel]
+        last_of_bank = np.zeros(n, dtype=bool)
+        last_of_bank[n - 1 - np.unique(bank[::-1], return_index=True)[1]] = True
+        last_banks = bank[last_of_bank]
+        self._open_row[last_banks] = -1
+        self._bank_activate[last_banks] = activate[last_of_bank]
+        self._bank_column[last_banks] = np.maximum(column, bus_column)[last_of_bank]
+        self._bank_precharge_ready[last_banks] = (self._bank_column[last_banks]
+                                                  + post_column[last_of_bank])
+        for r, times in rank_times.items():
+            self._rank_recent_activate[r] = -np.inf
+            self._rank_recent_group[r] = -1
+            recent = times[-4:]
+            self._rank_recent_activate[r, 4 - len(recent):] = recent
+            self._rank_recent_group[r, 4 - len(recent):] = rank_groups[r][-4:]
+        ch_b = bus["ch_b"]
+        last_of_channel = np.append(first_of_channel[1:], True)
+        ch_last = ch_b[last_of_channel]
+        self._bus_end[ch_last] = bus_end[last_of_channel]
+        self._bus_last_rank[ch_last] = bus["rank_b"][last_of_channel]
+        self._bus_last_group[ch_last] = bus["group_b"][last_of_channel]
+        self._bus_last_write[ch_last] = bus["write_b"][last_of_channel]
+        return 0, n, 0, float(bus_end.max())
 
     def _schedule_phase(self, fields: dict, writes: np.ndarray, now: float,
                         bus_by_ready: bool = False):
@@ -1000,3 +1104,35 @@ def _group_by_first_use(keys: np.ndarray, bound: int) -> np.ndarray:
     out = np.empty(keys.size, dtype=np.int64)
     out[destination] = by_key
     return out
+
+
+def _place_activate(times: list, groups: list, group: int, lower: float, trrd_s: float,
+                    trrd_l: float, tfaw: float) -> float:
+    """Earliest activate time >= `lower` for a rank whose placed activates are `times`
+    (sorted, with their bank `groups`): tRRD (L within a bank group) from the neighbours on
+    both sides and at most four activates in any tFAW window. Inserts it; returns the time."""
+    t = lower
+    while True:
+        at = bisect.bisect_right(times, t)
+        push = t
+        if at > 0:
+            push = max(push, times[at - 1] + (trrd_l if groups[at - 1] == group else trrd_s))
+        if push == t and at < len(times):
+            gap = trrd_l if groups[at] == group else trrd_s
+            if times[at] - t < gap:
+                push = times[at] + gap                   # no room before the next one
+        if push == t:
+            # the five-activate windows around t: sorted neighbours a[at-4 .. at+3]
+            window = times[max(at - 4, 0):at] + [t] + times[at:at + 4]
+            mine = min(at, 4)
+            for k in range(max(mine - 4, 0), min(mine, len(window) - 5) + 1):
+                if window[k + 4] - window[k] < tfaw:
+                    push = (window[k] + tfaw if k + 4 == mine
+                            else max(t + 1e-9, window[mine + 1] if mine + 1 < len(window)
+                                     else t))
+                    break
+        if push == t:
+            times.insert(at, t)
+            groups.insert(at, group)
+            return t
+        t = push
