@@ -107,8 +107,8 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
+import heapq
 import itertools
 import math
 from dataclasses import dataclass
@@ -632,40 +632,21 @@ class DramModel:
         trc, trcd, trp = float(c.trc_cycles), float(c.trcd_cycles), float(c.trp_cycles)
         trrd_s, trrd_l, tfaw = float(c.trrd_s_cycles), float(c.trrd_l_cycles), float(c.tfaw_cycles)
         queue_depth, command_depth = c.queue_depth, self.command_queue_depth
-        bank_activate = self._bank_activate.tolist()
-        bank_precharge = self._bank_precharge_ready.tolist()
-        # per rank: placed activates (sorted times, their bank groups), earlier calls' last four
-        # first; a new activate follows those (calls are ordered, as in the open-page path)
+        # per rank: its last four activates (times, bank groups), earlier calls' to start with
         rank_times: dict = {}
         rank_groups: dict = {}
-        rank_floor: dict = {}
         for r in np.unique(rank).tolist():
             history = self._rank_recent_activate[r]
             keep = np.isfinite(history)
             rank_times[r] = history[keep].tolist()
             rank_groups[r] = self._rank_recent_group[r][keep].tolist()
-            rank_floor[r] = float(history[3] + trrd_s) if keep[3] else -np.inf
-        channel_admitted: dict = {}                    # admission times, per channel in order
-        bank_columns: dict = {}                        # column times, per bank in order
-        activate = np.empty(n)
-        column = np.empty(n)
-        for i, (ch, b, r, g) in enumerate(zip(channel.tolist(), bank.tolist(), rank.tolist(),
-                                              group.tolist())):
-            admitted = channel_admitted.setdefault(ch, [])
-            columns = bank_columns.setdefault(b, [])
-            ready = now
-            if len(admitted) >= queue_depth:
-                ready = max(ready, admitted[-queue_depth])          # (b) transaction queue
-            if len(columns) >= command_depth:
-                ready = max(ready, columns[-command_depth])         # (a) its command queue
-            admitted.append(ready)
-            lower = max(ready, bank_activate[b] + trc, bank_precharge[b] + trp, rank_floor[r])
-            t = _place_activate(rank_times[r], rank_groups[r], g, lower, trrd_s, trrd_l, tfaw)
-            activate[i] = t
-            column[i] = t + trcd
-            columns.append(t + trcd)
-            bank_activate[b] = t
-            bank_precharge[b] = t + trcd + post_column[i]
+        activate = _list_schedule(
+            channel.tolist(), bank.tolist(), rank.tolist(), group.tolist(),
+            post_column.tolist(), now, self._bank_activate, self._bank_precharge_ready,
+            rank_times, rank_groups,
+            dict(queue=queue_depth, command=command_depth, trc=trc, trcd=trcd, trp=trp,
+                 trrd_s=trrd_s, trrd_l=trrd_l, tfaw=tfaw))
+        column = activate + trcd
         latency = np.where(writes, tcwl, c.tcl_cycles) + self._burst_cycles
         data_ready = column + latency
         bus = self._bus_parts(c, n, writes, channel, rank, group,
@@ -1106,33 +1087,104 @@ def _group_by_first_use(keys: np.ndarray, bound: int) -> np.ndarray:
     return out
 
 
-def _place_activate(times: list, groups: list, group: int, lower: float, trrd_s: float,
-                    trrd_l: float, tfaw: float) -> float:
-    """Earliest activate time >= `lower` for a rank whose placed activates are `times`
-    (sorted, with their bank `groups`): tRRD (L within a bank group) from the neighbours on
-    both sides and at most four activates in any tFAW window. Inserts it; returns the time."""
-    t = lower
-    while True:
-        at = bisect.bisect_right(times, t)
-        push = t
-        if at > 0:
-            push = max(push, times[at - 1] + (trrd_l if groups[at - 1] == group else trrd_s))
-        if push == t and at < len(times):
-            gap = trrd_l if groups[at] == group else trrd_s
-            if times[at] - t < gap:
-                push = times[at] + gap                   # no room before the next one
-        if push == t:
-            # the five-activate windows around t: sorted neighbours a[at-4 .. at+3]
-            window = times[max(at - 4, 0):at] + [t] + times[at:at + 4]
-            mine = min(at, 4)
-            for k in range(max(mine - 4, 0), min(mine, len(window) - 5) + 1):
-                if window[k + 4] - window[k] < tfaw:
-                    push = (window[k] + tfaw if k + 4 == mine
-                            else max(t + 1e-9, window[mine + 1] if mine + 1 < len(window)
-                                     else t))
-                    break
-        if push == t:
-            times.insert(at, t)
-            groups.insert(at, group)
-            return t
-        t = push
+
+def _list_schedule(channel: list, bank: list, rank: list, group: list, post_column: list,
+                   now: float, bank_activate: np.ndarray, bank_precharge: np.ndarray,
+                   rank_times: dict, rank_groups: dict, t: dict) -> np.ndarray:
+    """Closed-page activates in time order (see `DramModel._schedule_closed`).
+
+    Each bank serves its bursts in arrival order. The bank whose next burst can activate
+    earliest goes next (ties: the bank that has waited longest, as DRAMsim3's round robin over
+    its bank queues), so every rank's activates are placed in time order and tRRD / tFAW need
+    only its last four. A burst can activate once admitted (`_admission`); a bank whose next
+    burst is not yet admissible waits until a burst of its channel issues.
+    Returns the activate times (issue order); updates `rank_times` / `rank_groups` in place.
+    """
+    n = len(bank)
+    queue_depth, command_depth = t["queue"], t["command"]
+    trc, trcd, trp = t["trc"], t["trcd"], t["trp"]
+    trrd_s, trrd_l, tfaw = t["trrd_s"], t["trrd_l"], t["tfaw"]
+    channel_list: dict = {}
+    bank_list: dict = {}
+    channel_pos = [0] * n
+    bank_pos = [0] * n
+    for i in range(n):
+        members = channel_list.setdefault(channel[i], [])
+        channel_pos[i] = len(members)
+        members.append(i)
+        members = bank_list.setdefault(bank[i], [])
+        bank_pos[i] = len(members)
+        members.append(i)
+    column: list = [None] * n
+    admitted: list = [None] * n
+    activate = np.empty(n)
+    ready_activate = {b: float(bank_activate[b]) + trc for b in bank_list}
+    ready_precharge = {b: float(bank_precharge[b]) + trp for b in bank_list}
+    head = dict.fromkeys(bank_list, 0)
+    blocked: dict = {ch: set() for ch in channel_list}
+    heap: list = []
+    order = itertools.count()
+
+    def admission(i):
+        """When burst i may enter its bank's command queue (None: not known yet). It needs
+        (a) a slot in that queue: the burst `command_depth` before it in its bank has issued
+        its column command, and (b) its place in the transaction queue: the burst
+        `queue_depth` before it in its channel has left (first in, first out)."""
+        chain = []
+        x = i
+        while x is not None and admitted[x] is None:
+            chain.append(x)
+            k = channel_pos[x]
+            x = channel_list[channel[x]][k - queue_depth] if k >= queue_depth else None
+        time = now if x is None else admitted[x]
+        for x in reversed(chain):
+            k = bank_pos[x]
+            if k >= command_depth:
+                freed = column[bank_list[bank[x]][k - command_depth]]
+                if freed is None:
+                    return None
+                time = max(time, freed)
+            admitted[x] = time
+        return time
+
+    def offer(b):
+        i = bank_list[b][head[b]]
+        ready = admission(i)
+        if ready is None:
+            blocked[channel[i]].add(b)
+            return
+        key = max(ready, ready_activate[b], ready_precharge[b])
+        heapq.heappush(heap, (key, next(order), b))
+
+    for b in bank_list:
+        offer(b)
+    while heap:
+        key, tie, b = heapq.heappop(heap)
+        i = bank_list[b][head[b]]
+        r, g = rank[i], group[i]
+        times, groups = rank_times[r], rank_groups[r]
+        at = key
+        if times:
+            at = max(at, times[-1] + (trrd_l if groups[-1] == g else trrd_s))
+            if len(times) == 4:
+                at = max(at, times[0] + tfaw)
+        if at > key:
+            heapq.heappush(heap, (at, tie, b))      # the rank holds it back: keep its turn
+            continue
+        activate[i] = at
+        column[i] = at + trcd
+        ready_activate[b] = at + trc
+        ready_precharge[b] = at + trcd + post_column[i] + trp
+        times.append(at)
+        groups.append(g)
+        if len(times) > 4:
+            del times[0], groups[0]
+        head[b] += 1
+        if head[b] < len(bank_list[b]):
+            offer(b)
+        waiting = blocked[channel[i]]
+        if waiting:
+            blocked[channel[i]] = set()
+            for other in sorted(waiting):
+                offer(other)
+    return activate
