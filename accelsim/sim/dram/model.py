@@ -107,6 +107,7 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import heapq
 import itertools
@@ -346,6 +347,13 @@ class DramModel:
         self._bus_last_rank = np.full(c.channels, -1, dtype=np.int64)
         self._bus_last_group = np.full(c.channels, -1, dtype=np.int64)
         self._bus_last_write = np.zeros(c.channels, dtype=bool)
+        # closed page: per rank, the activates placed so far that a later call's may still
+        # fall between (sorted times, their bank groups; see `_schedule_closed`)
+        self._closed_activates: dict = {}
+        # closed page: per channel the admission times of its last `queue_depth` bursts, per
+        # bank the column times of its last `command_queue_depth` (the queues a call finds)
+        self._closed_admitted: dict = {}
+        self._closed_columns: dict = {}
 
     # ---- energy ----
     def background_energy_pj(self, cycles: float) -> float:
@@ -632,18 +640,18 @@ class DramModel:
         trc, trcd, trp = float(c.trc_cycles), float(c.trcd_cycles), float(c.trp_cycles)
         trrd_s, trrd_l, tfaw = float(c.trrd_s_cycles), float(c.trrd_l_cycles), float(c.tfaw_cycles)
         queue_depth, command_depth = c.queue_depth, self.command_queue_depth
-        # per rank: its last four activates (times, bank groups), earlier calls' to start with
+        # per rank: the activates of earlier calls that this call's may still fall between
+        # (those from tFAW before now on), sorted, with their bank groups
         rank_times: dict = {}
         rank_groups: dict = {}
         for r in np.unique(rank).tolist():
-            history = self._rank_recent_activate[r]
-            keep = np.isfinite(history)
-            rank_times[r] = history[keep].tolist()
-            rank_groups[r] = self._rank_recent_group[r][keep].tolist()
+            times, groups = self._closed_activates.get(r, ([], []))
+            keep = bisect.bisect_left(times, now - tfaw)
+            rank_times[r], rank_groups[r] = times[keep:], groups[keep:]
         activate = _list_schedule(
             channel.tolist(), bank.tolist(), rank.tolist(), group.tolist(),
             post_column.tolist(), now, self._bank_activate, self._bank_precharge_ready,
-            rank_times, rank_groups,
+            rank_times, rank_groups, self._closed_admitted, self._closed_columns,
             dict(queue=queue_depth, command=command_depth, trc=trc, trcd=trcd, trp=trp,
                  trrd_s=trrd_s, trrd_l=trrd_l, tfaw=tfaw))
         column = activate + trcd
@@ -652,9 +660,11 @@ class DramModel:
         bus = self._bus_parts(c, n, writes, channel, rank, group,
                               np.lexsort((data_ready, channel)))
         by_channel, first_of_channel = bus["by_channel"], bus["first_of_channel"]
-        lower = data_ready[by_channel]
-        lower[first_of_channel] = np.maximum(lower[first_of_channel], bus["bus_start"])
-        bus_end = bus["bus_chain"].solve(lower)
+        # Calls overlap: a call's data may go between an earlier call's (its activates do), so
+        # its first burst does not wait for the earlier call's last. The bus is never the
+        # bottleneck here (four activates per tFAW bring fewer bursts than the bus carries),
+        # so the overlaps this allows are rare and short.
+        bus_end = bus["bus_chain"].solve(data_ready[by_channel])
 
         # carry the state: banks (the precharge after the last column command as the bus
         # placed it), each rank's last four activates, each channel's bus
@@ -669,6 +679,7 @@ class DramModel:
         self._bank_precharge_ready[last_banks] = (self._bank_column[last_banks]
                                                   + post_column[last_of_bank])
         for r, times in rank_times.items():
+            self._closed_activates[r] = (times, rank_groups[r])
             self._rank_recent_activate[r] = -np.inf
             self._rank_recent_group[r] = -1
             recent = times[-4:]
@@ -1090,14 +1101,18 @@ def _group_by_first_use(keys: np.ndarray, bound: int) -> np.ndarray:
 
 def _list_schedule(channel: list, bank: list, rank: list, group: list, post_column: list,
                    now: float, bank_activate: np.ndarray, bank_precharge: np.ndarray,
-                   rank_times: dict, rank_groups: dict, t: dict) -> np.ndarray:
+                   rank_times: dict, rank_groups: dict, admitted_before: dict,
+                   columns_before: dict, t: dict) -> np.ndarray:
     """Closed-page activates in time order (see `DramModel._schedule_closed`).
 
     Each bank serves its bursts in arrival order. The bank whose next burst can activate
     earliest goes next (ties: the bank that has waited longest, as DRAMsim3's round robin over
-    its bank queues), so every rank's activates are placed in time order and tRRD / tFAW need
-    only its last four. A burst can activate once admitted (`_admission`); a bank whose next
-    burst is not yet admissible waits until a burst of its channel issues.
+    its bank queues), so a call's activates are placed in time order; tRRD and tFAW hold
+    against every activate of the rank (`rank_times`, earlier calls' included). A burst can
+    activate once admitted (`admission`); a bank whose next burst is not yet admissible
+    waits until a burst of its channel issues.
+    The queues carry over from earlier calls: `admitted_before` (per channel, its last
+    admissions) and `columns_before` (per bank, its last column commands), updated in place.
     Returns the activate times (issue order); updates `rank_times` / `rank_groups` in place.
     """
     n = len(bank)
@@ -1136,7 +1151,15 @@ def _list_schedule(channel: list, bank: list, rank: list, group: list, post_colu
             chain.append(x)
             k = channel_pos[x]
             x = channel_list[channel[x]][k - queue_depth] if k >= queue_depth else None
-        time = now if x is None else admitted[x]
+        if x is None:
+            # the chain reached the call's first bursts: the queue as earlier calls left it
+            time = now
+            before = admitted_before.get(channel[chain[-1]], ())
+            back = len(before) + channel_pos[chain[-1]] - queue_depth
+            if back >= 0:
+                time = max(time, before[back])
+        else:
+            time = admitted[x]
         for x in reversed(chain):
             k = bank_pos[x]
             if k >= command_depth:
@@ -1144,6 +1167,11 @@ def _list_schedule(channel: list, bank: list, rank: list, group: list, post_colu
                 if freed is None:
                     return None
                 time = max(time, freed)
+            else:
+                before = columns_before.get(bank[x], ())
+                back = len(before) + k - command_depth
+                if back >= 0:
+                    time = max(time, before[back])
             admitted[x] = time
         return time
 
@@ -1163,11 +1191,7 @@ def _list_schedule(channel: list, bank: list, rank: list, group: list, post_colu
         i = bank_list[b][head[b]]
         r, g = rank[i], group[i]
         times, groups = rank_times[r], rank_groups[r]
-        at = key
-        if times:
-            at = max(at, times[-1] + (trrd_l if groups[-1] == g else trrd_s))
-            if len(times) == 4:
-                at = max(at, times[0] + tfaw)
+        at, slot = _earliest_activate(times, groups, g, key, trrd_s, trrd_l, tfaw)
         if at > key:
             heapq.heappush(heap, (at, tie, b))      # the rank holds it back: keep its turn
             continue
@@ -1175,10 +1199,8 @@ def _list_schedule(channel: list, bank: list, rank: list, group: list, post_colu
         column[i] = at + trcd
         ready_activate[b] = at + trc
         ready_precharge[b] = at + trcd + post_column[i] + trp
-        times.append(at)
-        groups.append(g)
-        if len(times) > 4:
-            del times[0], groups[0]
+        times.insert(slot, at)
+        groups.insert(slot, g)
         head[b] += 1
         if head[b] < len(bank_list[b]):
             offer(b)
@@ -1187,4 +1209,39 @@ def _list_schedule(channel: list, bank: list, rank: list, group: list, post_colu
             blocked[channel[i]] = set()
             for other in sorted(waiting):
                 offer(other)
+    for ch, members in channel_list.items():
+        admitted_before[ch] = (list(admitted_before.get(ch, ()))
+                               + [admitted[i] for i in members])[-queue_depth:]
+    for b, members in bank_list.items():
+        columns_before[b] = (list(columns_before.get(b, ()))
+                             + [column[i] for i in members])[-command_depth:]
     return activate
+
+
+def _earliest_activate(times: list, groups: list, group: int, lower: float, trrd_s: float,
+                       trrd_l: float, tfaw: float) -> tuple[float, int]:
+    """Earliest activate time >= `lower` in bank group `group` for a rank whose activates are
+    `times` (sorted; bank `groups`): tRRD (L within a bank group) from the neighbours on both
+    sides, at most four activates in any tFAW. Returns (time, where it goes in `times`)."""
+    t = lower
+    while True:
+        at = bisect.bisect_right(times, t)
+        push = t
+        if at > 0:
+            push = max(push, times[at - 1] + (trrd_l if groups[at - 1] == group else trrd_s))
+        if (push == t and at < len(times)
+                and times[at] - t < (trrd_l if groups[at] == group else trrd_s)):
+            push = times[at]                              # no room before the next one
+        if push == t:
+            # the windows of five consecutive activates that would hold t
+            window = times[max(at - 4, 0):at] + [t] + times[at:at + 4]
+            mine = min(at, 4)                             # t's index in `window`
+            for k in range(max(mine - 4, 0), min(mine, len(window) - 5) + 1):
+                if window[k + 4] - window[k] < tfaw:
+                    # t last in the window: wait for the window's first to age out; else no
+                    # room here, try after the next activate
+                    push = window[k] + tfaw if k + 4 == mine else window[mine + 1]
+                    break
+        if push == t:
+            return t, at
+        t = push
