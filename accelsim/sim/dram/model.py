@@ -1140,50 +1140,59 @@ def _list_schedule(channel: list, bank: list, rank: list, group: list, post_colu
     heap: list = []
     order = itertools.count()
 
-    def admission(i):
-        """When burst i may enter its bank's command queue (None: not known yet). It needs
-        (a) a slot in that queue: the burst `command_depth` before it in its bank has issued
-        its column command, and (b) its place in the transaction queue: the burst
-        `queue_depth` before it in its channel has left (first in, first out)."""
-        chain = []
-        x = i
-        while x is not None and admitted[x] is None:
-            chain.append(x)
-            k = channel_pos[x]
-            x = channel_list[channel[x]][k - queue_depth] if k >= queue_depth else None
-        if x is None:
-            # the chain reached the call's first bursts: the queue as earlier calls left it
-            time = now
-            before = admitted_before.get(channel[chain[-1]], ())
-            back = len(before) + channel_pos[chain[-1]] - queue_depth
-            if back >= 0:
-                time = max(time, before[back])
-        else:
-            time = admitted[x]
-        for x in reversed(chain):
-            k = bank_pos[x]
-            if k >= command_depth:
-                freed = column[bank_list[bank[x]][k - command_depth]]
-                if freed is None:
-                    return None
-                time = max(time, freed)
+    # The transaction queue (per channel) takes bursts in arrival order while it holds fewer
+    # than `queue_depth`; a burst leaves it (is admitted) once its bank's command queue has a
+    # slot: the burst `command_depth` before it in its bank has issued its column command. So
+    # burst k enters when at most queue_depth - 1 earlier bursts are still waiting: at the
+    # queue_depth-th latest admission among them (those not known yet count as latest).
+    entered: list = [None] * n
+    top = {ch: sorted(admitted_before.get(ch, ()))[-queue_depth:] for ch in channel_list}
+    waiting = dict.fromkeys(channel_list, 0)      # entered, admission not known yet
+    next_entry = dict.fromkeys(channel_list, 0)
+    last_entry = dict.fromkeys(channel_list, now)
+
+    def slot_freed(x):
+        """When burst x's command-queue slot is free (None: not known yet)."""
+        k = bank_pos[x]
+        if k >= command_depth:
+            return column[bank_list[bank[x]][k - command_depth]]
+        before = columns_before.get(bank[x], ())
+        back = len(before) + k - command_depth
+        return before[back] if back >= 0 else now
+
+    def admit(x, time):
+        admitted[x] = time
+        latest = top[channel[x]]
+        bisect.insort(latest, time)
+        if len(latest) > queue_depth:
+            del latest[0]
+
+    def advance(ch):
+        members, k = channel_list[ch], next_entry[ch]
+        latest = top[ch]
+        while k < len(members) and waiting[ch] < queue_depth:
+            x = members[k]
+            need = queue_depth - waiting[ch]
+            enter = last_entry[ch] if len(latest) < need else max(last_entry[ch], latest[-need])
+            entered[x] = last_entry[ch] = enter
+            freed = slot_freed(x)
+            if freed is None:
+                waiting[ch] += 1
             else:
-                before = columns_before.get(bank[x], ())
-                back = len(before) + k - command_depth
-                if back >= 0:
-                    time = max(time, before[back])
-            admitted[x] = time
-        return time
+                admit(x, max(enter, freed))
+            k += 1
+        next_entry[ch] = k
 
     def offer(b):
         i = bank_list[b][head[b]]
-        ready = admission(i)
-        if ready is None:
+        if admitted[i] is None:
             blocked[channel[i]].add(b)
             return
-        key = max(ready, ready_activate[b], ready_precharge[b])
+        key = max(admitted[i], ready_activate[b], ready_precharge[b])
         heapq.heappush(heap, (key, next(order), b))
 
+    for ch in channel_list:
+        advance(ch)
     for b in bank_list:
         offer(b)
     while heap:
@@ -1201,13 +1210,21 @@ def _list_schedule(channel: list, bank: list, rank: list, group: list, post_colu
         ready_precharge[b] = at + trcd + post_column[i] + trp
         times.insert(slot, at)
         groups.insert(slot, g)
+        ch = channel[i]
+        behind = bank_pos[i] + command_depth              # the burst whose slot this frees
+        if behind < len(bank_list[b]):
+            x = bank_list[b][behind]
+            if entered[x] is not None and admitted[x] is None:
+                admit(x, max(entered[x], at + trcd))
+                waiting[ch] -= 1
+        advance(ch)
         head[b] += 1
         if head[b] < len(bank_list[b]):
             offer(b)
-        waiting = blocked[channel[i]]
-        if waiting:
-            blocked[channel[i]] = set()
-            for other in sorted(waiting):
+        held = blocked[ch]
+        if held:
+            blocked[ch] = set()
+            for other in sorted(held):
                 offer(other)
     for ch, members in channel_list.items():
         admitted_before[ch] = (list(admitted_before.get(ch, ()))
