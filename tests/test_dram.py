@@ -1061,3 +1061,14 @@ def test_closed_page_activates_keep_trrd_and_tfaw_on_both_sides():
     assert np.all(np.diff(times) >= TRRD_S)
     # 16 activates: the last four of them end the schedule, the 13th at 3 * tFAW
     assert times[0] == pytest.approx(3 * TFAW)
+
+
+def test_closed_page_a_later_call_activates_between_an_earlier_calls():
+    # Call 1 at 0: two reads to bank A (activates at 0 and tRC = 74). Call 2 at 1: one read to
+    # bank group 1, which activates tRRD_S after A's first (4), before A's second, and ends
+    # 4 + tRCD + tCL + BL/2 = 52, long before call 1 (74 + 48 = 122).
+    model = ddr4_model(page_policy="closed")
+    first = model.access(addresses(DDR4, dict(row=0, column=0), dict(row=0, column=1)), False, 0)
+    second = model.access(at(bank_group=1), False, 1)
+    assert first.end_cycle == pytest.approx(TRC + FIRST_READ)
+    assert second.end_cycle == pytest.approx(TRRD_S + FIRST_READ)
