@@ -1028,16 +1028,47 @@ def test_closed_page_streams_are_bounded_by_activates_not_the_bus():
     assert opened.busy_cycles < closed.busy_cycles
 
 
-@pytest.mark.parametrize("queue_depth, expected_end", [
-    # queue of 2: the third read waits for the next queue-full, whose activate follows the
-    # first queue-full's last (tRC = 74) by tRRD_S: 78 + tRCD + tCL + BL/2 = 126
-    (2, TRC + TRRD_S + TRCD + TCL + BURST),
-    # queue of 32: all three queued together; bank group 1 activates at tRRD_S and is done by
-    # 52, so the end is the second read of bank group 0: 74 + 48 = 122
-    (32, TRC + FIRST_READ),
+@pytest.mark.parametrize("queue_depth, command_queue_depth, expected_end", [
+    # Bank A (group 0) gets two reads, then bank B (group 1) two. With one-deep command
+    # queues A's second read stays in the transaction queue until A's first column command
+    # (tRCD = 22); with a transaction queue of one it blocks B's first read until then, so B
+    # activates at 22 and again a tRC later: 22 + 74 + tRCD + tCL + BL/2 = 144.
+    (1, 1, TRCD + TRC + FIRST_READ),
+    # a two-deep command queue takes A's second read at once: B activates at tRRD_S (4) and
+    # again at 78; the end is B's second read, 78 + 48 = 126
+    (1, 2, TRRD_S + TRC + FIRST_READ),
+    # a transaction queue of 32 holds B's reads past A's stuck one: the same 126
+    (32, 1, TRRD_S + TRC + FIRST_READ),
 ])
-def test_closed_page_banks_prepare_only_for_queued_requests(queue_depth, expected_end):
-    places = [dict(row=0, column=0), dict(row=0, column=1), dict(bank_group=1)]
+def test_closed_page_banks_prepare_only_for_requests_in_their_command_queues(
+        queue_depth, command_queue_depth, expected_end):
+    places = [dict(row=0, column=0), dict(row=0, column=1),
+              dict(bank_group=1), dict(bank_group=1, column=1)]
     model = ddr4_model(page_policy="closed", queue_depth=queue_depth)
+    model.command_queue_depth = command_queue_depth
     batch = model.access(addresses(DDR4, *places), False, 0)
     assert batch.end_cycle == pytest.approx(expected_end)
+    assert (batch.row_hits, batch.activates) == (0, 4)
+
+
+def test_closed_page_activates_keep_trrd_and_tfaw_on_both_sides():
+    # 16 banks, one read each, all at once: activates tRRD_S apart (alternating bank groups)
+    # and at most four in any tFAW, so the fifth waits for the first + tFAW.
+    places = [dict(bank_group=i % 4, bank=i // 4) for i in range(16)]
+    model = ddr4_model(page_policy="closed")
+    model.access(addresses(DDR4, *places), False, 0)
+    times = np.sort(model._rank_recent_activate[0])
+    assert np.all(np.diff(times) >= TRRD_S)
+    # 16 activates: the last four of them end the schedule, the 13th at 3 * tFAW
+    assert times[0] == pytest.approx(3 * TFAW)
+
+
+def test_closed_page_a_later_call_activates_between_an_earlier_calls():
+    # Call 1 at 0: two reads to bank A (activates at 0 and tRC = 74). Call 2 at 1: one read to
+    # bank group 1, which activates tRRD_S after A's first (4), before A's second, and ends
+    # 4 + tRCD + tCL + BL/2 = 52, long before call 1 (74 + 48 = 122).
+    model = ddr4_model(page_policy="closed")
+    first = model.access(addresses(DDR4, dict(row=0, column=0), dict(row=0, column=1)), False, 0)
+    second = model.access(at(bank_group=1), False, 1)
+    assert first.end_cycle == pytest.approx(TRC + FIRST_READ)
+    assert second.end_cycle == pytest.approx(TRRD_S + FIRST_READ)
