@@ -5,28 +5,13 @@ import math
 
 import pytest
 import torch
+from method_helpers import run_steps, small_model
 from torch import nn
 
 from accelsim.dropback.methods import METHODS, RigL, build_method
 from accelsim.errors import ConfigError
 from accelsim.sim.simulation import simulate
 from accelsim.train.loop import TrainConfig, train
-
-
-def _model(seed=0):
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 4))
-
-
-def _steps(method, model, n, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    stats = []
-    for _ in range(n):
-        x, y = torch.randn(32, 12, generator=gen), torch.randint(0, 4, (32,), generator=gen)
-        method.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        stats.append(method.step())
-    return stats
 
 
 def _flat(method):
@@ -38,7 +23,7 @@ def _mask(method):
 
 
 def _rigl(mode="global", momentum=0.9, seed=0, **kwargs):
-    model = _model()
+    model = small_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
     settings = dict(budget=60, total_steps=40, delta_t=4, seed=seed, mode=mode) | kwargs
     return model, optimizer, RigL(model, optimizer, **settings)
@@ -51,7 +36,7 @@ def test_active_count_is_the_budget_after_every_step_and_inactive_are_zero(mode)
     assert sum(layer_counts) == 60 and rigl.peak_tracked_count == 60
     assert bool((_flat(rigl)[~_mask(rigl)] == 0).all())
     swapped = []
-    for stats in _steps(rigl, model, 40):
+    for stats in run_steps(rigl, model, 40):
         mask = _mask(rigl)
         assert int(mask.sum()) == 60 and sum(stats.tracked_after) == 60
         assert bool((_flat(rigl)[~mask] == 0).all())
@@ -72,7 +57,7 @@ def test_active_count_is_the_budget_after_every_step_and_inactive_are_zero(mode)
 
 def test_an_update_drops_the_smallest_weights_and_grows_the_largest_gradients():
     model, _, rigl = _rigl(momentum=0.0, delta_t=1, total_steps=8)
-    _steps(rigl, model, 2)
+    run_steps(rigl, model, 2)
     before = _mask(rigl).clone()
     gen = torch.Generator().manual_seed(7)
     x, y = torch.randn(32, 12, generator=gen), torch.randint(0, 4, (32,), generator=gen)
@@ -95,14 +80,14 @@ def test_an_update_drops_the_smallest_weights_and_grows_the_largest_gradients():
 
 def test_same_seed_same_bits_and_resume_is_exact():
     model, _, rigl = _rigl()
-    _steps(rigl, model, 10)
+    run_steps(rigl, model, 10)
     state = copy.deepcopy(rigl.state_dict())  # the optimizer's tensors change in place
     weights = {k: v.clone() for k, v in model.state_dict().items()}
-    _steps(rigl, model, 10, seed=1)
+    run_steps(rigl, model, 10, seed=1)
     model2, _, rigl2 = _rigl()
     model2.load_state_dict(weights)
     rigl2.load_state_dict(state)
-    _steps(rigl2, model2, 10, seed=1)
+    run_steps(rigl2, model2, 10, seed=1)
     assert torch.equal(_flat(rigl), _flat(rigl2)) and torch.equal(_mask(rigl), _mask(rigl2))
     _, _, other_seed = _rigl(seed=1)
     assert not torch.equal(_mask(other_seed), _mask(_rigl()[2]))
@@ -110,7 +95,7 @@ def test_same_seed_same_bits_and_resume_is_exact():
 
 def test_registered_and_refuses_a_freeze_step():
     assert "rigl" in METHODS
-    model = _model()
+    model = small_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     assert isinstance(build_method("rigl", model, optimizer, compression=4, total_steps=100),
                       RigL)

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 import torch
+from method_helpers import run_steps, small_model
 from torch import nn
 
 from accelsim.dropback.methods import (
@@ -19,33 +20,17 @@ from accelsim.trace.format import load_trace
 from accelsim.train.loop import TrainConfig, train
 
 
-def _model(seed=0):
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 4))
-
-
-def _run(method, model, n, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    stats = []
-    for _ in range(n):
-        x, y = torch.randn(32, 12, generator=gen), torch.randint(0, 4, (32,), generator=gen)
-        method.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        stats.append(method.step())
-    return stats
-
-
 def _flat(method):
     return torch.cat([p.detach().reshape(-1) for p in method.budgeted_parameters()])
 
 
 @pytest.mark.parametrize("mode", ["global", "per_layer"])
 def test_count_falls_from_every_element_to_the_budget_then_stays(mode):
-    model = _model()
+    model = small_model()
     db = AnnealedDropBack(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
                           budget=30, anneal_steps=40, warmup_steps=2, mode=mode)
     assert db.peak_tracked_count == db.param_count
-    stats = _run(db, model, 60)
+    stats = run_steps(db, model, 60)
     after = [sum(s.tracked_after) for s in stats]
     assert after[:3] == [db.param_count] * 3  # two warm-up steps, then a selection keeping all
     assert all(a >= b for a, b in itertools.pairwise(after))  # never grows
@@ -57,7 +42,7 @@ def test_count_falls_from_every_element_to_the_budget_then_stays(mode):
 
 
 def test_the_schedule_is_cubic_and_hits_the_budget_exactly():
-    model = _model()
+    model = small_model()
     db = AnnealedDropBack(model, torch.optim.SGD(model.parameters(), lr=0.1), budget=30,
                           anneal_steps=100)
     n = db.param_count
@@ -72,9 +57,9 @@ def test_no_annealing_is_plain_dropback_bit_for_bit():
     runs = []
     for build in (lambda m, o: DropBack(m, o, budget=30),
                   lambda m, o: AnnealedDropBack(m, o, budget=30, anneal_steps=0)):
-        model = _model()
+        model = small_model()
         db = build(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
-        _run(db, model, 25)
+        run_steps(db, model, 25)
         runs.append((_flat(db), db.tracked_index()))
     assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
 
@@ -82,15 +67,15 @@ def test_no_annealing_is_plain_dropback_bit_for_bit():
 @pytest.mark.parametrize("cls", [AnnealedDropBack, AnnealedDecayedDropBack])
 def test_resume_mid_anneal_is_exact_and_a_foreign_state_is_refused(cls):
     def make():
-        model = _model()
+        model = small_model()
         return model, cls(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
                           budget=30, anneal_steps=40)
 
     model, db = make()
-    _run(db, model, 30, seed=1)
+    run_steps(db, model, 30, seed=1)
     full = _flat(db).clone()
     model, db = make()
-    _run(db, model, 15, seed=1)
+    run_steps(db, model, 15, seed=1)
     state, weights = db.state_dict(), {k: v.clone() for k, v in model.state_dict().items()}
     model2, db2 = make()
     model2.load_state_dict(weights)
@@ -104,7 +89,7 @@ def test_resume_mid_anneal_is_exact_and_a_foreign_state_is_refused(cls):
         nn.functional.cross_entropy(model2(x), y).backward()
         db2.step()
     assert torch.equal(_flat(db2), full)
-    other_model = _model()
+    other_model = small_model()
     other = cls(other_model, torch.optim.SGD(other_model.parameters(), lr=0.1, momentum=0.9),
                 budget=30, anneal_steps=10)
     with pytest.raises(ValueError, match="anneal_steps"):
@@ -151,32 +136,32 @@ def _bias_mask(db):
 
 @pytest.mark.parametrize("anneal_steps", [0, 10])
 def test_pinned_biases_are_always_tracked_inside_the_budget(anneal_steps):
-    model = _model()
+    model = small_model()
     db = AnnealedDropBack(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
                           budget=30, pin_biases=True, anneal_steps=anneal_steps)
     biases = sum(layer.bias_count for layer in db.layers)
-    for stats in _run(db, model, 25):
+    for stats in run_steps(db, model, 25):
         assert sum(stats.tracked_after) >= 30
         assert bool(_bias_mask(db).all())  # after every step, every bias
     assert sum(db.tracked_per_layer()) == 30 and db.untracked_at_initial()
     # unpinned, the same run tracks fewer biases: the pin changes the selection
-    model2 = _model()
+    model2 = small_model()
     plain = AnnealedDropBack(model2, torch.optim.SGD(model2.parameters(), lr=0.1, momentum=0.9),
                              budget=30, anneal_steps=anneal_steps)
-    _run(plain, model2, 25)
+    run_steps(plain, model2, 25)
     assert int(_bias_mask(plain).sum()) < biases
 
 
 def test_pinned_biases_are_deterministic_and_refuse_a_foreign_state():
     runs = []
     for _ in range(2):
-        model = _model()
+        model = small_model()
         db = AnnealedDropBack(model, torch.optim.SGD(model.parameters(), lr=0.1), budget=30,
                               pin_biases=True)
-        _run(db, model, 12)
+        run_steps(db, model, 12)
         runs.append(_flat(db))
     assert torch.equal(runs[0], runs[1])
-    model = _model()
+    model = small_model()
     other = AnnealedDropBack(model, torch.optim.SGD(model.parameters(), lr=0.1), budget=30)
     with pytest.raises(ValueError, match="pin_biases"):
         other.load_state_dict(db.state_dict())

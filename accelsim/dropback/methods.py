@@ -214,15 +214,15 @@ def build_annealed(name: str, model, optimizer, *, anneal_steps: int = 0,
                           **extra, **kwargs)
 
 
-class GradualMagnitudePruning:
-    """Gradual magnitude pruning (Zhu & Gupta 2017) with DropBack's interface."""
+class _ZeroedMethod:
+    """What gmp and RigL share: the budgeted layers of a model, a budget among their elements,
+    and zeros (not w0) for every element outside the kept set."""
 
     untracked_values = "zero"
+    frozen = False
 
-    def __init__(self, model, optimizer, budget=None, compression=None, *, total_steps: int,
-                 seed: int = 0, mode: str = "global", begin_step: int | None = None,
-                 end_step: int | None = None, prune_every_steps: int = GMP_PRUNE_EVERY_STEPS,
-                 initialize: bool = True, **_ignored):
+    def _bind(self, model, optimizer, budget, compression, *, total_steps: int, seed: int,
+              mode: str, initialize: bool) -> None:
         if mode not in ("global", "per_layer"):
             raise ValueError(f"mode must be 'global' or 'per_layer', got {mode!r}")
         if not isinstance(total_steps, int) or total_steps < 1:
@@ -230,7 +230,7 @@ class GradualMagnitudePruning:
         self.model, self.optimizer, self.mode, self.seed = model, optimizer, mode, int(seed)
         self.layers = budgeted_layers(model)
         if not self.layers:
-            raise ValueError("the model has no nn.Linear or nn.Conv2d layer to prune")
+            raise ValueError("the model has no nn.Linear or nn.Conv2d layer to sparsify")
         if initialize:
             initialize_model(model, seed)
         self._params = [p for layer in self.layers for p in layer_parameters(layer)]
@@ -238,6 +238,23 @@ class GradualMagnitudePruning:
         self.param_count = sum(self._counts)
         self.budget = min(_resolve_budget(budget, compression, self.param_count),
                           self.param_count)
+
+    def zero_grad(self, set_to_none: bool = True):
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def freeze(self):
+        self.frozen = True
+
+
+class GradualMagnitudePruning(_ZeroedMethod):
+    """Gradual magnitude pruning (Zhu & Gupta 2017) with DropBack's interface."""
+
+    def __init__(self, model, optimizer, budget=None, compression=None, *, total_steps: int,
+                 seed: int = 0, mode: str = "global", begin_step: int | None = None,
+                 end_step: int | None = None, prune_every_steps: int = GMP_PRUNE_EVERY_STEPS,
+                 initialize: bool = True, **_ignored):
+        self._bind(model, optimizer, budget, compression, total_steps=total_steps, seed=seed,
+                   mode=mode, initialize=initialize)
         self.begin_step = (int(total_steps * GMP_BEGIN_FRACTION) if begin_step is None
                            else int(begin_step))
         self.end_step = max(self.begin_step + 1, int(total_steps * GMP_END_FRACTION)
@@ -264,12 +281,6 @@ class GradualMagnitudePruning:
         return (step - self.begin_step) % self.prune_every_steps == 0 or step >= self.end_step
 
     # -- the step --------------------------------------------------------------------------
-    def zero_grad(self, set_to_none: bool = True):
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def freeze(self):
-        self.frozen = True
-
     def step(self, closure=None) -> DropBackStepStats:
         self.optimizer.step(closure) if closure is not None else self.optimizer.step()
         before = self.tracked_per_layer()
@@ -385,7 +396,7 @@ RIGL_END_FRACTION = 0.75  # updates stop at 75% of training (the paper's T_end)
 RIGL_STATE_FORMAT = "accelsim-rigl-state"
 
 
-class RigL:
+class RigL(_ZeroedMethod):
     """RigL (Evci, Gale, Menick, Castro, Elsen, "Rigging the Lottery", ICML 2020) with
     DropBack's interface: a fixed budget of k active elements from the first step, zeros
     elsewhere (so the hardware neither stores nor regenerates them, `untracked_values`).
@@ -402,31 +413,16 @@ class RigL:
     Ties go to the lower global index. The active count equals the budget after every step.
     """
 
-    untracked_values = "zero"
-
     def __init__(self, model, optimizer, budget=None, compression=None, *, total_steps: int,
                  seed: int = 0, mode: str = "global", alpha: float = RIGL_ALPHA,
                  delta_t: int = RIGL_DELTA_T, end_step: int | None = None,
                  initialize: bool = True, **_ignored):
-        if mode not in ("global", "per_layer"):
-            raise ValueError(f"mode must be 'global' or 'per_layer', got {mode!r}")
-        if not isinstance(total_steps, int) or total_steps < 1:
-            raise ValueError(f"total_steps must be an int >= 1, got {total_steps!r}")
         if not (isinstance(alpha, (int, float)) and 0 <= alpha <= 1):
             raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
         if not isinstance(delta_t, int) or delta_t < 1:
             raise ValueError(f"delta_t must be an int >= 1, got {delta_t!r}")
-        self.model, self.optimizer, self.mode, self.seed = model, optimizer, mode, int(seed)
-        self.layers = budgeted_layers(model)
-        if not self.layers:
-            raise ValueError("the model has no nn.Linear or nn.Conv2d layer to sparsify")
-        if initialize:
-            initialize_model(model, seed)
-        self._params = [p for layer in self.layers for p in layer_parameters(layer)]
-        self._counts = [layer.param_count for layer in self.layers]
-        self.param_count = sum(self._counts)
-        self.budget = min(_resolve_budget(budget, compression, self.param_count),
-                          self.param_count)
+        self._bind(model, optimizer, budget, compression, total_steps=total_steps, seed=seed,
+                   mode=mode, initialize=initialize)
         self.peak_tracked_count = self.budget  # never dense, unlike gmp
         self.alpha, self.delta_t = float(alpha), int(delta_t)
         self.end_step = (int(total_steps * RIGL_END_FRACTION) if end_step is None
@@ -464,12 +460,6 @@ class RigL:
         return not self.frozen and step % self.delta_t == 0 and step < self.end_step
 
     # -- the step --------------------------------------------------------------------------
-    def zero_grad(self, set_to_none: bool = True):
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def freeze(self):
-        self.frozen = True
-
     def step(self, closure=None) -> DropBackStepStats:
         self.optimizer.step(closure) if closure is not None else self.optimizer.step()
         before = self.tracked_per_layer()
