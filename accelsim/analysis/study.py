@@ -33,6 +33,7 @@ METHOD_STYLE = {  # label, colour, marker
     "dropback": ("DropBack", "#c0392b", "s"),
     "dropback-decay": ("DropBack, decayed w0 (Procrustes)", "#2980b9", "D"),
     "gmp": ("gradual magnitude pruning", "#27ae60", "o"),
+    "rigl": ("RigL", "#8e44ad", "^"),
 }
 SENSITIVITY_FACTORS = (0.5, 2.0)
 
