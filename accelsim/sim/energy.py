@@ -62,12 +62,29 @@ def _dram_sources(config) -> dict:
         "io_energy_pj_per_bit", "background_power_mw")}
 
 
+def level_access_energy_pj(level: str, config) -> tuple[float, float]:
+    """pJ per (read, write) access at `level` (weight_sram, activation_sram: a bank-width
+    access; prng: a value; pe_array: a weight entering the array; staging: a word). The
+    one owner of these constants: the energy formulas below and the traffic breakdown use it."""
+    if level == "weight_sram":
+        return config.weight_sram.read_energy_pj, config.weight_sram.write_energy_pj
+    if level == "activation_sram":
+        return config.activation_sram.read_energy_pj, config.activation_sram.write_energy_pj
+    if level == "prng":
+        return config.prng.energy_pj_per_value, 0.0
+    if level == "pe_array":
+        return config.pe.register_energy_pj + config.pe.array_hop_energy_pj, 0.0
+    if level == "staging":
+        return config.staging_energy_pj_per_word, 0.0
+    raise ValueError(f"level {level!r} has no energy per access")
+
+
 def _sram_dynamic_energy_pj(r, config):
-    w, a = config.weight_sram, config.activation_sram
-    return (r["weight_sram_reads_count"] * w.read_energy_pj
-            + r["weight_sram_writes_count"] * w.write_energy_pj
-            + r["activation_sram_reads_count"] * a.read_energy_pj
-            + r["activation_sram_writes_count"] * a.write_energy_pj)
+    w_read, w_write = level_access_energy_pj("weight_sram", config)
+    a_read, a_write = level_access_energy_pj("activation_sram", config)
+    return (r["weight_sram_reads_count"] * w_read + r["weight_sram_writes_count"] * w_write
+            + r["activation_sram_reads_count"] * a_read
+            + r["activation_sram_writes_count"] * a_write)
 
 
 def _sram_dynamic_sources(config) -> dict:
@@ -94,7 +111,7 @@ def _sram_leakage_sources(config) -> dict:
 
 
 def _prng_energy_pj(r, config):
-    return r["prng_values_count"] * config.prng.energy_pj_per_value
+    return r["prng_values_count"] * level_access_energy_pj("prng", config)[0]
 
 
 def _prng_sources(config) -> dict:
@@ -110,9 +127,8 @@ def _mac_sources(config) -> dict:
 
 
 def _pe_movement_energy_pj(r, config):
-    pe = config.pe
-    return (r["pe_weight_loads_count"] * (pe.register_energy_pj + pe.array_hop_energy_pj)
-            + r["staging_accesses_count"] * config.staging_energy_pj_per_word)
+    return (r["pe_weight_loads_count"] * level_access_energy_pj("pe_array", config)[0]
+            + r["staging_accesses_count"] * level_access_energy_pj("staging", config)[0])
 
 
 def _pe_movement_sources(config) -> dict:
@@ -172,22 +188,6 @@ def energy_sources(config) -> dict:
 # Energy of traffic at one level, per access, for the breakdown by operand and level
 # (`accelsim.sim.results.traffic_table`): (read, write) pJ. DRAM is charged by the model per
 # burst and row state, so it is shared out there in proportion to bytes instead.
-def level_access_energy_pj(level: str, config) -> tuple[float, float]:
-    """pJ per (read, write) access at `level` (weight_sram, activation_sram: a bank-width
-    access; prng: a value; pe_array: a weight entering the array; staging: a word)."""
-    if level == "weight_sram":
-        return config.weight_sram.read_energy_pj, config.weight_sram.write_energy_pj
-    if level == "activation_sram":
-        return config.activation_sram.read_energy_pj, config.activation_sram.write_energy_pj
-    if level == "prng":
-        return config.prng.energy_pj_per_value, 0.0
-    if level == "pe_array":
-        return config.pe.register_energy_pj + config.pe.array_hop_energy_pj, 0.0
-    if level == "staging":
-        return config.staging_energy_pj_per_word, 0.0
-    raise ValueError(f"level {level!r} has no energy per access")
-
-
 # the energy columns the traffic breakdown shares out (the rest is time or compute, not
 # traffic: DRAM background, SRAM leakage, MACs, the update unit)
 TRAFFIC_ENERGY_COLUMNS = ("dram_dynamic_energy_pj", "sram_dynamic_energy_pj", "prng_energy_pj",
