@@ -90,3 +90,45 @@ def test_same_inputs_same_breakdown():
     a = simulate(tiny_trace(), config(), "train").traffic
     b = simulate(tiny_trace(), config(), "train").traffic
     assert a.equals(b)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"pe.dataflow": "os", "reuse_policy": "scalesim"}])
+def test_the_mapper_choice_is_kept_per_run_layer_and_phase(tmp_path, overrides):
+    from accelsim.sim.memory import map_gemm, phase_shape
+
+    trace = tiny_trace()
+    cfg = config(**overrides)
+    result = simulate(trace, cfg, "train")
+    maps = result.mappings
+    layers = trace.layers.to_dict("records")
+    assert len(maps) == 2 * len(layers) * 3  # dense and DropBack, three GEMM phases each
+    assert set(maps["policy"]) == {cfg.reuse_policy} and set(maps["dataflow"]) == {
+        cfg.pe.dataflow}
+    # each row is the mapping of that phase's GEMM on the activation and weight buffers
+    row = maps[(maps["run"] == "trace") & (maps["phase"] == "forward")].iloc[0]
+    layer = next(x for x in layers if x["layer_id"] == row["layer_id"])
+    word = cfg.weight_bytes
+    expected = map_gemm(phase_shape(layer, "forward", trace.batch_size), cfg.pe.rows,
+                        cfg.pe.cols, cfg.pe.dataflow, cfg.reuse_policy,
+                        a_words=cfg.activation_sram.capacity_bytes // word,
+                        b_words=cfg.weight_sram.capacity_bytes // word,
+                        objective=cfg.mapper_objective,
+                        sram_pj_per_word=cfg.activation_sram.read_energy_pj * 8 * word
+                        / cfg.activation_sram.bank_width_bits,
+                        dram_pj_per_word=cfg.dram.read_energy_pj_per_bit * 8 * word)
+    assert (row["loop_order"], row["tile_m"], row["tile_n"], row["tile_k"],
+            row["gemm_dram_words"]) == (expected.loop_order, expected.tile_m, expected.tile_n,
+                                        expected.tile_k, expected.dram_words)
+    result.save(tmp_path / "r")
+    back = SimulationResult.load(tmp_path / "r")
+    assert back.mappings.equals(maps)
+
+
+def test_a_damaged_mapping_table_is_one_line(tmp_path, capsys):
+    from accelsim.cli import main
+
+    simulate(tiny_trace(), config(), "train").save(tmp_path / "r")
+    (tmp_path / "r" / "mappings.csv").write_text("run,layer\n1,2\n")
+    assert main(["report", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mappings.csv" in err[0] and "expected the columns" in err[0]

@@ -14,7 +14,7 @@ from accelsim.analysis.folders import folder_kind, load_sweep
 from accelsim.analysis.markdown import markdown_table
 from accelsim.io import replacing_folder, write_text_atomic
 from accelsim.sim.energy import ENERGY_TABLE
-from accelsim.sim.results import SimulationResult
+from accelsim.sim.results import MAPPING_COLUMNS, SimulationResult
 from accelsim.units import format_bytes, format_energy
 
 COMPONENT_LABELS = {c.column: c.label for c in ENERGY_TABLE}
@@ -108,6 +108,33 @@ def _traffic_lines(result, rel: Path) -> list[str]:
             f"![traffic breakdown]({rel / 'figures' / 'traffic_breakdown.png'})", ""]
 
 
+def _mapping_lines(result) -> list[str]:
+    maps = result.mappings
+    if maps is None or not len(maps):
+        return []
+    run = "trace" if (maps["run"] == "trace").any() else str(maps["run"].iloc[0])
+    shown = maps[maps["run"] == run]
+    table = pd.DataFrame({
+        "layer": shown["layer"], "phase": shown["phase"],
+        "loop order (outer > inner)": shown["loop_order"],
+        "tile M×N×K": [f"{m}×{n}×{k}" for m, n, k in
+                       zip(shown["tile_m"], shown["tile_n"], shown["tile_k"])],
+        "partial sums on chip": shown["partial_sums_on_chip"].map({True: "yes", False: "no"}),
+        "GEMM DRAM words": shown["gemm_dram_words"].map("{:,}".format)})
+    others = [r for r in maps["run"].unique() if r != run]
+    columns = list(MAPPING_COLUMNS[1:])
+    alike = all(maps[maps["run"] == r][columns].reset_index(drop=True).equals(
+        shown[columns].reset_index(drop=True)) for r in others)
+    same = " The dense baseline uses the same mappings." if others and alike else ""
+    return ["### What the mapper chose", "",
+            f"Policy `{shown['policy'].iloc[0]}`, dataflow `{shown['dataflow'].iloc[0]}`; per "
+            f"layer and phase of the {'DropBack' if run == 'trace' else run} run, the "
+            "buffer-level loop order, the tile sizes and the DRAM words of each GEMM taken "
+            "alone (what the mapper minimises; inputs and outputs that stay on chip between "
+            f"layers are taken out in the records, not here).{same} Also in `mappings.csv`.", "",
+            *markdown_table(table), ""]
+
+
 def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[str]:
     result = SimulationResult.load(folder)
     ident, config, settings = result.trace_identity, result.config, result.settings
@@ -125,6 +152,7 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
     lines += [f"![energy breakdown]({rel / 'figures' / 'energy_breakdown.png'})", "",
               f"![per-layer]({rel / 'figures' / 'per_layer.png'})", ""]
     lines += _traffic_lines(result, rel)
+    lines += _mapping_lines(result)
     return lines
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from accelsim.errors import AccelsimError
 from accelsim.io import atomic_path, write_json_atomic
 from accelsim.sim.dataflow import split_proportional
 from accelsim.sim.energy import (
@@ -201,6 +202,7 @@ class SimulationResult:
     baseline_identity: dict | None = None
     dram_requests: dict | None = None  # run -> the DRAM model's request log, when recorded
     traffic: pd.DataFrame | None = None  # the traffic breakdown (`traffic_table`)
+    mappings: pd.DataFrame | None = None  # what the mapper chose per layer and phase
 
     # -- views --------------------------------------------------------------------------------
     @property
@@ -310,8 +312,9 @@ class SimulationResult:
         return out
 
     def save(self, folder) -> Path:
-        """records.parquet, records.csv, traffic.parquet (when there is a breakdown) and
-        summary.json in `folder`, each written atomically."""
+        """records.parquet, records.csv, traffic.parquet (when there is a breakdown),
+        mappings.csv (what the mapper chose) and summary.json in `folder`, each written
+        atomically."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / "records.parquet") as tmp:
@@ -321,6 +324,9 @@ class SimulationResult:
         if self.traffic is not None:
             with atomic_path(folder / "traffic.parquet") as tmp:
                 self.traffic.to_parquet(tmp, index=False)
+        if self.mappings is not None:
+            with atomic_path(folder / "mappings.csv") as tmp:
+                self.mappings.to_csv(tmp, index=False)
         write_json_atomic(folder / "summary.json", self.summary())
         return folder
 
@@ -332,7 +338,36 @@ class SimulationResult:
         traffic_file = folder / "traffic.parquet"
         traffic = pd.read_parquet(traffic_file) if traffic_file.exists() else None
         return cls(records, summary["config"], summary["trace"], summary.get("settings", {}),
-                   summary.get("baseline"), traffic=traffic)
+                   summary.get("baseline"), traffic=traffic,
+                   mappings=_read_mappings(folder / "mappings.csv"))
+
+
+MAPPING_COLUMNS = ("run", "layer_id", "layer", "phase", "policy", "dataflow", "loop_order",
+                   "tile_m", "tile_n", "tile_k", "partial_sums_on_chip", "gemm_dram_words")
+
+
+def mapping_table(works_by_run: dict) -> pd.DataFrame:
+    """One row per (run, layer, phase): the GEMM mapping the memory model used (its policy,
+    the buffer-level loop order outer to inner, the tile sizes in M, N, K, whether partial
+    sums stay on chip, and the DRAM words of the phase's GEMM taken alone -- what the mapper
+    minimised -- before inputs and outputs that stay on chip between layers are taken out)."""
+    rows = [(run, w.layer_id, w.name, phase, m.policy, m.dataflow, m.loop_order, m.tile_m,
+             m.tile_n, m.tile_k, bool(m.partial_sums_on_chip), int(m.dram_words))
+            for run, works in works_by_run.items() for w in works
+            for phase, m in w.mappings.items()]
+    return pd.DataFrame(rows, columns=list(MAPPING_COLUMNS))
+
+
+def _read_mappings(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None  # a result saved before the table existed
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise AccelsimError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    if list(table.columns) != list(MAPPING_COLUMNS):
+        raise AccelsimError(f"{path}: expected the columns {', '.join(MAPPING_COLUMNS)}")
+    return table
 
 
 def _jsonable(value):

@@ -28,7 +28,13 @@ from accelsim.sim.energy import apply_energy, energy_sources
 from accelsim.sim.machine import Accelerator
 from accelsim.sim.mapping import LayerWork, PhaseTiles, layer_work, mask_tile_counts
 from accelsim.sim.plan import iteration_phases, iteration_plans, load_phases
-from accelsim.sim.results import COLUMNS, COUNT_COLUMNS, SimulationResult, traffic_table
+from accelsim.sim.results import (
+    COLUMNS,
+    COUNT_COLUMNS,
+    SimulationResult,
+    mapping_table,
+    traffic_table,
+)
 from accelsim.sim.shared_buffer import choose_weight_share
 from accelsim.trace.format import load_trace  # torch-free
 
@@ -240,6 +246,7 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
     else:
         traffic = traffic_table(records, _operand_bytes(works), config)
     result = SimulationResult(records, config.to_dict(), trace.identity, settings,
-                              baseline_identity, all_requests, traffic=traffic)
+                              baseline_identity, all_requests, traffic=traffic,
+                              mappings=mapping_table(works_by_run))
     result.check()  # conservation and accounting hold by construction; a failure is a bug
     return result
