@@ -10,6 +10,7 @@ handlers that train or build a model.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -264,5 +265,23 @@ def main(argv=None) -> int:
         return _internal_error(exc)
 
 
+def entry() -> None:
+    """The `accelsim` console script: `main`, then leave at once with its status. Every
+    output is complete by then (written to a temporary file and renamed, pools and clients
+    closed inside `main`); skipping the interpreter's teardown keeps a native library's
+    exit-time destructors (a C++ thread pool) from turning a finished run's status into an
+    abort, which was seen, rarely, on a busy machine."""
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, --version and usage errors
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

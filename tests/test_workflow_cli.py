@@ -377,6 +377,19 @@ def test_bad_input_through_the_shell(bad_inputs, trace_dir, tmp_path):
         assert proc.stdout == ""
 
 
+def test_the_console_script_keeps_usage_errors_and_version_whole(tmp_path):
+    # the script leaves through os._exit after main: its statuses and output must survive
+    from accelsim import __version__
+
+    version = cli("--version")
+    assert version.returncode == 0 and __version__ in version.stdout
+    usage = cli("simulate", "--bogus")
+    assert_one_line_error(usage.returncode, usage.stderr, "--bogus")
+    done = cli("trace", "--model", "lenet-300-100", "--synthetic", "--budget", "5000",
+               "--out", tmp_path / "t", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["model"] == "lenet-300-100"
+
+
 # -- help and version ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", ["train", "trace", "simulate", "sweep", "plot", "report",
