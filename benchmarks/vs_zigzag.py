@@ -35,7 +35,7 @@ reports/validation/zigzag/ so that the table is regenerated without ZigZag (`--u
 automatically when the venv is missing). With neither the venv nor the cache it prints why and
 exits 0.
 
-    .venv/bin/python benchmarks/vs_zigzag.py --zigzag-venv /work/ref/zigzag-venv
+    .venv/bin/python benchmarks/vs_zigzag.py --zigzag-venv /path/to/zigzag-venv
     ZIGZAG_VENV=/path/to/venv .venv/bin/python benchmarks/vs_zigzag.py
     .venv/bin/python benchmarks/vs_zigzag.py --use-cache
 """
