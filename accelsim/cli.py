@@ -253,6 +253,8 @@ def main(argv=None) -> int:
     except AccelsimError as exc:
         print(f"accelsim: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader of our output left (`accelsim ... --json | head`)
+        return 0
     except OSError as exc:  # missing files, a file where a folder should be, a full disk...
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"accelsim: error: {_one_line(f'{where}{exc.strerror or exc}')}", file=sys.stderr)

@@ -390,6 +390,20 @@ def test_the_console_script_keeps_usage_errors_and_version_whole(tmp_path):
     assert done.returncode == 0 and json.loads(done.stdout)["model"] == "lenet-300-100"
 
 
+def test_a_reader_that_leaves_early_is_not_an_error(trace_dir, tmp_path):
+    # `accelsim simulate ... --json | head -c 20`: the results are written; the closed pipe
+    # is the reader's choice, not a failure
+    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "accelsim.cli"]
+    proc = subprocess.Popen(command + ["simulate", str(trace_dir), "--out", str(tmp_path / "o"),
+                                       "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the child prints anything
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0 and err == ""
+    assert (tmp_path / "o" / "records.parquet").exists()
+
+
 # -- help and version ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", ["train", "trace", "simulate", "sweep", "plot", "report",
