@@ -89,10 +89,18 @@ def build_driver(dramsim3: Path) -> Path:
     return driver
 
 
-def run_dramsim3(driver: Path, config, addresses, writes, arrival) -> dict:
+def run_dramsim3(driver: Path, config, addresses, writes, arrival,
+                 unified_queue: bool = False) -> dict:
+    """DRAMsim3's counts for the trace; `unified_queue` gives its controller one transaction
+    queue for reads and writes (no write buffer, no drains) instead of the matched config's
+    read queue + write buffer, to size what the write buffer does (--mechanisms)."""
+    text = dramsim3_config(config)
+    if unified_queue:
+        assert "unified_queue = False" in text
+        text = text.replace("unified_queue = False", "unified_queue = True")
     with tempfile.TemporaryDirectory() as tmp:
         ini = Path(tmp) / "matched.ini"
-        ini.write_text(dramsim3_config(config))
+        ini.write_text(text)
         trace = export_dram_trace(addresses, writes, arrival, Path(tmp) / "t.trace", "dramsim3")
         out = subprocess.run([str(driver), str(ini), str(trace), tmp], check=True,
                              capture_output=True, text=True).stdout
@@ -172,10 +180,40 @@ def closed_page_streams(config):
             yield f"{name}, closed page", addresses, writes, arrival
 
 
-def compare(driver, preset, name, addresses, writes, arrival) -> dict:
+def _config(preset: str, name: str):
     # closed-page rows: both sides get page_policy = closed (DRAMsim3 row_buf_policy = CLOSE_PAGE)
-    config = dram_preset(preset, page_policy="closed") if name.endswith("closed page") \
+    return dram_preset(preset, page_policy="closed") if name.endswith("closed page") \
         else dram_preset(preset)
+
+
+def off_goal(row: dict) -> bool:
+    return abs(row["cycles_error_pct"]) > 5.0 or abs(row["row_hit_rate_diff"]) > 0.02 \
+        or abs(row["energy_error_pct"]) > 5.0
+
+
+def mechanisms(driver, preset, name, addresses, writes, arrival) -> dict:
+    """What two controller mechanisms are worth on one stream, measured on both simulators:
+    DRAMsim3's write buffer (its cycles with `unified_queue = True` against the matched
+    config), and accelsim timing a stream call by call (every request arriving at the first
+    one's cycle, so accelsim times the stream as one call, replayed on both sides)."""
+    config = _config(preset, name)
+    separate = run_dramsim3(driver, config, addresses, writes, arrival)["finish_cycle"]
+    unified = run_dramsim3(driver, config, addresses, writes, arrival,
+                           unified_queue=True)["finish_cycle"]
+    ours = replay_trace(config, addresses, writes, arrival)["finish_cycle"]
+    at_once = np.full(arrival.shape, float(arrival.min()) if arrival.size else 0.0)
+    ours_once = replay_trace(config, addresses, writes, at_once)["finish_cycle"]
+    theirs_once = run_dramsim3(driver, config, addresses, writes, at_once)["finish_cycle"]
+    return {
+        "preset": preset, "stream": name, "cycles_error_pct": 100.0 * (ours / separate - 1.0),
+        "write_buffer_effect_pct": 100.0 * (separate / unified - 1.0),
+        "error_vs_unified_queue_pct": 100.0 * (ours / unified - 1.0),
+        "error_as_one_call_pct": 100.0 * (ours_once / theirs_once - 1.0),
+    }
+
+
+def compare(driver, preset, name, addresses, writes, arrival) -> dict:
+    config = _config(preset, name)
     started = time.perf_counter()
     ours = replay_trace(config, addresses, writes, arrival)
     seconds = time.perf_counter() - started
@@ -201,13 +239,16 @@ def main(argv=None) -> int:
                         help="recorded streams longer than this are cut to a prefix")
     parser.add_argument("--synthetic-only", action="store_true")
     parser.add_argument("--report", action="store_true", help=f"also write {REPORT.name}")
+    parser.add_argument("--mechanisms", action="store_true",
+                        help="for every row outside the goal, also measure what DRAMsim3's write "
+                             "buffer and accelsim's call-by-call timing are worth")
     args = parser.parse_args(argv)
     dramsim3 = find_dramsim3(args.dramsim3)
     if dramsim3 is None or shutil.which("g++") is None:
         print("skipped: no DRAMsim3 source folder (--dramsim3 or DRAMSIM3_DIR) or no g++")
         return 0
     driver = build_driver(dramsim3)
-    rows = []
+    rows, sized = [], []
     for preset in args.presets:
         config = dram_preset(preset)
         streams = list(synthetic_streams(config)) + list(closed_page_streams(config))
@@ -220,6 +261,8 @@ def main(argv=None) -> int:
                   f"{row['dramsim3_cycles']:>11.0f} {row['cycles_error_pct']:>+7.1f}% "
                   f"{row['accelsim_row_hit_rate']:>6.3f} {row['dramsim3_row_hit_rate']:>6.3f} "
                   f"{row['energy_error_pct']:>+7.1f}%", flush=True)
+            if args.mechanisms and off_goal(row):
+                sized.append(mechanisms(driver, preset, name, addresses, writes, arrival))
     worst = {key: max(rows, key=lambda r: abs(r[key]))[key]
              for key in ("cycles_error_pct", "row_hit_rate_diff", "energy_error_pct")}
     print(f"worst: cycles {worst['cycles_error_pct']:+.1f}%, row-hit rate "
@@ -230,21 +273,44 @@ def main(argv=None) -> int:
     for r in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
     write_text_atomic(RESULTS, buffer.getvalue())
+    if sized:
+        print("\nrows outside the goal: what two mechanisms are worth (cycles)")
+        print(mechanism_markdown(sized), end="")
     if args.report:
-        write_text_atomic(REPORT, with_table(REPORT, markdown(rows, worst)))
+        text = with_table(REPORT, markdown(rows, worst))
+        if sized:
+            text = with_table(REPORT, mechanism_markdown(sized), text=text,
+                              first="| DRAM | stream off the goal |", last="| (end) |")
+        write_text_atomic(REPORT, text)
     return 0
 
 
-def with_table(report: Path, table: str) -> str:
-    """The report's text with its table replaced (the prose around it kept), or the table."""
-    if not report.exists():
-        return table
-    lines = report.read_text().splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.startswith("| DRAM |")), None)
-    end = next((i for i, line in enumerate(lines) if line.startswith("| **worst**")), None)
+def with_table(report: Path, table: str, text: str | None = None, first: str = "| DRAM |",
+               last: str = "| **worst**") -> str:
+    """The report's text (or `text`) with the table from the line starting `first` to the one
+    starting `last` replaced, the prose around it kept; without such a table, the table is
+    appended."""
+    if text is None:
+        text = report.read_text() if report.exists() else ""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(first)), None)
+    end = next((i for i, line in enumerate(lines) if line.startswith(last)), None)
     if start is None or end is None or end < start:
-        return table
+        return text + ("\n" if text else "") + table
     return "".join(lines[:start]) + table + "".join(lines[end + 1:])
+
+
+def mechanism_markdown(sized) -> str:
+    lines = ["| DRAM | stream off the goal | cycles error | DRAMsim3's write buffer worth | "
+             "error against DRAMsim3 without it | error with the stream as one call |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in sized:
+        lines.append(f"| {r['preset']} | {r['stream']} | {r['cycles_error_pct']:+.1f}% | "
+                     f"{r['write_buffer_effect_pct']:+.1f}% | "
+                     f"{r['error_vs_unified_queue_pct']:+.1f}% | "
+                     f"{r['error_as_one_call_pct']:+.1f}% |")
+    lines.append("| (end) | | | | | |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(rows, worst) -> str:

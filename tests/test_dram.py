@@ -115,6 +115,15 @@ def test_from_dict_uses_preset_and_overrides():
     assert config.sources["channels"] == "user"
 
 
+def test_dramsim3_config_carries_the_controllers_queue_depths():
+    from accelsim.sim.dram.export import dramsim3_config
+
+    config = dram_preset("HBM2", command_queue_depth=3, queue_depth=17)
+    lines = dramsim3_config(config).splitlines()
+    assert "cmd_queue_size = 3" in lines and "trans_queue_size = 17" in lines
+    assert dram_preset("HBM2").sources["command_queue_depth"].startswith("DRAMsim3")
+
+
 def test_from_dict_custom_needs_every_field():
     values = dict(DDR4.__dict__)
     values.pop("sources")
@@ -153,7 +162,8 @@ def test_unknown_field():
     [("channels", 0), ("ranks", -1), ("bank_groups", 0), ("tcl_cycles", 0), ("trcd_cycles", -5),
      ("tfaw_cycles", 0), ("trefi_cycles", -1), ("burst_length", 0), ("channels", 2.5),
      ("channels", True), ("tck_ns", 0.0), ("tck_ns", -0.625), ("tck_ns", float("nan")),
-     ("activate_energy_pj", -1.0), ("background_power_mw", -3), ("read_energy_pj_per_bit", "5")],
+     ("activate_energy_pj", -1.0), ("background_power_mw", -3), ("read_energy_pj_per_bit", "5"),
+     ("command_queue_depth", 0), ("queue_depth", 1.5)],
 )
 def test_zero_negative_and_wrong_type_values(field, value):
     with pytest.raises(ConfigError) as caught:
@@ -1044,8 +1054,8 @@ def test_closed_page_banks_prepare_only_for_requests_in_their_command_queues(
         queue_depth, command_queue_depth, expected_end):
     places = [dict(row=0, column=0), dict(row=0, column=1),
               dict(bank_group=1), dict(bank_group=1, column=1)]
-    model = ddr4_model(page_policy="closed", queue_depth=queue_depth)
-    model.command_queue_depth = command_queue_depth
+    model = ddr4_model(page_policy="closed", queue_depth=queue_depth,
+                       command_queue_depth=command_queue_depth)
     batch = model.access(addresses(DDR4, *places), False, 0)
     assert batch.end_cycle == pytest.approx(expected_end)
     assert (batch.row_hits, batch.activates) == (0, 4)

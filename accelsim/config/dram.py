@@ -55,7 +55,8 @@ _NONNEGATIVE_INT_FIELDS = (
 )
 # Fields with a default: a "custom" config may leave them out.
 _OPTIONAL_FIELDS = _NONNEGATIVE_INT_FIELDS + (
-    "tcwl_cycles", "queue_depth", "write_buffer_depth", "page_policy",
+    "tcwl_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth",
+    "page_policy",
 )
 PAGE_POLICIES = ("open", "closed")
 _POSITIVE_FLOAT_FIELDS = ("tck_ns",)
@@ -100,6 +101,7 @@ def _validate_values(values: Mapping) -> None:
         checks.integer(name, values[name], minimum=0)
     checks.integer("tcwl_cycles", values["tcwl_cycles"], minimum=1)
     checks.integer("queue_depth", values["queue_depth"], minimum=1)
+    checks.integer("command_queue_depth", values["command_queue_depth"], minimum=1)
     checks.integer("write_buffer_depth", values["write_buffer_depth"], minimum=1)
     checks.one_of("page_policy", values["page_policy"], PAGE_POLICIES)
     for name in _POSITIVE_FLOAT_FIELDS:
@@ -185,6 +187,8 @@ class DramConfig:
     # every transaction), so every burst pays an activate and tRCD, even when the queue holds
     # another request to the same row.
     queue_depth: int = 32
+    # per bank: the requests a bank may prepare for (activate ahead) under closed page
+    command_queue_depth: int = 8
     write_buffer_depth: int = 32
     page_policy: str = "open"
     # Excluded from the hash so configs stay usable as dict keys; a plain dict so they pickle.

@@ -71,9 +71,14 @@ DEFAULT_ADDRESS_MAPPING = "RoRaBaCoBgCh"
 _MAPPING_SOURCE = "accelsim default: bank group interleaved per burst (see dram_presets docstring)"
 
 # The controller in front of every preset's channels (DRAMsim3's configs all use these).
-_CONTROLLER_VALUES = {"queue_depth": 32, "write_buffer_depth": 32, "page_policy": "open"}
+_CONTROLLER_VALUES = {
+    "queue_depth": 32, "command_queue_depth": 8, "write_buffer_depth": 32, "page_policy": "open",
+}
 _CONTROLLER_SOURCES = {
     "queue_depth": "DRAMsim3 configs/*.ini trans_queue_size = 32 (per channel)",
+    "command_queue_depth": (
+        "DRAMsim3 configs/*.ini cmd_queue_size = 8, queue_structure = PER_BANK (per bank)"
+    ),
     "write_buffer_depth": (
         "DRAMsim3 src/controller.cc: a write buffer of trans_queue_size, drained whole when full"
     ),

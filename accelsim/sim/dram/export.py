@@ -243,7 +243,7 @@ def dramsim3_config(config, rows: int = 1 << 17) -> str:
         "queue_structure = PER_BANK",
         "refresh_policy = RANK_LEVEL_SIMULTANEOUS",
         f"row_buf_policy = {'OPEN_PAGE' if c.page_policy == 'open' else 'CLOSE_PAGE'}",
-        "cmd_queue_size = 8",
+        f"cmd_queue_size = {c.command_queue_depth}",
         f"trans_queue_size = {c.queue_depth}",
         "unified_queue = False",
         "[other]",

@@ -311,10 +311,6 @@ class DramModel:
     True
     """
 
-    # Closed page: each bank's command queue holds this many requests (DRAMsim3 PER_BANK
-    # queues of cmd_queue_size, the depth accelsim.sim.dram.export writes: 8).
-    command_queue_depth = 8
-
     def __init__(self, config: DramConfig, accel_clock_mhz: float):
         if not isinstance(config, DramConfig):
             checks.fail("config", "a DramConfig", config)
@@ -645,7 +641,7 @@ class DramModel:
         post_column = np.where(writes, tcwl + self._burst_cycles + twr, float(c.trtp_cycles))
         trc, trcd, trp = float(c.trc_cycles), float(c.trcd_cycles), float(c.trp_cycles)
         trrd_s, trrd_l, tfaw = float(c.trrd_s_cycles), float(c.trrd_l_cycles), float(c.tfaw_cycles)
-        queue_depth, command_depth = c.queue_depth, self.command_queue_depth
+        queue_depth, command_depth = c.queue_depth, c.command_queue_depth
         # per rank: the activates of earlier calls that this call's may still fall between
         # (those from tFAW before now on), sorted, with their bank groups
         rank_times: dict = {}
