@@ -143,6 +143,42 @@ def synthetic_streams(config):
     yield "copy (burst-interleaved)", copy, np.tile([False, True], m), np.zeros(2 * m)
 
 
+def more_streams(config):
+    """Patterns beyond the table's (--more-streams): what a user's own trace may hold. Each
+    is replayed as given and, to size what accelsim's call-by-call timing costs, with every
+    request arriving at cycle 0 (one call)."""
+    bb = config.burst_bytes
+    rng = np.random.default_rng(7)
+    n = 1 << 13
+    yield "sequential write", np.arange(n, dtype=np.int64) * bb, np.ones(n, bool), np.zeros(n)
+    rand = rng.integers(0, RANDOM_SPAN_BYTES // bb, n) * bb
+    yield "random write", rand, np.ones(n, bool), np.zeros(n)
+    yield "random, half writes", rand, rng.random(n) < 0.5, np.zeros(n)
+    yield "random read, one per 3 cycles", rand, np.zeros(n, bool), np.floor(np.arange(n) * 3.0)
+    stride = config.row_size_bytes * config.channels
+    yield ("row-stride read", (np.arange(n, dtype=np.int64) * stride) % RANDOM_SPAN_BYTES,
+           np.zeros(n, bool), np.zeros(n))
+    two = np.empty(2 * n, np.int64)
+    two[0::2] = np.arange(n) * bb
+    two[1::2] = (1 << 27) + np.arange(n) * bb
+    yield "two read streams, interleaved", two, np.zeros(2 * n, bool), np.zeros(2 * n)
+    for read_kb, write_kb, pace, label in ((4, 1, 3.0, "4K + 1K tiles, sparse"),
+                                           (4, 1, 0.5, "4K + 1K tiles, 2x overload"),
+                                           (8, 32, 0.9, "8K read + 32K write tiles")):
+        reads, writes_n = (read_kb << 10) // bb, (write_kb << 10) // bb
+        per_tile = (reads + writes_n) * config.burst_cycles / config.channels
+        tiles = max(1, (40 << 10) // (read_kb + write_kb))
+        tiles = min(tiles, 64)
+        addresses, is_write, arrival = [], [], []
+        for t in range(tiles):
+            addresses += [(t * reads + np.arange(reads)) * bb,
+                          (1 << 28) + (t * writes_n + np.arange(writes_n)) * bb]
+            is_write += [np.zeros(reads, bool), np.ones(writes_n, bool)]
+            arrival.append(np.full(reads + writes_n, np.ceil(t * pace * per_tile)))
+        yield (label, np.concatenate(addresses), np.concatenate(is_write),
+               np.concatenate(arrival))
+
+
 def resnet18_layers():
     from sim_speed import resnet18_layers as layers  # the benchmark's hand-written layer table
     return layers()
@@ -239,6 +275,9 @@ def main(argv=None) -> int:
                         help="recorded streams longer than this are cut to a prefix")
     parser.add_argument("--synthetic-only", action="store_true")
     parser.add_argument("--report", action="store_true", help=f"also write {REPORT.name}")
+    parser.add_argument("--more-streams", action="store_true",
+                        help="also replay patterns beyond the table's (random writes and "
+                             "mixes, paced random reads, interleaved streams, small tiles)")
     parser.add_argument("--mechanisms", action="store_true",
                         help="for every row outside the goal, also measure what DRAMsim3's write "
                              "buffer and accelsim's call-by-call timing are worth")
@@ -248,7 +287,7 @@ def main(argv=None) -> int:
         print("skipped: no DRAMsim3 source folder (--dramsim3 or DRAMSIM3_DIR) or no g++")
         return 0
     driver = build_driver(dramsim3)
-    rows, sized = [], []
+    rows, sized, more = [], [], []
     for preset in args.presets:
         config = dram_preset(preset)
         streams = list(synthetic_streams(config)) + list(closed_page_streams(config))
@@ -263,6 +302,16 @@ def main(argv=None) -> int:
                   f"{row['energy_error_pct']:>+7.1f}%", flush=True)
             if args.mechanisms and off_goal(row):
                 sized.append(mechanisms(driver, preset, name, addresses, writes, arrival))
+        if args.more_streams:
+            for name, addresses, writes, arrival in more_streams(config):
+                row = compare(driver, preset, name, addresses, writes, arrival)
+                once = compare(driver, preset, name, addresses, writes, np.zeros(arrival.shape))
+                row["error_as_one_call_pct"] = once["cycles_error_pct"]
+                more.append(row)
+                print(f"{preset:<12} {name:<32} {row['cycles_error_pct']:>+7.1f}% "
+                      f"(as one call {once['cycles_error_pct']:+.1f}%) row hits "
+                      f"{row['accelsim_row_hit_rate']:.3f} / {row['dramsim3_row_hit_rate']:.3f}",
+                      flush=True)
     worst = {key: max(rows, key=lambda r: abs(r[key]))[key]
              for key in ("cycles_error_pct", "row_hit_rate_diff", "energy_error_pct")}
     print(f"worst: cycles {worst['cycles_error_pct']:+.1f}%, row-hit rate "
@@ -273,6 +322,9 @@ def main(argv=None) -> int:
     for r in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
     write_text_atomic(RESULTS, buffer.getvalue())
+    if more:
+        print("\nmore streams")
+        print(more_markdown(more), end="")
     if sized:
         print("\nrows outside the goal: what two mechanisms are worth (cycles)")
         print(mechanism_markdown(sized), end="")
@@ -280,7 +332,10 @@ def main(argv=None) -> int:
         text = with_table(REPORT, markdown(rows, worst))
         if sized:
             text = with_table(REPORT, mechanism_markdown(sized), text=text,
-                              first="| DRAM | stream off the goal |", last="| (end) |")
+                              first="<!-- mechanisms -->", last="<!-- /mechanisms -->")
+        if more:
+            text = with_table(REPORT, more_markdown(more), text=text,
+                              first="<!-- more streams -->", last="<!-- /more streams -->")
         write_text_atomic(REPORT, text)
     return 0
 
@@ -300,8 +355,23 @@ def with_table(report: Path, table: str, text: str | None = None, first: str = "
     return "".join(lines[:start]) + table + "".join(lines[end + 1:])
 
 
+def more_markdown(more) -> str:
+    lines = ["<!-- more streams -->",
+             "| DRAM | more streams | bursts | cycles error | as one call | "
+             "row hits accelsim / DRAMsim3 | energy error |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in more:
+        lines.append(f"| {r['preset']} | {r['stream']} | {r['bursts']:,} | "
+                     f"{r['cycles_error_pct']:+.1f}% | {r['error_as_one_call_pct']:+.1f}% | "
+                     f"{r['accelsim_row_hit_rate']:.3f} / {r['dramsim3_row_hit_rate']:.3f} | "
+                     f"{r['energy_error_pct']:+.1f}% |")
+    lines.append("<!-- /more streams -->")
+    return "\n".join(lines) + "\n"
+
+
 def mechanism_markdown(sized) -> str:
-    lines = ["| DRAM | stream off the goal | cycles error | DRAMsim3's write buffer worth | "
+    lines = ["<!-- mechanisms -->",
+             "| DRAM | stream off the goal | cycles error | DRAMsim3's write buffer worth | "
              "error against DRAMsim3 without it | error with the stream as one call |",
              "|---|---|---:|---:|---:|---:|"]
     for r in sized:
@@ -309,7 +379,7 @@ def mechanism_markdown(sized) -> str:
                      f"{r['write_buffer_effect_pct']:+.1f}% | "
                      f"{r['error_vs_unified_queue_pct']:+.1f}% | "
                      f"{r['error_as_one_call_pct']:+.1f}% |")
-    lines.append("| (end) | | | | | |")
+    lines.append("<!-- /mechanisms -->")
     return "\n".join(lines) + "\n"
 
 
