@@ -355,32 +355,35 @@ def with_table(report: Path, table: str, text: str | None = None, first: str = "
     return "".join(lines[:start]) + table + "".join(lines[end + 1:])
 
 
-def more_markdown(more) -> str:
-    lines = ["<!-- more streams -->",
-             "| DRAM | more streams | bursts | cycles error | as one call | "
-             "row hits accelsim / DRAMsim3 | energy error |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for r in more:
-        lines.append(f"| {r['preset']} | {r['stream']} | {r['bursts']:,} | "
-                     f"{r['cycles_error_pct']:+.1f}% | {r['error_as_one_call_pct']:+.1f}% | "
-                     f"{r['accelsim_row_hit_rate']:.3f} / {r['dramsim3_row_hit_rate']:.3f} | "
-                     f"{r['energy_error_pct']:+.1f}% |")
-    lines.append("<!-- /more streams -->")
+def marked_table(marker: str, header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table between <!-- marker --> lines (what `with_table` finds again); the
+    first two columns left-aligned, the rest right-aligned."""
+    lines = [f"<!-- {marker} -->", "| " + " | ".join(header) + " |",
+             "|---|---|" + "---:|" * (len(header) - 2)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    lines.append(f"<!-- /{marker} -->")
     return "\n".join(lines) + "\n"
+
+
+def more_markdown(more) -> str:
+    return marked_table(
+        "more streams",
+        ["DRAM", "more streams", "bursts", "cycles error", "as one call",
+         "row hits accelsim / DRAMsim3", "energy error"],
+        [[r["preset"], r["stream"], f"{r['bursts']:,}", f"{r['cycles_error_pct']:+.1f}%",
+          f"{r['error_as_one_call_pct']:+.1f}%",
+          f"{r['accelsim_row_hit_rate']:.3f} / {r['dramsim3_row_hit_rate']:.3f}",
+          f"{r['energy_error_pct']:+.1f}%"] for r in more])
 
 
 def mechanism_markdown(sized) -> str:
-    lines = ["<!-- mechanisms -->",
-             "| DRAM | stream off the goal | cycles error | DRAMsim3's write buffer worth | "
-             "error against DRAMsim3 without it | error with the stream as one call |",
-             "|---|---|---:|---:|---:|---:|"]
-    for r in sized:
-        lines.append(f"| {r['preset']} | {r['stream']} | {r['cycles_error_pct']:+.1f}% | "
-                     f"{r['write_buffer_effect_pct']:+.1f}% | "
-                     f"{r['error_vs_unified_queue_pct']:+.1f}% | "
-                     f"{r['error_as_one_call_pct']:+.1f}% |")
-    lines.append("<!-- /mechanisms -->")
-    return "\n".join(lines) + "\n"
+    return marked_table(
+        "mechanisms",
+        ["DRAM", "stream off the goal", "cycles error", "DRAMsim3's write buffer worth",
+         "error against DRAMsim3 without it", "error with the stream as one call"],
+        [[r["preset"], r["stream"], f"{r['cycles_error_pct']:+.1f}%",
+          f"{r['write_buffer_effect_pct']:+.1f}%", f"{r['error_vs_unified_queue_pct']:+.1f}%",
+          f"{r['error_as_one_call_pct']:+.1f}%"] for r in sized])
 
 
 def markdown(rows, worst) -> str:
