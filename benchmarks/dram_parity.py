@@ -164,11 +164,13 @@ def more_streams(config):
     yield "two read streams, interleaved", two, np.zeros(2 * n, bool), np.zeros(2 * n)
     for read_kb, write_kb, pace, label in ((4, 1, 3.0, "4K + 1K tiles, sparse"),
                                            (4, 1, 0.5, "4K + 1K tiles, 2x overload"),
-                                           (8, 32, 0.9, "8K read + 32K write tiles")):
+                                           (8, 32, 0.9, "8K read + 32K write tiles"),
+                                           (8, 8, 0.9, "8K read + 8K write tiles"),
+                                           (16, 4, 0.9, "16K read + 4K write tiles"),
+                                           (128, 32, 0.9, "128K read + 32K write tiles")):
         reads, writes_n = (read_kb << 10) // bb, (write_kb << 10) // bb
         per_tile = (reads + writes_n) * config.burst_cycles / config.channels
-        tiles = max(1, (40 << 10) // (read_kb + write_kb))
-        tiles = min(tiles, 64)
+        tiles = min(64, (4 << 20) // ((read_kb + write_kb) << 10))  # at most 4 MB
         addresses, is_write, arrival = [], [], []
         for t in range(tiles):
             addresses += [(t * reads + np.arange(reads)) * bb,
