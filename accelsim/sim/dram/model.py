@@ -388,8 +388,10 @@ class DramModel:
 
     def _drain_idle_channels(self, now_real: float) -> DramBatch | None:
         """hold_writes: the channels whose data bus went idle before `now_real` with more than
-        `idle_drain_writes` writes held drain them, from when the bus went idle (or when they
-        were left, if later), before this call's bursts; None when no channel does."""
+        `idle_drain_writes` writes held drain them, from when the bus went idle (or from the
+        previous call's arrival, if later: the count can only have passed the threshold then),
+        before this call's bursts; None when no channel does. The returned batch then starts
+        before `now_real`."""
         held = self._held_writes
         channel = self.config.decode_bursts(held)["channel"]
         counts = np.bincount(channel, minlength=self.config.channels)
