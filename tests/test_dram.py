@@ -1082,3 +1082,72 @@ def test_closed_page_a_later_call_activates_between_an_earlier_calls():
     second = model.access(at(bank_group=1), False, 1)
     assert first.end_cycle == pytest.approx(TRC + FIRST_READ)
     assert second.end_cycle == pytest.approx(TRRD_S + FIRST_READ)
+
+
+# ---------------------------------------------------------------------------------------------
+# posted writes: the write buffer carries over between calls (hold_writes, the trace replay)
+
+
+def test_held_writes_wait_across_calls_until_the_buffer_fills():
+    # Write buffer of 4. Call 1 (cycle 0): two writes to bank group 0 row 1 -- not enough to
+    # fill the buffer, so nothing is timed and they stay buffered. Call 2 (cycle 100): a read
+    # to bank group 1 is not held by them: activate 100, data 100 + tRCD + tCL + BL/2. Call 3
+    # (cycle 300): two more writes fill the buffer and the four drain as one batch: one
+    # activate at 300 (the bank was never opened), columns tCCD_L apart, the last one's data
+    # ends at 300 + tRCD + 3 tCCD_L + tCWL + BL/2.
+    model = DramModel(dram_preset("DDR4-3200", write_buffer_depth=4), ONE_TO_ONE_MHZ,
+                      hold_writes=True)
+    first = model.access(addresses(DDR4, dict(row=1, column=0), dict(row=1, column=1)), True, 0)
+    assert (first.bursts, first.end_cycle, model.held_writes) == (0, 0.0, 2)
+    read = model.access(at(bank_group=1), False, 100)
+    assert read.bursts == 1 and read.end_cycle == pytest.approx(100 + FIRST_READ)
+    assert model.held_writes == 2
+    drained = model.access(addresses(DDR4, dict(row=1, column=2), dict(row=1, column=3)),
+                           True, 300)
+    assert model.held_writes == 0
+    assert (drained.bursts, drained.bytes_written, drained.row_misses, drained.row_hits) == (
+        4, 4 * DDR4.burst_bytes, 1, 3)
+    assert drained.end_cycle == pytest.approx(300 + TRCD + 3 * TCCD_L + TCWL + BURST)
+
+
+def test_flush_times_the_held_writes_and_the_replay_counts_every_write():
+    from accelsim.sim.dram.replay import replay_trace
+
+    config = dram_preset("DDR4-3200", write_buffer_depth=4)
+    model = DramModel(config, ONE_TO_ONE_MHZ, hold_writes=True)
+    model.access(addresses(DDR4, dict(row=1, column=0), dict(row=1, column=1)), True, 0)
+    flushed = model.flush(500)
+    assert (flushed.bursts, model.held_writes) == (2, 0)
+    assert flushed.end_cycle == pytest.approx(500 + TRCD + TCCD_L + TCWL + BURST)
+    assert model.flush(600).bursts == 0
+    # without hold_writes a call drains its own writes at its end
+    plain = DramModel(config, ONE_TO_ONE_MHZ)
+    alone = plain.access(addresses(DDR4, dict(row=1, column=0), dict(row=1, column=1)), True, 0)
+    assert alone.end_cycle == pytest.approx(TRCD + TCCD_L + TCWL + BURST)
+    # the replay flushes after its last arrival group: all 7 writes are counted and timed
+    places = [dict(row=1, column=k) for k in range(7)] + [dict(bank_group=1)]
+    result = replay_trace(config, addresses(config, *places), [True] * 7 + [False],
+                          [0, 0, 0, 10, 10, 20, 20, 30])
+    assert result["bursts"] == 8
+    assert result["write_energy_pj"] == pytest.approx(
+        7 * config.burst_bytes * 8 * config.write_energy_pj_per_bit)
+    # the last three writes drain at the flush (cycle 30), after the read issued at 30
+    assert result["finish_cycle"] > 30 + FIRST_READ
+
+
+@pytest.mark.parametrize("held, drained", [(8, False), (9, True)])
+def test_an_idle_channel_drains_more_than_eight_held_writes(held, drained):
+    # Buffer of 32: the writes of call 1 (cycle 0) stay held. When call 2 (a read at cycle
+    # 1000) arrives the bus has been idle since: with 9 held (more than DRAMsim3's 8) they drain
+    # from cycle 0, before the read -- one activate, columns tCCD_L apart, the last one's data at
+    # tRCD + 8 tCCD_L + tCWL + BL/2; with 8 they stay held.
+    model = DramModel(dram_preset("DDR4-3200", write_buffer_depth=32), ONE_TO_ONE_MHZ,
+                      hold_writes=True)
+    model.access(addresses(DDR4, *[dict(row=1, column=k) for k in range(held)]), True, 0)
+    batch = model.access(at(bank_group=1), False, 1000)
+    assert model.held_writes == (0 if drained else held)
+    assert batch.bursts == 1 + (held if drained else 0)
+    assert batch.end_cycle == pytest.approx(1000 + FIRST_READ)
+    if drained:
+        assert batch.start_cycle == 0.0
+        assert model._bank_column[0] == pytest.approx(TRCD + 8 * TCCD_L)

@@ -25,7 +25,11 @@ The timing model (what is computed per batch)
    per-bank command queues do). Each phase is one set of numpy passes, so mixed calls cost
    per phase: a burst-interleaved copy of 2^18 bursts took 7.3 s against 0.45 s timed in one
    pass (2 shared cores); single-direction calls (every stream the simulator sends) take the
-   one pass as before. Then FR-FCFS
+   one pass as before. With `hold_writes` (the trace replay, open page) the buffer carries
+   over between calls: a channel's writes past its last full buffer stay held, untimed and
+   uncounted, until later writes fill it, its bus idles with more than `idle_drain_writes`
+   held, or `flush`; a call's reads never wait for them. Otherwise each call drains its own
+   remainder after its reads (one call = one self-contained job). Then FR-FCFS
    within the request queue (`queue_depth` requests per channel, see `_first_ready_order`):
    in each queue window a bank serves its open row's requests first, then its other rows
    oldest first. Per bank, in that order: a burst is a row *hit* if the bank's open row is its
@@ -311,7 +315,12 @@ class DramModel:
     True
     """
 
-    def __init__(self, config: DramConfig, accel_clock_mhz: float):
+    # hold_writes: an idle channel drains its write buffer once it holds more than this many
+    # writes (DRAMsim3 controller.cc ScheduleTransaction: buffer full, or > 8 writes and the
+    # command queues empty)
+    idle_drain_writes = 8
+
+    def __init__(self, config: DramConfig, accel_clock_mhz: float, hold_writes: bool = False):
         if not isinstance(config, DramConfig):
             checks.fail("config", "a DramConfig", config)
         self.config = config
@@ -327,6 +336,11 @@ class DramModel:
         self._hit_spacing = float(c.tccd_l_cycles)  # same bank => same bank group
         self._refresh_period = float(c.trefi_cycles)
         self._refresh_work = float(c.trefi_cycles - c.trfc_cycles)  # usable cycles per period
+        # Posted writes: a channel's writes that do not fill its write buffer stay buffered
+        # (untimed, uncounted) into later calls until it fills, or until `flush`, as a
+        # controller's write buffer keeps them (DRAMsim3 drains at `write_buffer_depth`). Off,
+        # every call drains its own remainder at its end (one call = one self-contained job).
+        self.hold_writes = bool(hold_writes)
         self.reset()
 
     # ---- state ----
@@ -351,6 +365,68 @@ class DramModel:
         # bank the column times of its last `command_queue_depth` (the queues a call finds)
         self._closed_admitted: dict = {}
         self._closed_columns: dict = {}
+        # hold_writes: the buffered writes' burst indices, oldest first (all channels), and
+        # the real DRAM cycle of the last call that left some
+        self._held_writes = np.empty(0, dtype=np.int64)
+        self._held_since = -np.inf
+
+    @property
+    def held_writes(self) -> int:
+        """Writes waiting in the write buffers (always 0 unless `hold_writes`)."""
+        return int(self._held_writes.size)
+
+    def flush(self, now_cycle: float) -> DramBatch:
+        """Drain the write buffers at accelerator cycle `now_cycle` (the end of a trace, or a
+        fence): times and counts every held write; an empty batch when none is held."""
+        held, self._held_writes = self._held_writes, np.empty(0, dtype=np.int64)
+        if held.size == 0:
+            return DramBatch.empty(now_cycle)
+        return self._run(iter([(held, np.ones(held.size, dtype=bool))]), now_cycle, drain=True)
+
+    def _drain_idle_channels(self, now_real: float) -> DramBatch | None:
+        """hold_writes: the channels whose data bus went idle before `now_real` with more than
+        `idle_drain_writes` writes held drain them, from when the bus went idle (or from the
+        previous call's arrival, if later: the count can only have passed the threshold then),
+        before this call's bursts; None when no channel does. The returned batch then starts
+        before `now_real`."""
+        held = self._held_writes
+        channel = self.config.decode_bursts(held)["channel"]
+        counts = np.bincount(channel, minlength=self.config.channels)
+        idle_work = self._bus_end
+        idle = (counts > self.idle_drain_writes) & (idle_work <= self._real_to_work(now_real))
+        if not idle.any():
+            return None
+        going = idle[channel]
+        self._held_writes = held[~going]
+        since = max(float(idle_work[idle].max()), self._real_to_work(self._held_since))
+        start_real = min(self._work_to_real(since), now_real)
+        return self._run(iter([(held[going], np.ones(int(going.sum()), dtype=bool))]),
+                         start_real / self.dram_cycles_per_accel_cycle, drain=True)
+
+    def _with_held_writes(self, chunks):
+        """hold_writes: each chunk after the writes still buffered (they arrived first), less
+        each channel's writes past its last full buffer, which stay buffered for later."""
+        depth = self.config.write_buffer_depth
+        for burst_index, writes in chunks:
+            if self._held_writes.size:
+                burst_index = np.concatenate((self._held_writes, burst_index))
+                writes = np.concatenate((np.ones(self._held_writes.size, dtype=bool), writes))
+            write_at = np.flatnonzero(writes)
+            if write_at.size == 0:
+                self._held_writes = np.empty(0, dtype=np.int64)
+                yield burst_index, writes
+                continue
+            channel = self.config.decode_bursts(burst_index[write_at])["channel"]
+            by_channel = np.argsort(_small_int_key(channel, self.config.channels), kind="stable")
+            starts = _segment_starts(channel[by_channel])
+            first = np.flatnonzero(starts)
+            segment_of = np.cumsum(starts, dtype=np.int64) - 1
+            k = np.arange(write_at.size) - first[segment_of]            # k-th write of its channel
+            size = np.diff(np.append(first, write_at.size))[segment_of]
+            held = np.zeros(writes.size, dtype=bool)
+            held[write_at[by_channel]] = k >= (size // depth) * depth
+            self._held_writes = burst_index[held]
+            yield burst_index[~held], writes[~held]
 
     # ---- energy ----
     def background_energy_pj(self, cycles: float) -> float:
@@ -429,7 +505,7 @@ class DramModel:
         return self._run(chunks(), now_cycle)
 
     # ---- batch driver ----
-    def _run(self, chunks, now_cycle: float) -> DramBatch:
+    def _run(self, chunks, now_cycle: float, drain: bool = False) -> DramBatch:
         c = self.config
         now_cycle = float(now_cycle)
         now_real = now_cycle * self.dram_cycles_per_accel_cycle
@@ -437,6 +513,11 @@ class DramModel:
         totals = np.zeros(5, dtype=np.int64)  # hits, misses, conflicts, bytes_read, bytes_written
         end_work = -np.inf
         bursts = 0
+        early = None
+        if self.hold_writes and not drain:
+            if self._held_writes.size:
+                early = self._drain_idle_channels(now_real)
+            chunks = self._with_held_writes(chunks)
         for burst_index, writes in chunks:
             if burst_index.size == 0:
                 continue
@@ -446,13 +527,16 @@ class DramModel:
                        n_written * c.burst_bytes)
             bursts += burst_index.size
             end_work = max(end_work, chunk_end)
+        if self.hold_writes and not drain and self._held_writes.size:
+            self._held_since = now_real
         if bursts == 0:
-            return DramBatch.empty(now_cycle)
+            empty = DramBatch.empty(now_cycle)
+            return empty if early is None else early + empty
         end_real = max(self._work_to_real(end_work), now_real)
         end_cycle = end_real / self.dram_cycles_per_accel_cycle
         hits, misses, conflicts, bytes_read, bytes_written = (int(v) for v in totals)
         activates = misses + conflicts
-        return DramBatch(
+        batch = DramBatch(
             bursts=bursts,
             bytes_read=bytes_read,
             bytes_written=bytes_written,
@@ -469,6 +553,7 @@ class DramModel:
             write_energy_pj=bytes_written * 8 * c.write_energy_pj_per_bit,
             io_energy_pj=(bytes_read + bytes_written) * 8 * c.io_energy_pj_per_bit,
         )
+        return batch if early is None else early + batch
 
     # ---- the timeline (work-time axis, DRAM cycles) ----
     def _drain_order(self, channel: np.ndarray, writes: np.ndarray):
