@@ -113,6 +113,7 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
 from __future__ import annotations
 
 import bisect
+import copy
 import dataclasses
 import heapq
 import itertools
@@ -135,6 +136,13 @@ _MAX_RANK_ROUNDS = 16
 # Timings of a call: the first finds the row hits a refresh closes, the second times them as
 # misses (closings that the second timing's own delays would add are not looked for again).
 _MAX_REFRESH_ROUNDS = 2
+
+
+# What `DramModel.reset` sets up: the state a call reads and changes.
+_STATE = ("_open_row", "_bank_activate", "_bank_column", "_bank_precharge_ready",
+          "_rank_recent_activate", "_rank_recent_group", "_bus_end", "_bus_last_rank",
+          "_bus_last_group", "_bus_last_write", "_closed_activates", "_closed_admitted",
+          "_closed_columns", "_held_writes", "_held_since")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,6 +377,20 @@ class DramModel:
         # the real DRAM cycle of the last call that left some
         self._held_writes = np.empty(0, dtype=np.int64)
         self._held_since = -np.inf
+        # the last call: the latest work-time cycle a request got its first command
+        self._call_last_start = -np.inf
+        self.last_start_cycle = 0.0
+
+    def snapshot(self) -> dict:
+        """A copy of the state (open rows, bank/rank/bus history, queues, held writes), for
+        `restore`: a driver can time a call, look at it, and take it back."""
+        return copy.deepcopy({key: value for key, value in vars(self).items()
+                              if key in _STATE})
+
+    def restore(self, state: dict) -> None:
+        """Return to a `snapshot` (which stays usable)."""
+        for key, value in copy.deepcopy(state).items():
+            setattr(self, key, value)
 
     @property
     def held_writes(self) -> int:
@@ -381,7 +403,8 @@ class DramModel:
         held, self._held_writes = self._held_writes, np.empty(0, dtype=np.int64)
         if held.size == 0:
             return DramBatch.empty(now_cycle)
-        return self._run(iter([(held, np.ones(held.size, dtype=bool))]), now_cycle, drain=True)
+        return self._run(iter([(held, np.ones(held.size, dtype=bool), None)]), now_cycle,
+                         drain=True)
 
     def _drain_idle_channels(self, now_real: float) -> DramBatch | None:
         """hold_writes: the channels whose data bus went idle before `now_real` with more than
@@ -400,21 +423,23 @@ class DramModel:
         self._held_writes = held[~going]
         since = max(float(idle_work[idle].max()), self._real_to_work(self._held_since))
         start_real = min(self._work_to_real(since), now_real)
-        return self._run(iter([(held[going], np.ones(int(going.sum()), dtype=bool))]),
+        return self._run(iter([(held[going], np.ones(int(going.sum()), dtype=bool), None)]),
                          start_real / self.dram_cycles_per_accel_cycle, drain=True)
 
     def _with_held_writes(self, chunks):
         """hold_writes: each chunk after the writes still buffered (they arrived first), less
         each channel's writes past its last full buffer, which stay buffered for later."""
         depth = self.config.write_buffer_depth
-        for burst_index, writes in chunks:
+        for burst_index, writes, arrival in chunks:
             if self._held_writes.size:
+                if arrival is not None:   # held writes arrived before the call: no bound
+                    arrival = np.concatenate((np.full(self._held_writes.size, -np.inf), arrival))
                 burst_index = np.concatenate((self._held_writes, burst_index))
                 writes = np.concatenate((np.ones(self._held_writes.size, dtype=bool), writes))
             write_at = np.flatnonzero(writes)
             if write_at.size == 0:
                 self._held_writes = np.empty(0, dtype=np.int64)
-                yield burst_index, writes
+                yield burst_index, writes, arrival
                 continue
             channel = self.config.decode_bursts(burst_index[write_at])["channel"]
             by_channel = np.argsort(_small_int_key(channel, self.config.channels), kind="stable")
@@ -426,7 +451,8 @@ class DramModel:
             held = np.zeros(writes.size, dtype=bool)
             held[write_at[by_channel]] = k >= (size // depth) * depth
             self._held_writes = burst_index[held]
-            yield burst_index[~held], writes[~held]
+            yield (burst_index[~held], writes[~held],
+                   None if arrival is None else arrival[~held])
 
     # ---- energy ----
     def background_energy_pj(self, cycles: float) -> float:
@@ -441,6 +467,12 @@ class DramModel:
         k = math.floor(real_dram_cycle / period)
         return k * work + min(real_dram_cycle - k * period, work)
 
+    def _real_to_work_array(self, real_dram_cycle: np.ndarray) -> np.ndarray:
+        """`_real_to_work` for an array."""
+        period, work = self._refresh_period, self._refresh_work
+        k = np.floor(real_dram_cycle / period)
+        return k * work + np.minimum(real_dram_cycle - k * period, work)
+
     def _work_to_real(self, work_cycle: float) -> float:
         """Work time -> real DRAM time: a tRFC window follows every tREFI - tRFC work cycles."""
         period, work = self._refresh_period, self._refresh_work
@@ -454,10 +486,14 @@ class DramModel:
         return max(count, 0)
 
     # ---- public access ----
-    def access(self, byte_addresses, is_write, now_cycle: float) -> DramBatch:
+    def access(self, byte_addresses, is_write, now_cycle: float,
+               arrival_cycles=None) -> DramBatch:
         """Issue one burst per address, in the given order, at accelerator cycle `now_cycle`.
 
         Addresses are aligned down to the burst size. `is_write` is one bool or one per address.
+        `arrival_cycles` (optional, one per address, each >= `now_cycle`, non-decreasing not
+        required): the accelerator cycle each request reaches the controller; a request's
+        commands never go before it. Without it every request arrives at `now_cycle`.
         """
         addresses = np.asarray(byte_addresses)
         if addresses.ndim != 1:
@@ -475,10 +511,23 @@ class DramModel:
                 f"is_write has shape {writes.shape}; expected one bool or shape {addresses.shape}"
             )
         bursts = addresses // self.config.burst_bytes
+        arrival = None
+        if arrival_cycles is not None:
+            arrival = np.asarray(arrival_cycles, dtype=float).reshape(-1)
+            if arrival.shape != addresses.shape:
+                raise ValueError(f"arrival_cycles has shape {arrival.shape}; expected "
+                                 f"{addresses.shape}")
+            if arrival.size and not (np.isfinite(arrival).all()
+                                     and arrival.min() >= float(now_cycle)):
+                raise ValueError(f"arrival_cycles must be finite and >= now_cycle "
+                                 f"({float(now_cycle)}), got minimum {arrival.min()}")
+            arrival = self._real_to_work_array(arrival * self.dram_cycles_per_accel_cycle)
 
         def chunks():
             for begin in range(0, bursts.size, _CHUNK_BURSTS):
-                yield bursts[begin:begin + _CHUNK_BURSTS], writes[begin:begin + _CHUNK_BURSTS]
+                end = begin + _CHUNK_BURSTS
+                yield (bursts[begin:end], writes[begin:end],
+                       None if arrival is None else arrival[begin:end])
 
         return self._run(chunks(), now_cycle)
 
@@ -500,7 +549,7 @@ class DramModel:
         def chunks():
             for begin in range(first, stop, _CHUNK_BURSTS):
                 end = min(begin + _CHUNK_BURSTS, stop)
-                yield np.arange(begin, end, dtype=np.int64), np.full(end - begin, write)
+                yield np.arange(begin, end, dtype=np.int64), np.full(end - begin, write), None
 
         return self._run(chunks(), now_cycle)
 
@@ -518,10 +567,12 @@ class DramModel:
             if self._held_writes.size:
                 early = self._drain_idle_channels(now_real)
             chunks = self._with_held_writes(chunks)
-        for burst_index, writes in chunks:
+        self._call_last_start = -np.inf
+        for burst_index, writes, arrival in chunks:
             if burst_index.size == 0:
                 continue
-            hits, misses, conflicts, chunk_end = self._schedule(burst_index, writes, now_work)
+            hits, misses, conflicts, chunk_end = self._schedule(burst_index, writes, now_work,
+                                                                arrival)
             n_written = int(np.count_nonzero(writes))
             totals += (hits, misses, conflicts, (burst_index.size - n_written) * c.burst_bytes,
                        n_written * c.burst_bytes)
@@ -529,6 +580,9 @@ class DramModel:
             end_work = max(end_work, chunk_end)
         if self.hold_writes and not drain and self._held_writes.size:
             self._held_since = now_real
+        started = (self._work_to_real(self._call_last_start)
+                   if math.isfinite(self._call_last_start) else now_real)
+        self.last_start_cycle = max(started, now_real) / self.dram_cycles_per_accel_cycle
         if bursts == 0:
             empty = DramBatch.empty(now_cycle)
             return empty if early is None else early + empty
@@ -582,7 +636,62 @@ class DramModel:
         key[write_at[by_channel]] = released_at
         return np.lexsort((np.arange(n), key))
 
-    def _first_ready_order(self, channel: np.ndarray, bank: np.ndarray, row: np.ndarray):
+    def _may_reorder(self, row: np.ndarray) -> bool:
+        """False when FR-FCFS cannot change the order: rows never go down in issue order and
+        none is below a row left open, so every bank meets its rows in ascending order, each
+        row in one run, its open row (the lowest) first (streams take this exit)."""
+        return row.size >= 2 and not ((self._open_row.max() <= row[0])
+                                      and not (row[1:] < row[:-1]).any())
+
+    def _in_order_columns(self, n, now, writes, channel, rank, group, row, bank, arrival,
+                          bus_by_ready) -> np.ndarray:
+        """Column-command times (issue order) of the bursts served in arrival order, without
+        refresh closings; changes no state."""
+        c = self.config
+        by_bank = _group_by_first_use(bank, c.total_banks)
+        bank_s, row_s = bank[by_bank], row[by_bank]
+        first_of_bank = _segment_starts(bank_s)
+        previous_row = np.empty(n, dtype=np.int64)
+        previous_row[1:] = row_s[:-1]
+        previous_row[first_of_bank] = self._open_row[bank_s[first_of_bank]]
+        timed = self._timeline(c, n, now, writes, channel, rank, group, by_bank, bank_s,
+                               first_of_bank, previous_row == row_s, previous_row < 0,
+                               np.zeros(n), {}, arrival[by_bank], bus_by_ready)
+        column = np.empty(n)
+        column[by_bank] = timed["column_s"]
+        return column
+
+    def _queue_windows(self, channel_sorted: np.ndarray, arrival: np.ndarray,
+                       head_column: np.ndarray | None) -> np.ndarray:
+        """Window number of each burst (channel-grouped order, issue order inside a channel).
+
+        A window holds up to `queue_depth` consecutive requests of a channel; with
+        `head_column` (requests arriving over time) it also ends before the first request that
+        arrives after the window's oldest request was issued (its column command, served in
+        arrival order): the two were never in the queue together."""
+        depth = self.config.queue_depth
+        n = channel_sorted.size
+        starts = _segment_starts(channel_sorted)
+        first = np.flatnonzero(starts)
+        segment_of = np.cumsum(starts, dtype=np.int64) - 1
+        position = np.arange(n) - first[segment_of]
+        if head_column is None:
+            return (segment_of * n + position // depth).astype(np.int64)
+        bounds = np.append(first, n)
+        window_start = np.zeros(n, dtype=bool)
+        for begin, stop in itertools.pairwise(bounds.tolist()):
+            arrived = np.maximum.accumulate(arrival[begin:stop])
+            here = np.arange(begin, stop)
+            reach = begin + np.searchsorted(arrived, head_column[begin:stop], side="right")
+            reach_list = np.clip(reach, here + 1, np.minimum(here + depth, stop)).tolist()
+            k = begin
+            while k < stop:
+                window_start[k] = True
+                k = reach_list[k - begin]
+        return np.cumsum(window_start, dtype=np.int64) - 1
+
+    def _first_ready_order(self, channel: np.ndarray, bank: np.ndarray, row: np.ndarray,
+                           arrival: np.ndarray, head_column: np.ndarray | None):
         """The order an FR-FCFS controller with a queue of `queue_depth` requests per channel
         issues a call's bursts in (None: as given).
 
@@ -597,25 +706,16 @@ class DramModel:
         the (window, bank) groups whose order changes.
         """
         n = bank.size
-        depth = self.config.queue_depth
-        if n < 2:
-            return None
-        # Rows that never go down in issue order, none below a row left open: every bank then
-        # meets its rows in ascending order, each row in one run, and its open row (the lowest)
-        # first, which is already the FR-FCFS order (streams take this exit).
-        if (self._open_row.max() <= row[0]) and not (row[1:] < row[:-1]).any():
+        if not self._may_reorder(row):
             return None
         by_bank = np.argsort(_small_int_key(bank, self.config.total_banks), kind="stable")
-        if self.config.channels > 1:
-            by_channel = np.argsort(_small_int_key(channel, self.config.channels), kind="stable")
-            ch_sorted = channel[by_channel]
-            ch_first = np.flatnonzero(_segment_starts(ch_sorted))
-            position = np.empty(n, dtype=np.int64)
-            position[by_channel] = (np.arange(n)
-                                    - ch_first[np.cumsum(_segment_starts(ch_sorted)) - 1])
-        else:
-            position = np.arange(n)
-        window = (position // depth)[by_bank]
+        by_channel = (np.argsort(_small_int_key(channel, self.config.channels), kind="stable")
+                      if self.config.channels > 1 else np.arange(n))
+        window = np.empty(n, dtype=np.int64)
+        window[by_channel] = self._queue_windows(
+            channel[by_channel], arrival[by_channel],
+            None if head_column is None else head_column[by_channel])
+        window = window[by_bank]
         bank_b, row_b = bank[by_bank], row[by_bank]
         new_bank = _segment_starts(bank_b)
         group_start = new_bank.copy()
@@ -659,7 +759,8 @@ class DramModel:
         order[by_bank] = permuted
         return order
 
-    def _schedule(self, burst_index: np.ndarray, writes: np.ndarray, now: float):
+    def _schedule(self, burst_index: np.ndarray, writes: np.ndarray, now: float,
+                  arrival: np.ndarray | None = None):
         """Time one chunk of bursts (arrival order); update state. Returns counts and last end.
 
         With a write drain inside the chunk, the bursts are timed phase by phase (a run of
@@ -671,6 +772,9 @@ class DramModel:
         `_schedule_closed` (one pass, in write-buffer order).
         """
         fields = self.config.decode_bursts(burst_index)
+        # each request's arrival (work time), never before the call
+        fields["arrival"] = (np.full(writes.size, now) if arrival is None
+                             else np.maximum(arrival, now))
         order = self._drain_order(fields["channel"], writes)
         if order is None and not self._close_page:
             return self._schedule_phase(fields, writes, now)
@@ -737,7 +841,8 @@ class DramModel:
             rank_times[r], rank_groups[r] = times[keep:], groups[keep:]
         activate = _list_schedule(
             channel.tolist(), bank.tolist(), rank.tolist(), group.tolist(),
-            post_column.tolist(), now, self._bank_activate, self._bank_precharge_ready,
+            post_column.tolist(), fields["arrival"].tolist(), now, self._bank_activate,
+            self._bank_precharge_ready,
             rank_times, rank_groups, self._closed_admitted, self._closed_columns,
             dict(queue=queue_depth, command=command_depth, trc=trc, trcd=trcd, trp=trp,
                  trrd_s=trrd_s, trrd_l=trrd_l, tfaw=tfaw))
@@ -779,6 +884,7 @@ class DramModel:
         self._bus_last_rank[ch_last] = bus["rank_b"][last_of_channel]
         self._bus_last_group[ch_last] = bus["group_b"][last_of_channel]
         self._bus_last_write[ch_last] = bus["write_b"][last_of_channel]
+        self._call_last_start = max(self._call_last_start, float(activate.max()))
         return 0, n, 0, float(bus_end.max())
 
     def _schedule_phase(self, fields: dict, writes: np.ndarray, now: float,
@@ -787,6 +893,7 @@ class DramModel:
         c = self.config
         n = writes.size
         channel, group, row = fields["channel"], fields["bank_group"], fields["row"]
+        arrival = fields["arrival"]
         rank = channel * c.ranks + fields["rank"]                        # global rank id
         bank = (rank * c.bank_groups + group) * c.banks_per_group + fields["bank"]
 
@@ -797,10 +904,18 @@ class DramModel:
         self._open_row[refreshed] = -1
 
         # -- 0b. FR-FCFS within the request queue: row hits first, then oldest first --
-        order = None if self._close_page else self._first_ready_order(channel, bank, row)
+        order = None
+        if not self._close_page:
+            head_column = None
+            if arrival.max() > now and self._may_reorder(row):
+                # requests that arrive over time share the queue only while the older ones
+                # wait: their column times in arrival order bound the FR-FCFS windows
+                head_column = self._in_order_columns(n, now, writes, channel, rank, group,
+                                                     row, bank, arrival, bus_by_ready)
+            order = self._first_ready_order(channel, bank, row, arrival, head_column)
         if order is not None:
-            channel, group, row, rank, bank, writes = (
-                a[order] for a in (channel, group, row, rank, bank, writes))
+            channel, group, row, rank, bank, writes, arrival = (
+                a[order] for a in (channel, group, row, rank, bank, writes, arrival))
 
         # -- 1. row-buffer outcome per bank, in issue order --
         by_bank = _group_by_first_use(bank, c.total_banks)
@@ -826,7 +941,7 @@ class DramModel:
             timed = self._timeline(c, n, now, writes, channel, rank, group, by_bank, bank_s,
                                    first_of_bank, row_hit & ~refresh_closed,
                                    row_closed | refresh_closed, refresh_boundary, fixed,
-                                   bus_by_ready)
+                                   arrival[by_bank], bus_by_ready)
             if round_ == _MAX_REFRESH_ROUNDS - 1:
                 break
             column_s = timed["column_s"]
@@ -846,6 +961,20 @@ class DramModel:
         n_misses = int(np.count_nonzero(row_closed | refresh_closed))
         n_conflicts = n - n_hits - n_misses
         self._commit(timed, n, writes, by_bank, bank_s, row_s, first_of_bank, bus_by_ready)
+        # when each request got its first command (precharge, activate, or a hit's column
+        # command as the data bus placed it): the call's queue is empty after the latest
+        by_channel = timed["by_channel"]
+        bus_column = timed["bus_end"] - (timed["latency"] if by_channel is None
+                                         else timed["latency"][by_channel])
+        column = np.empty(n)
+        if by_channel is None:
+            column[:] = bus_column
+        else:
+            column[by_channel] = bus_column
+        lead = np.where(hit, 0.0, c.trcd_cycles + np.where(row_closed | refresh_closed, 0.0,
+                                                           c.trp_cycles))
+        started = column[by_bank] - lead
+        self._call_last_start = max(self._call_last_start, float(started.max()))
         return n_hits, n_misses, n_conflicts, float(timed["bus_end"].max())
 
     def _fixed_parts(self, c, n, writes, channel, rank, group, by_bank, fixed) -> None:
@@ -896,7 +1025,8 @@ class DramModel:
             bus_start=self._bus_end[ch_b[first_of_channel]] + bus_gap[first_of_channel])
 
     def _timeline(self, c, n, now, writes, channel, rank, group, by_bank, bank_s,
-                  first_of_bank, hit, miss, refresh_boundary, fixed, bus_by_ready=False):
+                  first_of_bank, hit, miss, refresh_boundary, fixed, arrival_s,
+                  bus_by_ready=False):
         """Steps 2-5 for one outcome per burst (by-bank order); changes no state.
 
         `fixed` (a dict, empty on the first call) keeps what depends only on the issue order and
@@ -917,13 +1047,19 @@ class DramModel:
 
         # continuation episodes: hits on the row an earlier call left open
         continuation = np.flatnonzero(~episode_opens)
+        # a request's commands never go before it arrives (arrival_s: work time, >= now)
+        uniform = bool(arrival_s.size == 0 or arrival_s.max() <= now)
         continuation_column = np.maximum(
-            self._bank_column[episode_bank[continuation]] + self._hit_spacing, now)
+            self._bank_column[episode_bank[continuation]] + self._hit_spacing,
+            arrival_s[episode_first[continuation]])
         continuation_last = (continuation_column
                              + (episode_size[continuation] - 1) * self._hit_spacing)
         post_column = fixed["post_column"]
         last_in_episode = np.append(episode_first[1:] - 1, n - 1)          # by-bank order
         episode_post = fixed["post_by_bank"][last_in_episode]
+        if not uniform:
+            continuation_last = np.maximum(continuation_last,
+                                           arrival_s[last_in_episode[continuation]])
 
         # -- 3. bank timeline for the episodes that activate (grouped by bank, issue order) --
         opens = np.flatnonzero(episode_opens)
@@ -942,7 +1078,9 @@ class DramModel:
                 where_cont = np.searchsorted(continuation, opens[after_continuation] - 1)
                 prior_precharge[after_continuation] = (
                     continuation_last[where_cont] + episode_post[continuation[where_cont]])
-            request_ready = now + np.where(miss[episode_first[opens]], 0.0, c.trp_cycles)
+            request_arrival = arrival_s[episode_first[opens]]
+            request_ready = request_arrival + np.where(miss[episode_first[opens]], 0.0,
+                                                       c.trp_cycles)
             # an activate after a refresh closed the row goes after that refresh
             o_boundary = refresh_boundary[episode_first[opens]]
             earliest = np.maximum(np.maximum(request_ready, prior_activate + c.trc_cycles),
@@ -961,10 +1099,19 @@ class DramModel:
             # waits only for the request, the rank limits and the end of that refresh.
             o_refresh = o_boundary > 0.0
             earliest = np.where(o_refresh & o_first,
-                                np.maximum(np.maximum(now, rank_bound), o_boundary), earliest)
-            # later episodes are bound by the chain only; now - 1 stands for "no bound" (a bank's
-            # first episode never starts before now)
-            earliest[~o_first] = now - 1.0
+                                np.maximum(np.maximum(request_arrival, rank_bound), o_boundary),
+                                earliest)
+            # later episodes are bound by the chain, by their request (activate after it
+            # arrives and the open row is closed) and, as the chain assumes its hits back to
+            # back, by the previous episode's last request (its precharge follows that request)
+            if uniform:
+                earliest[~o_first] = now - 1.0       # the chain alone binds (all arrived at now)
+            else:
+                later = np.flatnonzero(~o_first)
+                previous = opens[later] - 1                              # same bank, by-bank order
+                earliest[later] = np.maximum(
+                    request_ready[later],
+                    arrival_s[last_in_episode[previous]] + episode_post[previous] + c.trp_cycles)
             # the priority order below comes from the times without the refresh bounds: in
             # busy traffic the rank limits, not the bank, set when an activate goes, so a bound
             # in bank-only time would move the activate far down the order
@@ -1011,6 +1158,10 @@ class DramModel:
         episode_base[opens] = activate_time + c.trcd_cycles
         episode_base[continuation] = continuation_column
         column_s = episode_base[episode_of] + position * self._hit_spacing
+        if not uniform:
+            # a hit that arrives late waits for itself; the hits after it follow it
+            column_s = _Chain(np.full(n, self._hit_spacing), episode_start).solve(
+                np.where(episode_start, column_s, arrival_s))
         data_ready = np.empty(n)
         data_ready[by_bank] = column_s
         data_ready += fixed["latency"]
@@ -1187,7 +1338,7 @@ def _group_by_first_use(keys: np.ndarray, bound: int) -> np.ndarray:
 
 
 def _list_schedule(channel: list, bank: list, rank: list, group: list, post_column: list,
-                   now: float, bank_activate: np.ndarray, bank_precharge: np.ndarray,
+                   arrival: list, now: float, bank_activate: np.ndarray, bank_precharge: np.ndarray,
                    rank_times: dict, rank_groups: dict, admitted_before: dict,
                    columns_before: dict, t: dict) -> np.ndarray:
     """Closed-page activates in time order (see `DramModel._schedule_closed`).
@@ -1261,6 +1412,7 @@ def _list_schedule(channel: list, bank: list, rank: list, group: list, post_colu
             x = members[k]
             need = queue_depth - waiting[ch]
             enter = last_entry[ch] if len(latest) < need else max(last_entry[ch], latest[-need])
+            enter = max(enter, arrival[x])
             entered[x] = last_entry[ch] = enter
             freed = slot_freed(x)
             if freed is None:

@@ -2,8 +2,16 @@
 
 The same input an external simulator replays (`accelsim.sim.dram.export`): byte addresses,
 read/write, and the DRAM clock cycle each request arrives at the controller. Requests that
-arrive on the same cycle, one after the other in the trace, form one call of the model (a
-tile's stream arrives as one such group), so the model sees them as a queued controller would.
+arrive on the same cycle, one after the other in the trace, form one group (a tile's stream
+arrives as one such group).
+
+A controller holds the requests that arrive while it is still busy with earlier ones in its
+queue and serves them together (row hits first, other banks while one waits): so a group that
+arrives before the DRAM has finished the groups timed with it joins them, and they are timed as
+one call of the model, each request bound by its own arrival. A group arriving after that
+starts a new call. (Timing each group as its own call made a backlogged stream first come
+first served across groups: random reads arriving one every 3 DRAM cycles took 2.1x
+DRAMsim3's cycles on DDR4, two interleaved streams 9x; reports/validation/dram_parity.md.)
 Used by the parity benchmark (benchmarks/dram_parity.py) and by tests.
 """
 
@@ -15,6 +23,10 @@ from accelsim.sim.dram.model import DramBatch, DramModel
 
 __all__ = ["replay_trace"]
 
+# A call grows by whole groups up to about this many requests; the next group then starts a
+# new one (bounds the cost of re-timing a growing call).
+_MAX_CALL_REQUESTS = 1 << 16
+
 
 def replay_trace(config, addresses, is_write, arrival_dram_cycle) -> dict:
     """Time the trace from an idle DRAM; returns the finishing DRAM cycle (the cycle the last
@@ -24,19 +36,40 @@ def replay_trace(config, addresses, is_write, arrival_dram_cycle) -> dict:
     arrival = np.broadcast_to(np.asarray(arrival_dram_cycle, dtype=float), addresses.shape)
     # one model cycle = one DRAM cycle
     # Open page: writes stay in the write buffer across calls until it fills (a controller's
-    # buffer does not drain at the end of each arrival group); the flush after the last group
-    # times the rest. Closed page keeps each call's drain: its one shared transaction queue
-    # does not hold the reads while a buffer drains (DRAMsim3 does), and holding the writes
-    # without that hold moved the HBM2 closed-page tiles from +13.1 % to +16.6 % against
-    # DRAMsim3 (reports/validation/dram_parity.md).
+    # buffer does not drain at the end of each call); the flush after the last call times the
+    # rest. Closed page keeps each call's drain: its one shared transaction queue does not
+    # hold the reads while a buffer drains (DRAMsim3 does), and holding the writes without
+    # that hold moved the HBM2 closed-page tiles from +13.1 % to +16.6 % against DRAMsim3
+    # (reports/validation/dram_parity.md).
     model = DramModel(config, accel_clock_mhz=1000.0 / config.tck_ns,
                       hold_writes=config.page_policy != "closed")
     starts = np.flatnonzero(np.r_[True, arrival[1:] != arrival[:-1]])
     ends = np.r_[starts[1:], addresses.size]
+    group_arrival = arrival[starts]
     total = DramBatch.empty()
-    for begin, end in zip(starts.tolist(), ends.tolist()):
-        total = total + model.access(addresses[begin:end], writes[begin:end],
-                                     float(arrival[begin]))
+    first = 0
+    while first < starts.size:
+        last = first + 1                                  # groups [first, last) in this call
+        before = model.snapshot()
+        while True:
+            begin, end = int(starts[first]), int(ends[last - 1])
+            batch = model.access(addresses[begin:end], writes[begin:end],
+                                 float(group_arrival[first]), arrival[begin:end])
+            # the groups that arrive while a request of this call still waits for its first
+            # command (the queue holds it) join it; growing the call at
+            # least twofold each time bounds the re-timing (a group that joins early is still
+            # bound by its arrival, and FR-FCFS only reorders requests queued together)
+            joining = int(np.searchsorted(group_arrival, model.last_start_cycle, side="left"))
+            if joining <= last:
+                break
+            cap = int(np.searchsorted(ends, begin + _MAX_CALL_REQUESTS, side="right"))
+            grown = min(max(joining, first + 2 * (last - first)), cap, starts.size)
+            if grown <= last:
+                break
+            model.restore(before)
+            last = grown
+        total = total + batch
+        first = last
     if addresses.size:
         total = total + model.flush(float(arrival[-1]))
     return {
