@@ -1151,3 +1151,78 @@ def test_an_idle_channel_drains_more_than_eight_held_writes(held, drained):
     if drained:
         assert batch.start_cycle == 0.0
         assert model._bank_column[0] == pytest.approx(TRCD + 8 * TCCD_L)
+
+
+# ---------------------------------------------------------------------------------------------
+# requests that arrive over time: per-request arrival bounds and the replay's queue
+
+
+def test_a_request_never_starts_before_it_arrives():
+    # One call, two reads to different bank groups, the second arriving at cycle 100: its
+    # activate waits for it (100 + tRCD + tCL + BL/2), the first is untouched (tRCD + tCL +
+    # BL/2). A row hit arriving late waits too: its column command at its arrival.
+    model = ddr4_model()
+    batch = model.access(addresses(DDR4, dict(bank_group=0), dict(bank_group=1)), False, 0,
+                         arrival_cycles=[0, 100])
+    assert batch.end_cycle == pytest.approx(100 + FIRST_READ)
+    assert model._bank_column[0] == pytest.approx(TRCD)
+    hit = ddr4_model().access(addresses(DDR4, dict(column=0), dict(column=1)), False, 0,
+                              arrival_cycles=[0, 200])
+    assert (hit.row_hits, hit.end_cycle) == (1, pytest.approx(200 + TCL + BURST))
+    # all arriving at the call's cycle is the call without arrivals, bit for bit
+    places = addresses(DDR4, *[dict(bank_group=k % 4, row=k, column=k) for k in range(40)])
+    assert (ddr4_model().access(places, False, 7, arrival_cycles=np.full(40, 7.0))
+            == ddr4_model().access(places, False, 7))
+
+
+@pytest.mark.parametrize("arrival, problem", [([0.0], "shape"), ([0.0, -1.0], ">= now_cycle"),
+                                              ([0.0, np.nan], "finite")])
+def test_bad_arrival_cycles_are_refused(arrival, problem):
+    with pytest.raises(ValueError, match=problem):
+        ddr4_model().access(addresses(DDR4, dict(column=0), dict(column=1)), False, 0,
+                            arrival_cycles=arrival)
+
+
+def test_first_ready_goes_only_among_requests_queued_together():
+    # Bank 0: row 1 (cycle 0), row 2 (cycle 1), row 1 again. Arriving at cycle 2, the third is
+    # queued while the second waits for row 1 to close, so FR-FCFS serves it first: a hit.
+    # Arriving at cycle 300, after the second was served (row 2 open), it is a conflict.
+    places = addresses(DDR4, dict(row=1, column=0), dict(row=2), dict(row=1, column=1))
+    early = ddr4_model().access(places, False, 0, arrival_cycles=[0, 1, 2])
+    late = ddr4_model().access(places, False, 0, arrival_cycles=[0, 1, 300])
+    assert (early.row_hits, early.row_conflicts) == (1, 1)
+    assert (late.row_hits, late.row_conflicts) == (0, 2)
+    # conflict: precharge at tRAS after the first activate, then each row switch tRC apart
+    assert late.end_cycle == pytest.approx(300 + TRP + TRCD + TCL + BURST)
+
+
+def test_snapshot_and_restore_give_back_the_state():
+    model = ddr4_model()
+    rng = np.random.default_rng(3)
+    first = rng.integers(0, 1 << 26, 300) // 64 * 64
+    second = rng.integers(0, 1 << 26, 300) // 64 * 64
+    model.access(first, False, 0)
+    state = model.snapshot()
+    once = model.access(second, True, 500)
+    model.access(first, False, 9000)                      # changes every kind of state
+    model.restore(state)
+    assert model.access(second, True, 500) == once
+    assert model.last_start_cycle <= once.end_cycle
+
+
+def test_the_replay_queues_a_backlog_and_keeps_sparse_requests_apart():
+    from accelsim.sim.dram.replay import replay_trace
+
+    rng = np.random.default_rng(4)
+    config = DDR4
+    random_reads = rng.integers(0, 1 << 28, 2000) // 64 * 64
+    # one read every DRAM cycle: far more than the DRAM serves, so they queue; the replay
+    # times them together, like the whole trace given at cycle 0 plus the arrival spread,
+    # not one after another (which was 2.1x DRAMsim3 on this pattern)
+    backlog = replay_trace(config, random_reads, False, np.arange(2000.0))
+    at_once = replay_trace(config, random_reads, False, np.zeros(2000))
+    assert backlog["finish_cycle"] <= at_once["finish_cycle"] * 1.03
+    # one read every 1000 cycles: each is alone; the time is the last arrival plus one access
+    sparse = replay_trace(config, random_reads[:50], False, np.arange(50) * 1000.0)
+    assert sparse["finish_cycle"] <= 49_000 + TRP + FIRST_READ
+    assert sparse["finish_cycle"] >= 49_000 + FIRST_READ
