@@ -1226,3 +1226,15 @@ def test_the_replay_queues_a_backlog_and_keeps_sparse_requests_apart():
     sparse = replay_trace(config, random_reads[:50], False, np.arange(50) * 1000.0)
     assert sparse["finish_cycle"] <= 49_000 + TRP + FIRST_READ
     assert sparse["finish_cycle"] >= 49_000 + FIRST_READ
+
+
+def test_the_replay_offers_requests_in_trace_order_and_refuses_bad_cycles():
+    from accelsim.sim.dram.replay import replay_trace
+
+    places = addresses(DDR4, dict(bank_group=0), dict(bank_group=1))
+    # the second request is listed after one arriving at 100: it arrives with it
+    assert (replay_trace(DDR4, places, False, [100, 5])["finish_cycle"]
+            == replay_trace(DDR4, places, False, [100, 100])["finish_cycle"])
+    for bad in ([0, np.nan], [-1, 0]):
+        with pytest.raises(ValueError, match="arrival_dram_cycle"):
+            replay_trace(DDR4, places, False, bad)

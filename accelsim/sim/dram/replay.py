@@ -34,6 +34,11 @@ def replay_trace(config, addresses, is_write, arrival_dram_cycle) -> dict:
     addresses = np.asarray(addresses, dtype=np.int64).reshape(-1)
     writes = np.broadcast_to(np.asarray(is_write, dtype=bool), addresses.shape)
     arrival = np.broadcast_to(np.asarray(arrival_dram_cycle, dtype=float), addresses.shape)
+    if arrival.size and not (np.isfinite(arrival).all() and arrival.min() >= 0):
+        raise ValueError("arrival_dram_cycle must be finite and >= 0")
+    # an open-loop driver offers the requests in trace order: one listed after a later cycle
+    # arrives when the one before it does
+    arrival = np.maximum.accumulate(arrival) if arrival.size else arrival
     # one model cycle = one DRAM cycle
     # Open page: writes stay in the write buffer across calls until it fills (a controller's
     # buffer does not drain at the end of each call); the flush after the last call times the
