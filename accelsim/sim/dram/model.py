@@ -20,16 +20,24 @@ The timing model (what is computed per batch)
    drain inside is timed phase by phase (a run of reads, a drained batch of writes, ...), each
    phase after the state the one before left, because reads are held while the buffer drains
    (DRAMsim3 controller.cc moves no read to the bank queues until the drain's writes are
-   queued); within such a phase each channel's bus takes the bursts as their data is ready
-   (a bank that finishes its part of the phase early starts its switch early, as DRAMsim3's
-   per-bank command queues do). Each phase is one set of numpy passes, so mixed calls cost
-   per phase: a burst-interleaved copy of 2^18 bursts took 7.3 s against 0.45 s timed in one
-   pass (2 shared cores); single-direction calls (every stream the simulator sends) take the
-   one pass as before. With `hold_writes` (the trace replay, open page) the buffer carries
+   queued); within a drained batch of writes each channel's bus takes the bursts as their
+   data is ready (a bank that finishes its part of the phase early starts its switch early,
+   as DRAMsim3's per-bank command queues do); a run of reads between drains is timed both in
+   issue order and in data-ready order on the bus and keeps whichever ends the run first
+   (DRAMsim3 serves its bank queues round robin, taking any bank with a ready command: a
+   work-conserving order that neither fixed order is; issue order lets a bank switching rows
+   hold the others' data, ready order can drift into runs of one bank group that pay
+   tCCD_L). Each phase is one or two sets of numpy passes, so mixed calls cost per phase: a
+   burst-interleaved copy of 2^18 bursts takes about 5 s against 0.45 s timed in one pass
+   (2 shared cores); single-direction calls (every stream the simulator sends) take the one
+   pass as before. With `hold_writes` (the trace replay, open page) the buffer carries
    over between calls: a channel's writes past its last full buffer stay held, untimed and
    uncounted, until later writes fill it, its bus idles with more than `idle_drain_writes`
    held, or `flush`; a call's reads never wait for them. Otherwise each call drains its own
-   remainder after its reads (one call = one self-contained job). Then FR-FCFS
+   remainder after its reads (one call = one self-contained job). Requests may carry their
+   own arrival cycles (`access(..., arrival_cycles=...)`, the trace replay's calls): no command
+   of a request goes before it arrives (its activate, or for a row hit its column command),
+   and FR-FCFS only reorders requests that were queued together (below). Then FR-FCFS
    within the request queue (`queue_depth` requests per channel, see `_first_ready_order`):
    in each queue window a bank serves its open row's requests first, then its other rows
    oldest first. Per bank, in that order: a burst is a row *hit* if the bank's open row is its
@@ -82,7 +90,7 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
 - A bank's precharge after a drain phase follows its last column command as the data bus
   placed it, not the bank timeline's earlier one; inside one phase (and between calls) the
   bank timeline still assumes its column commands tCCD_L apart. Against DRAMsim3 the
-  burst-interleaved copy is then -3.8 % (DDR4), +5.5 % (LPDDR4), -6.9 % (HBM2): DRAMsim3's
+  burst-interleaved copy is then -4.1 % (DDR4), +1.8 % (LPDDR4), -5.7 % (HBM2): DRAMsim3's
   phase lengths and bank interleaving come from its read queue, per-bank command queues (8,
   served round robin) and the driver's back-pressure, which this model does not follow
   (reports/validation/dram_parity.md).
@@ -100,7 +108,9 @@ Approximations (deliberate; the closed-form benchmark checks the aggregate behav
   the data bus. Overlapping calls (issued before the previous one finished) therefore cannot
   interleave: each call ends with its busiest bank's tail. Splitting a 6000-burst random batch
   into overlapping calls of 1000 bursts measured +1 % (DDR4), +5 % (LPDDR4), +9 % (HBM2) in
-  time; calls of 100 bursts +18 to +30 %. Streams are unaffected.
+  time; calls of 100 bursts +18 to +30 %. Streams are unaffected. The trace replay
+  (`accelsim.sim.dram.replay`) therefore times a group of requests that arrives while an
+  earlier one still waits in the queue in the same call as it.
 - Refresh windows are aligned across channels and ranks (DRAMsim3's RANK_LEVEL_SIMULTANEOUS
   policy, the one the exported configs use). A row conflict across a refresh boundary is still
   charged its own precharge (the refresh made it a miss): rare, and at most tRP.
@@ -696,7 +706,9 @@ class DramModel:
         issues a call's bursts in (None: as given).
 
         Each channel's requests are cut into windows of `queue_depth` consecutive requests (what
-        the queue holds together). Within a window, each bank serves first the requests to the
+        the queue holds together; with `head_column`, requests arriving over time, a window
+        also ends before a request that arrives after the window's oldest request was issued,
+        see `_queue_windows`). Within a window, each bank serves first the requests to the
         row it has open (a row hit goes ahead of an older conflict), then the other rows, oldest
         row first, each row's requests together; the bank's requests keep the window's slots of
         that bank, so the other banks' order and the channel's interleaving do not change. The
@@ -789,7 +801,19 @@ class DramModel:
         end = -np.inf
         for begin, stop in itertools.pairwise(bounds):
             phase = {key: value[begin:stop] for key, value in fields.items()}
-            h, m, k, phase_end = self._schedule_phase(phase, writes[begin:stop], now, True)
+            if writes[begin]:
+                h, m, k, phase_end = self._schedule_phase(phase, writes[begin:stop], now, True)
+            else:
+                # a run of reads: the data bus takes the order, of issue order and data-ready
+                # order, that ends the run first (see the module docstring)
+                before = self.snapshot()
+                ready = self._schedule_phase(phase, writes[begin:stop], now, True)
+                after_ready = self.snapshot()
+                self.restore(before)
+                h, m, k, phase_end = self._schedule_phase(phase, writes[begin:stop], now, False)
+                if ready[3] < phase_end:
+                    self.restore(after_ready)
+                    h, m, k, phase_end = ready
             hits, misses, conflicts, end = hits + h, misses + m, conflicts + k, max(end, phase_end)
         return hits, misses, conflicts, end
 
