@@ -162,6 +162,16 @@ def more_streams(config):
     two[0::2] = np.arange(n) * bb
     two[1::2] = (1 << 27) + np.arange(n) * bb
     yield "two read streams, interleaved", two, np.zeros(2 * n, bool), np.zeros(2 * n)
+    # requests arriving one by one (every request its own arrival cycle), as a core's trace
+    yield ("two read streams, one per 2 cycles", two[:n], np.zeros(n, bool),
+           np.floor(np.arange(n) * 2.0))
+    copy = np.empty(n, np.int64)
+    copy[0::2] = np.arange(n // 2) * bb
+    copy[1::2] = (1 << 28) + np.arange(n // 2) * bb
+    yield ("copy, one per 3 cycles", copy, np.tile([False, True], n // 2),
+           np.floor(np.arange(n) * 3.0))
+    yield ("random, 30 % writes, one per 4 cycles", rand, rng.random(n) < 0.3,
+           np.floor(np.arange(n) * 4.0))
     for read_kb, write_kb, pace, label in ((4, 1, 3.0, "4K + 1K tiles, sparse"),
                                            (4, 1, 0.5, "4K + 1K tiles, 2x overload"),
                                            (8, 32, 0.9, "8K read + 32K write tiles"),
