@@ -653,17 +653,23 @@ class DramModel:
         return row.size >= 2 and not ((self._open_row.max() <= row[0])
                                       and not (row[1:] < row[:-1]).any())
 
+    def _rows_by_bank(self, bank: np.ndarray, row: np.ndarray):
+        """Bursts grouped by bank (banks in order of first use, issue order inside): the
+        permutation, banks, rows, where each bank starts, and the row open before each."""
+        by_bank = _group_by_first_use(bank, self.config.total_banks)
+        bank_s, row_s = bank[by_bank], row[by_bank]
+        first_of_bank = _segment_starts(bank_s)
+        previous_row = np.empty(bank.size, dtype=np.int64)
+        previous_row[1:] = row_s[:-1]
+        previous_row[first_of_bank] = self._open_row[bank_s[first_of_bank]]
+        return by_bank, bank_s, row_s, first_of_bank, previous_row
+
     def _in_order_columns(self, n, now, writes, channel, rank, group, row, bank, arrival,
                           bus_by_ready) -> np.ndarray:
         """Column-command times (issue order) of the bursts served in arrival order, without
         refresh closings; changes no state."""
         c = self.config
-        by_bank = _group_by_first_use(bank, c.total_banks)
-        bank_s, row_s = bank[by_bank], row[by_bank]
-        first_of_bank = _segment_starts(bank_s)
-        previous_row = np.empty(n, dtype=np.int64)
-        previous_row[1:] = row_s[:-1]
-        previous_row[first_of_bank] = self._open_row[bank_s[first_of_bank]]
+        by_bank, bank_s, row_s, first_of_bank, previous_row = self._rows_by_bank(bank, row)
         timed = self._timeline(c, n, now, writes, channel, rank, group, by_bank, bank_s,
                                first_of_bank, previous_row == row_s, previous_row < 0,
                                np.zeros(n), {}, arrival[by_bank], bus_by_ready)
@@ -942,12 +948,7 @@ class DramModel:
                 a[order] for a in (channel, group, row, rank, bank, writes, arrival))
 
         # -- 1. row-buffer outcome per bank, in issue order --
-        by_bank = _group_by_first_use(bank, c.total_banks)
-        bank_s, row_s = bank[by_bank], row[by_bank]
-        first_of_bank = _segment_starts(bank_s)
-        previous_row = np.empty(n, dtype=np.int64)
-        previous_row[1:] = row_s[:-1]
-        previous_row[first_of_bank] = self._open_row[bank_s[first_of_bank]]
+        by_bank, bank_s, row_s, first_of_bank, previous_row = self._rows_by_bank(bank, row)
         if self._close_page:
             # every burst finds its bank closed (the previous column command precharged it)
             row_hit = np.zeros(n, dtype=bool)
