@@ -1197,7 +1197,7 @@ def test_first_ready_goes_only_among_requests_queued_together():
 
 
 def test_snapshot_and_restore_give_back_the_state():
-    model = ddr4_model()
+    model = DramModel(DDR4, ONE_TO_ONE_MHZ, track_last_start=True)
     rng = np.random.default_rng(3)
     first = rng.integers(0, 1 << 26, 300) // 64 * 64
     second = rng.integers(0, 1 << 26, 300) // 64 * 64
@@ -1238,3 +1238,12 @@ def test_the_replay_offers_requests_in_trace_order_and_refuses_bad_cycles():
     for bad in ([0, np.nan], [-1, 0]):
         with pytest.raises(ValueError, match="arrival_dram_cycle"):
             replay_trace(DDR4, places, False, bad)
+
+
+def test_last_start_is_when_the_latest_request_got_its_first_command():
+    # two reads to bank 0, rows 1 and 2, at cycle 0: the second's first command is the
+    # precharge of row 1 at tRAS (52), its activate at tRC (74)
+    model = DramModel(DDR4, ONE_TO_ONE_MHZ, track_last_start=True)
+    model.access(addresses(DDR4, dict(row=1), dict(row=2)), False, 0)
+    assert model.last_start_cycle == pytest.approx(TRC - TRP)
+    assert np.isnan(ddr4_model().last_start_cycle)          # not tracked unless asked

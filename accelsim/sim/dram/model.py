@@ -338,7 +338,8 @@ class DramModel:
     # command queues empty)
     idle_drain_writes = 8
 
-    def __init__(self, config: DramConfig, accel_clock_mhz: float, hold_writes: bool = False):
+    def __init__(self, config: DramConfig, accel_clock_mhz: float, hold_writes: bool = False,
+                 track_last_start: bool = False):
         if not isinstance(config, DramConfig):
             checks.fail("config", "a DramConfig", config)
         self.config = config
@@ -359,6 +360,9 @@ class DramModel:
         # controller's write buffer keeps them (DRAMsim3 drains at `write_buffer_depth`). Off,
         # every call drains its own remainder at its end (one call = one self-contained job).
         self.hold_writes = bool(hold_writes)
+        # `last_start_cycle` after each call (a driver that queues arrivals reads it; the
+        # simulator does not, and skips its passes)
+        self.track_last_start = bool(track_last_start)
         self.reset()
 
     # ---- state ----
@@ -389,7 +393,9 @@ class DramModel:
         self._held_since = -np.inf
         # the last call: the latest work-time cycle a request got its first command
         self._call_last_start = -np.inf
-        self.last_start_cycle = 0.0
+        # with track_last_start: the accelerator cycle the last call's latest request got its
+        # first command (precharge, activate, or a row hit's column command); NaN otherwise
+        self.last_start_cycle = math.nan
 
     def snapshot(self) -> dict:
         """A copy of the state (open rows, bank/rank/bus history, queues, held writes), for
@@ -590,9 +596,10 @@ class DramModel:
             end_work = max(end_work, chunk_end)
         if self.hold_writes and not drain and self._held_writes.size:
             self._held_since = now_real
-        started = (self._work_to_real(self._call_last_start)
-                   if math.isfinite(self._call_last_start) else now_real)
-        self.last_start_cycle = max(started, now_real) / self.dram_cycles_per_accel_cycle
+        if self.track_last_start:
+            started = (self._work_to_real(self._call_last_start)
+                       if math.isfinite(self._call_last_start) else now_real)
+            self.last_start_cycle = max(started, now_real) / self.dram_cycles_per_accel_cycle
         if bursts == 0:
             empty = DramBatch.empty(now_cycle)
             return empty if early is None else early + empty
@@ -986,6 +993,8 @@ class DramModel:
         n_misses = int(np.count_nonzero(row_closed | refresh_closed))
         n_conflicts = n - n_hits - n_misses
         self._commit(timed, n, writes, by_bank, bank_s, row_s, first_of_bank, bus_by_ready)
+        if not self.track_last_start:
+            return n_hits, n_misses, n_conflicts, float(timed["bus_end"].max())
         # when each request got its first command (precharge, activate, or a hit's column
         # command as the data bus placed it): the call's queue is empty after the latest
         by_channel = timed["by_channel"]

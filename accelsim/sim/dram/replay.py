@@ -47,7 +47,7 @@ def replay_trace(config, addresses, is_write, arrival_dram_cycle) -> dict:
     # that hold moved the HBM2 closed-page tiles from +13.1 % to +16.6 % against DRAMsim3
     # (reports/validation/dram_parity.md).
     model = DramModel(config, accel_clock_mhz=1000.0 / config.tck_ns,
-                      hold_writes=config.page_policy != "closed")
+                      hold_writes=config.page_policy != "closed", track_last_start=True)
     starts = np.flatnonzero(np.r_[True, arrival[1:] != arrival[:-1]])
     ends = np.r_[starts[1:], addresses.size]
     group_arrival = arrival[starts]
