@@ -56,7 +56,7 @@ _NONNEGATIVE_INT_FIELDS = (
 # Fields with a default: a "custom" config may leave them out.
 _OPTIONAL_FIELDS = _NONNEGATIVE_INT_FIELDS + (
     "tcwl_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth",
-    "page_policy",
+    "page_policy", "dual_command_bus",
 )
 PAGE_POLICIES = ("open", "closed")
 _POSITIVE_FLOAT_FIELDS = ("tck_ns",)
@@ -104,6 +104,7 @@ def _validate_values(values: Mapping) -> None:
     checks.integer("command_queue_depth", values["command_queue_depth"], minimum=1)
     checks.integer("write_buffer_depth", values["write_buffer_depth"], minimum=1)
     checks.one_of("page_policy", values["page_policy"], PAGE_POLICIES)
+    checks.boolean("dual_command_bus", values["dual_command_bus"])
     for name in _POSITIVE_FLOAT_FIELDS:
         checks.number(name, values[name], positive=True)
     for name in _NONNEGATIVE_FLOAT_FIELDS:
@@ -191,6 +192,9 @@ class DramConfig:
     command_queue_depth: int = 8
     write_buffer_depth: int = 32
     page_policy: str = "open"
+    # a row command and a column command may issue in the same clock (HBM's separate row and
+    # column buses); used by the command-level controller (accelsim.sim.dram.controller)
+    dual_command_bus: bool = False
     # Excluded from the hash so configs stay usable as dict keys; a plain dict so they pickle.
     sources: Mapping[str, str] = field(default_factory=dict, hash=False)
 

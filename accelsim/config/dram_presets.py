@@ -73,6 +73,7 @@ _MAPPING_SOURCE = "accelsim default: bank group interleaved per burst (see dram_
 # The controller in front of every preset's channels (DRAMsim3's configs all use these).
 _CONTROLLER_VALUES = {
     "queue_depth": 32, "command_queue_depth": 8, "write_buffer_depth": 32, "page_policy": "open",
+    "dual_command_bus": False,
 }
 _CONTROLLER_SOURCES = {
     "queue_depth": "DRAMsim3 configs/*.ini trans_queue_size = 32 (per channel)",
@@ -83,6 +84,7 @@ _CONTROLLER_SOURCES = {
         "DRAMsim3 src/controller.cc: a write buffer of trans_queue_size, drained whole when full"
     ),
     "page_policy": "DRAMsim3 configs/*.ini row_buf_policy = OPEN_PAGE",
+    "dual_command_bus": "JEDEC: DDR4 and LPDDR4 have one command bus per channel",
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -297,6 +299,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "background_power_mw": 81.6,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
             **_CONTROLLER_VALUES,
+            "dual_command_bus": True,
         },
         "sources": {
             "channels": f"{_DRAMSIM3_HBM2} channels = 8 (one stack, legacy 128-bit channels)",
@@ -351,6 +354,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             ),
             "address_mapping": _MAPPING_SOURCE,
             **_CONTROLLER_SOURCES,
+            "dual_command_bus": (
+                "JEDEC JESD235 (HBM): separate row and column command buses, so a row and a "
+                "column command can issue in one clock (DRAMsim3 hbm_dual_cmd, on for HBM)"
+            ),
         },
     },
 }

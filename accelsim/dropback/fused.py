@@ -14,23 +14,17 @@ a little bookkeeping:
 
 Only float32 subtraction, absolute value, comparisons and copies: the same bits as the torch
 path, which `tests/test_dropback_fused.py` checks step by step over many steps and against
-a full sort. The source is compiled once with the system C compiler (no -ffast-math; with
--march=native, so the cached library's name carries the CPU's flags) into ACCELSIM_CACHE or
-~/.cache/accelsim; without a compiler, or on any failure, `library()` returns None and
-DropBack keeps the torch path.
+a full sort. The source is compiled once by `accelsim.native` with the system C compiler (no
+-ffast-math; with -march=native, so the cached library's name carries the CPU's flags); without
+a compiler, or on any failure, `library()` returns None and DropBack keeps the torch path.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
 import struct
-import subprocess
-import tempfile
-from pathlib import Path
+
+from accelsim import native
 
 _SOURCE = r"""
 #include <math.h>
@@ -205,50 +199,13 @@ BLOCK = 64  # elements per block maximum (the C source's BLOCK)
 NEED_FULL_RANKING = 1  # select_and_reset: a NaN among the previous scores
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("ACCELSIM_CACHE") or Path.home() / ".cache" / "accelsim"
-    return Path(root) / "fused"
-
-
-def _cpu_token() -> str:
-    try:
-        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), "")
-    except OSError:
-        flags = ""
-    return platform.machine() + flags
-
-
-def _compile(target: Path) -> bool:
-    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
-    if compiler is None:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as work:
-        source = Path(work) / "fused.c"
-        source.write_text(_SOURCE)
-        built = Path(work) / target.name
-        result = subprocess.run([compiler, *_FLAGS, "-o", str(built), str(source), "-lm"],
-                                capture_output=True, timeout=120, check=False)
-        if result.returncode != 0:
-            return False
-        os.replace(built, target)  # atomic: a concurrent process sees all of it or none
-    return True
-
-
 def library():
     """The compiled loops (ctypes.CDLL), or None where they cannot be built."""
     if _cached:
         return _cached[0]
-    lib = None
-    digest = hashlib.sha256("|".join([_SOURCE, *_FLAGS, _cpu_token()]).encode()).hexdigest()
-    target = _cache_dir() / f"dropback-fused-{digest[:16]}.so"
-    try:
-        if target.exists() or _compile(target):
-            lib = ctypes.CDLL(str(target))
-            _declare(lib)
-    except (OSError, subprocess.SubprocessError):
-        lib = None
+    lib = native.load("dropback-fused", _SOURCE, _FLAGS)
+    if lib is not None:
+        _declare(lib)
     _cached.append(lib)
     return lib
 

@@ -1,0 +1,544 @@
+/* accelsim's command-level DRAM controller: one DRAM clock at a time, one channel at a time.
+ *
+ * What it models (per channel; the channels share nothing):
+ *   - a read queue and a write buffer of transactions, filled in arrival order (a full one
+ *     holds back the channel's later requests); a write to an address with a write pending is
+ *     merged into it, a read of such an address is answered from the buffer, reads of an
+ *     address already being read share the one read;
+ *   - per-bank command queues; one transaction moves from the read queue (or, while the
+ *     write buffer drains, from the write buffer) to its bank's queue per clock when there is
+ *     room; the write buffer drains when it is full, or holds more than 8 writes while every
+ *     bank queue is empty, or at the end of the requests;
+ *   - one command per clock on the command bus (HBM: a second one of the other kind, row or
+ *     column, in the same clock), the bank queues served round robin, each taking its first
+ *     ready command: FR-FCFS per bank (a later row hit issues before an earlier request's
+ *     precharge; a precharge only for the bank's oldest request, and only when no queued
+ *     request hits the open row or 4 hits were served since the activate);
+ *   - every timing rule between commands as JEDEC states it (tRCD, tRP, tRAS, tRC, tRTP, tWR,
+ *     tCCD_S/L, tRRD_S/L, tFAW, tWTR_S/L, read-to-write turnaround, tRTRS between ranks),
+ *     all-bank refresh every tREFI (open banks precharged first, the rank's queues held);
+ *   - open page, or strict closed page (every column command auto-precharges).
+ * The scheduling policy follows the one DRAMsim3 (github umd-memsys/DRAMsim3) describes and
+ * implements, so that accelsim's figures can be checked against it cycle for cycle
+ * (reports/validation/dram_parity.md); the code is accelsim's own.
+ *
+ * Interface: ctl_new(params) -> state; ctl_run(state, ...) times one batch of requests given
+ * per channel in arrival order and runs each channel until they are all served (state carries
+ * over to the next batch: open rows, timing, refresh, clock); ctl_free(state).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* parameter vector, in this order (accelsim/sim/dram/controller.py PARAMETERS) */
+enum {
+    P_CHANNELS, P_RANKS, P_BANKGROUPS, P_BANKS_PER_GROUP, P_BURST, P_CL, P_CWL, P_TRCD, P_TRP,
+    P_TRAS, P_TCCD_S, P_TCCD_L, P_TRRD_S, P_TRRD_L, P_TFAW, P_TREFI, P_TRFC, P_TWTR_S,
+    P_TWTR_L, P_TWR, P_TRTP, P_TRTRS, P_QUEUE_DEPTH, P_CMD_QUEUE_DEPTH, P_WRITE_BUFFER_DEPTH,
+    P_CLOSED_PAGE, P_DUAL_COMMAND, P_COUNT
+};
+
+/* counters per channel, in this order (controller.py COUNTERS) */
+enum {
+    S_READS, S_WRITES, S_ROW_HITS, S_ACTIVATES, S_PRECHARGES, S_REFRESHES, S_FORWARDED,
+    S_MERGED, S_COUNT
+};
+
+/* what a bank's next command of each kind waits for */
+enum { T_ACT, T_RD, T_WR, T_PRE, T_REF, T_KINDS };
+/* commands */
+enum { C_NONE = -1, C_ACT, C_RD, C_WR, C_RDA, C_WRA, C_PRE, C_REF, C_KINDS };
+/* where a bank sits relative to the one a command went to */
+enum { R_SAME, R_GROUP, R_RANK, R_OTHER, R_KINDS };
+
+typedef struct { int64_t bank, row, column, key, request; int is_write; } entry_t;
+typedef struct { int64_t open_row, hits, ready[T_KINDS]; } bank_t;
+typedef struct { int64_t key, reads_head, writes; } slot_t;   /* key < 0: empty */
+
+typedef struct {
+    int64_t clk, round_robin, draining, refresh_rank, next_refresh;
+    bank_t *banks;
+    entry_t *queue;          /* banks x cmd_queue_depth */
+    int64_t *queue_length;
+    entry_t *reads, *writes; /* transaction queues */
+    int64_t read_count, write_count;
+    int64_t *refresh_due;    /* per rank */
+    int64_t *activates;      /* per rank: the last 4 activate times, a ring */
+    int64_t *activate_next;
+    slot_t *pending;         /* open addressing, power-of-two size */
+    int64_t pending_mask;
+    int64_t counters[S_COUNT];
+} channel_t;
+
+typedef struct {
+    int64_t p[P_COUNT];
+    int64_t banks_per_rank, banks, read_delay, write_delay;
+    int64_t delay[C_KINDS][R_KINDS][T_KINDS];  /* -1: no rule */
+    channel_t *channels;
+} state_t;
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static void set_rule(state_t *s, int command, int relation, int kind, int64_t cycles) {
+    s->delay[command][relation][kind] = cycles;
+}
+
+/* The timing rules: after `command` at clock t, a bank in `relation` to it may take a command
+ * of `kind` at t + delay. JEDEC JESD79-4 / JESD209-4 / JESD235 constraints, AL = 0. */
+static void build_rules(state_t *s) {
+    const int64_t *p = s->p;
+    int64_t burst = p[P_BURST];
+    int single_group = p[P_BANKGROUPS] == 1;
+    int64_t ccd_l = single_group ? p[P_TCCD_S] : p[P_TCCD_L];
+    int64_t wtr_l = single_group ? p[P_TWTR_S] : p[P_TWTR_L];
+    int64_t rrd_l = single_group ? p[P_TRRD_S] : p[P_TRRD_L];
+    int64_t rd_rd_l = max64(burst, ccd_l), rd_rd_s = max64(burst, p[P_TCCD_S]);
+    int64_t rd_rd_o = burst + p[P_TRTRS];
+    /* read data must leave the bus before write data enters it */
+    int64_t rd_wr = p[P_CL] + burst - p[P_CWL] + p[P_TRTRS];
+    int64_t rd_wr_o = s->read_delay + burst + p[P_TRTRS] - s->write_delay;
+    int64_t wr_rd_l = s->write_delay + wtr_l, wr_rd_s = s->write_delay + p[P_TWTR_S];
+    int64_t wr_rd_o = s->write_delay + burst + p[P_TRTRS] - s->read_delay;
+    int64_t wr_pre = p[P_CWL] + burst + p[P_TWR];
+    int64_t trc = p[P_TRAS] + p[P_TRP];
+    for (int c = 0; c < C_KINDS; c++)
+        for (int r = 0; r < R_KINDS; r++)
+            for (int k = 0; k < T_KINDS; k++) s->delay[c][r][k] = -1;
+    for (int pre = 0; pre < 2; pre++) {
+        int rd = pre ? C_RDA : C_RD, wr = pre ? C_WRA : C_WR;
+        set_rule(s, rd, R_SAME, T_RD, rd_rd_l);
+        set_rule(s, rd, R_SAME, T_WR, rd_wr);
+        set_rule(s, rd, R_GROUP, T_RD, rd_rd_l);
+        set_rule(s, rd, R_GROUP, T_WR, rd_wr);
+        set_rule(s, rd, R_RANK, T_RD, rd_rd_s);
+        set_rule(s, rd, R_RANK, T_WR, rd_wr);
+        set_rule(s, rd, R_OTHER, T_RD, rd_rd_o);
+        set_rule(s, rd, R_OTHER, T_WR, rd_wr_o);
+        set_rule(s, wr, R_SAME, T_RD, wr_rd_l);
+        set_rule(s, wr, R_SAME, T_WR, rd_rd_l);
+        set_rule(s, wr, R_GROUP, T_RD, wr_rd_l);
+        set_rule(s, wr, R_GROUP, T_WR, rd_rd_l);
+        set_rule(s, wr, R_RANK, T_RD, wr_rd_s);
+        set_rule(s, wr, R_RANK, T_WR, rd_rd_s);
+        set_rule(s, wr, R_OTHER, T_RD, wr_rd_o);
+        set_rule(s, wr, R_OTHER, T_WR, burst);
+    }
+    set_rule(s, C_RD, R_SAME, T_PRE, p[P_TRTP]);
+    set_rule(s, C_WR, R_SAME, T_PRE, wr_pre);
+    /* auto-precharge: the bank's next activate after the implied precharge and tRP */
+    set_rule(s, C_RDA, R_SAME, T_RD, -1);
+    set_rule(s, C_RDA, R_SAME, T_WR, -1);
+    set_rule(s, C_RDA, R_SAME, T_ACT, burst + p[P_TRTP] + p[P_TRP]);
+    set_rule(s, C_RDA, R_SAME, T_REF, p[P_TRTP] + p[P_TRP]);
+    set_rule(s, C_WRA, R_SAME, T_RD, -1);
+    set_rule(s, C_WRA, R_SAME, T_WR, -1);
+    set_rule(s, C_WRA, R_SAME, T_ACT, wr_pre + p[P_TRP]);
+    set_rule(s, C_WRA, R_SAME, T_REF, wr_pre + p[P_TRP]);
+    set_rule(s, C_ACT, R_SAME, T_ACT, trc);
+    set_rule(s, C_ACT, R_SAME, T_RD, p[P_TRCD]);
+    set_rule(s, C_ACT, R_SAME, T_WR, p[P_TRCD]);
+    set_rule(s, C_ACT, R_SAME, T_PRE, p[P_TRAS]);
+    set_rule(s, C_ACT, R_GROUP, T_ACT, rrd_l);
+    set_rule(s, C_ACT, R_RANK, T_ACT, p[P_TRRD_S]);
+    set_rule(s, C_PRE, R_SAME, T_ACT, p[P_TRP]);
+    set_rule(s, C_PRE, R_SAME, T_REF, p[P_TRP]);
+    /* refresh is a rank command: every bank of the rank is R_SAME */
+    set_rule(s, C_REF, R_SAME, T_ACT, p[P_TRFC]);
+    set_rule(s, C_REF, R_SAME, T_REF, p[P_TRFC]);
+}
+
+static int64_t pending_size(const int64_t *p) {
+    int64_t need = 4 * (p[P_QUEUE_DEPTH] + p[P_WRITE_BUFFER_DEPTH] +
+                        p[P_RANKS] * p[P_BANKGROUPS] * p[P_BANKS_PER_GROUP] * p[P_CMD_QUEUE_DEPTH]);
+    int64_t size = 64;
+    while (size < need) size *= 2;
+    return size;
+}
+
+int64_t ctl_parameter_count(void) { return P_COUNT; }
+int64_t ctl_counter_count(void) { return S_COUNT; }
+
+void ctl_free(void *handle) {
+    state_t *s = handle;
+    if (!s) return;
+    if (s->channels) {
+        for (int64_t c = 0; c < s->p[P_CHANNELS]; c++) {
+            channel_t *ch = &s->channels[c];
+            free(ch->banks); free(ch->queue); free(ch->queue_length); free(ch->reads);
+            free(ch->writes); free(ch->refresh_due); free(ch->activates);
+            free(ch->activate_next); free(ch->pending);
+        }
+        free(s->channels);
+    }
+    free(s);
+}
+
+void *ctl_new(const int64_t *parameters) {
+    state_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    memcpy(s->p, parameters, sizeof s->p);
+    int64_t *p = s->p;
+    s->banks_per_rank = p[P_BANKGROUPS] * p[P_BANKS_PER_GROUP];
+    s->banks = p[P_RANKS] * s->banks_per_rank;
+    s->read_delay = p[P_CL] + p[P_BURST];
+    s->write_delay = p[P_CWL] + p[P_BURST];
+    build_rules(s);
+    s->channels = calloc((size_t)p[P_CHANNELS], sizeof *s->channels);
+    if (!s->channels) { ctl_free(s); return NULL; }
+    int64_t slots = pending_size(p);
+    for (int64_t c = 0; c < p[P_CHANNELS]; c++) {
+        channel_t *ch = &s->channels[c];
+        ch->banks = calloc((size_t)s->banks, sizeof *ch->banks);
+        ch->queue = calloc((size_t)(s->banks * p[P_CMD_QUEUE_DEPTH]), sizeof *ch->queue);
+        ch->queue_length = calloc((size_t)s->banks, sizeof *ch->queue_length);
+        ch->reads = calloc((size_t)p[P_QUEUE_DEPTH], sizeof *ch->reads);
+        ch->writes = calloc((size_t)p[P_WRITE_BUFFER_DEPTH], sizeof *ch->writes);
+        ch->refresh_due = calloc((size_t)p[P_RANKS], sizeof *ch->refresh_due);
+        ch->activates = calloc((size_t)(4 * p[P_RANKS]), sizeof *ch->activates);
+        ch->activate_next = calloc((size_t)p[P_RANKS], sizeof *ch->activate_next);
+        ch->pending = calloc((size_t)slots, sizeof *ch->pending);
+        if (!ch->banks || !ch->queue || !ch->queue_length || !ch->reads || !ch->writes ||
+            !ch->refresh_due || !ch->activates || !ch->activate_next || !ch->pending) {
+            ctl_free(s);
+            return NULL;
+        }
+        for (int64_t b = 0; b < s->banks; b++) ch->banks[b].open_row = -1;
+        for (int64_t i = 0; i < 4 * p[P_RANKS]; i++) ch->activates[i] = INT64_MIN / 2;
+        for (int64_t i = 0; i < slots; i++) ch->pending[i].key = -1;
+        ch->pending_mask = slots - 1;
+        ch->refresh_rank = -1;
+        ch->next_refresh = p[P_TREFI];
+        ch->round_robin = s->banks - 1;   /* the first search starts at bank queue 0 */
+    }
+    return s;
+}
+
+/* ---- pending addresses: reads waiting for data, writes waiting in the buffer ---- */
+
+static slot_t *pending_find(channel_t *ch, int64_t key) {
+    int64_t i = (int64_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> 20) & ch->pending_mask;
+    while (ch->pending[i].key >= 0 && ch->pending[i].key != key) i = (i + 1) & ch->pending_mask;
+    return &ch->pending[i];
+}
+
+static slot_t *pending_get(channel_t *ch, int64_t key) {
+    slot_t *slot = pending_find(ch, key);
+    if (slot->key < 0) { slot->key = key; slot->reads_head = -1; slot->writes = 0; }
+    return slot;
+}
+
+/* remove an entry that has neither reads nor writes (backward-shift deletion) */
+static void pending_drop(channel_t *ch, slot_t *slot) {
+    if (slot->reads_head >= 0 || slot->writes > 0) return;
+    int64_t mask = ch->pending_mask, hole = slot - ch->pending, i = hole;
+    for (;;) {
+        i = (i + 1) & mask;
+        if (ch->pending[i].key < 0) break;
+        int64_t home = (int64_t)(((uint64_t)ch->pending[i].key * 0x9E3779B97F4A7C15ull) >> 20)
+                       & mask;
+        /* move i into the hole unless its home lies cyclically in (hole, i] */
+        int stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!stays) { ch->pending[hole] = ch->pending[i]; hole = i; }
+    }
+    ch->pending[hole].key = -1;
+}
+
+/* ---- banks ---- */
+
+static int faw_ok(const state_t *s, const channel_t *ch, int64_t rank) {
+    /* at most 4 activates per rank in any tFAW: the 4th most recent one is tFAW ago */
+    int64_t oldest = ch->activates[4 * rank + ch->activate_next[rank]];
+    return ch->clk >= oldest + s->p[P_TFAW];
+}
+
+/* the command a queued request needs next at this clock, or C_NONE if it must wait */
+static int ready_command(const state_t *s, const channel_t *ch, int64_t bank,
+                         const entry_t *e) {
+    const bank_t *b = &ch->banks[bank];
+    if (b->open_row < 0) {
+        if (ch->clk >= b->ready[T_ACT] && faw_ok(s, ch, bank / s->banks_per_rank)) return C_ACT;
+        return C_NONE;
+    }
+    if (b->open_row == e->row) {
+        if (ch->clk < b->ready[e->is_write ? T_WR : T_RD]) return C_NONE;
+        if (s->p[P_CLOSED_PAGE]) return e->is_write ? C_WRA : C_RDA;
+        return e->is_write ? C_WR : C_RD;
+    }
+    return ch->clk >= b->ready[T_PRE] ? C_PRE : C_NONE;
+}
+
+static void apply_rules(state_t *s, channel_t *ch, int command, int64_t bank) {
+    int64_t group_size = s->p[P_BANKS_PER_GROUP];
+    int64_t rank = bank / s->banks_per_rank, group = bank / group_size;
+    for (int64_t other = 0; other < s->banks; other++) {
+        int relation;
+        if (command == C_REF) {
+            if (other / s->banks_per_rank != rank) continue;
+            relation = R_SAME;
+        } else if (other == bank) relation = R_SAME;
+        else if (other / group_size == group) relation = R_GROUP;
+        else if (other / s->banks_per_rank == rank) relation = R_RANK;
+        else relation = R_OTHER;
+        const int64_t *rule = s->delay[command][relation];
+        bank_t *b = &ch->banks[other];
+        for (int k = 0; k < T_KINDS; k++)
+            if (rule[k] >= 0) b->ready[k] = max64(b->ready[k], ch->clk + rule[k]);
+    }
+}
+
+/* issue `command` for bank `bank`; `slot` is the queue position of a column command's request */
+typedef struct { double *done; int64_t *next_read; } run_t;
+
+static void issue(state_t *s, channel_t *ch, int command, int64_t bank, int64_t slot,
+                  const run_t *run) {
+    bank_t *b = &ch->banks[bank];
+    int64_t depth = s->p[P_CMD_QUEUE_DEPTH];
+    if (command == C_ACT) {
+        entry_t *e = &ch->queue[bank * depth + slot];
+        int64_t rank = bank / s->banks_per_rank;
+        ch->activates[4 * rank + ch->activate_next[rank]] = ch->clk;
+        ch->activate_next[rank] = (ch->activate_next[rank] + 1) & 3;
+        b->open_row = e->row;
+        b->hits = 0;
+        ch->counters[S_ACTIVATES]++;
+    } else if (command == C_PRE) {
+        b->open_row = -1;
+        ch->counters[S_PRECHARGES]++;
+    } else if (command == C_REF) {
+        ch->counters[S_REFRESHES]++;
+    } else {
+        entry_t *e = &ch->queue[bank * depth + slot];
+        if (b->hits > 0) ch->counters[S_ROW_HITS]++;
+        b->hits++;
+        slot_t *pending = pending_get(ch, e->key);
+        if (e->is_write) {
+            run->done[e->request] = (double)(ch->clk + s->write_delay);
+            ch->counters[S_WRITES]++;
+            pending->writes--;
+        } else {
+            /* every read of this address waiting for data gets it */
+            for (int64_t r = pending->reads_head; r >= 0; r = run->next_read[r])
+                run->done[r] = (double)(ch->clk + s->read_delay);
+            pending->reads_head = -1;
+            ch->counters[S_READS]++;
+        }
+        pending_drop(ch, pending);
+        if (command == C_RDA || command == C_WRA) {
+            b->open_row = -1;
+            ch->counters[S_PRECHARGES]++;
+        }
+        memmove(e, e + 1, (size_t)(ch->queue_length[bank] - slot - 1) * sizeof *e);
+        ch->queue_length[bank]--;
+    }
+    apply_rules(s, ch, command, bank);
+}
+
+/* the first command a bank queue can issue now (FR-FCFS within the queue) */
+static int first_ready(const state_t *s, const channel_t *ch, int64_t bank, int64_t *slot) {
+    int64_t depth = s->p[P_CMD_QUEUE_DEPTH], length = ch->queue_length[bank];
+    const entry_t *queue = &ch->queue[bank * depth];
+    const bank_t *b = &ch->banks[bank];
+    for (int64_t i = 0; i < length; i++) {
+        int command = ready_command(s, ch, bank, &queue[i]);
+        if (command == C_NONE) continue;
+        if (command == C_PRE) {
+            /* only for the oldest request, and not while the open row still has queued hits
+             * (up to 4 served since the activate) */
+            if (i > 0) continue;
+            if (b->hits < 4) {
+                int hit = 0;
+                for (int64_t j = 1; j < length && !hit; j++) hit = queue[j].row == b->open_row;
+                if (hit) continue;
+            }
+        } else if (command == C_WR || command == C_WRA) {
+            /* a write does not pass an older read of the same column */
+            int older_read = 0;
+            for (int64_t j = 0; j < i && !older_read; j++)
+                older_read = !queue[j].is_write && queue[j].row == queue[i].row &&
+                             queue[j].column == queue[i].column;
+            if (older_read) continue;
+        }
+        *slot = i;
+        return command;
+    }
+    return C_NONE;
+}
+
+static int command_queues_empty(const state_t *s, const channel_t *ch) {
+    for (int64_t b = 0; b < s->banks; b++)
+        if (ch->queue_length[b]) return 0;
+    return 1;
+}
+
+/* the refresh's next command (a precharge of an open bank, then the refresh), or C_NONE */
+static int refresh_command(const state_t *s, const channel_t *ch, int64_t *bank) {
+    int64_t rank = ch->refresh_rank, first = rank * s->banks_per_rank;
+    int all_ready = 1;
+    for (int64_t b = first; b < first + s->banks_per_rank; b++) {
+        const bank_t *state = &ch->banks[b];
+        if (state->open_row >= 0) {
+            if (ch->clk >= state->ready[T_PRE]) { *bank = b; return C_PRE; }
+            all_ready = 0;
+        } else if (ch->clk < state->ready[T_REF]) {
+            all_ready = 0;
+        }
+    }
+    if (!all_ready) return C_NONE;
+    *bank = first;
+    return C_REF;
+}
+
+/* round robin over the bank queues, from the one after the last searched */
+static int next_command(state_t *s, channel_t *ch, int64_t *bank, int64_t *slot) {
+    for (int64_t i = 0; i < s->banks; i++) {
+        ch->round_robin = ch->round_robin + 1 == s->banks ? 0 : ch->round_robin + 1;
+        int64_t b = ch->round_robin;
+        if (ch->refresh_rank >= 0 && b / s->banks_per_rank == ch->refresh_rank) continue;
+        if (!ch->queue_length[b]) continue;
+        int command = first_ready(s, ch, b, slot);
+        if (command != C_NONE) { *bank = b; return command; }
+    }
+    return C_NONE;
+}
+
+static int is_column(int command) {
+    return command == C_RD || command == C_WR || command == C_RDA || command == C_WRA;
+}
+
+static void tick(state_t *s, channel_t *ch, const run_t *run) {
+    int64_t ranks = s->p[P_RANKS];
+    if (ch->refresh_rank < 0)
+        for (int64_t r = 0; r < ranks; r++)
+            if (ch->refresh_due[r]) { ch->refresh_rank = r; break; }
+    int64_t bank = 0, slot = 0;
+    int command = C_NONE;
+    if (ch->refresh_rank >= 0) {
+        command = refresh_command(s, ch, &bank);
+        if (command == C_REF) {
+            ch->refresh_due[ch->refresh_rank] = 0;
+            ch->refresh_rank = -1;
+        }
+    }
+    if (command == C_NONE) command = next_command(s, ch, &bank, &slot);
+    if (command != C_NONE) {
+        issue(s, ch, command, bank, slot, run);
+        if (s->p[P_DUAL_COMMAND] && command != C_REF) {
+            /* HBM: a row command and a column command may share a clock */
+            int64_t bank2 = 0, slot2 = 0;
+            int second = next_command(s, ch, &bank2, &slot2);
+            if (second != C_NONE && is_column(second) != is_column(command))
+                issue(s, ch, second, bank2, slot2, run);
+        }
+    }
+    /* one transaction moves to its bank's queue */
+    if (ch->draining == 0 && (ch->write_count >= s->p[P_WRITE_BUFFER_DEPTH] ||
+                              (ch->write_count > 8 && command_queues_empty(s, ch))))
+        ch->draining = ch->write_count;
+    int from_writes = ch->draining > 0;
+    entry_t *source = from_writes ? ch->writes : ch->reads;
+    int64_t *count = from_writes ? &ch->write_count : &ch->read_count;
+    int64_t depth = s->p[P_CMD_QUEUE_DEPTH];
+    for (int64_t i = 0; i < *count; i++) {
+        entry_t *e = &source[i];
+        if (ch->queue_length[e->bank] >= depth) continue;
+        if (from_writes) {
+            /* an older read of this address goes first: stop draining */
+            if (pending_find(ch, e->key)->reads_head >= 0) { ch->draining = 0; break; }
+            ch->draining--;
+        }
+        ch->queue[e->bank * depth + ch->queue_length[e->bank]++] = *e;
+        memmove(e, e + 1, (size_t)(*count - i - 1) * sizeof *e);
+        (*count)--;
+        break;
+    }
+}
+
+/* a request enters the controller, or 0 if its queue is full */
+static int offer(state_t *s, channel_t *ch, const run_t *run, int64_t request, int64_t bank,
+                 int64_t row, int64_t column, int64_t key, int is_write) {
+    if (is_write ? ch->write_count >= s->p[P_WRITE_BUFFER_DEPTH]
+                 : ch->read_count >= s->p[P_QUEUE_DEPTH])
+        return 0;
+    slot_t *pending = pending_get(ch, key);
+    entry_t e = {bank, row, column, key, request, is_write};
+    if (is_write) {
+        if (pending->writes > 0) {
+            /* merged into the write already buffered for this address */
+            run->done[request] = (double)ch->clk;
+            ch->counters[S_MERGED]++;
+        } else {
+            pending->writes = 1;
+            ch->writes[ch->write_count++] = e;
+        }
+    } else if (pending->writes > 0) {
+        /* answered from the write buffer */
+        run->done[request] = (double)(ch->clk + 1);
+        ch->counters[S_FORWARDED]++;
+    } else {
+        int first = pending->reads_head < 0;
+        run->next_read[request] = pending->reads_head;
+        pending->reads_head = request;
+        if (first) ch->reads[ch->read_count++] = e;
+    }
+    pending_drop(ch, pending);
+    return 1;
+}
+
+static int channel_busy(const state_t *s, const channel_t *ch) {
+    if (ch->read_count || ch->write_count || ch->refresh_rank >= 0) return 1;
+    for (int64_t r = 0; r < s->p[P_RANKS]; r++)
+        if (ch->refresh_due[r]) return 1;
+    return !command_queues_empty(s, ch);
+}
+
+/* Time one batch. The requests of channel c are order[offsets[c] .. offsets[c+1]), in
+ * arrival order; per request: bank (within the channel: rank, group, bank flattened), row,
+ * column, key (the burst's address: equal keys are the same data), is_write, arrival clock.
+ * Fills done[request] (the clock its data has left the bus; a merged write: its arrival);
+ * next_read is scratch (one per request). counters gets each channel's running totals.
+ * Returns 0, or -1 if a channel ran past max_clock. */
+int64_t ctl_run(void *handle, const int64_t *order, const int64_t *offsets,
+                const int64_t *bank, const int64_t *row, const int64_t *column,
+                const int64_t *key, const uint8_t *is_write, const int64_t *arrival,
+                double *done, int64_t *next_read, int64_t *counters, int64_t max_clock) {
+    state_t *s = handle;
+    run_t run = {done, next_read};
+    int64_t status = 0;
+    for (int64_t c = 0; c < s->p[P_CHANNELS]; c++) {
+        channel_t *ch = &s->channels[c];
+        int64_t head = offsets[c], end = offsets[c + 1];
+        while (head < end || channel_busy(s, ch)) {
+            if (ch->clk > max_clock) { status = -1; break; }
+            if (ch->clk >= ch->next_refresh) {
+                for (int64_t r = 0; r < s->p[P_RANKS]; r++) ch->refresh_due[r] = 1;
+                ch->next_refresh += s->p[P_TREFI];
+            }
+            while (head < end && arrival[order[head]] <= ch->clk) {
+                int64_t x = order[head];
+                if (!offer(s, ch, &run, x, bank[x], row[x], column[x], key[x], is_write[x]))
+                    break;
+                head++;
+            }
+            if (!channel_busy(s, ch)) {
+                if (head == end) break;
+                /* idle: on to the next arrival, stopping at a refresh */
+                int64_t next = arrival[order[head]];
+                ch->clk = next < ch->next_refresh ? next : ch->next_refresh;
+                continue;
+            }
+            if (head == end && ch->draining == 0 && ch->write_count > 0 &&
+                ch->read_count == 0 && command_queues_empty(s, ch))
+                ch->draining = ch->write_count;   /* nothing else to do: drain the rest */
+            tick(s, ch, &run);
+            ch->clk++;
+        }
+        memcpy(&counters[c * S_COUNT], ch->counters, sizeof ch->counters);
+    }
+    return status;
+}
+
+/* the channels' clocks (the next clock each would simulate) */
+void ctl_clocks(void *handle, int64_t *clocks) {
+    state_t *s = handle;
+    for (int64_t c = 0; c < s->p[P_CHANNELS]; c++) clocks[c] = s->channels[c].clk;
+}

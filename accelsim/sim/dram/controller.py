@@ -1,0 +1,181 @@
+"""The command-level DRAM controller: every command on every clock, in C (controller.c).
+
+`CommandController(config)` keeps one controller per channel (read queue, write buffer,
+per-bank command queues, open rows, timing, refresh; what it models is in controller.c's
+header) and times batches of requests: `run(addresses, is_write, arrival_dram_cycle)` offers
+each request at its arrival clock (in the order given; a full queue holds the channel's later
+requests back) and runs every channel until the batch is served. State carries over to the
+next batch. Where `accelsim.sim.dram.model.DramModel` times a call in bulk (numpy passes, one
+per scheduling phase), this one steps the clock: slower per burst (about 0.1-0.3 us per DRAM
+clock of a busy channel), exact to its policy, and it holds on any request pattern
+(reports/validation/dram_parity.md compares both with DRAMsim3).
+
+Needs a C compiler (CC, cc or gcc) the first time; `available()` says whether it built.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from accelsim import native
+
+__all__ = ["PARAMETERS", "COUNTERS", "CommandController", "ControllerResult", "available"]
+
+# The C side's parameter vector and counters, in its order (enum P_* / S_* in controller.c).
+PARAMETERS = (
+    "channels", "ranks", "bank_groups", "banks_per_group", "burst_cycles", "tcl_cycles",
+    "tcwl_cycles", "trcd_cycles", "trp_cycles", "tras_cycles", "tccd_s_cycles",
+    "tccd_l_cycles", "trrd_s_cycles", "trrd_l_cycles", "tfaw_cycles", "trefi_cycles",
+    "trfc_cycles", "twtr_s_cycles", "twtr_l_cycles", "twr_cycles", "trtp_cycles",
+    "trtrs_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth", "closed_page",
+    "dual_command_bus",
+)
+COUNTERS = ("reads", "writes", "row_hits", "activates", "precharges", "refreshes",
+            "forwarded_reads", "merged_writes")
+_FLAGS = ("-O2", "-shared", "-fPIC")
+# a channel that has not finished by this clock is stuck (a bug, or a config that cannot
+# serve a request): stop rather than spin
+_MAX_CLOCK = 1 << 60
+
+
+def _library():
+    source = resources.files("accelsim.sim.dram").joinpath("controller.c").read_text()
+    lib = native.load("dram-controller", source, _FLAGS)
+    if lib is None:
+        return None
+    pointer, size = ctypes.c_void_p, ctypes.c_int64
+    lib.ctl_parameter_count.restype = size
+    lib.ctl_counter_count.restype = size
+    lib.ctl_new.argtypes = [pointer]
+    lib.ctl_new.restype = pointer
+    lib.ctl_free.argtypes = [pointer]
+    lib.ctl_free.restype = None
+    lib.ctl_run.argtypes = [pointer] * 12 + [size]
+    lib.ctl_run.restype = size
+    lib.ctl_clocks.argtypes = [pointer, pointer]
+    lib.ctl_clocks.restype = None
+    if (lib.ctl_parameter_count() != len(PARAMETERS)
+            or lib.ctl_counter_count() != len(COUNTERS)):
+        raise RuntimeError("controller.c and controller.py disagree on the parameter or "
+                           "counter list")
+    return lib
+
+
+_lib_cache: list = []
+
+
+def library():
+    """The compiled controller (ctypes.CDLL), or None without a C compiler."""
+    if not _lib_cache:
+        _lib_cache.append(_library())
+    return _lib_cache[0]
+
+
+def available() -> bool:
+    return library() is not None
+
+
+@dataclass(frozen=True)
+class ControllerResult:
+    """One batch: per request the DRAM clock its data left the bus (reads: the last beat
+    returned; writes: the last beat written; a write merged into a buffered one: its arrival;
+    a read answered from the write buffer: its arrival + 1), and the batch's command counts
+    (`COUNTERS`, summed over channels)."""
+
+    done_cycle: np.ndarray
+    counts: dict
+
+    @property
+    def finish_cycle(self) -> float:
+        return float(self.done_cycle.max()) if self.done_cycle.size else 0.0
+
+
+def _parameters(config) -> np.ndarray:
+    if config.burst_length % 2:
+        raise ValueError(f"burst_length: expected an even number of beats, got "
+                         f"{config.burst_length}")
+    values = {
+        name: getattr(config, name) for name in PARAMETERS
+        if name not in ("burst_cycles", "closed_page", "dual_command_bus")
+    }
+    values["burst_cycles"] = config.burst_length // 2
+    values["closed_page"] = int(config.page_policy == "closed")
+    values["dual_command_bus"] = int(config.dual_command_bus)
+    return np.array([int(values[name]) for name in PARAMETERS], dtype=np.int64)
+
+
+class CommandController:
+    """Stateful command-level timing of `config` (a DramConfig); one clock = one DRAM clock."""
+
+    def __init__(self, config):
+        lib = library()
+        if lib is None:
+            raise RuntimeError("the command-level DRAM controller needs a C compiler (set CC, "
+                               "or install cc or gcc)")
+        self.config = config
+        self._lib = lib
+        self._parameters = _parameters(config)
+        self._handle = lib.ctl_new(self._parameters.ctypes.data)
+        if not self._handle:
+            raise MemoryError("could not allocate the DRAM controller state")
+        self._counters = np.zeros((config.channels, len(COUNTERS)), dtype=np.int64)
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._lib.ctl_free(handle)
+            self._handle = None
+
+    def clocks(self) -> np.ndarray:
+        """Each channel's clock: the first clock it has not simulated yet."""
+        out = np.zeros(self.config.channels, dtype=np.int64)
+        self._lib.ctl_clocks(self._handle, out.ctypes.data)
+        return out
+
+    def run(self, byte_addresses, is_write, arrival_dram_cycle) -> ControllerResult:
+        """Time one batch (see the module docstring). Arrivals are DRAM clocks (a fraction
+        rounds up: a request is seen on the first clock edge at or after it); a request
+        listed after a later one arrives with it (the controller takes them in order)."""
+        addresses = np.asarray(byte_addresses, dtype=np.int64).reshape(-1)
+        n = addresses.size
+        writes = np.ascontiguousarray(np.broadcast_to(np.asarray(is_write, dtype=bool), (n,)),
+                                      dtype=np.uint8)
+        arrival = np.broadcast_to(np.asarray(arrival_dram_cycle, dtype=float), (n,))
+        if n and not (np.isfinite(arrival).all() and arrival.min() >= 0):
+            raise ValueError("arrival_dram_cycle: expected finite values >= 0")
+        if n and addresses.min() < 0:
+            raise ValueError(f"byte_addresses: expected values >= 0, got {addresses.min()}")
+        if n and arrival.max() >= _MAX_CLOCK / 2:
+            raise ValueError(f"arrival_dram_cycle: expected values < 2^59, got "
+                             f"{math.ceil(arrival.max())}")
+        clocks = np.maximum.accumulate(np.ceil(arrival)).astype(np.int64) if n else \
+            np.zeros(0, dtype=np.int64)
+        c = self.config
+        fields = c.decode(addresses)
+        bank = ((fields["rank"] * c.bank_groups + fields["bank_group"]) * c.banks_per_group
+                + fields["bank"]).astype(np.int64)
+        channel = fields["channel"]
+        order = np.argsort(channel, kind="stable").astype(np.int64)
+        offsets = np.searchsorted(channel[order], np.arange(c.channels + 1)).astype(np.int64)
+        row = np.ascontiguousarray(fields["row"], dtype=np.int64)
+        column = np.ascontiguousarray(fields["column"], dtype=np.int64)
+        key = addresses // c.burst_bytes
+        done = np.full(n, np.nan)
+        next_read = np.full(n, -1, dtype=np.int64)
+        counters = np.zeros((c.channels, len(COUNTERS)), dtype=np.int64)
+        status = self._lib.ctl_run(
+            self._handle, order.ctypes.data, offsets.ctypes.data, bank.ctypes.data,
+            row.ctypes.data, column.ctypes.data, key.ctypes.data, writes.ctypes.data,
+            clocks.ctypes.data, done.ctypes.data, next_read.ctypes.data, counters.ctypes.data,
+            _MAX_CLOCK)
+        if status != 0 or (n and np.isnan(done).any()):
+            raise RuntimeError("the DRAM controller did not serve every request")
+        delta = counters - self._counters
+        self._counters = counters
+        return ControllerResult(done, dict(zip(COUNTERS, (int(v) for v in delta.sum(axis=0)),
+                                               strict=True)))
