@@ -24,7 +24,7 @@ import numpy as np
 
 from accelsim import native
 
-__all__ = ["PARAMETERS", "COUNTERS", "CommandController", "ControllerResult", "available"]
+__all__ = ["COUNTERS", "PARAMETERS", "CommandController", "ControllerResult", "available"]
 
 # The C side's parameter vector and counters, in its order (enum P_* / S_* in controller.c).
 PARAMETERS = (

@@ -1,4 +1,12 @@
-"""Replay a per-burst DRAM request trace through accelsim's DRAM model, open loop.
+"""Replay a per-burst DRAM request trace through one of accelsim's DRAM models, open loop.
+
+Two engines: ``"command"`` (the default where a C compiler is present), the command-level
+controller of `accelsim.sim.dram.controller`, which steps the DRAM clock and takes each
+request at its own arrival; and ``"burst"``, the bulk burst model the simulator's ``exact``
+and ``cached`` timing use (`accelsim.sim.dram.model.DramModel`), timed call by call as below.
+The parity benchmark (benchmarks/dram_parity.py) runs both against DRAMsim3.
+
+For the burst engine:
 
 The same input an external simulator replays (`accelsim.sim.dram.export`): byte addresses,
 read/write, and the DRAM clock cycle each request arrives at the controller. Requests that
@@ -19,18 +27,58 @@ from __future__ import annotations
 
 import numpy as np
 
+from accelsim.sim.dram import controller
 from accelsim.sim.dram.model import DramBatch, DramModel
 
-__all__ = ["replay_trace"]
+__all__ = ["ENGINES", "replay_trace"]
+
+ENGINES = ("command", "burst")
 
 # A call grows by whole groups up to about this many requests; the next group then starts a
 # new one (bounds the cost of re-timing a growing call).
 _MAX_CALL_REQUESTS = 1 << 16
 
 
-def replay_trace(config, addresses, is_write, arrival_dram_cycle) -> dict:
+def replay_trace(config, addresses, is_write, arrival_dram_cycle,
+                 engine: str | None = None) -> dict:
     """Time the trace from an idle DRAM; returns the finishing DRAM cycle (the cycle the last
-    read data or write data left the bus), the counts and the dynamic energies (pJ)."""
+    read data or write data left the bus), the counts and the dynamic energies (pJ).
+    `engine`: "command" or "burst"; None: "command" if it can be built, else "burst"."""
+    if engine is None:
+        engine = "command" if controller.available() else "burst"
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected one of {list(ENGINES)}, got {engine!r}")
+    if engine == "command":
+        return _replay_command(config, addresses, is_write, arrival_dram_cycle)
+    return _replay_burst(config, addresses, is_write, arrival_dram_cycle)
+
+
+def _replay_command(config, addresses, is_write, arrival_dram_cycle) -> dict:
+    addresses = np.asarray(addresses, dtype=np.int64).reshape(-1)
+    writes = np.broadcast_to(np.asarray(is_write, dtype=bool), addresses.shape)
+    result = controller.CommandController(config).run(addresses, writes, arrival_dram_cycle)
+    counts = result.counts
+    bits = config.burst_bytes * 8
+    energies = {
+        "activate_energy_pj": counts["activates"] * config.activate_energy_pj,
+        "read_energy_pj": counts["reads"] * bits * config.read_energy_pj_per_bit,
+        "write_energy_pj": counts["writes"] * bits * config.write_energy_pj_per_bit,
+    }
+    return {
+        "finish_cycle": result.finish_cycle,
+        "bursts": counts["reads"] + counts["writes"],
+        "requests": int(addresses.size),
+        "row_hits": counts["row_hits"],
+        "activates": counts["activates"],
+        "refreshes": counts["refreshes"],
+        "forwarded_reads": counts["forwarded_reads"],
+        "merged_writes": counts["merged_writes"],
+        **energies,
+        "energy_pj": sum(energies.values()),
+    }
+
+
+def _replay_burst(config, addresses, is_write, arrival_dram_cycle) -> dict:
     addresses = np.asarray(addresses, dtype=np.int64).reshape(-1)
     writes = np.broadcast_to(np.asarray(is_write, dtype=bool), addresses.shape)
     arrival = np.broadcast_to(np.asarray(arrival_dram_cycle, dtype=float), addresses.shape)
@@ -80,6 +128,7 @@ def replay_trace(config, addresses, is_write, arrival_dram_cycle) -> dict:
     return {
         "finish_cycle": total.end_cycle,
         "bursts": total.bursts,
+        "requests": int(addresses.size),
         "row_hits": total.row_hits,
         "activates": total.activates,
         "refreshes": total.refreshes,
