@@ -40,8 +40,8 @@ enum {
 
 /* counters per channel, in this order (controller.py COUNTERS) */
 enum {
-    S_READS, S_WRITES, S_ROW_HITS, S_ACTIVATES, S_PRECHARGES, S_REFRESHES, S_FORWARDED,
-    S_MERGED, S_COUNT
+    S_READS, S_WRITES, S_ROW_HITS, S_ACTIVATES, S_PRECHARGES, S_CONFLICTS, S_REFRESHES,
+    S_FORWARDED, S_MERGED, S_COUNT
 };
 
 /* what a bank's next command of each kind waits for */
@@ -401,17 +401,24 @@ static int next_command(state_t *s, channel_t *ch, int64_t *bank, int64_t *slot)
     return C_NONE;
 }
 
+/* whether a read of `key` is still in the read queue (not yet in its bank's queue) */
+static int waiting_read(const channel_t *ch, int64_t key) {
+    for (int64_t i = 0; i < ch->read_count; i++)
+        if (ch->reads[i].key == key) return 1;
+    return 0;
+}
+
 static int is_column(int command) {
     return command == C_RD || command == C_WR || command == C_RDA || command == C_WRA;
 }
 
-static void tick(state_t *s, channel_t *ch, const run_t *run) {
+static int tick(state_t *s, channel_t *ch, const run_t *run) {
     int64_t ranks = s->p[P_RANKS];
     if (ch->refresh_rank < 0)
         for (int64_t r = 0; r < ranks; r++)
             if (ch->refresh_due[r]) { ch->refresh_rank = r; break; }
     int64_t bank = 0, slot = 0;
-    int command = C_NONE;
+    int command = C_NONE, acted = 0;
     if (ch->refresh_rank >= 0) {
         command = refresh_command(s, ch, &bank);
         if (command == C_REF) {
@@ -419,15 +426,21 @@ static void tick(state_t *s, channel_t *ch, const run_t *run) {
             ch->refresh_rank = -1;
         }
     }
-    if (command == C_NONE) command = next_command(s, ch, &bank, &slot);
+    if (command == C_NONE) {
+        command = next_command(s, ch, &bank, &slot);
+        if (command == C_PRE) ch->counters[S_CONFLICTS]++;  /* a request needs another row */
+    }
     if (command != C_NONE) {
+        acted = 1;
         issue(s, ch, command, bank, slot, run);
         if (s->p[P_DUAL_COMMAND] && command != C_REF) {
             /* HBM: a row command and a column command may share a clock */
             int64_t bank2 = 0, slot2 = 0;
             int second = next_command(s, ch, &bank2, &slot2);
-            if (second != C_NONE && is_column(second) != is_column(command))
+            if (second != C_NONE && is_column(second) != is_column(command)) {
+                if (second == C_PRE) ch->counters[S_CONFLICTS]++;
                 issue(s, ch, second, bank2, slot2, run);
+            }
         }
     }
     /* one transaction moves to its bank's queue */
@@ -435,22 +448,66 @@ static void tick(state_t *s, channel_t *ch, const run_t *run) {
                               (ch->write_count > 8 && command_queues_empty(s, ch))))
         ch->draining = ch->write_count;
     int from_writes = ch->draining > 0;
-    entry_t *source = from_writes ? ch->writes : ch->reads;
-    int64_t *count = from_writes ? &ch->write_count : &ch->read_count;
     int64_t depth = s->p[P_CMD_QUEUE_DEPTH];
-    for (int64_t i = 0; i < *count; i++) {
-        entry_t *e = &source[i];
-        if (ch->queue_length[e->bank] >= depth) continue;
-        if (from_writes) {
-            /* an older read of this address goes first: stop draining */
-            if (pending_find(ch, e->key)->reads_head >= 0) { ch->draining = 0; break; }
-            ch->draining--;
+    for (int pass = 0; pass < 2; pass++) {
+        entry_t *source = from_writes ? ch->writes : ch->reads;
+        int64_t *count = from_writes ? &ch->write_count : &ch->read_count;
+        int blocked = 0;
+        for (int64_t i = 0; i < *count; i++) {
+            entry_t *e = &source[i];
+            if (ch->queue_length[e->bank] >= depth) continue;
+            if (from_writes) {
+                /* an older read of this address goes first: stop draining */
+                if (pending_find(ch, e->key)->reads_head >= 0) {
+                    ch->draining = 0;
+                    blocked = waiting_read(ch, e->key);
+                    break;
+                }
+                ch->draining--;
+            }
+            ch->queue[e->bank * depth + ch->queue_length[e->bank]++] = *e;
+            memmove(e, e + 1, (size_t)(*count - i - 1) * sizeof *e);
+            (*count)--;
+            return 1;
         }
-        ch->queue[e->bank * depth + ch->queue_length[e->bank]++] = *e;
-        memmove(e, e + 1, (size_t)(*count - i - 1) * sizeof *e);
-        (*count)--;
-        break;
+        /* That read still waits in the read queue: the full write buffer would restart its
+         * drain every clock and stop at the same write, so no read would ever move (DRAMsim3's
+         * rule as written deadlocks here); the reads move this clock instead. */
+        if (!blocked) break;
+        from_writes = 0;
     }
+    return acted;
+}
+
+/* After a clock in which nothing issued or moved, nothing changes until a queued command's
+ * timing allows it (or a refresh command's, or an arrival, or the next refresh is due): the
+ * earliest such clock, which the caller may skip to. Conservative: it may wake early. */
+static int64_t next_event(const state_t *s, const channel_t *ch) {
+    int64_t soonest = ch->next_refresh, depth = s->p[P_CMD_QUEUE_DEPTH];
+    for (int64_t b = 0; b < s->banks; b++) {
+        const bank_t *state = &ch->banks[b];
+        int in_refresh = ch->refresh_rank >= 0 && b / s->banks_per_rank == ch->refresh_rank;
+        if (in_refresh) {
+            soonest = soonest < state->ready[state->open_row >= 0 ? T_PRE : T_REF] ? soonest :
+                      state->ready[state->open_row >= 0 ? T_PRE : T_REF];
+            continue;
+        }
+        for (int64_t i = 0; i < ch->queue_length[b]; i++) {
+            const entry_t *e = &ch->queue[b * depth + i];
+            int64_t t;
+            if (state->open_row < 0) {
+                int64_t rank = b / s->banks_per_rank;
+                int64_t faw = ch->activates[4 * rank + ch->activate_next[rank]] + s->p[P_TFAW];
+                t = max64(state->ready[T_ACT], faw);
+            } else if (state->open_row == e->row) {
+                t = state->ready[e->is_write ? T_WR : T_RD];
+            } else {
+                t = state->ready[T_PRE];
+            }
+            if (t < soonest) soonest = t;
+        }
+    }
+    return soonest;
 }
 
 /* a request enters the controller, or 0 if its queue is full */
@@ -529,8 +586,14 @@ int64_t ctl_run(void *handle, const int64_t *order, const int64_t *offsets,
             if (head == end && ch->draining == 0 && ch->write_count > 0 &&
                 ch->read_count == 0 && command_queues_empty(s, ch))
                 ch->draining = ch->write_count;   /* nothing else to do: drain the rest */
-            tick(s, ch, &run);
-            ch->clk++;
+            if (tick(s, ch, &run)) {
+                ch->clk++;
+            } else {
+                int64_t wake = next_event(s, ch);
+                if (head < end && arrival[order[head]] > ch->clk && arrival[order[head]] < wake)
+                    wake = arrival[order[head]];
+                ch->clk = wake > ch->clk + 1 ? wake : ch->clk + 1;
+            }
         }
         memcpy(&counters[c * S_COUNT], ch->counters, sizeof ch->counters);
     }

@@ -23,6 +23,7 @@ from importlib import resources
 import numpy as np
 
 from accelsim import native
+from accelsim.sim.dram.model import DramBatch
 
 __all__ = ["COUNTERS", "PARAMETERS", "CommandController", "ControllerResult", "available"]
 
@@ -35,8 +36,9 @@ PARAMETERS = (
     "trtrs_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth", "closed_page",
     "dual_command_bus",
 )
-COUNTERS = ("reads", "writes", "row_hits", "activates", "precharges", "refreshes",
-            "forwarded_reads", "merged_writes")
+# row_conflicts: precharges a request's other row needed (not refresh's, not auto-precharge)
+COUNTERS = ("reads", "writes", "row_hits", "activates", "precharges", "row_conflicts",
+            "refreshes", "forwarded_reads", "merged_writes")
 _FLAGS = ("-O2", "-shared", "-fPIC")
 # a channel that has not finished by this clock is stuck (a bug, or a config that cannot
 # serve a request): stop rather than spin
@@ -179,3 +181,33 @@ class CommandController:
         self._counters = counters
         return ControllerResult(done, dict(zip(COUNTERS, (int(v) for v in delta.sum(axis=0)),
                                                strict=True)))
+
+    def access(self, byte_addresses, is_write, now_cycle: float,
+               dram_cycles_per_accel_cycle: float) -> DramBatch:
+        """The simulator's view: the bursts all arrive at accelerator cycle `now_cycle`; the
+        batch's counts and energies (`DramBatch`), its end in accelerator cycles."""
+        addresses = np.asarray(byte_addresses, dtype=np.int64).reshape(-1)
+        if not addresses.size:
+            return DramBatch.empty(now_cycle)
+        result = self.run(addresses, is_write, now_cycle * dram_cycles_per_accel_cycle)
+        c, counts = self.config, result.counts
+        bits = c.burst_bytes * 8
+        end_cycle = max(result.finish_cycle / dram_cycles_per_accel_cycle, now_cycle)
+        bursts = counts["reads"] + counts["writes"]
+        return DramBatch(
+            bursts=bursts,
+            bytes_read=counts["reads"] * c.burst_bytes,
+            bytes_written=counts["writes"] * c.burst_bytes,
+            row_hits=counts["row_hits"],
+            row_misses=bursts - counts["row_hits"] - counts["row_conflicts"],
+            row_conflicts=counts["row_conflicts"],
+            activates=counts["activates"],
+            refreshes=counts["refreshes"],
+            start_cycle=now_cycle,
+            end_cycle=end_cycle,
+            busy_cycles=end_cycle - now_cycle,
+            activate_energy_pj=counts["activates"] * c.activate_energy_pj,
+            read_energy_pj=counts["reads"] * bits * c.read_energy_pj_per_bit,
+            write_energy_pj=counts["writes"] * bits * c.write_energy_pj_per_bit,
+            io_energy_pj=bursts * bits * c.io_energy_pj_per_bit,
+        )

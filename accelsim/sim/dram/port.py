@@ -8,7 +8,14 @@ and bursts overlap with this one's tail (CAS latency, the last bursts) as in a q
 controller; the request's event fires when its last data is back. Bank, bus and open-row state
 carries from request to request in the one model (see `accelsim.sim.dram.model`).
 
-Two timing modes (``dram_timing`` in the accelerator config):
+Three timing modes (``dram_timing`` in the accelerator config):
+
+- ``command``: every burst goes through the command-level controller
+  (`accelsim.sim.dram.controller`, C, one DRAM clock at a time; it matches DRAMsim3 cycle for
+  cycle on the parity streams). A request's bursts arrive together when the port takes it; a
+  channel still busy with earlier requests takes them when it is done with those (the
+  controller runs each request to completion, so two requests' bursts do not mix in its
+  queues). Needs a C compiler.
 
 - ``exact``: every burst of every stream goes through the stateful model. Cost grows with the
   number of bursts (a few numpy passes per request; about 0.2-0.8 us per burst).
@@ -41,6 +48,7 @@ import numpy as np
 
 from accelsim.config import checks
 from accelsim.config.accelerator import DRAM_TIMINGS
+from accelsim.sim.dram import controller
 from accelsim.sim.dram.model import DramBatch, DramModel
 from accelsim.sim.parts.server import Server
 
@@ -58,6 +66,12 @@ class DramPort(Server):
         self.timing = timing
         self.sample_bursts = int(sample_bursts)
         self.model = DramModel(dram_config, clock_mhz)
+        self.controller = None
+        if timing == "command":
+            if not controller.available():
+                raise ValueError("dram_timing: 'command' needs a C compiler (set CC, or install "
+                                 "cc or gcc); 'exact' and 'cached' do not")
+            self.controller = controller.CommandController(dram_config)
         self.record = record_requests
         self.log: list[tuple] = []  # (base_byte_address, n_bytes, is_write, issue_cycle) per stream
         self.totals = dict.fromkeys(STAT_FIELDS + ENERGY_FIELDS, 0)
@@ -94,6 +108,8 @@ class DramPort(Server):
 
     def _serve(self, streams, now):
         """(cycles the port is held, cycles until the request is done) from cycle `now`."""
+        if self.controller is not None:
+            return self._serve_commands(streams, now)
         finish = 0.0
         hold = 0.0
         bb = self.config.burst_bytes
@@ -121,6 +137,30 @@ class DramPort(Server):
                 hold = max(hold, took - self._queue_tail)
             finish = max(finish, took)
         return hold, finish
+
+    def _serve_commands(self, streams, now):
+        """`command` timing: the request's bursts, every stream's, arrive together at the
+        command-level controller (each channel takes them once it has served the requests
+        before them)."""
+        bb = self.config.burst_bytes
+        addresses, writes = [], []
+        for base, n_bytes, is_write in streams:
+            if n_bytes <= 0:
+                continue
+            base, n_bytes, is_write = int(base), int(n_bytes), bool(is_write)
+            if self.record:
+                self.log.append((base, n_bytes, is_write, int(now)))
+            first, last = base // bb, (base + n_bytes - 1) // bb
+            addresses.append(np.arange(first, last + 1, dtype=np.int64) * bb)
+            writes.append(np.full(last - first + 1, is_write))
+        if not addresses:
+            return 0.0, 0.0
+        assert self.controller is not None
+        batch = self.controller.access(np.concatenate(addresses), np.concatenate(writes), now,
+                                       self.model.dram_cycles_per_accel_cycle)
+        self._add(_as_dict(batch))
+        took = batch.end_cycle - now
+        return max(took - self._queue_tail, 0.0), took
 
     def _cached(self, base: int, bursts: int, is_write: bool) -> dict:
         bb = self.config.burst_bytes
