@@ -6,6 +6,7 @@ by hand: tCL = tRCD = tRP = 22, tRAS = 52 (tRC = 74), BL8 = 4 bus cycles, tCCD_S
 tRRD_S/L = 4/8, tFAW = 34, tREFI = 12480, tRFC = 560.
 """
 
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -1127,7 +1128,7 @@ def test_flush_times_the_held_writes_and_the_replay_counts_every_write():
     # the replay flushes after its last arrival group: all 7 writes are counted and timed
     places = [dict(row=1, column=k) for k in range(7)] + [dict(bank_group=1)]
     result = replay_trace(config, addresses(config, *places), [True] * 7 + [False],
-                          [0, 0, 0, 10, 10, 20, 20, 30])
+                          [0, 0, 0, 10, 10, 20, 20, 30], engine="burst")
     assert result["bursts"] == 8
     assert result["write_energy_pj"] == pytest.approx(
         7 * config.burst_bytes * 8 * config.write_energy_pj_per_bit)
@@ -1210,9 +1211,14 @@ def test_snapshot_and_restore_give_back_the_state():
     assert model.last_start_cycle <= once.end_cycle
 
 
-def test_the_replay_queues_a_backlog_and_keeps_sparse_requests_apart():
+@pytest.mark.parametrize("engine", ["burst", "command"])
+def test_the_replay_queues_a_backlog_and_keeps_sparse_requests_apart(engine):
+    from accelsim.sim.dram import controller
     from accelsim.sim.dram.replay import replay_trace
 
+    if engine == "command" and not controller.available():
+        pytest.skip("no C compiler")
+    replay_trace = functools.partial(replay_trace, engine=engine)
     rng = np.random.default_rng(4)
     config = DDR4
     random_reads = rng.integers(0, 1 << 28, 2000) // 64 * 64
@@ -1228,9 +1234,14 @@ def test_the_replay_queues_a_backlog_and_keeps_sparse_requests_apart():
     assert sparse["finish_cycle"] >= 49_000 + FIRST_READ
 
 
-def test_the_replay_offers_requests_in_trace_order_and_refuses_bad_cycles():
+@pytest.mark.parametrize("engine", ["burst", "command"])
+def test_the_replay_offers_requests_in_trace_order_and_refuses_bad_cycles(engine):
+    from accelsim.sim.dram import controller
     from accelsim.sim.dram.replay import replay_trace
 
+    if engine == "command" and not controller.available():
+        pytest.skip("no C compiler")
+    replay_trace = functools.partial(replay_trace, engine=engine)
     places = addresses(DDR4, dict(bank_group=0), dict(bank_group=1))
     # the second request is listed after one arriving at 100: it arrives with it
     assert (replay_trace(DDR4, places, False, [100, 5])["finish_cycle"]
