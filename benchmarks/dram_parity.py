@@ -302,6 +302,10 @@ def main(argv=None) -> int:
     parser.add_argument("--more-streams", action="store_true",
                         help="also replay patterns beyond the table's (random writes and "
                              "mixes, paced random reads, interleaved streams, small tiles)")
+    parser.add_argument("--write-reference", metavar="NPZ",
+                        help="only write DRAMsim3's results for short prefixes of every "
+                             "synthetic stream to NPZ (the reference tests/test_dram_controller.py "
+                             "replays without DRAMsim3), then stop")
     parser.add_argument("--mechanisms", action="store_true",
                         help="for every row outside the goal, also measure what DRAMsim3's write "
                              "buffer and accelsim's call-by-call timing are worth")
@@ -311,6 +315,8 @@ def main(argv=None) -> int:
         print("skipped: no DRAMsim3 source folder (--dramsim3 or DRAMSIM3_DIR) or no g++")
         return 0
     driver = build_driver(dramsim3)
+    if args.write_reference:
+        return write_reference(driver, args.presets, Path(args.write_reference))
     rows, sized, more = [], [], []
     for preset in args.presets:
         config = dram_preset(preset)
@@ -364,6 +370,47 @@ def main(argv=None) -> int:
             text = with_table(REPORT, more_markdown(more), text=text,
                               first="<!-- more streams -->", last="<!-- /more streams -->")
         write_text_atomic(REPORT, text)
+    return 0
+
+
+REFERENCE_REQUESTS = 1024
+
+
+def write_reference(driver, presets, path: Path) -> int:
+    """DRAMsim3's finishing cycle, activates and row hits for the first REFERENCE_REQUESTS
+    requests of every synthetic stream (table and more streams, both page policies where the
+    table has them), with the streams themselves, in one compressed .npz."""
+    arrays, meta = {}, []
+    for preset in presets:
+        config = dram_preset(preset)
+        streams = (list(synthetic_streams(config)) + list(closed_page_streams(config))
+                   + list(more_streams(config)))
+        for name, addresses, writes, arrival in streams:
+            a, w, t = (x[:REFERENCE_REQUESTS] for x in (addresses, writes, arrival))
+            t = t - t.min()
+            stats = run_dramsim3(driver, _config(preset, name), a, w, t)
+            key = f"s{len(meta)}"
+            arrays[f"{key}_address"], arrays[f"{key}_write"], arrays[f"{key}_arrival"] = \
+                a.astype(np.int64), w.astype(bool), t.astype(np.int64)
+            meta.append({"key": key, "preset": preset, "stream": name,
+                         "page_policy": _config(preset, name).page_policy,
+                         "finish_cycle": stats["finish_cycle"],
+                         "activates": stats["activates"],
+                         "row_hits": stats["read_row_hits"] + stats["write_row_hits"],
+                         "reads": stats["read_cmds"], "writes": stats["write_cmds"]})
+            print(f"{preset:<12} {name:<40} {stats['finish_cycle']:>8}", flush=True)
+    arrays["meta"] = np.array(json.dumps({
+        "source": "DRAMsim3 (github umd-memsys/DRAMSim3) through "
+                  "benchmarks/dramsim3_driver/driver.cc, configs from "
+                  "accelsim.sim.dram.export.dramsim3_config; written by "
+                  "benchmarks/dram_parity.py --write-reference",
+        "streams": meta}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
+        np.savez_compressed(tmp, **arrays)
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, path)
+    print(f"wrote {path} ({len(meta)} streams)")
     return 0
 
 
