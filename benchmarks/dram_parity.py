@@ -92,7 +92,7 @@ def build_driver(dramsim3: Path) -> Path:
 
 
 def run_dramsim3(driver: Path, config, addresses, writes, arrival,
-                 unified_queue: bool = False) -> dict:
+                 unified_queue: bool = False, timeout_s: float | None = None) -> dict:
     """DRAMsim3's counts for the trace; `unified_queue` gives its controller one transaction
     queue for reads and writes (no write buffer, no drains) instead of the matched config's
     read queue + write buffer, to size what the write buffer does (--mechanisms)."""
@@ -105,7 +105,7 @@ def run_dramsim3(driver: Path, config, addresses, writes, arrival,
         ini.write_text(text)
         trace = export_dram_trace(addresses, writes, arrival, Path(tmp) / "t.trace", "dramsim3")
         out = subprocess.run([str(driver), str(ini), str(trace), tmp], check=True,
-                             capture_output=True, text=True).stdout
+                             capture_output=True, text=True, timeout=timeout_s).stdout
     stats = json.loads(out.strip().splitlines()[-1])
     bursts = stats["read_cmds"] + stats["write_cmds"]
     tck = stats["tck_ns"]  # V·mA·cycles x tCK (ns) = pJ

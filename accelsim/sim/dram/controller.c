@@ -75,6 +75,7 @@ typedef struct {
     int64_t banks_per_rank, banks, read_delay, write_delay;
     int64_t delay[C_KINDS][R_KINDS][T_KINDS];  /* -1: no rule */
     channel_t *channels;
+    int64_t *log, log_capacity, log_count;     /* optional command log: 5 values a command */
 } state_t;
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -292,6 +293,15 @@ typedef struct { double *done; int64_t *next_read; } run_t;
 static void issue(state_t *s, channel_t *ch, int command, int64_t bank, int64_t slot,
                   const run_t *run) {
     bank_t *b = &ch->banks[bank];
+    if (s->log && s->log_count < s->log_capacity) {
+        int64_t *entry = &s->log[5 * s->log_count++];
+        entry[0] = ch->clk;
+        entry[1] = ch - s->channels;
+        entry[2] = command;
+        entry[3] = bank;
+        entry[4] = command == C_PRE || command == C_REF ? b->open_row
+                   : ch->queue[bank * s->p[P_CMD_QUEUE_DEPTH] + slot].row;
+    }
     int64_t depth = s->p[P_CMD_QUEUE_DEPTH];
     if (command == C_ACT) {
         entry_t *e = &ch->queue[bank * depth + slot];
@@ -444,9 +454,10 @@ static int tick(state_t *s, channel_t *ch, const run_t *run) {
         }
     }
     /* one transaction moves to its bank's queue */
-    if (ch->draining == 0 && (ch->write_count >= s->p[P_WRITE_BUFFER_DEPTH] ||
-                              (ch->write_count > 8 && command_queues_empty(s, ch))))
-        ch->draining = ch->write_count;
+    int started = ch->draining == 0 &&
+                  (ch->write_count >= s->p[P_WRITE_BUFFER_DEPTH] ||
+                   (ch->write_count > 8 && command_queues_empty(s, ch)));
+    if (started) ch->draining = ch->write_count;
     int from_writes = ch->draining > 0;
     int64_t depth = s->p[P_CMD_QUEUE_DEPTH];
     for (int pass = 0; pass < 2; pass++) {
@@ -460,7 +471,8 @@ static int tick(state_t *s, channel_t *ch, const run_t *run) {
                 /* an older read of this address goes first: stop draining */
                 if (pending_find(ch, e->key)->reads_head >= 0) {
                     ch->draining = 0;
-                    blocked = waiting_read(ch, e->key);
+                    blocked = started && waiting_read(ch, e->key) &&
+                              command_queues_empty(s, ch);
                     break;
                 }
                 ch->draining--;
@@ -470,9 +482,10 @@ static int tick(state_t *s, channel_t *ch, const run_t *run) {
             (*count)--;
             return 1;
         }
-        /* That read still waits in the read queue: the full write buffer would restart its
-         * drain every clock and stop at the same write, so no read would ever move (DRAMsim3's
-         * rule as written deadlocks here); the reads move this clock instead. */
+        /* A drain that has just started stops at once for a read that still waits in the
+         * read queue, with every bank queue empty: nothing will change, so the drain would
+         * start and stop the same way on every later clock and no read would ever move
+         * (DRAMsim3's rule as written deadlocks here). The reads move this clock instead. */
         if (!blocked) break;
         from_writes = 0;
     }
@@ -548,6 +561,52 @@ static int channel_busy(const state_t *s, const channel_t *ch) {
     return !command_queues_empty(s, ch);
 }
 
+/* Run channel `ch` on its requests order[*head .. end). With `offered_only`, stop on the clock
+ * the last one is accepted (before that clock's command); otherwise run until every request
+ * is served, draining the write buffer's rest once nothing else is queued and every channel
+ * has been offered all of its requests (clock `all_offered`: the end of the batch, as a
+ * trace driver ends it). Returns -1 past max_clock, else 0. */
+static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const int64_t *order,
+                           int64_t *head, int64_t end, const int64_t *bank, const int64_t *row,
+                           const int64_t *column, const int64_t *key, const uint8_t *is_write,
+                           const int64_t *arrival, int offered_only, int64_t all_offered,
+                           int64_t max_clock) {
+    while (*head < end || (!offered_only && channel_busy(s, ch))) {
+        if (ch->clk > max_clock) return -1;
+        if (ch->clk >= ch->next_refresh) {
+            for (int64_t r = 0; r < s->p[P_RANKS]; r++) ch->refresh_due[r] = 1;
+            ch->next_refresh += s->p[P_TREFI];
+        }
+        while (*head < end && arrival[order[*head]] <= ch->clk) {
+            int64_t x = order[*head];
+            if (!offer(s, ch, run, x, bank[x], row[x], column[x], key[x], is_write[x])) break;
+            (*head)++;
+        }
+        if (offered_only && *head == end) return 0;
+        if (!channel_busy(s, ch)) {
+            if (*head == end) break;
+            /* idle: on to the next arrival, stopping at a refresh */
+            int64_t next = arrival[order[*head]];
+            ch->clk = next < ch->next_refresh ? next : ch->next_refresh;
+            continue;
+        }
+        int drain_left = *head == end && ch->draining == 0 && ch->write_count > 0 &&
+                         ch->read_count == 0 && command_queues_empty(s, ch);
+        if (drain_left && ch->clk >= all_offered)
+            ch->draining = ch->write_count;   /* nothing else to do: drain the rest */
+        if (tick(s, ch, run)) {
+            ch->clk++;
+        } else {
+            int64_t wake = next_event(s, ch);
+            if (*head < end && arrival[order[*head]] > ch->clk && arrival[order[*head]] < wake)
+                wake = arrival[order[*head]];
+            if (drain_left && all_offered > ch->clk && all_offered < wake) wake = all_offered;
+            ch->clk = wake > ch->clk + 1 ? wake : ch->clk + 1;
+        }
+    }
+    return 0;
+}
+
 /* Time one batch. The requests of channel c are order[offsets[c] .. offsets[c+1]), in
  * arrival order; per request: bank (within the channel: rank, group, bank flattened), row,
  * column, key (the burst's address: equal keys are the same data), is_write, arrival clock.
@@ -560,44 +619,40 @@ int64_t ctl_run(void *handle, const int64_t *order, const int64_t *offsets,
                 double *done, int64_t *next_read, int64_t *counters, int64_t max_clock) {
     state_t *s = handle;
     run_t run = {done, next_read};
-    int64_t status = 0;
-    for (int64_t c = 0; c < s->p[P_CHANNELS]; c++) {
-        channel_t *ch = &s->channels[c];
-        int64_t head = offsets[c], end = offsets[c + 1];
-        while (head < end || channel_busy(s, ch)) {
-            if (ch->clk > max_clock) { status = -1; break; }
-            if (ch->clk >= ch->next_refresh) {
-                for (int64_t r = 0; r < s->p[P_RANKS]; r++) ch->refresh_due[r] = 1;
-                ch->next_refresh += s->p[P_TREFI];
+    int64_t channels = s->p[P_CHANNELS], all_offered = 0;
+    int64_t *head = malloc((size_t)channels * sizeof *head);
+    if (!head) return -2;
+    /* first every channel until its last request is accepted: when the batch has been
+     * offered whole; then every channel to the end */
+    for (int phase = 0; phase < 2; phase++) {
+        for (int64_t c = 0; c < channels; c++) {
+            channel_t *ch = &s->channels[c];
+            if (phase == 0) head[c] = offsets[c];
+            else if (head[c] == offsets[c] && offsets[c] == offsets[c + 1]) continue;
+            if (run_channel(s, ch, &run, order, &head[c], offsets[c + 1], bank, row, column,
+                            key, is_write, arrival, phase == 0, all_offered, max_clock)) {
+                free(head);
+                return -1;
             }
-            while (head < end && arrival[order[head]] <= ch->clk) {
-                int64_t x = order[head];
-                if (!offer(s, ch, &run, x, bank[x], row[x], column[x], key[x], is_write[x]))
-                    break;
-                head++;
-            }
-            if (!channel_busy(s, ch)) {
-                if (head == end) break;
-                /* idle: on to the next arrival, stopping at a refresh */
-                int64_t next = arrival[order[head]];
-                ch->clk = next < ch->next_refresh ? next : ch->next_refresh;
-                continue;
-            }
-            if (head == end && ch->draining == 0 && ch->write_count > 0 &&
-                ch->read_count == 0 && command_queues_empty(s, ch))
-                ch->draining = ch->write_count;   /* nothing else to do: drain the rest */
-            if (tick(s, ch, &run)) {
-                ch->clk++;
-            } else {
-                int64_t wake = next_event(s, ch);
-                if (head < end && arrival[order[head]] > ch->clk && arrival[order[head]] < wake)
-                    wake = arrival[order[head]];
-                ch->clk = wake > ch->clk + 1 ? wake : ch->clk + 1;
-            }
+            if (phase == 0 && offsets[c] < offsets[c + 1] && ch->clk > all_offered)
+                all_offered = ch->clk;
         }
-        memcpy(&counters[c * S_COUNT], ch->counters, sizeof ch->counters);
     }
-    return status;
+    for (int64_t c = 0; c < channels; c++)
+        memcpy(&counters[c * S_COUNT], s->channels[c].counters, sizeof s->channels[c].counters);
+    free(head);
+    return 0;
+}
+
+/* log every command issued from now on into buffer (capacity commands of 5 values: clock,
+ * channel, command (C_* order), bank, row); NULL stops logging. Returns the count so far. */
+int64_t ctl_log(void *handle, int64_t *buffer, int64_t capacity) {
+    state_t *s = handle;
+    int64_t count = s->log_count;
+    s->log = buffer;
+    s->log_capacity = capacity;
+    s->log_count = 0;
+    return count;
 }
 
 /* the channels' clocks (the next clock each would simulate) */
