@@ -1,14 +1,19 @@
-"""The simulator's DRAM timing modes against each other: `cached` (the default) vs `exact`.
+"""The simulator's DRAM timing modes against each other: `cached` (the default), `exact` and
+`command`.
 
 Run:  .venv/bin/python benchmarks/dram_timing_modes.py [--config NAME] [--skip-resnet]
+                                                       [--modes cached exact command]
 Prints a table and writes benchmarks/results/dram_timing_modes.csv. Not a test.
 
-`exact` sends every burst of every DRAM stream through the stateful controller model; `cached`
-times each stream once per (length, direction, position in the burst rotation) and reuses it
-(see accelsim/sim/dram/port.py), carrying only the open rows between streams. The cases: the
-LeNet-300-100 sample trace (trained with DropBack; its dense baseline too), and one ResNet-18
-ImageNet training step at batch 32, dense and DropBack at 1M tracked weights. Errors are
-cached / exact - 1 on the whole run's cycles and DRAM figures; the wall time is one run each.
+`command` sends every burst through the command-level controller (accelsim.sim.dram.controller,
+which matches DRAMsim3 cycle for cycle on the parity streams); `exact` sends every burst through
+the bulk burst model; `cached` times each stream once per (length, direction, position in the
+burst rotation) with the burst model and reuses it (see accelsim/sim/dram/port.py). The
+reference is `command` where it is among the modes (it needs a C compiler), else `exact`.
+The cases: the LeNet-300-100 sample trace (trained with DropBack; its dense baseline too), and
+one ResNet-18 ImageNet training step at batch 32, dense and DropBack at 1M tracked weights.
+Errors are mode / reference - 1 on the whole run's cycles and DRAM figures; the wall time is
+one run each, in this process (so the ratios between modes are what to read).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from accelsim.config import load_accelerator_config  # noqa: E402
 from accelsim.io import atomic_path  # noqa: E402
+from accelsim.sim.dram import controller  # noqa: E402
 from accelsim.sim.simulation import simulate  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "dram_timing_modes.csv"
@@ -49,11 +55,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="default")
     parser.add_argument("--skip-resnet", action="store_true")
+    parser.add_argument("--modes", nargs="+", default=["cached", "exact", "command"],
+                        choices=["cached", "exact", "command"])
     args = parser.parse_args(argv)
+    modes = [m for m in args.modes if m != "command" or controller.available()]
+    reference = "command" if "command" in modes else "exact"
+    if reference not in modes:
+        print("skipped: neither `command` (needs a C compiler) nor `exact` among the modes")
+        return 0
     base = load_accelerator_config(args.config)
     rows = []
     for case, trace, baseline, batch in cases(args.skip_resnet):
-        for timing in ("cached", "exact"):
+        for timing in modes:
             config = dataclasses.replace(base, dram_timing=timing)
             started = time.perf_counter()
             result = simulate(trace, config, "train", baseline=baseline, batch_size=batch)
@@ -64,15 +77,18 @@ def main(argv=None) -> int:
                 rows.append(row)
             print(f"{case:28s} {timing:7s} {wall:8.2f} s", flush=True)
     table = pd.DataFrame(rows)
-    exact = table[table["timing"] == "exact"].set_index(["case", "run"])
-    cached = table[table["timing"] == "cached"].set_index(["case", "run"])
-    for f in FIGURES:
-        cached[f"{f}_error_pct"] = 100.0 * (cached[f] / exact[f] - 1.0)
-    cached["exact_wall_s"] = exact["wall_s"]
-    shown = cached.reset_index()
-    print(shown[["case", "run", "wall_s", "exact_wall_s"]
-                + [f"{f}_error_pct" for f in FIGURES]].to_string(index=False,
-                                                                 float_format="%.2f"))
+    ref = table[table["timing"] == reference].set_index(["case", "run"])
+    for mode in modes:
+        if mode == reference:
+            continue
+        other = table[table["timing"] == mode].set_index(["case", "run"])
+        for f in FIGURES:
+            other[f"{f}_error_pct"] = 100.0 * (other[f] / ref[f] - 1.0)
+        other[f"{reference}_wall_s"] = ref["wall_s"]
+        print(f"\n{mode} against {reference}")
+        print(other.reset_index()[["case", "run", "wall_s", f"{reference}_wall_s"]
+                                  + [f"{f}_error_pct" for f in FIGURES]].to_string(
+                                      index=False, float_format="%.2f"))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(RESULTS) as tmp:
         table.to_csv(tmp, index=False)

@@ -261,3 +261,14 @@ def test_every_reference_stream_matches_dramsim3_cycle_for_cycle(preset):
         assert got == want, f"{meta['stream']}: {got} != DRAMsim3 {want}"
         checked += 1
     assert checked >= 15
+
+
+def test_command_timing_without_a_compiler_is_a_config_error(monkeypatch):
+    import simpy
+
+    from accelsim.errors import ConfigError
+    from accelsim.sim.dram.port import DramPort
+
+    monkeypatch.setattr(controller, "library", lambda: None)
+    with pytest.raises(ConfigError, match="C compiler"):
+        DramPort(simpy.Environment(), DDR4, 1000.0, timing="command")

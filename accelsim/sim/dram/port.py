@@ -48,6 +48,7 @@ import numpy as np
 
 from accelsim.config import checks
 from accelsim.config.accelerator import DRAM_TIMINGS
+from accelsim.errors import ConfigError
 from accelsim.sim.dram import controller
 from accelsim.sim.dram.model import DramBatch, DramModel
 from accelsim.sim.parts.server import Server
@@ -69,8 +70,8 @@ class DramPort(Server):
         self.controller = None
         if timing == "command":
             if not controller.available():
-                raise ValueError("dram_timing: 'command' needs a C compiler (set CC, or install "
-                                 "cc or gcc); 'exact' and 'cached' do not")
+                raise ConfigError("dram_timing: 'command' needs a C compiler (set CC, or install "
+                                  "cc or gcc); 'exact' and 'cached' do not")
             self.controller = controller.CommandController(dram_config)
         self.record = record_requests
         self.log: list[tuple] = []  # (base_byte_address, n_bytes, is_write, issue_cycle) per stream
