@@ -60,6 +60,7 @@ typedef struct {
     bank_t *banks;
     entry_t *queue;          /* banks x cmd_queue_depth */
     int64_t *queue_length;
+    int64_t *wake;           /* per bank: no queued command is ready before this clock */
     entry_t *reads, *writes; /* transaction queues */
     int64_t read_count, write_count;
     int64_t *refresh_due;    /* per rank */
@@ -165,7 +166,8 @@ void ctl_free(void *handle) {
     if (s->channels) {
         for (int64_t c = 0; c < s->p[P_CHANNELS]; c++) {
             channel_t *ch = &s->channels[c];
-            free(ch->banks); free(ch->queue); free(ch->queue_length); free(ch->reads);
+            free(ch->banks); free(ch->queue); free(ch->queue_length); free(ch->wake);
+            free(ch->reads);
             free(ch->writes); free(ch->refresh_due); free(ch->activates);
             free(ch->activate_next); free(ch->pending);
         }
@@ -192,13 +194,15 @@ void *ctl_new(const int64_t *parameters) {
         ch->banks = calloc((size_t)s->banks, sizeof *ch->banks);
         ch->queue = calloc((size_t)(s->banks * p[P_CMD_QUEUE_DEPTH]), sizeof *ch->queue);
         ch->queue_length = calloc((size_t)s->banks, sizeof *ch->queue_length);
+        ch->wake = calloc((size_t)s->banks, sizeof *ch->wake);
         ch->reads = calloc((size_t)p[P_QUEUE_DEPTH], sizeof *ch->reads);
         ch->writes = calloc((size_t)p[P_WRITE_BUFFER_DEPTH], sizeof *ch->writes);
         ch->refresh_due = calloc((size_t)p[P_RANKS], sizeof *ch->refresh_due);
         ch->activates = calloc((size_t)(4 * p[P_RANKS]), sizeof *ch->activates);
         ch->activate_next = calloc((size_t)p[P_RANKS], sizeof *ch->activate_next);
         ch->pending = calloc((size_t)slots, sizeof *ch->pending);
-        if (!ch->banks || !ch->queue || !ch->queue_length || !ch->reads || !ch->writes ||
+        if (!ch->banks || !ch->queue || !ch->queue_length || !ch->wake || !ch->reads ||
+            !ch->writes ||
             !ch->refresh_due || !ch->activates || !ch->activate_next || !ch->pending) {
             ctl_free(s);
             return NULL;
@@ -246,26 +250,24 @@ static void pending_drop(channel_t *ch, slot_t *slot) {
 
 /* ---- banks ---- */
 
-static int faw_ok(const state_t *s, const channel_t *ch, int64_t rank) {
-    /* at most 4 activates per rank in any tFAW: the 4th most recent one is tFAW ago */
-    int64_t oldest = ch->activates[4 * rank + ch->activate_next[rank]];
-    return ch->clk >= oldest + s->p[P_TFAW];
-}
 
-/* the command a queued request needs next at this clock, or C_NONE if it must wait */
-static int ready_command(const state_t *s, const channel_t *ch, int64_t bank,
-                         const entry_t *e) {
+/* the command a queued request needs next, and the first clock its timing allows it */
+static int required_command(const state_t *s, const channel_t *ch, int64_t bank,
+                            const entry_t *e, int64_t *when) {
     const bank_t *b = &ch->banks[bank];
     if (b->open_row < 0) {
-        if (ch->clk >= b->ready[T_ACT] && faw_ok(s, ch, bank / s->banks_per_rank)) return C_ACT;
-        return C_NONE;
+        int64_t rank = bank / s->banks_per_rank;
+        int64_t faw = ch->activates[4 * rank + ch->activate_next[rank]] + s->p[P_TFAW];
+        *when = max64(b->ready[T_ACT], faw);
+        return C_ACT;
     }
     if (b->open_row == e->row) {
-        if (ch->clk < b->ready[e->is_write ? T_WR : T_RD]) return C_NONE;
+        *when = b->ready[e->is_write ? T_WR : T_RD];
         if (s->p[P_CLOSED_PAGE]) return e->is_write ? C_WRA : C_RDA;
         return e->is_write ? C_WR : C_RD;
     }
-    return ch->clk >= b->ready[T_PRE] ? C_PRE : C_NONE;
+    *when = b->ready[T_PRE];
+    return C_PRE;
 }
 
 static void apply_rules(state_t *s, channel_t *ch, int command, int64_t bank) {
@@ -341,16 +343,30 @@ static void issue(state_t *s, channel_t *ch, int command, int64_t bank, int64_t 
         ch->queue_length[bank]--;
     }
     apply_rules(s, ch, command, bank);
+    if (command == C_REF) {
+        int64_t first = bank / s->banks_per_rank * s->banks_per_rank;
+        for (int64_t b2 = first; b2 < first + s->banks_per_rank; b2++) ch->wake[b2] = 0;
+    } else {
+        ch->wake[bank] = 0;
+    }
 }
 
-/* the first command a bank queue can issue now (FR-FCFS within the queue) */
-static int first_ready(const state_t *s, const channel_t *ch, int64_t bank, int64_t *slot) {
+/* the first command a bank queue can issue now (FR-FCFS within the queue), or C_NONE and
+ * in *wake the first clock at which one might (requests held back by the queue's order wait
+ * for a command of this bank, which resets the bank's wake) */
+static int first_ready(const state_t *s, const channel_t *ch, int64_t bank, int64_t *slot,
+                       int64_t *wake) {
     int64_t depth = s->p[P_CMD_QUEUE_DEPTH], length = ch->queue_length[bank];
     const entry_t *queue = &ch->queue[bank * depth];
     const bank_t *b = &ch->banks[bank];
+    *wake = INT64_MAX;
     for (int64_t i = 0; i < length; i++) {
-        int command = ready_command(s, ch, bank, &queue[i]);
-        if (command == C_NONE) continue;
+        int64_t when;
+        int command = required_command(s, ch, bank, &queue[i], &when);
+        if (when > ch->clk) {
+            if (when < *wake) *wake = when;
+            continue;
+        }
         if (command == C_PRE) {
             /* only for the oldest request, and not while the open row still has queued hits
              * (up to 4 served since the activate) */
@@ -404,9 +420,11 @@ static int next_command(state_t *s, channel_t *ch, int64_t *bank, int64_t *slot)
         ch->round_robin = ch->round_robin + 1 == s->banks ? 0 : ch->round_robin + 1;
         int64_t b = ch->round_robin;
         if (ch->refresh_rank >= 0 && b / s->banks_per_rank == ch->refresh_rank) continue;
-        if (!ch->queue_length[b]) continue;
-        int command = first_ready(s, ch, b, slot);
+        if (!ch->queue_length[b] || ch->clk < ch->wake[b]) continue;
+        int64_t wake;
+        int command = first_ready(s, ch, b, slot, &wake);
         if (command != C_NONE) { *bank = b; return command; }
+        ch->wake[b] = wake;
     }
     return C_NONE;
 }
@@ -478,6 +496,7 @@ static int tick(state_t *s, channel_t *ch, const run_t *run) {
                 ch->draining--;
             }
             ch->queue[e->bank * depth + ch->queue_length[e->bank]++] = *e;
+            ch->wake[e->bank] = 0;
             memmove(e, e + 1, (size_t)(*count - i - 1) * sizeof *e);
             (*count)--;
             return 1;
@@ -506,17 +525,8 @@ static int64_t next_event(const state_t *s, const channel_t *ch) {
             continue;
         }
         for (int64_t i = 0; i < ch->queue_length[b]; i++) {
-            const entry_t *e = &ch->queue[b * depth + i];
             int64_t t;
-            if (state->open_row < 0) {
-                int64_t rank = b / s->banks_per_rank;
-                int64_t faw = ch->activates[4 * rank + ch->activate_next[rank]] + s->p[P_TFAW];
-                t = max64(state->ready[T_ACT], faw);
-            } else if (state->open_row == e->row) {
-                t = state->ready[e->is_write ? T_WR : T_RD];
-            } else {
-                t = state->ready[T_PRE];
-            }
+            required_command(s, ch, b, &ch->queue[b * depth + i], &t);
             if (t < soonest) soonest = t;
         }
     }
