@@ -18,7 +18,7 @@ import traceback
 import warnings
 
 from accelsim import __version__
-from accelsim.app import demo, plot, report, simulate, study, sweep, trace, train
+from accelsim.app import demo, dram, plot, report, simulate, study, sweep, trace, train
 from accelsim.errors import AccelsimError
 
 EXIT_BAD_INPUT = 2
@@ -204,6 +204,20 @@ def _parser() -> argparse.ArgumentParser:
                                  "figures stay in <results>/figures)")
     _add_output_flags(p)
 
+    p = sub.add_parser("dram", help="replay a per-burst DRAM trace through accelsim's DRAM "
+                                    "controller (cycles, row hits, energy)")
+    p.add_argument("trace", help="trace file: 'ADDRESS READ|WRITE CYCLE' lines (dramsim3, the "
+                                 "default) or 'LD|ST ADDRESS' (ramulator2); hex addresses")
+    p.add_argument("--format", default="dramsim3", choices=["dramsim3", "ramulator2"])
+    p.add_argument("--dram", default="DDR4-3200",
+                   help="DRAM preset (DDR4-3200, LPDDR4-3200, HBM2; default DDR4-3200)")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="override a DRAM field, e.g. channels=2 or page_policy=closed")
+    p.add_argument("--engine", choices=["command", "burst"],
+                   help="command (the clock-by-clock controller, default where a C compiler "
+                        "is present) or burst (the simulator's bulk model)")
+    _add_output_flags(p)
+
     p = sub.add_parser("demo", help="train dense and DropBack, simulate, sweep, report")
     p.add_argument("--out", default="reports/demo", help="demo folder (default reports/demo)")
     p.add_argument("--epochs", type=int, default=40)
@@ -213,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"train": train.handle, "trace": trace.handle, "simulate": simulate.handle,
             "sweep": sweep.handle, "study": study.handle, "plot": plot.handle,
-            "report": report.handle,
+            "report": report.handle, "dram": dram.handle,
             "demo": demo.handle}
 
 

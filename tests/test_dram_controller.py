@@ -272,3 +272,68 @@ def test_command_timing_without_a_compiler_is_a_config_error(monkeypatch):
     monkeypatch.setattr(controller, "library", lambda: None)
     with pytest.raises(ConfigError, match="C compiler"):
         DramPort(simpy.Environment(), DDR4, 1000.0, timing="command")
+
+
+# -- `accelsim dram`: a user's trace through the controller --------------------------------------
+
+def _cli(capsys, *args):
+    from accelsim.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_dram_command_replays_a_trace(tmp_path, capsys):
+    import json
+
+    from accelsim.sim.dram.export import export_dram_trace
+
+    a = np.arange(4096) * DDR4.burst_bytes
+    w = np.arange(4096) % 4 == 3
+    path = export_dram_trace(a, w, np.zeros(4096), tmp_path / "t.trace", "dramsim3")
+    code, out, err = _cli(capsys, "dram", path, "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    want = replay_trace(DDR4, a, w, np.zeros(4096), engine="command")
+    assert summary["finish_dram_cycle"] == want["finish_cycle"]
+    assert summary["bursts"] == 4096 and summary["writes"] == 1024
+    # the same stream at full speed cannot beat the bus
+    assert summary["bandwidth_gb_per_s"] <= DDR4.peak_bandwidth_bytes_per_ns
+    code, out, _ = _cli(capsys, "dram", path, "--dram", "HBM2", "--set", "page_policy=closed",
+                        "--engine", "burst")
+    assert code == 0 and "HBM2" in out and "burst" in out
+
+
+@pytest.mark.parametrize("content, args, needle", [
+    (b"0x0 READ 0\nzz\n", [], ":2: expected a dramsim3 trace line"),
+    (b"", [], "expected at least one request"),
+    (b"\xff\xfe\x00garbage", [], "not ASCII"),
+    (b"-0x40 READ 0\n", [], "expected an address >= 0"),
+    (b"0x0 READ -3\n", [], "expected a cycle >= 0"),
+    (b"0x0 READ 9000000000000000000\n", [], "arrival_dram_cycle"),
+    (b"0xffffffffffffffffffff READ 0\n", [], "does not fit"),
+    (b"0x0 READ 0\n", ["--set", "channels=0"], "--dram/--set: channels"),
+    (b"0x0 READ 0\n", ["--dram", "DDR5"], "--dram/--set: preset"),
+    (b"0x0 READ 0\n", ["--set", "queue_depth=100000000"], "queue_depth: expected at most"),
+])
+def test_the_dram_command_refuses_bad_input_in_one_line(tmp_path, capsys, content, args,
+                                                        needle):
+    path = tmp_path / "bad.trace"
+    path.write_bytes(content)
+    code, out, err = _cli(capsys, "dram", path, *args)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("accelsim: error:"), err
+    assert needle in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+def test_the_dram_command_refuses_a_folder_and_a_missing_file(tmp_path, capsys):
+    for path in (tmp_path, tmp_path / "missing.trace"):
+        code, _, err = _cli(capsys, "dram", path)
+        assert code == 2 and "expected a DRAM trace file" in err

@@ -407,7 +407,7 @@ def test_a_reader_that_leaves_early_is_not_an_error(trace_dir, tmp_path):
 # -- help and version ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", ["train", "trace", "simulate", "sweep", "plot", "report",
-                                     "demo"])
+                                     "dram", "demo"])
 def test_help_of_every_subcommand(command, capsys):
     code, out, err = run_main(capsys, command, "--help")
     assert code == 0 and err == ""

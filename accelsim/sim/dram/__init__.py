@@ -1,5 +1,7 @@
-"""Off-chip DRAM in the simulator: the burst-level timing model (`model`), the SimPy port the
-pipeline talks to (`port`), and request-trace export for external DRAM simulators (`export`).
+"""Off-chip DRAM in the simulator: two timing engines, the bulk burst model (`model`) and the
+command-level controller (`controller`, C, one DRAM clock at a time), the SimPy port the
+pipeline talks to (`port`), trace replay through either engine (`replay`), and request-trace
+export for external DRAM simulators (`export`, `export_ramulator`).
 The DRAM spec and its presets are `accelsim.config.dram`.
 
 Names resolve on first use, so importing this package does not import SimPy.
@@ -10,6 +12,8 @@ from accelsim._lazy import lazy_exports
 _EXPORTS = {
     "DramBatch": "accelsim.sim.dram.model",
     "DramModel": "accelsim.sim.dram.model",
+    "CommandController": "accelsim.sim.dram.controller",
+    "replay_trace": "accelsim.sim.dram.replay",
     "DramPort": "accelsim.sim.dram.port",
     "expand_streams": "accelsim.sim.dram.port",
     "TRACE_FORMATS": "accelsim.sim.dram.export",

@@ -571,6 +571,30 @@ static int channel_busy(const state_t *s, const channel_t *ch) {
     return !command_queues_empty(s, ch);
 }
 
+/* An idle channel with every bank closed and ready for a refresh refreshes each rank r at
+ * clock B + r of every refresh boundary B: apply all but the last boundary before clock
+ * `until` at once (a long gap between requests costs nothing per boundary). */
+static void skip_refreshes(state_t *s, channel_t *ch, int64_t until) {
+    int64_t trefi = s->p[P_TREFI], ranks = s->p[P_RANKS];
+    if (ranks > trefi) return;
+    int64_t boundaries = (until - 1 - ch->next_refresh) / trefi;  /* leave the last one */
+    if (boundaries < 1) return;
+    for (int64_t b = 0; b < s->banks; b++) {
+        const bank_t *state = &ch->banks[b];
+        if (state->open_row >= 0 || state->ready[T_REF] > ch->next_refresh + b / s->banks_per_rank)
+            return;
+    }
+    int64_t last = ch->next_refresh + (boundaries - 1) * trefi;
+    int64_t saved = ch->clk;
+    for (int64_t r = 0; r < ranks; r++) {
+        ch->clk = last + r;
+        apply_rules(s, ch, C_REF, r * s->banks_per_rank);
+    }
+    ch->clk = saved;
+    ch->counters[S_REFRESHES] += boundaries * ranks;
+    ch->next_refresh += boundaries * trefi;
+}
+
 /* Run channel `ch` on its requests order[*head .. end). With `offered_only`, stop on the clock
  * the last one is accepted (before that clock's command); otherwise run until every request
  * is served, draining the write buffer's rest once nothing else is queued and every channel
@@ -597,6 +621,7 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
             if (*head == end) break;
             /* idle: on to the next arrival, stopping at a refresh */
             int64_t next = arrival[order[*head]];
+            if (next > ch->next_refresh) skip_refreshes(s, ch, next);
             ch->clk = next < ch->next_refresh ? next : ch->next_refresh;
             continue;
         }

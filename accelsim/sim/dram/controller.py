@@ -23,6 +23,7 @@ from importlib import resources
 import numpy as np
 
 from accelsim import native
+from accelsim.errors import ConfigError
 from accelsim.sim.dram.model import DramBatch
 
 __all__ = ["COUNTERS", "PARAMETERS", "CommandController", "ControllerResult", "available"]
@@ -97,10 +98,24 @@ class ControllerResult:
         return float(self.done_cycle.max()) if self.done_cycle.size else 0.0
 
 
+# the controller's queues live in memory it allocates up front: bound them
+_MAX_QUEUE = 1 << 16
+_MAX_QUEUED_ENTRIES = 1 << 24
+
+
 def _parameters(config) -> np.ndarray:
     if config.burst_length % 2:
-        raise ValueError(f"burst_length: expected an even number of beats, got "
-                         f"{config.burst_length}")
+        raise ConfigError(f"burst_length: expected an even number of beats, got "
+                          f"{config.burst_length}")
+    for name in ("queue_depth", "command_queue_depth", "write_buffer_depth"):
+        if getattr(config, name) > _MAX_QUEUE:
+            raise ConfigError(f"{name}: expected at most {_MAX_QUEUE:,} for the command-level "
+                              f"controller, got {getattr(config, name):,}")
+    entries = config.channels * config.banks_per_channel * config.command_queue_depth
+    if entries > _MAX_QUEUED_ENTRIES:
+        raise ConfigError(f"channels x banks x command_queue_depth: expected at most "
+                          f"{_MAX_QUEUED_ENTRIES:,} bank-queue entries for the command-level "
+                          f"controller, got {entries:,}")
     values = {
         name: getattr(config, name) for name in PARAMETERS
         if name not in ("burst_cycles", "closed_page", "dual_command_bus")
