@@ -325,7 +325,7 @@ def test_the_dram_command_refuses_bad_input_in_one_line(tmp_path, capsys, conten
                                                         needle):
     path = tmp_path / "bad.trace"
     path.write_bytes(content)
-    code, out, err = _cli(capsys, "dram", path, *args)
+    code, _out, err = _cli(capsys, "dram", path, *args)
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("accelsim: error:"), err
