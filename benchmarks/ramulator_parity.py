@@ -175,12 +175,16 @@ def markdown(rows, worst, command: str) -> str:
         "\"reads pass\" keeps a channel's reads and writes in separate FIFOs, so a read may pass",
         "a write the full write buffer refused. The last column replays accelsim's byte",
         "addresses unrewritten through Ramulator's RoBaRaCoCh mapper (what a plain LD/ST",
-        "export would get).",
+        "export would get). accelsim: `replay_trace` with its default engine, the",
+        "command-level controller, which equals DRAMsim3 to the cycle on these streams",
+        "(dram_parity.md): so this table also measures how far DRAMsim3's scheduling policy",
+        "and Ramulator's, two independently written FR-FCFS controllers, are apart.",
         "",
         "| DRAM | stream | bursts | accelsim cycles | Ramulator 2.1 cycles | cycles error | "
         "row hits accelsim / Ramulator | ACTs accelsim / Ramulator misses+conflicts | "
+        "Ramulator, reads pass: cycles (row hits) | "
         "Ramulator, unrewritten addresses: cycles (row hits) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['preset']} | {r['stream']} | {r['bursts']:,} | "
                      f"{r['accelsim_cycles']:,.0f} | {r['ramulator_cycles']:,.0f} | "
