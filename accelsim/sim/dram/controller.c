@@ -489,6 +489,7 @@ static int tick(state_t *s, channel_t *ch, const run_t *run) {
                 /* an older read of this address goes first: stop draining */
                 if (pending_find(ch, e->key)->reads_head >= 0) {
                     ch->draining = 0;
+                    acted = 1;   /* the next clock moves reads: not a clock to skip */
                     blocked = started && waiting_read(ch, e->key) &&
                               command_queues_empty(s, ch);
                     break;
