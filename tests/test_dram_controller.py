@@ -216,7 +216,7 @@ def test_engines_agree_on_a_sequential_stream():
 
 
 def test_without_a_compiler_the_controller_says_so(monkeypatch):
-    monkeypatch.setattr(controller, "library", lambda: None)
+    monkeypatch.setattr(controller, "library", lambda every_clock=False: None)
     with pytest.raises(RuntimeError, match="C compiler"):
         CommandController(DDR4)
 
@@ -269,7 +269,7 @@ def test_command_timing_without_a_compiler_is_a_config_error(monkeypatch):
     from accelsim.errors import ConfigError
     from accelsim.sim.dram.port import DramPort
 
-    monkeypatch.setattr(controller, "library", lambda: None)
+    monkeypatch.setattr(controller, "library", lambda every_clock=False: None)
     with pytest.raises(ConfigError, match="C compiler"):
         DramPort(simpy.Environment(), DDR4, 1000.0, timing="command")
 
@@ -337,3 +337,25 @@ def test_the_dram_command_refuses_a_folder_and_a_missing_file(tmp_path, capsys):
     for path in (tmp_path, tmp_path / "missing.trace"):
         code, _, err = _cli(capsys, "dram", path)
         assert code == 2 and "expected a DRAM trace file" in err
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_skipping_idle_clocks_changes_nothing(seed):
+    # the same batches stepped clock by clock (-DACCELSIM_EVERY_CLOCK): the same bits
+    rng = np.random.default_rng(seed)
+    preset = ["DDR4-3200", "LPDDR4-3200", "HBM2"][seed % 3]
+    over = {"page_policy": "closed"} if seed >= 3 else {"trefi_cycles": 900}
+    c = dram_preset(preset, **over)
+    n = 1500
+    hot = rng.integers(0, 1 << 14, 16)
+    a = np.where(rng.random(n) < 0.5, hot[rng.integers(0, 16, n)],
+                 rng.integers(0, 1 << 20, n)) * c.burst_bytes
+    w = rng.random(n) < 0.4
+    t = np.floor(np.cumsum(rng.exponential([0.5, 4.0, 400.0][seed % 3], n)))
+    results = []
+    for every_clock in (False, True):
+        ctl = CommandController(c, every_clock=every_clock)
+        first, second = ctl.run(a[:700], w[:700], t[:700]), ctl.run(a[700:], w[700:], t[700:])
+        results.append((first.done_cycle.tolist(), second.done_cycle.tolist(), first.counts,
+                        second.counts, ctl.clocks().tolist()))
+    assert results[0] == results[1]

@@ -22,6 +22,11 @@
  * implements, so that accelsim's figures can be checked against it cycle for cycle
  * (reports/validation/dram_parity.md); the code is accelsim's own.
  *
+ * Clocks where nothing can happen are skipped (a bank queue is not searched before the
+ * clock its first command could be ready; an idle stretch jumps to the next arrival, and its
+ * refresh boundaries are applied at once); built with -DACCELSIM_EVERY_CLOCK it steps every
+ * clock instead, which the tests use to check that the skipping changes nothing.
+ *
  * Interface: ctl_new(params) -> state; ctl_run(state, ...) times one batch of requests given
  * per channel in arrival order and runs each channel until they are all served (state carries
  * over to the next batch: open rows, timing, refresh, clock); ctl_free(state).
@@ -420,7 +425,10 @@ static int next_command(state_t *s, channel_t *ch, int64_t *bank, int64_t *slot)
         ch->round_robin = ch->round_robin + 1 == s->banks ? 0 : ch->round_robin + 1;
         int64_t b = ch->round_robin;
         if (ch->refresh_rank >= 0 && b / s->banks_per_rank == ch->refresh_rank) continue;
-        if (!ch->queue_length[b] || ch->clk < ch->wake[b]) continue;
+        if (!ch->queue_length[b]) continue;
+#ifndef ACCELSIM_EVERY_CLOCK
+        if (ch->clk < ch->wake[b]) continue;
+#endif
         int64_t wake;
         int command = first_ready(s, ch, b, slot, &wake);
         if (command != C_NONE) { *bank = b; return command; }
@@ -622,7 +630,9 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
             if (*head == end) break;
             /* idle: on to the next arrival, stopping at a refresh */
             int64_t next = arrival[order[*head]];
+            #ifndef ACCELSIM_EVERY_CLOCK
             if (next > ch->next_refresh) skip_refreshes(s, ch, next);
+#endif
             ch->clk = next < ch->next_refresh ? next : ch->next_refresh;
             continue;
         }
@@ -637,6 +647,9 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
             if (*head < end && arrival[order[*head]] > ch->clk && arrival[order[*head]] < wake)
                 wake = arrival[order[*head]];
             if (drain_left && all_offered > ch->clk && all_offered < wake) wake = all_offered;
+            #ifdef ACCELSIM_EVERY_CLOCK
+            wake = ch->clk + 1;
+#endif
             ch->clk = wake > ch->clk + 1 ? wake : ch->clk + 1;
         }
     }

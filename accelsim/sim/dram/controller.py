@@ -46,9 +46,10 @@ _FLAGS = ("-O2", "-shared", "-fPIC")
 _MAX_CLOCK = 1 << 60
 
 
-def _library():
+def _library(every_clock: bool = False):
     source = resources.files("accelsim.sim.dram").joinpath("controller.c").read_text()
-    lib = native.load("dram-controller", source, _FLAGS)
+    flags = _FLAGS + (("-DACCELSIM_EVERY_CLOCK",) if every_clock else ())
+    lib = native.load("dram-controller", source, flags)
     if lib is None:
         return None
     pointer, size = ctypes.c_void_p, ctypes.c_int64
@@ -69,14 +70,15 @@ def _library():
     return lib
 
 
-_lib_cache: list = []
+_lib_cache: dict = {}
 
 
-def library():
-    """The compiled controller (ctypes.CDLL), or None without a C compiler."""
-    if not _lib_cache:
-        _lib_cache.append(_library())
-    return _lib_cache[0]
+def library(every_clock: bool = False):
+    """The compiled controller (ctypes.CDLL), or None without a C compiler. `every_clock`:
+    the build that steps every clock (no skipping; for checking the skipping)."""
+    if every_clock not in _lib_cache:
+        _lib_cache[every_clock] = _library(every_clock)
+    return _lib_cache[every_clock]
 
 
 def available() -> bool:
@@ -129,8 +131,8 @@ def _parameters(config) -> np.ndarray:
 class CommandController:
     """Stateful command-level timing of `config` (a DramConfig); one clock = one DRAM clock."""
 
-    def __init__(self, config):
-        lib = library()
+    def __init__(self, config, every_clock: bool = False):
+        lib = library(every_clock)
         if lib is None:
             raise RuntimeError("the command-level DRAM controller needs a C compiler (set CC, "
                                "or install cc or gcc)")
