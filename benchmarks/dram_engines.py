@@ -1,0 +1,96 @@
+"""Speed of accelsim's two DRAM timing engines on the same traces, in one process: the
+command-level controller (C, clock by clock) against the burst model (bulk numpy), and against
+DRAMsim3 when a build is given (its own process, through the parity benchmark's driver).
+
+Run:  .venv/bin/python benchmarks/dram_engines.py [--bursts 262144] [--repeats 3]
+                                                  [--dramsim3 PATH or DRAMSIM3_DIR]
+Prints a table and writes benchmarks/results/dram_engines.csv. Not a test. The time is the
+best of `repeats` runs (the machine is shared); the ratio burst / command is what to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from accelsim.config import dram_preset  # noqa: E402
+from accelsim.io import atomic_path  # noqa: E402
+from accelsim.sim.dram import controller  # noqa: E402
+from accelsim.sim.dram.replay import replay_trace  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "dram_engines.csv"
+
+
+def patterns(config, n: int):
+    bb = config.burst_bytes
+    rng = np.random.default_rng(0)
+    yield "sequential read", np.arange(n, dtype=np.int64) * bb, np.zeros(n, bool)
+    yield "random, 30 % writes", rng.integers(0, 1 << 24, n) * bb, rng.random(n) < 0.3
+    copy = np.empty(n, np.int64)
+    copy[0::2] = np.arange(n // 2) * bb
+    copy[1::2] = (1 << 28) + np.arange(n // 2) * bb
+    yield "copy (burst-interleaved)", copy, np.tile([False, True], n // 2)
+
+
+def best_of(repeats: int, run, *args, **kwargs) -> tuple[float, dict]:
+    best, result = float("inf"), {}
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = run(*args, **kwargs)
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bursts", type=int, default=1 << 18)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dramsim3", help="DRAMsim3 source folder (default $DRAMSIM3_DIR)")
+    args = parser.parse_args(argv)
+    if not controller.available():
+        print("skipped: no C compiler for the command-level controller")
+        return 0
+    driver = None
+    from dram_parity import build_driver, find_dramsim3, run_dramsim3
+    folder = find_dramsim3(args.dramsim3)
+    if folder is not None:
+        driver = build_driver(folder)
+    rows = []
+    for preset in ("DDR4-3200", "LPDDR4-3200", "HBM2"):
+        config = dram_preset(preset)
+        for name, addresses, writes in patterns(config, args.bursts):
+            arrival = np.zeros(addresses.size)
+            row = {"preset": preset, "pattern": name, "bursts": int(addresses.size)}
+            for engine in ("command", "burst"):
+                seconds, result = best_of(args.repeats, replay_trace, config, addresses,
+                                          writes, arrival, engine=engine)
+                row[f"{engine}_s"] = round(seconds, 4)
+                row[f"{engine}_cycles"] = result["finish_cycle"]
+            row["burst_over_command"] = round(row["burst_s"] / row["command_s"], 2)
+            row["command_us_per_burst"] = round(1e6 * row["command_s"] / addresses.size, 3)
+            if driver is not None:
+                seconds, _ = best_of(1, run_dramsim3, driver, config, addresses, writes,
+                                     arrival)
+                row["dramsim3_s"] = round(seconds, 3)
+            rows.append(row)
+            print(row, flush=True)
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(RESULTS) as tmp:
+        table.to_csv(tmp, index=False)
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
