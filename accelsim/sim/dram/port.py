@@ -109,6 +109,16 @@ class DramPort(Server):
         for key in STAT_FIELDS + ENERGY_FIELDS:
             self.totals[key] += batch_like[key] * scale
 
+    def _taken(self, streams, now):
+        """A request's non-empty streams as (base, n_bytes, is_write), logged if recording."""
+        for base, n_bytes, is_write in streams:
+            if n_bytes <= 0:
+                continue
+            base, n_bytes, is_write = int(base), int(n_bytes), bool(is_write)
+            if self.record:
+                self.log.append((base, n_bytes, is_write, int(now)))
+            yield base, n_bytes, is_write
+
     def _serve(self, streams, now):
         """(cycles the port is held, cycles until the request is done) from cycle `now`."""
         if self.controller is not None:
@@ -116,12 +126,7 @@ class DramPort(Server):
         finish = 0.0
         hold = 0.0
         bb = self.config.burst_bytes
-        for base, n_bytes, is_write in streams:
-            if n_bytes <= 0:
-                continue
-            base, n_bytes, is_write = int(base), int(n_bytes), bool(is_write)
-            if self.record:
-                self.log.append((base, n_bytes, is_write, int(now)))
+        for base, n_bytes, is_write in self._taken(streams, now):
             bursts = (base + n_bytes - 1) // bb - base // bb + 1
             if self.timing == "cached":
                 result = self._cached(base, bursts, is_write)
@@ -147,12 +152,7 @@ class DramPort(Server):
         before them)."""
         bb = self.config.burst_bytes
         addresses, writes = [], []
-        for base, n_bytes, is_write in streams:
-            if n_bytes <= 0:
-                continue
-            base, n_bytes, is_write = int(base), int(n_bytes), bool(is_write)
-            if self.record:
-                self.log.append((base, n_bytes, is_write, int(now)))
+        for base, n_bytes, is_write in self._taken(streams, now):
             first, last = base // bb, (base + n_bytes - 1) // bb
             addresses.append(np.arange(first, last + 1, dtype=np.int64) * bb)
             writes.append(np.full(last - first + 1, is_write))
