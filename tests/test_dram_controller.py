@@ -359,3 +359,13 @@ def test_skipping_idle_clocks_changes_nothing(seed):
         results.append((first.done_cycle.tolist(), second.done_cycle.tolist(), first.counts,
                         second.counts, ctl.clocks().tolist()))
     assert results[0] == results[1]
+
+
+def test_a_channel_waits_for_the_batch_end_however_far():
+    # channel 0 holds two writes (too few to drain) until the last request of the batch, on
+    # another channel, arrives 10^9 clocks later; then it drains them
+    c = dram_preset("HBM2")
+    reqs = [(addr(c, channel=0, column=0), True, 0), (addr(c, channel=0, column=1), True, 0),
+            (addr(c, channel=1), False, 10**9)]
+    done, counts = run(reqs, config=c)
+    assert counts["writes"] == 2 and done[0] > 10**9 and done[2] > 10**9

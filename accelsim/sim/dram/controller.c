@@ -49,6 +49,9 @@ enum {
     S_FORWARDED, S_MERGED, S_COUNT
 };
 
+/* clocks without a command, a move or an arrival after which a busy channel counts as stalled */
+#define STALL_CLOCKS 100000000LL
+
 /* what a bank's next command of each kind waits for */
 enum { T_ACT, T_RD, T_WR, T_PRE, T_REF, T_KINDS };
 /* commands */
@@ -580,6 +583,7 @@ static int channel_busy(const state_t *s, const channel_t *ch) {
     return !command_queues_empty(s, ch);
 }
 
+#ifndef ACCELSIM_EVERY_CLOCK
 /* An idle channel with every bank closed and ready for a refresh refreshes each rank r at
  * clock B + r of every refresh boundary B: apply all but the last boundary before clock
  * `until` at once (a long gap between requests costs nothing per boundary). */
@@ -603,6 +607,7 @@ static void skip_refreshes(state_t *s, channel_t *ch, int64_t until) {
     ch->counters[S_REFRESHES] += boundaries * ranks;
     ch->next_refresh += boundaries * trefi;
 }
+#endif
 
 /* Run channel `ch` on its requests order[*head .. end). With `offered_only`, stop on the clock
  * the last one is accepted (before that clock's command); otherwise run until every request
@@ -614,8 +619,12 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
                            const int64_t *column, const int64_t *key, const uint8_t *is_write,
                            const int64_t *arrival, int offered_only, int64_t all_offered,
                            int64_t max_clock) {
+    int64_t progress = ch->clk;  /* the last clock something issued, moved or arrived */
     while (*head < end || (!offered_only && channel_busy(s, ch))) {
         if (ch->clk > max_clock) return -1;
+        /* every wait in a working controller is a few timing parameters long (tRFC, tRC,
+         * a queue's worth of them): this long with nothing done is a stall, not a wait */
+        if (ch->clk - progress > STALL_CLOCKS) return -3;
         if (ch->clk >= ch->next_refresh) {
             for (int64_t r = 0; r < s->p[P_RANKS]; r++) ch->refresh_due[r] = 1;
             ch->next_refresh += s->p[P_TREFI];
@@ -624,16 +633,18 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
             int64_t x = order[*head];
             if (!offer(s, ch, run, x, bank[x], row[x], column[x], key[x], is_write[x])) break;
             (*head)++;
+            progress = ch->clk;
         }
         if (offered_only && *head == end) return 0;
         if (!channel_busy(s, ch)) {
             if (*head == end) break;
             /* idle: on to the next arrival, stopping at a refresh */
             int64_t next = arrival[order[*head]];
-            #ifndef ACCELSIM_EVERY_CLOCK
+#ifndef ACCELSIM_EVERY_CLOCK
             if (next > ch->next_refresh) skip_refreshes(s, ch, next);
 #endif
             ch->clk = next < ch->next_refresh ? next : ch->next_refresh;
+            progress = ch->clk;
             continue;
         }
         int drain_left = *head == end && ch->draining == 0 && ch->write_count > 0 &&
@@ -641,13 +652,15 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
         if (drain_left && ch->clk >= all_offered)
             ch->draining = ch->write_count;   /* nothing else to do: drain the rest */
         if (tick(s, ch, run)) {
+            progress = ch->clk;
             ch->clk++;
         } else {
             int64_t wake = next_event(s, ch);
             if (*head < end && arrival[order[*head]] > ch->clk && arrival[order[*head]] < wake)
                 wake = arrival[order[*head]];
             if (drain_left && all_offered > ch->clk && all_offered < wake) wake = all_offered;
-            #ifdef ACCELSIM_EVERY_CLOCK
+            if (wake > ch->clk + 1) progress = wake - 1;  /* waiting for a known event */
+#ifdef ACCELSIM_EVERY_CLOCK
             wake = ch->clk + 1;
 #endif
             ch->clk = wake > ch->clk + 1 ? wake : ch->clk + 1;
@@ -661,7 +674,8 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
  * column, key (the burst's address: equal keys are the same data), is_write, arrival clock.
  * Fills done[request] (the clock its data has left the bus; a merged write: its arrival);
  * next_read is scratch (one per request). counters gets each channel's running totals.
- * Returns 0, or -1 if a channel ran past max_clock. */
+ * Returns 0; -1 if a channel ran past max_clock, -2 out of memory, -3 if a channel stalled
+ * (busy for STALL_CLOCKS without doing anything: a bug). */
 int64_t ctl_run(void *handle, const int64_t *order, const int64_t *offsets,
                 const int64_t *bank, const int64_t *row, const int64_t *column,
                 const int64_t *key, const uint8_t *is_write, const int64_t *arrival,
@@ -678,10 +692,12 @@ int64_t ctl_run(void *handle, const int64_t *order, const int64_t *offsets,
             channel_t *ch = &s->channels[c];
             if (phase == 0) head[c] = offsets[c];
             else if (head[c] == offsets[c] && offsets[c] == offsets[c + 1]) continue;
-            if (run_channel(s, ch, &run, order, &head[c], offsets[c + 1], bank, row, column,
-                            key, is_write, arrival, phase == 0, all_offered, max_clock)) {
+            int64_t status = run_channel(s, ch, &run, order, &head[c], offsets[c + 1], bank,
+                                         row, column, key, is_write, arrival, phase == 0,
+                                         all_offered, max_clock);
+            if (status) {
                 free(head);
-                return -1;
+                return status;
             }
             if (phase == 0 && offsets[c] < offsets[c + 1] && ch->clk > all_offered)
                 all_offered = ch->clk;

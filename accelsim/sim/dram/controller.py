@@ -192,8 +192,12 @@ class CommandController:
             row.ctypes.data, column.ctypes.data, key.ctypes.data, writes.ctypes.data,
             clocks.ctypes.data, done.ctypes.data, next_read.ctypes.data, counters.ctypes.data,
             _MAX_CLOCK)
+        if status == -2:
+            raise MemoryError("the DRAM controller could not allocate its batch state")
         if status != 0 or (n and np.isnan(done).any()):
-            raise RuntimeError("the DRAM controller did not serve every request")
+            why = {-1: "ran past its clock limit", -3: "stalled (a bug: please report it)"}
+            raise RuntimeError(f"the DRAM controller did not serve every request: "
+                               f"{why.get(int(status), 'requests left unserved')}")
         delta = counters - self._counters
         self._counters = counters
         return ControllerResult(done, dict(zip(COUNTERS, (int(v) for v in delta.sum(axis=0)),
