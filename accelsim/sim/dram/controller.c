@@ -46,7 +46,7 @@ enum {
 /* counters per channel, in this order (controller.py COUNTERS) */
 enum {
     S_READS, S_WRITES, S_ROW_HITS, S_ACTIVATES, S_PRECHARGES, S_CONFLICTS, S_REFRESHES,
-    S_FORWARDED, S_MERGED, S_COUNT
+    S_FORWARDED, S_MERGED, S_UNBLOCKED, S_COUNT
 };
 
 /* clocks without a command, a move or an arrival after which a busy channel counts as stalled */
@@ -518,6 +518,7 @@ static int tick(state_t *s, channel_t *ch, const run_t *run) {
          * start and stop the same way on every later clock and no read would ever move
          * (DRAMsim3's rule as written deadlocks here). The reads move this clock instead. */
         if (!blocked) break;
+        ch->counters[S_UNBLOCKED]++;
         from_writes = 0;
     }
     return acted;

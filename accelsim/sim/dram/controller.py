@@ -38,8 +38,10 @@ PARAMETERS = (
     "dual_command_bus",
 )
 # row_conflicts: precharges a request's other row needed (not refresh's, not auto-precharge)
+# drain_deadlocks_broken: clocks where DRAMsim3's drain rule would never move again and the
+# reads moved instead (controller.c, the transaction move)
 COUNTERS = ("reads", "writes", "row_hits", "activates", "precharges", "row_conflicts",
-            "refreshes", "forwarded_reads", "merged_writes")
+            "refreshes", "forwarded_reads", "merged_writes", "drain_deadlocks_broken")
 _FLAGS = ("-O2", "-shared", "-fPIC")
 # a channel that has not finished by this clock is stuck (a bug, or a config that cannot
 # serve a request): stop rather than spin

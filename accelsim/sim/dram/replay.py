@@ -73,6 +73,7 @@ def _replay_command(config, addresses, is_write, arrival_dram_cycle) -> dict:
         "refreshes": counts["refreshes"],
         "forwarded_reads": counts["forwarded_reads"],
         "merged_writes": counts["merged_writes"],
+        "drain_deadlocks_broken": counts["drain_deadlocks_broken"],
         **energies,
         "energy_pj": sum(energies.values()),
     }
