@@ -306,6 +306,10 @@ def main(argv=None) -> int:
                         help="only write DRAMsim3's results for short prefixes of every "
                              "synthetic stream to NPZ (the reference tests/test_dram_controller.py "
                              "replays without DRAMsim3), then stop")
+    parser.add_argument("--fuzz", type=int, metavar="N",
+                        help="only replay N random configs and streams (seeds 0..N-1) through "
+                             "the command-level controller and DRAMsim3, print each mismatch "
+                             "and a summary, then stop")
     parser.add_argument("--mechanisms", action="store_true",
                         help="for every row outside the goal, also measure what DRAMsim3's write "
                              "buffer and accelsim's call-by-call timing are worth")
@@ -317,6 +321,8 @@ def main(argv=None) -> int:
     driver = build_driver(dramsim3)
     if args.write_reference:
         return write_reference(driver, args.presets, Path(args.write_reference))
+    if args.fuzz:
+        return fuzz(driver, args.fuzz)
     rows, sized, more = [], [], []
     for preset in args.presets:
         config = dram_preset(preset)
@@ -374,6 +380,78 @@ def main(argv=None) -> int:
 
 
 REFERENCE_REQUESTS = 1024
+FUZZ_TIMEOUT_S = 10.0  # DRAMsim3 finishes these streams (<= 3,000 requests) in under a second
+
+
+def fuzz_case(seed: int):
+    """A random config (preset, page policy, queue depths, address mapping, channels) and
+    stream (random, strided, hot rows or a few hot addresses; any read share; at once or
+    paced) for `seed`."""
+    rng = np.random.default_rng(seed)
+    preset = str(rng.choice(PRESETS))
+    over: dict = {}
+    if rng.random() < 0.3:
+        over["page_policy"] = "closed"
+    if rng.random() < 0.3:
+        depth = int(rng.choice([8, 16, 64]))
+        over["queue_depth"] = over["write_buffer_depth"] = depth  # DRAMsim3 has one size
+    if rng.random() < 0.3:
+        over["command_queue_depth"] = int(rng.choice([2, 4, 16]))
+    if rng.random() < 0.3:
+        over["address_mapping"] = str(rng.choice(["RoBaBgRaCoCh", "RoRaBgBaChCo",
+                                                  "RoChRaBaBgCo"]))
+    if rng.random() < 0.2 and preset == "DDR4-3200":
+        over["channels"] = 2
+    config = dram_preset(preset, **over)
+    n = int(rng.integers(50, 3000))
+    kind = int(rng.integers(0, 4))
+    bb = config.burst_bytes
+    if kind == 0:
+        addresses = rng.integers(0, 1 << 22, n) * bb
+    elif kind == 1:
+        addresses = (rng.integers(0, 64, n) * 997 + np.arange(n)) % (1 << 20) * bb
+    elif kind == 2:
+        rows = rng.integers(0, 1 << 16, 8)
+        addresses = (rows[rng.integers(0, 8, n)] * 64 + rng.integers(0, 128, n)) * bb
+    else:
+        addresses = rng.integers(0, 4096, n) * bb
+    writes = rng.random(n) < rng.random()
+    gap = float(rng.choice([0.0, 0.5, 2.0, 5.0, 30.0]))
+    arrival = np.floor(np.cumsum(rng.exponential(gap, n))) if gap else np.zeros(n)
+    return config, over, kind, addresses, writes, arrival
+
+
+def fuzz(driver, count: int) -> int:
+    """Replay `count` fuzz cases on both simulators: finishing cycle, activates, row hits and
+    bursts must be equal; a case DRAMsim3 does not finish is counted apart, with whether
+    accelsim broke a drain deadlock on it."""
+    matched, mismatched, stuck, stuck_broken, broken_elsewhere = 0, 0, 0, 0, 0
+    for seed in range(count):
+        config, over, kind, addresses, writes, arrival = fuzz_case(seed)
+        ours = replay_trace(config, addresses, writes, arrival, engine="command")
+        try:
+            theirs = run_dramsim3(driver, config, addresses, writes, arrival,
+                                  timeout_s=FUZZ_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            stuck += 1
+            stuck_broken += ours["drain_deadlocks_broken"] > 0
+            continue
+        broken_elsewhere += ours["drain_deadlocks_broken"] > 0
+        got = (ours["finish_cycle"], ours["activates"], ours["row_hits"], ours["bursts"])
+        want = (theirs["finish_cycle"], theirs["activates"],
+                theirs["read_row_hits"] + theirs["write_row_hits"],
+                theirs["read_cmds"] + theirs["write_cmds"])
+        if got == want:
+            matched += 1
+        else:
+            mismatched += 1
+            print(f"seed {seed}: {config.preset} {over} kind {kind}: accelsim {got}, "
+                  f"DRAMsim3 {want}", flush=True)
+    print(f"{count} cases: {matched} equal to DRAMsim3 (cycles, activates, row hits, bursts), "
+          f"{mismatched} not; DRAMsim3 did not finish {stuck} within {FUZZ_TIMEOUT_S:.0f} s, "
+          f"accelsim broke a drain deadlock on {stuck_broken} of those and on "
+          f"{broken_elsewhere} of the others")
+    return 0
 
 
 def write_reference(driver, presets, path: Path) -> int:
