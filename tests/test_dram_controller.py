@@ -34,9 +34,15 @@ def run(requests, config=DDR4, ctl=None):
 def test_a_read_to_a_closed_bank():
     # enters the queue at its arrival clock, activate the clock after, column tRCD later
     for arrival in (0, 37):
-        done, counts = run([(addr(row=5), False, arrival)])
+        ctl = CommandController(DDR4)
+        ctl.record_commands()
+        done, counts = run([(addr(row=5), False, arrival)], ctl=ctl)
         assert done[0] == arrival + 1 + RCD + CL + BURST
         assert counts["activates"] == 1 and counts["row_hits"] == 0
+        log = ctl.recorded_commands()
+        assert list(log["command"]) == ["ACT", "RD"]
+        assert list(log["clock"]) == [arrival + 1, arrival + 1 + RCD]
+        assert list(log["row"]) == [5, 5]
 
 
 @pytest.mark.parametrize("late", [-1, 0, 1])

@@ -26,7 +26,8 @@ from accelsim import native
 from accelsim.errors import ConfigError
 from accelsim.sim.dram.model import DramBatch
 
-__all__ = ["COUNTERS", "PARAMETERS", "CommandController", "ControllerResult", "available"]
+__all__ = ["COMMANDS", "COUNTERS", "PARAMETERS", "CommandController", "ControllerResult",
+           "available"]
 
 # The C side's parameter vector and counters, in its order (enum P_* / S_* in controller.c).
 PARAMETERS = (
@@ -37,6 +38,8 @@ PARAMETERS = (
     "trtrs_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth", "closed_page",
     "dual_command_bus",
 )
+# the C side's commands, in its order (enum C_* in controller.c)
+COMMANDS = ("ACT", "RD", "WR", "RDA", "WRA", "PRE", "REF")
 # row_conflicts: precharges a request's other row needed (not refresh's, not auto-precharge)
 # drain_deadlocks_broken: clocks where DRAMsim3's drain rule would never move again and the
 # reads moved instead (controller.c, the transaction move)
@@ -65,6 +68,8 @@ def _library(every_clock: bool = False):
     lib.ctl_run.restype = size
     lib.ctl_clocks.argtypes = [pointer, pointer]
     lib.ctl_clocks.restype = None
+    lib.ctl_log.argtypes = [pointer, pointer, size]
+    lib.ctl_log.restype = size
     if (lib.ctl_parameter_count() != len(PARAMETERS)
             or lib.ctl_counter_count() != len(COUNTERS)):
         raise RuntimeError("controller.c and controller.py disagree on the parameter or "
@@ -151,6 +156,24 @@ class CommandController:
         if handle:
             self._lib.ctl_free(handle)
             self._handle = None
+
+    def record_commands(self, capacity: int = 1 << 20) -> None:
+        """Log the commands issued from now on (up to `capacity`; later ones are not kept)."""
+        self._log = np.zeros((int(capacity), 5), dtype=np.int64)
+        self._lib.ctl_log(self._handle, self._log.ctypes.data, len(self._log))
+
+    def recorded_commands(self) -> dict:
+        """The commands logged since `record_commands`, as columns: clock, channel, command
+        (one of COMMANDS), bank (rank, bank group and bank flattened), row; logging stops."""
+        log = getattr(self, "_log", None)
+        if log is None:
+            raise ValueError("recorded_commands: call record_commands first")
+        count = int(self._lib.ctl_log(self._handle, None, 0))
+        self._log = None
+        rows = log[:count]
+        return {"clock": rows[:, 0], "channel": rows[:, 1],
+                "command": np.array(COMMANDS, dtype=object)[rows[:, 2]],
+                "bank": rows[:, 3], "row": rows[:, 4]}
 
     def clocks(self) -> np.ndarray:
         """Each channel's clock: the first clock it has not simulated yet."""
