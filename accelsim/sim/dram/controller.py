@@ -159,7 +159,7 @@ class CommandController:
 
     def record_commands(self, capacity: int = 1 << 20) -> None:
         """Log the commands issued from now on (up to `capacity`; later ones are not kept)."""
-        self._log = np.zeros((int(capacity), 5), dtype=np.int64)
+        self._log: np.ndarray | None = np.zeros((int(capacity), 5), dtype=np.int64)
         self._lib.ctl_log(self._handle, self._log.ctypes.data, len(self._log))
 
     def recorded_commands(self) -> dict:
