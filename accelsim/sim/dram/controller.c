@@ -83,6 +83,7 @@ typedef struct {
     int64_t p[P_COUNT];
     int64_t banks_per_rank, banks, read_delay, write_delay;
     int64_t delay[C_KINDS][R_KINDS][T_KINDS];  /* -1: no rule */
+    int64_t *group_of, *rank_of;               /* per bank of a channel: no division later */
     channel_t *channels;
     int64_t *log, log_capacity, log_count;     /* optional command log: 5 values a command */
 } state_t;
@@ -181,6 +182,8 @@ void ctl_free(void *handle) {
         }
         free(s->channels);
     }
+    free(s->group_of);
+    free(s->rank_of);
     free(s);
 }
 
@@ -195,7 +198,13 @@ void *ctl_new(const int64_t *parameters) {
     s->write_delay = p[P_CWL] + p[P_BURST];
     build_rules(s);
     s->channels = calloc((size_t)p[P_CHANNELS], sizeof *s->channels);
-    if (!s->channels) { ctl_free(s); return NULL; }
+    s->group_of = calloc((size_t)s->banks, sizeof *s->group_of);
+    s->rank_of = calloc((size_t)s->banks, sizeof *s->rank_of);
+    if (!s->channels || !s->group_of || !s->rank_of) { ctl_free(s); return NULL; }
+    for (int64_t b = 0; b < s->banks; b++) {
+        s->group_of[b] = b / p[P_BANKS_PER_GROUP];   /* unique across ranks */
+        s->rank_of[b] = b / s->banks_per_rank;
+    }
     int64_t slots = pending_size(p);
     for (int64_t c = 0; c < p[P_CHANNELS]; c++) {
         channel_t *ch = &s->channels[c];
@@ -264,7 +273,7 @@ static int required_command(const state_t *s, const channel_t *ch, int64_t bank,
                             const entry_t *e, int64_t *when) {
     const bank_t *b = &ch->banks[bank];
     if (b->open_row < 0) {
-        int64_t rank = bank / s->banks_per_rank;
+        int64_t rank = s->rank_of[bank];
         int64_t faw = ch->activates[4 * rank + ch->activate_next[rank]] + s->p[P_TFAW];
         *when = max64(b->ready[T_ACT], faw);
         return C_ACT;
@@ -279,16 +288,15 @@ static int required_command(const state_t *s, const channel_t *ch, int64_t bank,
 }
 
 static void apply_rules(state_t *s, channel_t *ch, int command, int64_t bank) {
-    int64_t group_size = s->p[P_BANKS_PER_GROUP];
-    int64_t rank = bank / s->banks_per_rank, group = bank / group_size;
+    int64_t rank = s->rank_of[bank], group = s->group_of[bank];
     for (int64_t other = 0; other < s->banks; other++) {
         int relation;
         if (command == C_REF) {
-            if (other / s->banks_per_rank != rank) continue;
+            if (s->rank_of[other] != rank) continue;
             relation = R_SAME;
         } else if (other == bank) relation = R_SAME;
-        else if (other / group_size == group) relation = R_GROUP;
-        else if (other / s->banks_per_rank == rank) relation = R_RANK;
+        else if (s->group_of[other] == group) relation = R_GROUP;
+        else if (s->rank_of[other] == rank) relation = R_RANK;
         else relation = R_OTHER;
         const int64_t *rule = s->delay[command][relation];
         bank_t *b = &ch->banks[other];
@@ -427,7 +435,7 @@ static int next_command(state_t *s, channel_t *ch, int64_t *bank, int64_t *slot)
     for (int64_t i = 0; i < s->banks; i++) {
         ch->round_robin = ch->round_robin + 1 == s->banks ? 0 : ch->round_robin + 1;
         int64_t b = ch->round_robin;
-        if (ch->refresh_rank >= 0 && b / s->banks_per_rank == ch->refresh_rank) continue;
+        if (ch->refresh_rank >= 0 && s->rank_of[b] == ch->refresh_rank) continue;
         if (!ch->queue_length[b]) continue;
 #ifndef ACCELSIM_EVERY_CLOCK
         if (ch->clk < ch->wake[b]) continue;
@@ -526,22 +534,21 @@ static int tick(state_t *s, channel_t *ch, const run_t *run) {
 
 /* After a clock in which nothing issued or moved, nothing changes until a queued command's
  * timing allows it (or a refresh command's, or an arrival, or the next refresh is due): the
- * earliest such clock, which the caller may skip to. Conservative: it may wake early. */
+ * earliest such clock, which the caller may skip to. That clock's search has just set every
+ * searched bank's wake (banks it skipped had a later one), so the wakes give it; the rank in
+ * refresh waits for its precharges and refresh instead. Conservative: it may wake early. */
 static int64_t next_event(const state_t *s, const channel_t *ch) {
-    int64_t soonest = ch->next_refresh, depth = s->p[P_CMD_QUEUE_DEPTH];
+    int64_t soonest = ch->next_refresh;
     for (int64_t b = 0; b < s->banks; b++) {
         const bank_t *state = &ch->banks[b];
-        int in_refresh = ch->refresh_rank >= 0 && b / s->banks_per_rank == ch->refresh_rank;
-        if (in_refresh) {
-            soonest = soonest < state->ready[state->open_row >= 0 ? T_PRE : T_REF] ? soonest :
-                      state->ready[state->open_row >= 0 ? T_PRE : T_REF];
+        int64_t t;
+        if (ch->refresh_rank >= 0 && s->rank_of[b] == ch->refresh_rank)
+            t = state->ready[state->open_row >= 0 ? T_PRE : T_REF];
+        else if (ch->queue_length[b])
+            t = ch->wake[b];
+        else
             continue;
-        }
-        for (int64_t i = 0; i < ch->queue_length[b]; i++) {
-            int64_t t;
-            required_command(s, ch, b, &ch->queue[b * depth + i], &t);
-            if (t < soonest) soonest = t;
-        }
+        if (t < soonest) soonest = t;
     }
     return soonest;
 }
