@@ -38,7 +38,7 @@ Three timing modes (``dram_timing`` in the accelerator config):
   in the same runs (2 shared cores at load 10), so ``cached`` stays the default. Against
   ``command`` (sixth session, benchmarks/dram_timing_modes.py): ``cached`` within 0.18 % in
   cycles and 0.14 % in DRAM energy on a ResNet-18 batch-32 step, ``exact`` within 0.22 % /
-  0.08 %; ``command`` took 26-28 s per step, so it is the validation path.
+  0.08 %; ``command`` took 18.5-20.7 s per step, so it is the validation path.
 """
 
 from __future__ import annotations
