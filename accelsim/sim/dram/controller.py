@@ -7,7 +7,7 @@ each request at its arrival clock (in the order given; a full queue holds the ch
 requests back) and runs every channel until the batch is served. State carries over to the
 next batch. Where `accelsim.sim.dram.model.DramModel` times a call in bulk (numpy passes, one
 per scheduling phase), this one steps the clock (skipping clocks where nothing can happen):
-about 0.3-1.3 us per burst, as fast as the burst model on sequential streams and 15-74x
+about 0.3-1.3 us per burst, 0.65-0.93x the burst model's speed on sequential streams and 15-74x
 faster on mixed reads and writes (benchmarks/dram_engines.py), exact to its policy on any
 request pattern (reports/validation/dram_parity.md compares both with DRAMsim3).
 
