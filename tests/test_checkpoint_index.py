@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_checkpoint import builder, save, states_equal, train
+from test_checkpoint import builder, save, states_equal
 from torch import nn
 
 from accelsim.dropback import checkpoint as ckpt
@@ -113,10 +113,14 @@ def test_version_1_files_still_load():
 
 
 def test_new_files_are_smaller_than_version_1_and_rebuild_the_same_model(tmp_path):
-    """The same training as the version-1 file, saved now: same model, fewer bytes."""
-    model, _, dropback = train("cnn")
-    path = save(tmp_path / "v2.ckpt", model, dropback, name="cnn", optimizer_state=True)
+    """The version-1 file's training state, saved again now: same model, fewer bytes.
+
+    Re-saved from the loaded file rather than retrained: retraining on another CPU can pick
+    other top-k sets (float rounding differs between processor families)."""
     old = DATA / "checkpoint_v1_cnn.ckpt"
+    loaded = load_checkpoint(old, builder=builder)
+    dropback = restore_dropback(loaded, torch.optim.Adam(loaded.model.parameters(), lr=0.01))
+    path = save(tmp_path / "v2.ckpt", loaded.model, dropback, name="cnn", optimizer_state=True)
     assert states_equal(load_checkpoint(path, builder=builder).model,
                         load_checkpoint(old, builder=builder).model)
     header = read_checkpoint_header(path)
