@@ -1213,11 +1213,8 @@ def test_snapshot_and_restore_give_back_the_state():
 
 @pytest.mark.parametrize("engine", ["burst", "command"])
 def test_the_replay_queues_a_backlog_and_keeps_sparse_requests_apart(engine):
-    from accelsim.sim.dram import controller
     from accelsim.sim.dram.replay import replay_trace
 
-    if engine == "command" and not controller.available():
-        pytest.skip("no C compiler")
     replay_trace = functools.partial(replay_trace, engine=engine)
     rng = np.random.default_rng(4)
     config = DDR4
@@ -1236,11 +1233,8 @@ def test_the_replay_queues_a_backlog_and_keeps_sparse_requests_apart(engine):
 
 @pytest.mark.parametrize("engine", ["burst", "command"])
 def test_the_replay_offers_requests_in_trace_order_and_refuses_bad_cycles(engine):
-    from accelsim.sim.dram import controller
     from accelsim.sim.dram.replay import replay_trace
 
-    if engine == "command" and not controller.available():
-        pytest.skip("no C compiler")
     replay_trace = functools.partial(replay_trace, engine=engine)
     places = addresses(DDR4, dict(bank_group=0), dict(bank_group=1))
     # the second request is listed after one arriving at 100: it arrives with it

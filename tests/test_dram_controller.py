@@ -5,12 +5,8 @@ import numpy as np
 import pytest
 
 from accelsim.config.dram import dram_preset
-from accelsim.sim.dram import controller
 from accelsim.sim.dram.controller import CommandController
 from accelsim.sim.dram.replay import replay_trace
-
-pytestmark = pytest.mark.skipif(not controller.available(),
-                                reason="no C compiler: the command-level controller is unavailable")
 
 DDR4 = dram_preset("DDR4-3200")
 BURST = DDR4.burst_length // 2
@@ -221,12 +217,6 @@ def test_engines_agree_on_a_sequential_stream():
     assert abs(command["row_hits"] - burst["row_hits"]) < 0.01 * a.size
 
 
-def test_without_a_compiler_the_controller_says_so(monkeypatch):
-    monkeypatch.setattr(controller, "library", lambda every_clock=False: None)
-    with pytest.raises(RuntimeError, match="C compiler"):
-        CommandController(DDR4)
-
-
 def test_a_full_write_buffer_behind_an_older_read_does_not_deadlock():
     # read X, write X, 31 more writes, all at once: the full buffer starts a drain whose first
     # write waits for the older read of X, which waits in the read queue. DRAMsim3's rule as
@@ -268,17 +258,6 @@ def test_every_reference_stream_matches_dramsim3_cycle_for_cycle(preset):
         assert got == want, f"{meta['stream']}: {got} != DRAMsim3 {want}"
         checked += 1
     assert checked >= 15
-
-
-def test_command_timing_without_a_compiler_is_a_config_error(monkeypatch):
-    import simpy
-
-    from accelsim.errors import ConfigError
-    from accelsim.sim.dram.port import DramPort
-
-    monkeypatch.setattr(controller, "library", lambda every_clock=False: None)
-    with pytest.raises(ConfigError, match="C compiler"):
-        DramPort(simpy.Environment(), DDR4, 1000.0, timing="command")
 
 
 # -- `accelsim dram`: a user's trace through the controller --------------------------------------

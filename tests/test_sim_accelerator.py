@@ -193,9 +193,6 @@ def test_exact_and_cached_dram_timing_agree_on_streaming():
     assert c["dram_activates_count"] == pytest.approx(e["dram_activates_count"], rel=0.1)
 
 
-@pytest.mark.skipif(not __import__("accelsim.sim.dram.controller",
-                                    fromlist=["available"]).available(),
-                    reason="no C compiler: the command-level controller is unavailable")
 @pytest.mark.parametrize("preset", ["DDR4-3200", "HBM2"])
 def test_command_dram_timing_moves_the_same_bursts_and_agrees_on_streaming(preset):
     # the command-level controller as the simulator's DRAM: the same bursts, the same row

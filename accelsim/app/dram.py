@@ -22,9 +22,8 @@ def handle(args) -> int:
         config = dram_preset(args.dram, **overrides)
     except ConfigError as exc:
         raise ConfigError(f"--dram/--set: {exc}") from None
-    if args.engine == "command" and not controller.available():
-        raise ConfigError("--engine command: needs a C compiler (set CC, or install cc or "
-                          "gcc); --engine burst does not")
+    if args.engine in (None, "command"):
+        controller.library()  # where it cannot be built: say so and stop
     path = regular_file(args.trace, TraceError, "a DRAM trace file")
     try:
         addresses, writes, cycles = read_dram_trace(path, args.format)
@@ -47,8 +46,7 @@ def handle(args) -> int:
     finish = result["finish_cycle"]
     bytes_moved = result["bursts"] * config.burst_bytes
     summary = {
-        "trace": str(path), "dram": config.preset, "engine": args.engine or (
-            "command" if controller.available() else "burst"),
+        "trace": str(path), "dram": config.preset, "engine": args.engine or "command",
         "requests": int(addresses.size), "reads": int((~writes).sum()),
         "writes": int(writes.sum()), "bursts": result["bursts"],
         "finish_dram_cycle": finish, "finish_ns": finish * config.tck_ns,

@@ -1,7 +1,7 @@
 """The command-level DRAM controller: every command on every clock, in C (controller.c).
 
 `CommandController(config)` keeps one controller per channel (read queue, write buffer,
-per-bank command queues, open rows, timing, refresh; what it models is in controller.c's
+per-bank command queues, open rows, timing, refresh; what it models is in dram_controller.c's
 header) and times batches of requests: `run(addresses, is_write, arrival_dram_cycle)` offers
 each request at its arrival clock (in the order given; a full queue holds the channel's later
 requests back) and runs every channel until the batch is served. State carries over to the
@@ -11,7 +11,8 @@ about 0.3-1.3 us per burst, 0.65-0.93x the burst model's speed on sequential str
 faster on mixed reads and writes (benchmarks/dram_engines.py), exact to its policy on any
 request pattern (reports/validation/dram_parity.md compares both with DRAMsim3).
 
-Needs a C compiler (CC, cc or gcc) the first time; `available()` says whether it built.
+The C library is built at install (`accelsim.native`; a source tree compiles it at first use);
+where it cannot be built, `library()` raises a one-line `accelsim.native.NativeError`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import ctypes
 import math
 from dataclasses import dataclass
-from importlib import resources
+from typing import ClassVar
 
 import numpy as np
 
@@ -28,40 +29,64 @@ from accelsim.errors import ConfigError
 from accelsim.sim.dram.model import DramBatch
 
 __all__ = ["COMMANDS", "COUNTERS", "PARAMETERS", "CommandController", "ControllerResult",
-           "available"]
+           "Parameters", "library"]
 
-# The C side's parameter vector and counters, in its order (enum P_* / S_* in controller.c).
-PARAMETERS = (
-    "channels", "ranks", "bank_groups", "banks_per_group", "burst_cycles", "tcl_cycles",
-    "tcwl_cycles", "trcd_cycles", "trp_cycles", "tras_cycles", "tccd_s_cycles",
-    "tccd_l_cycles", "trrd_s_cycles", "trrd_l_cycles", "tfaw_cycles", "trefi_cycles",
-    "trfc_cycles", "twtr_s_cycles", "twtr_l_cycles", "twr_cycles", "trtp_cycles",
-    "trtrs_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth", "closed_page",
-    "dual_command_bus",
-)
-# the C side's commands, in its order (enum C_* in controller.c)
+# The C side's parameter struct (ctl_parameters_t in accelsim/native/dram_controller.h), declared
+# again for ctypes and checked against the library's own description of it at load.
+class Parameters(ctypes.Structure):
+    _fields_: ClassVar[list[tuple[str, type]]] = [(name, ctypes.c_int64) for name in (
+        "channels", "ranks", "bank_groups", "banks_per_group", "burst_cycles", "tcl_cycles",
+        "tcwl_cycles", "trcd_cycles", "trp_cycles", "tras_cycles", "tccd_s_cycles",
+        "tccd_l_cycles", "trrd_s_cycles", "trrd_l_cycles", "tfaw_cycles", "trefi_cycles",
+        "trfc_cycles", "twtr_s_cycles", "twtr_l_cycles", "twr_cycles", "trtp_cycles",
+        "trtrs_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth",
+        "closed_page", "dual_command_bus", "every_clock")]
+
+
+PARAMETERS = tuple(name for name, _ in Parameters._fields_)
+# the C side's commands, in its order (enum C_* in dram_controller.c)
 COMMANDS = ("ACT", "RD", "WR", "RDA", "WRA", "PRE", "REF")
-# row_conflicts: precharges a request's other row needed (not refresh's, not auto-precharge)
-# drain_deadlocks_broken: clocks where DRAMsim3's drain rule would never move again and the
-# reads moved instead (controller.c, the transaction move)
+# the C side's counters, in its order (CTL_COUNTERS in dram_controller.h; checked at load)
 COUNTERS = ("reads", "writes", "row_hits", "activates", "precharges", "row_conflicts",
             "refreshes", "forwarded_reads", "merged_writes", "drain_deadlocks_broken")
-_FLAGS = ("-O2", "-shared", "-fPIC")
 # a channel that has not finished by this clock is stuck (a bug, or a config that cannot
 # serve a request): stop rather than spin
 _MAX_CLOCK = 1 << 60
 
 
-def _library(every_clock: bool = False):
-    source = resources.files("accelsim.sim.dram").joinpath("controller.c").read_text()
-    flags = _FLAGS + (("-DACCELSIM_EVERY_CLOCK",) if every_clock else ())
-    lib = native.load("dram-controller", source, flags)
-    if lib is None:
-        return None
+def layout(lib) -> tuple[list[tuple[str, int]], int, list[str]]:
+    """What `lib` says of its interface: the parameter struct's (field, byte offset) list, its
+    size, and the counters' names."""
+    lib.ctl_parameter_field.restype = ctypes.c_char_p
+    lib.ctl_parameter_field.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)]
+    lib.ctl_parameter_size.restype = ctypes.c_int64
+    lib.ctl_counter_name.restype = ctypes.c_char_p
+    lib.ctl_counter_name.argtypes = [ctypes.c_int64]
+    fields: list[tuple[str, int]] = []
+    offset = ctypes.c_int64()
+    while (name := lib.ctl_parameter_field(len(fields), ctypes.byref(offset))) is not None:
+        fields.append((name.decode(), offset.value))
+    counters: list[str] = []
+    while (name := lib.ctl_counter_name(len(counters))) is not None:
+        counters.append(name.decode())
+    return fields, int(lib.ctl_parameter_size()), counters
+
+
+def check(lib, structure=Parameters, counters=COUNTERS) -> None:
+    """NativeError unless `lib`'s parameter struct and counters are `structure` and
+    `counters` (names, order, offsets, size)."""
+    fields, size, c_counters = layout(lib)
+    native.check_layout("DRAM controller", structure, fields, size)
+    if tuple(c_counters) != tuple(counters):
+        raise native.NativeError(f"the DRAM controller library counts {c_counters}, Python "
+                                 f"expects {list(counters)}: rebuild it (pip install -e .)")
+
+
+def _library():
+    lib = native.load("dram_controller")
+    check(lib)
     pointer, size = ctypes.c_void_p, ctypes.c_int64
-    lib.ctl_parameter_count.restype = size
-    lib.ctl_counter_count.restype = size
-    lib.ctl_new.argtypes = [pointer]
+    lib.ctl_new.argtypes = [ctypes.POINTER(Parameters)]
     lib.ctl_new.restype = pointer
     lib.ctl_free.argtypes = [pointer]
     lib.ctl_free.restype = None
@@ -71,26 +96,18 @@ def _library(every_clock: bool = False):
     lib.ctl_clocks.restype = None
     lib.ctl_log.argtypes = [pointer, pointer, size]
     lib.ctl_log.restype = size
-    if (lib.ctl_parameter_count() != len(PARAMETERS)
-            or lib.ctl_counter_count() != len(COUNTERS)):
-        raise RuntimeError("controller.c and controller.py disagree on the parameter or "
-                           "counter list")
     return lib
 
 
-_lib_cache: dict = {}
+_lib_cache: list = []
 
 
-def library(every_clock: bool = False):
-    """The compiled controller (ctypes.CDLL), or None without a C compiler. `every_clock`:
-    the build that steps every clock (no skipping; for checking the skipping)."""
-    if every_clock not in _lib_cache:
-        _lib_cache[every_clock] = _library(every_clock)
-    return _lib_cache[every_clock]
-
-
-def available() -> bool:
-    return library() is not None
+def library():
+    """The compiled controller (ctypes.CDLL), checked against this module's declarations;
+    raises `accelsim.native.NativeError` (one line) where it cannot be built."""
+    if not _lib_cache:
+        _lib_cache.append(_library())
+    return _lib_cache[0]
 
 
 @dataclass(frozen=True)
@@ -113,7 +130,7 @@ _MAX_QUEUE = 1 << 16
 _MAX_QUEUED_ENTRIES = 1 << 24
 
 
-def _parameters(config) -> np.ndarray:
+def _parameters(config, every_clock: bool) -> Parameters:
     if config.burst_length % 2:
         raise ConfigError(f"burst_length: expected an even number of beats, got "
                           f"{config.burst_length}")
@@ -126,28 +143,23 @@ def _parameters(config) -> np.ndarray:
         raise ConfigError(f"channels x banks x command_queue_depth: expected at most "
                           f"{_MAX_QUEUED_ENTRIES:,} bank-queue entries for the command-level "
                           f"controller, got {entries:,}")
-    values = {
-        name: getattr(config, name) for name in PARAMETERS
-        if name not in ("burst_cycles", "closed_page", "dual_command_bus")
-    }
-    values["burst_cycles"] = config.burst_length // 2
-    values["closed_page"] = int(config.page_policy == "closed")
-    values["dual_command_bus"] = int(config.dual_command_bus)
-    return np.array([int(values[name]) for name in PARAMETERS], dtype=np.int64)
+    derived = {"burst_cycles": config.burst_length // 2,
+               "closed_page": int(config.page_policy == "closed"),
+               "dual_command_bus": int(config.dual_command_bus),
+               "every_clock": int(every_clock)}
+    return Parameters(**{name: int(derived[name] if name in derived else getattr(config, name))
+                         for name in PARAMETERS})
 
 
 class CommandController:
     """Stateful command-level timing of `config` (a DramConfig); one clock = one DRAM clock."""
 
     def __init__(self, config, every_clock: bool = False):
-        lib = library(every_clock)
-        if lib is None:
-            raise RuntimeError("the command-level DRAM controller needs a C compiler (set CC, "
-                               "or install cc or gcc)")
+        lib = library()
         self.config = config
         self._lib = lib
-        self._parameters = _parameters(config)
-        self._handle = lib.ctl_new(self._parameters.ctypes.data)
+        self._parameters = _parameters(config, every_clock)
+        self._handle = lib.ctl_new(ctypes.byref(self._parameters))
         if not self._handle:
             raise MemoryError("could not allocate the DRAM controller state")
         self._counters = np.zeros((config.channels, len(COUNTERS)), dtype=np.int64)

@@ -50,7 +50,6 @@ import numpy as np
 
 from accelsim.config import checks
 from accelsim.config.accelerator import DRAM_TIMINGS
-from accelsim.errors import ConfigError
 from accelsim.sim.dram import controller
 from accelsim.sim.dram.model import DramBatch, DramModel
 from accelsim.sim.parts.server import Server
@@ -71,9 +70,6 @@ class DramPort(Server):
         self.model = DramModel(dram_config, clock_mhz)
         self.controller = None
         if timing == "command":
-            if not controller.available():
-                raise ConfigError("dram_timing: 'command' needs a C compiler (set CC, or install "
-                                  "cc or gcc); 'exact' and 'cached' do not")
             self.controller = controller.CommandController(dram_config)
         self.record = record_requests
         self.log: list[tuple] = []  # (base_byte_address, n_bytes, is_write, issue_cycle) per stream

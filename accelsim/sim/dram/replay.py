@@ -43,9 +43,9 @@ def replay_trace(config, addresses, is_write, arrival_dram_cycle,
                  engine: str | None = None) -> dict:
     """Time the trace from an idle DRAM; returns the finishing DRAM cycle (the cycle the last
     read data or write data left the bus), the counts and the dynamic energies (pJ).
-    `engine`: "command" or "burst"; None: "command" if it can be built, else "burst"."""
+    `engine`: "command" (the default) or "burst"."""
     if engine is None:
-        engine = "command" if controller.available() else "burst"
+        engine = "command"
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {list(ENGINES)}, got {engine!r}")
     if engine == "command":

@@ -24,30 +24,49 @@
  *
  * Clocks where nothing can happen are skipped (a bank queue is not searched before the
  * clock its first command could be ready; an idle stretch jumps to the next arrival, and its
- * refresh boundaries are applied at once); built with -DACCELSIM_EVERY_CLOCK it steps every
+ * refresh boundaries are applied at once); with the parameter every_clock set it steps every
  * clock instead, which the tests use to check that the skipping changes nothing.
  *
- * Interface: ctl_new(params) -> state; ctl_run(state, ...) times one batch of requests given
+ * Interface (dram_controller.h): ctl_new(params) -> state; ctl_run(state, ...) times one batch of requests given
  * per channel in arrival order and runs each channel until they are all served (state carries
  * over to the next batch: open rows, timing, refresh, clock); ctl_free(state).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* parameter vector, in this order (accelsim/sim/dram/controller.py PARAMETERS) */
-enum {
-    P_CHANNELS, P_RANKS, P_BANKGROUPS, P_BANKS_PER_GROUP, P_BURST, P_CL, P_CWL, P_TRCD, P_TRP,
-    P_TRAS, P_TCCD_S, P_TCCD_L, P_TRRD_S, P_TRRD_L, P_TFAW, P_TREFI, P_TRFC, P_TWTR_S,
-    P_TWTR_L, P_TWR, P_TRTP, P_TRTRS, P_QUEUE_DEPTH, P_CMD_QUEUE_DEPTH, P_WRITE_BUFFER_DEPTH,
-    P_CLOSED_PAGE, P_DUAL_COMMAND, P_COUNT
-};
+#include "dram_controller.h"
 
-/* counters per channel, in this order (controller.py COUNTERS) */
-enum {
-    S_READS, S_WRITES, S_ROW_HITS, S_ACTIVATES, S_PRECHARGES, S_CONFLICTS, S_REFRESHES,
-    S_FORWARDED, S_MERGED, S_UNBLOCKED, S_COUNT
+#ifndef ACCELSIM_BUILD_DIGEST
+#define ACCELSIM_BUILD_DIGEST "unknown"
+#endif
+
+/* ---- the interface's layout, for the caller's check ---- */
+
+#define CTL_LAYOUT(name) {#name, (int64_t)offsetof(ctl_parameters_t, name)},
+static const struct { const char *name; int64_t offset; } parameter_fields[] = {
+    CTL_PARAMETERS(CTL_LAYOUT)
 };
+#undef CTL_LAYOUT
+#define CTL_NAME(name) #name,
+static const char *const counter_names[] = { CTL_COUNTERS(CTL_NAME) };
+#undef CTL_NAME
+
+const char *ctl_parameter_field(int64_t index, int64_t *offset) {
+    if (index < 0 || index >= (int64_t)(sizeof parameter_fields / sizeof *parameter_fields))
+        return NULL;
+    *offset = parameter_fields[index].offset;
+    return parameter_fields[index].name;
+}
+
+int64_t ctl_parameter_size(void) { return (int64_t)sizeof(ctl_parameters_t); }
+
+const char *ctl_counter_name(int64_t index) {
+    return index >= 0 && index < S_COUNT ? counter_names[index] : NULL;
+}
+
+const char *ctl_build_digest(void) { return ACCELSIM_BUILD_DIGEST; }
 
 /* clocks without a command, a move or an arrival after which a busy channel counts as stalled */
 #define STALL_CLOCKS 100000000LL
@@ -80,7 +99,7 @@ typedef struct {
 } channel_t;
 
 typedef struct {
-    int64_t p[P_COUNT];
+    ctl_parameters_t p;
     int64_t banks_per_rank, banks, read_delay, write_delay;
     int64_t delay[C_KINDS][R_KINDS][T_KINDS];  /* -1: no rule */
     int64_t *group_of, *rank_of;               /* per bank of a channel: no division later */
@@ -97,21 +116,21 @@ static void set_rule(state_t *s, int command, int relation, int kind, int64_t cy
 /* The timing rules: after `command` at clock t, a bank in `relation` to it may take a command
  * of `kind` at t + delay. JEDEC JESD79-4 / JESD209-4 / JESD235 constraints, AL = 0. */
 static void build_rules(state_t *s) {
-    const int64_t *p = s->p;
-    int64_t burst = p[P_BURST];
-    int single_group = p[P_BANKGROUPS] == 1;
-    int64_t ccd_l = single_group ? p[P_TCCD_S] : p[P_TCCD_L];
-    int64_t wtr_l = single_group ? p[P_TWTR_S] : p[P_TWTR_L];
-    int64_t rrd_l = single_group ? p[P_TRRD_S] : p[P_TRRD_L];
-    int64_t rd_rd_l = max64(burst, ccd_l), rd_rd_s = max64(burst, p[P_TCCD_S]);
-    int64_t rd_rd_o = burst + p[P_TRTRS];
+    const ctl_parameters_t *p = &s->p;
+    int64_t burst = p->burst_cycles;
+    int single_group = p->bank_groups == 1;
+    int64_t ccd_l = single_group ? p->tccd_s_cycles : p->tccd_l_cycles;
+    int64_t wtr_l = single_group ? p->twtr_s_cycles : p->twtr_l_cycles;
+    int64_t rrd_l = single_group ? p->trrd_s_cycles : p->trrd_l_cycles;
+    int64_t rd_rd_l = max64(burst, ccd_l), rd_rd_s = max64(burst, p->tccd_s_cycles);
+    int64_t rd_rd_o = burst + p->trtrs_cycles;
     /* read data must leave the bus before write data enters it */
-    int64_t rd_wr = p[P_CL] + burst - p[P_CWL] + p[P_TRTRS];
-    int64_t rd_wr_o = s->read_delay + burst + p[P_TRTRS] - s->write_delay;
-    int64_t wr_rd_l = s->write_delay + wtr_l, wr_rd_s = s->write_delay + p[P_TWTR_S];
-    int64_t wr_rd_o = s->write_delay + burst + p[P_TRTRS] - s->read_delay;
-    int64_t wr_pre = p[P_CWL] + burst + p[P_TWR];
-    int64_t trc = p[P_TRAS] + p[P_TRP];
+    int64_t rd_wr = p->tcl_cycles + burst - p->tcwl_cycles + p->trtrs_cycles;
+    int64_t rd_wr_o = s->read_delay + burst + p->trtrs_cycles - s->write_delay;
+    int64_t wr_rd_l = s->write_delay + wtr_l, wr_rd_s = s->write_delay + p->twtr_s_cycles;
+    int64_t wr_rd_o = s->write_delay + burst + p->trtrs_cycles - s->read_delay;
+    int64_t wr_pre = p->tcwl_cycles + burst + p->twr_cycles;
+    int64_t trc = p->tras_cycles + p->trp_cycles;
     for (int c = 0; c < C_KINDS; c++)
         for (int r = 0; r < R_KINDS; r++)
             for (int k = 0; k < T_KINDS; k++) s->delay[c][r][k] = -1;
@@ -134,46 +153,44 @@ static void build_rules(state_t *s) {
         set_rule(s, wr, R_OTHER, T_RD, wr_rd_o);
         set_rule(s, wr, R_OTHER, T_WR, burst);
     }
-    set_rule(s, C_RD, R_SAME, T_PRE, p[P_TRTP]);
+    set_rule(s, C_RD, R_SAME, T_PRE, p->trtp_cycles);
     set_rule(s, C_WR, R_SAME, T_PRE, wr_pre);
     /* auto-precharge: the bank's next activate after the implied precharge and tRP */
     set_rule(s, C_RDA, R_SAME, T_RD, -1);
     set_rule(s, C_RDA, R_SAME, T_WR, -1);
-    set_rule(s, C_RDA, R_SAME, T_ACT, burst + p[P_TRTP] + p[P_TRP]);
-    set_rule(s, C_RDA, R_SAME, T_REF, p[P_TRTP] + p[P_TRP]);
+    set_rule(s, C_RDA, R_SAME, T_ACT, burst + p->trtp_cycles + p->trp_cycles);
+    set_rule(s, C_RDA, R_SAME, T_REF, p->trtp_cycles + p->trp_cycles);
     set_rule(s, C_WRA, R_SAME, T_RD, -1);
     set_rule(s, C_WRA, R_SAME, T_WR, -1);
-    set_rule(s, C_WRA, R_SAME, T_ACT, wr_pre + p[P_TRP]);
-    set_rule(s, C_WRA, R_SAME, T_REF, wr_pre + p[P_TRP]);
+    set_rule(s, C_WRA, R_SAME, T_ACT, wr_pre + p->trp_cycles);
+    set_rule(s, C_WRA, R_SAME, T_REF, wr_pre + p->trp_cycles);
     set_rule(s, C_ACT, R_SAME, T_ACT, trc);
-    set_rule(s, C_ACT, R_SAME, T_RD, p[P_TRCD]);
-    set_rule(s, C_ACT, R_SAME, T_WR, p[P_TRCD]);
-    set_rule(s, C_ACT, R_SAME, T_PRE, p[P_TRAS]);
+    set_rule(s, C_ACT, R_SAME, T_RD, p->trcd_cycles);
+    set_rule(s, C_ACT, R_SAME, T_WR, p->trcd_cycles);
+    set_rule(s, C_ACT, R_SAME, T_PRE, p->tras_cycles);
     set_rule(s, C_ACT, R_GROUP, T_ACT, rrd_l);
-    set_rule(s, C_ACT, R_RANK, T_ACT, p[P_TRRD_S]);
-    set_rule(s, C_PRE, R_SAME, T_ACT, p[P_TRP]);
-    set_rule(s, C_PRE, R_SAME, T_REF, p[P_TRP]);
+    set_rule(s, C_ACT, R_RANK, T_ACT, p->trrd_s_cycles);
+    set_rule(s, C_PRE, R_SAME, T_ACT, p->trp_cycles);
+    set_rule(s, C_PRE, R_SAME, T_REF, p->trp_cycles);
     /* refresh is a rank command: every bank of the rank is R_SAME */
-    set_rule(s, C_REF, R_SAME, T_ACT, p[P_TRFC]);
-    set_rule(s, C_REF, R_SAME, T_REF, p[P_TRFC]);
+    set_rule(s, C_REF, R_SAME, T_ACT, p->trfc_cycles);
+    set_rule(s, C_REF, R_SAME, T_REF, p->trfc_cycles);
 }
 
-static int64_t pending_size(const int64_t *p) {
-    int64_t need = 4 * (p[P_QUEUE_DEPTH] + p[P_WRITE_BUFFER_DEPTH] +
-                        p[P_RANKS] * p[P_BANKGROUPS] * p[P_BANKS_PER_GROUP] * p[P_CMD_QUEUE_DEPTH]);
+static int64_t pending_size(const ctl_parameters_t *p) {
+    int64_t need = 4 * (p->queue_depth + p->write_buffer_depth +
+                        p->ranks * p->bank_groups * p->banks_per_group * p->command_queue_depth);
     int64_t size = 64;
     while (size < need) size *= 2;
     return size;
 }
 
-int64_t ctl_parameter_count(void) { return P_COUNT; }
-int64_t ctl_counter_count(void) { return S_COUNT; }
 
 void ctl_free(void *handle) {
     state_t *s = handle;
     if (!s) return;
     if (s->channels) {
-        for (int64_t c = 0; c < s->p[P_CHANNELS]; c++) {
+        for (int64_t c = 0; c < s->p.channels; c++) {
             channel_t *ch = &s->channels[c];
             free(ch->banks); free(ch->queue); free(ch->queue_length); free(ch->wake);
             free(ch->reads);
@@ -187,36 +204,36 @@ void ctl_free(void *handle) {
     free(s);
 }
 
-void *ctl_new(const int64_t *parameters) {
+void *ctl_new(const ctl_parameters_t *parameters) {
     state_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    memcpy(s->p, parameters, sizeof s->p);
-    int64_t *p = s->p;
-    s->banks_per_rank = p[P_BANKGROUPS] * p[P_BANKS_PER_GROUP];
-    s->banks = p[P_RANKS] * s->banks_per_rank;
-    s->read_delay = p[P_CL] + p[P_BURST];
-    s->write_delay = p[P_CWL] + p[P_BURST];
+    s->p = *parameters;
+    const ctl_parameters_t *p = &s->p;
+    s->banks_per_rank = p->bank_groups * p->banks_per_group;
+    s->banks = p->ranks * s->banks_per_rank;
+    s->read_delay = p->tcl_cycles + p->burst_cycles;
+    s->write_delay = p->tcwl_cycles + p->burst_cycles;
     build_rules(s);
-    s->channels = calloc((size_t)p[P_CHANNELS], sizeof *s->channels);
+    s->channels = calloc((size_t)p->channels, sizeof *s->channels);
     s->group_of = calloc((size_t)s->banks, sizeof *s->group_of);
     s->rank_of = calloc((size_t)s->banks, sizeof *s->rank_of);
     if (!s->channels || !s->group_of || !s->rank_of) { ctl_free(s); return NULL; }
     for (int64_t b = 0; b < s->banks; b++) {
-        s->group_of[b] = b / p[P_BANKS_PER_GROUP];   /* unique across ranks */
+        s->group_of[b] = b / p->banks_per_group;   /* unique across ranks */
         s->rank_of[b] = b / s->banks_per_rank;
     }
     int64_t slots = pending_size(p);
-    for (int64_t c = 0; c < p[P_CHANNELS]; c++) {
+    for (int64_t c = 0; c < p->channels; c++) {
         channel_t *ch = &s->channels[c];
         ch->banks = calloc((size_t)s->banks, sizeof *ch->banks);
-        ch->queue = calloc((size_t)(s->banks * p[P_CMD_QUEUE_DEPTH]), sizeof *ch->queue);
+        ch->queue = calloc((size_t)(s->banks * p->command_queue_depth), sizeof *ch->queue);
         ch->queue_length = calloc((size_t)s->banks, sizeof *ch->queue_length);
         ch->wake = calloc((size_t)s->banks, sizeof *ch->wake);
-        ch->reads = calloc((size_t)p[P_QUEUE_DEPTH], sizeof *ch->reads);
-        ch->writes = calloc((size_t)p[P_WRITE_BUFFER_DEPTH], sizeof *ch->writes);
-        ch->refresh_due = calloc((size_t)p[P_RANKS], sizeof *ch->refresh_due);
-        ch->activates = calloc((size_t)(4 * p[P_RANKS]), sizeof *ch->activates);
-        ch->activate_next = calloc((size_t)p[P_RANKS], sizeof *ch->activate_next);
+        ch->reads = calloc((size_t)p->queue_depth, sizeof *ch->reads);
+        ch->writes = calloc((size_t)p->write_buffer_depth, sizeof *ch->writes);
+        ch->refresh_due = calloc((size_t)p->ranks, sizeof *ch->refresh_due);
+        ch->activates = calloc((size_t)(4 * p->ranks), sizeof *ch->activates);
+        ch->activate_next = calloc((size_t)p->ranks, sizeof *ch->activate_next);
         ch->pending = calloc((size_t)slots, sizeof *ch->pending);
         if (!ch->banks || !ch->queue || !ch->queue_length || !ch->wake || !ch->reads ||
             !ch->writes ||
@@ -225,11 +242,11 @@ void *ctl_new(const int64_t *parameters) {
             return NULL;
         }
         for (int64_t b = 0; b < s->banks; b++) ch->banks[b].open_row = -1;
-        for (int64_t i = 0; i < 4 * p[P_RANKS]; i++) ch->activates[i] = INT64_MIN / 2;
+        for (int64_t i = 0; i < 4 * p->ranks; i++) ch->activates[i] = INT64_MIN / 2;
         for (int64_t i = 0; i < slots; i++) ch->pending[i].key = -1;
         ch->pending_mask = slots - 1;
         ch->refresh_rank = -1;
-        ch->next_refresh = p[P_TREFI];
+        ch->next_refresh = p->trefi_cycles;
         ch->round_robin = s->banks - 1;   /* the first search starts at bank queue 0 */
     }
     return s;
@@ -274,13 +291,13 @@ static int required_command(const state_t *s, const channel_t *ch, int64_t bank,
     const bank_t *b = &ch->banks[bank];
     if (b->open_row < 0) {
         int64_t rank = s->rank_of[bank];
-        int64_t faw = ch->activates[4 * rank + ch->activate_next[rank]] + s->p[P_TFAW];
+        int64_t faw = ch->activates[4 * rank + ch->activate_next[rank]] + s->p.tfaw_cycles;
         *when = max64(b->ready[T_ACT], faw);
         return C_ACT;
     }
     if (b->open_row == e->row) {
         *when = b->ready[e->is_write ? T_WR : T_RD];
-        if (s->p[P_CLOSED_PAGE]) return e->is_write ? C_WRA : C_RDA;
+        if (s->p.closed_page) return e->is_write ? C_WRA : C_RDA;
         return e->is_write ? C_WR : C_RD;
     }
     *when = b->ready[T_PRE];
@@ -318,9 +335,9 @@ static void issue(state_t *s, channel_t *ch, int command, int64_t bank, int64_t 
         entry[2] = command;
         entry[3] = bank;
         entry[4] = command == C_PRE || command == C_REF ? b->open_row
-                   : ch->queue[bank * s->p[P_CMD_QUEUE_DEPTH] + slot].row;
+                   : ch->queue[bank * s->p.command_queue_depth + slot].row;
     }
-    int64_t depth = s->p[P_CMD_QUEUE_DEPTH];
+    int64_t depth = s->p.command_queue_depth;
     if (command == C_ACT) {
         entry_t *e = &ch->queue[bank * depth + slot];
         int64_t rank = bank / s->banks_per_rank;
@@ -328,32 +345,32 @@ static void issue(state_t *s, channel_t *ch, int command, int64_t bank, int64_t 
         ch->activate_next[rank] = (ch->activate_next[rank] + 1) & 3;
         b->open_row = e->row;
         b->hits = 0;
-        ch->counters[S_ACTIVATES]++;
+        ch->counters[S_activates]++;
     } else if (command == C_PRE) {
         b->open_row = -1;
-        ch->counters[S_PRECHARGES]++;
+        ch->counters[S_precharges]++;
     } else if (command == C_REF) {
-        ch->counters[S_REFRESHES]++;
+        ch->counters[S_refreshes]++;
     } else {
         entry_t *e = &ch->queue[bank * depth + slot];
-        if (b->hits > 0) ch->counters[S_ROW_HITS]++;
+        if (b->hits > 0) ch->counters[S_row_hits]++;
         b->hits++;
         slot_t *pending = pending_get(ch, e->key);
         if (e->is_write) {
             run->done[e->request] = (double)(ch->clk + s->write_delay);
-            ch->counters[S_WRITES]++;
+            ch->counters[S_writes]++;
             pending->writes--;
         } else {
             /* every read of this address waiting for data gets it */
             for (int64_t r = pending->reads_head; r >= 0; r = run->next_read[r])
                 run->done[r] = (double)(ch->clk + s->read_delay);
             pending->reads_head = -1;
-            ch->counters[S_READS]++;
+            ch->counters[S_reads]++;
         }
         pending_drop(ch, pending);
         if (command == C_RDA || command == C_WRA) {
             b->open_row = -1;
-            ch->counters[S_PRECHARGES]++;
+            ch->counters[S_precharges]++;
         }
         memmove(e, e + 1, (size_t)(ch->queue_length[bank] - slot - 1) * sizeof *e);
         ch->queue_length[bank]--;
@@ -372,7 +389,7 @@ static void issue(state_t *s, channel_t *ch, int command, int64_t bank, int64_t 
  * for a command of this bank, which resets the bank's wake) */
 static int first_ready(const state_t *s, const channel_t *ch, int64_t bank, int64_t *slot,
                        int64_t *wake) {
-    int64_t depth = s->p[P_CMD_QUEUE_DEPTH], length = ch->queue_length[bank];
+    int64_t depth = s->p.command_queue_depth, length = ch->queue_length[bank];
     const entry_t *queue = &ch->queue[bank * depth];
     const bank_t *b = &ch->banks[bank];
     *wake = INT64_MAX;
@@ -437,9 +454,7 @@ static int next_command(state_t *s, channel_t *ch, int64_t *bank, int64_t *slot)
         int64_t b = ch->round_robin;
         if (ch->refresh_rank >= 0 && s->rank_of[b] == ch->refresh_rank) continue;
         if (!ch->queue_length[b]) continue;
-#ifndef ACCELSIM_EVERY_CLOCK
-        if (ch->clk < ch->wake[b]) continue;
-#endif
+        if (ch->clk < ch->wake[b] && !s->p.every_clock) continue;
         int64_t wake;
         int command = first_ready(s, ch, b, slot, &wake);
         if (command != C_NONE) { *bank = b; return command; }
@@ -460,7 +475,7 @@ static int is_column(int command) {
 }
 
 static int tick(state_t *s, channel_t *ch, const run_t *run) {
-    int64_t ranks = s->p[P_RANKS];
+    int64_t ranks = s->p.ranks;
     if (ch->refresh_rank < 0)
         for (int64_t r = 0; r < ranks; r++)
             if (ch->refresh_due[r]) { ch->refresh_rank = r; break; }
@@ -475,28 +490,28 @@ static int tick(state_t *s, channel_t *ch, const run_t *run) {
     }
     if (command == C_NONE) {
         command = next_command(s, ch, &bank, &slot);
-        if (command == C_PRE) ch->counters[S_CONFLICTS]++;  /* a request needs another row */
+        if (command == C_PRE) ch->counters[S_row_conflicts]++;  /* a request needs another row */
     }
     if (command != C_NONE) {
         acted = 1;
         issue(s, ch, command, bank, slot, run);
-        if (s->p[P_DUAL_COMMAND] && command != C_REF) {
+        if (s->p.dual_command_bus && command != C_REF) {
             /* HBM: a row command and a column command may share a clock */
             int64_t bank2 = 0, slot2 = 0;
             int second = next_command(s, ch, &bank2, &slot2);
             if (second != C_NONE && is_column(second) != is_column(command)) {
-                if (second == C_PRE) ch->counters[S_CONFLICTS]++;
+                if (second == C_PRE) ch->counters[S_row_conflicts]++;
                 issue(s, ch, second, bank2, slot2, run);
             }
         }
     }
     /* one transaction moves to its bank's queue */
     int started = ch->draining == 0 &&
-                  (ch->write_count >= s->p[P_WRITE_BUFFER_DEPTH] ||
+                  (ch->write_count >= s->p.write_buffer_depth ||
                    (ch->write_count > 8 && command_queues_empty(s, ch)));
     if (started) ch->draining = ch->write_count;
     int from_writes = ch->draining > 0;
-    int64_t depth = s->p[P_CMD_QUEUE_DEPTH];
+    int64_t depth = s->p.command_queue_depth;
     for (int pass = 0; pass < 2; pass++) {
         entry_t *source = from_writes ? ch->writes : ch->reads;
         int64_t *count = from_writes ? &ch->write_count : &ch->read_count;
@@ -526,7 +541,7 @@ static int tick(state_t *s, channel_t *ch, const run_t *run) {
          * start and stop the same way on every later clock and no read would ever move
          * (DRAMsim3's rule as written deadlocks here). The reads move this clock instead. */
         if (!blocked) break;
-        ch->counters[S_UNBLOCKED]++;
+        ch->counters[S_drain_deadlocks_broken]++;
         from_writes = 0;
     }
     return acted;
@@ -556,8 +571,8 @@ static int64_t next_event(const state_t *s, const channel_t *ch) {
 /* a request enters the controller, or 0 if its queue is full */
 static int offer(state_t *s, channel_t *ch, const run_t *run, int64_t request, int64_t bank,
                  int64_t row, int64_t column, int64_t key, int is_write) {
-    if (is_write ? ch->write_count >= s->p[P_WRITE_BUFFER_DEPTH]
-                 : ch->read_count >= s->p[P_QUEUE_DEPTH])
+    if (is_write ? ch->write_count >= s->p.write_buffer_depth
+                 : ch->read_count >= s->p.queue_depth)
         return 0;
     slot_t *pending = pending_get(ch, key);
     entry_t e = {bank, row, column, key, request, is_write};
@@ -565,7 +580,7 @@ static int offer(state_t *s, channel_t *ch, const run_t *run, int64_t request, i
         if (pending->writes > 0) {
             /* merged into the write already buffered for this address */
             run->done[request] = (double)ch->clk;
-            ch->counters[S_MERGED]++;
+            ch->counters[S_merged_writes]++;
         } else {
             pending->writes = 1;
             ch->writes[ch->write_count++] = e;
@@ -573,7 +588,7 @@ static int offer(state_t *s, channel_t *ch, const run_t *run, int64_t request, i
     } else if (pending->writes > 0) {
         /* answered from the write buffer */
         run->done[request] = (double)(ch->clk + 1);
-        ch->counters[S_FORWARDED]++;
+        ch->counters[S_forwarded_reads]++;
     } else {
         int first = pending->reads_head < 0;
         run->next_read[request] = pending->reads_head;
@@ -586,17 +601,16 @@ static int offer(state_t *s, channel_t *ch, const run_t *run, int64_t request, i
 
 static int channel_busy(const state_t *s, const channel_t *ch) {
     if (ch->read_count || ch->write_count || ch->refresh_rank >= 0) return 1;
-    for (int64_t r = 0; r < s->p[P_RANKS]; r++)
+    for (int64_t r = 0; r < s->p.ranks; r++)
         if (ch->refresh_due[r]) return 1;
     return !command_queues_empty(s, ch);
 }
 
-#ifndef ACCELSIM_EVERY_CLOCK
 /* An idle channel with every bank closed and ready for a refresh refreshes each rank r at
  * clock B + r of every refresh boundary B: apply all but the last boundary before clock
  * `until` at once (a long gap between requests costs nothing per boundary). */
 static void skip_refreshes(state_t *s, channel_t *ch, int64_t until) {
-    int64_t trefi = s->p[P_TREFI], ranks = s->p[P_RANKS];
+    int64_t trefi = s->p.trefi_cycles, ranks = s->p.ranks;
     if (ranks > trefi) return;
     int64_t boundaries = (until - 1 - ch->next_refresh) / trefi;  /* leave the last one */
     if (boundaries < 1) return;
@@ -612,10 +626,9 @@ static void skip_refreshes(state_t *s, channel_t *ch, int64_t until) {
         apply_rules(s, ch, C_REF, r * s->banks_per_rank);
     }
     ch->clk = saved;
-    ch->counters[S_REFRESHES] += boundaries * ranks;
+    ch->counters[S_refreshes] += boundaries * ranks;
     ch->next_refresh += boundaries * trefi;
 }
-#endif
 
 /* Run channel `ch` on its requests order[*head .. end). With `offered_only`, stop on the clock
  * the last one is accepted (before that clock's command); otherwise run until every request
@@ -634,8 +647,8 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
          * a queue's worth of them): this long with nothing done is a stall, not a wait */
         if (ch->clk - progress > STALL_CLOCKS) return -3;
         if (ch->clk >= ch->next_refresh) {
-            for (int64_t r = 0; r < s->p[P_RANKS]; r++) ch->refresh_due[r] = 1;
-            ch->next_refresh += s->p[P_TREFI];
+            for (int64_t r = 0; r < s->p.ranks; r++) ch->refresh_due[r] = 1;
+            ch->next_refresh += s->p.trefi_cycles;
         }
         while (*head < end && arrival[order[*head]] <= ch->clk) {
             int64_t x = order[*head];
@@ -648,9 +661,7 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
             if (*head == end) break;
             /* idle: on to the next arrival, stopping at a refresh */
             int64_t next = arrival[order[*head]];
-#ifndef ACCELSIM_EVERY_CLOCK
-            if (next > ch->next_refresh) skip_refreshes(s, ch, next);
-#endif
+            if (next > ch->next_refresh && !s->p.every_clock) skip_refreshes(s, ch, next);
             ch->clk = next < ch->next_refresh ? next : ch->next_refresh;
             progress = ch->clk;
             continue;
@@ -668,9 +679,7 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
                 wake = arrival[order[*head]];
             if (drain_left && all_offered > ch->clk && all_offered < wake) wake = all_offered;
             if (wake > ch->clk + 1) progress = wake - 1;  /* waiting for a known event */
-#ifdef ACCELSIM_EVERY_CLOCK
-            wake = ch->clk + 1;
-#endif
+            if (s->p.every_clock) wake = ch->clk + 1;
             ch->clk = wake > ch->clk + 1 ? wake : ch->clk + 1;
         }
     }
@@ -690,7 +699,7 @@ int64_t ctl_run(void *handle, const int64_t *order, const int64_t *offsets,
                 double *done, int64_t *next_read, int64_t *counters, int64_t max_clock) {
     state_t *s = handle;
     run_t run = {done, next_read};
-    int64_t channels = s->p[P_CHANNELS], all_offered = 0;
+    int64_t channels = s->p.channels, all_offered = 0;
     int64_t *head = malloc((size_t)channels * sizeof *head);
     if (!head) return -2;
     /* first every channel until its last request is accepted: when the batch has been
@@ -731,5 +740,5 @@ int64_t ctl_log(void *handle, int64_t *buffer, int64_t capacity) {
 /* the channels' clocks (the next clock each would simulate) */
 void ctl_clocks(void *handle, int64_t *clocks) {
     state_t *s = handle;
-    for (int64_t c = 0; c < s->p[P_CHANNELS]; c++) clocks[c] = s->channels[c].clk;
+    for (int64_t c = 0; c < s->p.channels; c++) clocks[c] = s->channels[c].clk;
 }
