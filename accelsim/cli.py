@@ -213,9 +213,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="DRAM preset (DDR4-3200, LPDDR4-3200, HBM2; default DDR4-3200)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE",
                    help="override a DRAM field, e.g. channels=2 or page_policy=closed")
-    p.add_argument("--engine", choices=["command", "burst"],
-                   help="command (the clock-by-clock controller, default where a C compiler "
-                        "is present) or burst (the simulator's bulk model)")
     _add_output_flags(p)
 
     p = sub.add_parser("demo", help="train dense and DropBack, simulate, sweep, report")

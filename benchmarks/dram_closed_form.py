@@ -1,4 +1,4 @@
-"""DRAM model vs closed-form bandwidth, per preset and access pattern; and its speed.
+"""The DRAM controller vs closed-form bandwidth, per preset and access pattern; and its speed.
 
 Run:  .venv/bin/python benchmarks/dram_closed_form.py [--bursts N]
 Prints a table and writes benchmarks/results/dram_closed_form.csv. tests/test_dram.py imports
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from accelsim.config.dram import DRAM_PRESETS, DramConfig, dram_preset
 from accelsim.io import write_text_atomic
-from accelsim.sim.dram.model import DramModel
+from accelsim.sim.dram.controller import CommandController
 
 PATTERNS = ("stream", "stream-column-major", "stream-one-bank", "random")
 RANDOM_SPAN_BYTES = 16 << 30
@@ -97,9 +97,9 @@ def closed_form_gb_per_s(config: DramConfig, pattern: str) -> float:
 
 
 def pattern_addresses(config: DramConfig, pattern: str, n_bursts: int, seed: int = 0):
-    """Burst-aligned byte addresses of the pattern (None for streams: use DramModel.stream)."""
+    """Burst-aligned byte addresses of the pattern."""
     if pattern != "random":
-        return None
+        return np.arange(n_bursts, dtype=np.int64) * config.burst_bytes
     rng = np.random.default_rng(seed)
     bursts = rng.integers(0, RANDOM_SPAN_BYTES // config.burst_bytes, n_bursts)
     return bursts * config.burst_bytes
@@ -108,16 +108,12 @@ def pattern_addresses(config: DramConfig, pattern: str, n_bursts: int, seed: int
 def run_pattern(preset: str, pattern: str, n_bursts: int, repeats: int = 1, seed: int = 0) -> dict:
     """Model bandwidth vs closed form for one (preset, pattern); best-of-`repeats` call time."""
     config = pattern_config(preset, pattern)
-    model = DramModel(config, ACCEL_CLOCK_MHZ)
     addresses = pattern_addresses(config, pattern, n_bursts, seed)
+    dram_per_accel = (1000.0 / ACCEL_CLOCK_MHZ) / config.tck_ns
     best_seconds = float("inf")
     for _ in range(repeats):
-        model.reset()
         started = time.perf_counter()
-        if addresses is None:
-            batch = model.stream(0, n_bursts * config.burst_bytes, False, 0.0)
-        else:
-            batch = model.access(addresses, False, 0.0)
+        batch = CommandController(config).access(addresses, False, 0.0, dram_per_accel)
         best_seconds = min(best_seconds, time.perf_counter() - started)
     nanoseconds = batch.busy_cycles * 1000.0 / ACCEL_CLOCK_MHZ
     model_gb_per_s = batch.bytes_total / nanoseconds
@@ -140,9 +136,6 @@ def main(argv=None) -> int:
                         help="bursts per call (default 2**20)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per row (best kept)")
     args = parser.parse_args(argv)
-
-    # warm-up: the first large call pays page faults, not model time
-    DramModel(dram_preset("DDR4-3200"), ACCEL_CLOCK_MHZ).stream(0, args.bursts * 64, False, 0.0)
 
     rows = [run_pattern(p, pat, args.bursts, args.repeats)
             for p in DRAM_PRESETS for pat in PATTERNS]

@@ -6,11 +6,11 @@ Prints a table, writes benchmarks/results/dram_parity.csv and, with --report, th
 table reports/validation/dram_parity.md. Skips cleanly (exit 0) without DRAMsim3. Not a test.
 
 How: each stream is a per-burst request trace (byte address, read/write, arrival DRAM cycle).
-accelsim times it with `accelsim.sim.dram.replay.replay_trace`, open loop, with both of its
-engines: the command-level controller (`accelsim.sim.dram.controller`, the table's main
-columns) and the bulk burst model the simulator's `exact`/`cached` timing uses (its own
-column); DRAMsim3 replays the same trace through benchmarks/dramsim3_driver/driver.cc (built here
-into benchmarks/.build against DRAMsim3's library) with a config written by
+accelsim times it with `accelsim.sim.dram.replay.replay_trace`, open loop, through its one
+engine, the command-level controller (`accelsim.sim.dram.controller`; the burst model that
+earlier tables also showed is gone); DRAMsim3 replays the same trace through
+benchmarks/dramsim3_driver/driver.cc (built here into benchmarks/.build against DRAMsim3's
+library) with a config written by
 `accelsim.sim.dram.export.dramsim3_config` from the same DramConfig: same organisation, timing,
 address mapping, queue depth, page policy, and currents that give the same per-command
 energies. So cycles, row hits and energy differ only where the controllers differ.
@@ -236,36 +236,6 @@ def _config(preset: str, name: str):
         else dram_preset(preset)
 
 
-def off_goal(row: dict, prefix: str = "") -> bool:
-    """Outside the goal (cycles or energy beyond 5 %, row-hit rate beyond 0.02); `prefix`
-    "burst_" asks about the burst model's columns."""
-    return abs(row[prefix + "cycles_error_pct"]) > 5.0 \
-        or abs(row[prefix + "row_hit_rate_diff"]) > 0.02 \
-        or abs(row[prefix + "energy_error_pct"]) > 5.0
-
-
-def mechanisms(driver, preset, name, addresses, writes, arrival) -> dict:
-    """For a row where the burst model is off the goal, what two controller mechanisms are
-    worth, measured on both simulators: DRAMsim3's write buffer (its cycles with
-    `unified_queue = True` against the matched config), and the burst model timing a stream
-    call by call (every request arriving at the first one's cycle, so it times the stream as
-    one call, replayed on both sides)."""
-    config = _config(preset, name)
-    separate = run_dramsim3(driver, config, addresses, writes, arrival)["finish_cycle"]
-    unified = run_dramsim3(driver, config, addresses, writes, arrival,
-                           unified_queue=True)["finish_cycle"]
-    ours = replay_trace(config, addresses, writes, arrival, engine="burst")["finish_cycle"]
-    at_once = np.full(arrival.shape, float(arrival.min()) if arrival.size else 0.0)
-    ours_once = replay_trace(config, addresses, writes, at_once, engine="burst")["finish_cycle"]
-    theirs_once = run_dramsim3(driver, config, addresses, writes, at_once)["finish_cycle"]
-    return {
-        "preset": preset, "stream": name, "cycles_error_pct": 100.0 * (ours / separate - 1.0),
-        "write_buffer_effect_pct": 100.0 * (separate / unified - 1.0),
-        "error_vs_unified_queue_pct": 100.0 * (ours / unified - 1.0),
-        "error_as_one_call_pct": 100.0 * (ours_once / theirs_once - 1.0),
-    }
-
-
 def compare(driver, preset, name, addresses, writes, arrival) -> dict:
     config = _config(preset, name)
     theirs = run_dramsim3(driver, config, addresses, writes, arrival)
@@ -273,21 +243,19 @@ def compare(driver, preset, name, addresses, writes, arrival) -> dict:
            "dramsim3_cycles": theirs["finish_cycle"],
            "dramsim3_row_hit_rate": theirs["row_hit_rate"],
            "dramsim3_activates": theirs["activates"]}
-    for engine, prefix in (("command", ""), ("burst", "burst_")):
-        started = time.perf_counter()
-        ours = replay_trace(config, addresses, writes, arrival, engine=engine)
-        seconds = time.perf_counter() - started
-        hits = ours["row_hits"] / max(ours["bursts"], 1)
-        row.update({
-            f"{prefix}accelsim_cycles": ours["finish_cycle"],
-            f"{prefix}cycles_error_pct":
-                100.0 * (ours["finish_cycle"] / theirs["finish_cycle"] - 1.0),
-            f"{prefix}accelsim_row_hit_rate": hits,
-            f"{prefix}row_hit_rate_diff": hits - theirs["row_hit_rate"],
-            f"{prefix}accelsim_activates": ours["activates"],
-            f"{prefix}energy_error_pct": 100.0 * (ours["energy_pj"] / theirs["energy_pj"] - 1.0),
-            f"{prefix}accelsim_seconds": seconds,
-        })
+    started = time.perf_counter()
+    ours = replay_trace(config, addresses, writes, arrival)
+    seconds = time.perf_counter() - started
+    hits = ours["row_hits"] / max(ours["bursts"], 1)
+    row.update({
+        "accelsim_cycles": ours["finish_cycle"],
+        "cycles_error_pct": 100.0 * (ours["finish_cycle"] / theirs["finish_cycle"] - 1.0),
+        "accelsim_row_hit_rate": hits,
+        "row_hit_rate_diff": hits - theirs["row_hit_rate"],
+        "accelsim_activates": ours["activates"],
+        "energy_error_pct": 100.0 * (ours["energy_pj"] / theirs["energy_pj"] - 1.0),
+        "accelsim_seconds": seconds,
+    })
     return row
 
 
@@ -310,9 +278,6 @@ def main(argv=None) -> int:
                         help="only replay N random configs and streams (seeds 0..N-1) through "
                              "the command-level controller and DRAMsim3, print each mismatch "
                              "and a summary, then stop")
-    parser.add_argument("--mechanisms", action="store_true",
-                        help="for every row outside the goal, also measure what DRAMsim3's write "
-                             "buffer and accelsim's call-by-call timing are worth")
     args = parser.parse_args(argv)
     dramsim3 = find_dramsim3(args.dramsim3)
     if dramsim3 is None or shutil.which("g++") is None:
@@ -323,7 +288,7 @@ def main(argv=None) -> int:
         return write_reference(driver, args.presets, Path(args.write_reference))
     if args.fuzz:
         return fuzz(driver, args.fuzz)
-    rows, sized, more = [], [], []
+    rows, more = [], []
     for preset in args.presets:
         config = dram_preset(preset)
         streams = list(synthetic_streams(config)) + list(closed_page_streams(config))
@@ -335,26 +300,18 @@ def main(argv=None) -> int:
             print(f"{preset:<12} {name:<28} {row['bursts']:>8} {row['accelsim_cycles']:>11.0f} "
                   f"{row['dramsim3_cycles']:>11.0f} {row['cycles_error_pct']:>+7.1f}% "
                   f"{row['accelsim_row_hit_rate']:>6.3f} {row['dramsim3_row_hit_rate']:>6.3f} "
-                  f"{row['energy_error_pct']:>+7.1f}%  burst model "
-                  f"{row['burst_cycles_error_pct']:>+7.1f}%", flush=True)
-            if args.mechanisms and off_goal(row, "burst_"):
-                sized.append(mechanisms(driver, preset, name, addresses, writes, arrival))
+                  f"{row['energy_error_pct']:>+7.1f}%", flush=True)
         if args.more_streams:
             for name, addresses, writes, arrival in more_streams(config):
                 row = compare(driver, preset, name, addresses, writes, arrival)
                 more.append(row)
                 print(f"{preset:<12} {name:<32} {row['cycles_error_pct']:>+7.1f}% row hits "
-                      f"{row['accelsim_row_hit_rate']:.3f} / {row['dramsim3_row_hit_rate']:.3f}"
-                      f"  burst model {row['burst_cycles_error_pct']:+.1f}%", flush=True)
+                      f"{row['accelsim_row_hit_rate']:.3f} / {row['dramsim3_row_hit_rate']:.3f}",
+                      flush=True)
     worst = {key: max(rows, key=lambda r: abs(r[key]))[key]
-             for key in ("cycles_error_pct", "row_hit_rate_diff", "energy_error_pct",
-                         "burst_cycles_error_pct", "burst_row_hit_rate_diff",
-                         "burst_energy_error_pct")}
+             for key in ("cycles_error_pct", "row_hit_rate_diff", "energy_error_pct")}
     print(f"worst: cycles {worst['cycles_error_pct']:+.1f}%, row-hit rate "
-          f"{worst['row_hit_rate_diff']:+.3f}, energy {worst['energy_error_pct']:+.1f}%; "
-          f"burst model: cycles {worst['burst_cycles_error_pct']:+.1f}%, row-hit rate "
-          f"{worst['burst_row_hit_rate_diff']:+.3f}, energy "
-          f"{worst['burst_energy_error_pct']:+.1f}%")
+          f"{worst['row_hit_rate_diff']:+.3f}, energy {worst['energy_error_pct']:+.1f}%")
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
@@ -364,14 +321,8 @@ def main(argv=None) -> int:
     if more:
         print("\nmore streams")
         print(more_markdown(more), end="")
-    if sized:
-        print("\nrows outside the goal: what two mechanisms are worth (cycles)")
-        print(mechanism_markdown(sized), end="")
     if args.report:
         text = with_table(REPORT, markdown(rows, worst))
-        if sized:
-            text = with_table(REPORT, mechanism_markdown(sized), text=text,
-                              first="<!-- mechanisms -->", last="<!-- /mechanisms -->")
         if more:
             text = with_table(REPORT, more_markdown(more), text=text,
                               first="<!-- more streams -->", last="<!-- /more streams -->")
@@ -428,7 +379,7 @@ def fuzz(driver, count: int) -> int:
     matched, mismatched, stuck, stuck_broken, broken_elsewhere = 0, 0, 0, 0, 0
     for seed in range(count):
         config, over, kind, addresses, writes, arrival = fuzz_case(seed)
-        ours = replay_trace(config, addresses, writes, arrival, engine="command")
+        ours = replay_trace(config, addresses, writes, arrival)
         try:
             theirs = run_dramsim3(driver, config, addresses, writes, arrival,
                                   timeout_s=FUZZ_TIMEOUT_S)
@@ -521,41 +472,23 @@ def more_markdown(more) -> str:
     return marked_table(
         "more streams",
         ["DRAM", "more streams", "bursts", "cycles error", "row hits accelsim / DRAMsim3",
-         "energy error", "burst model: cycles error", "burst model: row hits"],
+         "energy error"],
         [[r["preset"], r["stream"], f"{r['bursts']:,}", f"{r['cycles_error_pct']:+.1f}%",
           f"{r['accelsim_row_hit_rate']:.3f} / {r['dramsim3_row_hit_rate']:.3f}",
-          f"{r['energy_error_pct']:+.1f}%", f"{r['burst_cycles_error_pct']:+.1f}%",
-          f"{r['burst_accelsim_row_hit_rate']:.3f}"] for r in more])
-
-
-def mechanism_markdown(sized) -> str:
-    return marked_table(
-        "mechanisms",
-        ["DRAM", "stream off the goal", "cycles error", "DRAMsim3's write buffer worth",
-         "error against DRAMsim3 without it", "error with the stream as one call"],
-        [[r["preset"], r["stream"], f"{r['cycles_error_pct']:+.1f}%",
-          f"{r['write_buffer_effect_pct']:+.1f}%", f"{r['error_vs_unified_queue_pct']:+.1f}%",
-          f"{r['error_as_one_call_pct']:+.1f}%"] for r in sized])
+          f"{r['energy_error_pct']:+.1f}%"] for r in more])
 
 
 def markdown(rows, worst) -> str:
     lines = ["| DRAM | stream | bursts | accelsim cycles | DRAMsim3 cycles | cycles error | "
-             "row hits accelsim / DRAMsim3 | energy error | burst model: cycles error | "
-             "burst model: row hits | burst model: energy error |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "row hits accelsim / DRAMsim3 | energy error |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['preset']} | {r['stream']} | {r['bursts']:,} | "
                      f"{r['accelsim_cycles']:,.0f} | {r['dramsim3_cycles']:,.0f} | "
                      f"{r['cycles_error_pct']:+.1f}% | {r['accelsim_row_hit_rate']:.3f} / "
-                     f"{r['dramsim3_row_hit_rate']:.3f} | {r['energy_error_pct']:+.1f}% | "
-                     f"{r['burst_cycles_error_pct']:+.1f}% | "
-                     f"{r['burst_accelsim_row_hit_rate']:.3f} | "
-                     f"{r['burst_energy_error_pct']:+.1f}% |")
+                     f"{r['dramsim3_row_hit_rate']:.3f} | {r['energy_error_pct']:+.1f}% |")
     lines.append(f"| **worst** | | | | | **{worst['cycles_error_pct']:+.1f}%** | "
-                 f"**{worst['row_hit_rate_diff']:+.3f}** | **{worst['energy_error_pct']:+.1f}%** | "
-                 f"**{worst['burst_cycles_error_pct']:+.1f}%** | "
-                 f"**{worst['burst_row_hit_rate_diff']:+.3f}** | "
-                 f"**{worst['burst_energy_error_pct']:+.1f}%** |")
+                 f"**{worst['row_hit_rate_diff']:+.3f}** | **{worst['energy_error_pct']:+.1f}%** |")
     return "\n".join(lines) + "\n"
 
 

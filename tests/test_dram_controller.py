@@ -199,22 +199,11 @@ def test_bad_input_is_refused():
         ctl.run([0], False, [-1])
     with pytest.raises(ValueError, match="byte_addresses"):
         ctl.run([-64], False, 0)
-    with pytest.raises(ValueError, match="engine"):
-        replay_trace(DDR4, [0], False, [0], engine="fast")
 
 
 def test_empty_batch():
     result = CommandController(DDR4).run(np.zeros(0, np.int64), False, np.zeros(0))
     assert result.finish_cycle == 0.0 and result.counts["reads"] == 0
-
-
-def test_engines_agree_on_a_sequential_stream():
-    # the two models of the same controller: a long sequential read within 2 %
-    a = np.arange(1 << 14) * DDR4.burst_bytes
-    command = replay_trace(DDR4, a, False, np.zeros(a.size), engine="command")
-    burst = replay_trace(DDR4, a, False, np.zeros(a.size), engine="burst")
-    assert abs(command["finish_cycle"] / burst["finish_cycle"] - 1) < 0.02
-    assert abs(command["row_hits"] - burst["row_hits"]) < 0.01 * a.size
 
 
 def test_a_full_write_buffer_behind_an_older_read_does_not_deadlock():
@@ -252,7 +241,7 @@ def test_every_reference_stream_matches_dramsim3_cycle_for_cycle(preset):
         if meta["preset"] != preset:
             continue
         config = dram_preset(preset, page_policy=meta["page_policy"])
-        ours = replay_trace(config, a, w, t, engine="command")
+        ours = replay_trace(config, a, w, t)
         got = (ours["finish_cycle"], ours["activates"], ours["row_hits"])
         want = (meta["finish_cycle"], meta["activates"], meta["row_hits"])
         assert got == want, f"{meta['stream']}: {got} != DRAMsim3 {want}"
@@ -285,14 +274,13 @@ def test_the_dram_command_replays_a_trace(tmp_path, capsys):
     code, out, err = _cli(capsys, "dram", path, "--json")
     assert code == 0, err
     summary = json.loads(out)
-    want = replay_trace(DDR4, a, w, np.zeros(4096), engine="command")
+    want = replay_trace(DDR4, a, w, np.zeros(4096))
     assert summary["finish_dram_cycle"] == want["finish_cycle"]
     assert summary["bursts"] == 4096 and summary["writes"] == 1024
     # the same stream at full speed cannot beat the bus
     assert summary["bandwidth_gb_per_s"] <= DDR4.peak_bandwidth_bytes_per_ns
-    code, out, _ = _cli(capsys, "dram", path, "--dram", "HBM2", "--set", "page_policy=closed",
-                        "--engine", "burst")
-    assert code == 0 and "HBM2" in out and "burst" in out
+    code, out, _ = _cli(capsys, "dram", path, "--dram", "HBM2", "--set", "page_policy=closed")
+    assert code == 0 and "HBM2" in out
 
 
 @pytest.mark.parametrize("content, args, needle", [

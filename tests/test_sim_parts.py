@@ -9,7 +9,7 @@ import simpy
 
 from accelsim.config import PrngConfig, SramConfig, UpdateConfig
 from accelsim.config.dram import dram_preset
-from accelsim.sim.dram.model import DramModel
+from accelsim.sim.dram.controller import CommandController
 from accelsim.sim.dram.port import DramPort
 from accelsim.sim.mapping import update_cycles
 from accelsim.sim.parts.compute import ComputeUnit
@@ -102,16 +102,17 @@ def test_update_unit_cycles():
     assert _finish_times(env, [unit.submit(4), unit.submit(6)]) == [4, 10]
 
 
-def test_dram_port_exact_matches_the_model():
+def test_dram_port_exact_matches_the_controller():
     # Physics changed (issue 11): the controller takes the next request once all but its last
     # queue-full of bursts are issued, so the second request starts queue_tail cycles before
     # the first one's data is back, not after it.
     dram = dram_preset("DDR4-3200")
-    model = DramModel(dram, 1000.0)
-    tail = ((dram.queue_depth * dram.burst_cycles + dram.tcl_cycles)
-            / model.dram_cycles_per_accel_cycle)
-    first = model.stream(0, 32768, False, 0)
-    second = model.stream(32768, 4096, True, math.ceil(first.end_cycle - tail))
+    ctl = CommandController(dram)
+    per_accel = 1.0 / dram.tck_ns  # DRAM clocks per accelerator clock at 1000 MHz
+    tail = (dram.queue_depth * dram.burst_cycles + dram.tcl_cycles) / per_accel
+    first = ctl.access(np.arange(512) * 64, False, 0, per_accel)
+    second = ctl.access(32768 + np.arange(64) * 64, True, math.ceil(first.end_cycle - tail),
+                        per_accel)
 
     env = simpy.Environment()
     port = DramPort(env, dram, 1000.0, timing="exact")
@@ -136,7 +137,8 @@ def test_dram_port_cached_reuses_and_overlaps_requests():
     assert 0 < t[0] < t[1] < 2 * t[0]
     # 32 KB at 25.6 B/ns peak is 1280 ns: within the latency of one request and refresh
     assert 1280 <= t[0] <= 1280 * 1.12
-    assert len(port._cache) == 1
+    # one timing for the first stream, one for the second, which continues it (rows open)
+    assert len(port._cache) == 2
     assert port.totals["bursts"] == 1024
 
 

@@ -22,8 +22,7 @@ def handle(args) -> int:
         config = dram_preset(args.dram, **overrides)
     except ConfigError as exc:
         raise ConfigError(f"--dram/--set: {exc}") from None
-    if args.engine in (None, "command"):
-        controller.library()  # where it cannot be built: say so and stop
+    controller.library()  # where it cannot be built: say so (one line) and stop
     path = regular_file(args.trace, TraceError, "a DRAM trace file")
     try:
         addresses, writes, cycles = read_dram_trace(path, args.format)
@@ -40,13 +39,13 @@ def handle(args) -> int:
             raise TraceError(f"{path}: request {row + 1}: expected {name} >= 0, got "
                              f"{int(values[row])}")
     try:
-        result = replay_trace(config, addresses, writes, cycles, engine=args.engine)
+        result = replay_trace(config, addresses, writes, cycles)
     except ValueError as exc:  # e.g. a cycle beyond what the controller's clock holds
         raise TraceError(f"{path}: {exc}") from None
     finish = result["finish_cycle"]
     bytes_moved = result["bursts"] * config.burst_bytes
     summary = {
-        "trace": str(path), "dram": config.preset, "engine": args.engine or "command",
+        "trace": str(path), "dram": config.preset,
         "requests": int(addresses.size), "reads": int((~writes).sum()),
         "writes": int(writes.sum()), "bursts": result["bursts"],
         "finish_dram_cycle": finish, "finish_ns": finish * config.tck_ns,

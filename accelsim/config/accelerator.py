@@ -55,7 +55,7 @@ MAPPER_OBJECTIVES = ("dram", "energy")
 # "split": a weight SRAM and an activation SRAM; "shared": one global buffer for both
 BUFFER_ORGANISATIONS = ("split", "shared")
 INDEX_FORMATS = ("bitmap", "relative")
-DRAM_TIMINGS = ("cached", "exact", "command")
+DRAM_TIMINGS = ("cached", "exact")  # accelsim.sim.dram.port: what each means
 MIN_TILE_WEIGHTS = 64  # a tile is a bulk event: smaller ones only slow the simulation down
 MIN_DRAM_SAMPLE_BURSTS = 64
 MAX_INDEX_BITS = 32
@@ -275,7 +275,7 @@ class AcceleratorConfig:
     simulate_activations: bool
     tile_weights: int  # weights per simulation event (a tile groups whole folds)
     buffer_depth_tiles: int  # on-chip tile buffers between stages (2 = double buffering)
-    dram_timing: str = "cached"  # "cached" | "exact" | "command": the simulator's DRAM timing
+    dram_timing: str = "cached"  # "cached" | "exact": the simulator's DRAM timing
     dram_sample_bursts: int = 4096  # cached timing: longer streams are timed on this many
     # the memory hierarchy (accelsim.sim.memory): how a phase's GEMM uses the buffers
     reuse_policy: str = "mapper"  # "mapper" (search) | "scalesim" (SCALE-Sim v3's fixed policy)

@@ -742,3 +742,11 @@ void ctl_clocks(void *handle, int64_t *clocks) {
     state_t *s = handle;
     for (int64_t c = 0; c < s->p.channels; c++) clocks[c] = s->channels[c].clk;
 }
+
+int64_t ctl_open_banks(void *handle) {
+    state_t *s = handle;
+    int64_t open = 0;
+    for (int64_t c = 0; c < s->p.channels; c++)
+        for (int64_t b = 0; b < s->banks; b++) open += s->channels[c].banks[b].open_row >= 0;
+    return open;
+}

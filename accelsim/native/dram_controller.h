@@ -56,5 +56,7 @@ int64_t ctl_run(void *handle, const int64_t *order, const int64_t *offsets,
                 double *done, int64_t *next_read, int64_t *counters, int64_t max_clock);
 int64_t ctl_log(void *handle, int64_t *buffer, int64_t capacity);
 void ctl_clocks(void *handle, int64_t *clocks);
+/* banks with a row open, over every channel */
+int64_t ctl_open_banks(void *handle);
 
 #endif

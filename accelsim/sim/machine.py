@@ -1,8 +1,8 @@
 """The accelerator as a SimPy machine: the parts, and the pipeline that replays a phase's tiles.
 
 The parts are SimPy servers (`accelsim.sim.parts`): weight SRAM and activation SRAM banks, the
-DRAM channels (burst-level `DramModel` behind `DramPort`), the PRNG regeneration unit, and two
-compute units, the PE array and the update unit. A phase of a layer is a pipeline of three SimPy
+DRAM channels (the command-level controller behind `DramPort`), the PRNG regeneration unit, and
+two compute units, the PE array and the update unit. A phase of a layer is a pipeline of three SimPy
 processes over its tiles (`accelsim.sim.mapping.PhaseTiles`), with bounded buffers between them
 (`buffer_depth_tiles` slots, 2 = double buffering):
 

@@ -1,7 +1,8 @@
-"""Off-chip DRAM in the simulator: two timing engines, the bulk burst model (`model`) and the
-command-level controller (`controller`, C, one DRAM clock at a time), the SimPy port the
-pipeline talks to (`port`), trace replay through either engine (`replay`), and request-trace
-export for external DRAM simulators (`export`, `export_ramulator`).
+"""Off-chip DRAM in the simulator: one timing engine, the command-level controller
+(`controller`, C, one DRAM clock at a time), the SimPy port the pipeline talks to (`port`,
+which times requests in the `cached` or `exact` mode), a batch's counts (`batch`), trace replay
+(`replay`), and request-trace export for external DRAM simulators (`export`,
+`export_ramulator`).
 The DRAM spec and its presets are `accelsim.config.dram`.
 
 Names resolve on first use, so importing this package does not import SimPy.
@@ -10,8 +11,7 @@ Names resolve on first use, so importing this package does not import SimPy.
 from accelsim._lazy import lazy_exports
 
 _EXPORTS = {
-    "DramBatch": "accelsim.sim.dram.model",
-    "DramModel": "accelsim.sim.dram.model",
+    "DramBatch": "accelsim.sim.dram.batch",
     "CommandController": "accelsim.sim.dram.controller",
     "replay_trace": "accelsim.sim.dram.replay",
     "DramPort": "accelsim.sim.dram.port",

@@ -1,15 +1,14 @@
-"""The command-level DRAM controller: every command on every clock, in C (controller.c).
+"""The command-level DRAM controller, accelsim's one DRAM engine: every command on every clock,
+in C (accelsim/native/dram_controller.c, its interface dram_controller.h).
 
 `CommandController(config)` keeps one controller per channel (read queue, write buffer,
 per-bank command queues, open rows, timing, refresh; what it models is in dram_controller.c's
 header) and times batches of requests: `run(addresses, is_write, arrival_dram_cycle)` offers
 each request at its arrival clock (in the order given; a full queue holds the channel's later
 requests back) and runs every channel until the batch is served. State carries over to the
-next batch. Where `accelsim.sim.dram.model.DramModel` times a call in bulk (numpy passes, one
-per scheduling phase), this one steps the clock (skipping clocks where nothing can happen):
-about 0.3-1.3 us per burst, 0.65-0.93x the burst model's speed on sequential streams and 15-74x
-faster on mixed reads and writes (benchmarks/dram_engines.py), exact to its policy on any
-request pattern (reports/validation/dram_parity.md compares both with DRAMsim3).
+next batch. It steps the clock (skipping clocks where nothing can happen), about 0.3-1.3 us
+per burst (benchmarks/dram_engines.py), exact to its policy on any request pattern
+(reports/validation/dram_parity.md compares it with DRAMsim3).
 
 The C library is built at install (`accelsim.native`; a source tree compiles it at first use);
 where it cannot be built, `library()` raises a one-line `accelsim.native.NativeError`.
@@ -26,7 +25,7 @@ import numpy as np
 
 from accelsim import native
 from accelsim.errors import ConfigError
-from accelsim.sim.dram.model import DramBatch
+from accelsim.sim.dram.batch import DramBatch
 
 __all__ = ["COMMANDS", "COUNTERS", "PARAMETERS", "CommandController", "ControllerResult",
            "Parameters", "library"]
@@ -94,6 +93,8 @@ def _library():
     lib.ctl_run.restype = size
     lib.ctl_clocks.argtypes = [pointer, pointer]
     lib.ctl_clocks.restype = None
+    lib.ctl_open_banks.argtypes = [pointer]
+    lib.ctl_open_banks.restype = size
     lib.ctl_log.argtypes = [pointer, pointer, size]
     lib.ctl_log.restype = size
     return lib
@@ -193,6 +194,10 @@ class CommandController:
         out = np.zeros(self.config.channels, dtype=np.int64)
         self._lib.ctl_clocks(self._handle, out.ctypes.data)
         return out
+
+    def open_banks(self) -> int:
+        """Banks with a row open now, over every channel."""
+        return int(self._lib.ctl_open_banks(self._handle))
 
     def run(self, byte_addresses, is_write, arrival_dram_cycle) -> ControllerResult:
         """Time one batch (see the module docstring). Arrivals are DRAM clocks (a fraction

@@ -1,44 +1,31 @@
-"""The DRAM controller as the SimPy pipeline sees it, in front of the burst-level `DramModel`.
+"""The DRAM as the SimPy pipeline sees it, in front of the command-level controller.
 
 A request is a list of streams ``(base_byte_address, n_bytes, is_write)`` (a tile's weight
-bytes, its activation bytes). The controller takes a request as soon as its queue has room
-(``queue_depth`` bursts per channel): the port is held only until the request's bursts, all
-but the last queue-full of each channel, have been issued, so the next request's row activates
-and bursts overlap with this one's tail (CAS latency, the last bursts) as in a queued
-controller; the request's event fires when its last data is back. Bank, bus and open-row state
-carries from request to request in the one model (see `accelsim.sim.dram.model`).
+bytes, its activation bytes). The port takes a request as soon as the controller's queue has
+room (``queue_depth`` bursts per channel): it is held until the request's bursts, all but the
+last queue-full of each channel, have been issued, so the next request's row activates and
+bursts overlap with this one's tail (CAS latency, the last bursts); the request's event fires
+when its last data is back.
 
-Three timing modes (``dram_timing`` in the accelerator config):
+One engine, the command-level controller (`accelsim.sim.dram.controller`, C, one DRAM clock
+at a time, equal to DRAMsim3 cycle for cycle on the parity streams), and two timing modes
+(``dram_timing`` in the accelerator config, `accelsim.config.accelerator.DRAM_TIMINGS`):
 
-- ``command``: every burst goes through the command-level controller
-  (`accelsim.sim.dram.controller`, C, one DRAM clock at a time; it matches DRAMsim3 cycle for
-  cycle on the parity streams). A request's bursts arrive together when the port takes it; a
-  channel still busy with earlier requests takes them when it is done with those (the
-  controller runs each request to completion, so two requests' bursts do not mix in its
-  queues). Needs a C compiler.
-
-- ``exact``: every burst of every stream goes through the stateful model. Cost grows with the
-  number of bursts (a few numpy passes per request; about 0.2-0.8 us per burst).
-- ``cached`` (default): a stream is timed by the model from an idle DRAM (all rows closed) and
-  the result reused for every stream of the same length in bursts, direction and position in
-  the burst rotation of the address mapping (channel, bank group); streams longer than
-  ``dram_sample_bursts`` are timed on that many bursts and scaled; refresh is charged as its
-  average share. The streams of one request follow each other; requests overlap as above.
-  Still timed from an idle DRAM (all rows closed, no refresh closings): a stateful cached mode
-  (the live model on each stream's first bursts) was measured at 47 s for a ResNet-18 batch-32
-  step against the 1 s budget, so it was not kept. Carrying the open rows between cached
-  streams cannot matter much, measured (benchmarks/dram_timing_modes.py, default DDR4 config,
-  cached against exact): total cycles +0.001 % (LeNet-300-100 demo trace), +0.05 % (ResNet-18
-  step dense), +0.06 % (DropBack 1M); DRAM dynamic energy -0.62 %, -0.06 %, -0.05 %; the open
-  row a stream finds changes one activate per bank it touches, against thousands of bursts
-  (ResNet-18 DropBack: cached counts 447,687 activates, exact without refresh 442,236). The
-  activate counts themselves are 9-10 % low on ResNet-18 (25 % on the 16 of the LeNet run)
-  because cached leaves out the rows that refreshes close (exact with refresh 490,625): about
-  0.06 % of the DRAM energy. `exact` cost 37-87 s per ResNet-18 step against 1.7-3.2 s cached
-  in the same runs (2 shared cores at load 10), so ``cached`` stays the default. Against
-  ``command`` (sixth session, benchmarks/dram_timing_modes.py): ``cached`` within 0.18 % in
-  cycles and 0.14 % in DRAM energy on a ResNet-18 batch-32 step, ``exact`` within 0.22 % /
-  0.08 %; ``command`` took 18.5-20.7 s per step, so it is the validation path.
+- ``exact``: every burst of every request goes through one controller whose state (open rows,
+  queues, timing, refresh) carries from request to request. A request's bursts arrive together
+  when the port takes it; a channel still busy with earlier requests takes them when it is done
+  with those (the controller runs each request until it is served, so two requests' bursts do
+  not mix in its queues).
+- ``cached`` (default): a stream is timed once on a controller that starts idle (all rows
+  closed) with refresh off, and the result reused for every stream of the same length in
+  bursts, direction and position in the burst rotation of the address mapping (channel, bank
+  group); streams longer than ``dram_sample_bursts`` are timed on that many bursts and scaled;
+  refresh is charged as its average share (time stretched by tREFI / (tREFI - tRFC), refreshes
+  counted at one per rank per tREFI). The streams of one request follow each other; only the
+  first activate and CAS latency of a stream may overlap the next request. What it leaves out
+  against ``exact``: the open rows that one stream leaves the next, refresh closing rows, and
+  reads and writes of one request sharing the controller's queues (measured in
+  benchmarks/dram_timing_modes.py and README "timing modes").
 """
 
 from __future__ import annotations
@@ -48,10 +35,8 @@ import math
 
 import numpy as np
 
-from accelsim.config import checks
-from accelsim.config.accelerator import DRAM_TIMINGS
 from accelsim.sim.dram import controller
-from accelsim.sim.dram.model import DramBatch, DramModel
+from accelsim.sim.dram.batch import DramBatch
 from accelsim.sim.parts.server import Server
 
 STAT_FIELDS = ("bursts", "row_hits", "row_misses", "row_conflicts", "activates", "refreshes")
@@ -62,43 +47,47 @@ class DramPort(Server):
     def __init__(self, env, dram_config, clock_mhz: float, timing: str = "cached",
                  sample_bursts: int = 4096, record_requests: bool = False, name: str = "dram",
                  cache: dict | None = None):
+        # `timing` is checked with the rest of the config (AcceleratorConfig: DRAM_TIMINGS)
         super().__init__(env, name)
-        checks.one_of("dram_timing", timing, DRAM_TIMINGS)
         self.config = dram_config
         self.timing = timing
+        self.clock_mhz = float(clock_mhz)
         self.sample_bursts = int(sample_bursts)
-        self.model = DramModel(dram_config, clock_mhz)
-        self.controller = None
-        if timing == "command":
-            self.controller = controller.CommandController(dram_config)
+        self.dram_cycles_per_accel_cycle = (1000.0 / self.clock_mhz) / dram_config.tck_ns
+        self.controller = (controller.CommandController(dram_config) if timing == "exact"
+                           else None)
         self.record = record_requests
         self.log: list[tuple] = []  # (base_byte_address, n_bytes, is_write, issue_cycle) per stream
         self.totals = dict.fromkeys(STAT_FIELDS + ENERGY_FIELDS, 0)
         # cached timing: streams timed from an idle, refresh-free DRAM, keyed by length,
         # direction and position in the burst rotation below the column; shareable.
         self._cache = {} if cache is None else cache
-        self._free_model = DramModel(
-            dataclasses.replace(dram_config, trefi_cycles=2**40), clock_mhz)
+        self._refresh_free = dataclasses.replace(dram_config, trefi_cycles=2**40)
         self._refresh_stretch = 1.0 / dram_config.refresh_efficiency
+        self._ranks = dram_config.channels * dram_config.ranks
         self._refreshes_per_cycle = (dram_config.channels * dram_config.ranks
-                                     * self.model.dram_cycles_per_accel_cycle
+                                     * self.dram_cycles_per_accel_cycle
                                      / dram_config.trefi_cycles)
         tokens = dram_config.mapping_tokens
         sizes = dram_config.field_sizes()
         self._period_bursts = math.prod(sizes[t] for t in tokens[tokens.index("Co") + 1:])
+        self._mid_row = sizes["Co"] // 2
+        self._next_burst = -1  # the burst after the last stream's (cached timing)
         # The last queue_depth bursts of a channel are still in the controller when the port
         # takes the next request: their bus time plus the read latency (accelerator cycles).
         c = dram_config
         self._queue_tail = ((c.queue_depth * c.burst_cycles + c.tcl_cycles)
-                            / self.model.dram_cycles_per_accel_cycle)
+                            / self.dram_cycles_per_accel_cycle)
         self._latency = ((c.trcd_cycles + c.tcl_cycles + c.burst_cycles)
-                         / self.model.dram_cycles_per_accel_cycle)
+                         / self.dram_cycles_per_accel_cycle)
 
     def snapshot(self) -> dict:
         return dict(self.totals)
 
     def background_energy_pj(self, cycles) -> float:
-        return self.model.background_energy_pj(cycles)
+        """Standby + refresh energy of all channels over `cycles` accelerator cycles."""
+        nanoseconds = float(cycles) * 1000.0 / self.clock_mhz
+        return self.config.background_power_mw * self.config.channels * nanoseconds  # mW*ns=pJ
 
     # -- timing ------------------------------------------------------------------------------
     def _add(self, batch_like: dict, scale: float = 1.0):
@@ -118,34 +107,27 @@ class DramPort(Server):
     def _serve(self, streams, now):
         """(cycles the port is held, cycles until the request is done) from cycle `now`."""
         if self.controller is not None:
-            return self._serve_commands(streams, now)
+            return self._serve_exact(streams, now)
         finish = 0.0
         hold = 0.0
         bb = self.config.burst_bytes
         for base, n_bytes, is_write in self._taken(streams, now):
             bursts = (base + n_bytes - 1) // bb - base // bb + 1
-            if self.timing == "cached":
-                result = self._cached(base, bursts, is_write)
-                self._add(result)
-                took = finish + result["cycles"]       # streams of a request in sequence
-                # No bus state is shared between cached streams, so only the latency (first
-                # activate and CAS) may overlap the next request, never the bus time.
-                bus = bursts * self.config.burst_cycles / self.config.channels
-                hidden = min(self._latency, result["cycles"]
-                             - bus / self.model.dram_cycles_per_accel_cycle)
-                hold = max(hold, took - max(hidden, 0.0))
-            else:
-                batch = self.model.stream(base, n_bytes, is_write, now)
-                self._add(_as_dict(batch))
-                took = batch.end_cycle - now
-                hold = max(hold, took - self._queue_tail)
+            result = self._cached(base, bursts, is_write)
+            self._add(result)
+            took = finish + result["cycles"]       # streams of a request in sequence
+            # No bus state is shared between cached streams, so only the latency (first
+            # activate and CAS) may overlap the next request, never the bus time.
+            bus = bursts * self.config.burst_cycles / self.config.channels
+            hidden = min(self._latency, result["cycles"]
+                         - bus / self.dram_cycles_per_accel_cycle)
+            hold = max(hold, took - max(hidden, 0.0))
             finish = max(finish, took)
         return hold, finish
 
-    def _serve_commands(self, streams, now):
-        """`command` timing: the request's bursts, every stream's, arrive together at the
-        command-level controller (each channel takes them once it has served the requests
-        before them)."""
+    def _serve_exact(self, streams, now):
+        """`exact` timing: the request's bursts, every stream's, arrive together at the
+        controller (each channel takes them once it has served the requests before them)."""
         bb = self.config.burst_bytes
         addresses, writes = [], []
         for base, n_bytes, is_write in self._taken(streams, now):
@@ -156,7 +138,7 @@ class DramPort(Server):
             return 0.0, 0.0
         assert self.controller is not None
         batch = self.controller.access(np.concatenate(addresses), np.concatenate(writes), now,
-                                       self.model.dram_cycles_per_accel_cycle)
+                                       self.dram_cycles_per_accel_cycle)
         self._add(_as_dict(batch))
         took = batch.end_cycle - now
         return max(took - self._queue_tail, 0.0), took
@@ -165,13 +147,33 @@ class DramPort(Server):
         bb = self.config.burst_bytes
         timed = min(bursts, self.sample_bursts)
         align = (base // bb) % self._period_bursts
-        key = (is_write, align, timed)
+        # a stream that starts where the last one ended finds that one's rows open
+        continues = base // bb == self._next_burst
+        self._next_burst = (base + bursts * bb - 1) // bb + 1 if bursts else self._next_burst
+        key = (is_write, align, timed, continues)
         hit = self._cache.get(key)
         if hit is None:
-            self._free_model.reset()
-            hit = _as_dict(self._free_model.stream(align * bb, timed * bb, is_write, 0.0))
+            # A stream that continues the last one starts mid-row at its place in the
+            # rotation, after the bursts just before it (one rotation): the rows the last one
+            # left open. Any other starts at a row's start on an idle DRAM (rows closed).
+            ctl = controller.CommandController(self._refresh_free)
+            start = align + (self._period_bursts * self._mid_row if continues else 0)
+            warm = self._period_bursts if continues else 0
+            ctl.run((start - warm + np.arange(warm, dtype=np.int64)) * bb, is_write, 0)
+            began = float(ctl.clocks().max()) / self.dram_cycles_per_accel_cycle
+            addresses = (start + np.arange(timed, dtype=np.int64)) * bb
+            batch = ctl.access(addresses, is_write, began, self.dram_cycles_per_accel_cycle)
+            hit = _as_dict(batch)
             hit["cycles"] *= self._refresh_stretch
             hit["refreshes"] = hit["cycles"] * self._refreshes_per_cycle
+            # a refresh closes the rows open in its rank; the stream reopens them: the banks
+            # it leaves open, per rank, once per refresh (their share of the activates)
+            reopened = min(hit["refreshes"] * ctl.open_banks() / self._ranks,
+                           hit["row_hits"])
+            hit["activates"] += reopened
+            hit["row_hits"] -= reopened    # those bursts find their row closed
+            hit["row_misses"] += reopened
+            hit["activate_energy_pj"] += reopened * self.config.activate_energy_pj
             self._cache[key] = hit
         scale = bursts / timed
         return {k: v * scale for k, v in hit.items()}
@@ -206,7 +208,7 @@ def _as_dict(batch: DramBatch) -> dict:
 def expand_streams(streams, burst_bytes: int):
     """A recorded stream log (a DataFrame or rows of base_byte_address, n_bytes, is_write,
     issue_cycle) as one request per burst: (byte addresses, is_write, issue_cycle) arrays, the
-    form `accelsim.sim.dram.export.export_dram_trace` and `DramModel.access` take."""
+    form `accelsim.sim.dram.export.export_dram_trace` and `replay_trace` take."""
     if hasattr(streams, "to_numpy"):
         rows = streams[["base_byte_address", "n_bytes", "is_write", "issue_cycle"]].to_numpy()
     else:
