@@ -6,6 +6,7 @@ by hand: tCL = tRCD = tRP = 22, tRAS = 52 (tRC = 74), BL8 = 4 bus cycles, tCCD_S
 tRRD_S/L = 4/8, tFAW = 34, tREFI = 12480, tRFC = 560.
 """
 
+import dataclasses
 import importlib.util
 import os
 from pathlib import Path
@@ -592,4 +593,26 @@ def test_the_replay_offers_requests_in_trace_order_and_refuses_bad_cycles():
     for bad in ([0, np.nan], [-1, 0]):
         with pytest.raises(ValueError, match="arrival_dram_cycle"):
             replay_trace(DDR4, places, False, bad)
+
+
+def test_the_export_reads_the_standard_and_device_width_from_the_config():
+    from accelsim.sim.dram.export import dramsim3_config
+
+    for name, protocol, width in (("DDR4-3200", "DDR4", 8), ("LPDDR4-3200", "LPDDR4", 16),
+                                  ("HBM2", "HBM", 128)):
+        text = dramsim3_config(dram_preset(name))
+        assert f"protocol = {protocol}\n" in text and f"device_width = {width}\n" in text
+    # a custom config is not exported as DDR4 by default: it must say what it is
+    values = {k: v for k, v in dataclasses.asdict(DDR4).items()
+              if k not in ("preset", "sources", "standard", "device_width_bits")}
+    custom = dram_config_from_dict({"preset": "custom", **values}, "f.yaml")
+    with pytest.raises(ConfigError, match=r"^dram.standard: the DRAMsim3 export needs it"):
+        dramsim3_config(custom)
+    told = dram_config_from_dict({"preset": "custom", **values, "standard": "LPDDR4",
+                                  "device_width_bits": 16}, "f.yaml")
+    assert "protocol = LPDDR4\n" in dramsim3_config(told)
+    with pytest.raises(ConfigError, match="standard"):
+        dram_preset("DDR4-3200", standard="DDR5")
+    with pytest.raises(ConfigError, match="device_width_bits"):
+        dram_preset("DDR4-3200", device_width_bits=48)
 

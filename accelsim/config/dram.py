@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from accelsim.config import checks
-from accelsim.config.dram_presets import PRESETS
+from accelsim.config.dram_presets import PRESETS, STANDARDS
 from accelsim.errors import ConfigError
 
 __all__ = [
@@ -56,7 +56,7 @@ _NONNEGATIVE_INT_FIELDS = (
 # Fields with a default: a "custom" config may leave them out.
 _OPTIONAL_FIELDS = _NONNEGATIVE_INT_FIELDS + (
     "tcwl_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth",
-    "page_policy", "dual_command_bus",
+    "page_policy", "dual_command_bus", "standard", "device_width_bits",
 )
 PAGE_POLICIES = ("open", "closed")
 _POSITIVE_FLOAT_FIELDS = ("tck_ns",)
@@ -105,6 +105,14 @@ def _validate_values(values: Mapping) -> None:
     checks.integer("write_buffer_depth", values["write_buffer_depth"], minimum=1)
     checks.one_of("page_policy", values["page_policy"], PAGE_POLICIES)
     checks.boolean("dual_command_bus", values["dual_command_bus"])
+    if values["standard"] is not None:
+        checks.one_of("standard", values["standard"], STANDARDS)
+    width = values["device_width_bits"]
+    if width is not None:
+        checks.integer("device_width_bits", width, minimum=1)
+        if values["bus_width_bits"] % width:
+            checks.fail("device_width_bits", f"a divisor of bus_width_bits "
+                        f"({values['bus_width_bits']})", width)
     for name in _POSITIVE_FLOAT_FIELDS:
         checks.number(name, values[name], positive=True)
     for name in _NONNEGATIVE_FLOAT_FIELDS:
@@ -195,6 +203,11 @@ class DramConfig:
     # a row command and a column command may issue in the same clock (HBM's separate row and
     # column buses); used by the command-level controller (accelsim.sim.dram.controller)
     dual_command_bus: bool = False
+    # What the device is: its standard (one of STANDARDS) and the data width of one die
+    # (bits; the bus is bus_width_bits / device_width_bits dies wide). Every preset names
+    # them; a custom config that leaves them out cannot be exported to another simulator.
+    standard: str | None = None
+    device_width_bits: int | None = None
     # Excluded from the hash so configs stay usable as dict keys; a plain dict so they pickle.
     sources: Mapping[str, str] = field(default_factory=dict, hash=False)
 

@@ -68,6 +68,9 @@ _MICRON_DDR4_IO = (
 )
 
 DEFAULT_ADDRESS_MAPPING = "RoRaBaCoBgCh"
+# The DRAM standards a config may name (`standard`): the timing rules and the protocol an
+# exported simulator config uses follow it.
+STANDARDS = ("DDR4", "LPDDR4", "HBM2")
 _MAPPING_SOURCE = "accelsim default: bank group interleaved per burst (see dram_presets docstring)"
 
 # The controller in front of every preset's channels (DRAMsim3's configs all use these).
@@ -120,6 +123,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "write_energy_pj_per_bit": 4.6,
             "io_energy_pj_per_bit": 8.0,
             "background_power_mw": 584.5,
+            "standard": "DDR4",
+            "device_width_bits": 8,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
             **_CONTROLLER_VALUES,
         },
@@ -161,6 +166,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                 "+ refresh (IDD5AB 250 - IDD3N 52) mA x 1.2 V x tRFC/tREFI (560/12480) x 8 = "
                 "85.3 mW; VPP not included"
             ),
+            "standard": _DRAMSIM3_DDR4 + " (protocol = DDR4)",
+            "device_width_bits": _DRAMSIM3_DDR4 + " (device_width = 8)",
             "address_mapping": _MAPPING_SOURCE,
             **_CONTROLLER_SOURCES,
         },
@@ -197,6 +204,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "write_energy_pj_per_bit": 5.66,
             "io_energy_pj_per_bit": 2.19,
             "background_power_mw": 40.0,
+            "standard": "LPDDR4",
+            "device_width_bits": 16,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
             **_CONTROLLER_VALUES,
         },
@@ -261,6 +270,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                 "standby currents in gem5 src/mem/DRAMInterface.py (IDD3N 2 mA at 1.8 V + "
                 "IDD3N2 34 mA at 1.2 V = 44 mW); no LPDDR4 current table was read"
             ),
+            "standard": _DRAMSIM3_LPDDR4 + " (protocol = LPDDR4)",
+            "device_width_bits": _DRAMSIM3_LPDDR4 + " (device_width = 16)",
             "address_mapping": _MAPPING_SOURCE,
             **_CONTROLLER_SOURCES,
         },
@@ -297,6 +308,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "write_energy_pj_per_bit": 2.09,
             "io_energy_pj_per_bit": 1.97,
             "background_power_mw": 81.6,
+            "standard": "HBM2",
+            "device_width_bits": 128,
             "address_mapping": DEFAULT_ADDRESS_MAPPING,
             **_CONTROLLER_VALUES,
             "dual_command_bus": True,
@@ -352,6 +365,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                 "(IDD5AB 250 - IDD3N 55) mA x 1.2 V x 260/3900 = 15.6 mW, taking the currents "
                 "as per 128-bit channel (unconfirmed)"
             ),
+            "standard": _DRAMSIM3_HBM2 + " (protocol = HBM)",
+            "device_width_bits": _DRAMSIM3_HBM2 + " (device_width = 128)",
             "address_mapping": _MAPPING_SOURCE,
             **_CONTROLLER_SOURCES,
             "dual_command_bus": (

@@ -13,6 +13,15 @@ request per line in one of two text formats:
     clock cycle (the memory controller's tCK) at which the request may enter the controller;
     DRAMsim3 holds a request until its clock reaches that cycle. Cycles are rounded up to
     integers, so a request is never offered before it was issued.
+    Livelock: DRAMsim3 can stop making progress on a trace where one address is read and
+    written at the same cycle (a read of X, then a write of X, with the write buffer filling
+    behind them: 5 of 20 of the simulator's own exports as issued). Its write buffer, once
+    full, starts a drain; the drain's first write waits for the older read of X; that read
+    still waits in the transaction queue, which a drain does not move; so the drain stops and
+    starts again on every clock and the replay never ends. accelsim's controller moves the
+    reads on that clock instead (its `drain_deadlocks_broken` counter) and so finishes. Before
+    replaying such a trace in DRAMsim3, offer the write a cycle later, or raise its
+    ``trans_queue_size``.
     Traps of ``dramsim3main -t`` (``TraceBasedCPU::ClockTick``): it tests ``eof()`` before
     reading, so after the last line the failed read leaves that request in place and it is
     offered a second time (one extra request per replay: subtract it, or replay through a
@@ -47,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from accelsim.config import checks
-from accelsim.errors import TraceError
+from accelsim.errors import ConfigError, TraceError
 from accelsim.io import atomic_path
 
 __all__ = ["TRACE_FORMATS", "export_dram_trace", "read_dram_trace"]
@@ -139,12 +148,8 @@ def read_dram_trace(path, fmt: str):
 # ---------------------------------------------------------------------------------------------
 # Simulator configs matched to a DramConfig
 
-# DRAMsim3's protocol names by preset; a custom config is written as DDR4 (its timing rules
-# are the JEDEC DDR4 ones: bank groups, tCCD_S/L).
-_DRAMSIM3_PROTOCOL = {"DDR4-3200": "DDR4", "LPDDR4-3200": "LPDDR4", "HBM2": "HBM"}
-# Device width (bits) of one DRAM die on the channel: DRAMsim3 multiplies every per-command
-# current by bus_width / device_width devices.
-_DEVICE_WIDTH_BITS = {"DDR4-3200": 8, "LPDDR4-3200": 16, "HBM2": 128}
+# DRAMsim3's protocol name for each DRAM standard (DramConfig.standard)
+_DRAMSIM3_PROTOCOL = {"DDR4": "DDR4", "LPDDR4": "LPDDR4", "HBM2": "HBM"}
 
 
 def _log2_exact(name: str, value: int) -> int:
@@ -168,8 +173,13 @@ def dramsim3_config(config, rows: int = 1 << 17) -> str:
     with its default 5). Written for DRAMsim3 as of github umd-memsys/DRAMsim3 master (2020).
     """
     c = config
-    protocol = _DRAMSIM3_PROTOCOL.get(c.preset, "DDR4")
-    device_width = _DEVICE_WIDTH_BITS.get(c.preset, c.bus_width_bits)
+    for name in ("standard", "device_width_bits"):
+        if getattr(c, name) is None:
+            raise ConfigError(f"dram.{name}: the DRAMsim3 export needs it (preset {c.preset!r} "
+                              "does not set it); give it in the config")
+    protocol = _DRAMSIM3_PROTOCOL[c.standard]
+    # DRAMsim3 multiplies every per-command current by bus_width / device_width devices
+    device_width = c.device_width_bits
     devices = c.bus_width_bits // device_width
     columns = c.row_size_bytes * 8 // c.bus_width_bits       # physical columns per device
     if protocol == "HBM":
