@@ -1,11 +1,18 @@
-"""Speed of accelsim's two DRAM timing engines on the same traces, in one process: the
-command-level controller (C, clock by clock) against the burst model (bulk numpy), and against
-DRAMsim3 when a build is given (its own process, through the parity benchmark's driver).
+"""Speed of accelsim's DRAM engine, the command-level controller (C, clock by clock), on
+streams given in one call, and against DRAMsim3 when a build is given (its own process,
+through the parity benchmark's driver).
 
 Run:  .venv/bin/python benchmarks/dram_engines.py [--bursts 262144] [--repeats 3]
                                                   [--dramsim3 PATH or DRAMSIM3_DIR]
 Prints a table and writes benchmarks/results/dram_engines.csv. Not a test. The time is the
-best of `repeats` runs (the machine is shared); the ratio burst / command is what to read.
+best of `repeats` runs (the machine is shared).
+
+Before the burst model was removed (issue 22) this benchmark timed both engines in one process
+at 2^20 bursts, one repeat, 2-core AMD EPYC at load ~25: controller / burst model seconds,
+sequential read 1.81 / 2.00 (DDR4), 1.22 / 1.05 (LPDDR4), 3.09 / 1.97 (HBM2); random with 30 %
+writes 9.7 / 176, 3.8 / 141, 5.1 / 134; copy 2.9 / 179, 2.1 / 171, 1.9 / 142. Best of 3 on
+sequential reads alone, one process (old model.py loaded by path): 0.75-0.81x the burst
+model's speed.
 """
 
 from __future__ import annotations
@@ -68,12 +75,10 @@ def main(argv=None) -> int:
         for name, addresses, writes in patterns(config, args.bursts):
             arrival = np.zeros(addresses.size)
             row = {"preset": preset, "pattern": name, "bursts": int(addresses.size)}
-            for engine in ("command", "burst"):
-                seconds, result = best_of(args.repeats, replay_trace, config, addresses,
-                                          writes, arrival, engine=engine)
-                row[f"{engine}_s"] = round(seconds, 4)
-                row[f"{engine}_cycles"] = result["finish_cycle"]
-            row["burst_over_command"] = round(row["burst_s"] / row["command_s"], 2)
+            seconds, result = best_of(args.repeats, replay_trace, config, addresses, writes,
+                                      arrival)
+            row["command_s"] = round(seconds, 4)
+            row["command_cycles"] = result["finish_cycle"]
             row["command_us_per_burst"] = round(1e6 * row["command_s"] / addresses.size, 3)
             if driver is not None:
                 seconds, _ = best_of(1, run_dramsim3, driver, config, addresses, writes,

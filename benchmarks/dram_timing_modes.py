@@ -1,15 +1,14 @@
-"""The simulator's DRAM timing modes against each other: `cached` (the default), `exact` and
-`command`.
+"""The simulator's DRAM timing modes against each other: `cached` (the default) and `exact`.
 
 Run:  .venv/bin/python benchmarks/dram_timing_modes.py [--config NAME] [--skip-resnet]
-                                                       [--modes cached exact command]
+                                                       [--modes cached exact]
 Prints a table and writes benchmarks/results/dram_timing_modes.csv. Not a test.
 
-`command` sends every burst through the command-level controller (accelsim.sim.dram.controller,
-which matches DRAMsim3 cycle for cycle on the parity streams); `exact` sends every burst through
-the bulk burst model; `cached` times each stream once per (length, direction, position in the
-burst rotation) with the burst model and reuses it (see accelsim/sim/dram/port.py). The
-reference is `command` where it is among the modes (it needs a C compiler), else `exact`.
+Both time DRAM with the command-level controller (accelsim.sim.dram.controller, which matches
+DRAMsim3 cycle for cycle on the parity streams): `exact` sends every burst through one live
+controller; `cached` times each stream once per (length, direction, position in the burst
+rotation, whether it continues the last stream) and reuses it (see accelsim/sim/dram/port.py).
+The reference is `exact`.
 The cases: the LeNet-300-100 sample trace (trained with DropBack; its dense baseline too), and
 one ResNet-18 ImageNet training step at batch 32, dense and DropBack at 1M tracked weights.
 Errors are mode / reference - 1 on the whole run's cycles and DRAM figures; the wall time is
@@ -54,13 +53,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="default")
     parser.add_argument("--skip-resnet", action="store_true")
-    parser.add_argument("--modes", nargs="+", default=["cached", "exact", "command"],
-                        choices=["cached", "exact", "command"])
+    parser.add_argument("--modes", nargs="+", default=["cached", "exact"],
+                        choices=["cached", "exact"])
     args = parser.parse_args(argv)
     modes = list(args.modes)
-    reference = "command" if "command" in modes else "exact"
+    reference = "exact"
     if reference not in modes:
-        print("skipped: neither `command` (needs a C compiler) nor `exact` among the modes")
+        print("skipped: `exact` (the reference) is not among the modes")
         return 0
     base = load_accelerator_config(args.config)
     rows = []
