@@ -25,7 +25,7 @@ class Library:
 
 
 LIBRARIES = {
-    "dram_controller": Library(("dram_controller.c",), ("dram_controller.h",), ("-O2",),
+    "dram_controller": Library(("dram_controller.c",), ("dram_controller.h",), ("-O3",),
                                optional=False),
     # no -ffast-math: IEEE semantics (NaN checks, exact subtraction) make it bit-equal to the
     # torch path; -march=native lets the score and reset loops use the machine's vector width

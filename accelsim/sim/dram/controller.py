@@ -215,15 +215,24 @@ class CommandController:
         if n and arrival.max() >= _MAX_CLOCK / 2:
             raise ValueError(f"arrival_dram_cycle: expected values < 2^59, got "
                              f"{math.ceil(arrival.max())}")
-        clocks = np.maximum.accumulate(np.ceil(arrival)).astype(np.int64) if n else \
-            np.zeros(0, dtype=np.int64)
+        clocks = np.ceil(arrival)
+        np.maximum.accumulate(clocks, out=clocks)
+        clocks = clocks.astype(np.int64)
         c = self.config
         fields = c.decode(addresses)
-        bank = ((fields["rank"] * c.bank_groups + fields["bank_group"]) * c.banks_per_group
-                + fields["bank"]).astype(np.int64)
+        bank = fields["rank"] * c.bank_groups
+        bank += fields["bank_group"]
+        bank *= c.banks_per_group
+        bank += fields["bank"]
+        bank = bank.astype(np.int64, copy=False)
         channel = fields["channel"]
-        order = np.argsort(channel, kind="stable").astype(np.int64)
-        offsets = np.searchsorted(channel[order], np.arange(c.channels + 1)).astype(np.int64)
+        if c.channels == 1:  # one channel: the requests in their order
+            order = np.arange(n, dtype=np.int64)
+            offsets = np.array([0, n], dtype=np.int64)
+        else:
+            order = np.argsort(channel, kind="stable").astype(np.int64)
+            offsets = np.searchsorted(channel[order],
+                                      np.arange(c.channels + 1)).astype(np.int64)
         row = np.ascontiguousarray(fields["row"], dtype=np.int64)
         column = np.ascontiguousarray(fields["column"], dtype=np.int64)
         key = addresses // c.burst_bytes
