@@ -244,6 +244,8 @@ class UpdateConfig:
     topk_energy_pj_per_weight: float
     score_regenerates_w0: bool  # a tracked weight's score |w - w0| needs w0 from the PRNG
     sources: dict[str, str] = field(default_factory=dict)
+    # bits of one optimizer state word (momentum, Adam's moments); None: a weight's width
+    optimizer_state_bits: int | None = None
 
     def __post_init__(self) -> None:
         _set(self, "alu_lanes", checks.integer("alu_lanes", self.alu_lanes, minimum=1))
@@ -252,6 +254,9 @@ class UpdateConfig:
             _set(self, name, checks.number(name, getattr(self, name)))
         checks.boolean("score_regenerates_w0", self.score_regenerates_w0)
         _set(self, "sources", checks.source_map("sources", self.sources))
+        if self.optimizer_state_bits is not None:
+            _set(self, "optimizer_state_bits", checks.integer(
+                "optimizer_state_bits", self.optimizer_state_bits, minimum=1))
 
 
 # the sections of an AcceleratorConfig and their types, in file order
@@ -548,8 +553,9 @@ def _read_update(s: _Section) -> UpdateConfig:
                                           "score_regenerates_w0")}
     for key in ("alu_energy_pj_per_weight", "topk_cycles_per_weight", "topk_energy_pj_per_weight"):
         sources.setdefault(key, "user")
+    state_bits = s.raw("optimizer_state_bits", None)
     s.done()
-    return UpdateConfig(**values, sources=sources)
+    return UpdateConfig(**values, sources=sources, optimizer_state_bits=state_bits)
 
 
 def _read_section(top: _Section, key: str, read: Callable[[_Section, *_Args], _T],

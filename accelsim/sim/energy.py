@@ -13,9 +13,11 @@ labels and colours from it:
   SRAM only when activations are simulated).
 - ``prng_energy_pj``: regenerated values times energy per value.
 - ``mac_energy_pj``: multiply-accumulates times energy per MAC.
-- ``pe_movement_energy_pj``: weights entering the PE array (a hop across the array and a
-  register write each, Eyeriss-style costs) and the staging buffer's accesses for streamed and
-  regenerated weights.
+- ``pe_movement_energy_pj``: words moving in the PE array, each a hop to the next PE and a
+  pipeline-register write (Eyeriss-style costs): weights entering the array, and every hop of
+  a moving GEMM operand, one per MAC (ws: inputs along the rows and partial sums down the
+  columns; os: inputs and weights; is: weights and partial sums); plus the staging buffer's
+  accesses for streamed and regenerated weights.
 - ``update_energy_pj``: the update unit: read-modify-writes of weight values and the
   threshold/top-k comparisons.
 
@@ -83,7 +85,8 @@ def pe_hop_pj(config: AcceleratorConfig) -> float:
 
 def level_access_energy_pj(level: str, config: AcceleratorConfig) -> tuple[float, float]:
     """pJ per (read, write) access at `level` (weight_sram, activation_sram: a bank-width
-    access; prng: a value; pe_array: a weight entering the array; staging: a word). The
+    access; prng: a value; pe_array: a word entering the array or hopping to the next PE;
+    staging: a word). The
     one owner of these constants: the energy formulas below and the traffic breakdown use it."""
     if level == "weight_sram":
         return config.weight_sram.read_energy_pj, config.weight_sram.write_energy_pj
@@ -146,7 +149,9 @@ def _mac_sources(config: AcceleratorConfig) -> dict:
 
 
 def _pe_movement_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
-    return (r["pe_weight_loads_count"] * level_access_energy_pj("pe_array", config)[0]
+    words = (r["pe_weight_loads_count"] + r["pe_input_hops_count"] + r["pe_weight_hops_count"]
+             + r["pe_partial_sum_hops_count"])
+    return (words * level_access_energy_pj("pe_array", config)[0]
             + r["staging_accesses_count"] * level_access_energy_pj("staging", config)[0])
 
 

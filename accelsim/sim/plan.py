@@ -3,8 +3,9 @@
 A trace is simulated as representative iterations (`iteration_plans`), each standing for a
 number of the trace's iterations (its `weight`). Order of a training iteration: forward through
 the layers in execution order; then, for each layer from the last to the first:
-backward_data, backward_weight, update. Inference: forward. Before the first iteration, a
-one-time `load` phase brings the pinned tracked set into SRAM (`load_phases`).
+backward_data (not for the input layer, unless asked for), backward_weight, update.
+Inference: forward. Before the first iteration, a one-time `load` phase brings the pinned
+tracked set into SRAM (`load_phases`).
 
 Each phase comes out as a `PhaseTiles` (`accelsim.sim.mapping.tiles`), with the tracked set placed
 in the weight SRAM (`accelsim.sim.mapping.placement`) before the iteration and, for the update's
@@ -116,7 +117,8 @@ def iteration_phases(works: list[LayerWork], config: AcceleratorConfig, mode: st
     if mode == "train":
         for w in reversed(order):
             i = w.layer_id
-            phases.append(weight_pass(w, "backward_data"))
+            if "backward_data" in w.passes:  # not for the input layer (`simulate`)
+                phases.append(weight_pass(w, "backward_data"))
             phases.append(gradient_tiles(w, config))
             phases.append(update_tiles(w, config, tracked_tiles(w, "update"),
                                        int(plan.entered[i]), int(plan.left[i]), placed.layer(i),

@@ -49,6 +49,7 @@ from accelsim.sim.energy import (
     level_access_energy_pj,
 )
 from accelsim.sim.mapping.apportion import split_proportional
+from accelsim.sim.mapping.gemm import OPERAND_ROLES
 
 RUNS = ("trace", "dense")
 KEY_COLUMNS = ("run", "layer_id", "layer_name", "phase")
@@ -82,6 +83,8 @@ class Counts:
     weight_dram_bytes_written: int
     activation_dram_bytes_read: int
     activation_dram_bytes_written: int
+    optimizer_state_dram_bytes_read: int
+    optimizer_state_dram_bytes_written: int
     dram_bursts_count: int
     dram_row_hits_count: int
     dram_row_misses_count: int
@@ -95,9 +98,18 @@ class Counts:
     activation_sram_writes_count: int
     sram_reads_count: int
     sram_writes_count: int
+    # of the weight SRAM's accesses, those of optimizer state (the update only)
+    optimizer_state_sram_reads_count: int
+    optimizer_state_sram_writes_count: int
     prng_values_count: int
     macs_count: int
     pe_weight_loads_count: int  # weights entering the PE array (registers)
+    # words passed from PE to PE, one hop per MAC for each moving GEMM operand
+    # (`accelsim.sim.mapping.folds.array_hops`): A (inputs, along the rows), B (weights; dY in
+    # backward_weight) and C (partial sums, down the columns)
+    pe_input_hops_count: int
+    pe_weight_hops_count: int
+    pe_partial_sum_hops_count: int
     staging_accesses_count: int  # words written into and read out of the staging buffer
     update_alu_weights_count: int
     topk_compares_count: int
@@ -120,7 +132,7 @@ COMPARED = (
 )
 
 
-OPERANDS = ("weights", "activations", "gradients", "partial_sums")
+OPERANDS = ("weights", "activations", "gradients", "partial_sums", "optimizer_state")
 LEVELS = ("dram", "weight_sram", "activation_sram", "staging", "pe_array", "prng")
 TRAFFIC_COLUMNS = ("run", "layer_id", "layer_name", "phase", "operand", "level", "reads",
                    "writes", "bytes", "energy_pj")
@@ -160,13 +172,26 @@ def traffic_table(records: pd.DataFrame, operand_bytes: dict,
         sram_read = _shares(r.activation_sram_reads_count, {k: v[0] for k, v in basis.items()})
         sram_write = _shares(r.activation_sram_writes_count,
                              {k: v[1] for k, v in basis.items()})
-        for role in OPERANDS[1:]:
+        for role in ("activations", "gradients", "partial_sums"):
             moved[(role, "dram")] = (dram_read.get(role, 0), dram_write.get(role, 0))
             moved[(role, "activation_sram")] = (sram_read.get(role, 0), sram_write.get(role, 0))
-        moved[("weights", "weight_sram")] = (int(r.weight_sram_reads_count),
-                                             int(r.weight_sram_writes_count))
+        state_reads = int(r.optimizer_state_sram_reads_count)
+        state_writes = int(r.optimizer_state_sram_writes_count)
+        moved[("weights", "weight_sram")] = (int(r.weight_sram_reads_count) - state_reads,
+                                             int(r.weight_sram_writes_count) - state_writes)
+        moved[("optimizer_state", "weight_sram")] = (state_reads, state_writes)
+        moved[("optimizer_state", "dram")] = (int(r.optimizer_state_dram_bytes_read),
+                                              int(r.optimizer_state_dram_bytes_written))
         moved[("weights", "staging")] = (int(r.staging_accesses_count), 0)
+        # words entering the array and hopping in it, by the operand each GEMM operand is
         moved[("weights", "pe_array")] = (int(r.pe_weight_loads_count), 0)
+        roles = OPERAND_ROLES.get(r.phase)
+        if roles is not None:
+            for name, hops in (("A", r.pe_input_hops_count), ("B", r.pe_weight_hops_count),
+                               ("C", r.pe_partial_sum_hops_count)):
+                role = "partial_sums" if name == "C" else roles[name]
+                before = moved.get((role, "pe_array"), (0, 0))[0]
+                moved[(role, "pe_array")] = (before + int(hops), 0)
         moved[("weights", "prng")] = (int(r.prng_values_count), 0)
         dram_total = int(r.dram_bytes_read) + int(r.dram_bytes_written)
         if not dram_total and r.dram_dynamic_energy_pj:
@@ -269,7 +294,8 @@ class SimulationResult:
         if (r["stall_cycles"] < 0).any() or (
                 r["compute_cycles"] + r["stall_cycles"] != r["total_cycles"]).any():
             raise AssertionError("total_cycles != compute_cycles + stall_cycles >= 0")
-        dram = r["weight_dram_bytes_read"] + r["activation_dram_bytes_read"]
+        dram = (r["weight_dram_bytes_read"] + r["activation_dram_bytes_read"]
+                + r["optimizer_state_dram_bytes_read"])
         if (dram != r["dram_bytes_read"]).any():
             raise AssertionError("DRAM bytes read by kind do not add up")
         if self.traffic is not None:

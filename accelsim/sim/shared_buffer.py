@@ -16,9 +16,9 @@ The DRAM bytes of a share are counted in closed form, without simulating:
 - Weights: per representative iteration, times the iterations it stands for, each layer's
   streamed (unpinned) tracked values and index bits. They are fetched ``fetches`` times per
   weight pass (forward, backward_data; `LayerWork.weight_factors`), and read and written once by
-  the update. To that is added the one-time load of the pinned set. The update's index rewrite
-  is counted as if every tile changed, an upper bound on what the simulation charges; the rest
-  is exact.
+  the update (with their streamed optimizer state). To that is added the one-time load of the
+  pinned set. The update's index rewrite is counted as if every tile changed, an upper bound
+  on what the simulation charges; the rest is exact.
 - Activations: every phase's activation DRAM bytes under the mapping that the remaining room
   allows (`mapping.layer.activation_operands`), once per iteration.
 
@@ -39,8 +39,8 @@ from __future__ import annotations
 import numpy as np
 
 from accelsim.config.accelerator import AcceleratorConfig, shared_buffer_row_bytes
-from accelsim.sim.mapping.layer import LayerWork, activation_operands, layer_phases, phase_mapping
-from accelsim.sim.mapping.placement import Placement, place_run
+from accelsim.sim.mapping.layer import LayerWork, activation_operands, phase_mapping
+from accelsim.sim.mapping.placement import Placement, optimizer_state_bits, place_run
 from accelsim.sim.plan import IterationPlan
 
 
@@ -54,6 +54,13 @@ def _streamed_bits(placed: Placement, weight_bits: int) -> np.ndarray:
             + placed.index_bits - placed.pinned_index_bits)
 
 
+def _streamed_state_bits(placed: Placement, state_bits: int) -> np.ndarray:
+    """Per layer: bits of optimizer state that live in DRAM, not the share."""
+    if placed.state_words is None or placed.pinned_state_words is None:
+        return np.zeros(len(placed.tracked), dtype=np.int64)
+    return (placed.state_words - placed.pinned_state_words) * state_bits
+
+
 def weight_dram_bytes(works: list[LayerWork], config: AcceleratorConfig,
                       plans: list[IterationPlan], mode: str, dense: bool) -> int:
     """DRAM bytes of the run's weights with `config`'s weight share (see the module
@@ -61,19 +68,22 @@ def weight_dram_bytes(works: list[LayerWork], config: AcceleratorConfig,
     bits = config.weight_bits
     first = place_run(works, plans[0].tracked, config, dense)
     total = int(_ceil_bytes(first.pinned * bits + first.pinned_index_bits).sum())
-    passes = ("forward",) if mode == "inference" else ("forward", "backward_data")
+    state_bits = optimizer_state_bits(config)
     for plan in plans:
         placed = place_run(works, plan.tracked, config, dense)
         streamed = _streamed_bits(placed, bits)
         per_iteration = 0
         for w in works:
             i = w.layer_id
-            per_iteration += sum(int(_ceil_bytes(streamed[i] * w.weight_factors[p][1]))
-                                 for p in passes)
+            per_iteration += sum(int(_ceil_bytes(streamed[i] * fetches))
+                                 for _, fetches in w.weight_factors.values())
         if mode == "train":
             after = place_run(works, plan.tracked_after, config, dense)
             per_iteration += int(_ceil_bytes(streamed).sum())
             per_iteration += int(_ceil_bytes(_streamed_bits(after, bits)).sum())
+            # optimizer state: read for the tracked set, written for the set after
+            per_iteration += int(_ceil_bytes(_streamed_state_bits(placed, state_bits)).sum())
+            per_iteration += int(_ceil_bytes(_streamed_state_bits(after, state_bits)).sum())
         total += per_iteration * plan.weight
     return total
 
@@ -86,7 +96,7 @@ def activation_dram_bytes(works: list[LayerWork], config: AcceleratorConfig, mod
         return 0
     total = 0
     for w in works:
-        for phase in layer_phases(mode):
+        for phase in w.phases:
             gemm = w.gemms[phase]
             mapping = phase_mapping(gemm, phase, config)
             for _, _, dram_read, dram_write in activation_operands(

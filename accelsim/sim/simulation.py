@@ -18,7 +18,7 @@ per access), and ``settings["global_buffer"]`` says what each run chose.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -28,6 +28,11 @@ from accelsim.sim.dram.port import ENERGY_FIELDS, DramPort
 from accelsim.sim.energy import apply_energy, energy_sources
 from accelsim.sim.machine import Accelerator
 from accelsim.sim.mapping.layer import LayerWork, layer_work
+from accelsim.sim.mapping.placement import (
+    OPTIMIZER_STATE_WORDS,
+    optimizer_kind,
+    optimizer_state_bits,
+)
 from accelsim.sim.mapping.tiles import PhaseTiles, mask_tile_counts
 from accelsim.sim.plan import IterationPlan, iteration_phases, iteration_plans, load_phases
 from accelsim.sim.results import (
@@ -94,20 +99,33 @@ def _request_frame(logs) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run's layer works take from the trace and from `simulate`'s switches."""
+
+    untracked_zero: bool = False  # untracked weights are zeros (`Trace.untracked_values`)
+    optimizer_state_words: int = 0  # per tracked weight (`placement.optimizer_state_words`)
+    input_layer_backward_data: bool = False  # the input layer computes its input's gradient
+
+
 def _works(layers: list[dict], config: AcceleratorConfig, batch: int, mode: str,
-           untracked_zero: bool, like: list[LayerWork] | None = None) -> list[LayerWork]:
+           options: RunOptions, like: list[LayerWork] | None = None) -> list[LayerWork]:
     """Each layer's work on `config`; `like`: works of the same layers and batch on another
     config, whose GEMMs are handed on rather than derived again."""
     gemms = [None] * len(layers) if like is None else [w.gemms for w in like]
-    works = [layer_work(row, config, batch, mode, g) for row, g in zip(layers, gemms)]
-    if untracked_zero:  # zeros are neither stored nor regenerated
-        works = [replace(w, untracked_zero=True) for w in works]
-    return works
+    # the input layer: the first to run (nobody needs the gradient of the input)
+    first = min(range(len(layers)), key=lambda i: (int(layers[i]["exec_order"]),
+                                                   int(layers[i]["layer_id"])), default=None)
+    works = [layer_work(row, config, batch, mode, g,
+                        backward_data=options.input_layer_backward_data or i != first)
+             for i, (row, g) in enumerate(zip(layers, gemms))]
+    return [replace(w, untracked_zero=options.untracked_zero,
+                    optimizer_state_words=options.optimizer_state_words) for w in works]
 
 
 def _shared_run(trace: Trace, layers: list[dict], works: list[LayerWork],
-                config: AcceleratorConfig, batch: int, mode: str, plans: list[IterationPlan]
-                ) -> tuple[AcceleratorConfig, list[LayerWork], dict | None]:
+                config: AcceleratorConfig, batch: int, mode: str, plans: list[IterationPlan],
+                options: RunOptions) -> tuple[AcceleratorConfig, list[LayerWork], dict | None]:
     """A run's config and layer works on a shared global buffer: its weight share (the
     config's, or the one `shared_buffer.choose_weight_share` picks) and the mappings the rest
     of the buffer allows. With split buffers, `config` and `works` as they are."""
@@ -118,8 +136,7 @@ def _shared_run(trace: Trace, layers: list[dict], works: list[LayerWork],
     if share is None:
         share, weighed = choose_weight_share(config, works, plans, mode, trace.dense)
     run_config = config.with_weight_share(share)
-    run_works = _works(layers, run_config, batch, mode, trace.untracked_values == "zero",
-                       like=works)
+    run_works = _works(layers, run_config, batch, mode, options, like=works)
     chosen = {"weight_share_bytes": share,
               "activation_bytes": buffer.capacity_bytes - share,
               "chosen": weighed is not None, **(weighed or {})}
@@ -191,7 +208,8 @@ def simulate(trace: Trace | str | os.PathLike[str],
              accelerator_config: AcceleratorConfig | str | os.PathLike[str],
              mode: str = "train", *, baseline: bool = True,
              every_iteration: bool = False, batch_size: int | None = None,
-             record_dram_requests: bool = False) -> SimulationResult:
+             record_dram_requests: bool = False, optimizer: str | None = None,
+             input_layer_backward_data: bool = False) -> SimulationResult:
     """Replay a trace on an accelerator; return per (run, layer, phase) records.
 
     trace: a `Trace` or a trace folder. accelerator_config: an `AcceleratorConfig`, a YAML
@@ -200,6 +218,11 @@ def simulate(trace: Trace | str | os.PathLike[str],
     baseline (`trace.as_dense()`) through the same code. every_iteration: simulate every
     iteration rather than one per snapshot interval. batch_size: overrides the manifest's.
     record_dram_requests: keep the DRAM request streams (per run) in the result.
+    optimizer: the optimizer whose state the update reads and writes, one of
+    `placement.OPTIMIZER_STATE_WORDS` ("none", "sgd", "momentum", "nesterov", "adam",
+    "adamw"); None: the trace's (its manifest's ``optimizer``; none recorded: no state).
+    input_layer_backward_data: also compute the input layer's backward_data (the gradient of
+    the network's input, which training does not need).
     Deterministic: the same inputs give the same records, bit for bit."""
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} not one of {MODES}")
@@ -210,12 +233,17 @@ def simulate(trace: Trace | str | os.PathLike[str],
     if batch < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch}")
     layers = trace.layers.to_dict("records")
-    works = _works(layers, config, batch, mode, trace.untracked_values == "zero")
+    kind = optimizer_kind(trace.manifest.get("optimizer") if optimizer is None else optimizer)
+    options = RunOptions(untracked_zero=trace.untracked_values == "zero",
+                         optimizer_state_words=(OPTIMIZER_STATE_WORDS[kind]
+                                                if mode == "train" else 0),
+                         input_layer_backward_data=bool(input_layer_backward_data))
+    works = _works(layers, config, batch, mode, options)
 
     # with a shared buffer each run has its own weight share, so its own mappings (works)
     plans = iteration_plans(trace, every_iteration)
     run_config, run_works, shares = _shared_run(trace, layers, works, config, batch, mode,
-                                                plans)
+                                                plans, options)
     works_by_run = {"trace": run_works}
     shares_by_run = {"trace": shares}
     rows, requests, effort = _simulate_run("trace", trace, run_works, run_config, mode,
@@ -233,7 +261,7 @@ def simulate(trace: Trace | str | os.PathLike[str],
             dense = trace.as_dense()
             dense_plans = iteration_plans(dense, every_iteration)
             dense_config, dense_works, dense_shares = _shared_run(
-                dense, layers, works, config, batch, mode, dense_plans)
+                dense, layers, works, config, batch, mode, dense_plans, options)
             works_by_run["dense"], shares_by_run["dense"] = dense_works, dense_shares
             dense_rows, dense_requests, dense_effort = _simulate_run(
                 "dense", dense, dense_works, dense_config, mode, every_iteration,
@@ -252,6 +280,9 @@ def simulate(trace: Trace | str | os.PathLike[str],
         "simulated_iterations": effort["simulated_iterations"],
         "simulated_tiles": effort["simulated_tiles"], "accelsim_version": __version__,
         "energy_sources": energy_sources(config),
+        "optimizer": kind, "optimizer_state_words": options.optimizer_state_words,
+        "optimizer_state_bits": optimizer_state_bits(config),
+        "input_layer_backward_data": options.input_layer_backward_data,
     }
     if config.buffer_organisation == "shared":
         settings["global_buffer"] = shares_by_run

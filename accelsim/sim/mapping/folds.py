@@ -216,3 +216,19 @@ def array_side(g: Gemm, rows: int, cols: int, dataflow: str) -> dict[str, int]:
         return dict(a=m * k, b=k * n * ceil_div(m, cols), c_writes=m * n * ceil_div(k, rows),
                     b_loads=k * n * ceil_div(m, cols), a_loads=m * k)
     raise ValueError(f"dataflow {dataflow!r} not one of ('ws', 'os', 'is')")
+
+
+# which operands hop from PE to PE, one hop per MAC, under each dataflow (the third stays)
+_MOVING = {"ws": ("A", "C"), "os": ("A", "B"), "is": ("B", "C")}
+
+
+def array_hops(macs: int, dataflow: str) -> dict[str, int]:
+    """Words passed from a PE to its neighbour, per GEMM operand, for `macs` MACs.
+
+    In a systolic array every MAC takes its streamed operands from the neighbouring PE's
+    pipeline registers and passes them on: ws holds B (the weights) and moves A along the rows
+    and the partial sums C down the columns; os holds C and moves A along the rows and B down
+    the columns; is holds A and moves B and C. So each moving operand makes one hop per MAC.
+    (Words entering the array at its edge are counted apart: `pe_weight_loads`.)"""
+    moving = _MOVING[dataflow]
+    return {name: (int(macs) if name in moving else 0) for name in ("A", "B", "C")}

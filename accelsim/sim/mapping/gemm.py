@@ -17,7 +17,7 @@ Groups: a grouped convolution is `groups` independent GEMMs with N/groups column
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 # the layer-table columns holding each phase's (M, N, K) for one sample
@@ -27,6 +27,12 @@ _GEMM_COLUMNS = {
     "backward_weight": ("bwd_weight_m", "bwd_weight_n", "bwd_weight_k"),
 }
 GEMM_PHASES = tuple(_GEMM_COLUMNS)
+# what each operand of a phase's GEMM is, in the traffic table's operand names
+OPERAND_ROLES = {
+    "forward": {"A": "activations", "B": "weights", "C": "activations"},
+    "backward_data": {"A": "gradients", "B": "weights", "C": "gradients"},
+    "backward_weight": {"A": "activations", "B": "gradients", "C": "gradients"},
+}
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,9 @@ class Gemm:
     """One phase's GEMM for the whole batch (`n` counts all groups' columns together) and
     what its A operand is made of.
 
-    a_footprint_words: distinct words of A (all groups); a_reuse_words_ws / a_reuse_words_os:
+    a_footprint_words: distinct words of A (all groups); c_stored_words: the words of the
+    output once stored (None: M·N; backward_data: dX, the layer's input size, into which the
+    im2col-shaped M·N words are folded); a_reuse_words_ws / a_reuse_words_os:
     distinct words between two uses of one A word under the ws and the os/is fold orders (M·K
     when A has no reuse); a_window: A's im2col geometry per group (None: a plain matrix, or not
     known), which lets the `scalesim` policy replay A's requests exactly."""
@@ -88,6 +96,12 @@ class Gemm:
     a_reuse_words_os: int
     groups: int = 1
     a_window: Im2col | None = None
+    c_stored_words: int | None = None
+
+    @property
+    def output_words(self) -> int:
+        """Words of the output once stored (dX for backward_data, else M·N)."""
+        return self.m * self.n if self.c_stored_words is None else self.c_stored_words
 
     @property
     def n_per_group(self) -> int:
@@ -202,8 +216,10 @@ def phase_gemm(layer: Mapping[str, Any], phase: str, batch_size: int) -> Gemm:
     stride = _ints(layer["stride"])[-1]
     per_group = max(1, groups)
     if phase == "backward_data":
-        return conv_gemm(m, n, k, groups, out_count * b, kernel_hw=(kh, kw),
+        gemm = conv_gemm(m, n, k, groups, out_count * b, kernel_hw=(kh, kw),
                          in_channels=cout // per_group, in_width=wout, stride=1)
+        # the im2col-shaped dY·Wᵀ folds back into dX, the size of the input
+        return replace(gemm, c_stored_words=in_count * b)
     # forward: the input words the windows touch (SCALE-Sim stores padding as words too; with
     # a stride above the kernel, some input is never read)
     hout = _ints(layer["out_shape"])[1]

@@ -19,6 +19,7 @@ from accelsim.config.accelerator import AcceleratorConfig
 from accelsim.sim.mapping.apportion import split_evenly
 from accelsim.sim.mapping.folds import (
     BlockGrid,
+    array_hops,
     ceil_div,
     flat_tile_starts,
     fold_grid,
@@ -26,7 +27,13 @@ from accelsim.sim.mapping.folds import (
     tile_starts,
     weight_block_grid,
 )
-from accelsim.sim.mapping.gemm import GEMM_PHASES, Gemm, GemmMapping, phase_gemm
+from accelsim.sim.mapping.gemm import (
+    GEMM_PHASES,
+    OPERAND_ROLES,
+    Gemm,
+    GemmMapping,
+    phase_gemm,
+)
 from accelsim.sim.mapping.mapper import map_gemm
 
 # the phases that read weights through the array
@@ -69,9 +76,18 @@ class LayerWork:
     mappings: dict[str, GemmMapping]  # phase -> how its GEMM uses the buffers
     weight_factors: dict[str, tuple[int, int]]  # weight pass -> (array entries, staged
     # fetches) per weight
+    hops: dict[str, dict[str, int]]  # phase -> GEMM operand -> words hopping between PEs
     # untracked weights are zeros (not w0): neither stored nor regenerated; set by the
     # simulation from the trace (`Trace.untracked_values`)
     untracked_zero: bool = False
+    # optimizer state words kept per tracked weight (`placement.optimizer_state_words`); set
+    # by the simulation from the trace's optimizer
+    optimizer_state_words: int = 0
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """The GEMM phases this layer runs (the input layer has no backward_data)."""
+        return tuple(self.mappings)
 
     def mask_2d(self, mask: np.ndarray) -> np.ndarray:
         return mask[: self.weight_count].reshape(self.cout, self.kw)
@@ -99,24 +115,24 @@ def phase_mapping(gemm: Gemm, phase: str, config: AcceleratorConfig) -> GemmMapp
                     dram_pj_per_word=config.dram.read_energy_pj_per_bit * 8 * word)
 
 
-# what each GEMM operand of a phase is, for the traffic breakdown (C's final output words take
-# the output's role; the rest of C -- re-read, re-written and spilled partial sums -- is
-# "partial_sums")
-OPERAND_ROLES = {
-    "forward": {"A": "activations", "C": "activations"},
-    "backward_data": {"A": "gradients", "C": "gradients"},
-    "backward_weight": {"A": "activations", "B": "gradients"},
-}
-
-
 def activation_operands(gemm: Gemm, phase: str, config: AcceleratorConfig,
                         mapping: GemmMapping) -> dict[str, tuple[int, ...]]:
     """The activation-side traffic of a phase, by operand role (``activations``,
     ``gradients``, ``partial_sums``): role -> (sram_read, sram_write, dram_read, dram_write)
-    in bytes. `layer_work` sums them per phase."""
+    in bytes. `layer_work` sums them per phase.
+
+    Outputs (C): forward's Y words are written, drained and stored once each. backward_data's
+    GEMM gives the im2col-shaped dY·Wᵀ (M x kh·kw·Cin); each of its words is added into dX
+    where it is produced (col2im): the first word into a dX position is a write, every later
+    one a read-add-write in the buffer, and only dX (`Gemm.c_footprint_words`, the layer's
+    input size) is drained to DRAM when it does not stay on chip (the windows of a band of
+    output rows touch a band of kh input rows, so the accumulation itself stays on chip).
+    backward_weight's dW goes to the update unit as each word is finished (never stored);
+    its partial sums, one per row fold under ws and is (none under os: dW accumulates in the
+    PE registers), are written to the buffer and read back, and those that spill go to DRAM
+    and back."""
     ops = mapping.operands
     word = config.weight_bytes
-    shape = gemm
     roles = OPERAND_ROLES[phase]
     # operand role -> [sram_read, sram_write, dram_read, dram_write] words
     parts: dict[str, list[int]] = {}
@@ -127,26 +143,35 @@ def activation_operands(gemm: Gemm, phase: str, config: AcceleratorConfig,
             acc[i] += int(v)
 
     for name in ("A", "B"):
-        if name in roles:
+        if roles[name] != "weights":  # weights are counted by the tiles (placement)
             o = ops[name]
             add(roles[name], (o.sram_reads, o.sram_writes, o.dram_reads, o.dram_writes))
     c = ops["C"]
+    final = gemm.m * gemm.n  # words the GEMM produces, each finished once
     if phase == "backward_weight":
-        # the weight gradient goes to the update unit as it is finished: only spilled partial
-        # sums (written and read back) touch the buffer and DRAM
         spilled = c.dram_reads
-        add("partial_sums", (spilled, spilled, spilled, spilled))
+        # array-side partial sums: every output word written per row fold but the last
+        # (that one goes to the update unit), each read back for the next fold
+        folded = max(0, c.sram_writes - spilled - final)
+        add("partial_sums", (folded + spilled, folded + spilled, spilled, spilled))
     else:
-        final = shape.m * shape.n  # each output word is written, drained and stored once
-        out = (min(final, c.sram_reads), min(final, c.sram_writes), 0, min(final, c.dram_writes))
-        add(roles["C"], out)
-        add("partial_sums", (c.sram_reads - out[0], c.sram_writes - out[1], c.dram_reads,
-                             c.dram_writes - out[3]))
+        stored = gemm.output_words  # forward: M·N; backward_data: dX
+        written = min(final, c.sram_writes)
+        drained = min(final, c.dram_writes)  # output words the mapping sends to DRAM
+        out_dram = stored * drained // final if final else 0
+        # col2im: a read before each add but the first into a dX word
+        accumulate = written - min(written, stored)
+        add(roles["C"], (accumulate + min(stored, c.sram_reads), written, 0, out_dram))
+        add("partial_sums", (c.sram_reads - min(final, c.sram_reads), c.sram_writes - written,
+                             c.dram_reads, c.dram_writes - drained))
     if config.reuse_policy == "mapper":
         # inputs and output fit on chip together: they stay there, from layer to layer (and
         # the forward input stays on chip as the stash backward_weight reads)
-        second = shape.k * shape.n if phase == "backward_weight" else c.dram_writes
-        if (shape.a_footprint_words + second) * word <= config.activation_sram.capacity_bytes:
+        if phase == "backward_weight":
+            second = gemm.k * gemm.n
+        else:
+            second = parts[roles["C"]][3] + parts["partial_sums"][3]
+        if (gemm.a_footprint_words + second) * word <= config.activation_sram.capacity_bytes:
             # no fill from DRAM (and no buffer write for it, where the mapping counted one:
             # a fixed SCALE-Sim schedule does not)
             for name in (["A", "B"] if phase == "backward_weight" else ["A"]):
@@ -155,15 +180,12 @@ def activation_operands(gemm: Gemm, phase: str, config: AcceleratorConfig,
                 acc[1] -= min(fills, ops[name].sram_writes)
                 acc[2] -= fills
             if phase != "backward_weight":
-                # no drain to DRAM: the output's DRAM writes and the buffer reads that fed them
-                # go, the output's first, then the partial sums'
-                left = c.dram_writes
+                # no drain to DRAM: the output's DRAM writes and the buffer reads that fed
+                # them go, the output's first, then the partial sums'
                 for role in (roles["C"], "partial_sums"):
                     acc = parts[role]
-                    take = min(left, acc[3])
-                    acc[3] -= take
-                    acc[0] -= min(take, acc[0])
-                    left -= take
+                    acc[0] -= min(acc[3], acc[0])
+                    acc[3] = 0
     return {role: tuple(v * word for v in values) for role, values in parts.items()}
 
 
@@ -190,10 +212,12 @@ def layer_phases(mode: str) -> tuple[str, ...]:
 
 
 def layer_work(layer: Mapping[str, Any], config: AcceleratorConfig, batch: int, mode: str,
-               gemms: dict[str, Gemm] | None = None) -> LayerWork:
+               gemms: dict[str, Gemm] | None = None, *,
+               backward_data: bool = True) -> LayerWork:
     """A layer's work on `config`'s accelerator (a layer-table row, the batch, the mode).
     `gemms`: the layer's phase GEMMs at this batch where already derived (another config's
-    `LayerWork.gemms`), else derived here."""
+    `LayerWork.gemms`), else derived here. backward_data: False for a layer whose input
+    gradient nobody needs (the input layer): the phase is left out."""
     rows, cols, dataflow = config.pe.rows, config.pe.cols, config.pe.dataflow
     tile = config.tile_weights
     weight_count, bias_count = int(layer["weight_count"]), int(layer["bias_count"])
@@ -202,8 +226,9 @@ def layer_work(layer: Mapping[str, Any], config: AcceleratorConfig, batch: int, 
     # each phase's GEMM, once; backward_weight's also in inference (its cycles are kept)
     if gemms is None:
         gemms = {phase: phase_gemm(layer, phase, batch) for phase in GEMM_PHASES}
+    phases = tuple(p for p in layer_phases(mode) if backward_data or p != "backward_data")
     passes = {}
-    for phase in WEIGHT_PASSES[: 1 if mode == "inference" else 2]:
+    for phase in (p for p in WEIGHT_PASSES if p in phases):
         gemm = gemms[phase]
         grid = weight_block_grid(gemm, phase, cout, kw, rows, cols, dataflow, tile)
         sizes = grid.sizes()
@@ -217,8 +242,8 @@ def layer_work(layer: Mapping[str, Any], config: AcceleratorConfig, batch: int, 
     update_weights = np.diff(np.append(update_starts, param_count)).astype(np.int64)
     gemm_w = gemms["backward_weight"]
     grad_cycles_total = fold_grid(gemm_w, rows, cols, dataflow).cycles
-    activation, mappings, factors, roles = {}, {}, {}, {}
-    for phase in layer_phases(mode):
+    activation, mappings, factors, roles, hops = {}, {}, {}, {}, {}
+    for phase in phases:
         gemm = gemms[phase]
         mappings[phase] = phase_mapping(gemm, phase, config)
         roles[phase] = (activation_operands(gemm, phase, config, mappings[phase])
@@ -226,6 +251,7 @@ def layer_work(layer: Mapping[str, Any], config: AcceleratorConfig, batch: int, 
         activation[phase] = tuple(sum(p[i] for p in roles[phase].values()) for i in range(4))
         if phase in WEIGHT_PASSES:
             factors[phase] = weight_factors(gemm, config)
+        hops[phase] = array_hops(gemm.macs, dataflow)
     return LayerWork(
         layer_id=int(layer["layer_id"]), name=str(layer["name"]),
         exec_order=int(layer["exec_order"]), param_count=param_count,
@@ -235,5 +261,5 @@ def layer_work(layer: Mapping[str, Any], config: AcceleratorConfig, batch: int, 
         gradient_macs=gemm_w.macs, update_starts=update_starts,
         update_tile_weights=update_weights, activation_bytes=activation,
         activation_operand_bytes=roles, mappings=mappings,
-        weight_factors=factors,
+        weight_factors=factors, hops=hops,
     )

@@ -43,7 +43,7 @@ import numpy as np
 from accelsim.config.accelerator import AcceleratorConfig, UpdateConfig
 from accelsim.sim.mapping.apportion import split_evenly, split_proportional
 from accelsim.sim.mapping.layer import LayerWork
-from accelsim.sim.mapping.placement import LayerPlacement
+from accelsim.sim.mapping.placement import LayerPlacement, optimizer_state_bits
 from accelsim.sim.results import Counts
 
 
@@ -102,6 +102,9 @@ class Traffic:
     activation_sram_words: list
     weight_dram_bytes: list
     activation_dram_bytes: list
+    # optimizer state (the update only): words of the weight SRAM, bytes of DRAM
+    state_sram_words: list
+    state_dram_bytes: list
 
     @classmethod
     def of(cls, n_tiles: int, **per_tile) -> Traffic:
@@ -113,7 +116,9 @@ class Traffic:
 
     @property
     def weight_sram_words(self) -> int:
-        return int(sum(self.weight_sram_value_words) + sum(self.weight_sram_index_words))
+        """Accesses of the weight SRAM: values, index and optimizer state."""
+        return int(sum(self.weight_sram_value_words) + sum(self.weight_sram_index_words)
+                   + sum(self.state_sram_words))
 
 
 @dataclass(frozen=True)
@@ -142,14 +147,20 @@ class PhaseTiles:
         weight_dram_written = int(sum(write.weight_dram_bytes))
         activation_dram_read = int(sum(read.activation_dram_bytes))
         activation_dram_written = int(sum(write.activation_dram_bytes))
+        state_dram_read = int(sum(read.state_dram_bytes))
+        state_dram_written = int(sum(write.state_dram_bytes))
         weight_sram_reads, weight_sram_writes = read.weight_sram_words, write.weight_sram_words
         activation_sram_reads = int(sum(read.activation_sram_words))
         activation_sram_writes = int(sum(write.activation_sram_words))
         return Counts(
             total_cycles=total_cycles, compute_cycles=compute_cycles,
             stall_cycles=total_cycles - compute_cycles,
-            dram_bytes_read=weight_dram_read + activation_dram_read,
-            dram_bytes_written=weight_dram_written + activation_dram_written,
+            dram_bytes_read=weight_dram_read + activation_dram_read + state_dram_read,
+            dram_bytes_written=weight_dram_written + activation_dram_written + state_dram_written,
+            optimizer_state_dram_bytes_read=state_dram_read,
+            optimizer_state_dram_bytes_written=state_dram_written,
+            optimizer_state_sram_reads_count=int(sum(read.state_sram_words)),
+            optimizer_state_sram_writes_count=int(sum(write.state_sram_words)),
             weight_dram_bytes_read=weight_dram_read, weight_dram_bytes_written=weight_dram_written,
             activation_dram_bytes_read=activation_dram_read,
             activation_dram_bytes_written=activation_dram_written,
@@ -187,6 +198,17 @@ def _weight_traffic(config: AcceleratorConfig, *, sram_values, sram_index_bits, 
                 weight_dram_bytes=_bytes_for_bits(dram_values * wbits + dram_index_bits))
 
 
+def _state_traffic(config: AcceleratorConfig, sram_words: np.ndarray,
+                   dram_words: np.ndarray) -> dict:
+    """Per-tile traffic of optimizer state words (`Traffic` fields): accesses of the weight
+    SRAM where it is pinned, bytes of DRAM where it streams."""
+    bits = optimizer_state_bits(config)
+    if not np.any(sram_words) and not np.any(dram_words):
+        return {}
+    return dict(state_sram_words=_words(sram_words * bits, config.weight_sram.bank_width_bits),
+                state_dram_bytes=_bytes_for_bits(dram_words * bits))
+
+
 def _activation_traffic(work: LayerWork, phase: str, cycles: np.ndarray,
                         width: int) -> tuple[dict, dict]:
     """Per-tile activation traffic of a phase (`Traffic` fields), read and written, spread
@@ -199,6 +221,19 @@ def _activation_traffic(work: LayerWork, phase: str, cycles: np.ndarray,
                     activation_dram_bytes=split_evenly(dram_bytes, basis))
 
     return one_way(sram_read, dram_read), one_way(sram_write, dram_write)
+
+
+_NO_HOPS = dict(pe_input_hops_count=0, pe_weight_hops_count=0, pe_partial_sum_hops_count=0)
+
+
+def _hop_counts(work: LayerWork, phase: str, macs: int) -> dict[str, int]:
+    """The phase's words hopping between PEs (`folds.array_hops`), by `Counts` column; with
+    zero MACs skipped, in proportion to the MACs kept."""
+    hops, full = work.hops[phase], work.gemms[phase].macs
+    def kept(words: int) -> int:
+        return words if macs == full or not full else -(-words * int(macs) // full)
+    return dict(pe_input_hops_count=kept(hops["A"]), pe_weight_hops_count=kept(hops["B"]),
+                pe_partial_sum_hops_count=kept(hops["C"]))
 
 
 def pass_tiles(work: LayerWork, phase: str, config: AcceleratorConfig, tracked_tiles: np.ndarray,
@@ -236,7 +271,7 @@ def pass_tiles(work: LayerWork, phase: str, config: AcceleratorConfig, tracked_t
         served_prng_count=int(regenerated.sum()) * entries, tracked_count=int(tracked.sum()),
         regenerated_count=int(regenerated.sum()), entered_count=0, left_count=0,
         macs_count=macs, pe_weight_loads_count=geo.pe_weight_loads,
-        staging_accesses_count=int(np.sum(staged)),
+        **_hop_counts(work, phase, macs), staging_accesses_count=int(np.sum(staged)),
         update_alu_weights_count=0, topk_compares_count=0)
     return PhaseTiles(layer_id=work.layer_id, phase=phase, on_update_unit=False,
                       compute_cycles=cycles.tolist(),
@@ -271,6 +306,7 @@ def gradient_tiles(work: LayerWork, config: AcceleratorConfig) -> PhaseTiles:
         iterations_count=1, weight_accesses_count=0, served_sram_count=0, served_dram_count=0,
         served_prng_count=0, tracked_count=0, regenerated_count=0, entered_count=0,
         left_count=0, macs_count=work.gradient_macs, pe_weight_loads_count=0,
+        **_hop_counts(work, "backward_weight", work.gradient_macs),
         staging_accesses_count=0, update_alu_weights_count=0, topk_compares_count=0)
     return PhaseTiles(layer_id=work.layer_id, phase="backward_weight", on_update_unit=False,
                       compute_cycles=cycles.tolist(), prng_values=[0] * n,
@@ -310,20 +346,28 @@ def update_tiles(work: LayerWork, config: AcceleratorConfig, tracked_tiles: np.n
     rmw = tracked + entered_t
     compared = _zeros(n) if dense else weights
     cycles = update_cycles(config.update, rmw, compared)
+    # optimizer state: read for every tracked weight, written for every weight tracked after
+    # (an entering weight's state starts at zero: written, not read; a leaving one's dropped)
+    state, state_after = tracked * work.optimizer_state_words, after * work.optimizer_state_words
+    state_pinned = split_proportional(placed.pinned_state_words, state)
+    state_after_pinned = split_proportional(placed_after.pinned_state_words, state_after)
     read = Traffic.of(n, **_weight_traffic(config, sram_values=pinned, sram_index_bits=index_pinned,
                                            dram_values=streamed,
-                                           dram_index_bits=index - index_pinned))
+                                           dram_index_bits=index - index_pinned),
+                      **_state_traffic(config, state_pinned, state - state_pinned))
     write = Traffic.of(n, **_weight_traffic(config, sram_values=pinned_after,
                                             sram_index_bits=index_after_pinned,
                                             dram_values=streamed_after,
-                                            dram_index_bits=index_after - index_after_pinned))
+                                            dram_index_bits=index_after - index_after_pinned),
+                       **_state_traffic(config, state_after_pinned,
+                                        state_after - state_after_pinned))
     work_counts = dict(
         iterations_count=1, weight_accesses_count=int((tracked + entering_w0).sum()),
         served_sram_count=int(pinned.sum()), served_dram_count=int(streamed.sum()),
         served_prng_count=int(entering_w0.sum()), tracked_count=int(tracked.sum()),
         regenerated_count=0 if work.untracked_zero else int((weights - tracked).sum()),
         entered_count=int(entered_t.sum()),
-        left_count=int(left_t.sum()), macs_count=0, pe_weight_loads_count=0,
+        left_count=int(left_t.sum()), macs_count=0, pe_weight_loads_count=0, **_NO_HOPS,
         staging_accesses_count=0, update_alu_weights_count=int(rmw.sum()),
         topk_compares_count=int(compared.sum()))
     return PhaseTiles(layer_id=work.layer_id, phase="update", on_update_unit=True,
@@ -346,7 +390,7 @@ def load_tiles(work: LayerWork, config: AcceleratorConfig, placed: LayerPlacemen
         iterations_count=0, weight_accesses_count=int(placed.pinned), served_sram_count=0,
         served_dram_count=int(placed.pinned), served_prng_count=0, tracked_count=0,
         regenerated_count=0, entered_count=0, left_count=0, macs_count=0,
-        pe_weight_loads_count=0, staging_accesses_count=0, update_alu_weights_count=0,
+        pe_weight_loads_count=0, **_NO_HOPS, staging_accesses_count=0, update_alu_weights_count=0,
         topk_compares_count=0)
     return PhaseTiles(layer_id=work.layer_id, phase="load", on_update_unit=False,
                       compute_cycles=[0] * n, prng_values=[0] * n, read=read, write=write,
