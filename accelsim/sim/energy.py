@@ -13,11 +13,11 @@ labels and colours from it:
   SRAM only when activations are simulated).
 - ``prng_energy_pj``: regenerated values times energy per value.
 - ``mac_energy_pj``: multiply-accumulates times energy per MAC.
-- ``pe_movement_energy_pj``: words moving in the PE array, each a hop to the next PE and a
-  pipeline-register write (Eyeriss-style costs): weights entering the array, and every hop of
-  a moving GEMM operand, one per MAC (ws: inputs along the rows and partial sums down the
-  columns; os: inputs and weights; is: weights and partial sums); plus the staging buffer's
-  accesses for streamed and regenerated weights.
+- ``pe_movement_energy_pj``: words moving in the PE array (Eyeriss-style costs): each weight
+  entering the array (a hop across it and a register write), and every hop of a moving GEMM
+  operand from one PE to the next, one per MAC, at a pipeline-register write (ws: inputs
+  along the rows and partial sums down the columns; os: inputs and weights; is: weights and
+  partial sums); plus the staging buffer's accesses for streamed and regenerated weights.
 - ``update_energy_pj``: the update unit: read-modify-writes of weight values and the
   threshold/top-k comparisons.
 
@@ -85,7 +85,8 @@ def pe_hop_pj(config: AcceleratorConfig) -> float:
 
 def level_access_energy_pj(level: str, config: AcceleratorConfig) -> tuple[float, float]:
     """pJ per (read, write) access at `level` (weight_sram, activation_sram: a bank-width
-    access; prng: a value; pe_array: a word entering the array or hopping to the next PE;
+    access; prng: a value; pe_array: a word entering the array (read; a hop across the array
+    and a register write) or passed on to the next PE (write: its pipeline register);
     staging: a word). The
     one owner of these constants: the energy formulas below and the traffic breakdown use it."""
     if level == "weight_sram":
@@ -95,7 +96,7 @@ def level_access_energy_pj(level: str, config: AcceleratorConfig) -> tuple[float
     if level == "prng":
         return config.prng.energy_pj_per_value, 0.0
     if level == "pe_array":
-        return pe_register_pj(config) + pe_hop_pj(config), 0.0
+        return pe_register_pj(config) + pe_hop_pj(config), pe_register_pj(config)
     if level == "staging":
         return config.staging_energy_pj_per_word, 0.0
     raise ValueError(f"level {level!r} has no energy per access")
@@ -149,9 +150,9 @@ def _mac_sources(config: AcceleratorConfig) -> dict:
 
 
 def _pe_movement_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
-    words = (r["pe_weight_loads_count"] + r["pe_input_hops_count"] + r["pe_weight_hops_count"]
-             + r["pe_partial_sum_hops_count"])
-    return (words * level_access_energy_pj("pe_array", config)[0]
+    entering, hop = level_access_energy_pj("pe_array", config)
+    hops = r["pe_input_hops_count"] + r["pe_weight_hops_count"] + r["pe_partial_sum_hops_count"]
+    return (r["pe_weight_loads_count"] * entering + hops * hop
             + r["staging_accesses_count"] * level_access_energy_pj("staging", config)[0])
 
 

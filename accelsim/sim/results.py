@@ -20,10 +20,12 @@ Checks that always hold (`SimulationResult.check` verifies them):
 
 A second table, the traffic breakdown (`traffic_table`, ``traffic.parquet``), has one row per
 (run, layer, phase, operand, level): the operand's ``reads`` and ``writes`` at that level (in
-the level's access: DRAM bytes, SRAM bank-width accesses, PRNG values, weights entering the PE
-array, staging-buffer words), the ``bytes`` they move and their ``energy_pj``. Operands:
-`OPERANDS`; levels: `LEVELS`. It conserves the records: per record, its DRAM bytes are the
-record's, its SRAM accesses the record's, and its energy sums to the record's traffic energy
+the level's access: DRAM bytes, SRAM bank-width accesses, PRNG values, words entering the PE
+array (reads) and passed from PE to PE (writes), staging-buffer words), the ``bytes`` they
+move and their ``energy_pj``. Operands: `OPERANDS` (``optimizer_state``: the update's state
+words, in the weight SRAM and DRAM); levels: `LEVELS`. It conserves the records: per record,
+its DRAM bytes are the record's, its SRAM accesses the record's, and its energy sums to the
+record's traffic energy
 (`accelsim.sim.energy.TRAFFIC_ENERGY_COLUMNS`: DRAM dynamic, SRAM dynamic, PRNG, PE movement;
 DRAM background, SRAM leakage, MACs and the update unit are time or compute, not traffic).
 DRAM dynamic energy is charged by the DRAM model per burst and row state; the breakdown shares
@@ -190,8 +192,9 @@ def traffic_table(records: pd.DataFrame, operand_bytes: dict,
             for name, hops in (("A", r.pe_input_hops_count), ("B", r.pe_weight_hops_count),
                                ("C", r.pe_partial_sum_hops_count)):
                 role = "partial_sums" if name == "C" else roles[name]
-                before = moved.get((role, "pe_array"), (0, 0))[0]
-                moved[(role, "pe_array")] = (before + int(hops), 0)
+                # reads: words entering the array; writes: hops (pipeline-register writes)
+                entering, before = moved.get((role, "pe_array"), (0, 0))
+                moved[(role, "pe_array")] = (entering, before + int(hops))
         moved[("weights", "prng")] = (int(r.prng_values_count), 0)
         dram_total = int(r.dram_bytes_read) + int(r.dram_bytes_written)
         if not dram_total and r.dram_dynamic_energy_pj:
