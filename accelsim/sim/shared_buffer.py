@@ -23,10 +23,10 @@ The DRAM bytes of a share are counted in closed form, without simulating:
   allows (`mapping.layer.activation_operands`), once per iteration.
 
 Candidates are 0, every power-of-two number of buffer rows and 1.5 times each (half-octave
-steps), and the run's largest tracked set rounded up to a row. None of them is larger than that
-tracked set (a share beyond it pins nothing more and only takes room from activations) or than
-the buffer less the room kept for activations (`AcceleratorConfig.min_activation_room_bytes`:
-an array's worth of inputs and outputs).
+steps), and the run's largest tracked set (with its optimizer state) rounded up to a row. None
+of them is larger than that tracked set (a share beyond it pins nothing more and only takes
+room from activations) or than the buffer less the room kept for activations
+(`AcceleratorConfig.min_activation_room_bytes`: an array's worth of inputs and outputs).
 
 The grid does not depend on the buffer's capacity, so a larger buffer keeps every candidate of
 a smaller one, each with more room for activations. Its tracked-set candidate pins at least as
@@ -112,13 +112,16 @@ def share_candidates(config: AcceleratorConfig, works: list[LayerWork],
     if buffer is None:
         raise ValueError("weight shares need buffer_organisation: shared")
     row = shared_buffer_row_bytes(buffer)
-    # the largest tracked set of the run, values and index (a placement's tracked and index
-    # figures do not depend on the capacity it places into)
+    # the largest tracked set of the run, values, index and optimizer state (a placement's
+    # tracked, index and state figures do not depend on the capacity it places into)
     need = 0
     for plan in plans:
         for counts in (plan.tracked, plan.tracked_after):
             placed = place_run(works, counts, config, dense)
-            need = max(need, int((placed.tracked * config.weight_bits + placed.index_bits).sum()))
+            state = (0 if placed.state_words is None
+                     else int(placed.state_words.sum()) * optimizer_state_bits(config))
+            need = max(need, int((placed.tracked * config.weight_bits
+                                  + placed.index_bits).sum()) + state)
     need_bytes = -(-need // 8)
     top = min(buffer.capacity_bytes - config.min_activation_room_bytes,
               -(-need_bytes // row) * row)

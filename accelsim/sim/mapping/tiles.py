@@ -6,8 +6,9 @@ into tiles. `pass_tiles`, `gradient_tiles`, `update_tiles` and `load_tiles` turn
 tracked set of one iteration and the SRAM placement, into a `PhaseTiles`: per tile, the compute
 cycles, the values the PRNG regenerates, and the `Traffic` each way (read into the array, written
 back), every side of one shape: weight SRAM words (values, index), activation SRAM words, weight
-DRAM bytes, activation DRAM bytes. `PhaseTiles.counts` turns it into the record's `Counts`. The
-SimPy machine (`accelsim.sim.machine`) only replays these tiles through the hardware parts.
+DRAM bytes, activation DRAM bytes, optimizer state (weight SRAM words, DRAM bytes).
+`PhaseTiles.counts` turns it into the record's `Counts`. The SimPy machine
+(`accelsim.sim.machine`) only replays these tiles through the hardware parts.
 
 Counting rules (a tile's figures are exact sums; only where inside a layer they fall is spread):
 - a layer's tracked count comes from the trace's `steps`; the snapshot's mask says where the
@@ -22,9 +23,16 @@ Counting rules (a tile's figures are exact sums; only where inside a layer they 
   and, when the output tile does not fit, to DRAM and back. Under the default `mapper` policy a
   phase whose input and output fit in the activation SRAM together keeps them on chip (layers
   hand activations to each other there); otherwise its input comes from DRAM and its output
-  goes there (the forward output is the stash backward_weight reads back). backward_weight's
-  output, the weight gradient, is consumed on the fly by the update (never materialised);
-  only its partial sums, when they spill, reach DRAM.
+  goes there (the forward output is the stash backward_weight reads back). backward_data's
+  im2col-shaped output is folded into dX where it is produced (col2im; only dX reaches DRAM).
+  backward_weight's output, the weight gradient, is consumed on the fly by the update (never
+  materialised); its partial sums (one per row fold under ws and is, none under os) go
+  through the buffer, and only those that spill reach DRAM
+  (`accelsim.sim.mapping.layer.activation_operands`).
+- every GEMM phase counts the words hopping between PEs, one per MAC for each operand the
+  dataflow moves (`folds.array_hops`).
+- the update reads the optimizer state of the tracked weights and writes that of the tracked
+  set after, from and to where the placement keeps it (weight SRAM or DRAM).
 - weights (forward, backward_data) enter the array as often as the dataflow says
   (`pe_weight_loads_count`: ws once, os once per row fold, is once per column fold of M); pinned
   weights are read from the weight SRAM each time; streamed and regenerated weights pass a
