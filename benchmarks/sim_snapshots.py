@@ -5,12 +5,15 @@ accelerator, no dense baseline.
 
     python benchmarks/sim_snapshots.py [--snapshots 100] [--batch-size 1]
 
-Prints the wall time and the simulated tiles. Not a test. Goal (issue 10): <= 30 s.
+Prints the wall time, the simulated tiles, the time per snapshot and the peak resident memory
+(run it with --snapshots 25, 50 and 100 to see both stay flat per snapshot). Not a test.
+Goal (issues 10, 20): <= 30 s. --optimizer charges an optimizer's state (e.g. momentum).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -56,18 +59,23 @@ def main(argv=None):
     parser.add_argument("--budget", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--config", default="default")
+    parser.add_argument("--optimizer", default=None,
+                        help="optimizer state to charge (default: the trace's, none)")
     args = parser.parse_args(argv)
     t = time.perf_counter()
     trace = snapshot_trace(args.snapshots, args.every, args.budget, args.batch_size)
     built = time.perf_counter() - t
     config = load_accelerator_config(args.config)
     t = time.perf_counter()
-    result = simulate(trace, config, "train", baseline=False)
+    extra = {} if args.optimizer is None else {"optimizer": args.optimizer}
+    result = simulate(trace, config, "train", baseline=False, **extra)
     wall = time.perf_counter() - t
     s = result.settings
     print(f"resnet18 {args.snapshots} snapshots x {args.every} iterations, batch "
           f"{args.batch_size}: trace built in {built:.2f} s, simulated in {wall:.2f} s "
-          f"({s['simulated_iterations']} iterations, {s['simulated_tiles']} tiles)")
+          f"({s['simulated_iterations']} iterations, {s['simulated_tiles']} tiles; "
+          f"{wall / args.snapshots * 1e3:.0f} ms per snapshot; peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
 
 
 

@@ -74,6 +74,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="default")
     parser.add_argument("--quick", action="store_true", help="skip the growth study")
+    parser.add_argument("--optimizer", default=None,
+                        help="optimizer state to charge (default: the trace's, none)")
     args = parser.parse_args(argv)
     config = load_accelerator_config(args.config)
     layers = resnet18_layers()
@@ -81,8 +83,9 @@ def main(argv=None):
     rows = []
 
     def run(case, trace, mode="train", batch=32, **extra):
+        state = {} if args.optimizer is None else {"optimizer": args.optimizer}
         wall, result = _time(lambda: simulate(trace, config, mode, baseline=False,
-                                              batch_size=batch))
+                                              batch_size=batch, **state))
         rec = result.records
         rows.append({"case": case, "mode": mode, "batch_size": batch,
                      "param_count": int(trace.param_count),

@@ -189,7 +189,7 @@ def test_a_larger_buffer_keeps_every_weight_share_a_smaller_one_could_choose():
     is a candidate at any larger one, and the largest grows with the capacity."""
     from accelsim.sim.plan import iteration_plans
     from accelsim.sim.shared_buffer import share_candidates
-    from accelsim.sim.simulation import _works
+    from accelsim.sim.simulation import RunOptions, _works
 
     trace = tiny_trace()
     plans = iteration_plans(trace)
@@ -197,7 +197,7 @@ def test_a_larger_buffer_keeps_every_weight_share_a_smaller_one_could_choose():
     grids = []
     for capacity in (8192, 9216, 12288, 65536):
         config = shared(capacity)
-        works = _works(layers, config, trace.batch_size, "train", False)
+        works = _works(layers, config, trace.batch_size, "train", RunOptions())
         grids.append(share_candidates(config, works, plans, trace.dense))
     for small, large in itertools.pairwise(grids):
         assert set(small[:-1]) <= set(large) and small[-1] <= large[-1]

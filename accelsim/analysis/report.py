@@ -60,7 +60,8 @@ def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFram
 
 
 OPERAND_LABELS = {"weights": "weights", "activations": "activations",
-                  "gradients": "gradients", "partial_sums": "partial sums"}
+                  "gradients": "gradients", "partial_sums": "partial sums",
+                  "optimizer_state": "optimizer state"}
 LEVEL_LABELS = {"dram": "DRAM", "weight_sram": "weight SRAM",
                 "activation_sram": "activation SRAM", "global_buffer": "global buffer",
                 "staging": "staging buffer", "pe_array": "PE array", "prng": "PRNG"}

@@ -244,6 +244,8 @@ class UpdateConfig:
     topk_energy_pj_per_weight: float
     score_regenerates_w0: bool  # a tracked weight's score |w - w0| needs w0 from the PRNG
     sources: dict[str, str] = field(default_factory=dict)
+    # bits of one optimizer state word (momentum, Adam's moments); None: a weight's width
+    optimizer_state_bits: int | None = None
 
     def __post_init__(self) -> None:
         _set(self, "alu_lanes", checks.integer("alu_lanes", self.alu_lanes, minimum=1))
@@ -252,6 +254,9 @@ class UpdateConfig:
             _set(self, name, checks.number(name, getattr(self, name)))
         checks.boolean("score_regenerates_w0", self.score_regenerates_w0)
         _set(self, "sources", checks.source_map("sources", self.sources))
+        if self.optimizer_state_bits is not None:
+            _set(self, "optimizer_state_bits", checks.integer(
+                "optimizer_state_bits", self.optimizer_state_bits, minimum=1))
 
 
 # the sections of an AcceleratorConfig and their types, in file order
@@ -277,7 +282,7 @@ class AcceleratorConfig:
     buffer_depth_tiles: int  # on-chip tile buffers between stages (2 = double buffering)
     dram_timing: str = "cached"  # "cached" | "exact": the simulator's DRAM timing
     dram_sample_bursts: int = 4096  # cached timing: longer streams are timed on this many
-    # the memory hierarchy (accelsim.sim.memory): how a phase's GEMM uses the buffers
+    # the memory hierarchy (accelsim.sim.mapping.mapper): how a phase's GEMM uses the buffers
     reuse_policy: str = "mapper"  # "mapper" (search) | "scalesim" (SCALE-Sim v3's fixed policy)
     mapper_objective: str = "dram"  # "dram" (fewest DRAM words) | "energy"
     buffer_organisation: str = "split"  # weight and activation SRAMs apart, or "shared"
@@ -360,7 +365,7 @@ class AcceleratorConfig:
         """A shared buffer's room that weights never take, in whole rows: one array's worth of
         input and output words (2 x rows x cols), and at least 256 words (below 100 words per
         operand, SCALE-Sim's read-buffer model, which the mapper falls back to, has no block:
-        `accelsim.sim.memory.scalesim_block_words`). 0 with split buffers."""
+        `accelsim.sim.mapping.scalesim.scalesim_block_words`). 0 with split buffers."""
         if self.global_buffer is None:
             return 0
         words = max(2 * self.pe.rows * self.pe.cols, MIN_ACTIVATION_ROOM_WORDS)
@@ -548,8 +553,9 @@ def _read_update(s: _Section) -> UpdateConfig:
                                           "score_regenerates_w0")}
     for key in ("alu_energy_pj_per_weight", "topk_cycles_per_weight", "topk_energy_pj_per_weight"):
         sources.setdefault(key, "user")
+    state_bits = s.raw("optimizer_state_bits", None)
     s.done()
-    return UpdateConfig(**values, sources=sources)
+    return UpdateConfig(**values, sources=sources, optimizer_state_bits=state_bits)
 
 
 def _read_section(top: _Section, key: str, read: Callable[[_Section, *_Args], _T],

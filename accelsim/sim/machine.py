@@ -11,9 +11,10 @@ processes over its tiles (`accelsim.sim.mapping.PhaseTiles`), with bounded buffe
 - fetch, for tile i: waits for a free input buffer, then moves the tile's read `Traffic` (all at
   once: the weight SRAM for the pinned tracked values and index, the activation SRAM for on-chip
   activations, the DRAM for the streamed tracked values, index and spilled activations) and asks
-  the PRNG for the regenerated weights. The tile is ready when the slowest part is done; parts
-  serve requests in order, so a part may already serve tile i+1 while another still serves
-  tile i.
+  the PRNG for the regenerated weights (and, in the update, the optimizer state: in the weight
+  SRAM where it is pinned, in its own DRAM region where it streams). The tile is ready when
+  the slowest part is done; parts serve requests in order, so a part may already serve tile
+  i+1 while another still serves tile i.
 - compute: takes ready tiles in order and holds the PE array (or the update unit, in the update
   phase) for the tile's compute cycles; then frees the input buffer.
 - write-back: moves the tile's write `Traffic` (activations, updated weights) to SRAM or DRAM
@@ -32,7 +33,9 @@ import simpy
 
 from accelsim.config import AcceleratorConfig
 from accelsim.sim.dram.port import DramPort
-from accelsim.sim.mapping import LayerWork, PhaseTiles, Traffic
+from accelsim.sim.mapping.layer import LayerWork
+from accelsim.sim.mapping.placement import optimizer_state_bits
+from accelsim.sim.mapping.tiles import PhaseTiles, Traffic
 from accelsim.sim.parts.compute import ComputeUnit
 from accelsim.sim.parts.prng_unit import PrngUnit
 from accelsim.sim.parts.server import RequestQueue, Slots
@@ -48,6 +51,8 @@ class _Cursor:
     activation_word: int = 0
     weight_dram_byte: int = 0
     activation_dram_byte: int = 0
+    state_word: int = 0
+    state_dram_byte: int = 0
 
 
 class Accelerator:
@@ -84,7 +89,16 @@ class Accelerator:
             size = max((r + wr + dr + dw for r, wr, dr, dw in w.activation_bytes.values()),
                        default=0)
             cursor += max(1, -(-size // row)) * row
+        # optimizer state last: room for every weight's state
+        self.state_base = {}
+        state_bits = optimizer_state_bits(c)
+        for w in works:
+            self.state_base[w.layer_id] = cursor
+            size = -(-w.param_count * w.optimizer_state_words * state_bits // 8)
+            cursor += -(-size // row) * row
         self.index_first_word = c.weight_sram.banks // 2
+        # the state's SRAM stream starts a quarter of the way round (values at 0, index at 1/2)
+        self.state_first_word = c.weight_sram.banks // 4
 
     # -- one phase ---------------------------------------------------------------------------
     def _join(self, events):
@@ -96,16 +110,21 @@ class Accelerator:
         return simpy.AllOf(self.env, events)
 
     def _move(self, traffic: Traffic, i: int, at: _Cursor, weight_base: int,
-              activation_base: int, is_write: bool) -> list:
+              activation_base: int, state_base: int, is_write: bool) -> list:
         """Submit tile i's traffic one way to the SRAMs and the DRAM, all at once; advance the
         cursor. The parts' events, in the order submitted (SimPy breaks ties by it)."""
         events = []
         values, index = traffic.weight_sram_value_words[i], traffic.weight_sram_index_words[i]
-        if values or index:
-            events.append(self.weight_sram.submit(((at.weight_value_word, values),
-                                                   (at.weight_index_word, index))))
+        state = traffic.state_sram_words[i]
+        if values or index or state:
+            streams: tuple[tuple[int, int], ...] = ((at.weight_value_word, values),
+                                                    (at.weight_index_word, index))
+            if state:
+                streams += ((at.state_word, state),)
+            events.append(self.weight_sram.submit(streams))
             at.weight_value_word += values
             at.weight_index_word += index
+            at.state_word += state
         words = traffic.activation_sram_words[i]
         if words:
             events.append(self.activation_sram.submit(((at.activation_word, words),)))
@@ -118,6 +137,11 @@ class Accelerator:
                 (activation_base + at.activation_dram_byte, activation_bytes, is_write))))
             at.weight_dram_byte += weight_bytes
             at.activation_dram_byte += activation_bytes
+        state_bytes = traffic.state_dram_bytes[i]
+        if state_bytes:
+            events.append(self.dram.submit(
+                ((state_base + at.state_dram_byte, state_bytes, is_write),)))
+            at.state_dram_byte += state_bytes
         return events
 
     def _phase(self, t: PhaseTiles):
@@ -131,11 +155,14 @@ class Accelerator:
         activation_write_base = activation_read_base + sum(t.read.activation_dram_bytes)
         unit = self.update_unit if t.on_update_unit else self.pe_array
 
+        state_base = self.state_base[t.layer_id]
+
         def fetch():
-            at = _Cursor(0, self.index_first_word)
+            at = _Cursor(0, self.index_first_word, state_word=self.state_first_word)
             for i in range(n):
                 yield in_slots.get()
-                events = self._move(t.read, i, at, weight_base, activation_read_base, False)
+                events = self._move(t.read, i, at, weight_base, activation_read_base,
+                                    state_base, False)
                 if t.prng_values[i]:
                     events.append(self.prng.submit(t.prng_values[i]))
                 yield fetched.put_event(self._join(events))
@@ -153,11 +180,11 @@ class Accelerator:
                 yield computed.put_event(i)
 
         def write_back():
-            at = _Cursor(0, self.index_first_word)
+            at = _Cursor(0, self.index_first_word, state_word=self.state_first_word)
             for _ in range(n):
                 i = yield computed.get()
                 done = self._join(self._move(t.write, i, at, weight_base, activation_write_base,
-                                             True))
+                                             state_base, True))
                 if done is not None:
                     yield done
                 yield out_slots.put()

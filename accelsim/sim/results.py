@@ -20,15 +20,17 @@ Checks that always hold (`SimulationResult.check` verifies them):
 
 A second table, the traffic breakdown (`traffic_table`, ``traffic.parquet``), has one row per
 (run, layer, phase, operand, level): the operand's ``reads`` and ``writes`` at that level (in
-the level's access: DRAM bytes, SRAM bank-width accesses, PRNG values, weights entering the PE
-array, staging-buffer words), the ``bytes`` they move and their ``energy_pj``. Operands:
-`OPERANDS`; levels: `LEVELS`. It conserves the records: per record, its DRAM bytes are the
-record's, its SRAM accesses the record's, and its energy sums to the record's traffic energy
+the level's access: DRAM bytes, SRAM bank-width accesses, PRNG values, words entering the PE
+array (reads) and passed from PE to PE (writes), staging-buffer words), the ``bytes`` they
+move and their ``energy_pj``. Operands: `OPERANDS` (``optimizer_state``: the update's state
+words, in the weight SRAM and DRAM); levels: `LEVELS`. It conserves the records: per record,
+its DRAM bytes are the record's, its SRAM accesses the record's, and its energy sums to the
+record's traffic energy
 (`accelsim.sim.energy.TRAFFIC_ENERGY_COLUMNS`: DRAM dynamic, SRAM dynamic, PRNG, PE movement;
 DRAM background, SRAM leakage, MACs and the update unit are time or compute, not traffic).
 DRAM dynamic energy is charged by the DRAM model per burst and row state; the breakdown shares
 it out in proportion to bytes. Activation-side traffic is split by the phase's GEMM mapping
-(`accelsim.sim.mapping.activation_operands`).
+(`accelsim.sim.mapping.layer.activation_operands`).
 """
 
 from __future__ import annotations
@@ -40,14 +42,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from accelsim.config.accelerator import AcceleratorConfig
 from accelsim.errors import AccelsimError
 from accelsim.io import atomic_path, write_json_atomic
-from accelsim.sim.dataflow import split_proportional
 from accelsim.sim.energy import (
     ENERGY_COMPONENTS,
     TRAFFIC_ENERGY_COLUMNS,
     level_access_energy_pj,
 )
+from accelsim.sim.mapping.apportion import split_proportional
+from accelsim.sim.mapping.gemm import OPERAND_ROLES
 
 RUNS = ("trace", "dense")
 KEY_COLUMNS = ("run", "layer_id", "layer_name", "phase")
@@ -57,7 +61,7 @@ KEY_COLUMNS = ("run", "layer_id", "layer_name", "phase")
 class Counts:
     """The count columns of one record, in column order: the one list of them. Every field is
     required, so a count nobody filled in is an error, never a silent zero. The mapping
-    (`accelsim.sim.mapping`) counts the work and the traffic; the machine measures the cycles
+    (`accelsim.sim.mapping.tiles`) counts the work and the traffic; the machine measures the cycles
     and the DRAM model's figures (`accelsim.sim.simulation`)."""
 
     iterations_count: int
@@ -81,6 +85,8 @@ class Counts:
     weight_dram_bytes_written: int
     activation_dram_bytes_read: int
     activation_dram_bytes_written: int
+    optimizer_state_dram_bytes_read: int
+    optimizer_state_dram_bytes_written: int
     dram_bursts_count: int
     dram_row_hits_count: int
     dram_row_misses_count: int
@@ -94,9 +100,18 @@ class Counts:
     activation_sram_writes_count: int
     sram_reads_count: int
     sram_writes_count: int
+    # of the weight SRAM's accesses, those of optimizer state (the update only)
+    optimizer_state_sram_reads_count: int
+    optimizer_state_sram_writes_count: int
     prng_values_count: int
     macs_count: int
     pe_weight_loads_count: int  # weights entering the PE array (registers)
+    # words passed from PE to PE, one hop per MAC for each moving GEMM operand
+    # (`accelsim.sim.mapping.folds.array_hops`): A (inputs, along the rows), B (weights; dY in
+    # backward_weight) and C (partial sums, down the columns)
+    pe_input_hops_count: int
+    pe_weight_hops_count: int
+    pe_partial_sum_hops_count: int
     staging_accesses_count: int  # words written into and read out of the staging buffer
     update_alu_weights_count: int
     topk_compares_count: int
@@ -119,7 +134,7 @@ COMPARED = (
 )
 
 
-OPERANDS = ("weights", "activations", "gradients", "partial_sums")
+OPERANDS = ("weights", "activations", "gradients", "partial_sums", "optimizer_state")
 LEVELS = ("dram", "weight_sram", "activation_sram", "staging", "pe_array", "prng")
 TRAFFIC_COLUMNS = ("run", "layer_id", "layer_name", "phase", "operand", "level", "reads",
                    "writes", "bytes", "energy_pj")
@@ -135,7 +150,8 @@ def _shares(total: int, basis: dict) -> dict:
     return {k: int(v) for k, v in zip(keys, split_proportional(total, weights))}
 
 
-def traffic_table(records: pd.DataFrame, operand_bytes: dict, config) -> pd.DataFrame:
+def traffic_table(records: pd.DataFrame, operand_bytes: dict,
+                  config: AcceleratorConfig) -> pd.DataFrame:
     """The traffic breakdown of `records` (see the module docstring). operand_bytes:
     (layer_id, phase) -> role -> (sram_read, sram_write, dram_read, dram_write) bytes of one
     iteration (`LayerWork.activation_operand_bytes`), the basis on which each record's
@@ -158,13 +174,27 @@ def traffic_table(records: pd.DataFrame, operand_bytes: dict, config) -> pd.Data
         sram_read = _shares(r.activation_sram_reads_count, {k: v[0] for k, v in basis.items()})
         sram_write = _shares(r.activation_sram_writes_count,
                              {k: v[1] for k, v in basis.items()})
-        for role in OPERANDS[1:]:
+        for role in ("activations", "gradients", "partial_sums"):
             moved[(role, "dram")] = (dram_read.get(role, 0), dram_write.get(role, 0))
             moved[(role, "activation_sram")] = (sram_read.get(role, 0), sram_write.get(role, 0))
-        moved[("weights", "weight_sram")] = (int(r.weight_sram_reads_count),
-                                             int(r.weight_sram_writes_count))
+        state_reads = int(r.optimizer_state_sram_reads_count)
+        state_writes = int(r.optimizer_state_sram_writes_count)
+        moved[("weights", "weight_sram")] = (int(r.weight_sram_reads_count) - state_reads,
+                                             int(r.weight_sram_writes_count) - state_writes)
+        moved[("optimizer_state", "weight_sram")] = (state_reads, state_writes)
+        moved[("optimizer_state", "dram")] = (int(r.optimizer_state_dram_bytes_read),
+                                              int(r.optimizer_state_dram_bytes_written))
         moved[("weights", "staging")] = (int(r.staging_accesses_count), 0)
+        # words entering the array and hopping in it, by the operand each GEMM operand is
         moved[("weights", "pe_array")] = (int(r.pe_weight_loads_count), 0)
+        roles = OPERAND_ROLES.get(r.phase)
+        if roles is not None:
+            for name, hops in (("A", r.pe_input_hops_count), ("B", r.pe_weight_hops_count),
+                               ("C", r.pe_partial_sum_hops_count)):
+                role = "partial_sums" if name == "C" else roles[name]
+                # reads: words entering the array; writes: hops (pipeline-register writes)
+                entering, before = moved.get((role, "pe_array"), (0, 0))
+                moved[(role, "pe_array")] = (entering, before + int(hops))
         moved[("weights", "prng")] = (int(r.prng_values_count), 0)
         dram_total = int(r.dram_bytes_read) + int(r.dram_bytes_written)
         if not dram_total and r.dram_dynamic_energy_pj:
@@ -174,6 +204,7 @@ def traffic_table(records: pd.DataFrame, operand_bytes: dict, config) -> pd.Data
         for (operand, level), (reads, writes) in moved.items():
             if not reads and not writes:
                 continue
+            size: float
             if level == "dram":
                 size = reads + writes
                 pj = float(r.dram_dynamic_energy_pj) * size / dram_total
@@ -266,7 +297,8 @@ class SimulationResult:
         if (r["stall_cycles"] < 0).any() or (
                 r["compute_cycles"] + r["stall_cycles"] != r["total_cycles"]).any():
             raise AssertionError("total_cycles != compute_cycles + stall_cycles >= 0")
-        dram = r["weight_dram_bytes_read"] + r["activation_dram_bytes_read"]
+        dram = (r["weight_dram_bytes_read"] + r["activation_dram_bytes_read"]
+                + r["optimizer_state_dram_bytes_read"])
         if (dram != r["dram_bytes_read"]).any():
             raise AssertionError("DRAM bytes read by kind do not add up")
         if self.traffic is not None:

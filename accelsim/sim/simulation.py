@@ -3,7 +3,7 @@
 A run (the trace, or its dense baseline) is simulated as representative iterations
 (`accelsim.sim.plan`), each on a fresh machine (`accelsim.sim.machine`, idle DRAM), after the
 one-time load on a machine of its own. Identical representative iterations are simulated once.
-Each phase's record holds the counts of its work and traffic (`accelsim.sim.mapping`), its
+Each phase's record holds the counts of its work and traffic (`accelsim.sim.mapping.tiles`), its
 cycles and the DRAM model's figures, and is multiplied by the number of iterations it stands
 for; energy is added last (`accelsim.sim.energy`), over the columns `accelsim.sim.results`
 owns.
@@ -17,7 +17,8 @@ per access), and ``settings["global_buffer"]`` says what each run chose.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import os
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -26,8 +27,14 @@ from accelsim.config import AcceleratorConfig, load_accelerator_config
 from accelsim.sim.dram.port import ENERGY_FIELDS, DramPort
 from accelsim.sim.energy import apply_energy, energy_sources
 from accelsim.sim.machine import Accelerator
-from accelsim.sim.mapping import LayerWork, PhaseTiles, layer_work, mask_tile_counts
-from accelsim.sim.plan import iteration_phases, iteration_plans, load_phases
+from accelsim.sim.mapping.layer import LayerWork, layer_work
+from accelsim.sim.mapping.placement import (
+    OPTIMIZER_STATE_WORDS,
+    optimizer_kind,
+    optimizer_state_bits,
+)
+from accelsim.sim.mapping.tiles import PhaseTiles, mask_tile_counts
+from accelsim.sim.plan import IterationPlan, iteration_phases, iteration_plans, load_phases
 from accelsim.sim.results import (
     COLUMNS,
     COUNT_COLUMNS,
@@ -36,7 +43,7 @@ from accelsim.sim.results import (
     traffic_table,
 )
 from accelsim.sim.shared_buffer import choose_weight_share
-from accelsim.trace.format import load_trace  # torch-free
+from accelsim.trace.format import Trace, load_trace  # torch-free
 
 MODES = ("train", "inference")
 
@@ -62,7 +69,9 @@ def _record(run: str, work: LayerWork, tiles: PhaseTiles, timing: dict, port: Dr
     }
 
 
-def _run_phases(run, works, config, phases, record, dram_cache):
+def _run_phases(run: str, works: list[LayerWork], config: AcceleratorConfig,
+                phases: list[PhaseTiles], record: bool, dram_cache: dict
+                ) -> tuple[list[dict], list]:
     machine = Accelerator(config, works, record, dram_cache)
     timings = machine.run(phases)
     by_id = {w.layer_id: w for w in works}
@@ -90,33 +99,54 @@ def _request_frame(logs) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _works(layers: list[dict], config, batch: int, mode: str, untracked_zero: bool
-           ) -> list[LayerWork]:
-    works = [layer_work(row, config, batch, mode) for row in layers]
-    if untracked_zero:  # zeros are neither stored nor regenerated
-        works = [replace(w, untracked_zero=True) for w in works]
-    return works
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run's layer works take from the trace and from `simulate`'s switches."""
+
+    untracked_zero: bool = False  # untracked weights are zeros (`Trace.untracked_values`)
+    optimizer_state_words: int = 0  # per tracked weight (`placement.optimizer_state_words`)
+    input_layer_backward_data: bool = False  # the input layer computes its input's gradient
 
 
-def _shared_run(trace, layers, works, config, batch, mode, plans):
+def _works(layers: list[dict], config: AcceleratorConfig, batch: int, mode: str,
+           options: RunOptions, like: list[LayerWork] | None = None) -> list[LayerWork]:
+    """Each layer's work on `config`; `like`: works of the same layers and batch on another
+    config, whose GEMMs are handed on rather than derived again."""
+    gemms = [None] * len(layers) if like is None else [w.gemms for w in like]
+    # the input layer: the first to run (nobody needs the gradient of the input)
+    first = min(range(len(layers)), key=lambda i: (int(layers[i]["exec_order"]),
+                                                   int(layers[i]["layer_id"])), default=None)
+    works = [layer_work(row, config, batch, mode, g,
+                        backward_data=options.input_layer_backward_data or i != first)
+             for i, (row, g) in enumerate(zip(layers, gemms))]
+    return [replace(w, untracked_zero=options.untracked_zero,
+                    optimizer_state_words=options.optimizer_state_words) for w in works]
+
+
+def _shared_run(trace: Trace, layers: list[dict], works: list[LayerWork],
+                config: AcceleratorConfig, batch: int, mode: str, plans: list[IterationPlan],
+                options: RunOptions) -> tuple[AcceleratorConfig, list[LayerWork], dict | None]:
     """A run's config and layer works on a shared global buffer: its weight share (the
     config's, or the one `shared_buffer.choose_weight_share` picks) and the mappings the rest
     of the buffer allows. With split buffers, `config` and `works` as they are."""
-    if config.buffer_organisation != "shared":
+    buffer = config.global_buffer
+    if config.buffer_organisation != "shared" or buffer is None:
         return config, works, None
     share, weighed = config.weight_share_bytes, None
     if share is None:
-        share, weighed = choose_weight_share(config, layers, works, plans, batch, mode,
-                                             trace.dense)
+        share, weighed = choose_weight_share(config, works, plans, mode, trace.dense)
     run_config = config.with_weight_share(share)
-    run_works = _works(layers, run_config, batch, mode, trace.untracked_values == "zero")
+    run_works = _works(layers, run_config, batch, mode, options, like=works)
     chosen = {"weight_share_bytes": share,
-              "activation_bytes": config.global_buffer.capacity_bytes - share,
+              "activation_bytes": buffer.capacity_bytes - share,
               "chosen": weighed is not None, **(weighed or {})}
     return run_config, run_works, chosen
 
 
-def _simulate_run(run: str, trace, works, config, mode, every_iteration, record, plans=None):
+def _simulate_run(run: str, trace: Trace, works: list[LayerWork], config: AcceleratorConfig,
+                  mode: str, every_iteration: bool, record: bool,
+                  plans: list[IterationPlan] | None = None
+                  ) -> tuple[list[dict], pd.DataFrame | None, dict]:
     dense = trace.dense
     plans = plans if plans is not None else iteration_plans(trace, every_iteration)
     dram_cache: dict = {}
@@ -174,9 +204,12 @@ def _operand_bytes(works: list[LayerWork]) -> dict:
             for w in works for phase, roles in w.activation_operand_bytes.items()}
 
 
-def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool = True,
+def simulate(trace: Trace | str | os.PathLike[str],
+             accelerator_config: AcceleratorConfig | str | os.PathLike[str],
+             mode: str = "train", *, baseline: bool = True,
              every_iteration: bool = False, batch_size: int | None = None,
-             record_dram_requests: bool = False) -> SimulationResult:
+             record_dram_requests: bool = False, optimizer: str | None = None,
+             input_layer_backward_data: bool = False) -> SimulationResult:
     """Replay a trace on an accelerator; return per (run, layer, phase) records.
 
     trace: a `Trace` or a trace folder. accelerator_config: an `AcceleratorConfig`, a YAML
@@ -185,6 +218,11 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
     baseline (`trace.as_dense()`) through the same code. every_iteration: simulate every
     iteration rather than one per snapshot interval. batch_size: overrides the manifest's.
     record_dram_requests: keep the DRAM request streams (per run) in the result.
+    optimizer: the optimizer whose state the update reads and writes, one of
+    `placement.OPTIMIZER_STATE_WORDS` ("none", "sgd", "momentum", "nesterov", "adam",
+    "adamw"); None: the trace's (its manifest's ``optimizer``; none recorded: no state).
+    input_layer_backward_data: also compute the input layer's backward_data (the gradient of
+    the network's input, which training does not need).
     Deterministic: the same inputs give the same records, bit for bit."""
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} not one of {MODES}")
@@ -195,12 +233,17 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
     if batch < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch}")
     layers = trace.layers.to_dict("records")
-    works = _works(layers, config, batch, mode, trace.untracked_values == "zero")
+    kind = optimizer_kind(trace.manifest.get("optimizer") if optimizer is None else optimizer)
+    options = RunOptions(untracked_zero=trace.untracked_values == "zero",
+                         optimizer_state_words=(OPTIMIZER_STATE_WORDS[kind]
+                                                if mode == "train" else 0),
+                         input_layer_backward_data=bool(input_layer_backward_data))
+    works = _works(layers, config, batch, mode, options)
 
     # with a shared buffer each run has its own weight share, so its own mappings (works)
     plans = iteration_plans(trace, every_iteration)
     run_config, run_works, shares = _shared_run(trace, layers, works, config, batch, mode,
-                                                plans)
+                                                plans, options)
     works_by_run = {"trace": run_works}
     shares_by_run = {"trace": shares}
     rows, requests, effort = _simulate_run("trace", trace, run_works, run_config, mode,
@@ -218,7 +261,7 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
             dense = trace.as_dense()
             dense_plans = iteration_plans(dense, every_iteration)
             dense_config, dense_works, dense_shares = _shared_run(
-                dense, layers, works, config, batch, mode, dense_plans)
+                dense, layers, works, config, batch, mode, dense_plans, options)
             works_by_run["dense"], shares_by_run["dense"] = dense_works, dense_shares
             dense_rows, dense_requests, dense_effort = _simulate_run(
                 "dense", dense, dense_works, dense_config, mode, every_iteration,
@@ -237,6 +280,9 @@ def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool =
         "simulated_iterations": effort["simulated_iterations"],
         "simulated_tiles": effort["simulated_tiles"], "accelsim_version": __version__,
         "energy_sources": energy_sources(config),
+        "optimizer": kind, "optimizer_state_words": options.optimizer_state_words,
+        "optimizer_state_bits": optimizer_state_bits(config),
+        "input_layer_backward_data": options.input_layer_backward_data,
     }
     if config.buffer_organisation == "shared":
         settings["global_buffer"] = shares_by_run
