@@ -12,6 +12,7 @@ Three kinds of test:
 from __future__ import annotations
 
 import configparser
+import functools
 import importlib.util
 import json
 import math
@@ -186,3 +187,47 @@ def test_resnet18_agrees_with_cached_scalesim_results():
             pytest.skip(f"no cached SCALE-Sim result {key} in reports/validation/scalesim")
     report = vs.run_comparison("resnet18", ("ws", "os"), repeats=1, verbose=False)
     _assert_agree(report)
+
+
+# ---------------------------------------------------------------- `simulate` against SCALE-Sim
+
+import vs_scalesim_memory as vsm  # noqa: E402
+
+_CACHED_KEYS = vsm.cached_keys()
+SIMULATION_TOLERANCE = 0.001  # 0.1 % per column and layer
+
+
+@functools.cache
+def _layers_of(network: str) -> pd.DataFrame:
+    custom = ssr.CUSTOM_NETWORKS.get(network)
+    if custom is None:
+        pytest.importorskip("torch")  # a zoo network's layer table comes from its torch model
+        return ssr.network_layers(network)
+    return custom()
+
+
+@needs_sim
+@pytest.mark.parametrize("key", _CACHED_KEYS)
+def test_simulate_under_the_scalesim_policy_matches_every_cached_run(key):
+    """`simulate --set reuse_policy=scalesim` on the hardware of `accelsim_config` reproduces
+    SCALE-Sim's six per-layer columns (like with like: its two artefacts out) within 0.1 %."""
+    layers = _layers_of(vsm.parse_key(key)["network"])
+    measured = pd.read_csv(ssr.CACHE_DIR / f"{key}.csv")
+    table = vsm.simulate_run(key, layers, measured)
+    for column, *_ in vsm.COLUMNS:
+        ours, theirs = table[f"simulate_{column}"], table[f"scalesim_{column}"]
+        off = (ours - theirs).abs() > SIMULATION_TOLERANCE * theirs.clip(lower=1)
+        assert not off.any(), (f"{key} {column}: " + ", ".join(
+            f"{layer} {o:,} vs {t:,}" for layer, o, t in
+            zip(table["layer"][off], ours[off], theirs[off])))
+
+
+def test_the_config_helper_gives_scalesims_buffers_and_one_word_banks():
+    config = ssr.accelsim_config(ssr.ScaleSimSetup("os", 16, 8, 64, 32, 64))
+    assert (config.pe.rows, config.pe.cols, config.pe.dataflow) == (16, 8, "os")
+    assert config.weight_bytes == 1 and config.reuse_policy == "scalesim"
+    assert config.weight_sram.capacity_bytes == 32 * 1024
+    assert config.activation_sram.capacity_bytes == 2 * 64 * 1024  # ifmap + ofmap
+    assert config.weight_sram.bank_width_bits == config.activation_sram.bank_width_bits == 8
+    with pytest.raises(ValueError, match="same size"):
+        ssr.accelsim_config(ssr.ScaleSimSetup("ws", 8, 8, 64, 64, 32))
