@@ -158,7 +158,7 @@ def _assert_agree(report):
             f"({table.loc[table['compute_cycles_error_pct'].abs().idxmax(), 'layer']})")
         unequal = table[~table["weight_dram_reads_equal"]]
         shown = ["layer", "accelsim_weight_dram_reads_no_bias_words",
-                 "scalesim_filter_dram_reads_no_refetch_words"]
+                 "scalesim_filter_dram_reads_words"]
         assert unequal.empty, (f"{report['network']} {dataflow}: weight DRAM reads differ: "
                                f"{unequal[shown].to_dict('records')}")
         assert (table["accelsim_pe_weight_loads_words"]
