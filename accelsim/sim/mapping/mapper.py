@@ -37,7 +37,13 @@ source (`scalesim/memory/read_buffer_estimate_bw.py`, `write_buffer.py`,
 ``mapper`` (the default) -- a small search, per GEMM, over the loop order at the buffer level
 (which operand stays on chip across the other's tiles) and the tile sizes that fit the buffer
 capacities, minimising DRAM words (or energy, `objective`). Partial sums stay on chip while
-the output tile fits; otherwise they go to DRAM and come back once per reduction tile. The
+the output tile fits; otherwise they go to DRAM and come back once per reduction tile. An
+im2col A of known geometry (`Gemm.a_window`: the forward phase at batch 1) is counted exactly
+(`im2col_tile_words`): each tile fetched reads the distinct input words of its windows and
+kernel positions, so words that two tiles share (neighbouring windows in M, kernel positions
+in K) are read once per tile, and a tile's buffer room is its distinct words; other A operands
+spread their footprint evenly over the tiles (an estimate for the backward phases and
+batches above 1). The
 `scalesim` schedule is one of the candidates, so the mapper never moves more DRAM words than
 the `scalesim` policy on the same hardware; more buffer never adds DRAM words (the candidate
 set only grows with capacity).
