@@ -143,7 +143,16 @@ def simulate_run(key: str, layers: pd.DataFrame, measured: pd.DataFrame) -> pd.D
     config = ssr.accelsim_config(ssr.ScaleSimSetup(df, r, c, kb, kb, kb))
     trace = synthetic_trace(layers, 0, 0, batch_size=1, dense=True,
                             model={"name": setup["network"], "args": {}})
-    result = simulate(trace, config, mode="inference", baseline=False)
+    return compare_simulated(key, layers, measured,
+                             simulate(trace, config, mode="inference", baseline=False))
+
+
+def compare_simulated(key: str, layers: pd.DataFrame, measured: pd.DataFrame,
+                      result) -> pd.DataFrame:
+    """Per layer: SCALE-Sim's six columns against a simulation result of the layer table on
+    the run's hardware (from `simulate`, or the CLI's result folder)."""
+    setup = parse_key(key)
+    r, c, df = setup["rows"], setup["cols"], setup["dataflow"]
     ours = simulated_columns(result, layers, df, r, c).set_index("layer")
     by_name = {str(row["name"]): row for row in layers.to_dict("records")}
     out = []

@@ -231,3 +231,30 @@ def test_the_config_helper_gives_scalesims_buffers_and_one_word_banks():
     assert config.weight_sram.bank_width_bits == config.activation_sram.bank_width_bits == 8
     with pytest.raises(ValueError, match="same size"):
         ssr.accelsim_config(ssr.ScaleSimSetup("ws", 8, 8, 64, 64, 32))
+
+
+def test_the_cli_under_the_scalesim_policy_matches_a_cached_run(tmp_path):
+    """What a user runs: `accelsim simulate TRACE --mode inference --set reuse_policy=scalesim`
+    with the run's hardware as `--set` flags, read back from the result folder."""
+    from accelsim.cli import main
+    from accelsim.sim.results import SimulationResult
+    from accelsim.trace.format import save_trace
+    from accelsim.trace.synthetic import synthetic_trace
+
+    key = "strided_os_4kB_12x20"
+    setup = vsm.parse_key(key)
+    layers = ssr.CUSTOM_NETWORKS[setup["network"]]()
+    trace = synthetic_trace(layers, 0, 0, batch_size=1, dense=True,
+                            model={"name": setup["network"], "args": {}})
+    save_trace(trace, tmp_path / "trace")
+    kb = setup["sram_kb"]
+    overrides = ssr.accelsim_overrides(ssr.ScaleSimSetup(
+        setup["dataflow"], setup["rows"], setup["cols"], kb, kb, kb))
+    flags = [arg for field, value in overrides.items() for arg in ("--set", f"{field}={value}")]
+    assert main(["simulate", str(tmp_path / "trace"), "--mode", "inference", *flags,
+                 "--out", str(tmp_path / "sim"), "--quiet"]) == 0
+    result = SimulationResult.load(tmp_path / "sim")
+    table = vsm.compare_simulated(key, layers, pd.read_csv(ssr.CACHE_DIR / f"{key}.csv"),
+                                  result)
+    for column, *_ in vsm.COLUMNS:
+        assert (table[f"simulate_{column}"] == table[f"scalesim_{column}"]).all(), column
