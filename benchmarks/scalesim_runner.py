@@ -108,6 +108,43 @@ class ScaleSimSetup:
         return f"{network}_{self.dataflow}_{self.sram_tag}{array}{batch}"
 
 
+# ---------------------------------------------------------------- the same hardware in accelsim
+
+def accelsim_overrides(setup: ScaleSimSetup) -> dict:
+    """accelsim config overrides (`load_accelerator_config(..., overrides=)`) for the hardware
+    of one SCALE-Sim setup, the one translation every comparison uses:
+
+    - its array and dataflow; 1-byte words (SCALE-Sim's word is fixed at one byte);
+    - the weight SRAM is its filter SRAM: weights are the memory model's B operand;
+    - the activation SRAM is its ifmap and ofmap SRAMs side by side: the `scalesim` reuse
+      policy gives operand A (the ifmap) half of it and the output the other half, as
+      SCALE-Sim's split does (so both must be the same size here);
+    - one-word banks, so SRAM access counts are word counts like SCALE-Sim's;
+    - the `scalesim` reuse policy (SCALE-Sim's fixed schedule and read buffer)."""
+    if setup.ifmap_sram_kb != setup.ofmap_sram_kb:
+        raise ValueError(f"{setup.sram_tag}: the activation SRAM is split in halves for the "
+                         "ifmap and the ofmap; give them the same size")
+    words = 1024  # a SCALE-Sim kB holds 1024 one-byte words
+    return {
+        "pe.rows": setup.rows, "pe.cols": setup.cols, "pe.dataflow": setup.dataflow,
+        "weight_bits": 8,
+        "weight_sram.capacity_bytes": setup.filter_sram_kb * words,
+        "weight_sram.banks": 1, "weight_sram.bank_width_bits": 8,
+        # streamed weights pass the filter SRAM on their way in
+        "staging_buffer_bytes": setup.filter_sram_kb * words,
+        "activation_sram.capacity_bytes": (setup.ifmap_sram_kb + setup.ofmap_sram_kb) * words,
+        "activation_sram.banks": 1, "activation_sram.bank_width_bits": 8,
+        "reuse_policy": "scalesim",
+    }
+
+
+def accelsim_config(setup: ScaleSimSetup):
+    """accelsim's default accelerator turned into `setup`'s hardware (`accelsim_overrides`)."""
+    from accelsim.config import load_accelerator_config
+
+    return load_accelerator_config("default", overrides=accelsim_overrides(setup))
+
+
 # ---------------------------------------------------------------- the SCALE-Sim environment
 
 def venv_python(venv: Path = SCALESIM_VENV) -> Path:
@@ -369,6 +406,11 @@ class RunFacts:
     host: str
     cpu_count: int
     finished_at: str
+    # absent from runs cached before they were recorded: the child's CPU seconds (user +
+    # system; less disturbed by other work than wall time) and the 1-minute load average
+    # when it started (the machine's other work, for reading the wall time)
+    cpu_time_s: float | None = None
+    load_avg_1min: float | None = None
 
 
 def _read_report(path: Path) -> pd.DataFrame:
@@ -396,8 +438,10 @@ def parse_reports(report_dir: Path, rows: list[list]) -> pd.DataFrame:
     return out
 
 
-def _run_child(python: Path, args: list[str], log_path: Path) -> tuple[int, float, int]:
-    """Run SCALE-Sim in a child; return (exit code, wall seconds, peak RSS bytes of that child)."""
+def _run_child(python: Path, args: list[str], log_path: Path
+               ) -> tuple[int, float, int, float]:
+    """Run SCALE-Sim in a child; return (exit code, wall seconds, peak RSS bytes, CPU seconds)
+    of that child."""
     start = time.perf_counter()
     with open(log_path, "w") as log:
         child = subprocess.Popen([str(python), "-c", _CHILD, *args], stdout=log,
@@ -406,7 +450,9 @@ def _run_child(python: Path, args: list[str], log_path: Path) -> tuple[int, floa
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
     wall_s = time.perf_counter() - start
-    return child.returncode, wall_s, int(usage.ru_maxrss) * 1024  # Linux ru_maxrss is in KiB
+    cpu_s = usage.ru_utime + usage.ru_stime
+    # Linux ru_maxrss is in KiB
+    return child.returncode, wall_s, int(usage.ru_maxrss) * 1024, cpu_s
 
 
 def cache_paths(key: str, cache_dir: Path = CACHE_DIR) -> tuple[Path, Path]:
@@ -448,7 +494,8 @@ def run_scalesim(network: str, setup: ScaleSimSetup, *, layers: pd.DataFrame | N
     if verbose:
         print(f"SCALE-Sim {key}: {len(rows)} layers ... (log: {run_dir / 'scalesim.log'})",
               file=sys.stderr, flush=True)
-    code, wall_s, peak_bytes = _run_child(
+    load = os.getloadavg()[0]
+    code, wall_s, peak_bytes, cpu_s = _run_child(
         python, [str(cfg_path), str(topo_path), str(layout_path), str(out_dir),
                  "1" if gemm else "0"], run_dir / "scalesim.log")
     if code != 0:
@@ -466,7 +513,8 @@ def run_scalesim(network: str, setup: ScaleSimSetup, *, layers: pd.DataFrame | N
         topology_form="gemm" if gemm else "conv", layer_count=len(rows),
         wall_time_s=round(wall_s, 3), peak_memory_bytes=peak_bytes,
         scalesim_version=SCALESIM_VERSION, host=platform.node(), cpu_count=os.cpu_count() or 0,
-        finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), cpu_time_s=round(cpu_s, 3),
+        load_avg_1min=round(load, 2))
     cache_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(csv_path) as tmp:
         per_layer.to_csv(tmp, index=False)
@@ -519,8 +567,24 @@ def resnet_mid_layers() -> pd.DataFrame:
                         conv2d_layer(2, "down", (64, 28, 28), 96, 3, 2, 1)])
 
 
+def strided_layers() -> pd.DataFrame:
+    """Small layers of the shapes ResNet-18 lacks: an AlexNet-like 11x11 stride-4 stem,
+    strides at or above the kernel (2x2/2, 1x1/2, 3x3/3: windows that do not overlap, some
+    input never read), MobileNet-like pointwise convolutions, and a linear layer."""
+    from accelsim.trace.geometry import conv2d_layer, layer_table, linear_layer
+
+    return layer_table([conv2d_layer(0, "alex", (3, 63, 63), 16, 11, 4, 2),
+                        conv2d_layer(1, "k2s2", (16, 15, 15), 24, 2, 2, 0),
+                        conv2d_layer(2, "k1s2", (24, 7, 7), 32, 1, 2, 0),
+                        conv2d_layer(3, "k3s3", (32, 9, 9), 16, 3, 3, 0),
+                        conv2d_layer(4, "point", (16, 12, 12), 48, 1, 1, 0),
+                        conv2d_layer(5, "k3s1", (48, 8, 8), 32, 3, 1, 1),
+                        linear_layer(6, "fc", 2048, 10, True)])
+
+
 # custom layer tables the runner can run and the comparisons can read back
-CUSTOM_NETWORKS = {"probe": probe_layers, "resnet-mid": resnet_mid_layers}
+CUSTOM_NETWORKS = {"probe": probe_layers, "resnet-mid": resnet_mid_layers,
+                   "strided": strided_layers}
 
 
 def check_closed_forms(results: list[tuple[str, ScaleSimSetup, pd.DataFrame, pd.DataFrame]]

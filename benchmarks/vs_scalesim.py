@@ -11,7 +11,10 @@ writes:
   `pe_weight_loads_count`);
 - weight DRAM reads in words (SCALE-Sim's "DRAM Filter Reads", accelsim's weight DRAM bytes
   read in every phase of the inference, the one-time load included, over the word size);
-- wall time and peak memory of each simulator, and accelsim's speed-up.
+- wall time, CPU time and peak memory of each simulator, and accelsim's speed-up. With
+  `--rerun-scalesim` SCALE-Sim runs in this process's child just before accelsim, so the
+  ratio is measured in one run on one machine at one load; without it SCALE-Sim's time is the
+  cached run's, and the report names that run's machine, date and load beside the ratio.
 
 Differences by design, and how they are compared like with like (also written into the
 Markdown note):
@@ -22,8 +25,9 @@ Markdown note):
   follow the weight tensor). Bias words are taken out of accelsim's figures before comparing.
 - SCALE-Sim's CALC-mode read buffer forgets its contents in blocks of 50 x floor(words/100)
   distinct addresses; under os a column fold that straddles a block boundary is partly fetched
-  twice (see `scalesim_runner.os_filter_dram_reads`), although it fits in the SRAM. That
-  artefact is reported on its own column and the equality check uses SCALE-Sim's reads minus it.
+  twice (see `scalesim_runner.os_filter_dram_reads`), although it fits in the SRAM. accelsim's
+  `scalesim` policy does the same (its weights are the memory model's operand B), so the raw
+  reads are compared; the refetch is shown on its own column.
 
 Run (project venv)::
 
@@ -35,6 +39,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import platform
 import resource
 import statistics
 import sys
@@ -56,19 +62,10 @@ CYCLE_TOLERANCE_PCT = 2.0  # the goal of issue 6: compute cycles within 2% per l
 # ---------------------------------------------------------------- accelsim side
 
 def accelsim_config(dataflow: str, rows: int = 32, cols: int = 32, sram_kb: int = 512):
-    """The default accelerator with SCALE-Sim's array, dataflow, SRAM sizes and 1-byte word."""
-    from accelsim.config import load_accelerator_config
-
-    return load_accelerator_config("default", overrides={
-        "pe.rows": rows, "pe.cols": cols, "pe.dataflow": dataflow,
-        "weight_bits": 8,  # SCALE-Sim's word is one byte
-        "weight_sram.capacity_bytes": sram_kb * 1024,  # SCALE-Sim's filter SRAM
-        # SCALE-Sim's ifmap and ofmap SRAMs together; activations are not compared here
-        "activation_sram.capacity_bytes": 2 * sram_kb * 1024,
-        # streamed weights pass SCALE-Sim's filter SRAM on their way in
-        "staging_buffer_bytes": sram_kb * 1024,
-        "reuse_policy": "scalesim",
-    })
+    """The default accelerator with SCALE-Sim's array, dataflow, SRAM sizes and 1-byte word
+    (`scalesim_runner.accelsim_config`, the translation every comparison uses)."""
+    return ssr.accelsim_config(ssr.ScaleSimSetup(dataflow, rows, cols, sram_kb, sram_kb,
+                                                 sram_kb))
 
 
 def dense_trace(network: str, batch_size: int = 1, layers: pd.DataFrame | None = None):
@@ -90,12 +87,13 @@ def simulate_inference(trace, config):
 def time_accelsim(trace, config, repeats: int = 3) -> tuple[object, dict]:
     """Run accelsim `repeats` times for the wall time, once more under tracemalloc for the
     peak Python heap of the simulation (numpy's buffers included)."""
-    walls = []
+    walls, cpus = [], []
     result = None
     for _ in range(max(1, repeats)):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = simulate_inference(trace, config)
         walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
     tracemalloc.start()
     try:
         simulate_inference(trace, config)
@@ -105,6 +103,8 @@ def time_accelsim(trace, config, repeats: int = 3) -> tuple[object, dict]:
     facts = {
         "wall_time_s": statistics.median(walls),
         "wall_times_s": [round(w, 4) for w in walls],
+        "cpu_time_s": statistics.median(cpus),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
         "peak_heap_bytes": int(heap_peak),
         # the whole process (torch, pandas and the trace included): an upper bound
         "process_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -166,12 +166,10 @@ def compare_layers(layers: pd.DataFrame, scalesim: pd.DataFrame, accelsim: pd.Da
     else:
         refetch = [0] * len(table)
     table["scalesim_block_refetch_words"] = refetch
-    table["scalesim_filter_dram_reads_no_refetch_words"] = (
-        table["scalesim_filter_dram_reads_words"] - table["scalesim_block_refetch_words"])
     table["accelsim_weight_dram_reads_no_bias_words"] = (
         table["accelsim_weight_dram_reads_words"] - table["bias_count"])
     table["weight_dram_reads_equal"] = (table["accelsim_weight_dram_reads_no_bias_words"]
-                                        == table["scalesim_filter_dram_reads_no_refetch_words"])
+                                        == table["scalesim_filter_dram_reads_words"])
     table["dense_weight_words"] = weights_no_bias
     return table
 
@@ -205,7 +203,9 @@ def run_comparison(network: str = "resnet18", dataflows=("ws", "os"), *, rows: i
     trace = dense_trace(network, batch_size, None if zoo else layers)
     trace_build_s = time.perf_counter() - build_start
     out = {"network": network, "batch_size": batch_size, "rows": rows, "cols": cols,
-           "sram_kb": sram_kb, "trace_build_s": trace_build_s, "dataflows": {}}
+           "sram_kb": sram_kb, "trace_build_s": trace_build_s, "dataflows": {},
+           "repeats": repeats, "load_avg_1min": round(os.getloadavg()[0], 2),
+           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"}
     for dataflow in dataflows:
         setup = ssr.ScaleSimSetup(dataflow, rows, cols, sram_kb, sram_kb, sram_kb)
         scalesim, scalesim_facts = ssr.run_scalesim(
@@ -219,8 +219,24 @@ def run_comparison(network: str = "resnet18", dataflows=("ws", "os"), *, rows: i
             "table": table, "totals": totals_row(table), "scalesim": scalesim_facts,
             "accelsim": accelsim_facts,
             "speedup": scalesim_facts["wall_time_s"] / accelsim_facts["wall_time_s"],
+            "cpu_speedup": (scalesim_facts["cpu_time_s"] / accelsim_facts["cpu_time_s"]
+                            if scalesim_facts.get("cpu_time_s") else None),
+            "side_by_side": bool(rerun_scalesim),
+            "reference": reference_note(scalesim_facts, rerun_scalesim),
         }
     return out
+
+
+def reference_note(facts: dict, measured_now: bool) -> str:
+    """Where SCALE-Sim's time comes from: this run, or a cached run on a named machine."""
+    if measured_now:
+        return (f"measured in this run, just before accelsim ({platform.node()}, "
+                f"{os.cpu_count()} CPUs, load {facts.get('load_avg_1min', 'n/a')})")
+    load = facts.get("load_avg_1min")
+    return (f"cached run of {facts.get('finished_at', '?')} on {facts.get('host', '?')} "
+            f"({facts.get('cpu_count', '?')} CPUs, load "
+            f"{'not recorded' if load is None else load}): not measured beside accelsim, "
+            "so the ratio moves with both machines' load")
 
 
 # ---------------------------------------------------------------- output
@@ -278,14 +294,17 @@ def timing_rows(report: dict) -> list[list[str]]:
     rows = []
     for dataflow, d in report["dataflows"].items():
         s, a = d["scalesim"], d["accelsim"]
+        cpu = "n/a" if d["cpu_speedup"] is None else f"{d['cpu_speedup']:,.0f}x"
         rows.append([dataflow, f"{s['wall_time_s']:.1f} s", _gib(s["peak_memory_bytes"]),
                      f"{a['wall_time_s']:.3f} s", _gib(a["peak_heap_bytes"]),
-                     _gib(a["process_peak_rss_bytes"]), f"{d['speedup']:,.0f}x"])
+                     _gib(a["process_peak_rss_bytes"]), f"{d['speedup']:,.0f}x", cpu,
+                     "this run" if d["side_by_side"] else "cached (see below)"])
     return rows
 
 
 TIMING_HEADERS = ["dataflow", "SCALE-Sim wall", "SCALE-Sim peak RSS", "accelsim wall (median)",
-                  "accelsim peak heap", "accelsim process peak RSS", "speed-up"]
+                  "accelsim peak heap", "accelsim process peak RSS", "speed-up (wall)",
+                  "speed-up (CPU)", "SCALE-Sim timed"]
 
 
 def _raw_dram_lines(report: dict) -> list[str]:
@@ -296,15 +315,10 @@ def _raw_dram_lines(report: dict) -> list[str]:
         raw, ours = t["scalesim_filter_dram_reads_words"], t["accelsim_weight_dram_reads_words"]
         bias = ours - t["accelsim_weight_dram_reads_no_bias_words"]
         refetch = t["scalesim_block_refetch_words"]
-        if raw == ours - bias and not refetch:
-            lines.append(f"- {dataflow}: weight DRAM reads equal as reported: {raw:,} words "
-                         f"(accelsim {ours:,} including {bias:,} bias words).")
-        else:
-            lines.append(f"- {dataflow}: raw, SCALE-Sim reads {raw:,} filter words from DRAM "
-                         f"and accelsim {ours:,} weight words ({bias:,} of them biases); "
-                         f"SCALE-Sim's {refetch:,} extra words are its buffer-block refetch "
-                         f"(see below), so like with like they agree on "
-                         f"{t['weight_dram_reads_equal_layers']}/{t['layers']} layers.")
+        lines.append(f"- {dataflow}: SCALE-Sim reads {raw:,} filter words from DRAM "
+                     f"({refetch:,} of them its buffer-block refetch, below) and accelsim "
+                     f"{ours:,} weight words ({bias:,} of them biases): equal on "
+                     f"{t['weight_dram_reads_equal_layers']}/{t['layers']} layers.")
     return lines
 
 
@@ -352,12 +366,17 @@ def write_reports(report: dict, report_dir: Path = REPORT_DIR) -> tuple[Path, Pa
              "",
              *_raw_dram_lines(report),
              "",
-             f"accelsim wall time is the median of its `simulate` calls (trace built once "
-             f"beforehand in {report['trace_build_s']:.2f} s, torch model included); its peak "
-             "heap is tracemalloc's peak during one `simulate` call; the process peak RSS "
-             "includes torch. SCALE-Sim's figures are its child process's wall time and peak "
-             "RSS, from the cached run facts (measured on the machine named there, which may "
-             "have been shared with other work: wall times vary by tens of percent).",
+             f"accelsim wall and CPU time are the medians of its `simulate` calls (trace built "
+             f"once beforehand in {report['trace_build_s']:.2f} s, torch model included; "
+             f"{report['repeats']} repeats; load {report['load_avg_1min']} on "
+             f"{report['machine']}); its peak heap is tracemalloc's peak during one "
+             "`simulate` call; the process peak RSS includes torch. SCALE-Sim's figures are "
+             "its child process's wall time, CPU time (user + system) and peak RSS. The "
+             "speed-up is SCALE-Sim's time over accelsim's; on a shared machine the wall-time "
+             "ratio moves with the load, the CPU-time ratio much less. SCALE-Sim's time per "
+             "dataflow:",
+             "",
+             *[f"- {df}: {d['reference']}." for df, d in report["dataflows"].items()],
              ""]
     for dataflow, d in report["dataflows"].items():
         lines += [f"## Per layer, {dataflow}", "",
@@ -377,10 +396,10 @@ def write_reports(report: dict, report_dir: Path = REPORT_DIR) -> tuple[Path, Pa
               "aligned with folds; a column fold (K x C weights, reused by ceil(M/R) row "
               "folds) that straddles a block boundary has its part before the boundary "
               "fetched again by its second row fold, although the fold alone fits in the "
-              "SRAM. accelsim fetches each column fold once. The refetch (closed form: "
-              "`scalesim_runner.os_filter_dram_reads`, exact on every layer) is shown on its "
-              "own and left out of the equality check. Under ws every weight enters the array "
-              "once, so there is none.",
+              "SRAM. accelsim's `scalesim` policy reproduces it (the weights take the memory "
+              "model's operand B, `accelsim.sim.mapping.scalesim`); the refetch (closed form: "
+              "`scalesim_runner.os_filter_dram_reads`) is shown on its own column. Under ws "
+              "every weight enters the array once, so there is none.",
               "- Input size: SCALE-Sim has no padding field and sizes its output as "
               "ceil((H - k + s) / s); the topology gives it the part of the padded input the "
               "windows cover, (out - 1) * s + k, so its output size is PyTorch's (the full "
@@ -421,7 +440,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sram-kb", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3, help="accelsim timing runs")
     parser.add_argument("--rerun-scalesim", action="store_true",
-                        help="run SCALE-Sim again instead of using its cached result")
+                        help="run SCALE-Sim again, just before accelsim, instead of using its "
+                             "cached result: both timed side by side in this run")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     report = run_comparison(args.network, tuple(args.dataflow), rows=args.rows, cols=args.cols,

@@ -12,6 +12,7 @@ Three kinds of test:
 from __future__ import annotations
 
 import configparser
+import functools
 import importlib.util
 import json
 import math
@@ -157,7 +158,7 @@ def _assert_agree(report):
             f"({table.loc[table['compute_cycles_error_pct'].abs().idxmax(), 'layer']})")
         unequal = table[~table["weight_dram_reads_equal"]]
         shown = ["layer", "accelsim_weight_dram_reads_no_bias_words",
-                 "scalesim_filter_dram_reads_no_refetch_words"]
+                 "scalesim_filter_dram_reads_words"]
         assert unequal.empty, (f"{report['network']} {dataflow}: weight DRAM reads differ: "
                                f"{unequal[shown].to_dict('records')}")
         assert (table["accelsim_pe_weight_loads_words"]
@@ -186,3 +187,74 @@ def test_resnet18_agrees_with_cached_scalesim_results():
             pytest.skip(f"no cached SCALE-Sim result {key} in reports/validation/scalesim")
     report = vs.run_comparison("resnet18", ("ws", "os"), repeats=1, verbose=False)
     _assert_agree(report)
+
+
+# ---------------------------------------------------------------- `simulate` against SCALE-Sim
+
+import vs_scalesim_memory as vsm  # noqa: E402
+
+_CACHED_KEYS = vsm.cached_keys()
+SIMULATION_TOLERANCE = 0.001  # 0.1 % per column and layer
+
+
+@functools.cache
+def _layers_of(network: str) -> pd.DataFrame:
+    custom = ssr.CUSTOM_NETWORKS.get(network)
+    if custom is None:
+        pytest.importorskip("torch")  # a zoo network's layer table comes from its torch model
+        return ssr.network_layers(network)
+    return custom()
+
+
+@needs_sim
+@pytest.mark.parametrize("key", _CACHED_KEYS)
+def test_simulate_under_the_scalesim_policy_matches_every_cached_run(key):
+    """`simulate --set reuse_policy=scalesim` on the hardware of `accelsim_config` reproduces
+    SCALE-Sim's six per-layer columns (like with like: its two artefacts out) within 0.1 %."""
+    layers = _layers_of(vsm.parse_key(key)["network"])
+    measured = pd.read_csv(ssr.CACHE_DIR / f"{key}.csv")
+    table = vsm.simulate_run(key, layers, measured)
+    for column, *_ in vsm.COLUMNS:
+        ours, theirs = table[f"simulate_{column}"], table[f"scalesim_{column}"]
+        off = (ours - theirs).abs() > SIMULATION_TOLERANCE * theirs.clip(lower=1)
+        assert not off.any(), (f"{key} {column}: " + ", ".join(
+            f"{layer} {o:,} vs {t:,}" for layer, o, t in
+            zip(table["layer"][off], ours[off], theirs[off])))
+
+
+def test_the_config_helper_gives_scalesims_buffers_and_one_word_banks():
+    config = ssr.accelsim_config(ssr.ScaleSimSetup("os", 16, 8, 64, 32, 64))
+    assert (config.pe.rows, config.pe.cols, config.pe.dataflow) == (16, 8, "os")
+    assert config.weight_bytes == 1 and config.reuse_policy == "scalesim"
+    assert config.weight_sram.capacity_bytes == 32 * 1024
+    assert config.activation_sram.capacity_bytes == 2 * 64 * 1024  # ifmap + ofmap
+    assert config.weight_sram.bank_width_bits == config.activation_sram.bank_width_bits == 8
+    with pytest.raises(ValueError, match="same size"):
+        ssr.accelsim_config(ssr.ScaleSimSetup("ws", 8, 8, 64, 64, 32))
+
+
+def test_the_cli_under_the_scalesim_policy_matches_a_cached_run(tmp_path):
+    """What a user runs: `accelsim simulate TRACE --mode inference --set reuse_policy=scalesim`
+    with the run's hardware as `--set` flags, read back from the result folder."""
+    from accelsim.cli import main
+    from accelsim.sim.results import SimulationResult
+    from accelsim.trace.format import save_trace
+    from accelsim.trace.synthetic import synthetic_trace
+
+    key = "strided_os_4kB_12x20"
+    setup = vsm.parse_key(key)
+    layers = ssr.CUSTOM_NETWORKS[setup["network"]]()
+    trace = synthetic_trace(layers, 0, 0, batch_size=1, dense=True,
+                            model={"name": setup["network"], "args": {}})
+    save_trace(trace, tmp_path / "trace")
+    kb = setup["sram_kb"]
+    overrides = ssr.accelsim_overrides(ssr.ScaleSimSetup(
+        setup["dataflow"], setup["rows"], setup["cols"], kb, kb, kb))
+    flags = [arg for field, value in overrides.items() for arg in ("--set", f"{field}={value}")]
+    assert main(["simulate", str(tmp_path / "trace"), "--mode", "inference", *flags,
+                 "--out", str(tmp_path / "sim"), "--quiet"]) == 0
+    result = SimulationResult.load(tmp_path / "sim")
+    table = vsm.compare_simulated(key, layers, pd.read_csv(ssr.CACHE_DIR / f"{key}.csv"),
+                                  result)
+    for column, *_ in vsm.COLUMNS:
+        assert (table[f"simulate_{column}"] == table[f"scalesim_{column}"]).all(), column

@@ -35,6 +35,7 @@ from accelsim.sim.mapping.gemm import (
     phase_gemm,
 )
 from accelsim.sim.mapping.mapper import map_gemm
+from accelsim.sim.mapping.scalesim import scalesim_operand_words
 
 # the phases that read weights through the array
 WEIGHT_PASSES = ("forward", "backward_data")
@@ -97,12 +98,16 @@ def phase_mapping(gemm: Gemm, phase: str, config: AcceleratorConfig) -> GemmMapp
     """The phase's GEMM on the array and buffers (`mapper.map_gemm`): A and C
     in the activation SRAM, B in the weight SRAM (forward, backward_data) or, being dY, in the
     activation SRAM beside A (backward_weight). A shared global buffer: the tiles of A, B and C
-    must fit together in the part not held by pinned weights (its activation view)."""
+    must fit together in the part not held by pinned weights (its activation view). Under the
+    `scalesim` policy A gets SCALE-Sim's ifmap half of the activation SRAM
+    (`scalesim.scalesim_operand_words`)."""
     word = config.weight_bytes
     act_words = config.activation_sram.capacity_bytes // word
     weight_words = config.weight_sram.capacity_bytes // word
     shared_words = act_words if config.buffer_organisation == "shared" else None
-    if phase == "backward_weight":
+    if config.reuse_policy == "scalesim":  # SCALE-Sim's ifmap / filter / ofmap SRAMs
+        a_words, b_words = scalesim_operand_words(phase, act_words, weight_words)
+    elif phase == "backward_weight":
         a_words, b_words = act_words // 2, act_words - act_words // 2
     else:
         a_words, b_words = act_words, weight_words

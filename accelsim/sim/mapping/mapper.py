@@ -37,7 +37,13 @@ source (`scalesim/memory/read_buffer_estimate_bw.py`, `write_buffer.py`,
 ``mapper`` (the default) -- a small search, per GEMM, over the loop order at the buffer level
 (which operand stays on chip across the other's tiles) and the tile sizes that fit the buffer
 capacities, minimising DRAM words (or energy, `objective`). Partial sums stay on chip while
-the output tile fits; otherwise they go to DRAM and come back once per reduction tile. The
+the output tile fits; otherwise they go to DRAM and come back once per reduction tile. An
+im2col A of known geometry (`Gemm.a_window`: the forward phase at batch 1) is counted exactly
+(`im2col_tile_words`): each tile fetched reads the distinct input words of its windows and
+kernel positions, so words that two tiles share (neighbouring windows in M, kernel positions
+in K) are read once per tile, and a tile's buffer room is its distinct words; other A operands
+spread their footprint evenly over the tiles (an estimate for the backward phases and
+batches above 1). The
 `scalesim` schedule is one of the candidates, so the mapper never moves more DRAM words than
 the `scalesim` policy on the same hardware; more buffer never adds DRAM words (the candidate
 set only grows with capacity).
@@ -48,12 +54,21 @@ per fold; the streamed ones are read from the buffer once per fold that uses the
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from functools import lru_cache
 
+import numpy as np
+
 from accelsim.sim.mapping.folds import array_side, ceil_div
-from accelsim.sim.mapping.gemm import Gemm, GemmMapping, OperandTraffic, scaled_to_groups
+from accelsim.sim.mapping.gemm import (
+    Gemm,
+    GemmMapping,
+    Im2col,
+    OperandTraffic,
+    scaled_to_groups,
+)
 from accelsim.sim.mapping.scalesim import im2col_dram_reads, scalesim_mapping
 
 POLICIES = ("mapper", "scalesim")
@@ -72,6 +87,89 @@ def _candidates(extent: int, step: int) -> list[int]:
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# The distinct input words of im2col tiles (exact)
+
+def _k_classes(g: Im2col, k0: int, k1: int) -> list[tuple[int, int, int]]:
+    """Columns k0..k1-1 of an im2col A (K ordered kernel position, then channel) as classes
+    of channels that share the same run of kernel positions: (first position, end position,
+    channels)."""
+    c = g.channels
+    first, last = k0 // c, (k1 - 1) // c
+    if first == last:
+        return [(first, first + 1, k1 - k0)]
+    c0, c1 = k0 - first * c, k1 - last * c  # the first position from c0, the last below c1
+    cuts = sorted({0, c0, c1, c})
+    out = []
+    for low, high in itertools.pairwise(cuts):
+        q0 = first if low >= c0 else first + 1
+        q1 = last + 1 if low < c1 else last
+        if q1 > q0:
+            out.append((q0, q1, high - low))
+    return out
+
+
+@lru_cache(maxsize=256)
+def _earlier_reads(g: Im2col, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Within kernel positions q0..q1-1 (one channel, one image): `backs`, ascending, the
+    distances (in output positions) from a window back to an earlier window that reads one
+    of its pixels through another position of the run; and `table[v, m]`, how many of window
+    m's reads (one per position) an earlier window at most backs[v] positions back made."""
+    ho, wo, kw, s = g.out_height, g.out_width, g.kw, g.stride
+    never = np.iinfo(np.int64).max
+    nearest = np.full((q1 - q0, ho, wo), never, dtype=np.int64)
+    found = {never}
+    for p in range(q0, q1):
+        i, j = divmod(p, kw)
+        for q in range(q0, q1):
+            qi, qj = divmod(q, kw)
+            if q == p or (i - qi) % s or (j - qj) % s:
+                continue
+            # window (y, x) at p reads the pixel window (y + dy, x + dx) reads at q
+            dy, dx = (i - qi) // s, (j - qj) // s
+            back = -(dy * wo + dx)
+            if back <= 0 or abs(dx) >= wo or abs(dy) >= ho:
+                continue  # that window comes later, or does not exist
+            ys = slice(max(0, -dy), ho - max(0, dy))
+            xs = slice(max(0, -dx), wo - max(0, dx))
+            np.minimum(nearest[p - q0, ys, xs], back, out=nearest[p - q0, ys, xs])
+            found.add(back)
+    backs = np.array(sorted(found), dtype=np.int64)
+    which = np.searchsorted(backs, nearest.reshape(q1 - q0, ho * wo))
+    counts = np.bincount((which * (ho * wo) + np.arange(ho * wo)).ravel(),
+                         minlength=len(backs) * ho * wo).reshape(len(backs), ho * wo)
+    return backs, np.cumsum(counts, axis=0)
+
+
+@lru_cache(maxsize=4096)
+def im2col_tile_words(g: Im2col, tile_m: int, tile_k: int) -> tuple[int, int]:
+    """(the distinct input words of every tile_m x tile_k tile of A = im2col(input), summed
+    over the tiles; the most any one tile holds). Tiles cut M (windows) and K (kernel
+    position, channel) in order; a word two windows of one tile read, or a window reads
+    through two positions of one tile, counts once in that tile, and once in every tile
+    that reads it."""
+    m_total, k_total = g.m, g.k
+    tm, tk = max(1, min(tile_m, m_total)), max(1, min(tile_k, k_total))
+    m = np.arange(m_total, dtype=np.int64)
+    within = m % tm  # windows before this one in its tile
+    local = m % (g.out_height * g.out_width)
+    starts = np.arange(0, m_total, tm)
+    sizes = np.minimum(tm, m_total - starts)
+    total = most = 0
+    for k0 in range(0, k_total, tk):
+        words = np.zeros(len(starts), dtype=np.int64)
+        for q0, q1, channels in _k_classes(g, k0, min(k_total, k0 + tk)):
+            words += channels * (q1 - q0) * sizes
+            if q1 - q0 > 1:  # one position: every window reads its own pixels
+                backs, table = _earlier_reads(g, q0, q1)
+                v = np.searchsorted(backs, within, side="right") - 1
+                again = np.where(v >= 0, table[np.maximum(v, 0), local], 0)
+                words -= channels * np.add.reduceat(again, starts)
+        total += int(words.sum())
+        most = max(most, int(words.max()))
+    return total, most
+
+
 def _mapper(g: Gemm, rows: int, cols: int, dataflow: str, *, a_words: int, b_words: int,
             c_words: int, shared_words: int | None, objective_costs) -> GemmMapping:
     """Search loop orders and tile sizes for the fewest DRAM words (or least energy)."""
@@ -86,16 +184,23 @@ def _mapper(g: Gemm, rows: int, cols: int, dataflow: str, *, a_words: int, b_wor
             return a_tile + b_tile + c_tile <= shared_words
         return b_tile <= b_words and a_tile + c_tile <= a_words + c_words
 
+    window = g.a_window if g.a_window is not None and (g.a_window.m, g.a_window.k) == (m, k) \
+        else None
     for tm in _candidates(m, rows):
         for tn in _candidates(n, cols):
             for tk in _candidates(k, rows):
-                a_tile = math.ceil(a_ratio * tm * tk)
+                if window is not None:
+                    # an im2col A: the words its tiles read, those two tiles share counted in
+                    # each (a tile fetched once reads its distinct words, nothing more)
+                    a_once, a_tile = im2col_tile_words(window, tm, tk)
+                else:
+                    # a plain matrix (or an im2col of unknown geometry: its footprint spread
+                    # evenly), read once across its tiles
+                    a_once, a_tile = g.a_footprint_words, math.ceil(a_ratio * tm * tk)
                 b_tile, c_tile = tk * tn, tm * tn
                 if not fits(a_tile, b_tile, c_tile):
                     continue
                 kt, mt, nt = ceil_div(k, tk), ceil_div(m, tm), ceil_div(n, tn)
-                # whole-operand reuse: a tile held over the inner loop is fetched once
-                a_once = g.a_footprint_words
                 for order in ("n>m>k", "m>n>k", "n>k>m", "m>k>n"):
                     if order in ("n>m>k", "m>n>k"):
                         # k innermost: the output tile accumulates on chip
@@ -193,3 +298,5 @@ def clear_cache() -> None:
     """Forget every remembered mapping and im2col replay (for timing them afresh)."""
     _map_gemm.cache_clear()
     im2col_dram_reads.cache_clear()
+    im2col_tile_words.cache_clear()
+    _earlier_reads.cache_clear()

@@ -158,10 +158,12 @@ def place_tracked(param_counts: ArrayLike, exec_order: ArrayLike, tracked_counts
 def place_run(works: Sequence[LayerWork], tracked_counts: ArrayLike, config: AcceleratorConfig,
               dense: bool) -> Placement:
     """Where a run's tracked set (counts per layer, layer_id order) lives on `config`'s
-    accelerator."""
+    accelerator. Under the `scalesim` policy nothing is pinned: the weight SRAM is SCALE-Sim's
+    filter SRAM, a read buffer that keeps nothing from one layer to the next."""
+    capacity = 0 if config.reuse_policy == "scalesim" else config.weight_sram.capacity_bytes
     return place_tracked([w.param_count for w in works], [w.exec_order for w in works],
                          tracked_counts, weight_bits=config.weight_bits, index_config=config.index,
-                         capacity_bytes=config.weight_sram.capacity_bytes, dense=dense,
+                         capacity_bytes=capacity, dense=dense,
                          state_words_per_weight=[w.optimizer_state_words for w in works],
                          state_bits=optimizer_state_bits(config))
 

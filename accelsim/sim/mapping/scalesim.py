@@ -42,6 +42,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from accelsim.sim.mapping.apportion import split_proportional
 from accelsim.sim.mapping.folds import array_side, ceil_div
 from accelsim.sim.mapping.gemm import (
     Gemm,
@@ -343,3 +344,36 @@ def ifmap_dram_reads(g: Im2col, n: int, dataflow: str, rows: int, cols: int,
         # ends between any two uses): every request misses
         return passes * g.m * g.k
     return window_misses(pass_stream(g, dataflow, rows, cols), passes, block, distinct)
+
+
+# ---------------------------------------------------------------------------------------------
+# The `scalesim` policy in the simulation: SCALE-Sim's buffers as accelsim's
+
+def scalesim_operand_words(phase: str, activation_words: int, weight_words: int
+                           ) -> tuple[int, int]:
+    """The buffer words of operands A and B under the `scalesim` policy. SCALE-Sim has an
+    ifmap, a filter and an ofmap SRAM; accelsim's activation SRAM holds the ifmap and the
+    ofmap one half each (SCALE-Sim's configs give the two the same size), and the weight
+    SRAM is the filter SRAM. In a weight pass A (the ifmap) gets its half and B (the weights)
+    the weight SRAM; in backward_weight B is dY, an activation-side operand, in the ofmap
+    half."""
+    half = int(activation_words) // 2
+    if phase == "backward_weight":
+        return half, int(activation_words) - half
+    return half, int(weight_words)
+
+
+def scalesim_weight_fetches(streamed: np.ndarray, bias_streamed: int, weight_count: int,
+                            b_dram_reads: int) -> np.ndarray:
+    """Per tile, the weight words a weight pass fetches from DRAM under the `scalesim`
+    policy: the weight tensor is the memory model's operand B, read from DRAM
+    `b_dram_reads` times in all (SCALE-Sim's filter DRAM reads, its block refetches
+    included), shared by the streamed weights in proportion; bias words (no operand of the
+    GEMM) once each. `streamed`: per tile, weights to fetch, `bias_streamed` of them biases
+    (in the last tile)."""
+    streamed = np.asarray(streamed, dtype=np.int64)
+    tensor = int(streamed.sum()) - int(bias_streamed)
+    if tensor <= 0 or weight_count <= 0:
+        return streamed.copy()
+    total = tensor * int(b_dram_reads) // int(weight_count) + int(bias_streamed)
+    return split_proportional(total, streamed)

@@ -52,6 +52,7 @@ from accelsim.config.accelerator import AcceleratorConfig, UpdateConfig
 from accelsim.sim.mapping.apportion import split_evenly, split_proportional
 from accelsim.sim.mapping.layer import LayerWork
 from accelsim.sim.mapping.placement import LayerPlacement, optimizer_state_bits
+from accelsim.sim.mapping.scalesim import scalesim_weight_fetches
 from accelsim.sim.results import Counts
 
 
@@ -249,7 +250,8 @@ def pass_tiles(work: LayerWork, phase: str, config: AcceleratorConfig, tracked_t
     """A weight pass (forward or backward_data): every weight enters the array `entries` times
     (the dataflow); a pinned one is read from the SRAM each time, a streamed one comes from
     DRAM and an untracked one from the PRNG `fetches` times (once if its fold fits the staging
-    buffer)."""
+    buffer). Under the `scalesim` policy the weights are the mapping's operand B instead
+    (SCALE-Sim's filter SRAM and its DRAM reads)."""
     geo = work.passes[phase]
     entries, fetches = work.weight_factors[phase]
     weights, tracked = geo.tile_weights, tracked_tiles
@@ -265,13 +267,27 @@ def pass_tiles(work: LayerWork, phase: str, config: AcceleratorConfig, tracked_t
     index_pinned = split_proportional(placed.pinned_index_bits, index)
     activation_read, activation_write = _activation_traffic(
         work, phase, cycles, config.activation_sram.bank_width_bits)
+    sram_values, dram_values, prng_values = (pinned * entries, streamed * fetches,
+                                             regenerated * fetches)
+    staged = (streamed + regenerated) * (fetches + entries) if config.staging_buffer_bytes else 0
+    if config.reuse_policy == "scalesim":
+        # the weights are the memory model's operand B: every entry into the array is a read
+        # of the weight SRAM (SCALE-Sim's filter SRAM, no staging buffer beside it), and they
+        # come from DRAM (or the PRNG) as often as B does, block refetches included
+        b_dram = work.mappings[phase].operands["B"].dram_reads
+        bias_streamed = min(work.bias_count, int(streamed[-1]))
+        bias_regenerated = min(work.bias_count - bias_streamed, int(regenerated[-1]))
+        sram_values, staged = (tracked + regenerated) * entries, 0
+        dram_values = scalesim_weight_fetches(streamed, bias_streamed, work.weight_count,
+                                              b_dram)
+        prng_values = scalesim_weight_fetches(regenerated, bias_regenerated, work.weight_count,
+                                              b_dram)
     # the index moves with the values: read as often as they are
-    read = Traffic.of(n, **_weight_traffic(config, sram_values=pinned * entries,
+    read = Traffic.of(n, **_weight_traffic(config, sram_values=sram_values,
                                            sram_index_bits=index_pinned * entries,
-                                           dram_values=streamed * fetches,
+                                           dram_values=dram_values,
                                            dram_index_bits=(index - index_pinned) * fetches),
                       **activation_read)
-    staged = (streamed + regenerated) * (fetches + entries) if config.staging_buffer_bytes else 0
     work_counts = dict(
         iterations_count=1, weight_accesses_count=int((tracked + regenerated).sum()) * entries,
         served_sram_count=int(pinned.sum()) * entries,
@@ -283,7 +299,7 @@ def pass_tiles(work: LayerWork, phase: str, config: AcceleratorConfig, tracked_t
         update_alu_weights_count=0, topk_compares_count=0)
     return PhaseTiles(layer_id=work.layer_id, phase=phase, on_update_unit=False,
                       compute_cycles=cycles.tolist(),
-                      prng_values=(regenerated * fetches).tolist(), read=read,
+                      prng_values=np.asarray(prng_values).tolist(), read=read,
                       write=Traffic.of(n, **activation_write), work_counts=work_counts)
 
 
