@@ -36,7 +36,7 @@ from accelsim.limits import (
     regular_file,
     shown,
 )
-from accelsim.trace.geometry import GEMM_KINDS, KINDS, POOL_MODES, conv2d_output_hw
+from accelsim.trace.geometry import GEMM_KINDS, KINDS, POOL_MODES, pool_output_hw
 
 FORMAT_NAME = "accelsim-trace"
 FORMAT_VERSION = 2  # 2: every layer that moves data in the layer table; 1: GEMM layers only
@@ -639,10 +639,11 @@ def _check_vector_layer(trace: Trace, row, where: str) -> None:
     if row.kind == "pool":
         if len(in_shape) != 3:
             fail("in_shape", "[C, H, W]", in_shape)
-        hw = conv2d_output_hw(in_shape[1:], kernel, stride, padding)
-        if out_shape != [channels, *hw]:
-            fail("out_shape", f"{[channels, *hw]} (from in_shape, kernel, stride, padding)",
-                 out_shape)
+        shapes = [[channels, *pool_output_hw(in_shape[1:], kernel, stride, padding, ceil)]
+                  for ceil in (False, True)]
+        if out_shape not in shapes:
+            fail("out_shape", f"{shapes[0]} (from in_shape, kernel, stride, padding; "
+                              f"{shapes[1]} in ceil mode)", out_shape)
 
 
 def _check_geometry(trace: Trace, row) -> None:

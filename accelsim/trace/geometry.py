@@ -129,15 +129,27 @@ def loss_layer(layer_id, name, classes, exec_order=None) -> dict:
     return _vector_row(layer_id, name, "loss", (classes,), (1,), exec_order)
 
 
+def pool_output_hw(in_hw, kernel_size, stride, padding=0, ceil_mode=False) -> tuple[int, int]:
+    """Output size of a pooling window walk; `ceil_mode` keeps a last, partial window when it
+    starts inside the input or its left padding (torch's rule)."""
+    if not ceil_mode:
+        return conv2d_output_hw(in_hw, kernel_size, stride, padding)
+    out = []
+    for size, k, s, p in zip(_pair(in_hw), _pair(kernel_size), _pair(stride), _pair(padding)):
+        n = -(-(size + 2 * p - k) // s) + 1
+        out.append(n - 1 if (n - 1) * s >= size + p else n)
+    return out[0], out[1]
+
+
 def pool_layer(layer_id, name, in_shape, mode, kernel_size, stride=None, padding=0,
-               exec_order=None) -> dict:
+               exec_order=None, ceil_mode=False) -> dict:
     """Max or average pooling over each channel's H x W (stride defaults to the kernel)."""
     if mode not in POOL_MODES:
         raise ValueError(f"{name}: pool mode {mode!r} not one of {POOL_MODES}")
     c, h, w = (int(v) for v in in_shape)
     kernel = _pair(kernel_size)
     stride = kernel if stride is None else _pair(stride)
-    oh, ow = conv2d_output_hw((h, w), kernel, stride, padding)
+    oh, ow = pool_output_hw((h, w), kernel, stride, padding, ceil_mode)
     if oh < 1 or ow < 1:
         raise ValueError(f"{name}: input {h}x{w} too small for a {kernel} pool")
     return _vector_row(layer_id, name, "pool", (c, h, w), (c, oh, ow), exec_order, kernel=kernel,

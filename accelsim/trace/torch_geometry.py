@@ -29,6 +29,7 @@ from accelsim.trace.geometry import (
     linear_layer,
     loss_layer,
     pool_layer,
+    pool_output_hw,
     relu_layer,
 )
 
@@ -113,7 +114,8 @@ def layer_table_from_model(model: nn.Module, input_shape, *, loss: bool = True) 
         for h in handles:
             h.remove()
     modules = dict(model.named_modules())
-    rows, names = [], {}
+    rows: list[dict] = []
+    names: dict[str, int] = {}
     next_id = len(layers)
     for position, entry in enumerate(order):
         if entry[0] == "gemm":
@@ -178,8 +180,10 @@ def _vector_row(kind, layer_id, name, op, x, args, kwargs, out, order) -> dict:
         kernel = _arg(args, kwargs, 0, "kernel_size", None)
         stride = _arg(args, kwargs, 1, "stride", None) or kernel
         padding = _arg(args, kwargs, 2, "padding", 0)
-    row = pool_layer(layer_id, name, in_shape, mode, kernel, stride, padding, order)
+    # ceil_mode=True keeps a last, partial window: the output size tells which rule ran
+    ceil = pool_output_hw(in_shape[1:], kernel, stride, padding) != tuple(out_shape[1:])
+    row = pool_layer(layer_id, name, in_shape, mode, kernel, stride, padding, order, ceil)
     if tuple(row["out_shape"]) != out_shape or math.prod(out_shape) == 0:
-        raise ValueError(f"layer {name}: {op} with ceil_mode, dilation or uneven adaptive "
+        raise ValueError(f"layer {name}: {op} with dilation or uneven adaptive "
                          f"windows is not modelled (output {list(out_shape)})")
     return row
