@@ -1,6 +1,6 @@
 """Time of the `scalesim` policy's mappings for every ResNet-18 layer and phase.
 
-The exact replay of the input's requests (`accelsim.sim.scalesim_buffer`) against the
+The exact replay of the input's requests (`accelsim.sim.mapping.scalesim`) against the
 reuse-distance estimate it replaced (the same shapes with their window geometry dropped), in
 the same process, caches cleared before each repeat; the best of `--repeats`. Writes
 reports/validation/scalesim_policy_speed.csv and prints the table. Needs torch (ResNet-18's
@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from accelsim.io import atomic_path
-from accelsim.sim import memory
+from accelsim.sim.mapping import gemm, mapper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scalesim_runner as ssr
@@ -35,7 +35,7 @@ def _shapes(exact: bool) -> list:
     out = []
     for layer in layers.to_dict("records"):
         for phase in PHASES:
-            shape = memory.phase_shape(layer, phase, 1)
+            shape = gemm.phase_gemm(layer, phase, 1)
             out.append(shape if exact else replace(shape, a_window=None))
     return out
 
@@ -44,11 +44,10 @@ def _time(shapes, dataflow: str, words: int, repeats: int) -> tuple[float, float
     """Best wall and CPU seconds (CPU time is less disturbed by other processes)."""
     best_wall = best_cpu = float("inf")
     for _ in range(repeats):
-        memory._map_gemm.cache_clear()
-        memory._im2col_reads.cache_clear()
+        mapper.clear_cache()
         wall, cpu = time.perf_counter(), time.process_time()
         for shape in shapes:
-            memory.map_gemm(shape, 32, 32, dataflow, "scalesim", a_words=words, b_words=words)
+            mapper.map_gemm(shape, 32, 32, dataflow, "scalesim", a_words=words, b_words=words)
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
     return best_wall, best_cpu

@@ -277,10 +277,10 @@ def filter_buffer_window_words(sram_kb: int) -> int:
 def os_filter_dram_reads(k: int, n: int, m: int, rows: int, cols: int, sram_kb: int) -> int:
     """SCALE-Sim's os filter DRAM reads: column folds in order, each a K x (<= cols) slice read
     once per row fold (ceil(M/rows) passes); the rule is accelsim's own
-    (`accelsim.sim.memory`, policy `scalesim`), kept in one place."""
-    from accelsim.sim.memory import _os_filter_reads, scalesim_block_words
+    (`accelsim.sim.mapping.scalesim`, policy `scalesim`), kept in one place."""
+    from accelsim.sim.mapping.scalesim import os_filter_reads, scalesim_block_words
 
-    return _os_filter_reads(k, n, _ceil_div(m, rows), cols,
+    return os_filter_reads(k, n, _ceil_div(m, rows), cols,
                             scalesim_block_words(sram_kb * 1024))
 
 

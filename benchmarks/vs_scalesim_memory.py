@@ -3,9 +3,9 @@
 For every cached SCALE-Sim run in reports/validation/scalesim/ (zoo networks at several SRAM
 sizes, and the probe layers on 8x16 / 16x8 arrays), per layer: ifmap / filter SRAM reads,
 ofmap SRAM writes, ifmap / filter DRAM reads and ofmap DRAM writes, from
-`accelsim.sim.memory.map_gemm(..., policy="scalesim")` on the forward GEMM with SCALE-Sim's
+`accelsim.sim.mapping.mapper.map_gemm(..., policy="scalesim")` on the forward GEMM with SCALE-Sim's
 buffer sizes (the input's DRAM reads replay SCALE-Sim's read buffer over the layer's
-request order, `accelsim.sim.scalesim_buffer`). Like with like: SCALE-Sim's os ofmap SRAM
+request order, `accelsim.sim.mapping.scalesim`). Like with like: SCALE-Sim's os ofmap SRAM
 writes include R + C idle slots per fold, and some ofmap DRAM write counts carry its write
 buffer's last-line artefact (up to C - 1 words); both are taken out of SCALE-Sim's figure
 before comparing. Beside it, the default `mapper` policy's DRAM words on the same hardware.
@@ -27,7 +27,8 @@ from pathlib import Path
 import pandas as pd
 
 from accelsim.io import atomic_path, write_text_atomic
-from accelsim.sim.memory import map_gemm, phase_shape
+from accelsim.sim.mapping.gemm import phase_gemm
+from accelsim.sim.mapping.mapper import map_gemm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scalesim_runner as ssr
@@ -60,7 +61,7 @@ def compare_run(key: str, layers: pd.DataFrame, measured: pd.DataFrame, *,
     by_name = {str(row["name"]): row for row in layers.to_dict("records")}
     for row in measured.to_dict("records"):
         layer = by_name[str(row["layer"])]
-        shape = phase_shape(layer, "forward", 1)
+        shape = phase_gemm(layer, "forward", 1)
         if not replay:
             shape = replace(shape, a_window=None)
         ours = map_gemm(shape, r, c, df, "scalesim", a_words=words, b_words=words)

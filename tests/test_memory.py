@@ -1,4 +1,4 @@
-"""The memory model (`accelsim.sim.memory`): closed forms on small layers, the `scalesim`
+"""The memory model (`accelsim.sim.mapping.mapper`): closed forms on small layers, the `scalesim`
 policy against cached SCALE-Sim v3 runs, and the mapper's guarantees."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from accelsim.sim.memory import GemmShape, conv_shape, map_gemm, scalesim_block_words
+from accelsim.sim.mapping.gemm import Gemm, conv_gemm
+from accelsim.sim.mapping.mapper import map_gemm
+from accelsim.sim.mapping.scalesim import scalesim_block_words
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -18,7 +20,7 @@ import vs_scalesim_memory as vsm  # noqa: E402
 
 def test_ws_small_buffer_rereads_the_input_once_per_filter_column_fold():
     # a 1x1 "conv" with no reuse inside a pass: every column fold streams A again
-    g = conv_shape(m=500, n=100, k=64, groups=1, footprint=500 * 64)
+    g = conv_gemm(m=500, n=100, k=64, groups=1, footprint=500 * 64)
     small = map_gemm(g, 32, 32, "ws", "scalesim", a_words=1000, b_words=10**6)
     assert small.operands["A"].dram_reads == 500 * 64 * 4  # ceil(100/32) = 4 folds
     big = map_gemm(g, 32, 32, "ws", "scalesim", a_words=10**6, b_words=10**6)
@@ -28,7 +30,7 @@ def test_ws_small_buffer_rereads_the_input_once_per_filter_column_fold():
 
 
 def test_os_refetches_the_filter_per_row_fold_when_it_does_not_fit():
-    g = conv_shape(m=320, n=32, k=400, groups=1, footprint=320 * 400)
+    g = conv_gemm(m=320, n=32, k=400, groups=1, footprint=320 * 400)
     block = scalesim_block_words(100 * 100)  # 5000 words < one fold's 400 x 32
     tight = map_gemm(g, 32, 32, "os", "scalesim", a_words=10**6, b_words=100 * 100)
     assert block < 400 * 32
@@ -38,7 +40,7 @@ def test_os_refetches_the_filter_per_row_fold_when_it_does_not_fit():
 
 
 def test_is_reads_the_input_once_and_the_filter_per_column_fold_of_m():
-    g = conv_shape(m=96, n=40, k=50, groups=1, footprint=96 * 50)
+    g = conv_gemm(m=96, n=40, k=50, groups=1, footprint=96 * 50)
     m = map_gemm(g, 16, 32, "is", "scalesim", a_words=10**6, b_words=100)
     assert m.operands["A"].sram_reads == 96 * 50
     assert m.operands["B"].sram_reads == 50 * 40 * 3  # ceil(96/32)
@@ -46,7 +48,7 @@ def test_is_reads_the_input_once_and_the_filter_per_column_fold_of_m():
 
 
 def test_partial_sums_never_leave_the_chip_when_the_output_tile_fits():
-    g = conv_shape(m=200, n=64, k=300, groups=1, footprint=200 * 300)
+    g = conv_gemm(m=200, n=64, k=300, groups=1, footprint=200 * 300)
     m = map_gemm(g, 32, 32, "ws", "mapper", a_words=10**6, b_words=10**6)
     assert m.partial_sums_on_chip
     assert m.operands["C"].dram_reads == 0 and m.operands["C"].dram_writes == 200 * 64
@@ -54,7 +56,7 @@ def test_partial_sums_never_leave_the_chip_when_the_output_tile_fits():
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 def test_mapper_never_moves_more_than_scalesim_and_more_buffer_never_adds_traffic(dataflow):
-    g = conv_shape(m=784, n=128, k=576, groups=1, footprint=64 * 30 * 30,
+    g = conv_gemm(m=784, n=128, k=576, groups=1, footprint=64 * 30 * 30,
                    kernel_hw=(3, 3), in_channels=64, in_width=30, stride=1)
     last = None
     for kb in (1, 4, 16, 64, 256, 1024):
@@ -68,8 +70,8 @@ def test_mapper_never_moves_more_than_scalesim_and_more_buffer_never_adds_traffi
 
 
 def test_groups_scale_every_count():
-    one = GemmShape(64, 16, 27, 64 * 27, 64 * 27, 64 * 27)
-    four = GemmShape(64, 64, 27, 4 * 64 * 27, 64 * 27, 64 * 27, groups=4)
+    one = Gemm(64, 16, 27, 64 * 27, 64 * 27, 64 * 27)
+    four = Gemm(64, 64, 27, 4 * 64 * 27, 64 * 27, 64 * 27, groups=4)
     a = map_gemm(one, 8, 8, "ws", "scalesim", a_words=10**5, b_words=10**5)
     b = map_gemm(four, 8, 8, "ws", "scalesim", a_words=10**5, b_words=10**5)
     assert b.operands["A"].sram_reads == 4 * a.operands["A"].sram_reads
@@ -102,8 +104,7 @@ def test_scalesim_policy_matches_cached_scalesim_runs(key):
 
 def test_scalesim_policy_with_a_buffer_under_100_words_refetches_every_request():
     # SCALE-Sim's read buffer keeps sets of floor(words / 100): none at all below 100 words
-    from accelsim.sim.memory import GemmShape, map_gemm
 
-    shape = GemmShape(64, 48, 40, 64 * 40, 64 * 40, 64 * 40)
+    shape = Gemm(64, 48, 40, 64 * 40, 64 * 40, 64 * 40)
     tiny = map_gemm(shape, 8, 8, "os", "scalesim", a_words=4096, b_words=64)
     assert tiny.operands["B"].dram_reads == 40 * 48 * 8  # every weight, once per row fold

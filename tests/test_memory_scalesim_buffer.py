@@ -1,4 +1,4 @@
-"""SCALE-Sim's CALC-mode ifmap read buffer (`accelsim.sim.scalesim_buffer`): the vectorised
+"""SCALE-Sim's CALC-mode ifmap read buffer (`accelsim.sim.mapping.scalesim`): the vectorised
 replay against a request-by-request model written from the mechanism, closed forms on small
 layers, and how the `scalesim` policy and the mapper use it."""
 
@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from accelsim.sim.memory import conv_shape, map_gemm, phase_shape, scalesim_block_words
-from accelsim.sim.scalesim_buffer import Im2col, ifmap_dram_reads, pass_stream, window_misses
+from accelsim.sim.mapping.gemm import Im2col, conv_gemm, phase_gemm
+from accelsim.sim.mapping.mapper import map_gemm
+from accelsim.sim.mapping.scalesim import (
+    ifmap_dram_reads,
+    pass_stream,
+    scalesim_block_words,
+    window_misses,
+)
 from accelsim.trace.geometry import conv2d_layer, layer_table
 
 
@@ -133,28 +139,28 @@ def _conv_layer(cin=8, cout=24, hw=12, kernel=3, stride=1, padding=1):
 
 def test_phase_shapes_carry_the_window_the_replay_needs():
     layer = _conv_layer()
-    forward = phase_shape(layer, "forward", 1)
+    forward = phase_gemm(layer, "forward", 1)
     assert forward.a_window is not None
     assert (forward.a_window.m, forward.a_window.k) == (forward.m, forward.k)
     # SCALE-Sim's conv form has no batch: a batch keeps the estimate
-    assert phase_shape(layer, "forward", 2).a_window is None
+    assert phase_gemm(layer, "forward", 2).a_window is None
     # backward_data multiplies dY (a plain matrix) by W's transpose: no window to replay
-    assert phase_shape(layer, "backward_data", 1).a_window is None
-    assert phase_shape(layer, "backward_weight", 1).a_window is None
+    assert phase_gemm(layer, "backward_data", 1).a_window is None
+    assert phase_gemm(layer, "backward_weight", 1).a_window is None
 
 
 def test_scalesim_policy_uses_the_replay_and_ignores_a_window_of_another_gemm():
     layer = _conv_layer(cin=16, hw=14)
-    shape = phase_shape(layer, "forward", 1)
+    shape = phase_gemm(layer, "forward", 1)
     words = 2048
     mapping = map_gemm(shape, 8, 8, "ws", "scalesim", a_words=words, b_words=words)
     expected = _misses(_requests(shape.a_window, "ws", 8, 8, shape.n),
                        scalesim_block_words(words))
     assert mapping.operands["A"].dram_reads == expected
     # a window whose M x K is not the GEMM's is not replayed: the estimate answers
-    stray = conv_shape(shape.m, shape.n, shape.k + 1, 1, shape.a_footprint_words,
+    stray = conv_gemm(shape.m, shape.n, shape.k + 1, 1, shape.a_footprint_words,
                        window=shape.a_window)
-    plain = conv_shape(shape.m, shape.n, shape.k + 1, 1, shape.a_footprint_words)
+    plain = conv_gemm(shape.m, shape.n, shape.k + 1, 1, shape.a_footprint_words)
     assert (map_gemm(stray, 8, 8, "ws", "scalesim", a_words=words, b_words=words).operands
             == map_gemm(plain, 8, 8, "ws", "scalesim", a_words=words, b_words=words).operands)
 
@@ -164,7 +170,7 @@ def test_mapper_never_moves_more_than_the_replayed_scalesim_schedule(dataflow):
     for layer in (_conv_layer(cin=16, hw=14), _conv_layer(cin=3, cout=16, hw=20, kernel=5,
                                                           stride=2, padding=2)):
         for phase in ("forward", "backward_weight"):
-            shape = phase_shape(layer, phase, 1)
+            shape = phase_gemm(layer, phase, 1)
             for kb in (1, 2, 4, 16, 64):
                 words = kb * 1024
                 mapper = map_gemm(shape, 8, 16, dataflow, a_words=words, b_words=words)

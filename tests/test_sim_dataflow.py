@@ -5,13 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from accelsim.sim.dataflow import (
-    Gemm,
-    fold_grid,
-    phase_gemm,
-    tile_starts,
-    weight_block_grid,
-)
+from accelsim.sim.mapping.folds import fold_grid, tile_starts, weight_block_grid
+from accelsim.sim.mapping.gemm import phase_gemm, plain_gemm
 from accelsim.trace.geometry import conv2d_layer, linear_layer
 
 
@@ -37,13 +32,20 @@ def resnet18_rows():
     return rows
 
 
+
+def _grid(layer, phase, batch, rows, cols, dataflow, tile_weights):
+    """A layer-table row's weight blocks for `phase`, through its GEMM as the simulation
+    derives it."""
+    return weight_block_grid(phase_gemm(layer, phase, batch), phase, int(layer["fwd_n"]),
+                             int(layer["fwd_k"]), rows, cols, dataflow, tile_weights)
+
 def test_fold_formulas():
-    g = Gemm(m=100, n=70, k=40)
+    g = plain_gemm(m=100, n=70, k=40)
     ws = fold_grid(g, 32, 32, "ws")
     assert (ws.row_folds, ws.col_folds, ws.cycles_per_fold) == (2, 3, 2 * 32 + 32 + 100 - 2)
     os_ = fold_grid(g, 32, 32, "os")
     assert (os_.row_folds, os_.col_folds, os_.cycles_per_fold) == (4, 3, 32 + 32 + 40 - 2)
-    grouped = Gemm(m=10, n=64, k=9, groups=4)  # 4 GEMMs of 16 columns
+    grouped = plain_gemm(m=10, n=64, k=9, groups=4)  # 4 GEMMs of 16 columns
     assert fold_grid(grouped, 8, 8, "ws").folds == 4 * 2 * 2
     is_ = fold_grid(g, 32, 32, "is")  # K on rows, M on columns, N streamed
     assert (is_.row_folds, is_.col_folds, is_.cycles_per_fold) == (2, 4, 2 * 32 + 32 + 70 - 2)
@@ -60,7 +62,7 @@ def test_resnet18_compute_cycles_match_scalesim():
     assert sum(r["param_count"] for r in rows) - 1000 == 11_678_912  # fc bias aside
     for dataflow, scalesim in (("ws", 2_855_031), ("os", 2_133_315)):
         # the blocks' cycles, as the simulator takes them for the forward pass
-        total = sum(int(weight_block_grid(r, "forward", 1, 32, 32, dataflow, 4096).cycles.sum())
+        total = sum(int(_grid(r, "forward", 1, 32, 32, dataflow, 4096).cycles.sum())
                     for r in rows)
         assert total - len(rows) == scalesim
 
@@ -87,7 +89,7 @@ LAYERS = [
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda r: r["name"])
 def test_block_grid_covers_every_weight_once(dataflow, phase, layer):
     rows_, cols = 8, 8
-    grid = weight_block_grid(layer, phase, 2, rows_, cols, dataflow, tile_weights=100)
+    grid = _grid(layer, phase, 2, rows_, cols, dataflow, 100)
     sizes = grid.sizes()
     assert sizes.sum() == layer["weight_count"] and (sizes > 0).all()
     ones = np.ones((grid.cout, grid.kw), dtype=bool)
@@ -106,11 +108,11 @@ def test_block_grid_covers_every_weight_once(dataflow, phase, layer):
 def test_block_order_follows_the_array():
     # forward ws: channel chunk outer (column fold), Kw chunk inner (row fold)
     layer = linear_layer(0, "fc", 4, 4, bias=False)  # W is 4 x 4
-    grid = weight_block_grid(layer, "forward", 1, 2, 2, "ws", 100)
+    grid = _grid(layer, "forward", 1, 2, 2, "ws", 100)
     mask = np.zeros((4, 4), dtype=bool)
     mask[0, 2] = True  # channel chunk 0, k chunk 1 -> block 1
     assert grid.counts(mask).tolist() == [0, 1, 0, 0]
-    back = weight_block_grid(layer, "backward_data", 1, 2, 2, "ws", 100)
+    back = _grid(layer, "backward_data", 1, 2, 2, "ws", 100)
     assert back.counts(mask).tolist() == [0, 0, 1, 0]  # Kw chunk outer: (k1, c0) is block 2
 
 

@@ -11,7 +11,7 @@ from accelsim.config import PrngConfig, SramConfig, UpdateConfig
 from accelsim.config.dram import dram_preset
 from accelsim.sim.dram.model import DramModel
 from accelsim.sim.dram.port import DramPort
-from accelsim.sim.mapping import update_cycles
+from accelsim.sim.mapping.tiles import update_cycles
 from accelsim.sim.parts.compute import ComputeUnit
 from accelsim.sim.parts.prng_unit import PrngUnit, regeneration_cycles
 from accelsim.sim.parts.sram import SramBanks, address_bank_loads, stream_bank_loads
@@ -163,7 +163,7 @@ def test_dram_port_records_streams(timing):
 # ------------------------------------------------------------------ the tile pipeline of a phase
 
 def _prng_tiles(values, cycles):
-    from accelsim.sim.mapping import PhaseTiles, Traffic
+    from accelsim.sim.mapping.tiles import PhaseTiles, Traffic
 
     n = len(values)
     return PhaseTiles(layer_id=0, phase="forward", on_update_unit=False,
@@ -174,7 +174,7 @@ def _prng_tiles(values, cycles):
 def _machine(depth):
     from accelsim.config import load_accelerator_config
     from accelsim.sim.machine import Accelerator
-    from accelsim.sim.mapping import layer_work
+    from accelsim.sim.mapping.layer import layer_work
     from accelsim.trace.geometry import linear_layer
 
     cfg = load_accelerator_config("default", {"prng.lanes": 4, "prng.latency_cycles": 0,
@@ -241,7 +241,7 @@ def test_a_missing_count_is_an_error():
 
 
 def test_traffic_names_its_kinds():
-    from accelsim.sim.mapping import Traffic
+    from accelsim.sim.mapping.tiles import Traffic
 
     moved = Traffic.of(2, weight_dram_bytes=np.array([3, 5]))
     assert moved.weight_dram_bytes == [3, 5] and moved.activation_sram_words == [0, 0]

@@ -94,7 +94,8 @@ def test_same_inputs_same_breakdown():
 
 @pytest.mark.parametrize("overrides", [{}, {"pe.dataflow": "os", "reuse_policy": "scalesim"}])
 def test_the_mapper_choice_is_kept_per_run_layer_and_phase(tmp_path, overrides):
-    from accelsim.sim.memory import map_gemm, phase_shape
+    from accelsim.sim.mapping.gemm import phase_gemm
+    from accelsim.sim.mapping.mapper import map_gemm
 
     trace = tiny_trace()
     cfg = config(**overrides)
@@ -108,7 +109,7 @@ def test_the_mapper_choice_is_kept_per_run_layer_and_phase(tmp_path, overrides):
     row = maps[(maps["run"] == "trace") & (maps["phase"] == "forward")].iloc[0]
     layer = next(x for x in layers if x["layer_id"] == row["layer_id"])
     word = cfg.weight_bytes
-    expected = map_gemm(phase_shape(layer, "forward", trace.batch_size), cfg.pe.rows,
+    expected = map_gemm(phase_gemm(layer, "forward", trace.batch_size), cfg.pe.rows,
                         cfg.pe.cols, cfg.pe.dataflow, cfg.reuse_policy,
                         a_words=cfg.activation_sram.capacity_bytes // word,
                         b_words=cfg.weight_sram.capacity_bytes // word,

@@ -47,7 +47,7 @@ from accelsim.io import (
     write_json_atomic,
 )
 from accelsim.limits import MAX_BATCH_SIZE, MAX_SWEEP_POINTS
-from accelsim.sim.placement import place_tracked
+from accelsim.sim.mapping.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
 from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace

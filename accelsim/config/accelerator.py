@@ -336,7 +336,7 @@ class AcceleratorConfig:
     buffer_depth_tiles: int  # on-chip tile buffers between stages (2 = double buffering)
     dram_timing: str = "cached"  # "cached" | "exact" | "command": the simulator's DRAM timing
     dram_sample_bursts: int = 4096  # cached timing: longer streams are timed on this many
-    # the memory hierarchy (accelsim.sim.memory): how a phase's GEMM uses the buffers
+    # the memory hierarchy (accelsim.sim.mapping.mapper): how a phase's GEMM uses the buffers
     reuse_policy: str = "mapper"  # "mapper" (search) | "scalesim" (SCALE-Sim v3's fixed policy)
     mapper_objective: str = "dram"  # "dram" (fewest DRAM words) | "energy"
     buffer_organisation: str = "split"  # weight and activation SRAMs apart, or "shared"
@@ -424,7 +424,7 @@ class AcceleratorConfig:
         """A shared buffer's room that weights never take, in whole rows: one array's worth of
         input and output words (2 x rows x cols), and at least 256 words (below 100 words per
         operand, SCALE-Sim's read-buffer model, which the mapper falls back to, has no block:
-        `accelsim.sim.memory.scalesim_block_words`). 0 with split buffers."""
+        `accelsim.sim.mapping.scalesim.scalesim_block_words`). 0 with split buffers."""
         if self.global_buffer is None:
             return 0
         words = max(2 * self.pe.rows * self.pe.cols, MIN_ACTIVATION_ROOM_WORDS)

@@ -5,8 +5,9 @@ torch.
 The flow inside: `simulation` (the API `simulate`, run assembly, weighting of representative
 iterations; not named simulate.py, since importing a submodule of that name would replace the
 exported function on this package) → `plan` (which iterations; per iteration the phases of
-every layer) → `mapping` (a phase's tiles and their typed traffic, pure numpy, over `memory`'s
-per-operand GEMM mapping, `dataflow`'s folds and `placement`) →
+every layer) → `mapping` (the room: each layer-phase GEMM built once, its folds, the mapper and
+SCALE-Sim's buffer rule, the placement of weights, and a phase's tiles with their typed
+traffic; pure numpy) →
 `machine` (the SimPy pipeline fetch → compute → write-back over the `parts`) → `results`
 (the columns, one typed `Counts`) with `energy` (one table of components).
 

@@ -29,13 +29,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from accelsim.config.accelerator import AcceleratorConfig
+
 
 def power_energy_pj(power_mw: float, cycles, clock_mhz: float):
     """Energy of `power_mw` drawn for `cycles` at `clock_mhz`, in pJ."""
     return power_mw * cycles * 1e3 / clock_mhz
 
 
-def sram_leakage_power_mw(config) -> float:
+def sram_leakage_power_mw(config: AcceleratorConfig) -> float:
     power = config.weight_sram.leakage_power_mw
     if config.simulate_activations:
         power += config.activation_sram.leakage_power_mw
@@ -47,22 +49,39 @@ class EnergyComponent:
     column: str  # its column in the results, in pJ
     label: str  # in tables and figures
     colour: str  # kept across every figure
-    formula: Callable  # (records, config) -> the column, from the count columns
-    sources: Callable  # config -> {parameter: where its figure comes from}
+    formula: Callable[[pd.DataFrame, AcceleratorConfig], pd.Series]  # the column, from the
+    # count columns
+    sources: Callable[[AcceleratorConfig], dict]  # {parameter: where its figure comes from}
 
 
-def _dram_energy_pj(r, config):
+def _dram_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
     return r["dram_dynamic_energy_pj"] + r["dram_background_energy_pj"]
 
 
-def _dram_sources(config) -> dict:
+def _dram_sources(config: AcceleratorConfig) -> dict:
     dram_sources = config.dram.sources
     return {k: dram_sources.get(k, "") for k in (
         "activate_energy_pj", "read_energy_pj_per_bit", "write_energy_pj_per_bit",
         "io_energy_pj_per_bit", "background_power_mw")}
 
 
-def level_access_energy_pj(level: str, config) -> tuple[float, float]:
+def pe_register_pj(config: AcceleratorConfig) -> float:
+    """A PE register write (derived from the MAC energy where the config gives none)."""
+    pj = config.pe.register_energy_pj
+    if pj is None:  # PeArrayConfig derives it on construction
+        raise ValueError("pe.register_energy_pj is not set")
+    return pj
+
+
+def pe_hop_pj(config: AcceleratorConfig) -> float:
+    """A word's hop from one PE to its neighbour (derived like the register energy)."""
+    pj = config.pe.array_hop_energy_pj
+    if pj is None:
+        raise ValueError("pe.array_hop_energy_pj is not set")
+    return pj
+
+
+def level_access_energy_pj(level: str, config: AcceleratorConfig) -> tuple[float, float]:
     """pJ per (read, write) access at `level` (weight_sram, activation_sram: a bank-width
     access; prng: a value; pe_array: a weight entering the array; staging: a word). The
     one owner of these constants: the energy formulas below and the traffic breakdown use it."""
@@ -73,13 +92,13 @@ def level_access_energy_pj(level: str, config) -> tuple[float, float]:
     if level == "prng":
         return config.prng.energy_pj_per_value, 0.0
     if level == "pe_array":
-        return config.pe.register_energy_pj + config.pe.array_hop_energy_pj, 0.0
+        return pe_register_pj(config) + pe_hop_pj(config), 0.0
     if level == "staging":
         return config.staging_energy_pj_per_word, 0.0
     raise ValueError(f"level {level!r} has no energy per access")
 
 
-def _sram_dynamic_energy_pj(r, config):
+def _sram_dynamic_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
     w_read, w_write = level_access_energy_pj("weight_sram", config)
     a_read, a_write = level_access_energy_pj("activation_sram", config)
     return (r["weight_sram_reads_count"] * w_read + r["weight_sram_writes_count"] * w_write
@@ -87,7 +106,7 @@ def _sram_dynamic_energy_pj(r, config):
             + r["activation_sram_writes_count"] * a_write)
 
 
-def _sram_dynamic_sources(config) -> dict:
+def _sram_dynamic_sources(config: AcceleratorConfig) -> dict:
     return {
         "weight_sram.read_energy_pj": config.weight_sram.sources.get("read_energy_pj", ""),
         "weight_sram.write_energy_pj": config.weight_sram.sources.get("write_energy_pj", ""),
@@ -98,11 +117,11 @@ def _sram_dynamic_sources(config) -> dict:
     }
 
 
-def _sram_leakage_energy_pj(r, config):
+def _sram_leakage_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
     return power_energy_pj(sram_leakage_power_mw(config), r["total_cycles"], config.clock_mhz)
 
 
-def _sram_leakage_sources(config) -> dict:
+def _sram_leakage_sources(config: AcceleratorConfig) -> dict:
     return {
         "weight_sram.leakage_power_mw": config.weight_sram.sources.get("leakage_power_mw", ""),
         "activation_sram.leakage_power_mw":
@@ -110,40 +129,40 @@ def _sram_leakage_sources(config) -> dict:
     }
 
 
-def _prng_energy_pj(r, config):
+def _prng_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
     return r["prng_values_count"] * level_access_energy_pj("prng", config)[0]
 
 
-def _prng_sources(config) -> dict:
+def _prng_sources(config: AcceleratorConfig) -> dict:
     return {"prng.energy_pj_per_value": config.prng.sources.get("energy_pj_per_value", "")}
 
 
-def _mac_energy_pj(r, config):
+def _mac_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
     return r["macs_count"] * config.pe.mac_energy_pj
 
 
-def _mac_sources(config) -> dict:
+def _mac_sources(config: AcceleratorConfig) -> dict:
     return {"pe.mac_energy_pj": config.pe.sources.get("mac_energy_pj", "")}
 
 
-def _pe_movement_energy_pj(r, config):
+def _pe_movement_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
     return (r["pe_weight_loads_count"] * level_access_energy_pj("pe_array", config)[0]
             + r["staging_accesses_count"] * level_access_energy_pj("staging", config)[0])
 
 
-def _pe_movement_sources(config) -> dict:
+def _pe_movement_sources(config: AcceleratorConfig) -> dict:
     return {"pe.register_energy_pj": config.pe.sources.get("register_energy_pj", ""),
             "pe.array_hop_energy_pj": config.pe.sources.get("array_hop_energy_pj", ""),
             "staging_energy_pj_per_word": "derived: energy_tables.SRAM_RULE at the staging "
                                           "buffer's capacity, one word per access"}
 
 
-def _update_energy_pj(r, config):
+def _update_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
     return (r["update_alu_weights_count"] * config.update.alu_energy_pj_per_weight
             + r["topk_compares_count"] * config.update.topk_energy_pj_per_weight)
 
 
-def _update_sources(config) -> dict:
+def _update_sources(config: AcceleratorConfig) -> dict:
     return {
         "update.alu_energy_pj_per_weight":
             config.update.sources.get("alu_energy_pj_per_weight", ""),
@@ -169,7 +188,7 @@ ENERGY_TABLE = (
 ENERGY_COMPONENTS = tuple(c.column for c in ENERGY_TABLE)
 
 
-def apply_energy(records: pd.DataFrame, config) -> pd.DataFrame:
+def apply_energy(records: pd.DataFrame, config: AcceleratorConfig) -> pd.DataFrame:
     """Add the energy columns to a frame of counts (in place, and returned).
 
     Needs the count columns of `accelsim.sim.results` and the DRAM energy columns the simulator
@@ -180,7 +199,7 @@ def apply_energy(records: pd.DataFrame, config) -> pd.DataFrame:
     return records
 
 
-def energy_sources(config) -> dict:
+def energy_sources(config: AcceleratorConfig) -> dict:
     """Where each component's figures come from, for reports and result metadata."""
     return {c.column: c.sources(config) for c in ENERGY_TABLE}
 

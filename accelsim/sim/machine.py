@@ -32,7 +32,8 @@ import simpy
 
 from accelsim.config import AcceleratorConfig
 from accelsim.sim.dram.port import DramPort
-from accelsim.sim.mapping import LayerWork, PhaseTiles, Traffic
+from accelsim.sim.mapping.layer import LayerWork
+from accelsim.sim.mapping.tiles import PhaseTiles, Traffic
 from accelsim.sim.parts.compute import ComputeUnit
 from accelsim.sim.parts.prng_unit import PrngUnit
 from accelsim.sim.parts.server import RequestQueue, Slots

@@ -6,8 +6,8 @@ the layers in execution order; then, for each layer from the last to the first:
 backward_data, backward_weight, update. Inference: forward. Before the first iteration, a
 one-time `load` phase brings the pinned tracked set into SRAM (`load_phases`).
 
-Each phase comes out as a `PhaseTiles` (`accelsim.sim.mapping`), with the tracked set placed in
-the weight SRAM (`accelsim.sim.placement`) before the iteration and, for the update's
+Each phase comes out as a `PhaseTiles` (`accelsim.sim.mapping.tiles`), with the tracked set placed
+in the weight SRAM (`accelsim.sim.mapping.placement`) before the iteration and, for the update's
 write-back, after it.
 """
 
@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelsim.sim.mapping import (
-    LayerWork,
+from accelsim.config.accelerator import AcceleratorConfig
+from accelsim.sim.mapping.layer import LayerWork
+from accelsim.sim.mapping.placement import place_run
+from accelsim.sim.mapping.tiles import (
     PhaseTiles,
     gradient_tiles,
     load_tiles,
@@ -28,7 +30,6 @@ from accelsim.sim.mapping import (
     scale_counts,
     update_tiles,
 )
-from accelsim.sim.placement import Placement, place_tracked
 
 
 @dataclass(frozen=True)
@@ -85,30 +86,23 @@ def iteration_plans(trace, every_iteration: bool = False) -> list[IterationPlan]
     return plans
 
 
-def placement(works: list[LayerWork], tracked_counts, config, dense: bool) -> Placement:
-    """Where a tracked set (counts per layer) lives on this accelerator."""
-    return place_tracked([w.param_count for w in works], [w.exec_order for w in works],
-                         tracked_counts, weight_bits=config.weight_bits, index_config=config.index,
-                         capacity_bytes=config.weight_sram.capacity_bytes, dense=dense)
-
-
 def _execution_order(works: list[LayerWork]) -> list[LayerWork]:
     return sorted(works, key=lambda w: (w.exec_order, w.layer_id))
 
 
-def load_phases(works: list[LayerWork], config, plan: IterationPlan,
+def load_phases(works: list[LayerWork], config: AcceleratorConfig, plan: IterationPlan,
                 dense: bool) -> list[PhaseTiles]:
     """The one-time load of `plan`'s pinned set, layer by layer in execution order."""
-    placed = placement(works, plan.tracked, config, dense)
+    placed = place_run(works, plan.tracked, config, dense)
     return [load_tiles(w, config, placed.layer(w.layer_id)) for w in _execution_order(works)]
 
 
-def iteration_phases(works: list[LayerWork], config, mode: str, plan: IterationPlan,
-                     tile_counts: dict, dense: bool) -> list[PhaseTiles]:
+def iteration_phases(works: list[LayerWork], config: AcceleratorConfig, mode: str,
+                     plan: IterationPlan, tile_counts: dict, dense: bool) -> list[PhaseTiles]:
     """The phases of one iteration in the order they run. `tile_counts`: per layer and phase,
-    the snapshot mask's tracked weights per tile (`mapping.mask_tile_counts`)."""
-    placed = placement(works, plan.tracked, config, dense)
-    placed_after = placement(works, plan.tracked_after, config, dense)
+    the snapshot mask's tracked weights per tile (`mapping.tiles.mask_tile_counts`)."""
+    placed = place_run(works, plan.tracked, config, dense)
+    placed_after = place_run(works, plan.tracked_after, config, dense)
     order = _execution_order(works)
 
     def tracked_tiles(w, phase):

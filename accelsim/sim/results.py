@@ -28,7 +28,7 @@ record's, its SRAM accesses the record's, and its energy sums to the record's tr
 DRAM background, SRAM leakage, MACs and the update unit are time or compute, not traffic).
 DRAM dynamic energy is charged by the DRAM model per burst and row state; the breakdown shares
 it out in proportion to bytes. Activation-side traffic is split by the phase's GEMM mapping
-(`accelsim.sim.mapping.activation_operands`).
+(`accelsim.sim.mapping.layer.activation_operands`).
 """
 
 from __future__ import annotations
@@ -40,14 +40,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from accelsim.config.accelerator import AcceleratorConfig
 from accelsim.errors import AccelsimError
 from accelsim.io import atomic_path, write_json_atomic
-from accelsim.sim.dataflow import split_proportional
 from accelsim.sim.energy import (
     ENERGY_COMPONENTS,
     TRAFFIC_ENERGY_COLUMNS,
     level_access_energy_pj,
 )
+from accelsim.sim.mapping.apportion import split_proportional
 
 RUNS = ("trace", "dense")
 KEY_COLUMNS = ("run", "layer_id", "layer_name", "phase")
@@ -57,7 +58,7 @@ KEY_COLUMNS = ("run", "layer_id", "layer_name", "phase")
 class Counts:
     """The count columns of one record, in column order: the one list of them. Every field is
     required, so a count nobody filled in is an error, never a silent zero. The mapping
-    (`accelsim.sim.mapping`) counts the work and the traffic; the machine measures the cycles
+    (`accelsim.sim.mapping.tiles`) counts the work and the traffic; the machine measures the cycles
     and the DRAM model's figures (`accelsim.sim.simulation`)."""
 
     iterations_count: int
@@ -135,7 +136,8 @@ def _shares(total: int, basis: dict) -> dict:
     return {k: int(v) for k, v in zip(keys, split_proportional(total, weights))}
 
 
-def traffic_table(records: pd.DataFrame, operand_bytes: dict, config) -> pd.DataFrame:
+def traffic_table(records: pd.DataFrame, operand_bytes: dict,
+                  config: AcceleratorConfig) -> pd.DataFrame:
     """The traffic breakdown of `records` (see the module docstring). operand_bytes:
     (layer_id, phase) -> role -> (sram_read, sram_write, dram_read, dram_write) bytes of one
     iteration (`LayerWork.activation_operand_bytes`), the basis on which each record's
@@ -174,6 +176,7 @@ def traffic_table(records: pd.DataFrame, operand_bytes: dict, config) -> pd.Data
         for (operand, level), (reads, writes) in moved.items():
             if not reads and not writes:
                 continue
+            size: float
             if level == "dram":
                 size = reads + writes
                 pj = float(r.dram_dynamic_energy_pj) * size / dram_total

@@ -3,7 +3,7 @@
 A run (the trace, or its dense baseline) is simulated as representative iterations
 (`accelsim.sim.plan`), each on a fresh machine (`accelsim.sim.machine`, idle DRAM), after the
 one-time load on a machine of its own. Identical representative iterations are simulated once.
-Each phase's record holds the counts of its work and traffic (`accelsim.sim.mapping`), its
+Each phase's record holds the counts of its work and traffic (`accelsim.sim.mapping.tiles`), its
 cycles and the DRAM model's figures, and is multiplied by the number of iterations it stands
 for; energy is added last (`accelsim.sim.energy`), over the columns `accelsim.sim.results`
 owns.
@@ -17,6 +17,7 @@ per access), and ``settings["global_buffer"]`` says what each run chose.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import pandas as pd
@@ -26,8 +27,9 @@ from accelsim.config import AcceleratorConfig, load_accelerator_config
 from accelsim.sim.dram.port import ENERGY_FIELDS, DramPort
 from accelsim.sim.energy import apply_energy, energy_sources
 from accelsim.sim.machine import Accelerator
-from accelsim.sim.mapping import LayerWork, PhaseTiles, layer_work, mask_tile_counts
-from accelsim.sim.plan import iteration_phases, iteration_plans, load_phases
+from accelsim.sim.mapping.layer import LayerWork, layer_work
+from accelsim.sim.mapping.tiles import PhaseTiles, mask_tile_counts
+from accelsim.sim.plan import IterationPlan, iteration_phases, iteration_plans, load_phases
 from accelsim.sim.results import (
     COLUMNS,
     COUNT_COLUMNS,
@@ -36,7 +38,7 @@ from accelsim.sim.results import (
     traffic_table,
 )
 from accelsim.sim.shared_buffer import choose_weight_share
-from accelsim.trace.format import load_trace  # torch-free
+from accelsim.trace.format import Trace, load_trace  # torch-free
 
 MODES = ("train", "inference")
 
@@ -62,7 +64,9 @@ def _record(run: str, work: LayerWork, tiles: PhaseTiles, timing: dict, port: Dr
     }
 
 
-def _run_phases(run, works, config, phases, record, dram_cache):
+def _run_phases(run: str, works: list[LayerWork], config: AcceleratorConfig,
+                phases: list[PhaseTiles], record: bool, dram_cache: dict
+                ) -> tuple[list[dict], list]:
     machine = Accelerator(config, works, record, dram_cache)
     timings = machine.run(phases)
     by_id = {w.layer_id: w for w in works}
@@ -90,33 +94,42 @@ def _request_frame(logs) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _works(layers: list[dict], config, batch: int, mode: str, untracked_zero: bool
-           ) -> list[LayerWork]:
-    works = [layer_work(row, config, batch, mode) for row in layers]
+def _works(layers: list[dict], config: AcceleratorConfig, batch: int, mode: str,
+           untracked_zero: bool, like: list[LayerWork] | None = None) -> list[LayerWork]:
+    """Each layer's work on `config`; `like`: works of the same layers and batch on another
+    config, whose GEMMs are handed on rather than derived again."""
+    gemms = [None] * len(layers) if like is None else [w.gemms for w in like]
+    works = [layer_work(row, config, batch, mode, g) for row, g in zip(layers, gemms)]
     if untracked_zero:  # zeros are neither stored nor regenerated
         works = [replace(w, untracked_zero=True) for w in works]
     return works
 
 
-def _shared_run(trace, layers, works, config, batch, mode, plans):
+def _shared_run(trace: Trace, layers: list[dict], works: list[LayerWork],
+                config: AcceleratorConfig, batch: int, mode: str, plans: list[IterationPlan]
+                ) -> tuple[AcceleratorConfig, list[LayerWork], dict | None]:
     """A run's config and layer works on a shared global buffer: its weight share (the
     config's, or the one `shared_buffer.choose_weight_share` picks) and the mappings the rest
     of the buffer allows. With split buffers, `config` and `works` as they are."""
-    if config.buffer_organisation != "shared":
+    buffer = config.global_buffer
+    if config.buffer_organisation != "shared" or buffer is None:
         return config, works, None
     share, weighed = config.weight_share_bytes, None
     if share is None:
-        share, weighed = choose_weight_share(config, layers, works, plans, batch, mode,
-                                             trace.dense)
+        share, weighed = choose_weight_share(config, works, plans, mode, trace.dense)
     run_config = config.with_weight_share(share)
-    run_works = _works(layers, run_config, batch, mode, trace.untracked_values == "zero")
+    run_works = _works(layers, run_config, batch, mode, trace.untracked_values == "zero",
+                       like=works)
     chosen = {"weight_share_bytes": share,
-              "activation_bytes": config.global_buffer.capacity_bytes - share,
+              "activation_bytes": buffer.capacity_bytes - share,
               "chosen": weighed is not None, **(weighed or {})}
     return run_config, run_works, chosen
 
 
-def _simulate_run(run: str, trace, works, config, mode, every_iteration, record, plans=None):
+def _simulate_run(run: str, trace: Trace, works: list[LayerWork], config: AcceleratorConfig,
+                  mode: str, every_iteration: bool, record: bool,
+                  plans: list[IterationPlan] | None = None
+                  ) -> tuple[list[dict], pd.DataFrame | None, dict]:
     dense = trace.dense
     plans = plans if plans is not None else iteration_plans(trace, every_iteration)
     dram_cache: dict = {}
@@ -174,7 +187,9 @@ def _operand_bytes(works: list[LayerWork]) -> dict:
             for w in works for phase, roles in w.activation_operand_bytes.items()}
 
 
-def simulate(trace, accelerator_config, mode: str = "train", *, baseline: bool = True,
+def simulate(trace: Trace | str | os.PathLike[str],
+             accelerator_config: AcceleratorConfig | str | os.PathLike[str],
+             mode: str = "train", *, baseline: bool = True,
              every_iteration: bool = False, batch_size: int | None = None,
              record_dram_requests: bool = False) -> SimulationResult:
     """Replay a trace on an accelerator; return per (run, layer, phase) records.

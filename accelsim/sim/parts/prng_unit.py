@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 
+import simpy
+
+from accelsim.config.accelerator import PrngConfig
 from accelsim.sim.parts.server import Server
 
 
-def regeneration_cycles(config, values: int) -> int:
+def regeneration_cycles(config: PrngConfig, values: int) -> int:
     if values <= 0:
         return 0
     return config.latency_cycles + math.ceil(values / config.throughput_values_per_cycle)
@@ -22,7 +25,7 @@ def regeneration_cycles(config, values: int) -> int:
 class PrngUnit(Server):
     """Work: a number of values. Info: that number."""
 
-    def __init__(self, env, config, name: str = "prng"):
+    def __init__(self, env: simpy.Environment, config: PrngConfig, name: str = "prng"):
         super().__init__(env, name)
         self.config = config
         self.values = 0

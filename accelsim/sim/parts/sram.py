@@ -9,7 +9,9 @@ read latency. The per-bank counts are computed in bulk with numpy, never word by
 from __future__ import annotations
 
 import numpy as np
+import simpy
 
+from accelsim.config.accelerator import SramConfig
 from accelsim.sim.parts.server import Server
 
 
@@ -60,7 +62,7 @@ class SramBanks(Server):
     """A banked SRAM as a SimPy server. Work: a list of ``(first_word, words)`` streams, or a
     numpy array of word addresses. Info: the number of bank accesses served."""
 
-    def __init__(self, env, config, name: str = "sram"):
+    def __init__(self, env: simpy.Environment, config: SramConfig, name: str = "sram"):
         super().__init__(env, name)
         self.config = config
         self.accesses = 0

@@ -1,4 +1,8 @@
-"""SCALE-Sim v3's CALC-mode read buffer, replayed over an im2col operand's address stream.
+"""SCALE-Sim v3's buffer rule: its fixed schedule for a GEMM (`scalesim_mapping`, the
+`scalesim` reuse policy and the mapper's fallback candidate) and its CALC-mode read buffer,
+replayed over an im2col operand's address stream (`ifmap_dram_reads`).
+
+The schedule's closed forms are listed in `accelsim.sim.mapping.mapper`'s docstring.
 
 What SCALE-Sim does (read from `scalesim/memory/read_buffer_estimate_bw.py` and the demand
 matrices of `scalesim/compute/systolic_compute_{ws,os,is}.py`; written here from scratch):
@@ -33,52 +37,109 @@ The count is exact (SCALE-Sim's, word for word) and needs no per-request loop:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from functools import lru_cache
 
 import numpy as np
+
+from accelsim.sim.mapping.folds import array_side, ceil_div
+from accelsim.sim.mapping.gemm import (
+    Gemm,
+    GemmMapping,
+    Im2col,
+    OperandTraffic,
+    scaled_to_groups,
+)
 
 DATAFLOWS = ("ws", "os", "is")
 
 
-@dataclass(frozen=True)
-class Im2col:
-    """The window geometry of an im2col operand A[M x K]: `images` images of an
-    in_height x in_width x channels input (padding included), kernel kh x kw, stride, and an
-    out_height x out_width output grid per image (M = images * out_height * out_width,
-    K = kh * kw * channels)."""
+def scalesim_block_words(buffer_words: int) -> int:
+    """Distinct words SCALE-Sim's CALC-mode read buffer keeps before starting afresh."""
+    return 50 * (int(buffer_words) // 100)
 
-    images: int
-    out_height: int
-    out_width: int
-    kh: int
-    kw: int
-    channels: int
-    stride: int
-    in_height: int
-    in_width: int
 
-    @property
-    def m(self) -> int:
-        return self.images * self.out_height * self.out_width
+def _stream_reads(passes: int, footprint: int, pass_words: int, reuse_words: int,
+                  block: int) -> int:
+    """DRAM reads of a stream of `passes` identical passes of `pass_words` uses over
+    `footprint` distinct words, through SCALE-Sim's block-forgetting read buffer."""
+    if pass_words <= 0:
+        return 0
+    if footprint < block:
+        return footprint  # the block never fills: each distinct word is fetched once
+    if reuse_words >= block:
+        return passes * pass_words  # a block boundary always falls between two uses
+    reused = pass_words - footprint
+    return passes * (footprint + math.ceil(reused * reuse_words / block))
 
-    @property
-    def k(self) -> int:
-        return self.kh * self.kw * self.channels
 
-    @property
-    def distinct_words(self) -> int:
-        """Input words the windows touch (rows and columns reached by some window)."""
-        rows = ((self.out_height - 1) * self.stride + self.kh if self.stride <= self.kh
-                else self.out_height * self.kh)
-        columns = ((self.out_width - 1) * self.stride + self.kw if self.stride <= self.kw
-                   else self.out_width * self.kw)
-        return self.images * rows * columns * self.channels
+def os_filter_reads(k: int, n: int, row_passes: int, cols: int, block: int) -> int:
+    """os: column folds of K x (<= cols) weights, each read `row_passes` times in a row. A fold
+    that straddles a block boundary refetches the part read before the boundary; a fold
+    larger than a block misses on every pass."""
+    if block <= 0:  # a buffer under 100 words keeps nothing: every request misses
+        return k * n * row_passes
+    filled = reads = 0
+    for fold in range(ceil_div(n, cols)):
+        slice_words = k * min(cols, n - fold * cols)
+        if slice_words >= block:
+            reads += slice_words * row_passes
+            filled = (filled + slice_words * row_passes) % block
+            continue
+        if filled + slice_words < block:
+            filled += slice_words
+            reads += slice_words
+        else:
+            before = block - filled
+            refetched = before if row_passes >= 2 else 0
+            reads += slice_words + refetched
+            filled = slice_words if row_passes >= 2 else slice_words - before
+    return reads
 
-    @property
-    def windows_overlap(self) -> bool:
-        """Whether two outputs share an input word (else no address repeats in a pass)."""
-        return ((self.stride < self.kh and self.out_height > 1)
-                or (self.stride < self.kw and self.out_width > 1))
+
+def scalesim_mapping(g: Gemm, rows: int, cols: int, dataflow: str, a_words: int,
+              b_words: int) -> GemmMapping:
+    side = array_side(g, rows, cols, dataflow)
+    m, n, k = g.m, g.n, g.k
+    block_a, block_b = scalesim_block_words(a_words), scalesim_block_words(b_words)
+    window = g.a_window
+    if window is not None and (window.m, window.k) != (m, k):
+        window = None  # a geometry that is not this GEMM's A: fall back on the estimate
+    if dataflow == "ws":
+        reuse, passes = g.a_reuse_words_ws, ceil_div(n, cols)
+        b_dram = k * n  # each weight is used once
+        order = "n>k>m"
+    elif dataflow == "os":
+        reuse, passes = g.a_reuse_words_os, ceil_div(n, cols)
+        b_dram = os_filter_reads(k, n, ceil_div(m, rows), cols, block_b)
+        order = "n>m>k"
+    else:  # is: A once in M-chunk order; B once per column fold of M
+        reuse, passes = g.a_reuse_words_os, 1
+        b_dram = _stream_reads(ceil_div(m, cols), k * n, k * n, k * n, block_b)
+        order = "m>k>n"
+    if window is not None:
+        # A's requests through the block-forgetting buffer, word for word
+        a_dram = im2col_dram_reads(window, n, dataflow, rows, cols, block_a)
+    else:
+        a_dram = _stream_reads(passes, g.a_footprint_words, m * k, reuse, block_a)
+    c_writes = side["c_writes"]
+    ops = {
+        "A": OperandTraffic(side["a"], 0, a_dram, 0, side["a_loads"]),
+        "B": OperandTraffic(side["b"], 0, b_dram, 0, side["b_loads"]),
+        # every output word the array writes goes on to DRAM (partial sums included)
+        "C": OperandTraffic(0, c_writes, 0, c_writes, 0),
+    }
+    return scaled_to_groups(GemmMapping("scalesim", dataflow, order, 0, 0, 0, ops,
+                               dataflow == "os"), g.groups)
+
+
+@lru_cache(maxsize=1024)
+def im2col_dram_reads(window: Im2col, n: int, dataflow: str, rows: int, cols: int,
+                  block: int) -> int:
+    # shared by the scalesim policy and the mapper's scalesim candidate
+    return ifmap_dram_reads(window, n, dataflow, rows, cols, block)
+
+
 
 
 def _row_and_column_addresses(g: Im2col) -> tuple[np.ndarray, np.ndarray]:

@@ -15,9 +15,17 @@ A partly pinned layer pins the same fraction of its index as of its values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from accelsim.config.accelerator import AcceleratorConfig, IndexConfig
+
+if TYPE_CHECKING:  # the layer works are only read here, never built
+    from accelsim.sim.mapping.layer import LayerWork
 
 
 @dataclass(frozen=True)
@@ -46,15 +54,17 @@ class Placement:
                               pinned_index_bits=int(self.pinned_index_bits[layer_id]))
 
 
-def index_bits(index_config, weight_count: int, tracked_count: int, dense: bool) -> int:
+def index_bits(index_config: IndexConfig, weight_count: int, tracked_count: int,
+               dense: bool) -> int:
     """A layer's index bits (`IndexConfig.bits_for`); none where nothing needs indexing."""
     if dense or tracked_count <= 0:
         return 0
     return index_config.bits_for(weight_count, tracked_count)
 
 
-def place_tracked(param_counts, exec_order, tracked_counts, *, weight_bits: int, index_config,
-                  capacity_bytes: int, dense: bool) -> Placement:
+def place_tracked(param_counts: ArrayLike, exec_order: ArrayLike, tracked_counts: ArrayLike, *,
+                  weight_bits: int, index_config: IndexConfig, capacity_bytes: int,
+                  dense: bool) -> Placement:
     """Pin tracked weights in execution order until the SRAM is full (see module docstring)."""
     sizes = np.asarray(param_counts, dtype=np.int64)
     tracked = np.asarray(tracked_counts, dtype=np.int64)
@@ -82,3 +92,12 @@ def place_tracked(param_counts, exec_order, tracked_counts, *, weight_bits: int,
         break
     used_bits = int((pinned * weight_bits + pinned_idx).sum())
     return Placement(tracked, pinned, idx, pinned_idx, -(-used_bits // 8), int(capacity_bytes))
+
+
+def place_run(works: Sequence[LayerWork], tracked_counts: ArrayLike, config: AcceleratorConfig,
+              dense: bool) -> Placement:
+    """Where a run's tracked set (counts per layer, layer_id order) lives on `config`'s
+    accelerator."""
+    return place_tracked([w.param_count for w in works], [w.exec_order for w in works],
+                         tracked_counts, weight_bits=config.weight_bits, index_config=config.index,
+                         capacity_bytes=config.weight_sram.capacity_bytes, dense=dense)

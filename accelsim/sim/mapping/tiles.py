@@ -1,8 +1,8 @@
-"""What one training iteration asks of the hardware, tile by tile (pure numpy, no SimPy).
+"""Operand traffic per tile and level: what one iteration asks of the hardware (pure numpy).
 
-`LayerWork` holds a layer's fixed mapping on a given accelerator: its phases' GEMMs folded onto
-the array (`accelsim.sim.dataflow`) and grouped into tiles, their compute cycles and activation
-traffic. `pass_tiles`, `gradient_tiles`, `update_tiles` and `load_tiles` turn it, with the
+A layer's fixed mapping (`accelsim.sim.mapping.layer.LayerWork`: its phases' GEMMs folded onto
+the array and grouped into tiles, their compute cycles and activation traffic) is turned here
+into tiles. `pass_tiles`, `gradient_tiles`, `update_tiles` and `load_tiles` turn it, with the
 tracked set of one iteration and the SRAM placement, into a `PhaseTiles`: per tile, the compute
 cycles, the values the PRNG regenerates, and the `Traffic` each way (read into the array, written
 back), every side of one shape: weight SRAM words (values, index), activation SRAM words, weight
@@ -17,7 +17,7 @@ Counting rules (a tile's figures are exact sums; only where inside a layer they 
   its tiles in proportion to their tracked weights; entering weights in proportion to untracked
   ones, leaving weights to tracked ones; index bits in proportion to the weights that carry
   them (`IndexConfig.indexed_weights`).
-- activations (when simulated) follow the phase's GEMM mapping (`accelsim.sim.memory`): the
+- activations (when simulated) follow the phase's GEMM mapping (`accelsim.sim.mapping.mapper`): the
   im2col input re-read per filter fold when the buffer is too small, partial sums to the buffer
   and, when the output tile does not fit, to DRAM and back. Under the default `mapper` policy a
   phase whose input and output fit in the activation SRAM together keeps them on chip (layers
@@ -36,21 +36,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
-from accelsim.sim.dataflow import (
-    flat_tile_starts,
-    fold_grid,
-    pe_weight_loads,
-    phase_gemm,
-    split_evenly,
-    split_proportional,
-    tile_starts,
-    weight_block_grid,
-)
-from accelsim.sim.memory import map_gemm, phase_shape
-from accelsim.sim.placement import LayerPlacement
+from accelsim.config.accelerator import AcceleratorConfig, UpdateConfig
+from accelsim.sim.mapping.apportion import split_evenly, split_proportional
+from accelsim.sim.mapping.layer import LayerWork
+from accelsim.sim.mapping.placement import LayerPlacement
 from accelsim.sim.results import Counts
 
 
@@ -64,7 +57,7 @@ def scale_counts(mask_counts: np.ndarray, sizes: np.ndarray, target: int) -> np.
     return mask_counts + split_proportional(target - have, sizes - mask_counts)
 
 
-def update_cycles(update_config, rmw_weights, compared_weights):
+def update_cycles(update_config: UpdateConfig, rmw_weights: Any, compared_weights: Any) -> Any:
     """Update unit cycles: the read-modify-write of values on `alu_lanes` lanes, then the
     threshold/top-k maintenance at `topk_cycles_per_weight` per weight compared. Takes ints
     (returns an int) or numpy arrays of per-tile counts (returns int64 cycles per tile)."""
@@ -72,197 +65,6 @@ def update_cycles(update_config, rmw_weights, compared_weights):
              + np.asarray(compared_weights) * update_config.topk_cycles_per_weight)
     cycles = np.ceil(total).astype(np.int64)
     return int(cycles) if cycles.ndim == 0 else cycles
-
-
-@dataclass
-class PassGeometry:
-    """A weight pass (forward or backward_data) of one layer."""
-
-    tile_starts: np.ndarray  # first block of each tile
-    tile_weights: np.ndarray  # weights per tile (bias elements in the last tile)
-    tile_compute_cycles: np.ndarray
-    grid: object  # BlockGrid
-    macs: int
-    pe_weight_loads: int
-
-
-@dataclass
-class LayerWork:
-    layer_id: int
-    name: str
-    exec_order: int
-    param_count: int
-    weight_count: int
-    bias_count: int
-    cout: int
-    kw: int
-    passes: dict  # phase -> PassGeometry
-    gradient_tile_weights: np.ndarray  # backward_weight tiles
-    gradient_tile_cycles: np.ndarray
-    gradient_macs: int
-    update_starts: np.ndarray  # flat tiles over the layer's elements
-    update_tile_weights: np.ndarray
-    activation_bytes: dict  # phase -> (sram_read, sram_write, dram_read, dram_write)
-    activation_operand_bytes: dict  # phase -> role -> the same four, by operand role
-    mappings: dict  # phase -> `memory.GemmMapping`
-    weight_factors: dict  # weight pass -> (array entries, staged fetches) per weight
-    # untracked weights are zeros (not w0): neither stored nor regenerated; set by the
-    # simulation from the trace (`Trace.untracked_values`)
-    untracked_zero: bool = False
-
-    def mask_2d(self, mask: np.ndarray) -> np.ndarray:
-        return mask[: self.weight_count].reshape(self.cout, self.kw)
-
-
-def phase_mapping(layer, phase: str, batch: int, config):
-    """The phase's GEMM on the array and buffers (`accelsim.sim.memory.map_gemm`): A and C
-    in the activation SRAM, B in the weight SRAM (forward, backward_data) or, being dY, in the
-    activation SRAM beside A (backward_weight). A shared global buffer: the tiles of A, B and C
-    must fit together in the part not held by pinned weights (its activation view)."""
-    word = config.weight_bytes
-    act_words = config.activation_sram.capacity_bytes // word
-    weight_words = config.weight_sram.capacity_bytes // word
-    shared_words = act_words if config.buffer_organisation == "shared" else None
-    if phase == "backward_weight":
-        a_words, b_words = act_words // 2, act_words - act_words // 2
-    else:
-        a_words, b_words = act_words, weight_words
-    act = config.activation_sram
-    sram_pj = act.read_energy_pj * 8 * word / act.bank_width_bits
-    return map_gemm(phase_shape(layer, phase, batch), config.pe.rows, config.pe.cols,
-                    config.pe.dataflow, config.reuse_policy, a_words=a_words, b_words=b_words,
-                    shared_words=shared_words, objective=config.mapper_objective,
-                    sram_pj_per_word=sram_pj,
-                    dram_pj_per_word=config.dram.read_energy_pj_per_bit * 8 * word)
-
-
-# what each GEMM operand of a phase is, for the traffic breakdown (C's final output words take
-# the output's role; the rest of C -- re-read, re-written and spilled partial sums -- is
-# "partial_sums")
-OPERAND_ROLES = {
-    "forward": {"A": "activations", "C": "activations"},
-    "backward_data": {"A": "gradients", "C": "gradients"},
-    "backward_weight": {"A": "activations", "B": "gradients"},
-}
-
-
-def activation_operands(layer, phase: str, batch: int, config, mapping) -> dict:
-    """The activation-side traffic of a phase, by operand role (``activations``,
-    ``gradients``, ``partial_sums``): role -> (sram_read, sram_write, dram_read, dram_write)
-    in bytes. `layer_work` sums them per phase."""
-    ops = mapping.operands
-    word = config.weight_bytes
-    shape = phase_shape(layer, phase, batch)
-    roles = OPERAND_ROLES[phase]
-    # operand role -> [sram_read, sram_write, dram_read, dram_write] words
-    parts: dict[str, list[int]] = {}
-
-    def add(role, values):
-        acc = parts.setdefault(role, [0, 0, 0, 0])
-        for i, v in enumerate(values):
-            acc[i] += int(v)
-
-    for name in ("A", "B"):
-        if name in roles:
-            o = ops[name]
-            add(roles[name], (o.sram_reads, o.sram_writes, o.dram_reads, o.dram_writes))
-    c = ops["C"]
-    if phase == "backward_weight":
-        # the weight gradient goes to the update unit as it is finished: only spilled partial
-        # sums (written and read back) touch the buffer and DRAM
-        spilled = c.dram_reads
-        add("partial_sums", (spilled, spilled, spilled, spilled))
-    else:
-        final = shape.m * shape.n  # each output word is written, drained and stored once
-        out = (min(final, c.sram_reads), min(final, c.sram_writes), 0, min(final, c.dram_writes))
-        add(roles["C"], out)
-        add("partial_sums", (c.sram_reads - out[0], c.sram_writes - out[1], c.dram_reads,
-                             c.dram_writes - out[3]))
-    if config.reuse_policy == "mapper":
-        # inputs and output fit on chip together: they stay there, from layer to layer (and
-        # the forward input stays on chip as the stash backward_weight reads)
-        second = shape.k * shape.n if phase == "backward_weight" else c.dram_writes
-        if (shape.a_footprint_words + second) * word <= config.activation_sram.capacity_bytes:
-            # no fill from DRAM (and no buffer write for it, where the mapping counted one:
-            # a fixed SCALE-Sim schedule does not)
-            for name in (["A", "B"] if phase == "backward_weight" else ["A"]):
-                acc = parts[roles[name]]
-                fills = min(ops[name].dram_reads, acc[2])
-                acc[1] -= min(fills, ops[name].sram_writes)
-                acc[2] -= fills
-            if phase != "backward_weight":
-                # no drain to DRAM: the output's DRAM writes and the buffer reads that fed them
-                # go, the output's first, then the partial sums'
-                left = c.dram_writes
-                for role in (roles["C"], "partial_sums"):
-                    acc = parts[role]
-                    take = min(left, acc[3])
-                    acc[3] -= take
-                    acc[0] -= min(take, acc[0])
-                    left -= take
-    return {role: tuple(v * word for v in values) for role, values in parts.items()}
-
-
-def weight_factors(layer, phase: str, batch: int, config) -> tuple[int, int]:
-    """(entries, fetches) per weight in a weight pass: how often it enters the array, and how
-    often a streamed or regenerated weight must be brought in (once when its fold fits the
-    staging buffer, else at every entry)."""
-    gemm = phase_gemm(layer, phase, batch)
-    rows, cols, dataflow = config.pe.rows, config.pe.cols, config.pe.dataflow
-    if dataflow == "ws":
-        return 1, 1
-    staging_words = config.staging_buffer_bytes // config.weight_bytes
-    if dataflow == "os":
-        entries = math.ceil(gemm.m / rows)
-        fold_words = gemm.k * min(cols, gemm.n_per_group)
-    else:
-        entries = math.ceil(gemm.m / cols)
-        fold_words = gemm.k * gemm.n_per_group
-    return entries, (1 if fold_words <= staging_words else entries)
-
-
-def layer_work(layer, config, batch: int, mode: str) -> LayerWork:
-    rows, cols, dataflow = config.pe.rows, config.pe.cols, config.pe.dataflow
-    tile = config.tile_weights
-    weight_count, bias_count = int(layer["weight_count"]), int(layer["bias_count"])
-    param_count = weight_count + bias_count
-    passes = {}
-    phases = ("forward",) if mode == "inference" else ("forward", "backward_data")
-    for phase in phases:
-        grid = weight_block_grid(layer, phase, batch, rows, cols, dataflow, tile)
-        sizes = grid.sizes()
-        starts = tile_starts(sizes, tile)
-        weights = np.add.reduceat(sizes, starts).astype(np.int64)
-        weights[-1] += bias_count
-        cycles = np.add.reduceat(grid.cycles, starts).astype(np.int64)
-        gemm = phase_gemm(layer, phase, batch)
-        passes[phase] = PassGeometry(starts, weights, cycles, grid, gemm.macs,
-                                     pe_weight_loads(gemm, rows, dataflow, weight_count, cols))
-    update_starts = flat_tile_starts(param_count, tile)
-    update_weights = np.diff(np.append(update_starts, param_count)).astype(np.int64)
-    gemm_w = phase_gemm(layer, "backward_weight", batch)
-    grad_cycles_total = fold_grid(gemm_w, rows, cols, dataflow).cycles
-    activation, mappings, factors, roles = {}, {}, {}, {}
-    for phase in (("forward",) if mode == "inference" else
-                  ("forward", "backward_data", "backward_weight")):
-        mappings[phase] = phase_mapping(layer, phase, batch, config)
-        roles[phase] = (activation_operands(layer, phase, batch, config, mappings[phase])
-                        if config.simulate_activations else {})
-        activation[phase] = tuple(sum(p[i] for p in roles[phase].values()) for i in range(4))
-        if phase != "backward_weight":
-            factors[phase] = weight_factors(layer, phase, batch, config)
-    return LayerWork(
-        layer_id=int(layer["layer_id"]), name=str(layer["name"]),
-        exec_order=int(layer["exec_order"]), param_count=param_count,
-        weight_count=weight_count, bias_count=bias_count,
-        cout=int(layer["fwd_n"]), kw=int(layer["fwd_k"]), passes=passes,
-        gradient_tile_weights=update_weights,
-        gradient_tile_cycles=split_evenly(grad_cycles_total, update_weights),
-        gradient_macs=gemm_w.macs, update_starts=update_starts,
-        update_tile_weights=update_weights, activation_bytes=activation,
-        activation_operand_bytes=roles, mappings=mappings,
-        weight_factors=factors,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +177,7 @@ def _zeros(n):
     return np.zeros(n, dtype=np.int64)
 
 
-def _weight_traffic(config, *, sram_values, sram_index_bits, dram_values,
+def _weight_traffic(config: AcceleratorConfig, *, sram_values, sram_index_bits, dram_values,
                     dram_index_bits) -> dict:
     """Per-tile traffic of weight values and their index bits (`Traffic` fields): words of
     the weight SRAM, and bytes of DRAM."""
@@ -399,7 +201,7 @@ def _activation_traffic(work: LayerWork, phase: str, cycles: np.ndarray,
     return one_way(sram_read, dram_read), one_way(sram_write, dram_write)
 
 
-def pass_tiles(work: LayerWork, phase: str, config, tracked_tiles: np.ndarray,
+def pass_tiles(work: LayerWork, phase: str, config: AcceleratorConfig, tracked_tiles: np.ndarray,
                placed: LayerPlacement) -> PhaseTiles:
     """A weight pass (forward or backward_data): every weight enters the array `entries` times
     (the dataflow); a pinned one is read from the SRAM each time, a streamed one comes from
@@ -442,7 +244,7 @@ def pass_tiles(work: LayerWork, phase: str, config, tracked_tiles: np.ndarray,
                       write=Traffic.of(n, **activation_write), work_counts=work_counts)
 
 
-def _skip_zero_macs(config, macs: int, cycles: np.ndarray, weights: np.ndarray,
+def _skip_zero_macs(config: AcceleratorConfig, macs: int, cycles: np.ndarray, weights: np.ndarray,
                     zero: np.ndarray) -> tuple[int, np.ndarray]:
     """With `pe.skip_zero_macs`, a pass's MACs and tile cycles without the zero weights'
     multiplications: MACs in proportion to the nonzero weights, and each tile's cycles to its
@@ -458,7 +260,7 @@ def _skip_zero_macs(config, macs: int, cycles: np.ndarray, weights: np.ndarray,
     return kept_macs, kept_cycles
 
 
-def gradient_tiles(work: LayerWork, config) -> PhaseTiles:
+def gradient_tiles(work: LayerWork, config: AcceleratorConfig) -> PhaseTiles:
     """backward_weight: the array computes every weight's gradient; no weight is read. The
     gradients go straight to the update unit (not stored)."""
     cycles = work.gradient_tile_cycles
@@ -476,9 +278,9 @@ def gradient_tiles(work: LayerWork, config) -> PhaseTiles:
                       write=Traffic.of(n, **activation_write), work_counts=work_counts)
 
 
-def update_tiles(work: LayerWork, config, tracked_tiles: np.ndarray, entered: int, left: int,
-                 placed: LayerPlacement, placed_after: LayerPlacement,
-                 dense: bool) -> PhaseTiles:
+def update_tiles(work: LayerWork, config: AcceleratorConfig, tracked_tiles: np.ndarray,
+                 entered: int, left: int, placed: LayerPlacement,
+                 placed_after: LayerPlacement, dense: bool) -> PhaseTiles:
     """The update: tracked weights read-modify-written (w <- w - lr*g), entering weights'
     w0 regenerated and written, the tracked-after set written where it will be read next
     iteration (`placed_after`), and every weight's score compared (not in a dense run)."""
@@ -529,7 +331,7 @@ def update_tiles(work: LayerWork, config, tracked_tiles: np.ndarray, entered: in
                       write=write, work_counts=work_counts)
 
 
-def load_tiles(work: LayerWork, config, placed: LayerPlacement) -> PhaseTiles:
+def load_tiles(work: LayerWork, config: AcceleratorConfig, placed: LayerPlacement) -> PhaseTiles:
     """The one-time load: the pinned tracked values and index read from DRAM into the SRAM.
     It belongs to no iteration."""
     n = max(1, math.ceil(placed.pinned / config.tile_weights))

@@ -38,42 +38,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_GEMM_COLUMNS = {
-    "forward": ("fwd_m", "fwd_n", "fwd_k"),
-    "backward_data": ("bwd_data_m", "bwd_data_n", "bwd_data_k"),
-    "backward_weight": ("bwd_weight_m", "bwd_weight_n", "bwd_weight_k"),
-}
+from accelsim.sim.mapping.apportion import split_evenly
+from accelsim.sim.mapping.gemm import Gemm
 
 
-@dataclass(frozen=True)
-class Gemm:
-    """One phase's GEMM for the whole batch; `n` counts all groups' columns together."""
-
-    m: int
-    n: int
-    k: int
-    groups: int = 1
-
-    @property
-    def n_per_group(self) -> int:
-        return self.n // self.groups
-
-    @property
-    def macs(self) -> int:
-        return self.m * self.n * self.k
-
-
-def phase_gemm(layer, phase: str, batch_size: int) -> Gemm:
-    """The GEMM of `phase` for a layer-table row (dict-like), batch folded into M or K."""
-    m_col, n_col, k_col = _GEMM_COLUMNS[phase]
-    m, n, k, groups = int(layer[m_col]), int(layer[n_col]), int(layer[k_col]), int(layer["groups"])
-    if n % groups:  # a table that does not split N by groups: treat it as one GEMM
-        groups = 1
-    if phase == "backward_weight":
-        k *= batch_size  # the reduction runs over every output position of every sample
-    else:
-        m *= batch_size
-    return Gemm(m, n, k, groups)
+def ceil_div(a: int, b: int) -> int:
+    """ceil(a / b) for integers (b below 1 counts as 1)."""
+    return -(-int(a) // max(1, int(b)))
 
 
 @dataclass(frozen=True)
@@ -174,50 +145,11 @@ def _grouped_cuts(cout: int, groups: int, chunk: int) -> np.ndarray:
             + _cuts(per_group, chunk)[None, :]).ravel()
 
 
-def split_proportional(total: int, basis) -> np.ndarray:
-    """Integers summing to `total`, proportional to `basis` (largest remainder). If `total` is
-    at most `basis.sum()`, no share exceeds its basis (the caps used for tracked counts)."""
-    basis = np.asarray(basis, dtype=np.int64)
-    out = np.zeros(len(basis), dtype=np.int64)
-    whole = int(basis.sum())
-    total = int(total)
-    if total <= 0 or len(basis) == 0:
-        return out
-    if whole <= 0:
-        out[-1] = total
-        return out
-    ideal = basis * (total / whole)
-    out = np.floor(ideal).astype(np.int64)
-    short = total - int(out.sum())
-    if short > 0:
-        order = np.argsort(-(ideal - out), kind="stable")[:short]
-        out[order] += 1
-    elif short < 0:  # float rounding overshoot: take back from the largest shares
-        order = np.argsort(-out, kind="stable")[:-short]
-        out[order] -= 1
-    return out
-
-
-def split_evenly(total: int, sizes) -> np.ndarray:
-    """Integers proportional to `sizes` summing exactly to `total` (cumulative floor)."""
-    sizes = np.asarray(sizes, dtype=np.int64)
-    whole = int(sizes.sum())
-    if whole == 0:
-        out = np.zeros(len(sizes), dtype=np.int64)
-        if len(out):
-            out[-1] = total
-        return out
-    edges = (np.cumsum(sizes, dtype=object) * int(total)) // whole  # exact for big numbers
-    edges = np.asarray(edges, dtype=np.int64)
-    return np.diff(np.concatenate(([0], edges)))
-
-
-def weight_block_grid(layer, phase: str, batch_size: int, rows: int, cols: int, dataflow: str,
-                      tile_weights: int) -> BlockGrid:
-    """The blocks of W that `phase` (forward or backward_data) feeds the array, in order."""
-    gemm = phase_gemm(layer, phase, batch_size)
+def weight_block_grid(gemm: Gemm, phase: str, cout: int, kw: int, rows: int, cols: int,
+                      dataflow: str, tile_weights: int) -> BlockGrid:
+    """The blocks of W[cout, kw] that `phase` (forward or backward_data, whose GEMM is `gemm`)
+    feeds the array, in order."""
     grid = fold_grid(gemm, rows, cols, dataflow)
-    cout, kw = int(layer["fwd_n"]), int(layer["fwd_k"])
     groups = gemm.groups if cout % gemm.groups == 0 else 1
     forward = phase == "forward"
     if dataflow == "ws":
@@ -268,3 +200,19 @@ def tile_starts(block_sizes: np.ndarray, tile_weights: int) -> np.ndarray:
 def flat_tile_starts(n_elements: int, tile_weights: int) -> np.ndarray:
     """Contiguous tiles over a layer's elements (update phase; backward-weight gradients)."""
     return np.arange(0, max(n_elements, 1), tile_weights, dtype=np.int64)
+
+
+def array_side(g: Gemm, rows: int, cols: int, dataflow: str) -> dict[str, int]:
+    """Array-side buffer words of one group: reads of A and B, the output's writes (a partial
+    sum per row fold under ws and is), and the words of A and B entering the array."""
+    m, n, k = g.m, g.n, g.k
+    if dataflow == "ws":
+        return dict(a=m * k * ceil_div(n, cols), b=k * n, c_writes=m * n * ceil_div(k, rows),
+                    b_loads=k * n, a_loads=m * k * ceil_div(n, cols))
+    if dataflow == "os":
+        return dict(a=m * k * ceil_div(n, cols), b=k * n * ceil_div(m, rows), c_writes=m * n,
+                    b_loads=k * n * ceil_div(m, rows), a_loads=m * k * ceil_div(n, cols))
+    if dataflow == "is":
+        return dict(a=m * k, b=k * n * ceil_div(m, cols), c_writes=m * n * ceil_div(k, rows),
+                    b_loads=k * n * ceil_div(m, cols), a_loads=m * k)
+    raise ValueError(f"dataflow {dataflow!r} not one of ('ws', 'os', 'is')")
