@@ -101,6 +101,9 @@ class Counts:
     staging_accesses_count: int  # words written into and read out of the staging buffer
     update_alu_weights_count: int
     topk_compares_count: int
+    # the vector unit (the layers between the GEMMs, `accelsim.sim.parts.vector`)
+    vector_add_ops_count: int
+    vector_mult_ops_count: int
 
     def as_columns(self) -> dict:
         """Column name -> count, in column order."""
@@ -120,7 +123,9 @@ COMPARED = (
 )
 
 
-OPERANDS = ("weights", "activations", "gradients", "partial_sums")
+# stash: what backward needs of the vector layers' forward (BN input and statistics, ReLU mask
+# bits, max-pool argmax); batchnorm_state: BatchNorm's scale, shift and running statistics
+OPERANDS = ("weights", "activations", "gradients", "partial_sums", "stash", "batchnorm_state")
 LEVELS = ("dram", "weight_sram", "activation_sram", "staging", "pe_array", "prng")
 TRAFFIC_COLUMNS = ("run", "layer_id", "layer_name", "phase", "operand", "level", "reads",
                    "writes", "bytes", "energy_pj")
@@ -190,6 +195,12 @@ def traffic_table(records: pd.DataFrame, operand_bytes: dict,
     frame = pd.DataFrame(rows, columns=list(TRAFFIC_COLUMNS))
     return frame.astype({"layer_id": "int64", "reads": "int64", "writes": "int64",
                          "bytes": "int64", "energy_pj": "float64"})
+
+
+def vector_records(records: pd.DataFrame) -> pd.Series:
+    """Which records are the vector unit's (the layers between the GEMMs): those with its
+    operations (a flatten, which moves nothing, has no record)."""
+    return (records["vector_add_ops_count"] + records["vector_mult_ops_count"]) > 0
 
 
 def _sum_numeric(frame: pd.DataFrame) -> pd.Series:

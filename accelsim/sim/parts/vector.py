@@ -1,5 +1,6 @@
 """The vector unit: the layers between the GEMMs (BatchNorm, ReLU, pooling, residual add, the
-loss, flatten), counted in closed form per layer and phase. Torch-free, numpy-free.
+loss, flatten), counted in closed form per layer and phase (torch-free), and their phases as
+tiles for the machine.
 
 Per (layer, phase) for the whole batch (`vector_work`): add-class operations (add, subtract,
 compare, max, select) and multiply-class operations (multiply, divide, exp, log, square root);
@@ -47,6 +48,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from accelsim.config.accelerator import AcceleratorConfig
+from accelsim.sim.mapping.apportion import split_evenly
+from accelsim.sim.mapping.tiles import PhaseTiles, Traffic
 from accelsim.trace.geometry import VECTOR_KINDS
 
 FORWARD, BACKWARD, UPDATE = "forward", "backward_data", "update"
@@ -171,3 +175,136 @@ def _flatten(layer, phase, n, e, e_out, w, training):
 
 _COUNTS = {"batchnorm": _batchnorm, "relu": _relu, "pool": _pool, "add": _add, "loss": _loss,
            "flatten": _flatten}
+
+
+# -- the vector layers in a simulation ----------------------------------------------------------
+# Where their words go (the GEMM phases' rule, `accelsim.sim.mapping.layer`): a phase whose
+# inputs and output fit in the activation SRAM together keeps them on chip; otherwise they come
+# from and go to DRAM. The stash stays on chip if the whole step's stash fits in the activation
+# SRAM, else it goes to DRAM and back. BatchNorm's parameters and running statistics are read
+# from and written back to DRAM each step (they are not held on chip between steps). With
+# `simulate_activations` off only BatchNorm's state moves. Each phase is a few equal tiles, so
+# the machine overlaps their traffic with the vector unit's cycles; it times them on its
+# compute server (phases run one after another, so which server is immaterial).
+MAX_VECTOR_TILES = 16
+FLOW_ROLE = {FORWARD: "activations", BACKWARD: "gradients", UPDATE: "batchnorm_state"}
+
+
+@dataclass
+class VectorLayerWork:
+    """A vector layer's work in one run: per phase, its counts and its traffic by operand role
+    in bytes, (sram_read, sram_write, dram_read, dram_write), as `LayerWork` holds it."""
+
+    layer_id: int
+    name: str
+    exec_order: int
+    kind: str
+    phases: dict[str, VectorWork]
+    activation_operand_bytes: dict[str, dict[str, tuple[int, int, int, int]]]
+    param_count: int = 0  # no budgeted weights (the machine's DRAM layout reads it)
+
+    @property
+    def activation_bytes(self) -> dict[str, tuple[int, ...]]:
+        """Phase -> the four byte counts summed over roles (the machine sizes its region)."""
+        return {phase: tuple(sum(v[i] for v in roles.values()) for i in range(4))
+                for phase, roles in self.activation_operand_bytes.items()}
+
+
+def vector_layer_works(layers: list[Mapping], config: AcceleratorConfig, batch_size: int,
+                       mode: str) -> list[VectorLayerWork]:
+    """The vector layers of a layer table (rows of `Trace.layer_table`) on `config` for a run of
+    `mode` ("train" or "inference"); a flatten, which moves nothing, is left out."""
+    training = mode == "train"
+    word_bits, word_bytes = config.weight_bits, config.weight_bytes
+    capacity = config.activation_sram.capacity_bytes
+    rows = [r for r in layers if r["kind"] in VECTOR_KINDS and r["kind"] != "flatten"]
+    counted = [(row, {phase: vector_work(row, phase, batch_size=batch_size, word_bits=word_bits,
+                                         training=training)
+                      for phase in vector_phases(str(row["kind"]), training)})
+               for row in rows]
+    stash_bytes = sum(-(-w.stash_write_bits // 8) for _, ws in counted for w in ws.values())
+    stash_on_chip = stash_bytes <= capacity
+    works = []
+    for row, phases in counted:
+        # one pass's working set: every input and the output
+        n = batch_size
+        working_bytes = (int(row["input_count"]) * int(row["in_activation_count"])
+                         + int(row["out_activation_count"])) * n * word_bytes
+        on_chip = working_bytes <= capacity
+        roles: dict[str, dict[str, tuple[int, int, int, int]]] = {}
+        for phase, w in phases.items():
+            by_role: dict[str, tuple[int, int, int, int]] = {}
+            if config.simulate_activations:
+                read = w.activation_read_words * word_bytes
+                write = w.activation_write_words * word_bytes
+                by_role[FLOW_ROLE[phase]] = _level(read, write, on_chip)
+                stash = (-(-w.stash_read_bits // 8), -(-w.stash_write_bits // 8))
+                by_role["stash"] = _level(*stash, stash_on_chip)
+            state = (w.parameter_read_words * word_bytes, w.parameter_write_words * word_bytes)
+            by_role["batchnorm_state"] = _add4(by_role.get("batchnorm_state"),
+                                               _level(*state, False))
+            roles[phase] = {k: v for k, v in by_role.items() if any(v)}
+        works.append(VectorLayerWork(int(row["layer_id"]), str(row["name"]),
+                                     int(row["exec_order"]), str(row["kind"]), phases, roles))
+    return works
+
+
+def _level(read: int, write: int, on_chip: bool) -> tuple[int, int, int, int]:
+    return (read, write, 0, 0) if on_chip else (0, 0, read, write)
+
+
+def _add4(a, b) -> tuple[int, int, int, int]:
+    if a is None:
+        return b
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3])
+
+
+def vector_phase_tiles(work: VectorLayerWork, phase: str, config: AcceleratorConfig
+                       ) -> PhaseTiles:
+    """One phase of a vector layer as tiles for the machine (`accelsim.sim.mapping.tiles`)."""
+    w = work.phases[phase]
+    vector = config.vector
+    assert vector is not None  # AcceleratorConfig fills in the default
+    cycles = w.cycles(vector.lanes, vector.latency_cycles)
+    sram_read, sram_write, dram_read, dram_write = work.activation_bytes.get(phase, (0, 0, 0, 0))
+    n = max(1, min(MAX_VECTOR_TILES, -(-max(w.ops, 1) // config.tile_weights)))
+    basis = [1] * n
+    width = config.activation_sram.bank_width_bits
+
+    def words(total_bytes):
+        return -(-split_evenly(total_bytes, basis) * 8 // width)
+
+    read = Traffic.of(n, activation_sram_words=words(sram_read),
+                      activation_dram_bytes=split_evenly(dram_read, basis))
+    write = Traffic.of(n, activation_sram_words=words(sram_write),
+                       activation_dram_bytes=split_evenly(dram_write, basis))
+    work_counts = dict(
+        iterations_count=1, weight_accesses_count=0, served_sram_count=0, served_dram_count=0,
+        served_prng_count=0, tracked_count=0, regenerated_count=0, entered_count=0,
+        left_count=0, macs_count=0, pe_weight_loads_count=0, staging_accesses_count=0,
+        update_alu_weights_count=0, topk_compares_count=0, vector_add_ops_count=w.add_ops,
+        vector_mult_ops_count=w.mult_ops)
+    return PhaseTiles(work.layer_id, phase, False, split_evenly(cycles, basis).tolist(),
+                      [0] * n, read, write, work_counts)
+
+
+def with_vector_phases(phases: list[PhaseTiles], gemm_works: list,
+                       vector_works: list[VectorLayerWork], config: AcceleratorConfig
+                       ) -> list[PhaseTiles]:
+    """An iteration's GEMM phases (in the order they run) with the vector layers' phases
+    placed among them by execution order: forward in order, then backward in reverse order,
+    each layer's phases (backward_data, backward_weight, update) together."""
+    if not vector_works:
+        return phases
+    order = {w.layer_id: w.exec_order for w in gemm_works}
+    order.update({w.layer_id: w.exec_order for w in vector_works})
+    rank = {FORWARD: 0, BACKWARD: 1, "backward_weight": 2, UPDATE: 3}
+
+    def key(tiles):
+        at = order[tiles.layer_id]
+        if tiles.phase == FORWARD:
+            return (0, at, 0)
+        return (1, -at, rank[tiles.phase])
+
+    extra = [vector_phase_tiles(w, phase, config) for w in vector_works for phase in w.phases]
+    return sorted(phases + extra, key=key)
