@@ -2,6 +2,7 @@
 same layers (element counts, window sizes, argmax ranges), and its config section."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -186,3 +187,140 @@ def test_config_vector_section_defaults_sources_and_errors():
     with pytest.raises(ConfigError, match=r"vector\.lanes") as err:
         config_from_dict(spec, "x.yaml")
     assert "\n" not in str(err.value)
+
+
+# -- in the simulation ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_trace():
+    """A synthetic trace of the small model above: every vector kind, a budget of a third."""
+    from accelsim.trace.synthetic import synthetic_trace
+
+    table = layer_table_from_model(Small(), (2, 7, 7))
+    gemm = table[table["kind"].isin(("conv2d", "linear"))]
+    return synthetic_trace(table, int(gemm["param_count"].sum()) // 3, 0, batch_size=BATCH)
+
+
+def _vector_rows(records):
+    from accelsim.sim.results import vector_records
+
+    return records[vector_records(records)]
+
+
+def test_simulate_charges_every_vector_layer_and_phase(small_trace):
+    from accelsim.sim.simulation import simulate
+
+    config = load_config("default")
+    result = simulate(small_trace, config, "train")  # checks conservation itself
+    table = small_trace.layer_table.to_dict("records")
+    expected = {(r["layer_id"], phase): vector_work(r, phase, batch_size=BATCH, word_bits=32,
+                                                      training=True)
+                for r in table if r["kind"] not in ("conv2d", "linear", "flatten")
+                for phase in vector_phases(r["kind"], True)}
+    for run in ("trace", "dense"):
+        got = _vector_rows(result.run(run)).set_index(["layer_id", "phase"])
+        assert set(got.index) == set(expected)
+        for key, w in expected.items():
+            row = got.loc[key]
+            assert (row["vector_add_ops_count"], row["vector_mult_ops_count"]) == \
+                (w.add_ops, w.mult_ops)
+            assert row["vector_energy_pj"] == pytest.approx(
+                w.add_ops * config.vector.add_energy_pj + w.mult_ops * config.vector.mult_energy_pj)
+            assert row["compute_cycles"] == w.cycles(config.vector.lanes,
+                                                     config.vector.latency_cycles)
+            assert row["macs_count"] == row["weight_accesses_count"] == 0
+    # the GEMM records carry no vector work
+    gemm = result.records[~result.records["layer_id"].isin([k[0] for k in expected])]
+    assert (gemm["vector_energy_pj"] == 0).all()
+    # BatchNorm's state moves in both runs alike (it is outside the budget)
+    state = result.traffic[result.traffic["operand"] == "batchnorm_state"]
+    per_run = state.groupby("run")["bytes"].sum()
+    bn_bytes = sum((w.parameter_read_words + w.parameter_write_words) * 4
+                   for (i, _), w in expected.items())
+    assert per_run["trace"] == per_run["dense"] == bn_bytes > 0
+
+
+def test_vector_traffic_goes_on_chip_when_it_fits_and_to_dram_when_not(small_trace):
+    from accelsim.config.loader import with_overrides
+    from accelsim.sim.simulation import simulate
+
+    table = {r["layer_id"]: r for r in small_trace.layer_table.to_dict("records")}
+    for capacity in (2 * 1024 * 1024, 512):
+        config = with_overrides(load_config("default"),
+                                {"activation_sram.capacity_bytes": capacity})
+        result = simulate(small_trace, config, "train", baseline=False)
+        vector = _vector_rows(result.records)
+        works = {(i, p): vector_work(table[i], p, batch_size=BATCH, word_bits=32, training=True)
+                 for i, p in zip(vector["layer_id"], vector["phase"])}
+        stash_bytes = sum(-(-w.stash_write_bits // 8) for w in works.values())
+        t = result.traffic[result.traffic["layer_id"].isin(set(vector["layer_id"]))]
+        for (layer_id, phase), w in works.items():
+            row = table[layer_id]
+            working = (row["input_count"] * row["in_activation_count"]
+                       + row["out_activation_count"]) * BATCH * 4
+            mine = t[(t["layer_id"] == layer_id) & (t["phase"] == phase)]
+            flow = mine[mine["operand"].isin(("activations", "gradients"))]
+            stash = mine[mine["operand"] == "stash"]
+            # SRAM counts bank-width (8-byte) accesses; DRAM counts bytes
+            for part, level, reads, writes in (
+                    (flow, "activation_sram" if working <= capacity else "dram",
+                     w.activation_read_words * 4, w.activation_write_words * 4),
+                    (stash, "activation_sram" if stash_bytes <= capacity else "dram",
+                     -(-w.stash_read_bits // 8), -(-w.stash_write_bits // 8))):
+                assert set(part["level"]) <= {level}
+                if level == "dram":
+                    assert (part["reads"].sum(), part["writes"].sum()) == (reads, writes)
+                else:  # whole 8-byte accesses: each of at most 16 tiles rounds up, and the
+                    # traffic table shares a record's accesses out over its operands
+                    for got, want in ((part["reads"].sum(), reads),
+                                      (part["writes"].sum(), writes)):
+                        assert want // 8 - 1 <= got <= -(-want // 8) + 16
+        if capacity < 1024:
+            assert (t["level"] == "dram").any() and stash_bytes > capacity
+
+
+def test_inference_runs_forward_only_and_stashes_nothing(small_trace):
+    from accelsim.sim.simulation import simulate
+
+    result = simulate(small_trace, "default", "inference", baseline=False)
+    vector = _vector_rows(result.records)
+    assert set(vector["phase"]) == {"forward"}
+    names = set(vector["layer_name"])
+    assert "loss" not in names and "bn1" in names
+    assert not (result.traffic["operand"] == "stash").any()
+
+
+def test_gemm_traffic_is_unchanged_by_the_vector_layers(small_trace):
+    """The GEMM layers' counts are the same with and without the vector layers in the table."""
+    from accelsim.sim.simulation import simulate
+    from accelsim.trace.format import Trace
+
+    gemm_only = Trace(small_trace.manifest, small_trace.layers, small_trace.steps,
+                      small_trace._snapshot_rows)
+    with_vector = simulate(small_trace, "default", "train")
+    without = simulate(gemm_only, "default", "train")
+    columns = ["macs_count", "dram_bytes_read", "dram_bytes_written",
+               "weight_sram_reads_count", "activation_sram_reads_count",
+               "activation_sram_writes_count", "prng_values_count"]
+    keys = ["run", "layer_id", "phase"]
+    a = with_vector.records[with_vector.records["layer_id"] < len(small_trace.layers)]
+    assert a.set_index(keys)[columns].sort_index().equals(
+        without.records.set_index(keys)[columns].sort_index())
+    assert len(without.records) < len(with_vector.records)
+
+
+def test_report_shows_gemm_and_non_gemm_shares(small_trace, tmp_path):
+    from accelsim.analysis.report import gemm_shares_table, report
+    from accelsim.sim.simulation import simulate
+
+    result = simulate(small_trace, "default", "train")
+    shares = gemm_shares_table(result.records)
+    assert list(shares["run"]) == ["dense", "DropBack"]
+    for gemm, other in (("cycles GEMM", "cycles non-GEMM"), ("energy GEMM", "energy non-GEMM")):
+        total = shares[gemm].str.rstrip(" %").astype(float) + \
+            shares[other].str.rstrip(" %").astype(float)
+        assert ((total - 100).abs() < 0.11).all()
+        assert (shares[other].str.rstrip(" %").astype(float) > 0).all()
+    folder = result.save(tmp_path / "sim")
+    text = Path(report(folder)).read_text()
+    assert "### GEMM and non-GEMM layers" in text and "stash (for backward)" in text

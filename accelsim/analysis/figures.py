@@ -262,7 +262,9 @@ def churn(steps: pd.DataFrame, out_dir, *, name="tracked_churn", title=None):
 # operands of the traffic breakdown (`accelsim.sim.results.OPERANDS`), with their colours
 OPERAND_STYLE = {"weights": ("weights", "#8e44ad"), "activations": ("activations", "#2980b9"),
                  "gradients": ("gradients", "#27ae60"),
-                 "partial_sums": ("partial sums", "#f39c12")}
+                 "partial_sums": ("partial sums", "#f39c12"),
+                 "stash": ("stash (for backward)", "#c0392b"),
+                 "batchnorm_state": ("BatchNorm state", "#16a085")}
 LEVEL_LABELS = {"dram": "DRAM", "weight_sram": "weight SRAM",
                 "activation_sram": "activation SRAM", "global_buffer": "global buffer",
                 "staging": "staging", "pe_array": "PE array", "prng": "PRNG"}
