@@ -231,3 +231,18 @@ def test_bad_layer_through_simulate_is_exit_2(resnet_trace_folder, tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "layers.parquet" in err and "layer2.0.bn1" in err and "groups" in err
+
+
+def test_the_speed_benchmarks_hand_written_resnet18_is_the_measured_one(resnet18_table):
+    """benchmarks/sim_speed.py writes ResNet-18's table by hand (torch-free): it must be the
+    table the torch model gives."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from sim_speed import resnet18_layers
+
+    def plain(frame):
+        return [{k: list(map(int, v)) if hasattr(v, "__len__") and not isinstance(v, str)
+                 else v for k, v in row.items()} for row in frame.to_dict("records")]
+
+    assert plain(resnet18_layers()) == plain(resnet18_table[1])
