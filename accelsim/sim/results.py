@@ -260,7 +260,9 @@ class SimulationResult:
         rows = []
         for metric in COMPARED:
             dense, trace = float(totals.loc["dense", metric]), float(totals.loc["trace", metric])
-            ratio = dense / trace if trace else (float("inf") if dense else float("nan"))
+            # nothing in either run (a model without BatchNorm has no vector-unit energy): no
+            # difference, rather than 0/0
+            ratio = dense / trace if trace else (float("inf") if dense else 1.0)
             rows.append({"metric": metric, "dense": dense, "trace": trace,
                          "dense_over_trace": ratio})
         return pd.DataFrame(rows).set_index("metric")

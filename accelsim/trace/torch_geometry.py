@@ -46,9 +46,12 @@ def budgeted_param_count(model: nn.Module) -> int:
 
 
 def layers_from_model(model: nn.Module, input_shape) -> pd.DataFrame:
-    """The GEMM (budgeted) layers of `model` as trace rows, ids 0..B-1."""
+    """The GEMM (budgeted) layers of `model` as trace rows, ids 0..B-1, `exec_order` their
+    order among themselves (a table of GEMM layers only, as format version 1 held)."""
     table = layer_table_from_model(model, input_shape)
-    return table[table["kind"].isin(GEMM_KINDS)].reset_index(drop=True)
+    gemm = table[table["kind"].isin(GEMM_KINDS)].reset_index(drop=True)
+    gemm["exec_order"] = gemm["exec_order"].rank(method="first").astype("int32") - 1
+    return gemm
 
 
 class _Recorder(TorchFunctionMode):
