@@ -28,12 +28,14 @@ from sim_speed import GENERATOR, resnet18_layers  # noqa: E402
 from accelsim.config import load_accelerator_config  # noqa: E402
 from accelsim.sim.simulation import simulate  # noqa: E402
 from accelsim.trace.format import Snapshot, build_trace, steps_frame  # noqa: E402
+from accelsim.trace.geometry import GEMM_KINDS  # noqa: E402
 from accelsim.trace.synthetic import draw_mask, layer_shares, synthetic_trace  # noqa: E402
 
 
 def snapshot_trace(snapshots: int, every: int, budget: int, batch: int):
-    layers = resnet18_layers()
-    base = synthetic_trace(layers, budget, seed=0, batch_size=batch, generator=GENERATOR,
+    table = resnet18_layers()  # with its layers between the GEMMs
+    layers = table[table["kind"].isin(GEMM_KINDS)]  # the ones with tracked sets
+    base = synthetic_trace(table, budget, seed=0, batch_size=batch, generator=GENERATOR,
                            model={"name": "resnet18", "args": {}})
     sizes = layers["param_count"].to_numpy()
     counts = layer_shares(sizes, budget)
@@ -49,7 +51,7 @@ def snapshot_trace(snapshots: int, every: int, budget: int, batch: int):
                         np.tile(layers["layer_id"].to_numpy(), iterations),
                         np.tile(sizes, iterations), np.tile(counts, iterations), 0, 0)
     manifest = dict(base.manifest, iterations=iterations)
-    return build_trace(manifest, layers, steps, snaps)
+    return build_trace(manifest, table, steps, snaps)
 
 
 def main(argv=None):

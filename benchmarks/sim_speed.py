@@ -1,10 +1,12 @@
 """Speed of the simulator core: one ResNet-18 ImageNet training step (batch 32), dense and
-DropBack at 1M tracked weights, on the default 32x32 accelerator; the forward pass alone; and
-how the wall time grows with the number of weights and with the batch size.
+DropBack at 1M tracked weights, on the default 32x32 accelerator, with its layers between the
+GEMMs (and once without them); the forward pass alone; and how the wall time grows with the
+number of weights and with the batch size.
 
 Run: ``.venv/bin/python benchmarks/sim_speed.py`` (prints a table, writes
 benchmarks/results/sim_speed.csv). Not a test. Torch is not needed: ResNet-18's layer table is
-written out by hand below from torchvision's architecture.
+written out by hand below from torchvision's architecture (tests/test_trace_layers.py
+checks it against the table measured from the torch model).
 """
 
 from __future__ import annotations
@@ -22,37 +24,81 @@ sys.path.insert(0, str(ROOT))
 from accelsim.config import load_accelerator_config  # noqa: E402
 from accelsim.io import atomic_path  # noqa: E402
 from accelsim.sim.simulation import simulate  # noqa: E402
-from accelsim.trace.geometry import conv2d_layer, layer_table, linear_layer  # noqa: E402
+from accelsim.trace.geometry import (  # noqa: E402
+    add_layer,
+    batchnorm_layer,
+    conv2d_layer,
+    flatten_layer,
+    layer_table,
+    linear_layer,
+    loss_layer,
+    pool_layer,
+    relu_layer,
+)
 from accelsim.trace.synthetic import synthetic_trace  # noqa: E402
 
 GENERATOR = {"id": "benchmark", "version": 1}
 
 
-def resnet18_layers(width: int = 64, image: int = 224, classes: int = 1000) -> pd.DataFrame:
-    """torchvision resnet18's conv and fc layers (registration = execution order); `width`
-    scales the channel counts (64 for the real network), for the growth study."""
-    rows = []
+def resnet18_layers(width: int = 64, image: int = 224, classes: int = 1000,
+                    vector_layers: bool = True) -> pd.DataFrame:
+    """accelsim.models' resnet18 (torchvision's) layers in execution order: the conv and fc
+    layers (ids in registration order) and, with `vector_layers`, the BatchNorm, ReLU,
+    pooling, residual-add, flatten and loss layers (ids after the GEMMs', as a trace holds
+    them); `width` scales the channel counts (64 for the real network), for the growth
+    study."""
+    order: list[dict] = []  # rows in execution order
+    registered: list[str] = []  # GEMM layer names in registration order (their ids)
 
     def conv(name, in_shape, out_c, k, s, p):
-        row = conv2d_layer(len(rows), name, in_shape, out_c, k, stride=s, padding=p)
-        rows.append(row)
-        return row["out_shape"]
+        order.append(conv2d_layer(-1, name, in_shape, out_c, k, stride=s, padding=p))
+        return tuple(order[-1]["out_shape"])
 
-    c, h, _w = conv("conv1", (3, image, image), width, 7, 2, 3)
-    h = (h + 2 - 3) // 2 + 1  # max pool 3x3, stride 2, padding 1
-    shape = (c, h, h)
+    def vector(build, name, *args):
+        if vector_layers:
+            order.append(build(-1, name, *args))
+
+    shape = conv("conv1", (3, image, image), width, 7, 2, 3)
+    registered.append("conv1")
+    vector(batchnorm_layer, "bn1", shape)
+    vector(relu_layer, "relu", shape)
+    pooled = pool_layer(-1, "maxpool", shape, "max", 3, 2, 1)
+    vector(lambda *_: pooled, "maxpool")
+    shape = tuple(pooled["out_shape"])
     for stage, (mult, stride) in enumerate(((1, 1), (2, 2), (4, 2), (8, 2)), start=1):
         out_c = width * mult
         for block in range(2):
             s = stride if block == 0 else 1
             prefix = f"layer{stage}.{block}"
-            mid = conv(f"{prefix}.conv1", shape, out_c, 3, s, 1)
-            out = conv(f"{prefix}.conv2", tuple(mid), out_c, 3, 1, 1)
+            registered += [f"{prefix}.conv1", f"{prefix}.conv2"]
+            # the shortcut runs first (accelsim.models.BasicBlock) but is registered last
             if block == 0 and (s != 1 or shape[0] != out_c):
-                conv(f"{prefix}.downsample.0", shape, out_c, 1, s, 0)
-            shape = tuple(out)
-    rows.append(linear_layer(len(rows), "fc", shape[0], classes))
-    return layer_table(rows)
+                registered.append(f"{prefix}.downsample.0")
+                down = conv(f"{prefix}.downsample.0", shape, out_c, 1, s, 0)
+                vector(batchnorm_layer, f"{prefix}.downsample.1", down)
+            mid = conv(f"{prefix}.conv1", shape, out_c, 3, s, 1)
+            vector(batchnorm_layer, f"{prefix}.bn1", mid)
+            vector(relu_layer, f"{prefix}.relu", mid)
+            out = conv(f"{prefix}.conv2", mid, out_c, 3, 1, 1)
+            vector(batchnorm_layer, f"{prefix}.bn2", out)
+            vector(add_layer, f"{prefix}.add", out)
+            vector(relu_layer, f"{prefix}.relu:1", out)
+            shape = out
+    vector(pool_layer, "avgpool", shape, "avg", shape[1:], shape[1:])
+    vector(flatten_layer, "flatten", (shape[0], 1, 1))
+    order.append(linear_layer(-1, "fc", shape[0], classes))
+    registered.append("fc")
+    vector(loss_layer, "loss", classes)
+    ids = {name: i for i, name in enumerate(registered)}
+    next_id = len(registered)
+    for position, row in enumerate(order):
+        row["exec_order"] = position
+        if row["name"] in ids:
+            row["layer_id"] = ids[row["name"]]
+        else:
+            row["layer_id"] = next_id
+            next_id += 1
+    return layer_table(order)
 
 
 def _trace(layers, budget, batch, dense=False):
@@ -106,6 +152,8 @@ def main(argv=None):
     run("resnet18 dense", dense, mode="inference")
     run("resnet18 dropback 1M", dropback, mode="inference")
     run("resnet18 dense", dense, mode="inference", batch=1)
+    gemm_only = resnet18_layers(vector_layers=False)
+    run("resnet18 dropback 1M, GEMM layers only", _trace(gemm_only, 1_000_000, 32))
     if not args.quick:
         for batch in (1, 8, 128):
             run("resnet18 dropback 1M (batch)", dropback, batch=batch)

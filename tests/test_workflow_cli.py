@@ -253,7 +253,8 @@ def test_simulate_from_checkpoint(checkpoint, tmp_path, capsys):
     assert ident["param_count"] / ident["budget_tracked_count"] == pytest.approx(10, rel=0.01)
     assert printed["dense_over_trace"]["weight_dram_bytes"] > 5
     records = pd.read_parquet(out / "records.parquet")
-    assert set(records["layer_name"]) == {"fc1", "fc2", "fc3"}
+    # the GEMM layers, and the ReLUs and the loss between them (on the vector unit)
+    assert set(records["layer_name"]) == {"fc1", "fc2", "fc3", "relu", "relu:1", "loss"}
     # the default folder is beside the checkpoint
     code, _, err = run_main(capsys, "simulate", "--checkpoint", checkpoint, "--quiet")
     assert code == 0, err

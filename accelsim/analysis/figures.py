@@ -263,7 +263,9 @@ def churn(steps: pd.DataFrame, out_dir, *, name="tracked_churn", title=None):
 OPERAND_STYLE = {"weights": ("weights", "#8e44ad"), "activations": ("activations", "#2980b9"),
                  "gradients": ("gradients", "#27ae60"),
                  "partial_sums": ("partial sums", "#f39c12"),
-                 "optimizer_state": ("optimizer state", "#7f8c8d")}
+                 "optimizer_state": ("optimizer state", "#7f8c8d"),
+                 "stash": ("stash (for backward)", "#c0392b"),
+                 "batchnorm_state": ("BatchNorm state", "#16a085")}
 LEVEL_LABELS = {"dram": "DRAM", "weight_sram": "weight SRAM",
                 "activation_sram": "activation SRAM", "global_buffer": "global buffer",
                 "staging": "staging", "pe_array": "PE array", "prng": "PRNG"}

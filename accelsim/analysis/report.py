@@ -14,7 +14,7 @@ from accelsim.analysis.folders import folder_kind, load_sweep
 from accelsim.analysis.markdown import markdown_table
 from accelsim.io import replacing_folder, write_text_atomic
 from accelsim.sim.energy import ENERGY_TABLE
-from accelsim.sim.results import MAPPING_COLUMNS, SimulationResult
+from accelsim.sim.results import MAPPING_COLUMNS, SimulationResult, vector_records
 from accelsim.units import format_bytes, format_energy
 
 COMPONENT_LABELS = {c.column: c.label for c in ENERGY_TABLE}
@@ -61,7 +61,8 @@ def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFram
 
 OPERAND_LABELS = {"weights": "weights", "activations": "activations",
                   "gradients": "gradients", "partial_sums": "partial sums",
-                  "optimizer_state": "optimizer state"}
+                  "optimizer_state": "optimizer state",
+                  "stash": "stash (for backward)", "batchnorm_state": "BatchNorm state"}
 LEVEL_LABELS = {"dram": "DRAM", "weight_sram": "weight SRAM",
                 "activation_sram": "activation SRAM", "global_buffer": "global buffer",
                 "staging": "staging buffer", "pe_array": "PE array", "prng": "PRNG"}
@@ -93,6 +94,36 @@ def traffic_table(traffic: pd.DataFrame) -> pd.DataFrame:
     if len(runs) == 2:
         cols.append("energy dense / DropBack")
     return pd.DataFrame(rows, columns=cols)
+
+
+def gemm_shares_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the GEMM layers' and the vector unit's layers' (BatchNorm, ReLU, pooling,
+    residual adds, the loss) shares of cycles, energy and DRAM bytes."""
+    vector = vector_records(records)
+    rows = []
+    for run in [r for r in ("dense", "trace") if (records["run"] == r).any()]:
+        mine = records["run"] == run
+        row = ["DropBack" if run == "trace" else run]
+        for column in ("total_cycles", "energy_pj", "dram_bytes"):
+            values = (records["dram_bytes_read"] + records["dram_bytes_written"]
+                      if column == "dram_bytes" else records[column])
+            total = float(values[mine].sum())
+            share = float(values[mine & vector].sum()) / total if total else 0.0
+            row += [f"{100 * (1 - share):.1f} %", f"{100 * share:.1f} %"]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["run", "cycles GEMM", "cycles non-GEMM", "energy GEMM",
+                                       "energy non-GEMM", "DRAM bytes GEMM",
+                                       "DRAM bytes non-GEMM"])
+
+
+def _gemm_share_lines(result) -> list[str]:
+    if "vector_add_ops_count" not in result.records.columns:
+        return []  # a result simulated before the vector unit existed
+    return ["### GEMM and non-GEMM layers", "",
+            "Shares of the step's cycles, energy and DRAM bytes taken by the GEMM layers "
+            "(convolutions, linear) and by the layers between them on the vector unit "
+            "(BatchNorm, ReLU, pooling, residual adds, the loss).", "",
+            *markdown_table(gemm_shares_table(result.records)), ""]
 
 
 def _traffic_lines(result, rel: Path) -> list[str]:
@@ -152,6 +183,7 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
         lines += [*markdown_table(comparison_table(result.totals())), ""]
     lines += [f"![energy breakdown]({rel / 'figures' / 'energy_breakdown.png'})", "",
               f"![per-layer]({rel / 'figures' / 'per_layer.png'})", ""]
+    lines += _gemm_share_lines(result)
     lines += _traffic_lines(result, rel)
     lines += _mapping_lines(result)
     return lines

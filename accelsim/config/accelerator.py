@@ -37,6 +37,7 @@ from accelsim.config import checks
 from accelsim.config.dram import DramConfig, dram_config_from_dict
 from accelsim.config.energy_tables import (
     ARRAY_HOP_ENERGY_PER_MAC,
+    HOROWITZ,
     MAC_ENERGY_PJ,
     PE_MOVEMENT_RULE,
     REGISTER_ENERGY_PER_MAC,
@@ -259,6 +260,64 @@ class UpdateConfig:
                 "optimizer_state_bits", self.optimizer_state_bits, minimum=1))
 
 
+# -- the vector unit (the layers between the GEMMs: BatchNorm, ReLU, pooling, add, loss) ------
+# One lane does one add-class (add, subtract, compare, max) or one multiply-class (multiply,
+# divide, exp, square root) operation per cycle, on words of `weight_bits`. Energies per
+# operation by word size: (add pJ, multiply pJ, source); 32 and 16 bits floating point, 8 bits
+# integer, as in the MAC table (energy_tables.MAC_ENERGY_PJ), so both come from one technology.
+VECTOR_OP_ENERGY_PJ = {
+    32: (0.9, 3.7, f"{HOROWITZ}: fp32 add 0.9 pJ, fp32 mult 3.7 pJ"),
+    16: (0.4, 1.1, f"{HOROWITZ}: fp16 add 0.4 pJ, fp16 mult 1.1 pJ"),
+    8: (0.03, 0.2, f"{HOROWITZ}: int8 add 0.03 pJ, int8 mult 0.2 pJ"),
+}
+VECTOR_LANES_DEFAULT = (32, "user: one lane per column of the default 32-column array (as the "
+                            "PRNG and update lanes), so the unit takes an output row per cycle")
+VECTOR_LATENCY_DEFAULT = (4, "user: a 4-stage floating-point pipeline (unconfirmed)")
+
+
+@dataclass(frozen=True)
+class VectorUnitConfig:
+    lanes: int  # element operations per cycle
+    latency_cycles: int  # pipeline depth: paid once per layer and phase
+    add_energy_pj: float  # per add-class operation
+    mult_energy_pj: float  # per multiply-class operation
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _set(self, "lanes", checks.integer("lanes", self.lanes, minimum=1))
+        _set(self, "latency_cycles", checks.integer("latency_cycles", self.latency_cycles,
+                                                    minimum=0))
+        for name in ("add_energy_pj", "mult_energy_pj"):
+            _set(self, name, checks.number(name, getattr(self, name)))
+        _set(self, "sources", checks.source_map("sources", self.sources))
+
+
+def default_vector_unit(weight_bits: int) -> VectorUnitConfig:
+    """The vector unit an accelerator has when its file names none."""
+    add, mult, source = VECTOR_OP_ENERGY_PJ[weight_bits]
+    return VectorUnitConfig(VECTOR_LANES_DEFAULT[0], VECTOR_LATENCY_DEFAULT[0], add, mult,
+                            {"lanes": VECTOR_LANES_DEFAULT[1],
+                             "latency_cycles": VECTOR_LATENCY_DEFAULT[1],
+                             "add_energy_pj": source, "mult_energy_pj": source})
+
+
+def _read_vector(s: _Section, weight_bits: int) -> VectorUnitConfig:
+    """The `vector` section; every key optional (the defaults above, by word size)."""
+    default = default_vector_unit(weight_bits)
+    sources = s.sources()
+    values = {}
+    for key in ("lanes", "latency_cycles", "add_energy_pj", "mult_energy_pj"):
+        if s.has(key):
+            values[key] = s.raw(key)
+            sources[key] = _given_source(sources, key, "user")
+        else:
+            values[key] = getattr(default, key)
+            sources[key] = default.sources[key]
+    s.done()
+    return VectorUnitConfig(**values, sources=sources)
+# -- end of the vector unit ------------------------------------------------------------------
+
+
 # the sections of an AcceleratorConfig and their types, in file order
 _SECTIONS = (("pe", PeArrayConfig), ("weight_sram", SramConfig), ("activation_sram", SramConfig),
              ("dram", DramConfig), ("prng", PrngConfig), ("index", IndexConfig),
@@ -294,6 +353,7 @@ class AcceleratorConfig:
     global_buffer: SramConfig | None = None
     weight_share_bytes: int | None = None
     path: str | None = None  # the file it came from
+    vector: VectorUnitConfig | None = None  # None: default_vector_unit(weight_bits)
     # the raw merged YAML
     spec: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
@@ -318,6 +378,10 @@ class AcceleratorConfig:
             if width < self.weight_bits:
                 checks.fail(f"{name}.bank_width_bits",
                             f"at least one {self.weight_bits}-bit word", width)
+        if self.vector is None:
+            _set(self, "vector", default_vector_unit(self.weight_bits))
+        elif not isinstance(self.vector, VectorUnitConfig):
+            checks.fail("vector", "a VectorUnitConfig", self.vector)
         checks.boolean("simulate_activations", self.simulate_activations)
         _set(self, "tile_weights", checks.integer(
             "tile_weights", self.tile_weights, minimum=MIN_TILE_WEIGHTS,
@@ -615,6 +679,8 @@ def config_from_dict(data: object, where: str = "<dict>", path: str | None = Non
         policy = top.raw("reuse_policy", "mapper")
         objective = top.raw("mapper_objective", "dram")
         staging = top.raw("staging_buffer_bytes", 65536)
+        vector = _read_section(top, "vector", _read_vector, weight_bits) \
+            if top.has("vector") else None
         if isinstance(staging, str):
             staging = top.size("staging_buffer_bytes")
         top.done()
@@ -623,4 +689,4 @@ def config_from_dict(data: object, where: str = "<dict>", path: str | None = Non
                                  depth, dram_timing, sample, policy, objective, organisation,
                                  staging, global_buffer=global_buffer,
                                  weight_share_bytes=weight_share, path=path,
-                                 spec=copy.deepcopy(data))
+                                 vector=vector, spec=copy.deepcopy(data))

@@ -20,6 +20,8 @@ labels and colours from it:
   partial sums); plus the staging buffer's accesses for streamed and regenerated weights.
 - ``update_energy_pj``: the update unit: read-modify-writes of weight values and the
   threshold/top-k comparisons.
+- ``vector_energy_pj``: the vector unit (BatchNorm, ReLU, pooling, residual adds, the loss):
+  its add-class and multiply-class operations times their energy (`accelsim.sim.parts.vector`).
 
 Power times time: P[mW] x cycles / f[MHz] gives nJ x 1e3 = pJ (1 mW for 1 us is 1000 pJ).
 """
@@ -177,6 +179,19 @@ def _update_sources(config: AcceleratorConfig) -> dict:
     }
 
 
+def _vector_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
+    vector = config.vector
+    assert vector is not None  # AcceleratorConfig fills in the default
+    return (r["vector_add_ops_count"] * vector.add_energy_pj
+            + r["vector_mult_ops_count"] * vector.mult_energy_pj)
+
+
+def _vector_sources(config: AcceleratorConfig) -> dict:
+    sources = config.vector.sources if config.vector is not None else {}
+    return {f"vector.{key}": sources.get(key, "") for key in ("add_energy_pj",
+                                                              "mult_energy_pj")}
+
+
 # in stacking order (figures) and column order (results)
 ENERGY_TABLE = (
     EnergyComponent("dram_energy_pj", "DRAM", "#c0392b", _dram_energy_pj, _dram_sources),
@@ -190,6 +205,8 @@ ENERGY_TABLE = (
                     _pe_movement_energy_pj, _pe_movement_sources),
     EnergyComponent("update_energy_pj", "update (top-k, ALU)", "#8e44ad",
                     _update_energy_pj, _update_sources),
+    EnergyComponent("vector_energy_pj", "vector unit (BN, ReLU, pool, add, loss)", "#16a085",
+                    _vector_energy_pj, _vector_sources),
 )
 ENERGY_COMPONENTS = tuple(c.column for c in ENERGY_TABLE)
 

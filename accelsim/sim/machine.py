@@ -27,6 +27,7 @@ each (layer, phase) has its own span of cycles and the spans add up to the whole
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import simpy
@@ -40,6 +41,7 @@ from accelsim.sim.parts.compute import ComputeUnit
 from accelsim.sim.parts.prng_unit import PrngUnit
 from accelsim.sim.parts.server import RequestQueue, Slots
 from accelsim.sim.parts.sram import SramBanks
+from accelsim.sim.parts.vector import VectorLayerWork
 
 
 @dataclass
@@ -58,7 +60,7 @@ class _Cursor:
 class Accelerator:
     """One accelerator's parts on one SimPy environment, and the tile pipeline of a phase."""
 
-    def __init__(self, config: AcceleratorConfig, works: list[LayerWork],
+    def __init__(self, config: AcceleratorConfig, works: Sequence[LayerWork | VectorLayerWork],
                  record_dram_requests: bool = False, dram_cache: dict | None = None):
         self.config = config
         env = self.env = simpy.Environment()
@@ -71,7 +73,7 @@ class Accelerator:
         self.update_unit = ComputeUnit(env, "update_unit")
         self._layout(works)
 
-    def _layout(self, works: list[LayerWork]):
+    def _layout(self, works: Sequence[LayerWork | VectorLayerWork]):
         """DRAM regions: each layer's weights (values + index, row-aligned), then its
         activations; SRAM streams start at bank 0 (values) and half-way round (index)."""
         c = self.config

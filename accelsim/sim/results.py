@@ -115,6 +115,9 @@ class Counts:
     staging_accesses_count: int  # words written into and read out of the staging buffer
     update_alu_weights_count: int
     topk_compares_count: int
+    # the vector unit (the layers between the GEMMs, `accelsim.sim.parts.vector`)
+    vector_add_ops_count: int
+    vector_mult_ops_count: int
 
     def as_columns(self) -> dict:
         """Column name -> count, in column order."""
@@ -134,7 +137,10 @@ COMPARED = (
 )
 
 
-OPERANDS = ("weights", "activations", "gradients", "partial_sums", "optimizer_state")
+# stash: what backward needs of the vector layers' forward (BN input and statistics, ReLU mask
+# bits, max-pool argmax); batchnorm_state: BatchNorm's scale, shift and running statistics
+OPERANDS = ("weights", "activations", "gradients", "partial_sums", "optimizer_state", "stash",
+            "batchnorm_state")
 LEVELS = ("dram", "weight_sram", "activation_sram", "staging", "pe_array", "prng")
 TRAFFIC_COLUMNS = ("run", "layer_id", "layer_name", "phase", "operand", "level", "reads",
                    "writes", "bytes", "energy_pj")
@@ -174,7 +180,8 @@ def traffic_table(records: pd.DataFrame, operand_bytes: dict,
         sram_read = _shares(r.activation_sram_reads_count, {k: v[0] for k, v in basis.items()})
         sram_write = _shares(r.activation_sram_writes_count,
                              {k: v[1] for k, v in basis.items()})
-        for role in ("activations", "gradients", "partial_sums"):
+        # the activation-side roles (the optimizer state has counts of its own, below)
+        for role in (o for o in OPERANDS[1:] if o != "optimizer_state"):
             moved[(role, "dram")] = (dram_read.get(role, 0), dram_write.get(role, 0))
             moved[(role, "activation_sram")] = (sram_read.get(role, 0), sram_write.get(role, 0))
         state_reads = int(r.optimizer_state_sram_reads_count)
@@ -218,6 +225,12 @@ def traffic_table(records: pd.DataFrame, operand_bytes: dict,
     frame = pd.DataFrame(rows, columns=list(TRAFFIC_COLUMNS))
     return frame.astype({"layer_id": "int64", "reads": "int64", "writes": "int64",
                          "bytes": "int64", "energy_pj": "float64"})
+
+
+def vector_records(records: pd.DataFrame) -> pd.Series:
+    """Which records are the vector unit's (the layers between the GEMMs): those with its
+    operations (a flatten, which moves nothing, has no record)."""
+    return (records["vector_add_ops_count"] + records["vector_mult_ops_count"]) > 0
 
 
 def _sum_numeric(frame: pd.DataFrame) -> pd.Series:
@@ -277,7 +290,9 @@ class SimulationResult:
         rows = []
         for metric in COMPARED:
             dense, trace = float(totals.loc["dense", metric]), float(totals.loc["trace", metric])
-            ratio = dense / trace if trace else (float("inf") if dense else float("nan"))
+            # nothing in either run (a model without BatchNorm has no vector-unit energy): no
+            # difference, rather than 0/0
+            ratio = dense / trace if trace else (float("inf") if dense else 1.0)
             rows.append({"metric": metric, "dense": dense, "trace": trace,
                          "dense_over_trace": ratio})
         return pd.DataFrame(rows).set_index("metric")

@@ -18,6 +18,7 @@ per access), and ``settings["global_buffer"]`` says what each run chose.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -34,6 +35,7 @@ from accelsim.sim.mapping.placement import (
     optimizer_state_bits,
 )
 from accelsim.sim.mapping.tiles import PhaseTiles, mask_tile_counts
+from accelsim.sim.parts.vector import VectorLayerWork, vector_layer_works, with_vector_phases
 from accelsim.sim.plan import IterationPlan, iteration_phases, iteration_plans, load_phases
 from accelsim.sim.results import (
     COLUMNS,
@@ -57,7 +59,8 @@ _DRAM_MODEL_COUNTS = (("dram_bursts_count", "bursts"), ("dram_row_hits_count", "
 _SUMMED = COUNT_COLUMNS + ("dram_dynamic_energy_pj", "dram_background_energy_pj")
 
 
-def _record(run: str, work: LayerWork, tiles: PhaseTiles, timing: dict, port: DramPort) -> dict:
+def _record(run: str, work: LayerWork | VectorLayerWork, tiles: PhaseTiles, timing: dict,
+            port: DramPort) -> dict:
     dram = timing["dram"]
     counts = tiles.counts(total_cycles=timing["total_cycles"],
                           **{column: round(float(dram[key])) for column, key in _DRAM_MODEL_COUNTS})
@@ -69,7 +72,8 @@ def _record(run: str, work: LayerWork, tiles: PhaseTiles, timing: dict, port: Dr
     }
 
 
-def _run_phases(run: str, works: list[LayerWork], config: AcceleratorConfig,
+def _run_phases(run: str, works: Sequence[LayerWork | VectorLayerWork],
+                config: AcceleratorConfig,
                 phases: list[PhaseTiles], record: bool, dram_cache: dict
                 ) -> tuple[list[dict], list]:
     machine = Accelerator(config, works, record, dram_cache)
@@ -145,10 +149,13 @@ def _shared_run(trace: Trace, layers: list[dict], works: list[LayerWork],
 
 def _simulate_run(run: str, trace: Trace, works: list[LayerWork], config: AcceleratorConfig,
                   mode: str, every_iteration: bool, record: bool,
-                  plans: list[IterationPlan] | None = None
+                  plans: list[IterationPlan] | None = None,
+                  vector_works: list[VectorLayerWork] | None = None
                   ) -> tuple[list[dict], pd.DataFrame | None, dict]:
     dense = trace.dense
     plans = plans if plans is not None else iteration_plans(trace, every_iteration)
+    vector_works = vector_works or []
+    machine_works: list[LayerWork | VectorLayerWork] = [*works, *vector_works]
     dram_cache: dict = {}
     counts_by_snapshot: dict = {}
 
@@ -178,9 +185,10 @@ def _simulate_run(run: str, trace: Trace, works: list[LayerWork], config: Accele
         key = (None if dense else plan.snapshot_iteration, plan.tracked.tobytes(),
                plan.entered.tobytes(), plan.left.tobytes())
         if key not in memo:
-            phases = iteration_phases(works, config, mode, plan,
-                                      tile_counts(plan.snapshot_iteration), dense)
-            memo[key], log = _run_phases(run, works, config, phases, record, dram_cache)
+            phases = with_vector_phases(
+                iteration_phases(works, config, mode, plan, tile_counts(plan.snapshot_iteration),
+                                 dense), works, vector_works, config)
+            memo[key], log = _run_phases(run, machine_works, config, phases, record, dram_cache)
             tiles += sum(p.n_tiles for p in phases)
             if record:
                 logs.append((f"iteration {plan.first_iteration}", log,
@@ -199,7 +207,7 @@ def _simulate_run(run: str, trace: Trace, works: list[LayerWork], config: Accele
     return rows, requests, {"simulated_iterations": len(memo), "simulated_tiles": tiles}
 
 
-def _operand_bytes(works: list[LayerWork]) -> dict:
+def _operand_bytes(works: list[LayerWork] | list[VectorLayerWork]) -> dict:
     return {(w.layer_id, phase): roles
             for w in works for phase, roles in w.activation_operand_bytes.items()}
 
@@ -239,6 +247,10 @@ def simulate(trace: Trace | str | os.PathLike[str],
                                                 if mode == "train" else 0),
                          input_layer_backward_data=bool(input_layer_backward_data))
     works = _works(layers, config, batch, mode, options)
+    # the layers between the GEMMs, on the vector unit (each run's config: a shared buffer's
+    # activation share differs by run)
+    table = trace.layer_table.to_dict("records")
+    vector_works_by_run = {}
 
     # with a shared buffer each run has its own weight share, so its own mappings (works)
     plans = iteration_plans(trace, every_iteration)
@@ -246,8 +258,10 @@ def simulate(trace: Trace | str | os.PathLike[str],
                                                 plans, options)
     works_by_run = {"trace": run_works}
     shares_by_run = {"trace": shares}
+    vector_works_by_run["trace"] = vector_layer_works(table, run_config, batch, mode)
     rows, requests, effort = _simulate_run("trace", trace, run_works, run_config, mode,
-                                           every_iteration, record_dram_requests, plans)
+                                           every_iteration, record_dram_requests, plans,
+                                           vector_works_by_run["trace"])
     all_requests: dict | None = {"trace": requests} if record_dram_requests else None
     baseline_identity = None
     if baseline:
@@ -255,6 +269,7 @@ def simulate(trace: Trace | str | os.PathLike[str],
             dense_rows = [dict(r, run="dense") for r in rows]
             baseline_identity = trace.identity
             works_by_run["dense"], shares_by_run["dense"] = run_works, shares
+            vector_works_by_run["dense"] = vector_works_by_run["trace"]
             if all_requests is not None:
                 all_requests["dense"] = requests
         else:
@@ -263,9 +278,10 @@ def simulate(trace: Trace | str | os.PathLike[str],
             dense_config, dense_works, dense_shares = _shared_run(
                 dense, layers, works, config, batch, mode, dense_plans, options)
             works_by_run["dense"], shares_by_run["dense"] = dense_works, dense_shares
+            vector_works_by_run["dense"] = vector_layer_works(table, dense_config, batch, mode)
             dense_rows, dense_requests, dense_effort = _simulate_run(
                 "dense", dense, dense_works, dense_config, mode, every_iteration,
-                record_dram_requests, dense_plans)
+                record_dram_requests, dense_plans, vector_works_by_run["dense"])
             effort["simulated_tiles"] += dense_effort["simulated_tiles"]
             baseline_identity = dense.identity
             if all_requests is not None:
@@ -287,10 +303,13 @@ def simulate(trace: Trace | str | os.PathLike[str],
     if config.buffer_organisation == "shared":
         settings["global_buffer"] = shares_by_run
         traffic = pd.concat(
-            [traffic_table(records[records["run"] == run], _operand_bytes(run_works_), config)
+            [traffic_table(records[records["run"] == run],
+                           _operand_bytes(run_works_) | _operand_bytes(vector_works_by_run[run]),
+                           config)
              for run, run_works_ in works_by_run.items()], ignore_index=True)
     else:
-        traffic = traffic_table(records, _operand_bytes(works), config)
+        traffic = traffic_table(records, _operand_bytes(works)
+                                | _operand_bytes(vector_works_by_run["trace"]), config)
     result = SimulationResult(records, config.to_dict(), trace.identity, settings,
                               baseline_identity, all_requests, traffic=traffic,
                               mappings=mapping_table(works_by_run))

@@ -1,4 +1,8 @@
-"""The trace format (`accelsim-trace`, version 1): writer, reader and validation.
+"""The trace format (`accelsim-trace`, version 2): writer, reader and validation.
+
+Version 2 adds the layers between the GEMMs (BatchNorm, ReLU, pooling, residual add, flatten,
+the loss) to the layer table, with five columns they need; version 1 traces still read (their
+layer table holds the GEMM layers only, and the new columns take their neutral values).
 
 The specification is `traces/README.md`; this module is its only implementation. It must stay
 free of torch: the simulator reads traces on machines without it.
@@ -32,9 +36,10 @@ from accelsim.limits import (
     regular_file,
     shown,
 )
+from accelsim.trace.geometry import GEMM_KINDS, KINDS, POOL_MODES, pool_output_hw
 
 FORMAT_NAME = "accelsim-trace"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every layer that moves data in the layer table; 1: GEMM layers only
 
 MANIFEST_FILE = "manifest.json"
 LAYERS_FILE = "layers.parquet"
@@ -60,8 +65,14 @@ LAYERS_SCHEMA = pa.schema(
         ("fwd_m", _I64), ("fwd_n", _I64), ("fwd_k", _I64),
         ("bwd_data_m", _I64), ("bwd_data_n", _I64), ("bwd_data_k", _I64),
         ("bwd_weight_m", _I64), ("bwd_weight_n", _I64), ("bwd_weight_k", _I64),
+        # version 2
+        ("kernel", _SHAPE), ("mode", pa.string()), ("input_count", _I32),
+        ("unbudgeted_param_count", _I64), ("running_stat_count", _I64),
     ]
 )
+_LAYERS_V2_COLUMNS = ("kernel", "mode", "input_count", "unbudgeted_param_count",
+                      "running_stat_count")
+LAYERS_SCHEMA_V1 = pa.schema([f for f in LAYERS_SCHEMA if f.name not in _LAYERS_V2_COLUMNS])
 
 STEPS_SCHEMA = pa.schema(
     [
@@ -150,11 +161,15 @@ class Trace:
     def __init__(self, manifest: dict, layers: pd.DataFrame, steps: pd.DataFrame,
                  snapshot_rows: pd.DataFrame, path: Path | None = None):
         self.manifest = manifest
-        self.layers = layers
+        # every layer that moves data, as in the file; `layers` is its GEMM part (the budgeted
+        # layers, ids 0..B-1, the rows `steps` and `snapshots` refer to)
+        self.layer_table = layers
+        self.layers = layers[layers["kind"].isin(GEMM_KINDS)].reset_index(drop=True)
         self.steps = steps
         self._snapshot_rows = snapshot_rows
         self.path = path
-        self._param_count = dict(zip(layers["layer_id"].tolist(), layers["param_count"].tolist()))
+        self._param_count = dict(zip(self.layers["layer_id"].tolist(),
+                                     self.layers["param_count"].tolist()))
 
     # -- identity and settings --------------------------------------------------------------
     @property
@@ -235,7 +250,7 @@ class Trace:
         rows["tracked_count"] = rows["layer_id"].map(self._param_count).astype(np.int64)
         rows["bitmap"] = [pack_mask(np.ones(self._param_count[int(i)], bool))
                           for i in rows["layer_id"]]
-        return Trace(manifest, self.layers, steps, rows, path=None)
+        return Trace(manifest, self.layer_table, steps, rows, path=None)
 
     def _where(self, name: str) -> str:
         return str(self.path / name) if self.path else f"<in-memory trace>/{name}"
@@ -284,6 +299,8 @@ def build_trace(manifest: dict, layers: pd.DataFrame | list, steps: pd.DataFrame
                 snapshots: Iterable[Snapshot]) -> Trace:
     """An in-memory trace, validated exactly as a file would be."""
     layers_df = pd.DataFrame(layers) if not isinstance(layers, pd.DataFrame) else layers
+    if not any(c in layers_df.columns for c in _LAYERS_V2_COLUMNS):
+        layers_df = _upgrade_layers_v1(_conform(layers_df, LAYERS_SCHEMA_V1))
     layers_df = _conform(layers_df, LAYERS_SCHEMA)
     steps_df = _conform(steps, STEPS_SCHEMA)
     rows = []
@@ -309,7 +326,7 @@ def save_trace(trace: Trace, path) -> Path:
     swapped in (accelsim.io.replacing_folder), so `path` is always a whole trace, old or new."""
     path = Path(path)
     with replacing_folder(path, check=_check_is_trace) as tmp:
-        tables = {LAYERS_FILE: (trace.layers, LAYERS_SCHEMA),
+        tables = {LAYERS_FILE: (trace.layer_table, LAYERS_SCHEMA),
                   STEPS_FILE: (trace.steps, STEPS_SCHEMA),
                   SNAPSHOTS_FILE: (trace._snapshot_rows, SNAPSHOTS_SCHEMA)}
         files = {}
@@ -318,7 +335,8 @@ def save_trace(trace: Trace, path) -> Path:
             (tmp / name).write_bytes(data)
             files[name] = hashlib.sha256(data).hexdigest()
         # as it reads back from the file: the identity digest is the same before and after
-        manifest = finite(dict(trace.manifest, files=files))
+        # written in this version's schema, whatever version it was read from
+        manifest = finite(dict(trace.manifest, files=files, format_version=FORMAT_VERSION))
         (tmp / MANIFEST_FILE).write_text(json_text(manifest, sort_keys=True) + "\n")
     trace.manifest = manifest
     trace.path = path
@@ -344,7 +362,10 @@ def load_trace(path) -> Trace:
         if hashlib.sha256(data).hexdigest() != expected:
             raise TraceError(f"{file}: sha256 does not match the manifest (file changed or "
                              "corrupt)")
-        frames[name] = _read_parquet(data, schema, file)
+        if name == LAYERS_FILE and manifest["format_version"] == 1:
+            frames[name] = _upgrade_layers_v1(_read_parquet(data, LAYERS_SCHEMA_V1, file))
+        else:
+            frames[name] = _read_parquet(data, schema, file)
     trace = Trace(manifest, frames[LAYERS_FILE], frames[STEPS_FILE], frames[SNAPSHOTS_FILE], path)
     _validate(trace)
     return trace
@@ -357,6 +378,19 @@ def _check_is_trace(path: Path):
     if not (path / MANIFEST_FILE).is_file():
         raise TraceError(f"{path}: exists and is not a trace folder; choose another --out "
                          "or remove it")
+
+
+def _upgrade_layers_v1(frame: pd.DataFrame) -> pd.DataFrame:
+    """A version-1 layer table (GEMM layers only) with the version-2 columns at their neutral
+    values: a convolution's kernel from its weight shape, one input, no unbudgeted state."""
+    frame = frame.copy()
+    frame["kernel"] = [[int(v) for v in shape[2:]] if kind == "conv2d" and len(shape) == 4
+                       else [1, 1] for kind, shape in zip(frame["kind"], frame["weight_shape"])]
+    frame["mode"] = ""
+    frame["input_count"] = np.int32(1)
+    frame["unbudgeted_param_count"] = np.int64(0)
+    frame["running_stat_count"] = np.int64(0)
+    return frame[LAYERS_SCHEMA.names]
 
 
 def _conform(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
@@ -484,7 +518,7 @@ def _validate(trace: Trace):
 
 
 def _validate_layers(trace: Trace):
-    layers = trace.layers
+    layers = trace.layer_table
     ids = layers["layer_id"].to_numpy()
     if len(ids) == 0:
         _fail(trace, LAYERS_FILE, "no layers")
@@ -497,28 +531,119 @@ def _validate_layers(trace: Trace):
                                   "runs once), got duplicates or gaps")
     counts = layers[[c for c in LAYERS_SCHEMA.names if c.endswith(("_count", "_m", "_n", "_k"))
                      or c in ("groups", "macs_per_sample")]]
-    if (counts.to_numpy() < 0).any() or (counts.to_numpy() > MAX_COUNT * MAX_COUNT).any():
-        _fail(trace, LAYERS_FILE, "expected counts and GEMM dimensions >= 0 and within "
-                                  "physical bounds")
+    out_of_bounds = ((counts < 0) | (counts > MAX_COUNT * MAX_COUNT)).to_numpy()
+    if out_of_bounds.any():
+        row, column = (int(v[0]) for v in np.nonzero(out_of_bounds))
+        _fail(trace, LAYERS_FILE, f"layer {row} ({shown(layers['name'].iloc[row])}): "
+                                  f"{counts.columns[column]}: expected counts and GEMM dimensions "
+                                  f">= 0 and within physical bounds, got "
+                                  f"{int(counts.iat[row, column])}")
+    gemm = layers["kind"].isin(GEMM_KINDS).to_numpy()
+    if gemm.sum() == 0:
+        _fail(trace, LAYERS_FILE, "no GEMM layer (linear or conv2d)")
+    if not gemm[:int(gemm.sum())].all():
+        _fail(trace, LAYERS_FILE, "kind: the GEMM layers (linear, conv2d) must come first, "
+                                  "layer_id 0..B-1 (their PRNG ids), then the other layers")
     for row in layers.itertuples(index=False):
-        shape = [int(v) for v in row.weight_shape]
-        if not shape or len(shape) > MAX_DIMS or min(shape) < 1 \
-                or math.prod(shape) != row.weight_count or row.weight_count > MAX_PARAMS:
-            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: weight_count {row.weight_count} is "
-                                      f"not the product of weight_shape {shown(shape)} (at most "
-                                      f"{MAX_DIMS} sizes >= 1, {MAX_PARAMS:,} weights)")
-        _check_geometry(trace, row)
-        if row.bias_count < 0 or row.param_count != row.weight_count + row.bias_count:
-            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: param_count != weight + bias count")
-        if row.kind not in ("linear", "conv2d"):
-            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: kind {row.kind!r} unknown")
-        dims = [row.fwd_m, row.fwd_n, row.fwd_k, row.bwd_data_m, row.bwd_data_n, row.bwd_data_k,
-                row.bwd_weight_m, row.bwd_weight_n, row.bwd_weight_k, row.groups]
-        if min(dims) < 1 or row.macs_per_sample < 1:
-            _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: GEMM dimensions must be >= 1")
+        where = f"layer {row.layer_id} ({shown(row.name)})"
+        if row.kind not in KINDS:
+            _fail(trace, LAYERS_FILE, f"{where}: kind {shown(row.kind)} not one of {KINDS}")
+        if row.groups < 1:
+            _fail(trace, LAYERS_FILE, f"{where}: groups: expected >= 1, got {row.groups}")
+        if row.kind in GEMM_KINDS:
+            _check_gemm_layer(trace, row, where)
+        else:
+            _check_vector_layer(trace, row, where)
     if int(layers["param_count"].sum()) != trace.manifest["budget"]["param_count"]:
         _fail(trace, LAYERS_FILE, "sum of param_count differs from the manifest's "
                                   "budget.param_count")
+    if trace.manifest["format_version"] >= 2 and int(layers["unbudgeted_param_count"].sum()) \
+            > trace.manifest["unbudgeted_param_count"]:
+        _fail(trace, LAYERS_FILE, "unbudgeted_param_count: the layers' sum exceeds the "
+                                  "manifest's unbudgeted_param_count")
+
+
+def _check_gemm_layer(trace: Trace, row, where: str) -> None:
+    shape = [int(v) for v in row.weight_shape]
+    if not shape or len(shape) > MAX_DIMS or min(shape) < 1 \
+            or math.prod(shape) != row.weight_count or row.weight_count > MAX_PARAMS:
+        _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: weight_count {row.weight_count} is "
+                                  f"not the product of weight_shape {shown(shape)} (at most "
+                                  f"{MAX_DIMS} sizes >= 1, {MAX_PARAMS:,} weights)")
+    _check_geometry(trace, row)
+    if row.bias_count < 0 or row.param_count != row.weight_count + row.bias_count:
+        _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: param_count != weight + bias count")
+    dims = [row.fwd_m, row.fwd_n, row.fwd_k, row.bwd_data_m, row.bwd_data_n, row.bwd_data_k,
+            row.bwd_weight_m, row.bwd_weight_n, row.bwd_weight_k, row.groups]
+    if min(dims) < 1 or row.macs_per_sample < 1:
+        _fail(trace, LAYERS_FILE, f"layer {row.layer_id}: GEMM dimensions must be >= 1")
+    if (row.mode, row.input_count, row.unbudgeted_param_count, row.running_stat_count) \
+            != ("", 1, 0, 0):
+        _fail(trace, LAYERS_FILE, f"{where}: a {row.kind} layer has mode '', input_count 1 and "
+                                  "no unbudgeted parameters or running statistics")
+
+
+def _check_vector_layer(trace: Trace, row, where: str) -> None:
+    """A layer between the GEMMs: no budgeted weights, and shapes its kind can produce."""
+    def fail(field: str, expected: str, got) -> None:
+        _fail(trace, LAYERS_FILE, f"{where}: {field}: expected {expected} for kind "
+                                  f"{row.kind!r}, got {shown(got)}")
+
+    in_shape = [int(v) for v in row.in_shape]
+    out_shape = [int(v) for v in row.out_shape]
+    for name, shape in (("in_shape", in_shape), ("out_shape", out_shape)):
+        if not shape or len(shape) > MAX_DIMS or min(shape) < 1:
+            fail(name, f"1 to {MAX_DIMS} sizes >= 1", shape)
+    if row.in_activation_count != math.prod(in_shape):
+        fail("in_activation_count", "the product of in_shape", int(row.in_activation_count))
+    if row.out_activation_count != math.prod(out_shape):
+        fail("out_activation_count", "the product of out_shape", int(row.out_activation_count))
+    if len(row.weight_shape) or row.weight_count or row.bias_count or row.param_count:
+        fail("weight_shape", "[] and weight, bias and param counts 0 (no budgeted weights)",
+             {"weight_shape": [int(v) for v in row.weight_shape],
+              "param_count": int(row.param_count)})
+    gemm = [row.macs_per_sample, row.fwd_m, row.fwd_n, row.fwd_k, row.bwd_data_m, row.bwd_data_n,
+            row.bwd_data_k, row.bwd_weight_m, row.bwd_weight_n, row.bwd_weight_k]
+    if any(gemm):
+        fail("macs_per_sample", "no MACs and GEMM dimensions 0", [int(v) for v in gemm])
+    if row.groups != 1:
+        fail("groups", "1", int(row.groups))
+    kernel = [int(v) for v in row.kernel]
+    stride = [int(v) for v in row.stride]
+    padding = [int(v) for v in row.padding]
+    if len(kernel) != 2 or min(kernel) < 1:
+        fail("kernel", "two sizes >= 1", kernel)
+    if len(stride) != 2 or min(stride) < 1:
+        fail("stride", "two sizes >= 1", stride)
+    if len(padding) != 2 or min(padding) < 0:
+        fail("padding", "two sizes >= 0", padding)
+    if (row.input_count < 2) if row.kind == "add" else (row.input_count != 1):
+        fail("input_count", "2 or more" if row.kind == "add" else "1", int(row.input_count))
+    if (row.mode not in POOL_MODES) if row.kind == "pool" else (row.mode != ""):
+        fail("mode", f"one of {POOL_MODES}" if row.kind == "pool" else "''", row.mode)
+    channels = in_shape[0]
+    if row.kind != "batchnorm" and (row.unbudgeted_param_count or row.running_stat_count):
+        fail("unbudgeted_param_count", "no parameters or running statistics",
+             int(row.unbudgeted_param_count))
+    if row.kind == "batchnorm":
+        for field in ("unbudgeted_param_count", "running_stat_count"):
+            if getattr(row, field) not in (0, 2 * channels):
+                fail(field, f"0 or 2 x channels ({2 * channels})", int(getattr(row, field)))
+    if row.kind in ("batchnorm", "relu", "add") and out_shape != in_shape:
+        fail("out_shape", f"in_shape {in_shape}", out_shape)
+    if row.kind == "flatten" and (len(out_shape) != 1 or out_shape[0] != math.prod(in_shape)):
+        fail("out_shape", f"[{math.prod(in_shape)}] (in_shape flattened)", out_shape)
+    if row.kind == "loss" and (len(in_shape) != 1 or out_shape != [1]):
+        fail("out_shape", "one loss value per sample from [classes] logits",
+             [in_shape, out_shape])
+    if row.kind == "pool":
+        if len(in_shape) != 3:
+            fail("in_shape", "[C, H, W]", in_shape)
+        shapes = [[channels, *pool_output_hw(in_shape[1:], kernel, stride, padding, ceil)]
+                  for ceil in (False, True)]
+        if out_shape not in shapes:
+            fail("out_shape", f"{shapes[0]} (from in_shape, kernel, stride, padding; "
+                              f"{shapes[1]} in ceil mode)", out_shape)
 
 
 def _check_geometry(trace: Trace, row) -> None:
@@ -554,7 +679,7 @@ def _check_geometry(trace: Trace, row) -> None:
 
 
 def _validate_steps(trace: Trace):
-    s, layers = trace.steps, trace.layers
+    s, layers = trace.steps, trace.layers  # the GEMM (budgeted) layers
     n_layers, iterations = len(layers), trace.iterations
     if len(s) != n_layers * iterations:
         _fail(trace, STEPS_FILE, f"{len(s)} rows, expected {n_layers} layers x {iterations} "

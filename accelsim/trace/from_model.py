@@ -10,8 +10,9 @@ from accelsim.dropback.checkpoint import load_checkpoint
 from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION
 from accelsim.models import build_model, default_input_shape
 from accelsim.trace.format import Snapshot, Trace, build_trace, new_manifest, steps_frame
+from accelsim.trace.geometry import GEMM_KINDS
 from accelsim.trace.synthetic import synthetic_trace
-from accelsim.trace.torch_geometry import layers_from_model
+from accelsim.trace.torch_geometry import layer_table_from_model
 
 
 def trace_from_checkpoint(path, *, batch_size: int = 1, input_shape=None) -> Trace:
@@ -20,8 +21,8 @@ def trace_from_checkpoint(path, *, batch_size: int = 1, input_shape=None) -> Tra
     meta = loaded.meta
     name, args = meta["model"]["name"], meta["model"]["args"]
     shape = tuple(input_shape or default_input_shape(name, **args))
-    layers = layers_from_model(loaded.model, shape)
-    sizes = layers["param_count"].to_numpy()
+    layers = layer_table_from_model(loaded.model, shape)
+    sizes = layers.loc[layers["kind"].isin(GEMM_KINDS), "param_count"].to_numpy()
     dense = bool(meta["dense"])
     masks = {int(i): np.asarray(m.cpu().numpy(), bool) for i, m in loaded.tracked_masks.items()}
     counts = np.array([int(masks[i].sum()) for i in range(len(sizes))], dtype=np.int64)
@@ -44,7 +45,7 @@ def synthetic_model_trace(model_name: str, budget: int | None, *, seed: int = 0,
     """A synthetic trace for a zoo model (`budget` None = dense), geometry from the real model."""
     model = build_model(model_name, **model_args)
     shape = default_input_shape(model_name, **model_args)
-    layers = layers_from_model(model, shape)
+    layers = layer_table_from_model(model, shape)
     return synthetic_trace(
         layers, budget or 0, seed, iterations=iterations, layout=layout, shares=shares,
         batch_size=batch_size, input_shape=list(shape), dense=budget is None,

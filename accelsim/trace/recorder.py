@@ -20,7 +20,8 @@ from accelsim.trace.format import (
     save_trace,
     steps_frame,
 )
-from accelsim.trace.torch_geometry import layers_from_model
+from accelsim.trace.geometry import GEMM_KINDS
+from accelsim.trace.torch_geometry import layer_table_from_model
 
 
 class TraceRecorder:
@@ -29,8 +30,9 @@ class TraceRecorder:
                  optimizer: dict | None = None, snapshot_every: int | None = 100,
                  source: str = "training"):
         self.model, self.dropback = model, dropback
-        self.layers = layers_from_model(model, input_shape)
-        self._sizes = self.layers["param_count"].to_numpy()
+        self.layers = layer_table_from_model(model, input_shape)  # every layer that moves data
+        self._sizes = self.layers.loc[self.layers["kind"].isin(GEMM_KINDS),
+                                      "param_count"].to_numpy()
         self._info: dict[str, Any] = dict(
             model_name=model_name, model_args=model_args or {}, seed=seed,
             input_shape=list(input_shape), batch_size=batch_size, dataset=dataset,

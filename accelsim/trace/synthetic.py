@@ -1,5 +1,6 @@
 """Synthetic traces: a tracked set drawn by a documented, seeded rule, for models too large to
-train here. Torch-free.
+train here. Torch-free. The layer table may hold every layer (a zoo model's, from
+`layer_table_from_model`); the tracked sets are drawn for its GEMM (budgeted) layers.
 
 Rule (recorded in the manifest's `synthetic_rule`):
 - per-layer shares: proportional to `param_count` (default) or given fractions (e.g. from a real
@@ -18,6 +19,7 @@ import pandas as pd
 
 from accelsim.dropback.prng import GENERATOR_ID, GENERATOR_VERSION  # torch-free constants
 from accelsim.trace.format import Snapshot, Trace, build_trace, new_manifest, steps_frame
+from accelsim.trace.geometry import GEMM_KINDS
 
 LAYOUTS = ("uniform", "clustered")
 
@@ -84,6 +86,9 @@ def synthetic_trace(layers: pd.DataFrame, budget: int, seed: int, *, iterations:
     """An in-memory trace whose tracked set is drawn by the rule above (or all, if dense)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout {layout!r} not one of {LAYOUTS}")
+    table = layers
+    if "kind" in layers.columns:  # the budgeted (GEMM) layers carry the tracked sets
+        layers = layers[layers["kind"].isin(GEMM_KINDS)].reset_index(drop=True)
     sizes = layers["param_count"].to_numpy()
     total = int(sizes.sum())
     counts = sizes.copy() if dense else layer_shares(sizes, budget, shares)
@@ -98,16 +103,20 @@ def synthetic_trace(layers: pd.DataFrame, budget: int, seed: int, *, iterations:
                                "layout": layout, "cluster_size": cluster_size, "seed": int(seed)}
     model = model or {"name": "custom", "args": {}}
     if input_shape is None:
-        input_shape = layers.sort_values("exec_order")["in_shape"].iloc[0]
+        input_shape = table.sort_values("exec_order")["in_shape"].iloc[0]
+    # the parameters outside the budget that the table shows (BatchNorm's scale and shift)
+    unbudgeted = int(table["unbudgeted_param_count"].sum()) \
+        if "unbudgeted_param_count" in table.columns else 0
     manifest = new_manifest(
         source="synthetic", model_name=model["name"], model_args=model.get("args", {}),
         seed=seed, generator=generator or _default_generator(),
         budget_tracked_count=total if dense else int(counts.sum()), param_count=total,
         budget_mode="dense" if dense else "global", batch_size=batch_size,
-        input_shape=list(input_shape), iterations=iterations, dense=dense, synthetic_rule=rule)
+        input_shape=list(input_shape), iterations=iterations, dense=dense, synthetic_rule=rule,
+        unbudgeted_param_count=unbudgeted)
     manifest["synthetic"] = True
     snaps = [Snapshot(0, "first", masks), Snapshot(iterations, "final", masks)]
-    return build_trace(manifest, layers, steps, snaps)
+    return build_trace(manifest, table, steps, snaps)
 
 
 def _default_generator() -> dict:

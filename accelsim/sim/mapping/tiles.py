@@ -179,7 +179,10 @@ class PhaseTiles:
             sram_reads_count=weight_sram_reads + activation_sram_reads,
             sram_writes_count=weight_sram_writes + activation_sram_writes,
             prng_values_count=int(sum(self.prng_values)),
-            **self.work_counts, **dram_model_counts)
+            # a GEMM phase does no vector-unit work, a vector phase no array hops
+            **({"vector_add_ops_count": 0, "vector_mult_ops_count": 0} | _NO_HOPS
+               | self.work_counts),
+            **dram_model_counts)
 
 
 def _bytes_for_bits(bits) -> np.ndarray:
