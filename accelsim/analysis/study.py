@@ -259,7 +259,7 @@ def technology_cases(accelerator) -> list[tuple[str, object]]:
     types, the other nodes, and the old SRAM rule."""
     base = load_accelerator_config(accelerator)
     tech = base.technology
-    cases = [(f"SRAM cells {cell}", load_accelerator_config(
+    cases: list[tuple[str, object]] = [(f"SRAM cells {cell}", load_accelerator_config(
         accelerator, {"technology.sram_cell_type": cell}))
         for cell in CELL_TYPES if cell != tech.sram_cell_type]
     cases += [(f"node {node} nm", load_accelerator_config(

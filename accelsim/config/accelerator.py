@@ -47,7 +47,7 @@ from accelsim.config.energy_tables import (
     REGISTER_ENERGY_PER_MAC,
     REGISTERS_PER_PE,
 )
-from accelsim.config.technology import TechnologyConfig, check_number_format
+from accelsim.config.technology import SramFigures, TechnologyConfig, check_number_format
 from accelsim.errors import ConfigError
 from accelsim.units import parse_size
 
@@ -432,14 +432,16 @@ class AcceleratorConfig:
 _SHARED_ONLY = ("global_buffer", "weight_share_bytes")
 
 
-def staging_buffer(technology: TechnologyConfig, capacity_bytes: int, weight_bits: int):
+def staging_buffer(technology: TechnologyConfig, capacity_bytes: int, weight_bits: int
+                   ) -> SramFigures:
     """The staging buffer's CACTI figures: one bank of its capacity, one word wide."""
     return _staging_figures(technology.node_nm, technology.sram_cell_type, capacity_bytes,
                             weight_bits)
 
 
 @functools.lru_cache(maxsize=256)
-def _staging_figures(node_nm: int, cell_type: str, capacity_bytes: int, weight_bits: int):
+def _staging_figures(node_nm: int, cell_type: str, capacity_bytes: int, weight_bits: int
+                     ) -> SramFigures:
     return TechnologyConfig(node_nm, cell_type).sram(capacity_bytes, weight_bits, banks=1)
 
 
@@ -521,7 +523,7 @@ def _given_source(sources: dict[str, str], key: str, fallback: str) -> str:
 
 
 def _derived(s: _Section, sources: dict[str, str], key: str, value: float, source: str
-             ) -> object:
+             ) -> Any:
     """`key` as the file gives it (its source: the file's, or ``user``), else `value` from the
     technology with its `source`."""
     if s.has(key):

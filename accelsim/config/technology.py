@@ -76,6 +76,12 @@ class SramFigures:
     source: str
 
     @classmethod
+    def of(cls, values, source: str) -> SramFigures:
+        """From the figures in `FIGURES` order."""
+        v = [float(x) for x in values]
+        return cls(v[0], v[1], v[2], v[3], v[4], v[5], source)
+
+    @classmethod
     def nothing(cls, source: str) -> SramFigures:
         """A capacity of 0: nothing on chip costs nothing."""
         return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, source)
@@ -192,7 +198,7 @@ class SramTable:
         where = f"{capacity_bytes} B, {width_bits}-bit, {banks} bank(s), {ports} port(s)"
         held = self.rows.get((node_nm, cell_type, capacity_bytes, width_bits, banks, ports))
         if held is not None:  # a point the table holds: CACTI's own figures
-            return SramFigures(*held, source=f"{source}; {where}: table point")
+            return SramFigures.of(held, f"{source}; {where}: table point")
         if not any(key[:2] == (node_nm, cell_type) for key in self.lines):
             raise ConfigError(f"technology: the CACTI table holds nothing for {node_nm} nm "
                               f"{cell_type}")
@@ -216,7 +222,7 @@ class SramTable:
         notes = "; ".join(sorted(h for h in hows if h not in ("interpolated", "extrapolated")))
         how = (f"{kind} (log-log along capacity and the bank, width and port lines"
                f"{'; ' + notes if notes else ''})")
-        return SramFigures(*(float(v) for v in np.exp(logs)), source=f"{source}; {where}: {how}")
+        return SramFigures.of(np.exp(logs), f"{source}; {where}: {how}")
 
     def worst_error(self, rows: list[dict]) -> dict[str, tuple[float, dict]]:
         """The largest relative error of `lookup` against CACTI results `rows`, per figure."""
