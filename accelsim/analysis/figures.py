@@ -159,7 +159,7 @@ def _area_panels(table, x, ax_e, ax_p, escale, eunit, scope) -> None:
     ax_a.plot(area[x], area["area_mm2"], color="#7f8c8d", linestyle=":", marker=".",
               label="chip area")
     ax_a.set_ylabel("chip area (mm²)", color="#7f8c8d")
-    ax_a.legend(fontsize=8, loc="lower right")
+    ax_a.legend(fontsize=8, loc="center right")
     for run in [r for r in ("dense", "trace") if r in set(table["run"])]:
         group = table[table["run"] == run]
         label, color, marker = RUN_STYLE.get(run, (run, None, "o"))
