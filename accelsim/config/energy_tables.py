@@ -10,6 +10,7 @@ DRAM figures live with the DRAM presets (`accelsim.config.dram_presets`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 HOROWITZ = "Horowitz, 'Computing's energy problem', ISSCC 2014, 45 nm"
 HOROWITZ_NODE_NM = 45
@@ -62,11 +63,15 @@ PRNG_GENERATORS = {
 }
 
 
-def operations_45nm(operations) -> tuple[float, float]:
+Operations = Iterable[tuple[str, int]]  # (operation in OPERATIONS_45NM, count)
+
+
+def operations_45nm(operations: Operations) -> tuple[float, float]:
     """(energy pJ, area um^2) of a list of (operation, count) at 45 nm."""
+    operations = list(operations)
     energy = sum(OPERATIONS_45NM[op][0] * n for op, n in operations)
     area = sum(OPERATIONS_45NM[op][1] * n for op, n in operations)
-    return energy, area
+    return float(energy), float(area)
 
 
 def mac_operations(number_format: str) -> tuple[tuple[str, int], ...]:

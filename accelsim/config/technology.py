@@ -25,6 +25,7 @@ import csv
 import functools
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +77,7 @@ class SramFigures:
     source: str
 
     @classmethod
-    def of(cls, values, source: str) -> SramFigures:
+    def of(cls, values: Iterable[float], source: str) -> SramFigures:
         """From the figures in `FIGURES` order."""
         v = [float(x) for x in values]
         return cls(v[0], v[1], v[2], v[3], v[4], v[5], source)
@@ -320,8 +321,10 @@ class TechnologyConfig:
                 "feature size x Vdd^2 from CACTI 7 tech_params, against 45 nm itrs-hp), area "
                 f"x{self.area_scale:.3f} (feature size squared)")
 
-    def operations(self, operations, what: str) -> tuple[float, float, str]:
+    def operations(self, operations: energy_tables.Operations, what: str
+                   ) -> tuple[float, float, str]:
         """(energy pJ, area mm^2, source) of a list of (operation, count) at this node."""
+        operations = list(operations)
         energy, area_um2 = energy_tables.operations_45nm(operations)
         ops = " + ".join(f"{n} x {op}" for op, n in operations)
         source = (f"derived: {what} = {ops} ({HOROWITZ} energy and area tables: "
