@@ -229,3 +229,10 @@ def test_generator_skips_cleanly_without_cacti(tmp_path):
                           str(tmp_path / "no-cacti")], capture_output=True, text=True, cwd=ROOT,
                          check=False)
     assert out.returncode == 0 and "skipped" in out.stdout
+
+
+def test_accelforge_comparison_skips_cleanly_without_it(tmp_path):
+    out = subprocess.run([sys.executable, "benchmarks/vs_accelforge.py", "--accelforge-venv",
+                          str(tmp_path / "no-venv")], capture_output=True, text=True, cwd=ROOT,
+                         check=False)
+    assert out.returncode == 0 and "skipped" in out.stdout
