@@ -2,7 +2,6 @@
 and bad input is refused with one line naming the file, the field and the value."""
 
 import dataclasses
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ import pytest
 
 from accelsim.config import (
     CONFIG_DIR,
-    MAC_ENERGY_PJ,
     AcceleratorConfig,
     IndexConfig,
     PeArrayConfig,
@@ -23,6 +21,7 @@ from accelsim.config import (
     sram_access_energy_pj,
     with_overrides,
 )
+from accelsim.config.energy_tables import DEFAULT_NUMBER_FORMAT, OPERATIONS_45NM
 from accelsim.errors import ConfigError
 
 
@@ -50,8 +49,9 @@ def test_default_values_and_sources():
     for sram in (cfg.weight_sram, cfg.activation_sram):
         for key in ("read_energy_pj", "write_energy_pj", "leakage_power_mw"):
             assert sram.sources[key]
-    assert cfg.prng.sources["energy_pj_per_value"].startswith("derived: the generator training")
-    assert cfg.prng.energy_pj_per_value == pytest.approx(17.8)
+    assert cfg.prng.sources["energy_pj_per_value"].startswith("derived: PRNG value, the "
+                                                              "generator training uses")
+    assert cfg.prng.energy_pj_per_value == pytest.approx(17.8)  # 45 nm: Horowitz's own node
     assert cfg.dram.preset == "DDR4-3200" and cfg.dram.sources["tcl_cycles"]
     d = cfg.to_dict()
     assert d["weight_sram"]["capacity_bytes"] == 8 * 2**20 and d["dram"]["preset"] == "DDR4-3200"
@@ -71,7 +71,9 @@ def test_sram_rule_hits_the_horowitz_anchors():
 @pytest.mark.parametrize("bits", [32, 16, 8])
 def test_mac_energy_follows_word_size(bits):
     cfg = load_accelerator_config("default", {"weight_bits": bits})
-    assert cfg.pe.mac_energy_pj == pytest.approx(MAC_ENERGY_PJ[bits][0])
+    fmt = DEFAULT_NUMBER_FORMAT[bits]
+    want = OPERATIONS_45NM[f"{fmt}_mult"][0] + OPERATIONS_45NM[f"{fmt}_add"][0]
+    assert cfg.pe.mac_energy_pj == pytest.approx(want)  # the default node is 45 nm
 
 
 def test_overrides_and_rederivation():
@@ -79,9 +81,12 @@ def test_overrides_and_rederivation():
                                               "dram.preset": "HBM2", "pe.rows": 16})
     assert cfg.weight_sram.capacity_bytes == 1048576 and cfg.pe.rows == 16
     assert cfg.dram.preset == "HBM2"
-    assert cfg.weight_sram.read_energy_pj == pytest.approx(100.0)  # 1 MB, 64-bit banks
+    tech = cfg.technology
+    # CACTI's figure for the new organisation: 1 MiB on the default's 32 banks of 64 bits
+    assert cfg.weight_sram.read_energy_pj == tech.sram(1048576, 64, 32).read_energy_pj
     again = with_overrides(cfg, {"weight_sram.capacity_bytes": 32768})
-    assert again.weight_sram.read_energy_pj == pytest.approx(20.0)
+    assert again.weight_sram.read_energy_pj == tech.sram(32768, 64, 32).read_energy_pj
+    assert again.weight_sram.read_energy_pj < cfg.weight_sram.read_energy_pj
     assert again.dram.preset == "HBM2" and again.pe.rows == 16
     # a DRAM field override keeps the preset's other fields
     ch = load_accelerator_config("default", {"dram.channels": 2})
@@ -176,7 +181,9 @@ def test_config_import_does_not_import_torch():
 def test_derived_leakage_scales_with_capacity():
     small = load_accelerator_config("default", {"weight_sram.capacity_bytes": 2**20})
     big = load_accelerator_config("default", {"weight_sram.capacity_bytes": 2**22})
-    assert math.isclose(big.weight_sram.leakage_power_mw, 4 * small.weight_sram.leakage_power_mw)
+    tech = big.technology  # CACTI's figures for each organisation, growing with capacity
+    assert big.weight_sram.leakage_power_mw == tech.sram(2**22, 64, 32).leakage_power_mw
+    assert big.weight_sram.leakage_power_mw > 3 * small.weight_sram.leakage_power_mw
 
 
 @pytest.mark.parametrize("build, message", [

@@ -158,6 +158,18 @@ def test_study_end_to_end_on_digits_and_resumes(tmp_path):
     for name in ("accuracy_energy", "energy_ratio_batch", "energy_ratio_sram", "sensitivity"):
         assert (out / "figures" / f"{name}.png").exists()
         assert f"figures/{name}.png" in text
+    # the technology cases: re-pricing the stored counts with the study's own config gives
+    # the stored energies back; the other cell types, nodes and the old rule each give a ratio
+    from accelsim.analysis.study import load_study, technology_sensitivity
+    from accelsim.sim.energy import ENERGY_TABLE
+
+    table, meta = load_study(out)
+    own = load_accelerator_config(meta["accelerators"][0])
+    repriced = sum(c.formula(main, own) for c in ENERGY_TABLE)
+    np.testing.assert_allclose(repriced, main["energy_pj"], rtol=1e-9)
+    tech = technology_sensitivity(table, meta)
+    assert len(tech) == 2 + 3 + 1 and (tech["ratio"] > 0).all()
+    assert "technology" in text and "cases" in text
 
 
 def test_study_bad_input_is_one_line_exit_2(tmp_path):

@@ -101,13 +101,17 @@ def energy_breakdown(totals: pd.DataFrame, out_dir, *, title=None, name="energy_
 def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
                x="weight_sram_capacity_bytes", name="sram_sweep", title=None,
                scope="over the whole trace", xlabel="weight SRAM capacity"):
-    """Energy and DRAM traffic against weight SRAM size (log axes), dense vs DropBack.
+    """Energy and DRAM traffic against weight SRAM size (log axes), dense vs DropBack; with an
+    ``area_mm2`` column also the chip's area against size (on the energy panel's right axis)
+    and a third panel of energy against area, its energy-area Pareto points marked.
 
     `table` has one row per (point, run) with columns `run`, `x`, `energy_pj` and
     `dram_bytes_read` + `dram_bytes_written`. `fit_bytes` marks where the tracked set fits.
     """
     plt = _pyplot()
-    fig, (ax_e, ax_t) = plt.subplots(1, 2, figsize=(10.5, 4.4))
+    has_area = "area_mm2" in table.columns and table["area_mm2"].notna().all()
+    fig, axes = plt.subplots(1, 3 if has_area else 2, figsize=(15.5 if has_area else 10.5, 4.4))
+    ax_e, ax_t = axes[0], axes[1]
     table = table.sort_values(x)
     escale, eunit = _energy_scale(table["energy_pj"].to_numpy())
     traffic_all = table["dram_bytes_read"] + table["dram_bytes_written"]
@@ -133,8 +137,45 @@ def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
     ax_e.set_ylabel(f"energy {scope} ({eunit})")
     ax_t.set_yscale("log")
     ax_t.set_ylabel(f"off-chip DRAM traffic {scope} (bytes)")
-    fig.suptitle(title or "Energy and off-chip traffic against SRAM size")
+    if has_area:
+        _area_panels(table, x, ax_e, axes[2], escale, eunit, scope)
+    fig.suptitle(title or ("Energy, area and off-chip traffic against SRAM size" if has_area
+                           else "Energy and off-chip traffic against SRAM size"))
     return _save(fig, out_dir, name)
+
+
+def pareto_mask(area, energy) -> np.ndarray:
+    """True where no other point has both less-or-equal area and energy (one strictly less)."""
+    area, energy = np.asarray(area, dtype=float), np.asarray(energy, dtype=float)
+    better_or_equal = (area[None, :] <= area[:, None]) & (energy[None, :] <= energy[:, None])
+    strictly = (area[None, :] < area[:, None]) | (energy[None, :] < energy[:, None])
+    return ~(better_or_equal & strictly).any(axis=1)
+
+
+def _area_panels(table, x, ax_e, ax_p, escale, eunit, scope) -> None:
+    """The chip's area on the energy panel's right axis, and energy against area."""
+    area = table.drop_duplicates(x)
+    ax_a = ax_e.twinx()
+    ax_a.plot(area[x], area["area_mm2"], color="#7f8c8d", linestyle=":", marker=".",
+              label="chip area")
+    ax_a.set_ylabel("chip area (mm²)", color="#7f8c8d")
+    ax_a.legend(fontsize=8, loc="center right")
+    for run in [r for r in ("dense", "trace") if r in set(table["run"])]:
+        group = table[table["run"] == run]
+        label, color, marker = RUN_STYLE.get(run, (run, None, "o"))
+        ax_p.plot(group["area_mm2"], group["energy_pj"] / escale, marker=marker, color=color,
+                  label=label, alpha=0.5)
+        best = pareto_mask(group["area_mm2"], group["energy_pj"])
+        ax_p.scatter(group["area_mm2"][best], group["energy_pj"][best] / escale, s=80,
+                     facecolors="none", edgecolors=color, linewidths=1.5)
+        for _, row in group[best].iterrows():
+            ax_p.annotate(format_bytes(row[x]), (row["area_mm2"], row["energy_pj"] / escale),
+                          fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax_p.set_xlabel("chip area (mm²)")
+    ax_p.set_ylabel(f"energy {scope} ({eunit})")
+    ax_p.set_title("energy against area (circled: Pareto points)", fontsize=9)
+    ax_p.grid(True, alpha=0.3)
+    ax_p.legend(fontsize=8)
 
 
 def _size_label(field: str, value) -> str:

@@ -13,6 +13,7 @@ from accelsim.analysis.figures import figures_for, scope_words
 from accelsim.analysis.folders import folder_kind, load_sweep
 from accelsim.analysis.markdown import markdown_table
 from accelsim.io import replacing_folder, write_text_atomic
+from accelsim.sim.area import AREA_TABLE, area_breakdown_mm2, area_sources
 from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.sim.results import MAPPING_COLUMNS, SimulationResult, vector_records
 from accelsim.units import format_bytes, format_energy
@@ -184,9 +185,24 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
     lines += [f"![energy breakdown]({rel / 'figures' / 'energy_breakdown.png'})", "",
               f"![per-layer]({rel / 'figures' / 'per_layer.png'})", ""]
     lines += _gemm_share_lines(result)
+    lines += _area_lines(config)
     lines += _traffic_lines(result, rel)
     lines += _mapping_lines(result)
     return lines
+
+
+def _area_lines(config: dict) -> list[str]:
+    """The chip's silicon per component (DRAM is off chip), at the config's technology."""
+    area, sources = area_breakdown_mm2(config), area_sources(config)
+    tech = config.get("technology") or {}
+    rows = [(c.label, f"{area[c.name]:.3f}", sources[c.name].split(";")[0])
+            for c in AREA_TABLE]
+    rows.append(("**total**", f"**{area['total']:.3f}**", ""))
+    return ["### Area", "",
+            f"Technology: {tech.get('node_nm', '?')} nm, SRAM cells "
+            f"`{tech.get('sram_cell_type', '?')}`, logic `{tech.get('logic_device', '?')}`.",
+            "", *markdown_table(pd.DataFrame(rows, columns=["component", "area (mm²)",
+                                                            "source"])), ""]
 
 
 def _trace_identity_line(ident: dict) -> str:
@@ -223,19 +239,23 @@ def _sweep_section(folder: Path, rel: Path, figures: list, heading="SRAM sweep")
                  f"at each; base accelerator `{meta['accelerator']}`, mode `{meta['mode']}`.")
     lines.append("")
     keys = [k for k in meta["swept"] if k in table.columns]
-    wide = table.pivot_table(index=keys, columns="run", values=["energy_pj", "dram_bytes"],
+    has_area = "area_mm2" in table.columns
+    values = ["energy_pj", "dram_bytes", *(["area_mm2"] if has_area else [])]
+    wide = table.pivot_table(index=keys, columns="run", values=values,
                              aggfunc="first", sort=False)
     rows = []
     for key, row in wide.iterrows():
         key = key if isinstance(key, tuple) else (key,)
         shown = [format_bytes(v) if k.endswith("_bytes") else v for k, v in zip(keys, key)]
+        if has_area:  # the chip's, the same for both runs
+            shown.append(f"{row[('area_mm2', 'dense')]:.2f}")
         rows.append([*shown, format_bytes(row[("dram_bytes", "dense")]),
                      format_bytes(row[("dram_bytes", "trace")]),
                      format_energy(row[("energy_pj", "dense")]),
                      format_energy(row[("energy_pj", "trace")]),
                      _ratio(row[("energy_pj", "dense")], row[("energy_pj", "trace")])])
-    cols = [*keys, "DRAM dense", "DRAM DropBack", "energy dense", "energy DropBack",
-            "energy dense / DropBack"]
+    cols = [*keys, *(["area (mm²)"] if has_area else []), "DRAM dense", "DRAM DropBack",
+            "energy dense", "energy DropBack", "energy dense / DropBack"]
     lines += [*markdown_table(pd.DataFrame(rows, columns=cols)), ""]
     # this sweep's figures only: an earlier sweep into the folder may have left others
     for png in sorted(Path(f) for f in figures if Path(f).name.startswith("sram_sweep")):

@@ -10,7 +10,10 @@ Figures, each from `study.parquet` alone (nothing is trained or simulated here):
 - ``energy_ratio_sram``: the same ratio against the weight SRAM size, per method;
 - ``sensitivity``: each energy component's constants halved and doubled, and the range of the
   DropBack / dense energy ratio that results (components are linear in their constants, so the
-  re-pricing is exact arithmetic on the stored component columns).
+  re-pricing is exact arithmetic on the stored component columns); and the same ratio under
+  other technologies (each SRAM cell type, each node, the old SRAM rule), re-priced from the
+  stored counts with that technology's figures (`technology_sensitivity`; the cycles, and so the
+  leakage time, stay those simulated).
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ import pandas as pd
 
 from accelsim.analysis.figures import _pyplot, _save
 from accelsim.analysis.markdown import markdown_table
+from accelsim.config import energy_tables
+from accelsim.config.accelerator import AcceleratorConfig
+from accelsim.config.loader import load_accelerator_config
+from accelsim.config.technology import CELL_TYPES, NODES_NM
 from accelsim.errors import AccelsimError
 from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.units import energy_scale, format_bytes, format_energy
@@ -234,26 +241,106 @@ def sensitivity(table, meta, *, method="dropback", accelerator=None) -> pd.DataF
     return frame.sort_values("swing", ascending=True).reset_index(drop=True)
 
 
+def _old_rule_overrides(config) -> dict:
+    """Dotted overrides pricing the SRAMs by the rule used before the CACTI table."""
+    sections = (("global_buffer",) if config.buffer_organisation == "shared"
+                else ("weight_sram", "activation_sram"))
+    out: dict = {}
+    for name in sections:
+        sram = getattr(config, name)
+        energy = energy_tables.sram_access_energy_pj(sram.capacity_bytes, sram.bank_width_bits)
+        out |= {f"{name}.read_energy_pj": energy, f"{name}.write_energy_pj": energy,
+                f"{name}.leakage_power_mw": (energy_tables.OLD_SRAM_LEAKAGE_MW_PER_KIB
+                                             * sram.capacity_bytes / 1024)}
+    return out
+
+
+def technology_cases(accelerator) -> list[tuple[str, AcceleratorConfig]]:
+    """(label, config) for each technology case beside the config's own: the other SRAM cell
+    types, the other nodes, and the old SRAM rule."""
+    base = load_accelerator_config(accelerator)
+    tech = base.technology
+    cases: list[tuple[str, AcceleratorConfig]] = [(f"SRAM cells {cell}", load_accelerator_config(
+        accelerator, {"technology.sram_cell_type": cell}))
+        for cell in CELL_TYPES if cell != tech.sram_cell_type]
+    cases += [(f"node {node} nm", load_accelerator_config(
+        accelerator, {"technology.node_nm": node})) for node in NODES_NM if node != tech.node_nm]
+    cases.append(("old SRAM rule (Horowitz power law, 0.05 mW/KiB)",
+                  load_accelerator_config(accelerator, _old_rule_overrides(base))))
+    return cases
+
+
+def technology_sensitivity(table, meta, *, method="dropback", accelerator=None
+                           ) -> pd.DataFrame:
+    """The method / dense energy ratio (means as in `sensitivity`) re-priced under each of
+    `technology_cases`, from the stored counts; one row per case."""
+    accelerator = accelerator or meta["accelerators"][0]
+    main = table[(table["axis"] == "main") & (table["accelerator"] == accelerator)]
+    ours = main[(main["method"] == method) & (main["budget"] == meta["focus_budget"])]
+    dense = main[main["method"] == "dense"]
+    needed = {"weight_sram_reads_count", "dram_dynamic_energy_pj", "total_cycles"}
+    if ours.empty or dense.empty or not needed <= set(table.columns):
+        return pd.DataFrame()
+    try:
+        cases = technology_cases(accelerator)
+    except AccelsimError:  # a config this version cannot read (renamed, or from elsewhere)
+        return pd.DataFrame()
+    rows = []
+    for label, config in cases:
+        energy = {name: float(np.mean(sum(np.asarray(c.formula(part, config), dtype=float)
+                                          for c in ENERGY_TABLE)))
+                  for name, part in (("ours", ours), ("dense", dense))}
+        rows.append({"case": label, "ratio": energy["ours"] / energy["dense"],
+                     "dense_energy_pj": energy["dense"]})
+    return pd.DataFrame(rows)
+
+
+def conclusion_line(frame: pd.DataFrame, tech: pd.DataFrame) -> str:
+    """Which conclusion about the ratio holds in every case of both charts."""
+    ratios = [*frame[[f"ratio_at_x{f:g}" for f in SENSITIVITY_FACTORS]].to_numpy().ravel(),
+              *(tech["ratio"] if not tech.empty else [])]
+    low, high = min(ratios), max(ratios)
+    cases = len(ratios)
+    if high < 1:
+        return (f"DropBack needs less energy than dense in all {cases} cases (ratio "
+                f"{low:.3f}–{high:.3f}): that conclusion survives every constant halved or "
+                "doubled and every technology tried; how much less does not.")
+    if low > 1:
+        return (f"DropBack needs more energy than dense in all {cases} cases (ratio "
+                f"{low:.3f}–{high:.3f}).")
+    return (f"No direction survives every case: the ratio spans {low:.3f}–{high:.3f} over "
+            f"{cases} cases, so whether DropBack saves energy depends on the constants.")
+
+
 def sensitivity_chart(table, meta, out_dir, *, name="sensitivity"):
     plt = _pyplot()
     frame = sensitivity(table, meta)
     if frame.empty:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    tech = technology_sensitivity(table, meta)
+    fig, ax = plt.subplots(figsize=(7, 3.8 + 0.25 * len(tech)))
     y = np.arange(len(frame))
     half, double = frame["ratio_at_x0.5"], frame["ratio_at_x2"]
     nominal = float(frame["nominal_ratio"].iloc[0])
     ax.barh(y, half - nominal, left=nominal, color="#7fb3d5", label="constants × 0.5")
     ax.barh(y, double - nominal, left=nominal, color="#c0392b", alpha=0.7,
             label="constants × 2")
+    labels = list(frame["component"])
+    if not tech.empty:
+        y_tech = len(frame) + np.arange(len(tech))
+        ax.barh(y_tech, tech["ratio"] - nominal, left=nominal, color="#27ae60", alpha=0.8,
+                label="technology")
+        labels += list(tech["case"])
+        y = np.arange(len(labels))
     ax.axvline(nominal, color="#333333", lw=1)
     ax.set_yticks(y)
-    ax.set_yticklabels(frame["component"], fontsize=8)
+    ax.set_yticklabels(labels, fontsize=8)
     ax.set_xlabel(f"DropBack energy / dense energy at {meta['focus_budget']} "
                   f"(nominal {nominal:.3f})")
     ax.grid(True, axis="x", alpha=0.3)
     ax.legend(fontsize=7)
-    ax.set_title("Sensitivity of the energy ratio to each component's constants", fontsize=9)
+    ax.set_title("Sensitivity of the energy ratio to each component's constants and to the "
+                 "technology", fontsize=9)
     return _save(fig, out_dir, name)
 
 
@@ -319,11 +406,19 @@ def study_section(folder, rel: Path, figures) -> list[str]:
             "ratio, constants × 2": frame["ratio_at_x2"].map("{:.3f}".format)})
         low = float(frame[["ratio_at_x0.5", "ratio_at_x2"]].min().min())
         high = float(frame[["ratio_at_x0.5", "ratio_at_x2"]].max().max())
-        lines += ["### Sensitivity to the energy constants", "",
+        lines += ["### Sensitivity to the energy constants and the technology", "",
                   f"DropBack / dense energy at {meta['focus_budget']}: nominal "
                   f"{float(frame['nominal_ratio'].iloc[0]):.3f}; with any one component's "
                   f"constants halved or doubled it stays within {low:.3f}–{high:.3f}.", "",
                   *markdown_table(shown), ""]
+        tech = technology_sensitivity(table, meta)
+        if not tech.empty:
+            lines += ["Under other technologies (re-priced from the stored counts):", "",
+                      *markdown_table(pd.DataFrame({
+                          "technology": tech["case"],
+                          "ratio": tech["ratio"].map("{:.3f}".format),
+                          "dense energy": tech["dense_energy_pj"].map(format_energy)})), ""]
+        lines += [conclusion_line(frame, tech), ""]
         if "sensitivity.png" in names:
             lines += [f"![sensitivity]({rel / 'figures' / 'sensitivity.png'})", ""]
     return lines

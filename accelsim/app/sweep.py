@@ -47,6 +47,7 @@ from accelsim.io import (
     write_json_atomic,
 )
 from accelsim.limits import MAX_BATCH_SIZE, MAX_SWEEP_POINTS
+from accelsim.sim.area import config_area_mm2
 from accelsim.sim.mapping.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
 from accelsim.sim.simulation import simulate
@@ -132,6 +133,7 @@ def run_point(trace_path: str, accelerator, overrides: dict, mode: str) -> dict:
     point = {
         "overrides": overrides,
         "weight_sram_capacity_bytes": config.weight_sram.capacity_bytes,
+        "area_mm2": config_area_mm2(config),  # the chip's silicon per component and in total
         "totals": {run: {k: float(v) for k, v in totals.loc[run].items()} for run in totals.index},
     }
     if config.global_buffer is not None:  # and what each run gave its pinned weights
@@ -302,6 +304,7 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, batch_s
             shared = result.get("global_buffer")
             rows.append({"point_id": pid, **overrides, "run": run,
                          "weight_sram_capacity_bytes": result["weight_sram_capacity_bytes"],
+                         "area_mm2": result.get("area_mm2", {}).get("total", float("nan")),
                          **({"global_buffer_capacity_bytes": shared["capacity_bytes"],
                              "weight_share_bytes": shared["weight_share_bytes"][run]}
                             if shared else {}),

@@ -5,7 +5,8 @@ reports read these; nothing here imports them.
 - `loader`: config files and names, ``base:`` inheritance, dotted overrides
 - `dram`: `DramConfig`, its presets merge and address mapping
 - `dram_presets`: the DRAM preset tables (values and sources)
-- `energy_tables`: on-chip energy constants with units and sources
+- `energy_tables`: published datapath figures (45 nm) with units and sources
+- `technology`: the node and cell type; every on-chip figure derived from them (CACTI table)
 - `checks`: the one vocabulary of field checks and error messages
 - `reference`: the Markdown config reference (``python -m accelsim.config.reference``)
 
@@ -29,13 +30,9 @@ from accelsim.config.accelerator import (
 from accelsim.config.dram import DRAM_PRESETS, DramConfig, dram_config_from_dict, dram_preset
 from accelsim.config.energy_tables import (
     HOROWITZ,
-    MAC_ENERGY_PJ,
     SRAM_ANCHORS_PJ,
-    SRAM_LEAKAGE_MW_PER_KIB,
-    SRAM_LEAKAGE_RULE,
     SRAM_RULE,
     sram_access_energy_pj,
-    sram_leakage_power_mw,
 )
 from accelsim.config.loader import (
     CONFIG_DIR,
@@ -43,18 +40,18 @@ from accelsim.config.loader import (
     load_accelerator_config,
     with_overrides,
 )
+from accelsim.config.technology import CELL_TYPES, NODES_NM, SramTable, TechnologyConfig
 
 __all__ = [
+    "CELL_TYPES",
     "CONFIG_DIR",
     "DATAFLOWS",
     "DRAM_PRESETS",
     "DRAM_TIMINGS",
     "HOROWITZ",
     "INDEX_FORMATS",
-    "MAC_ENERGY_PJ",
+    "NODES_NM",
     "SRAM_ANCHORS_PJ",
-    "SRAM_LEAKAGE_MW_PER_KIB",
-    "SRAM_LEAKAGE_RULE",
     "SRAM_RULE",
     "WEIGHT_BITS",
     "AcceleratorConfig",
@@ -63,6 +60,8 @@ __all__ = [
     "PeArrayConfig",
     "PrngConfig",
     "SramConfig",
+    "SramTable",
+    "TechnologyConfig",
     "UpdateConfig",
     "available_configs",
     "config_from_dict",
@@ -70,6 +69,5 @@ __all__ = [
     "dram_preset",
     "load_accelerator_config",
     "sram_access_energy_pj",
-    "sram_leakage_power_mw",
     "with_overrides",
 ]

@@ -12,10 +12,13 @@ two SRAM sections; the config then derives ``weight_sram`` and ``activation_sram
 views (`shared_buffer_views`), so the simulator, the energy model and the traffic table read
 shared-buffer accesses under the same names, charged at the global buffer's energy per access.
 
+Every on-chip energy, leakage, area and SRAM latency not given in the file is derived from the
+``technology`` section (node, SRAM cell type, logic device; `accelsim.config.technology`): SRAMs
+from the committed CACTI table, the datapath from published 45 nm figures scaled to the node.
 Every energy or timing constant has its unit in its name and a source string in the section's
 ``sources`` mapping: a datasheet or paper, ``derived: ...`` (arithmetic on sourced figures, with
-the rule; the rules are `accelsim.config.energy_tables`), or ``user`` (a value given in a file
-or override without a source of its own).
+the rule; the technology's rules are `accelsim.config.technology`), or ``user`` (a value given
+in a file or override without a source of its own).
 
 Every dataclass checks its fields in ``__post_init__`` (`accelsim.config.checks`), so a config
 built in code is checked as one read from a file. Errors name the file, the field path and the
@@ -28,7 +31,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, TypeVarTuple
@@ -37,15 +42,12 @@ from accelsim.config import checks
 from accelsim.config.dram import DramConfig, dram_config_from_dict
 from accelsim.config.energy_tables import (
     ARRAY_HOP_ENERGY_PER_MAC,
-    HOROWITZ,
-    MAC_ENERGY_PJ,
-    PE_MOVEMENT_RULE,
+    DEFAULT_NUMBER_FORMAT,
+    EYERISS,
     REGISTER_ENERGY_PER_MAC,
-    SRAM_LEAKAGE_RULE,
-    SRAM_RULE,
-    sram_access_energy_pj,
-    sram_leakage_power_mw,
+    REGISTERS_PER_PE,
 )
+from accelsim.config.technology import SramFigures, TechnologyConfig, check_number_format
 from accelsim.errors import ConfigError
 from accelsim.units import parse_size
 
@@ -105,15 +107,19 @@ class PeArrayConfig:
     mac_energy_pj: float
     sources: dict[str, str] = field(default_factory=dict)
     # a word moved into a PE's register, and one hop across the array (weight loads, partial
-    # sums); None: derived from the MAC energy (energy_tables.PE_MOVEMENT_RULE)
+    # sums); None: derived from the MAC energy (Eyeriss ratios, energy_tables.EYERISS)
     register_energy_pj: float | None = None
     array_hop_energy_pj: float | None = None
     # zero weights (a trace whose untracked weights are zeros) skip their multiplications:
     # no MAC energy, and each weight tile's compute cycles shrink to its nonzero share
     skip_zero_macs: bool = False
+    # one PE's silicon (its MAC and its pipeline registers); 0: not known
+    pe_area_mm2: float = 0.0
+    number_format: str = ""  # the MAC's ("fp32", "int8", ...); "" in a config built in code
 
     def __post_init__(self) -> None:
         checks.boolean("skip_zero_macs", self.skip_zero_macs)
+        _set(self, "pe_area_mm2", checks.number("pe_area_mm2", self.pe_area_mm2))
         _set(self, "rows", checks.integer("rows", self.rows, minimum=1))
         _set(self, "cols", checks.integer("cols", self.cols, minimum=1))
         checks.one_of("dataflow", self.dataflow, DATAFLOWS)
@@ -123,7 +129,8 @@ class PeArrayConfig:
                             ("array_hop_energy_pj", ARRAY_HOP_ENERGY_PER_MAC)):
             if getattr(self, name) is None:
                 _set(self, name, ratio * self.mac_energy_pj)
-                sources.setdefault(name, PE_MOVEMENT_RULE)
+                sources.setdefault(name, f"derived: {EYERISS}: {ratio:g}x this config's "
+                                   "pe.mac_energy_pj (a ratio at one node, so at this node)")
             else:
                 _set(self, name, checks.number(name, getattr(self, name)))
                 sources.setdefault(name, "user")
@@ -141,8 +148,12 @@ class SramConfig:
     write_energy_pj: float  # per bank-width access
     leakage_power_mw: float
     sources: dict[str, str] = field(default_factory=dict)
+    area_mm2: float = 0.0  # the whole array; 0: not known
+    access_time_ns: float = 0.0  # 0: not known
 
     def __post_init__(self) -> None:
+        for name in ("area_mm2", "access_time_ns"):
+            _set(self, name, checks.number(name, getattr(self, name)))
         capacity, banks, width = check_sram_geometry(self.capacity_bytes, self.banks,
                                                      self.bank_width_bits)
         _set(self, "capacity_bytes", capacity)
@@ -171,20 +182,21 @@ def shared_buffer_views(buffer: SramConfig, weight_share_bytes: int
     ``weight_sram`` and ``activation_sram``: `weight_share_bytes` for pinned tracked weights,
     the rest for activation tiles. Each view has half the banks (a static bank split: weights
     and activations do not take each other's bandwidth), the buffer's energy per access, and
-    the weight view carries the whole buffer's leakage (one buffer leaks once, whether
+    the weight view carries the whole buffer's leakage and area (one buffer leaks once, whether
     activations are simulated or not)."""
     if buffer.banks < 2 or buffer.banks % 2:
         checks.fail("global_buffer.banks", "an even number >= 2 (half serve weights, half "
                     "activations)", buffer.banks)
     half = buffer.banks // 2
 
-    def view(capacity: int, banks: int, leakage_mw: float) -> SramConfig:
+    def view(capacity: int, banks: int, leakage_mw: float, area_mm2: float) -> SramConfig:
         sources = {key: f"global_buffer: {text}" for key, text in buffer.sources.items()}
         return SramConfig(capacity, banks, buffer.bank_width_bits, buffer.latency_cycles,
-                          buffer.read_energy_pj, buffer.write_energy_pj, leakage_mw, sources)
+                          buffer.read_energy_pj, buffer.write_energy_pj, leakage_mw, sources,
+                          area_mm2, buffer.access_time_ns)
 
-    return (view(weight_share_bytes, half, buffer.leakage_power_mw),
-            view(buffer.capacity_bytes - weight_share_bytes, buffer.banks - half, 0.0))
+    return (view(weight_share_bytes, half, buffer.leakage_power_mw, buffer.area_mm2),
+            view(buffer.capacity_bytes - weight_share_bytes, buffer.banks - half, 0.0, 0.0))
 
 
 @dataclass(frozen=True)
@@ -194,8 +206,10 @@ class PrngConfig:
     latency_cycles: int  # pipeline depth: first value after this many cycles
     energy_pj_per_value: float
     sources: dict[str, str] = field(default_factory=dict)
+    lane_area_mm2: float = 0.0  # one generator lane's silicon; 0: not known
 
     def __post_init__(self) -> None:
+        _set(self, "lane_area_mm2", checks.number("lane_area_mm2", self.lane_area_mm2))
         _set(self, "lanes", checks.integer("lanes", self.lanes, minimum=1))
         _set(self, "values_per_cycle", checks.integer("values_per_cycle", self.values_per_cycle,
                                                       minimum=1))
@@ -247,8 +261,10 @@ class UpdateConfig:
     sources: dict[str, str] = field(default_factory=dict)
     # bits of one optimizer state word (momentum, Adam's moments); None: a weight's width
     optimizer_state_bits: int | None = None
+    area_mm2: float = 0.0  # the ALU lanes and comparators; 0: not known
 
     def __post_init__(self) -> None:
+        _set(self, "area_mm2", checks.number("area_mm2", self.area_mm2))
         _set(self, "alu_lanes", checks.integer("alu_lanes", self.alu_lanes, minimum=1))
         for name in ("alu_energy_pj_per_weight", "topk_cycles_per_weight",
                      "topk_energy_pj_per_weight"):
@@ -262,14 +278,8 @@ class UpdateConfig:
 
 # -- the vector unit (the layers between the GEMMs: BatchNorm, ReLU, pooling, add, loss) ------
 # One lane does one add-class (add, subtract, compare, max) or one multiply-class (multiply,
-# divide, exp, square root) operation per cycle, on words of `weight_bits`. Energies per
-# operation by word size: (add pJ, multiply pJ, source); 32 and 16 bits floating point, 8 bits
-# integer, as in the MAC table (energy_tables.MAC_ENERGY_PJ), so both come from one technology.
-VECTOR_OP_ENERGY_PJ = {
-    32: (0.9, 3.7, f"{HOROWITZ}: fp32 add 0.9 pJ, fp32 mult 3.7 pJ"),
-    16: (0.4, 1.1, f"{HOROWITZ}: fp16 add 0.4 pJ, fp16 mult 1.1 pJ"),
-    8: (0.03, 0.2, f"{HOROWITZ}: int8 add 0.03 pJ, int8 mult 0.2 pJ"),
-}
+# divide, exp, square root) operation per cycle, on words of `weight_bits`, in the MAC's number
+# format; its energies come from the config's technology, as the MAC's do (one node).
 VECTOR_LANES_DEFAULT = (32, "user: one lane per column of the default 32-column array (as the "
                             "PRNG and update lanes), so the unit takes an output row per cycle")
 VECTOR_LATENCY_DEFAULT = (4, "user: a 4-stage floating-point pipeline (unconfirmed)")
@@ -292,18 +302,23 @@ class VectorUnitConfig:
         _set(self, "sources", checks.source_map("sources", self.sources))
 
 
-def default_vector_unit(weight_bits: int) -> VectorUnitConfig:
-    """The vector unit an accelerator has when its file names none."""
-    add, mult, source = VECTOR_OP_ENERGY_PJ[weight_bits]
+def default_vector_unit(technology: TechnologyConfig, number_format: str) -> VectorUnitConfig:
+    """The vector unit an accelerator has when its file names none: lanes and latency by
+    design, energies per operation from `technology` in `number_format`."""
+    add, _, add_source = technology.operations(((f"{number_format}_add", 1),),
+                                               f"vector lane add-class op ({number_format})")
+    mult, _, mult_source = technology.operations(
+        ((f"{number_format}_mult", 1),), f"vector lane multiply-class op ({number_format})")
     return VectorUnitConfig(VECTOR_LANES_DEFAULT[0], VECTOR_LATENCY_DEFAULT[0], add, mult,
                             {"lanes": VECTOR_LANES_DEFAULT[1],
                              "latency_cycles": VECTOR_LATENCY_DEFAULT[1],
-                             "add_energy_pj": source, "mult_energy_pj": source})
+                             "add_energy_pj": add_source, "mult_energy_pj": mult_source})
 
 
-def _read_vector(s: _Section, weight_bits: int) -> VectorUnitConfig:
-    """The `vector` section; every key optional (the defaults above, by word size)."""
-    default = default_vector_unit(weight_bits)
+def _read_vector(s: _Section, technology: TechnologyConfig, number_format: str
+                 ) -> VectorUnitConfig:
+    """The `vector` section; every key optional (the defaults above)."""
+    default = default_vector_unit(technology, number_format)
     sources = s.sources()
     values = {}
     for key in ("lanes", "latency_cycles", "add_energy_pj", "mult_energy_pj"):
@@ -352,8 +367,11 @@ class AcceleratorConfig:
     # here whatever was passed for them.
     global_buffer: SramConfig | None = None
     weight_share_bytes: int | None = None
+    # the node and cell types the on-chip figures were derived from
+    technology: TechnologyConfig = field(default_factory=TechnologyConfig)
+    staging_buffer_area_mm2: float = 0.0  # derived from the technology when not given
     path: str | None = None  # the file it came from
-    vector: VectorUnitConfig | None = None  # None: default_vector_unit(weight_bits)
+    vector: VectorUnitConfig | None = None  # None: default_vector_unit(technology, format)
     # the raw merged YAML
     spec: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
@@ -379,7 +397,9 @@ class AcceleratorConfig:
                 checks.fail(f"{name}.bank_width_bits",
                             f"at least one {self.weight_bits}-bit word", width)
         if self.vector is None:
-            _set(self, "vector", default_vector_unit(self.weight_bits))
+            _set(self, "vector", default_vector_unit(
+                self.technology,
+                self.pe.number_format or DEFAULT_NUMBER_FORMAT[self.weight_bits]))
         elif not isinstance(self.vector, VectorUnitConfig):
             checks.fail("vector", "a VectorUnitConfig", self.vector)
         checks.boolean("simulate_activations", self.simulate_activations)
@@ -395,6 +415,10 @@ class AcceleratorConfig:
         checks.one_of("mapper_objective", self.mapper_objective, MAPPER_OBJECTIVES)
         _set(self, "staging_buffer_bytes", checks.integer(
             "staging_buffer_bytes", self.staging_buffer_bytes, minimum=0))
+        if not isinstance(self.technology, TechnologyConfig):
+            checks.fail("technology", "a TechnologyConfig", self.technology)
+        _set(self, "staging_buffer_area_mm2", checks.number(
+            "staging_buffer_area_mm2", self.staging_buffer_area_mm2))
         if self.path is not None:
             checks.text("path", self.path)
 
@@ -447,10 +471,15 @@ class AcceleratorConfig:
 
     @property
     def staging_energy_pj_per_word(self) -> float:
-        """One word written into or read out of the staging buffer (energy_tables.SRAM_RULE)."""
-        if self.staging_buffer_bytes == 0:
-            return 0.0
-        return sram_access_energy_pj(max(1024, self.staging_buffer_bytes), self.weight_bits)
+        """One word written into or read out of the staging buffer: CACTI's read energy of a
+        one-bank SRAM of its capacity, one word wide (`staging_source`)."""
+        return staging_buffer(self.technology, self.staging_buffer_bytes,
+                              self.weight_bits).read_energy_pj
+
+    @property
+    def staging_source(self) -> str:
+        return staging_buffer(self.technology, self.staging_buffer_bytes,
+                              self.weight_bits).source
 
     def __hash__(self) -> int:  # the sections hold source dicts; hash the resolved values instead
         return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
@@ -470,6 +499,19 @@ class AcceleratorConfig:
 
 
 _SHARED_ONLY = ("global_buffer", "weight_share_bytes")
+
+
+def staging_buffer(technology: TechnologyConfig, capacity_bytes: int, weight_bits: int
+                   ) -> SramFigures:
+    """The staging buffer's CACTI figures: one bank of its capacity, one word wide."""
+    return _staging_figures(technology.node_nm, technology.sram_cell_type, capacity_bytes,
+                            weight_bits)
+
+
+@functools.lru_cache(maxsize=256)
+def _staging_figures(node_nm: int, cell_type: str, capacity_bytes: int, weight_bits: int
+                     ) -> SramFigures:
+    return TechnologyConfig(node_nm, cell_type).sram(capacity_bytes, weight_bits, banks=1)
 
 
 def _plain(value: object) -> object:
@@ -549,56 +591,67 @@ def _given_source(sources: dict[str, str], key: str, fallback: str) -> str:
     return sources.get(key, fallback)
 
 
-def _read_pe(s: _Section, weight_bits: int) -> PeArrayConfig:
+def _derived(s: _Section, sources: dict[str, str], key: str, value: float, source: str
+             ) -> Any:
+    """`key` as the file gives it (its source: the file's, or ``user``), else `value` from the
+    technology with its `source`."""
+    if s.has(key):
+        sources[key] = _given_source(sources, key, "user")
+        return s.raw(key)
+    sources[key] = source
+    return value
+
+
+def _read_pe(s: _Section, weight_bits: int, technology: TechnologyConfig) -> PeArrayConfig:
     sources = s.sources()
     rows, cols, dataflow = s.raw("rows"), s.raw("cols"), s.raw("dataflow")
     register = s.raw("register_energy_pj", None)
     hop = s.raw("array_hop_energy_pj", None)
-    if s.has("mac_energy_pj"):
-        mac = s.raw("mac_energy_pj")
-        sources["mac_energy_pj"] = _given_source(sources, "mac_energy_pj", "user")
-    else:  # by word size, from the same table
-        mac, source = MAC_ENERGY_PJ[weight_bits]
-        sources["mac_energy_pj"] = source
+    number_format = check_number_format(
+        weight_bits, s.raw("number_format", DEFAULT_NUMBER_FORMAT[weight_bits]))
+    mac_pj, mac_mm2, mac_source = technology.mac(number_format)
+    mac = _derived(s, sources, "mac_energy_pj", mac_pj, mac_source)
+    registers_mm2, register_source = technology.register_area_mm2(REGISTERS_PER_PE * weight_bits)
+    area = _derived(s, sources, "pe_area_mm2", mac_mm2 + registers_mm2,
+                    f"{mac_source}; plus {REGISTERS_PER_PE} {weight_bits}-bit pipeline "
+                    f"registers: {register_source}")
     skip_zero_macs = s.raw("skip_zero_macs", False)
     s.done()
     return PeArrayConfig(rows, cols, dataflow, mac, sources, register_energy_pj=register,
-                         array_hop_energy_pj=hop, skip_zero_macs=skip_zero_macs)
+                         array_hop_energy_pj=hop, skip_zero_macs=skip_zero_macs,
+                         pe_area_mm2=area, number_format=number_format)
 
 
-def _read_sram(s: _Section) -> SramConfig:
+def _read_sram(s: _Section, technology: TechnologyConfig, clock_mhz: float) -> SramConfig:
     sources = s.sources()
     capacity, banks, width = check_sram_geometry(s.size("capacity_bytes"), s.raw("banks"),
                                                  s.raw("bank_width_bits"))
-    latency = s.raw("latency_cycles")
-    derived = sram_access_energy_pj(capacity, width)
-    values = {}
-    for key in ("read_energy_pj", "write_energy_pj"):
-        if s.has(key):
-            values[key] = s.raw(key)
-            sources[key] = _given_source(sources, key, "user")
-        else:  # writes cost as much as reads: the anchors give one figure per access
-            values[key] = derived
-            sources[key] = SRAM_RULE
-    if s.has("leakage_power_mw"):
-        leakage = s.raw("leakage_power_mw")
-        sources["leakage_power_mw"] = _given_source(sources, "leakage_power_mw", "user")
-    else:
-        leakage = sram_leakage_power_mw(capacity)
-        sources["leakage_power_mw"] = SRAM_LEAKAGE_RULE
+    cacti = technology.sram(capacity, width, banks)
+    values = {key: _derived(s, sources, key, getattr(cacti, key), cacti.source)
+              for key in ("read_energy_pj", "write_energy_pj", "leakage_power_mw", "area_mm2",
+                          "access_time_ns")}
+    # an access slower than the clock takes as many cycles as it needs (at least one)
+    period_ns = 1e3 / clock_mhz
+    cycles = max(1, math.ceil(cacti.access_time_ns / period_ns - 1e-9))
+    latency = _derived(s, sources, "latency_cycles", cycles,
+                       f"derived: CACTI access time {cacti.access_time_ns:.3g} ns over the "
+                       f"{period_ns:.3g} ns clock period, rounded up ({cacti.source})")
     s.done()
     return SramConfig(capacity, banks, width, latency, values["read_energy_pj"],
-                      values["write_energy_pj"], leakage, sources)
+                      values["write_energy_pj"], values["leakage_power_mw"], sources,
+                      values["area_mm2"], values["access_time_ns"])
 
 
-def _read_prng(s: _Section) -> PrngConfig:
+def _read_prng(s: _Section, technology: TechnologyConfig) -> PrngConfig:
     sources = s.sources()
     lanes, per_cycle = s.raw("lanes"), s.raw("values_per_cycle")
-    latency, energy = s.raw("latency_cycles"), s.raw("energy_pj_per_value")
-    for key in ("energy_pj_per_value", "latency_cycles"):
-        sources.setdefault(key, "user")
+    latency = s.raw("latency_cycles")
+    sources.setdefault("latency_cycles", "user")
+    energy_pj, area_mm2, source = technology.prng(s.raw("generator", "hash"))
+    energy = _derived(s, sources, "energy_pj_per_value", energy_pj, source)
+    area = _derived(s, sources, "lane_area_mm2", area_mm2, source)
     s.done()
-    return PrngConfig(lanes, per_cycle, latency, energy, sources)
+    return PrngConfig(lanes, per_cycle, latency, energy, sources, lane_area_mm2=area)
 
 
 def _read_index(s: _Section) -> IndexConfig:
@@ -610,16 +663,40 @@ def _read_index(s: _Section) -> IndexConfig:
     return IndexConfig(fmt, bits)
 
 
-def _read_update(s: _Section) -> UpdateConfig:
+def _read_update(s: _Section, technology: TechnologyConfig, number_format: str
+                 ) -> UpdateConfig:
     sources = s.sources()
-    values = {key: s.raw(key) for key in ("alu_lanes", "alu_energy_pj_per_weight",
-                                          "topk_cycles_per_weight", "topk_energy_pj_per_weight",
+    values = {key: s.raw(key) for key in ("alu_lanes", "topk_cycles_per_weight",
                                           "score_regenerates_w0")}
-    for key in ("alu_energy_pj_per_weight", "topk_cycles_per_weight", "topk_energy_pj_per_weight"):
+    for key in ("topk_cycles_per_weight", "alu_lanes"):
         sources.setdefault(key, "user")
     state_bits = s.raw("optimizer_state_bits", None)
+    # w <- w - lr*g: a multiply and an add per weight; a comparison costs an add
+    alu_pj, alu_mm2, alu_source = technology.operations(
+        ((f"{number_format}_mult", 1), (f"{number_format}_add", 1)),
+        f"update ALU lane ({number_format} multiply and add)")
+    compare_pj, compare_mm2, compare_source = technology.operations(
+        ((f"{number_format}_add", 1),), f"comparator ({number_format} compare as an add)")
+    values["alu_energy_pj_per_weight"] = _derived(s, sources, "alu_energy_pj_per_weight",
+                                                  alu_pj, alu_source)
+    values["topk_energy_pj_per_weight"] = _derived(s, sources, "topk_energy_pj_per_weight",
+                                                   compare_pj, compare_source)
+    lanes = checks.integer("alu_lanes", values["alu_lanes"], minimum=1)
+    values["area_mm2"] = _derived(
+        s, sources, "area_mm2", lanes * (alu_mm2 + compare_mm2),
+        f"derived: alu_lanes ALU lanes and as many comparators; {alu_source}; {compare_source}")
     s.done()
     return UpdateConfig(**values, sources=sources, optimizer_state_bits=state_bits)
+
+
+def _read_technology(s: _Section) -> TechnologyConfig:
+    sources = s.sources()
+    defaults = TechnologyConfig()
+    node = s.raw("node_nm", defaults.node_nm)
+    cell = s.raw("sram_cell_type", defaults.sram_cell_type)
+    logic = s.raw("logic_device", defaults.logic_device)
+    s.done()
+    return TechnologyConfig(node, cell, logic, sources)
 
 
 def _read_section(top: _Section, key: str, read: Callable[[_Section, *_Args], _T],
@@ -645,7 +722,10 @@ def config_from_dict(data: object, where: str = "<dict>", path: str | None = Non
         name = top.raw("name")
         clock = top.raw("clock_mhz")
         weight_bits = check_weight_bits(top.raw("weight_bits"))
-        pe = _read_section(top, "pe", _read_pe, weight_bits)
+        technology = (_read_section(top, "technology", _read_technology)
+                      if top.has("technology") else TechnologyConfig())
+        pe = _read_section(top, "pe", _read_pe, weight_bits, technology)
+        clock_mhz = checks.number("clock_mhz", clock, positive=True)
         organisation = top.raw("buffer_organisation", "split")
         checks.one_of("buffer_organisation", organisation, BUFFER_ORGANISATIONS)
         global_buffer = weight_share = None
@@ -655,22 +735,25 @@ def config_from_dict(data: object, where: str = "<dict>", path: str | None = Non
                 if top.has(key) and top.raw(key) is not None:
                     checks.fail(key, "no section with buffer_organisation shared (global_buffer "
                                 "holds weights and activations)", top.raw(key))
-            global_buffer = _read_section(top, "global_buffer", _read_sram)
+            global_buffer = _read_section(top, "global_buffer", _read_sram, technology,
+                                          clock_mhz)
             weight_share = top.raw("weight_share_bytes", None)
             if isinstance(weight_share, str):
                 weight_share = top.raw_size("weight_share_bytes")
             # placeholders: the config derives both views from the global buffer
             weight_sram, activation_sram = shared_buffer_views(global_buffer, 0)
         else:
-            weight_sram = _read_section(top, "weight_sram", _read_sram)
-            activation_sram = _read_section(top, "activation_sram", _read_sram)
+            weight_sram = _read_section(top, "weight_sram", _read_sram, technology, clock_mhz)
+            activation_sram = _read_section(top, "activation_sram", _read_sram, technology,
+                                            clock_mhz)
             if top.has("global_buffer"):
-                global_buffer = _read_section(top, "global_buffer", _read_sram)
+                global_buffer = _read_section(top, "global_buffer", _read_sram, technology,
+                                          clock_mhz)
             weight_share = top.raw("weight_share_bytes", None)
         dram = dram_config_from_dict(top.raw("dram"), section="dram")
-        prng = _read_section(top, "prng", _read_prng)
+        prng = _read_section(top, "prng", _read_prng, technology)
         index = _read_section(top, "index", _read_index)
-        update = _read_section(top, "update", _read_update)
+        update = _read_section(top, "update", _read_update, technology, pe.number_format)
         simulate_activations = top.raw("simulate_activations")
         tile_weights = top.raw("tile_weights")
         depth = top.raw("buffer_depth_tiles")
@@ -679,14 +762,18 @@ def config_from_dict(data: object, where: str = "<dict>", path: str | None = Non
         policy = top.raw("reuse_policy", "mapper")
         objective = top.raw("mapper_objective", "dram")
         staging = top.raw("staging_buffer_bytes", 65536)
-        vector = _read_section(top, "vector", _read_vector, weight_bits) \
+        vector = _read_section(top, "vector", _read_vector, technology, pe.number_format) \
             if top.has("vector") else None
         if isinstance(staging, str):
             staging = top.size("staging_buffer_bytes")
+        staging = checks.integer("staging_buffer_bytes", staging, minimum=0)
+        staging_area = top.raw("staging_buffer_area_mm2", staging_buffer(
+            technology, staging, weight_bits).area_mm2)
         top.done()
         return AcceleratorConfig(name, clock, weight_bits, pe, weight_sram, activation_sram,
                                  dram, prng, index, update, simulate_activations, tile_weights,
                                  depth, dram_timing, sample, policy, objective, organisation,
                                  staging, global_buffer=global_buffer,
-                                 weight_share_bytes=weight_share, path=path,
+                                 weight_share_bytes=weight_share, technology=technology,
+                                 staging_buffer_area_mm2=staging_area, path=path,
                                  vector=vector, spec=copy.deepcopy(data))

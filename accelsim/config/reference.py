@@ -11,7 +11,8 @@ from accelsim.config.loader import load_accelerator_config
 # unit by field-name ending, longest first
 _UNITS = [("_pj_per_bit", "pJ/bit"), ("_pj_per_value", "pJ/value"), ("_pj_per_weight", "pJ/weight"),
           ("_cycles_per_weight", "cycles/weight"), ("_per_cycle", "per cycle"), ("_bytes", "bytes"),
-          ("_bits", "bits"), ("_pj", "pJ"), ("_mw", "mW"), ("_ns", "ns"), ("_mhz", "MHz"),
+          ("_bits", "bits"), ("_pj", "pJ"), ("_mw", "mW"), ("_mm2", "mm^2"), ("_v", "V"),
+          ("_nm", "nm"), ("_ns", "ns"), ("_mhz", "MHz"),
           ("_cycles", "cycles"), ("_tiles", "tiles"), ("_bursts", "bursts"),
           ("_weights", "weights")]
 _DRAM_CYCLES = "DRAM clock cycles"
@@ -39,6 +40,7 @@ def reference_markdown(name: str = "default") -> str:
              "`--set SECTION.FIELD=VALUE`. Sizes accept `64KiB`-style values.", "",
              "| field | value | unit | source |", "|---|---|---|---|"]
     structural = _STRUCTURAL.format(name=name)
+    top_sources = {"staging_buffer_area_mm2": config.staging_source}
     for key, value in data.items():
         if isinstance(value, dict):
             sources = value.get("sources", {}) or {}
@@ -48,7 +50,8 @@ def reference_markdown(name: str = "default") -> str:
                 source = sources.get(sub) or structural
                 lines.append(f"| `{key}.{sub}` | {_value(v)} | {_unit(key, sub)} | {source} |")
         else:
-            lines.append(f"| `{key}` | {_value(value)} | {_unit('', key)} | {structural} |")
+            source = top_sources.get(key, structural)
+            lines.append(f"| `{key}` | {_value(value)} | {_unit('', key)} | {source} |")
     return "\n".join(lines) + "\n"
 
 

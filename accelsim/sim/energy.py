@@ -161,8 +161,7 @@ def _pe_movement_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
 def _pe_movement_sources(config: AcceleratorConfig) -> dict:
     return {"pe.register_energy_pj": config.pe.sources.get("register_energy_pj", ""),
             "pe.array_hop_energy_pj": config.pe.sources.get("array_hop_energy_pj", ""),
-            "staging_energy_pj_per_word": "derived: energy_tables.SRAM_RULE at the staging "
-                                          "buffer's capacity, one word per access"}
+            "staging_energy_pj_per_word": config.staging_source}
 
 
 def _update_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):

@@ -45,6 +45,7 @@ import pandas as pd
 from accelsim.config.accelerator import AcceleratorConfig
 from accelsim.errors import AccelsimError
 from accelsim.io import atomic_path, write_json_atomic
+from accelsim.sim.area import area_breakdown_mm2
 from accelsim.sim.energy import (
     ENERGY_COMPONENTS,
     TRAFFIC_ENERGY_COLUMNS,
@@ -349,6 +350,8 @@ class SimulationResult:
             "trace": self.trace_identity,
             "baseline": self.baseline_identity,
             "config": self.config,
+            # silicon per on-chip component and in total (accelsim.sim.area)
+            "area_mm2": area_breakdown_mm2(self.config),
             "totals": {run: {k: _jsonable(v) for k, v in totals.loc[run].items()}
                        for run in totals.index},
         }
