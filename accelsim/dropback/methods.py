@@ -52,6 +52,7 @@ from accelsim.dropback.optimizer import (
     _resolve_budget,
     per_layer_budgets,
 )
+from accelsim.dropback.wrapper import WrappingOptimizer
 from accelsim.errors import ConfigError
 
 METHODS = ("dropback", "dropback-decay", "gmp", "rigl")
@@ -214,7 +215,7 @@ def build_annealed(name: str, model, optimizer, *, anneal_steps: int = 0,
                           **extra, **kwargs)
 
 
-class _ZeroedMethod:
+class _ZeroedMethod(WrappingOptimizer):
     """What gmp and RigL share: the budgeted layers of a model, a budget among their elements,
     and zeros (not w0) for every element outside the kept set."""
 
@@ -227,7 +228,8 @@ class _ZeroedMethod:
             raise ValueError(f"mode must be 'global' or 'per_layer', got {mode!r}")
         if not isinstance(total_steps, int) or total_steps < 1:
             raise ValueError(f"total_steps must be an int >= 1, got {total_steps!r}")
-        self.model, self.optimizer, self.mode, self.seed = model, optimizer, mode, int(seed)
+        self._wrap(optimizer)
+        self.model, self.mode, self.seed = model, mode, int(seed)
         self.layers = budgeted_layers(model)
         if not self.layers:
             raise ValueError("the model has no nn.Linear or nn.Conv2d layer to sparsify")
@@ -238,9 +240,6 @@ class _ZeroedMethod:
         self.param_count = sum(self._counts)
         self.budget = min(_resolve_budget(budget, compression, self.param_count),
                           self.param_count)
-
-    def zero_grad(self, set_to_none: bool = True):
-        self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def freeze(self):
         self.frozen = True

@@ -71,6 +71,7 @@ from accelsim.dropback.topk import (
     rank_all,
     update_selection,
 )
+from accelsim.dropback.wrapper import WrappingOptimizer
 
 STATE_FORMAT = "accelsim-dropback-state"
 STATE_VERSION = 1
@@ -186,8 +187,13 @@ class _FlatOptimizerState:
 
 
 # ------------------------------------------------------------------------- the wrapper
-class DropBack:
+class DropBack(WrappingOptimizer):
     """DropBack around a torch optimizer; see the module docstring for the semantics.
+
+    A `torch.optim.Optimizer` itself (`accelsim.dropback.wrapper`): LR schedulers and
+    `torch.amp.GradScaler` take it, and it shares the inner optimizer's `param_groups` and
+    `state`. `step()` returns this step's `DropBackStepStats` (also kept in `last_stats`;
+    the closure's loss, if one was given, is in `last_loss`).
 
     budget: tracked count k, or compression: k = round(param_count / compression).
     seed: of the initial weights (`accelsim.dropback.prng`); bias_init: "zero" | "uniform".
@@ -220,8 +226,9 @@ class DropBack:
         if fused not in (False, True, "auto"):
             raise ValueError(f"fused must be False, True or 'auto', got {fused!r}")
         prng.layer_keys(seed, 0)  # validates the seed early
+        self._wrap(optimizer)
         self.model = model
-        self.optimizer = optimizer
+        self.last_stats: DropBackStepStats | None = None
         self.seed = int(seed)
         self.mode = mode
         self.bias_init = bias_init
@@ -413,9 +420,6 @@ class DropBack:
                 f"{self.seed}; use initialize=True or accelsim.dropback.init.initialize_model")
 
     # ----------------------------------------------------------------- the step
-    def zero_grad(self, set_to_none: bool = True):
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
     def freeze(self):
         """Fix the tracked set from the next step on."""
         self.frozen = True
@@ -449,6 +453,7 @@ class DropBack:
                 stats = self._record(selections, index, entered, left)
         if self.freeze_at_step is not None and self.step_count >= self.freeze_at_step:
             self.frozen = True
+        self.last_stats = stats
         return stats
 
     def _select(self, initial) -> list:

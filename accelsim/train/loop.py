@@ -33,7 +33,7 @@ from torch import nn
 from tqdm import tqdm
 
 from accelsim.dropback.checkpoint import checkpoint_sizes, save_checkpoint
-from accelsim.dropback.init import initialize_model
+from accelsim.dropback.init import budgeted_layers, initial_values_torch, initialize_model
 from accelsim.dropback.methods import METHODS, build_annealed, build_method
 from accelsim.errors import AccelsimError, CheckpointError, ConfigError
 from accelsim.io import atomic_path, clean_stale, json_text, write_json_atomic, write_text_atomic
@@ -281,6 +281,25 @@ class _Run:
                 snapshot_every=config.trace_every)
         self.epoch = 0
         self.history: list[dict] = []
+        self._initial: list | None = None  # w0 per budgeted layer, for the weight diffusion
+
+    def weight_diffusion(self) -> dict:
+        """{column: value}: the weight diffusion ||w - w0||_2 of every budgeted element and
+        of each layer (the DropBack paper's criterion: it should stay close to dense SGD's)."""
+        layers = budgeted_layers(self.model)
+        if self._initial is None:
+            self._initial = [initial_values_torch(self.config.seed, layer, self.device)
+                             for layer in layers]
+        per_layer = []
+        with torch.no_grad():
+            for layer, initial in zip(layers, self._initial):
+                flat = torch.cat([p.detach().reshape(-1) for p in
+                                  (layer.module.weight, layer.module.bias) if p is not None])
+                per_layer.append(float(torch.linalg.vector_norm(flat.float() - initial)))
+        columns = {"weight_diffusion": math.sqrt(sum(d * d for d in per_layer))}
+        columns.update({f"weight_diffusion_{layer.layer_id}": d
+                        for layer, d in zip(layers, per_layer)})
+        return columns
 
     def _optimizer(self):
         c, params = self.config.schedule, self.model.parameters()
@@ -482,6 +501,7 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
                             "train_accuracy": train_acc, "test_loss": test_loss,
                             "test_accuracy": test_acc, "lr": lr, "tracked_count": tracked,
                             "entered_count": churn_in, "left_count": churn_out,
+                            **run.weight_diffusion(),
                             # the only column that differs between identical runs
                             "wall_seconds": round(train_seconds, 3)})
         run.epoch = epoch + 1
