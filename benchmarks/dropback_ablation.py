@@ -69,7 +69,10 @@ class Variant(DropBack):
             scores.copy_(grads.abs())
 
     def step(self, closure=None):
-        before = self._tracked_mask.clone() if self.variant == "entry-momentum" else None
+        before = None
+        if self.variant == "entry-momentum":  # the torch path keeps no mask: make one
+            before = torch.zeros(self.param_count, dtype=torch.bool).index_fill_(
+                0, self._tracked_index, True)
         if self.variant == "lr-warmup" and self.step_count < self.value:
             group = self.optimizer.param_groups[0]
             lr = group["lr"]

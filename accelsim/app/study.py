@@ -38,14 +38,15 @@ from accelsim.analysis.folders import SRAM_FIELD
 from accelsim.app import flags
 from accelsim.app.sweep import TOTALS, _config_digest, _run_dask, _run_local
 from accelsim.config import load_accelerator_config
+from accelsim.dropback.method_table import METHODS, OWN_SCHEDULE_METHODS, STUDY_DEFAULT_METHODS
+from accelsim.dropback.method_table import styles as method_styles
 from accelsim.errors import ConfigError
 from accelsim.io import atomic_path, json_text, write_json_atomic
 from accelsim.trace.format import load_trace
-from accelsim.train.defaults import OWN_SCHEDULE_METHODS
 
 STUDY_FORMAT = "accelsim-study"
-STUDY_METHODS = ("dropback", "dropback-decay", "gmp", "rigl")  # accepted by --methods
-DEFAULT_METHODS = ("dropback", "dropback-decay", "gmp")  # run when none are named
+STUDY_METHODS = METHODS  # accepted by --methods (accelsim.dropback.method_table)
+DEFAULT_METHODS = STUDY_DEFAULT_METHODS  # run when none are named
 DEFAULT_BUDGETS = "dense,4x,10x,25x"
 DEFAULT_BATCH_SIZES = (1, 8, 64, 512)
 DEFAULT_SRAM_SIZES = "64KiB,256KiB,1MiB,4MiB"
@@ -196,7 +197,8 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
     for run in runs:
         run["config"] = _train_config(base, run)
     meta = {"format": STUDY_FORMAT, "model": model, "dataset": dataset, "budgets": budgets,
-            "seeds": seeds, "methods": methods, "accelerators": accelerators,
+            "seeds": seeds, "methods": methods, "method_styles": method_styles(),
+            "accelerators": accelerators,
             "batch_sizes": batch_sizes, "sram_sizes": sram_sizes, "focus_budget": focus,
             "mode": mode, "train": {k: v for k, v in runs[0]["config"].items()
                                     if k not in ("budget", "compression", "seed", "method")}}

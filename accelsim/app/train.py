@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
+from accelsim.dropback.method_table import METHODS, cli_help  # noqa: F401  (torch-free)
 from accelsim.train.defaults import DEFAULTED, defaults_help  # noqa: F401  (torch-free)
+
+METHOD_HELP = cli_help()  # the --method help, one line per method of the table
 
 
 def _check_flags(args) -> None:

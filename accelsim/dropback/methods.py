@@ -45,6 +45,7 @@ import math
 
 import torch
 
+from accelsim.dropback import method_table
 from accelsim.dropback.init import budgeted_layers, initialize_model, layer_parameters
 from accelsim.dropback.optimizer import (
     DropBack,
@@ -55,7 +56,7 @@ from accelsim.dropback.optimizer import (
 from accelsim.dropback.wrapper import WrappingOptimizer
 from accelsim.errors import ConfigError
 
-METHODS = ("dropback", "dropback-decay", "gmp", "rigl")
+METHODS = method_table.METHODS  # the one list (accelsim.dropback.method_table)
 DEFAULT_DECAY = 0.9  # Procrustes' code (compstruct/procrustes-ml-models, utils/dropback.py)
 GMP_BEGIN_FRACTION = 0.1  # pruning starts after 10% of the steps ...
 GMP_END_FRACTION = 0.6  # ... and reaches the budget at 60% (then trains on, sparse)

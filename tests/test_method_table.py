@@ -1,0 +1,53 @@
+"""The method table is the one list of methods: every reader agrees with it."""
+
+import argparse
+
+import pytest
+
+from accelsim.dropback import method_table
+from accelsim.dropback.method_table import METHOD_TABLE, METHODS, OWN_SCHEDULE_METHODS
+
+
+def test_the_factory_builds_every_method_of_the_table_with_its_untracked_values():
+    torch = pytest.importorskip("torch")
+    from accelsim.dropback.methods import METHODS as FACTORY_METHODS
+    from accelsim.dropback.methods import build_method
+
+    assert FACTORY_METHODS == METHODS
+    for row in METHOD_TABLE:
+        model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+        sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+        built = build_method(row.name, model, sgd, budget=10, total_steps=5)
+        assert built.untracked_values == row.untracked_values, row.name
+
+
+def test_defaults_study_cli_and_report_read_the_table():
+    from accelsim.app import study, train
+    from accelsim.cli import _parser as build_parser
+    from accelsim.train.defaults import OWN_SCHEDULE_METHODS as DEFAULTS_OWN
+
+    assert DEFAULTS_OWN == OWN_SCHEDULE_METHODS == ("gmp", "rigl")
+    assert study.STUDY_METHODS == METHODS
+    assert set(study.DEFAULT_METHODS) <= set(METHODS)
+    parser = build_parser()
+    train_parser = next(a for a in parser._subparsers._group_actions
+                        if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    method_flag = next(a for a in train_parser._actions if "--method" in a.option_strings)
+    assert tuple(method_flag.choices) == METHODS
+    assert all(name in method_flag.help for name in METHODS)
+    styles = method_table.styles()
+    assert set(styles) == {"dense", *METHODS}
+
+
+def test_the_report_labels_come_from_the_study_record():
+    from accelsim.analysis.study import _label
+
+    meta = {"method_styles": method_table.styles()}
+    for row in METHOD_TABLE:
+        assert _label(row.name, meta) == row.label
+    assert _label("unknown-method", meta) == "unknown-method"
+
+
+def test_an_unknown_name_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="expected one of"):
+        method_table.method("magic")
