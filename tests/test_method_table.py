@@ -51,3 +51,23 @@ def test_the_report_labels_come_from_the_study_record():
 def test_an_unknown_name_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="expected one of"):
         method_table.method("magic")
+
+
+def test_one_budget_rule_for_the_optimizer_and_the_trace_command(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    import json
+
+    from accelsim.cli import main
+    from accelsim.dropback.budget import tracked_count
+    from accelsim.dropback.optimizer import DropBack
+    from accelsim.models import build_model
+
+    model = build_model("lenet-300-100")
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    dropback = DropBack(model, sgd, compression=25)
+    assert dropback.budget == tracked_count(dropback.param_count, 25) == 10664
+    assert main(["trace", "--synthetic", "--model", "lenet-300-100", "--budget", "25x",
+                 "--out", str(tmp_path / "t"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["budget_tracked_count"] == dropback.budget
+    with pytest.raises(ValueError, match=">= 1"):
+        tracked_count(100, 0.5)

@@ -55,6 +55,7 @@ import torch
 
 from accelsim.dropback import fused as fused_loops
 from accelsim.dropback import prng
+from accelsim.dropback.budget import tracked_count
 from accelsim.dropback.init import (
     LayerInfo,
     budgeted_layers,
@@ -121,10 +122,7 @@ def _resolve_budget(budget, compression, param_count: int) -> int:
         if isinstance(budget, bool) or int(budget) != budget or budget < 0:
             raise ValueError(f"budget must be an int >= 0, got {budget!r}")
         return int(budget)
-    if not (isinstance(compression, (int, float)) and math.isfinite(compression)) \
-            or compression < 1:
-        raise ValueError(f"compression must be a number >= 1, got {compression!r}")
-    return round(param_count / compression)
+    return tracked_count(param_count, compression)  # the one ratio rule
 
 
 # ------------------------------------------------------------------------- optimizer state
