@@ -22,7 +22,7 @@ def test_the_factory_builds_every_method_of_the_table_with_its_untracked_values(
 
 
 def test_defaults_study_cli_and_report_read_the_table():
-    from accelsim.app import study, train
+    from accelsim.app import study
     from accelsim.cli import _parser as build_parser
     from accelsim.train.defaults import OWN_SCHEDULE_METHODS as DEFAULTS_OWN
 
@@ -71,3 +71,31 @@ def test_one_budget_rule_for_the_optimizer_and_the_trace_command(tmp_path, capsy
     assert json.loads(capsys.readouterr().out)["budget_tracked_count"] == dropback.budget
     with pytest.raises(ValueError, match=">= 1"):
         tracked_count(100, 0.5)
+
+
+def test_fixed_budget_method_and_the_schedule_cost_in_summary_and_trace(tmp_path):
+    pytest.importorskip("torch")
+    from accelsim.trace.format import load_trace
+    from accelsim.train.loop import TrainConfig, train
+
+    fixed = TrainConfig(dataset="mnist", compression=25, method="dropback-fixed").resolved()
+    assert fixed.warmup_epochs == fixed.budget_anneal_epochs == 0
+    base = TrainConfig(model="lenet-300-100", dataset="digits", budget=2000, epochs=2,
+                       batch_size=64, trace_every=1000)
+    a = train(base, tmp_path / "fixed", method="dropback-fixed", quiet=True).summary
+    assert a["peak_tracked_count"] == a["tracked_count"] == 2000
+    # each step is charged the set it started from: none before the first selection
+    total = load_trace(tmp_path / "fixed" / "trace").iterations
+    assert a["mean_tracked_count"] == pytest.approx(2000 * (total - 1) / total)
+    assert a["warmup_steps"] == 0
+    b = train(base, tmp_path / "warm", warmup_epochs=1, quiet=True).summary
+    n, steps = b["param_count"], b["warmup_steps"]
+    assert b["peak_tracked_count"] == n and steps > 0
+    # the warm-up steps and the first selection's step dense, the rest at the budget
+    assert b["mean_tracked_count"] == pytest.approx(((steps + 1) * n + (total - steps - 1) * 2000)
+                                                    / total)
+    assert b["mean_compression"] == pytest.approx(n / b["mean_tracked_count"])
+    trace = load_trace(tmp_path / "warm" / "trace")
+    assert trace.budget_tracked_count == n and trace.target_tracked_count == 2000
+    assert trace.mean_tracked_count == pytest.approx(b["mean_tracked_count"])
+    assert trace.identity["mean_tracked_count"] == pytest.approx(b["mean_tracked_count"])

@@ -38,7 +38,12 @@ from accelsim.analysis.folders import SRAM_FIELD
 from accelsim.app import flags
 from accelsim.app.sweep import TOTALS, _config_digest, _run_dask, _run_local
 from accelsim.config import load_accelerator_config
-from accelsim.dropback.method_table import METHODS, OWN_SCHEDULE_METHODS, STUDY_DEFAULT_METHODS
+from accelsim.dropback.method_table import (
+    METHODS,
+    NO_SCHEDULE_METHODS,
+    OWN_SCHEDULE_METHODS,
+    STUDY_DEFAULT_METHODS,
+)
 from accelsim.dropback.method_table import styles as method_styles
 from accelsim.errors import ConfigError
 from accelsim.io import atomic_path, json_text, write_json_atomic
@@ -90,9 +95,11 @@ def _train_config(base: dict, run: dict) -> dict:
 
     budget, compression = parse_budget(run["budget"])
     method = "dropback" if run["method"] == "dense" else run["method"]
-    if method in OWN_SCHEDULE_METHODS:  # its own schedule sets the count and ranking
-        base = {k: v for k, v in base.items()
-                if k not in ("budget_anneal_epochs", "bias_tracking")}
+    if method in NO_SCHEDULE_METHODS:  # no warm-up, no gradual budget (own schedule: no
+        # pinned biases either): the settings the study gives the others do not apply
+        dropped = ("budget_anneal_epochs", "warmup_epochs") + (
+            ("bias_tracking",) if method in OWN_SCHEDULE_METHODS else ())
+        base = {k: v for k, v in base.items() if k not in dropped}
     config = TrainConfig(**{**base, "budget": budget, "compression": compression,
                             "method": method, "seed": run["seed"]}).resolved()
     return asdict(config)

@@ -199,7 +199,8 @@ class AnnealedDecayedDropBack(_PinnedBiases, DecayedDropBack):
     """The decayed variant with a gradual budget (`_AnnealedBudget`) and/or pinned biases."""
 
 
-ANNEALED = {"dropback": AnnealedDropBack, "dropback-decay": AnnealedDecayedDropBack}
+ANNEALED = {"dropback": AnnealedDropBack, "dropback-fixed": AnnealedDropBack,
+            "dropback-decay": AnnealedDecayedDropBack}
 
 
 def build_annealed(name: str, model, optimizer, *, anneal_steps: int = 0,
@@ -370,7 +371,8 @@ def build_method(name: str, model, optimizer, *, budget=None, compression=None, 
                  decay=DEFAULT_DECAY):
     """The method `name` (one of `METHODS`) around `optimizer`."""
     common = dict(budget=budget, compression=compression, seed=seed, mode=mode)
-    if name == "dropback":
+    if name in ("dropback", "dropback-fixed"):  # the same optimizer; the loop gives the
+        # fixed one no warm-up and no gradual budget
         return DropBack(model, optimizer, freeze_at_step=freeze_at_step,
                         warmup_steps=warmup_steps, **common)
     if name == "dropback-decay":

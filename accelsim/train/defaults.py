@@ -19,7 +19,10 @@ from __future__ import annotations
 
 # methods whose own schedule sets the tracked count and ranking (gmp, RigL): the gradual
 # budget, warm-up and pinned biases are DropBack's, and their dataset defaults do not apply
-from accelsim.dropback.method_table import OWN_SCHEDULE_METHODS  # noqa: F401  (re-exported)
+from accelsim.dropback.method_table import (  # noqa: F401  (re-exported)
+    NO_SCHEDULE_METHODS,
+    OWN_SCHEDULE_METHODS,
+)
 
 DATASET_DEFAULTS = {
     "digits": dict(epochs=40, batch_size=32, lr=0.1, momentum=0.9, weight_decay=0.0,

@@ -45,6 +45,7 @@ from accelsim.train.data import batches, load_dataset, to_torch
 from accelsim.train.defaults import (  # noqa: F401
     DATASET_DEFAULTS,
     DEFAULTED,
+    NO_SCHEDULE_METHODS,
     OWN_SCHEDULE_METHODS,
     dataset_defaults,
 )
@@ -132,7 +133,7 @@ class TrainConfig:
         for name in capped:  # the default warm-up and annealing: each at most a tenth of the run
             if getattr(self, name) is None:
                 resolved = replace(resolved, **{name: min(defaults[name], epochs // 10)})
-        if self.method in OWN_SCHEDULE_METHODS or self.dense:
+        if self.method in NO_SCHEDULE_METHODS or self.dense:
             # own schedule (or no budget): DropBack's warm-up and gradual budget do not
             # apply, and config.json records only what was applied
             for name in capped:
@@ -145,7 +146,7 @@ class TrainConfig:
     def schedule_note(self) -> str | None:
         """A line saying how the dataset's default warm-up or gradual budget was shortened to
         fit this run (each at most a tenth of the epochs), or None if nothing was."""
-        if self.dense or self.method in OWN_SCHEDULE_METHODS:
+        if self.dense or self.method in NO_SCHEDULE_METHODS:
             return None
         defaults, applied = dataset_defaults(self.dataset), self.resolved()
         cut = [f"{name.replace('_', ' ')} {defaults[name]} -> {getattr(applied, name)}"
@@ -235,10 +236,12 @@ def _check(config: TrainConfig):
             raise ConfigError(f"train: warmup_epochs {schedule.warmup_epochs} + "
                               f"budget_anneal_epochs {schedule.budget_anneal_epochs} leave none "
                               f"of the {schedule.epochs} epochs to train on the budget")
-    if not config.dense and own_schedule and schedule.warmup_epochs:
-        raise ConfigError(f"train: warmup_epochs: expected 0 for method {config.method} (its "
-                          f"own schedule starts it; it takes no dense warm-up), got "
-                          f"{config.warmup_epochs}")
+    no_schedule = config.method in NO_SCHEDULE_METHODS
+    for name in ("warmup_epochs", "budget_anneal_epochs"):
+        if not config.dense and no_schedule and getattr(schedule, name):
+            raise ConfigError(f"train: {name}: expected 0 for method {config.method} (it "
+                              f"takes no dense warm-up and no gradual budget), got "
+                              f"{getattr(config, name)}")
     for name in ("momentum", "weight_decay"):
         if not getattr(config, name) >= 0:
             raise ConfigError(f"train: {name} must be >= 0, got {getattr(config, name)!r}")
