@@ -88,7 +88,12 @@ def summary_table(table: pd.DataFrame, accelerator: str) -> pd.DataFrame:
     """Mean over seeds per (method, budget) on one config (axis main), with the dense ratios."""
     main = table[(table["axis"] == "main") & (table["accelerator"] == accelerator)]
     columns = ["test_accuracy", "energy_pj", "dram_bytes", "weight_dram_bytes",
-               "activation_dram_bytes", "total_cycles", "tracked_count"]
+               "activation_dram_bytes", "total_cycles", "tracked_count", "param_count"]
+    # the schedule's cost (a study written before they were recorded: the final count)
+    for column in ("mean_tracked_count", "peak_tracked_count"):
+        if column not in main.columns:
+            main = main.assign(**{column: main["tracked_count"]})
+        columns.append(column)
     grouped = main.groupby(["method", "budget"], sort=False)
     mean = grouped[columns].mean()
     mean["accuracy_min"] = grouped["test_accuracy"].min()
@@ -284,7 +289,11 @@ def study_section(folder, rel: Path, figures) -> list[str]:
              f"{train.get('epochs')} epochs, batch {train.get('batch_size')}, SGD lr "
              f"{train.get('lr')}, momentum {train.get('momentum')}, {train.get('lr_schedule')} "
              f"schedule, weight decay {train.get('weight_decay')}, dense warm-up "
-             f"{train.get('warmup_epochs')} epoch(s). Energy and traffic are summed over every "
+             f"{train.get('warmup_epochs')} epoch(s), gradual budget "
+             f"{train.get('budget_anneal_epochs', 0)} epoch(s), biases "
+             f"{train.get('bias_tracking', 'ranked')} (for {_label(meta['methods'][0], meta)}; "
+             "gmp, RigL and the fixed budget take no warm-up or gradual budget). Energy and "
+             "traffic are summed over every "
              f"iteration of each run's training ({meta['mode']} mode).", ""]
     for accelerator in meta["accelerators"]:
         summary = summary_table(table, accelerator)
@@ -294,6 +303,10 @@ def study_section(folder, rel: Path, figures) -> list[str]:
             "seeds": summary["seeds"],
             "accuracy": (summary["test_accuracy"] * 100).map("{:.2f}%".format),
             "gap to dense": summary["accuracy_gap_points"].map("{:+.2f} pt".format),
+            "compression: k / time-averaged / peak": [
+                " / ".join(f"{r.param_count / c:.1f}×" for c in
+                           (r.tracked_count, r.mean_tracked_count, r.peak_tracked_count))
+                for r in summary.itertuples()],
             "DRAM weights": summary["weight_dram_bytes"].map(format_bytes),
             "DRAM activations": summary["activation_dram_bytes"].map(format_bytes),
             "energy": summary["energy_pj"].map(format_energy),

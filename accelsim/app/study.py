@@ -203,11 +203,13 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
     runs = training_runs(budgets, seeds, methods)
     for run in runs:
         run["config"] = _train_config(base, run)
+    # the settings line: a budgeted run's (a dense run applies no warm-up or gradual budget)
+    budgeted_run = next(r for r in runs if r["method"] != "dense")
     meta = {"format": STUDY_FORMAT, "model": model, "dataset": dataset, "budgets": budgets,
             "seeds": seeds, "methods": methods, "method_styles": method_styles(),
             "accelerators": accelerators,
             "batch_sizes": batch_sizes, "sram_sizes": sram_sizes, "focus_budget": focus,
-            "mode": mode, "train": {k: v for k, v in runs[0]["config"].items()
+            "mode": mode, "train": {k: v for k, v in budgeted_run["config"].items()
                                     if k not in ("budget", "compression", "seed", "method")}}
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "study.json", meta)
@@ -268,6 +270,9 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
         rows.append({
             "method": run["method"], "budget": run["budget"], "seed": run["seed"],
             "tracked_count": summary["tracked_count"], "param_count": summary["param_count"],
+            # what the budget schedule cost (summaries of older runs: the final count)
+            "mean_tracked_count": summary.get("mean_tracked_count", summary["tracked_count"]),
+            "peak_tracked_count": summary.get("peak_tracked_count", summary["tracked_count"]),
             "test_accuracy": summary["test_accuracy"],
             "train_seconds": summary.get("train_seconds"),
             "accelerator": accel, "axis": axis_name, "batch_size": point["batch_size"],
