@@ -42,6 +42,7 @@ index, as in `accelsim.dropback.topk`).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -282,7 +283,7 @@ class GradualMagnitudePruning(_ZeroedMethod):
         return (step - self.begin_step) % self.prune_every_steps == 0 or step >= self.end_step
 
     # -- the step --------------------------------------------------------------------------
-    def step(self, closure=None) -> DropBackStepStats:
+    def step(self, closure=None) -> Any:  # DropBackStepStats (see DropBack.step)
         self.optimizer.step(closure) if closure is not None else self.optimizer.step()
         before = self.tracked_per_layer()
         self.step_count += 1
@@ -462,7 +463,7 @@ class RigL(_ZeroedMethod):
         return not self.frozen and step % self.delta_t == 0 and step < self.end_step
 
     # -- the step --------------------------------------------------------------------------
-    def step(self, closure=None) -> DropBackStepStats:
+    def step(self, closure=None) -> Any:  # DropBackStepStats (see DropBack.step)
         self.optimizer.step(closure) if closure is not None else self.optimizer.step()
         before = self.tracked_per_layer()
         self.step_count += 1

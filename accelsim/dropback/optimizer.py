@@ -50,6 +50,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -422,8 +423,11 @@ class DropBack(WrappingOptimizer):
         """Fix the tracked set from the next step on."""
         self.frozen = True
 
-    def step(self, closure=None) -> DropBackStepStats:
-        """optimizer.step(closure), then selection (unless frozen) and reset to w0."""
+    def step(self, closure=None) -> Any:
+        """optimizer.step(closure), then selection (unless frozen) and reset to w0.
+
+        Returns this step's DropBackStepStats (typed Any: torch's `Optimizer.step` returns the
+        closure's loss, which is kept in `last_loss` here)."""
         self._ensure_bound()
         self.last_loss = self.optimizer.step(closure) if closure is not None \
             else self.optimizer.step()

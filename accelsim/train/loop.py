@@ -136,9 +136,10 @@ class TrainConfig:
         if self.method in NO_SCHEDULE_METHODS or self.dense:
             # own schedule (or no budget): DropBack's warm-up and gradual budget do not
             # apply, and config.json records only what was applied
-            for name in capped:
-                if getattr(self, name) is None:
-                    resolved = replace(resolved, **{name: 0})
+            if self.warmup_epochs is None:
+                resolved = replace(resolved, warmup_epochs=0)
+            if self.budget_anneal_epochs is None:
+                resolved = replace(resolved, budget_anneal_epochs=0)
             if self.bias_tracking is None and not self.dense:
                 resolved = replace(resolved, bias_tracking="ranked")
         return resolved
