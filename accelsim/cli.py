@@ -82,11 +82,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="tracked weights: a count (5000), a ratio (25x) or 'dense' (default)")
     p.add_argument("--budget-mode", choices=["global", "per_layer"], default="global",
                    help="rank all layers together (default) or give each layer its share")
-    p.add_argument("--method", choices=["dropback", "dropback-decay", "gmp", "rigl"],
-                   default="dropback", help="dropback (default): untracked weights reset to "
-                   "their regenerated w0; dropback-decay: w0 decays x0.9 a step (Procrustes), "
-                   "untracked weights become zeros; gmp: gradual magnitude pruning; rigl: "
-                   "fixed sparse budget, drop by |w| and grow by |gradient| (Evci et al. 2020)")
+    p.add_argument("--method", choices=list(train.METHODS), default="dropback",
+                   help=train.METHOD_HELP)
     _add_dataset_defaulted(p)
     p.add_argument("--seed", type=int, default=0, help="(default 0)")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="(default sgd)")

@@ -17,6 +17,7 @@ from accelsim.dropback.methods import (
 from accelsim.dropback.optimizer import DropBack
 from accelsim.errors import ConfigError
 from accelsim.trace.format import load_trace
+from accelsim.train.defaults import DATASET_DEFAULTS
 from accelsim.train.loop import TrainConfig, train
 
 
@@ -125,7 +126,8 @@ def test_settings_refuse_what_the_gradual_budget_cannot_do(tmp_path):
         train(SMALL, tmp_path / "neg", budget_anneal_epochs=-1, quiet=True)
     # a default gradual budget does not apply to gmp, which has its own schedule
     assert TrainConfig(dataset="mnist", method="gmp").resolved().budget_anneal_epochs == 0
-    assert TrainConfig(dataset="mnist", epochs=10).resolved().budget_anneal_epochs == 1
+    assert TrainConfig(dataset="mnist", epochs=10, compression=25).resolved(
+    ).budget_anneal_epochs == min(1, DATASET_DEFAULTS["mnist"]["budget_anneal_epochs"])
 
 
 # -- biases always tracked (bias_tracking="always", dropback.methods._PinnedBiases) ---------

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from accelsim import __version__
+from accelsim.analysis.budget_words import identity_words
 from accelsim.analysis.figures import figures_for, scope_words
 from accelsim.analysis.folders import folder_kind, load_sweep
 from accelsim.analysis.markdown import markdown_table
@@ -174,8 +175,7 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
     lines = [f"## {heading}", ""]
     lines.append(f"Figures are summed {scope_words(ident.get('iterations'))}.")
     lines.append(f"Trace: `{ident.get('model')}` ({ident.get('source')}), "
-                 f"{ident.get('budget_tracked_count', 0):,} of {ident.get('param_count', 0):,} "
-                 f"weights tracked, {ident.get('iterations')} iterations; "
+                 f"{identity_words(ident)}, {ident.get('iterations')} iterations; "
                  f"mode `{settings.get('mode', '?')}`, batch {settings.get('batch_size', '?')}.")
     lines.append(_trace_identity_line(ident))
     lines.append(f"Accelerator: `{config.get('name')}` — {_config_line(config)}.")
@@ -229,8 +229,7 @@ def _sweep_section(folder: Path, rel: Path, figures: list, heading="SRAM sweep")
     lines = [f"## {heading}", ""]
     ident = meta["trace"]
     lines.append(f"Trace: `{ident.get('model')}` ({ident.get('source')}), "
-                 f"{ident.get('budget_tracked_count', 0):,} of {ident.get('param_count', 0):,} "
-                 f"weights tracked, {ident.get('iterations')} iterations.")
+                 f"{identity_words(ident)}, {ident.get('iterations')} iterations.")
     lines.append(_trace_identity_line(ident))
     fit = meta.get("tracked_footprint_bytes")
     if fit:
@@ -271,10 +270,15 @@ def _run_section(folders: dict, rel: Path, figures: list) -> list[str]:
         rows.append([label, summary["model"], summary["dataset"], summary["epochs"],
                      f"{summary['tracked_count']:,} / {summary['param_count']:,}",
                      f"{summary['compression']:.1f}×" if summary.get("compression") else "—",
+                     f"{summary['mean_compression']:.1f}×" if summary.get("mean_compression")
+                     else "—",
+                     f"{summary['peak_compression']:.1f}×" if summary.get("peak_compression")
+                     else "—",
                      f"{summary['test_accuracy'] * 100:.2f}%",
                      f"{summary['checkpoint_bytes']:,} B"])
     lines += [*markdown_table(pd.DataFrame(rows, columns=["run", "model", "dataset", "epochs",
                                                     "tracked / weights", "compression",
+                                                    "time-averaged", "peak",
                                                     "test accuracy", "checkpoint"])), ""]
     lines += [f"![accuracy]({rel / 'figures' / 'training_accuracy.png'})", ""]
     if any(Path(f).name == "tracked_churn.png" for f in figures):

@@ -35,13 +35,16 @@ from accelsim.errors import AccelsimError
 from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.units import energy_scale, format_bytes, format_energy
 
-METHOD_STYLE = {  # label, colour, marker
-    "dense": ("dense", "#555555", "*"),
-    "dropback": ("DropBack", "#c0392b", "s"),
-    "dropback-decay": ("DropBack, decayed w0 (Procrustes)", "#2980b9", "D"),
-    "gmp": ("gradual magnitude pruning", "#27ae60", "o"),
-    "rigl": ("RigL", "#8e44ad", "^"),
-}
+UNKNOWN_STYLE = ("#000000", "x")  # a method the study did not record a style for
+
+
+def _style(method: str, meta: dict) -> tuple:
+    """(label, colour, marker) of a method, as the study recorded them from the method table
+    (accelsim.dropback.method_table, read by app/study); the name itself for an unknown one."""
+    recorded = (meta.get("method_styles") or {}).get(method)
+    if isinstance(recorded, (list, tuple)) and len(recorded) == 3:
+        return tuple(str(v) for v in recorded)
+    return (method, *UNKNOWN_STYLE)
 SENSITIVITY_FACTORS = (0.5, 2.0)
 
 
@@ -84,15 +87,20 @@ def _read_study(folder: Path) -> tuple[pd.DataFrame, dict]:
     return table, meta
 
 
-def _label(method: str) -> str:
-    return METHOD_STYLE.get(method, (method,))[0]
+def _label(method: str, meta: dict) -> str:
+    return _style(method, meta)[0]
 
 
 def summary_table(table: pd.DataFrame, accelerator: str) -> pd.DataFrame:
     """Mean over seeds per (method, budget) on one config (axis main), with the dense ratios."""
     main = table[(table["axis"] == "main") & (table["accelerator"] == accelerator)]
     columns = ["test_accuracy", "energy_pj", "dram_bytes", "weight_dram_bytes",
-               "activation_dram_bytes", "total_cycles", "tracked_count"]
+               "activation_dram_bytes", "total_cycles", "tracked_count", "param_count"]
+    # the schedule's cost (a study written before they were recorded: the final count)
+    for column in ("mean_tracked_count", "peak_tracked_count"):
+        if column not in main.columns:
+            main = main.assign(**{column: main["tracked_count"]})
+        columns.append(column)
     grouped = main.groupby(["method", "budget"], sort=False)
     mean = grouped[columns].mean()
     mean["accuracy_min"] = grouped["test_accuracy"].min()
@@ -129,7 +137,7 @@ def accuracy_energy(table, meta, out_dir, *, accelerator=None, name="accuracy_en
     ax.plot(energy[front], accuracy[front], "-", color="#999999", lw=1.2, zorder=1,
             label="Pareto front")
     for method, group in summary.groupby("method", sort=False):
-        label, colour, marker = METHOD_STYLE.get(method, (method, "#000000", "x"))
+        label, colour, marker = _style(method, meta)
         e = group["energy_pj"].to_numpy() / scale
         acc = group["test_accuracy"].to_numpy() * 100
         err = np.vstack([acc - group["accuracy_min"].to_numpy() * 100,
@@ -170,7 +178,7 @@ def energy_ratio_batch(table, meta, out_dir, *, name="energy_ratio_batch"):
         "batch_size")
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
     for method in ratio.columns:
-        label, colour, marker = METHOD_STYLE.get(method, (method, "#000000", "x"))
+        label, colour, marker = _style(method, meta)
         left.plot(ratio.index, ratio[method], marker=marker, color=colour, label=label)
     left.axhline(1.0, color="#555555", ls=":", lw=1)
     left.set_xscale("log", base=2)
@@ -200,7 +208,7 @@ def energy_ratio_sram(table, meta, out_dir, *, name="energy_ratio_sram"):
     ratio = _axis_ratio(table, meta, "sram", "weight_sram_capacity_bytes")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for method in ratio.columns:
-        label, colour, marker = METHOD_STYLE.get(method, (method, "#000000", "x"))
+        label, colour, marker = _style(method, meta)
         ax.plot(ratio.index, ratio[method], marker=marker, color=colour, label=label)
     ax.axhline(1.0, color="#555555", ls=":", lw=1)
     ax.set_xscale("log", base=2)
@@ -363,20 +371,29 @@ def study_section(folder, rel: Path, figures) -> list[str]:
     names = {Path(f).name for f in figures}
     train = meta.get("train", {})
     lines = [f"## Study: {meta['model']} on {meta['dataset']}", "",
-             f"Methods {', '.join(_label(m) for m in meta['methods'])}; budgets "
+             f"Methods {', '.join(_label(m, meta) for m in meta['methods'])}; budgets "
              f"{', '.join(meta['budgets'])}; seeds {', '.join(map(str, meta['seeds']))}; "
              f"{train.get('epochs')} epochs, batch {train.get('batch_size')}, SGD lr "
              f"{train.get('lr')}, momentum {train.get('momentum')}, {train.get('lr_schedule')} "
              f"schedule, weight decay {train.get('weight_decay')}, dense warm-up "
-             f"{train.get('warmup_epochs')} epoch(s). Energy and traffic are summed over every "
+             f"{train.get('warmup_epochs')} epoch(s), gradual budget "
+             f"{train.get('budget_anneal_epochs', 0)} epoch(s), biases "
+             f"{train.get('bias_tracking', 'ranked')} (for {_label(meta['methods'][0], meta)}; "
+             "gmp, RigL and the fixed budget take no warm-up or gradual budget). Energy and "
+             "traffic are summed over every "
              f"iteration of each run's training ({meta['mode']} mode).", ""]
     for accelerator in meta["accelerators"]:
         summary = summary_table(table, accelerator)
         shown = pd.DataFrame({
-            "method": summary["method"].map(_label), "budget": summary["budget"],
+            "method": summary["method"].map(lambda m: _label(m, meta)),
+            "budget": summary["budget"],
             "seeds": summary["seeds"],
             "accuracy": (summary["test_accuracy"] * 100).map("{:.2f}%".format),
             "gap to dense": summary["accuracy_gap_points"].map("{:+.2f} pt".format),
+            "compression: k / time-averaged / peak": [
+                " / ".join(f"{r.param_count / c:.1f}×" for c in
+                           (r.tracked_count, r.mean_tracked_count, r.peak_tracked_count))
+                for r in summary.itertuples()],
             "DRAM weights": summary["weight_dram_bytes"].map(format_bytes),
             "DRAM activations": summary["activation_dram_bytes"].map(format_bytes),
             "energy": summary["energy_pj"].map(format_energy),

@@ -77,6 +77,7 @@ def budget(text, param_count_of) -> None:
     """`--budget` checked against a model of `param_count_of()` budgeted weights. A count
     above the model, or a ratio that leaves no weight, is refused: clamping it would run
     something else than what was asked for."""
+    from accelsim.dropback.budget import tracked_count
     from accelsim.train.loop import parse_budget  # torch: only the commands that train
 
     count, ratio = parse_budget(text)
@@ -88,7 +89,11 @@ def budget(text, param_count_of) -> None:
     if count is not None and count > MAX_PARAMS:
         raise ConfigError(f"--budget {shown(text)}: expected a count up to {MAX_PARAMS:,}")
     total = param_count_of()
-    resolved = count if count is not None else round(total / ratio)
+    if count is not None:
+        resolved = count
+    else:
+        assert ratio is not None  # parse_budget gives a count, a ratio, or neither (returned)
+        resolved = tracked_count(total, ratio)
     if resolved > total:
         raise ConfigError(f"--budget {shown(text)}: expected at most the model's {total:,} "
                           "budgeted weights (or 'dense')")

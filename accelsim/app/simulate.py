@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from accelsim.analysis.budget_words import identity_words
 from accelsim.analysis.report import comparison_table
 from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
@@ -67,9 +68,8 @@ def handle(args) -> int:
             "dram_traces": [str(p) for p in exported]}, indent=2))
     elif not args.quiet:
         ident = result.trace_identity
-        print(f"{ident['model']}: {ident['budget_tracked_count']:,} of {ident['param_count']:,} "
-              f"weights tracked; accelerator {config.name}; mode {args.mode} "
-              f"({wall_s:.2f} s)\n")
+        print(f"{ident['model']}: {identity_words(ident)}; accelerator {config.name}; mode "
+              f"{args.mode} ({wall_s:.2f} s)\n")
         if len(result.runs) == 2:
             print(comparison_table(totals, markdown=False).to_string(index=False))
         print(f"\nresults: {out}/records.parquet, records.csv, summary.json")

@@ -38,14 +38,20 @@ from accelsim.analysis.folders import SRAM_FIELD
 from accelsim.app import flags
 from accelsim.app.sweep import TOTALS, _config_digest, _run_dask, _run_local
 from accelsim.config import load_accelerator_config
+from accelsim.dropback.method_table import (
+    METHODS,
+    NO_SCHEDULE_METHODS,
+    OWN_SCHEDULE_METHODS,
+    STUDY_DEFAULT_METHODS,
+)
+from accelsim.dropback.method_table import styles as method_styles
 from accelsim.errors import ConfigError
 from accelsim.io import atomic_path, json_text, write_json_atomic
 from accelsim.trace.format import load_trace
-from accelsim.train.defaults import OWN_SCHEDULE_METHODS
 
 STUDY_FORMAT = "accelsim-study"
-STUDY_METHODS = ("dropback", "dropback-decay", "gmp", "rigl")  # accepted by --methods
-DEFAULT_METHODS = ("dropback", "dropback-decay", "gmp")  # run when none are named
+STUDY_METHODS = METHODS  # accepted by --methods (accelsim.dropback.method_table)
+DEFAULT_METHODS = STUDY_DEFAULT_METHODS  # run when none are named
 DEFAULT_BUDGETS = "dense,4x,10x,25x"
 DEFAULT_BATCH_SIZES = (1, 8, 64, 512)
 DEFAULT_SRAM_SIZES = "64KiB,256KiB,1MiB,4MiB"
@@ -89,9 +95,11 @@ def _train_config(base: dict, run: dict) -> dict:
 
     budget, compression = parse_budget(run["budget"])
     method = "dropback" if run["method"] == "dense" else run["method"]
-    if method in OWN_SCHEDULE_METHODS:  # its own schedule sets the count and ranking
-        base = {k: v for k, v in base.items()
-                if k not in ("budget_anneal_epochs", "bias_tracking")}
+    if method in NO_SCHEDULE_METHODS:  # no warm-up, no gradual budget (own schedule: no
+        # pinned biases either): the settings the study gives the others do not apply
+        dropped = ("budget_anneal_epochs", "warmup_epochs") + (
+            ("bias_tracking",) if method in OWN_SCHEDULE_METHODS else ())
+        base = {k: v for k, v in base.items() if k not in dropped}
     config = TrainConfig(**{**base, "budget": budget, "compression": compression,
                             "method": method, "seed": run["seed"]}).resolved()
     return asdict(config)
@@ -195,10 +203,13 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
     runs = training_runs(budgets, seeds, methods)
     for run in runs:
         run["config"] = _train_config(base, run)
+    # the settings line: a budgeted run's (a dense run applies no warm-up or gradual budget)
+    budgeted_run = next(r for r in runs if r["method"] != "dense")
     meta = {"format": STUDY_FORMAT, "model": model, "dataset": dataset, "budgets": budgets,
-            "seeds": seeds, "methods": methods, "accelerators": accelerators,
+            "seeds": seeds, "methods": methods, "method_styles": method_styles(),
+            "accelerators": accelerators,
             "batch_sizes": batch_sizes, "sram_sizes": sram_sizes, "focus_budget": focus,
-            "mode": mode, "train": {k: v for k, v in runs[0]["config"].items()
+            "mode": mode, "train": {k: v for k, v in budgeted_run["config"].items()
                                     if k not in ("budget", "compression", "seed", "method")}}
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "study.json", meta)
@@ -259,6 +270,9 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
         rows.append({
             "method": run["method"], "budget": run["budget"], "seed": run["seed"],
             "tracked_count": summary["tracked_count"], "param_count": summary["param_count"],
+            # what the budget schedule cost (summaries of older runs: the final count)
+            "mean_tracked_count": summary.get("mean_tracked_count", summary["tracked_count"]),
+            "peak_tracked_count": summary.get("peak_tracked_count", summary["tracked_count"]),
             "test_accuracy": summary["test_accuracy"],
             "train_seconds": summary.get("train_seconds"),
             "accelerator": accel, "axis": axis_name, "batch_size": point["batch_size"],

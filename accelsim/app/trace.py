@@ -28,6 +28,7 @@ def handle(args) -> int:
         if args.budget is None:
             raise AccelsimError("trace --synthetic needs --budget (a count, a ratio like 10x, "
                                 "or dense)")
+        from accelsim.dropback.budget import tracked_count
         from accelsim.models import build_model  # torch, as above
         from accelsim.trace.from_model import synthetic_model_trace
         from accelsim.trace.torch_geometry import budgeted_param_count
@@ -44,7 +45,7 @@ def handle(args) -> int:
         flags.budget(args.budget, total)
         budget, compression = parse_budget(args.budget)
         if compression:
-            budget = max(1, round(total() / compression))
+            budget = tracked_count(total(), compression)  # >= 1: flags.budget checked it
         trace = synthetic_model_trace(args.model, budget, seed=args.seed,
                                       batch_size=args.batch_size, layout=args.layout,
                                       **model_args)

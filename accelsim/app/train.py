@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
+from accelsim.dropback.method_table import METHODS, cli_help  # noqa: F401  (torch-free)
 from accelsim.train.defaults import DEFAULTED, defaults_help  # noqa: F401  (torch-free)
+
+METHOD_HELP = cli_help()  # the --method help, one line per method of the table
 
 
 def _check_flags(args) -> None:
@@ -43,6 +46,17 @@ def _budgeted_weights(args, model_args: dict):
     return count
 
 
+def schedule_line(s: dict) -> str:
+    """The budget and what its schedule cost: k, the time-averaged and the peak count."""
+    steps = [f"{s[key]:,} {what} steps" for key, what in
+             (("warmup_steps", "dense warm-up"), ("budget_anneal_steps", "gradual-budget"))
+             if s.get(key)]
+    return (f"budget: {s['tracked_count']:,} tracked at the end ({s['compression']:.1f}x); "
+            f"time-averaged {s['mean_tracked_count']:,.0f} ({s['mean_compression']:.1f}x), "
+            f"peak {s['peak_tracked_count']:,} ({s['peak_compression']:.1f}x)"
+            + (f"; schedule: {', '.join(steps)}" if steps else "; fixed from the first step"))
+
+
 def handle(args) -> int:
     _check_flags(args)
     # the training loop imports torch: here, so that the other commands start without it
@@ -69,9 +83,11 @@ def handle(args) -> int:
     elif not args.quiet:
         s = result.summary
         print(format_history(result.history))
-        kind = "dense" if s["dense"] else f"DropBack, {s['tracked_count']:,} tracked"
+        kind = "dense" if s["dense"] else f"{s['method']}, {s['tracked_count']:,} tracked"
         print(f"\n{s['model']} on {s['dataset']} ({kind} of {s['param_count']:,} weights): "
               f"test accuracy {s['test_accuracy'] * 100:.2f}%")
+        if not s["dense"]:
+            print(schedule_line(s))
         print(f"checkpoint: {s['checkpoint']} ({s['checkpoint_bytes']:,} bytes; dense "
               f"{s['dense_checkpoint_bytes']:,})")
         if s["trace"]:

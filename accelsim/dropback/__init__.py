@@ -3,7 +3,11 @@
 - `prng`: counter-based generator (seed, layer_id, index) -> 32 bits; numpy and torch agree.
 - `init`: budgeted layers (Linear, Conv2d) and their initial values w0.
 - `topk`: exact top-k selection over a tensor of scores, fast when the set changes little.
-- `optimizer`: `DropBack`, a wrapper around any torch optimizer (top-k by score, freeze, resume).
+- `optimizer`: `DropBack`, a torch optimizer around any other (top-k by score, freeze, resume);
+  `wrapper`: the base that makes it (and gmp, RigL) a `torch.optim.Optimizer` for schedulers
+  and `GradScaler`.
+- `method_table`: the one list of sparse-training methods (torch-free); `methods`: them built.
+- `budget`: the one rule from a compression ratio to a tracked count.
 - `checkpoint`: sparse checkpoint (seed + tracked index/value pairs) and exact rebuild.
 
 Names are re-exported lazily: `prng` and the numpy half of `init` work without torch.

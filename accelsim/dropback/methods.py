@@ -42,9 +42,11 @@ index, as in `accelsim.dropback.topk`).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
+from accelsim.dropback import method_table
 from accelsim.dropback.init import budgeted_layers, initialize_model, layer_parameters
 from accelsim.dropback.optimizer import (
     DropBack,
@@ -52,9 +54,10 @@ from accelsim.dropback.optimizer import (
     _resolve_budget,
     per_layer_budgets,
 )
+from accelsim.dropback.wrapper import WrappingOptimizer
 from accelsim.errors import ConfigError
 
-METHODS = ("dropback", "dropback-decay", "gmp", "rigl")
+METHODS = method_table.METHODS  # the one list (accelsim.dropback.method_table)
 DEFAULT_DECAY = 0.9  # Procrustes' code (compstruct/procrustes-ml-models, utils/dropback.py)
 GMP_BEGIN_FRACTION = 0.1  # pruning starts after 10% of the steps ...
 GMP_END_FRACTION = 0.6  # ... and reaches the budget at 60% (then trains on, sparse)
@@ -197,7 +200,8 @@ class AnnealedDecayedDropBack(_PinnedBiases, DecayedDropBack):
     """The decayed variant with a gradual budget (`_AnnealedBudget`) and/or pinned biases."""
 
 
-ANNEALED = {"dropback": AnnealedDropBack, "dropback-decay": AnnealedDecayedDropBack}
+ANNEALED = {"dropback": AnnealedDropBack, "dropback-fixed": AnnealedDropBack,
+            "dropback-decay": AnnealedDecayedDropBack}
 
 
 def build_annealed(name: str, model, optimizer, *, anneal_steps: int = 0,
@@ -214,7 +218,7 @@ def build_annealed(name: str, model, optimizer, *, anneal_steps: int = 0,
                           **extra, **kwargs)
 
 
-class _ZeroedMethod:
+class _ZeroedMethod(WrappingOptimizer):
     """What gmp and RigL share: the budgeted layers of a model, a budget among their elements,
     and zeros (not w0) for every element outside the kept set."""
 
@@ -227,7 +231,8 @@ class _ZeroedMethod:
             raise ValueError(f"mode must be 'global' or 'per_layer', got {mode!r}")
         if not isinstance(total_steps, int) or total_steps < 1:
             raise ValueError(f"total_steps must be an int >= 1, got {total_steps!r}")
-        self.model, self.optimizer, self.mode, self.seed = model, optimizer, mode, int(seed)
+        self._wrap(optimizer)
+        self.model, self.mode, self.seed = model, mode, int(seed)
         self.layers = budgeted_layers(model)
         if not self.layers:
             raise ValueError("the model has no nn.Linear or nn.Conv2d layer to sparsify")
@@ -238,9 +243,6 @@ class _ZeroedMethod:
         self.param_count = sum(self._counts)
         self.budget = min(_resolve_budget(budget, compression, self.param_count),
                           self.param_count)
-
-    def zero_grad(self, set_to_none: bool = True):
-        self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def freeze(self):
         self.frozen = True
@@ -281,7 +283,7 @@ class GradualMagnitudePruning(_ZeroedMethod):
         return (step - self.begin_step) % self.prune_every_steps == 0 or step >= self.end_step
 
     # -- the step --------------------------------------------------------------------------
-    def step(self, closure=None) -> DropBackStepStats:
+    def step(self, closure=None) -> Any:  # DropBackStepStats (see DropBack.step)
         self.optimizer.step(closure) if closure is not None else self.optimizer.step()
         before = self.tracked_per_layer()
         self.step_count += 1
@@ -370,7 +372,8 @@ def build_method(name: str, model, optimizer, *, budget=None, compression=None, 
                  decay=DEFAULT_DECAY):
     """The method `name` (one of `METHODS`) around `optimizer`."""
     common = dict(budget=budget, compression=compression, seed=seed, mode=mode)
-    if name == "dropback":
+    if name in ("dropback", "dropback-fixed"):  # the same optimizer; the loop gives the
+        # fixed one no warm-up and no gradual budget
         return DropBack(model, optimizer, freeze_at_step=freeze_at_step,
                         warmup_steps=warmup_steps, **common)
     if name == "dropback-decay":
@@ -460,7 +463,7 @@ class RigL(_ZeroedMethod):
         return not self.frozen and step % self.delta_t == 0 and step < self.end_step
 
     # -- the step --------------------------------------------------------------------------
-    def step(self, closure=None) -> DropBackStepStats:
+    def step(self, closure=None) -> Any:  # DropBackStepStats (see DropBack.step)
         self.optimizer.step(closure) if closure is not None else self.optimizer.step()
         before = self.tracked_per_layer()
         self.step_count += 1

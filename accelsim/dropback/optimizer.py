@@ -50,11 +50,13 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from accelsim.dropback import fused as fused_loops
 from accelsim.dropback import prng
+from accelsim.dropback.budget import tracked_count
 from accelsim.dropback.init import (
     LayerInfo,
     budgeted_layers,
@@ -71,6 +73,7 @@ from accelsim.dropback.topk import (
     rank_all,
     update_selection,
 )
+from accelsim.dropback.wrapper import WrappingOptimizer
 
 STATE_FORMAT = "accelsim-dropback-state"
 STATE_VERSION = 1
@@ -120,10 +123,7 @@ def _resolve_budget(budget, compression, param_count: int) -> int:
         if isinstance(budget, bool) or int(budget) != budget or budget < 0:
             raise ValueError(f"budget must be an int >= 0, got {budget!r}")
         return int(budget)
-    if not (isinstance(compression, (int, float)) and math.isfinite(compression)) \
-            or compression < 1:
-        raise ValueError(f"compression must be a number >= 1, got {compression!r}")
-    return round(param_count / compression)
+    return tracked_count(param_count, compression)  # the one ratio rule
 
 
 # ------------------------------------------------------------------------- optimizer state
@@ -186,8 +186,13 @@ class _FlatOptimizerState:
 
 
 # ------------------------------------------------------------------------- the wrapper
-class DropBack:
+class DropBack(WrappingOptimizer):
     """DropBack around a torch optimizer; see the module docstring for the semantics.
+
+    A `torch.optim.Optimizer` itself (`accelsim.dropback.wrapper`): LR schedulers and
+    `torch.amp.GradScaler` take it, and it shares the inner optimizer's `param_groups` and
+    `state`. `step()` returns this step's `DropBackStepStats` (also kept in `last_stats`;
+    the closure's loss, if one was given, is in `last_loss`).
 
     budget: tracked count k, or compression: k = round(param_count / compression).
     seed: of the initial weights (`accelsim.dropback.prng`); bias_init: "zero" | "uniform".
@@ -220,8 +225,9 @@ class DropBack:
         if fused not in (False, True, "auto"):
             raise ValueError(f"fused must be False, True or 'auto', got {fused!r}")
         prng.layer_keys(seed, 0)  # validates the seed early
+        self._wrap(optimizer)
         self.model = model
-        self.optimizer = optimizer
+        self.last_stats: DropBackStepStats | None = None
         self.seed = int(seed)
         self.mode = mode
         self.bias_init = bias_init
@@ -413,15 +419,15 @@ class DropBack:
                 f"{self.seed}; use initialize=True or accelsim.dropback.init.initialize_model")
 
     # ----------------------------------------------------------------- the step
-    def zero_grad(self, set_to_none: bool = True):
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
     def freeze(self):
         """Fix the tracked set from the next step on."""
         self.frozen = True
 
-    def step(self, closure=None) -> DropBackStepStats:
-        """optimizer.step(closure), then selection (unless frozen) and reset to w0."""
+    def step(self, closure=None) -> Any:
+        """optimizer.step(closure), then selection (unless frozen) and reset to w0.
+
+        Returns this step's DropBackStepStats (typed Any: torch's `Optimizer.step` returns the
+        closure's loss, which is kept in `last_loss` here)."""
         self._ensure_bound()
         self.last_loss = self.optimizer.step(closure) if closure is not None \
             else self.optimizer.step()
@@ -449,6 +455,7 @@ class DropBack:
                 stats = self._record(selections, index, entered, left)
         if self.freeze_at_step is not None and self.step_count >= self.freeze_at_step:
             self.frozen = True
+        self.last_stats = stats
         return stats
 
     def _select(self, initial) -> list:

@@ -185,6 +185,21 @@ class Trace:
         return int(self.manifest["budget"]["tracked_count"])
 
     @property
+    def target_tracked_count(self) -> int:
+        """k, the budget the method ends on (below the peak `budget_tracked_count` when a
+        warm-up or a gradual budget held more early on)."""
+        budget = self.manifest["budget"]
+        return int(budget.get("target_count", budget["tracked_count"]))
+
+    @property
+    def mean_tracked_count(self) -> float:
+        """The tracked count averaged over the iterations: what a schedule costs on time."""
+        budget = self.manifest["budget"]
+        if "mean_tracked_count" in budget:
+            return float(budget["mean_tracked_count"])
+        return float(self.steps.groupby("iteration")["tracked_count"].sum().mean())
+
+    @property
     def untracked_values(self) -> str:
         """What an untracked weight holds: "w0" (regenerated) or "zero" (neither stored nor
         regenerated)."""
@@ -211,6 +226,8 @@ class Trace:
             "synthetic": self.manifest["synthetic"],
             "dense": self.dense,
             "budget_tracked_count": self.budget_tracked_count,
+            "target_tracked_count": self.target_tracked_count,
+            "mean_tracked_count": self.mean_tracked_count,
             "param_count": self.param_count,
             "iterations": self.iterations,
             "manifest_sha256": digest,

@@ -113,6 +113,10 @@ class TraceRecorder:
             optimizer=info["optimizer"], snapshot_every=info["snapshot_every"],
             frozen_at_iteration=self._frozen_at, accuracy=accuracy,
             untracked_values=getattr(db, "untracked_values", "w0"))
+        # what the schedule costs: k (the budget it ends on) and the time-averaged count
+        manifest["budget"].update(
+            target_count=total if db is None else min(int(db.budget), total),
+            mean_tracked_count=float(steps.groupby("iteration")["tracked_count"].sum().mean()))
         return build_trace(manifest, self.layers, steps, snaps)
 
     def _packed_now(self):

@@ -17,6 +17,13 @@ measured keep weight decay 5e-4, a fixed budget and ranked biases. The authors' 
 
 from __future__ import annotations
 
+# methods whose own schedule sets the tracked count and ranking (gmp, RigL): the gradual
+# budget, warm-up and pinned biases are DropBack's, and their dataset defaults do not apply
+from accelsim.dropback.method_table import (  # noqa: F401  (re-exported)
+    NO_SCHEDULE_METHODS,
+    OWN_SCHEDULE_METHODS,
+)
+
 DATASET_DEFAULTS = {
     "digits": dict(epochs=40, batch_size=32, lr=0.1, momentum=0.9, weight_decay=0.0,
                    lr_schedule="cosine", warmup_epochs=0, budget_anneal_epochs=0,
@@ -51,8 +58,3 @@ def defaults_help(setting: str) -> str:
     if setting in ("warmup_epochs", "budget_anneal_epochs"):
         text += "; capped at a tenth of the epochs"
     return text
-
-
-# methods whose own schedule sets the tracked count and ranking (gmp, RigL): the gradual
-# budget and pinned biases are DropBack's, and their dataset defaults do not apply to these
-OWN_SCHEDULE_METHODS = ("gmp", "rigl")

@@ -33,7 +33,7 @@ from torch import nn
 from tqdm import tqdm
 
 from accelsim.dropback.checkpoint import checkpoint_sizes, save_checkpoint
-from accelsim.dropback.init import initialize_model
+from accelsim.dropback.init import budgeted_layers, initial_values_torch, initialize_model
 from accelsim.dropback.methods import METHODS, build_annealed, build_method
 from accelsim.errors import AccelsimError, CheckpointError, ConfigError
 from accelsim.io import atomic_path, clean_stale, json_text, write_json_atomic, write_text_atomic
@@ -45,6 +45,7 @@ from accelsim.train.data import batches, load_dataset, to_torch
 from accelsim.train.defaults import (  # noqa: F401
     DATASET_DEFAULTS,
     DEFAULTED,
+    NO_SCHEDULE_METHODS,
     OWN_SCHEDULE_METHODS,
     dataset_defaults,
 )
@@ -132,12 +133,31 @@ class TrainConfig:
         for name in capped:  # the default warm-up and annealing: each at most a tenth of the run
             if getattr(self, name) is None:
                 resolved = replace(resolved, **{name: min(defaults[name], epochs // 10)})
-        if self.method in OWN_SCHEDULE_METHODS:  # own schedule and ranking
+        if self.method in NO_SCHEDULE_METHODS or self.dense:
+            # own schedule (or no budget): DropBack's warm-up and gradual budget do not
+            # apply, and config.json records only what was applied
+            if self.warmup_epochs is None:
+                resolved = replace(resolved, warmup_epochs=0)
             if self.budget_anneal_epochs is None:
                 resolved = replace(resolved, budget_anneal_epochs=0)
-            if self.bias_tracking is None:
+            if self.bias_tracking is None and not self.dense:
                 resolved = replace(resolved, bias_tracking="ranked")
         return resolved
+
+    def schedule_note(self) -> str | None:
+        """A line saying how the dataset's default warm-up or gradual budget was shortened to
+        fit this run (each at most a tenth of the epochs), or None if nothing was."""
+        if self.dense or self.method in NO_SCHEDULE_METHODS:
+            return None
+        defaults, applied = dataset_defaults(self.dataset), self.resolved()
+        cut = [f"{name.replace('_', ' ')} {defaults[name]} -> {getattr(applied, name)}"
+               for name in ("warmup_epochs", "budget_anneal_epochs")
+               if getattr(self, name) is None and getattr(applied, name) != defaults[name]]
+        if not cut:
+            return None
+        return (f"train: {applied.epochs} epochs is too short for the {self.dataset} default "
+                f"budget schedule (each part at most a tenth of the run): {', '.join(cut)}; "
+                "pass --warmup-epochs / --budget-anneal-epochs to set them")
 
 
 @dataclass
@@ -217,6 +237,12 @@ def _check(config: TrainConfig):
             raise ConfigError(f"train: warmup_epochs {schedule.warmup_epochs} + "
                               f"budget_anneal_epochs {schedule.budget_anneal_epochs} leave none "
                               f"of the {schedule.epochs} epochs to train on the budget")
+    no_schedule = config.method in NO_SCHEDULE_METHODS
+    for name in ("warmup_epochs", "budget_anneal_epochs"):
+        if not config.dense and no_schedule and getattr(schedule, name):
+            raise ConfigError(f"train: {name}: expected 0 for method {config.method} (it "
+                              f"takes no dense warm-up and no gradual budget), got "
+                              f"{getattr(config, name)}")
     for name in ("momentum", "weight_decay"):
         if not getattr(config, name) >= 0:
             raise ConfigError(f"train: {name} must be >= 0, got {getattr(config, name)!r}")
@@ -281,6 +307,27 @@ class _Run:
                 snapshot_every=config.trace_every)
         self.epoch = 0
         self.history: list[dict] = []
+        self._initial: list | None = None  # w0 per budgeted layer, for the weight diffusion
+        self.param_count = budgeted_param_count(self.model)
+        self.schedule_note: str | None = None  # how a default schedule was cut to fit
+
+    def weight_diffusion(self) -> dict:
+        """{column: value}: the weight diffusion ||w - w0||_2 of every budgeted element and
+        of each layer (the DropBack paper's criterion: it should stay close to dense SGD's)."""
+        layers = budgeted_layers(self.model)
+        if self._initial is None:
+            self._initial = [initial_values_torch(self.config.seed, layer, self.device)
+                             for layer in layers]
+        per_layer = []
+        with torch.no_grad():
+            for layer, initial in zip(layers, self._initial):
+                flat = torch.cat([p.detach().reshape(-1) for p in
+                                  (layer.module.weight, layer.module.bias) if p is not None])
+                per_layer.append(float(torch.linalg.vector_norm(flat.float() - initial)))
+        columns = {"weight_diffusion": math.sqrt(sum(d * d for d in per_layer))}
+        columns.update({f"weight_diffusion_{layer.layer_id}": d
+                        for layer, d in zip(layers, per_layer)})
+        return columns
 
     def _optimizer(self):
         c, params = self.config.schedule, self.model.parameters()
@@ -363,13 +410,18 @@ def train(config: TrainConfig | None = None, out="runs/latest", *, resume=False,
     ends bit-identical to an uninterrupted one. `on_epoch_end(epoch, history_row)` is called
     after each epoch's state is saved (for progress reporting or early stopping by raising).
     """
-    config = replace(config or TrainConfig(), **overrides).resolved()
+    asked = replace(config or TrainConfig(), **overrides)
+    config = asked.resolved()
     _check(config)
+    note = asked.schedule_note()
+    if note and not quiet:
+        print(note, file=sys.stderr)
     out = Path(out)
     if resume:
         _check_resumable(out)
     torch.manual_seed(config.seed)
     run = _Run(config, out)
+    run.schedule_note = note
     threads_before = torch.get_num_threads()
     torch.set_num_threads(_threads(config, run.model))
     try:
@@ -449,6 +501,7 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         model.train()
         started = time.perf_counter()
         loss_sum, seen, churn_in, churn_out = 0.0, 0, 0, 0
+        tracked_sum, tracked_peak, steps_done = 0, 0, 0  # the tracked count each step used
         for xb, yb in batches(data.train_x, data.train_y, schedule.batch_size, shuffle=True,
                               seed=config.seed, epoch=epoch):
             xb, yb = to_torch(xb, yb, device)
@@ -465,6 +518,9 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
             if stats is not None:
                 churn_in += sum(stats.entered)
                 churn_out += sum(stats.left)
+            used = run.param_count if stats is None else sum(stats.tracked_before)
+            tracked_sum, tracked_peak = tracked_sum + used, max(tracked_peak, used)
+            steps_done += 1
             loss_sum += loss_value * len(yb)
             seen += len(yb)
             bar.update(1)
@@ -481,7 +537,10 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         run.history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen,
                             "train_accuracy": train_acc, "test_loss": test_loss,
                             "test_accuracy": test_acc, "lr": lr, "tracked_count": tracked,
+                            "mean_tracked_count": tracked_sum / steps_done,
+                            "peak_tracked_count": tracked_peak,
                             "entered_count": churn_in, "left_count": churn_out,
+                            **run.weight_diffusion(),
                             # the only column that differs between identical runs
                             "wall_seconds": round(train_seconds, 3)})
         run.epoch = epoch + 1
@@ -525,6 +584,10 @@ def _finish(run: _Run, out: Path) -> TrainResult:
         "train_seconds": round(sum(row["wall_seconds"] for row in run.history), 3),
         "param_count": param_count, "tracked_count": tracked,
         "compression": param_count / tracked if tracked else None,
+        **schedule_cost(history, param_count),
+        "warmup_steps": getattr(run.dropback, "warmup_steps", 0),
+        "budget_anneal_steps": getattr(run.dropback, "anneal_steps", 0),
+        "schedule_note": run.schedule_note,
         "test_accuracy": final["test_accuracy"], "train_accuracy": final["train_accuracy"],
         "test_loss": final["test_loss"],
         "checkpoint": str(out / "checkpoint.sparse"),
@@ -536,6 +599,17 @@ def _finish(run: _Run, out: Path) -> TrainResult:
     write_json_atomic(out / "summary.json", summary)
     (out / "resume.pt").unlink(missing_ok=True)
     return TrainResult(out, history, summary)
+
+
+def schedule_cost(history: pd.DataFrame, param_count: int) -> dict:
+    """What the run's budget schedule cost: the peak tracked count (what the weight memory
+    must hold) and the count averaged over every step, with their compressions. Each epoch
+    has the same number of steps, so the mean of the epochs' means is the mean over steps."""
+    mean = float(history["mean_tracked_count"].mean())
+    peak = int(history["peak_tracked_count"].max())
+    return {"peak_tracked_count": peak, "mean_tracked_count": mean,
+            "peak_compression": param_count / peak if peak else None,
+            "mean_compression": param_count / mean if mean else None}
 
 
 def format_history(history: pd.DataFrame) -> str:
