@@ -379,7 +379,25 @@ def config_cases(rng: random.Random, fx_config: dict, n: int) -> list[Case]:
     cases.append(Case("config", "folder_as_config", sim,
                       lambda w, fx: (w / "accel.yaml").mkdir(), False))
 
+    # keys no field is called: YAML allows null, booleans and numbers, mixed in one mapping
+    for label, text in (("null_key", "~: 1\n"), ("bool_key", "pe: {true: 3}\n"),
+                        ("int_key_mixed", "pe: {1: 3, rows: 4}\n"),
+                        ("bool_key_mixed", "update: {true: 1, x: 2}\n"),
+                        ("int_key_in_sources", "sources: {1: a, b: c}\n")):
+        text_case(label, "base: default\n" + text)
     paths = [p for p in leaf_paths(fx_config) if p]
+    # subnormal and extreme floats in the float fields: refused outside the field's range in
+    # one line, never a NaN downstream (clock_mhz 5e-324 once ended in one inside SimPy)
+    floats = [("clock_mhz",), ("dram", "tck_ns"), ("pe", "mac_energy_pj"),
+              ("prng", "energy_pj_per_value")]
+    extremes = [(path, value, allow) for path in floats for value, allow in
+                ((5e-324, False), (-5e-324, False), (1e-300, False), (1e-9, True),
+                 (1e15, True), (1.5e15, False))]
+    for path, value, allow in extremes:
+        def setup(w, fx, path=path, value=value):
+            data = set_path(copy.deepcopy(fx.config), path, value)
+            (w / "accel.yaml").write_text(yaml_dump(data))
+        cases.append(Case("config", f"float_{value:g}", sim, setup, allow))
     while len(cases) < n:
         path = rng.choice(paths)
         if rng.random() < 0.15:
