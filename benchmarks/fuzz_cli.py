@@ -165,13 +165,13 @@ MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-image
                "t10k-labels-idx1-ubyte")
 
 
-def _write_mnist(folder: Path, n_train=40, n_test=20):
+def _write_mnist(folder: Path, n_train=40, n_test=20, height=28, width=28):
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)
     for name, n in (("train", n_train), ("t10k", n_test)):
-        pixels = bytes(rng.randrange(256) for _ in range(n * 28 * 28))
+        pixels = bytes(rng.randrange(256) for _ in range(n * height * width))
         labels = bytes(i % 10 for i in range(n))
-        (folder / f"{name}-images-idx3-ubyte").write_bytes(_idx((n, 28, 28), pixels))
+        (folder / f"{name}-images-idx3-ubyte").write_bytes(_idx((n, height, width), pixels))
         (folder / f"{name}-labels-idx1-ubyte").write_bytes(_idx((n,), labels))
 
 
@@ -573,6 +573,13 @@ def checkpoint_cases(rng: random.Random, n: int) -> list[Case]:
     return cases
 
 
+def _dataset_setup(src: str, change):
+    def setup(w, fx):
+        _copy(getattr(fx, src), w / "d")
+        change(w / "d")
+    return setup
+
+
 def dataset_cases(rng: random.Random, n: int) -> list[Case]:
     mnist = ["train", "--dataset", "mnist", "--data-dir", "{W}/d", "--epochs", "1", "--no-trace",
              "--batch-size", "64", "--out", "{W}/out", "--quiet"]
@@ -582,11 +589,8 @@ def dataset_cases(rng: random.Random, n: int) -> list[Case]:
 
     def add(mutation, argv, change, allow=False, timeout_s=60.0):
         src = "mnist" if argv is mnist else "cifar"
-
-        def setup(w, fx, change=change):
-            _copy(getattr(fx, src), w / "d")
-            change(w / "d")
-        cases.append(Case("dataset", mutation, argv, setup, allow, timeout_s))
+        cases.append(Case("dataset", mutation, argv, _dataset_setup(src, change), allow,
+                          timeout_s))
 
     batches = "cifar-10-batches-py"
     add("cifar_pickle_code", cifar, lambda d: (d / batches / "data_batch_1").write_bytes(
@@ -600,6 +604,19 @@ def dataset_cases(rng: random.Random, n: int) -> list[Case]:
     add("cifar_labels_out_of_range", cifar, lambda d: (d / batches / "test_batch").write_bytes(
         pickle.dumps({b"data": bytes(3072), b"labels": [99]})))
     add("mnist_fifo", mnist, lambda d: fifo(d / MNIST_FILES[0]), timeout_s=10)
+    # splits with no images, images of no pixels, and images of a size the model does not take
+    lenet5 = [*mnist[:-3], "--model", "lenet-5", *mnist[-3:]]
+    for label, argv, allow, shape in (
+            ("idx_no_train_images", mnist, False, {"n_train": 0}),
+            ("idx_no_test_images", mnist, False, {"n_test": 0}),
+            ("idx_zero_width", mnist, False, {"width": 0}),
+            ("idx_28x20_lenet5", lenet5, False, {"width": 20}),
+            ("idx_20x28_lenet5", lenet5, False, {"height": 20}),
+            ("idx_28x20_lenet300", mnist, True, {"width": 20})):
+        def change(d, shape=shape):
+            shutil.rmtree(d)
+            _write_mnist(d, **shape)
+        cases.append(Case("dataset", label, argv, _dataset_setup("mnist", change), allow, 60))
     while len(cases) < n:
         name = rng.choice(MNIST_FILES)
         r = rng.random()
@@ -726,6 +743,15 @@ def flag_cases(rng: random.Random, n: int) -> list[Case]:
              Case("flags", "plot_missing", ["plot", "{W}/nothing"], None, False),
              Case("flags", "report_missing", ["report", "{W}/nothing"], None, False),
              Case("flags", "no_command", [], None, False),
+             # --model-arg values that change a model's input shape or stem: refused before
+             # training starts, naming the model, the dataset and both shapes
+             *(Case("flags", f"model_arg_{label}", [*train, "--model", model, *(
+                 a for arg in args for a in ("--model-arg", arg))], None, False, 60)
+               for label, model, args in (
+                   ("input_size", "lenet-5", ["input_size=32"]),
+                   ("in_channels", "lenet-5", ["in_channels=3"]),
+                   ("in_features", "lenet-300-100", ["in_features=100"]),
+                   ("stem_input_size", "resnet18", ["stem=cifar", "input_size=4"]))),
              Case("flags", "unknown_flag", ["simulate", "--bogus"], None, False)]
     options = [(cmd, flag, None) for cmd, flags in numeric.items() for flag in flags] + \
         [(cmd, flag, values) for (cmd, flag), values in text.items()]

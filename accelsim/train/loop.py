@@ -48,6 +48,7 @@ from accelsim.train.defaults import (  # noqa: F401
     OWN_SCHEDULE_METHODS,
     dataset_defaults,
 )
+from accelsim.train.shapes import check_model_takes
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("none", "step", "cosine")
@@ -253,6 +254,8 @@ class _Run:
         flatten = config.model.replace("_", "-").lower() == "lenet-300-100"
         self.data = load_dataset(config.dataset, config.data_dir, flatten=flatten)
         self.model_args = _model_args(config, self.data)
+        check_model_takes(config.model, self.model_args, config.dataset, self.data.input_shape,
+                          self.model_args["num_classes"])
         self.model = build_model(config.model, seed=config.seed, **self.model_args).to(self.device)
         self.optimizer = self._optimizer()
         schedule = config.schedule
