@@ -39,6 +39,12 @@ def _add_output_flags(p):
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
 
 
+def _add_force(p):
+    p.add_argument("--force", action="store_true",
+                   help="write into --out even if it is not this command's own output folder "
+                        "(files of the same names are replaced; default: refuse)")
+
+
 def _add_dataset_defaulted(p):
     """The training settings whose default depends on the dataset (accelsim.train.defaults)."""
     h = {k: train.defaults_help(k) for k in train.DEFAULTED}
@@ -105,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="torch threads (default: 1 for models under 1M weights, else torch's)")
     p.add_argument("--out", default="runs/latest", help="run folder (default runs/latest)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    _add_force(p)
     _add_output_flags(p)
 
     p = sub.add_parser("trace", help="write a trace from a checkpoint, or a synthetic one")
@@ -191,17 +198,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dask", metavar="ADDRESS", help="run the points on this Dask scheduler")
     p.add_argument("--out", default="studies/latest", help="study folder (default "
                                                            "studies/latest); rerun to resume")
+    _add_force(p)
     _add_output_flags(p)
 
     p = sub.add_parser("plot", help="figures from simulation or sweep results")
     p.add_argument("results", help="a simulate or sweep output folder, or a run folder")
     p.add_argument("--out", help="figure folder (default: <results>/figures)")
+    _add_force(p)
     _add_output_flags(p)
 
     p = sub.add_parser("report", help="Markdown report of a run, simulation or sweep")
     p.add_argument("results", help="a run, simulate or sweep folder")
     p.add_argument("--out", help="folder for report.md (default: the results folder; "
                                  "figures stay in <results>/figures)")
+    _add_force(p)
     _add_output_flags(p)
 
     p = sub.add_parser("dram", help="replay a per-burst DRAM trace through accelsim's DRAM "
@@ -221,6 +231,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train dense and DropBack, simulate, sweep, report")
     p.add_argument("--out", default="reports/demo", help="demo folder (default reports/demo)")
     p.add_argument("--epochs", type=int, default=40)
+    _add_force(p)
     _add_output_flags(p)
     return parser
 

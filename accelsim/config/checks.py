@@ -61,11 +61,10 @@ def number(field: str, value: object, minimum: float = 0.0, positive: bool = Fal
     low = max(minimum, MIN_NUMBER) if positive else minimum
     what = (f"a number from {low:g} to {maximum:g}" + ("" if positive or minimum > 0 else
                                                         f" (0, or at least {MIN_NUMBER:g})"))
-    if not _is_number(value) or value < minimum or (positive and value <= 0) or value > maximum:
-        fail(field, what, value)
-    if value != 0 and abs(value) < MIN_NUMBER:
-        fail(field, what, value)
-    return float(value)
+    if (_is_number(value) and minimum <= value <= maximum and not (positive and value <= 0)
+            and (value == 0 or abs(float(value)) >= MIN_NUMBER)):
+        return float(value)
+    fail(field, what, value)
 
 
 def field_names(value: object, where: str = "") -> None:

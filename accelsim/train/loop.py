@@ -36,7 +36,13 @@ from accelsim.dropback.checkpoint import checkpoint_sizes, save_checkpoint
 from accelsim.dropback.init import initialize_model
 from accelsim.dropback.methods import METHODS, build_annealed, build_method
 from accelsim.errors import AccelsimError, CheckpointError, ConfigError
-from accelsim.io import atomic_path, clean_stale, json_text, write_json_atomic, write_text_atomic
+from accelsim.io import (
+    clean_stale,
+    json_text,
+    write_json_atomic,
+    write_stream_atomic,
+    write_text_atomic,
+)
 from accelsim.limits import regular_file, shown
 from accelsim.models import build_model
 from accelsim.trace.recorder import TraceRecorder
@@ -160,7 +166,7 @@ def parse_budget(text) -> tuple[int | None, float | None]:
     try:
         if value.endswith("x"):
             ratio = float(value[:-1])
-            if not ratio >= 1:
+            if not 1 <= ratio < math.inf:  # NaN and inf ("infx") too
                 raise ValueError
             return None, ratio
         count = int(value)
@@ -490,8 +496,7 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         run.epoch = epoch + 1
         write_text_atomic(out / "history.csv", pd.DataFrame(run.history).to_csv(index=False))
         # after the last epoch too: a kill while the final files are written then resumes
-        with atomic_path(resume_file) as tmp:
-            torch.save(run.state(), tmp)
+        write_stream_atomic(resume_file, lambda stream: torch.save(run.state(), stream))
         if on_epoch_end is not None:
             on_epoch_end(run.epoch, run.history[-1])
     bar.close()

@@ -1,0 +1,113 @@
+"""Which folder a command may write its output into: the one rule every handler that writes an
+output folder asks before any work (train, trace, simulate, sweep, study, demo, plot, report).
+
+`--out` may name a folder that is absent, empty, or accelsim's own output of the same kind.
+A folder proves its kind by the marker `.accelsim-output` (`{"kind": "run"}`) that the
+commands writing into a folder in place (train, study, demo, plot's figures, report --out)
+put there first, or by its kind's defining file (`DEFINING_FILES`): the folders written whole
+and swapped in (trace, simulation, sweep) always hold theirs, and so do folders written before
+the marker existed. Anything else — a folder of the user's own files, another kind of output,
+a symlink to either, a file — is refused in one line before any work. `--force` writes into it
+anyway (files of the same names are replaced, no other file is touched); a folder written
+whole (trace, simulate, sweep) is only ever replaced by one of its own kind, forced or not,
+since replacing it would remove the user's other files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from accelsim.errors import AccelsimError
+from accelsim.io import write_text_atomic
+
+MARKER = ".accelsim-output"
+
+# files whose presence proves a folder's kind without the marker
+# (first match wins: a study also holds points/, as a sweep does)
+DEFINING_FILES: dict[str, tuple[str, ...]] = {
+    "study": ("study.json", "study.parquet"),
+    "demo": ("demo.json",),
+    "run": ("history.csv", "resume.pt", "checkpoint.sparse"),
+    "trace": ("manifest.json",),
+    "simulation": ("records.parquet", "records.csv"),
+    "sweep": ("sweep.parquet", "sweep.csv", "sweep.json", "points"),
+    "figures": (),  # a folder of figure files only (see _only_figures)
+    "report": ("report.md",),
+}
+# the kinds written whole under a temporary name and swapped in (accelsim.io.replacing_folder)
+SWAPPED = frozenset({"trace", "simulation", "sweep"})
+_FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+_WHAT = {"run": "a training run", "trace": "a trace", "simulation": "a simulation's results",
+         "sweep": "a sweep", "study": "a study", "demo": "a demo", "figures": "figures",
+         "report": "a report"}
+
+
+def kind_of(folder: Path) -> str | None:
+    """The kind of accelsim output `folder` holds, by its marker or defining files (None:
+    not one, or unknown)."""
+    try:
+        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("kind") in DEFINING_FILES:
+            return str(data["kind"])
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    for kind, names in DEFINING_FILES.items():
+        if any(os.path.lexists(folder / name) for name in names):
+            return kind
+    if _only_figures(folder):
+        return "figures"
+    return None
+
+
+def _only_figures(folder: Path) -> bool:
+    names = [n for n in os.listdir(folder) if not n.startswith(".")]
+    return bool(names) and all(n.endswith(_FIGURE_SUFFIXES) and (folder / n).is_file()
+                               for n in names)
+
+
+def _refuse(out, why: str, force_offered: bool) -> AccelsimError:
+    fix = "choose another --out or remove it" + (", or pass --force to write into it anyway"
+                                                 if force_offered else "")
+    return AccelsimError(f"{out}: {why}; {fix}")
+
+
+def check(out, kind: str, *, force: bool | None = None) -> Path:
+    """Raise AccelsimError unless the folder `out` may take an output of `kind` (see the module
+    docstring). force: None where the command has no --force (the folder kinds written whole).
+    Returns `out` as a Path."""
+    if kind not in DEFINING_FILES:
+        raise ValueError(f"unknown output kind {kind!r}")
+    out = Path(out)
+    if not os.path.lexists(out):
+        return out
+    offered = force is not None and kind not in SWAPPED
+    if out.is_symlink() and (kind in SWAPPED or not out.is_dir()):
+        # swapping would replace the link, not the folder it points to
+        raise _refuse(out, "is a symbolic link (expected a real folder: the output is "
+                           "swapped in whole, which would replace the link)", False)
+    if not out.is_dir():
+        raise _refuse(out, f"exists and is not a folder (expected {_WHAT[kind]} folder)", False)
+    try:
+        if not any(os.scandir(out)):
+            return out
+        found = kind_of(out)
+    except OSError as exc:
+        raise _refuse(out, f"cannot be read ({exc.strerror or exc})", False) from None
+    if found == kind or (force and offered):
+        return out
+    link = " (a symbolic link)" if out.is_symlink() else ""
+    holds = (f"holds {_WHAT[found]}" if found else "holds files accelsim did not write")
+    raise _refuse(out, f"exists{link} and {holds}, not {_WHAT[kind]}", offered)
+
+
+def claim(out, kind: str, *, force: bool | None = None) -> Path:
+    """`check`, then, for a kind written in place, create the folder and mark it as accelsim's
+    output of `kind` (the marker goes in first, so an interrupted run is still recognised)."""
+    out = check(out, kind, force=force)
+    if kind not in SWAPPED:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / MARKER).is_file():
+            write_text_atomic(out / MARKER, json.dumps({"kind": kind}) + "\n")
+    return out
