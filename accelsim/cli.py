@@ -17,6 +17,7 @@ import tempfile
 import traceback
 import warnings
 
+import accelsim.startup_interrupt as startup_interrupt  # first: Ctrl-C while loading = one line
 from accelsim import __version__
 from accelsim.app import demo, dram, plot, report, simulate, study, sweep, trace, train
 from accelsim.errors import AccelsimError
@@ -271,6 +272,7 @@ def _internal_error(exc: BaseException) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    startup_interrupt.restore()
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line
@@ -300,6 +302,9 @@ def entry() -> None:
     abort, which was seen, rarely, on a busy machine."""
     try:
         code = main()
+    except KeyboardInterrupt:  # before main's own handler was in place
+        print(startup_interrupt.MESSAGE, end="", file=sys.stderr)
+        code = startup_interrupt.EXIT_INTERRUPTED
     except SystemExit as exc:  # argparse: --help, --version and usage errors
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
