@@ -3,11 +3,15 @@ output folder asks before any work (train, trace, simulate, sweep, study, demo, 
 
 `--out` may name a folder that is absent, empty, or accelsim's own output of the same kind.
 A folder proves its kind by the marker `.accelsim-output` (`{"kind": "run"}`) that the
-commands writing into a folder in place (train, study, demo, plot's figures, report --out)
-put there first, or by its kind's defining file (`DEFINING_FILES`): the folders written whole
-and swapped in (trace, simulation, sweep) always hold theirs, and so do folders written before
-the marker existed. Anything else — a folder of the user's own files, another kind of output,
-a symlink to either, a file — is refused in one line before any work. `--force` writes into it
+commands writing into a folder in place (train, study, demo, plot --out, report --out) put
+there first, or by its kind's defining file (`DEFINING_FILES`): the folders written whole and
+swapped in (trace, simulation, sweep) always hold theirs, and so do runs, studies and demos
+written before the marker existed. Figures and reports have no such file (a user's folder may
+hold a report.md), so only the marker proves them; the default places, `<results>/figures` and
+the results folder itself, belong to the results folder and are not asked about.
+
+Anything else — a folder of the user's own files, another kind of output, a symlink to either,
+a file — is refused in one line before any work. `--force` writes into it
 anyway (files of the same names are replaced, no other file is touched); a folder written
 whole (trace, simulate, sweep) is only ever replaced by one of its own kind, forced or not,
 since replacing it would remove the user's other files.
@@ -33,15 +37,16 @@ DEFINING_FILES: dict[str, tuple[str, ...]] = {
     "trace": ("manifest.json",),
     "simulation": ("records.parquet", "records.csv"),
     "sweep": ("sweep.parquet", "sweep.csv", "sweep.json", "points"),
-    "figures": (),  # a folder of figure files only (see _only_figures)
-    "report": ("report.md",),
+    # no file proves these: a user's own folder may well hold report.md or a PNG
+    "figures": (),
+    "report": (),
 }
 # the kinds written whole under a temporary name and swapped in (accelsim.io.replacing_folder)
 SWAPPED = frozenset({"trace", "simulation", "sweep"})
-_FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
-_WHAT = {"run": "a training run", "trace": "a trace", "simulation": "a simulation's results",
-         "sweep": "a sweep", "study": "a study", "demo": "a demo", "figures": "figures",
-         "report": "a report"}
+_WHAT = {"run": "a training run folder", "trace": "a trace folder",
+         "simulation": "a simulation's results folder", "sweep": "a sweep folder",
+         "study": "a study folder", "demo": "a demo folder", "figures": "a figure folder",
+         "report": "a report folder"}
 
 
 def kind_of(folder: Path) -> str | None:
@@ -56,15 +61,7 @@ def kind_of(folder: Path) -> str | None:
     for kind, names in DEFINING_FILES.items():
         if any(os.path.lexists(folder / name) for name in names):
             return kind
-    if _only_figures(folder):
-        return "figures"
     return None
-
-
-def _only_figures(folder: Path) -> bool:
-    names = [n for n in os.listdir(folder) if not n.startswith(".")]
-    return bool(names) and all(n.endswith(_FIGURE_SUFFIXES) and (folder / n).is_file()
-                               for n in names)
 
 
 def _refuse(out, why: str, force_offered: bool) -> AccelsimError:
@@ -88,7 +85,7 @@ def check(out, kind: str, *, force: bool | None = None) -> Path:
         raise _refuse(out, "is a symbolic link (expected a real folder: the output is "
                            "swapped in whole, which would replace the link)", False)
     if not out.is_dir():
-        raise _refuse(out, f"exists and is not a folder (expected {_WHAT[kind]} folder)", False)
+        raise _refuse(out, f"exists and is not a folder (expected {_WHAT[kind]})", False)
     try:
         if not any(os.scandir(out)):
             return out

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from accelsim import output_folder
 from accelsim.analysis.figures import figures_for
 from accelsim.app import flags
@@ -14,7 +12,8 @@ from accelsim.limits import only_regular_files
 
 def handle(args) -> int:
     only_regular_files(args.results, AccelsimError)  # a FIFO in a results folder never ends
-    output_folder.claim(args.out or Path(args.results) / "figures", "figures", force=args.force)
+    if args.out:  # the default, <results>/figures, belongs to the results folder
+        output_folder.claim(args.out, "figures", force=args.force)
     with flags.reading_results(args.results):
         figures = figures_for(args.results, args.out)
     if args.json:
