@@ -70,6 +70,7 @@ class Case:
     timeout_s: float = 30.0
     verify: Callable | None = None  # verify(workdir) -> None, or what was lost
     env: dict = field(default_factory=dict)  # environment set while the case runs
+    ci: bool = True  # False: the benchmark runs it, the CI slice (tests/test_fuzz_*) does not
 
 
 @dataclass
@@ -995,11 +996,11 @@ def study_cases(rng: random.Random) -> list[Case]:
     argv = [*Fixtures.study_argv, "--quiet", "--out", "{W}/s"]
     cases = []
 
-    def add(mutation, change, allow):
+    def add(mutation, change, allow, ci=True):
         def setup(w, fx, change=change):
             _copy(fx.study, w / "s")
             change(w / "s")
-        cases.append(Case("resume", f"study_{mutation}", argv, setup, allow, 60))
+        cases.append(Case("resume", f"study_{mutation}", argv, setup, allow, 60, ci=ci))
 
     def edit_json(path_of, fn):
         def change(s):
@@ -1016,22 +1017,24 @@ def study_cases(rng: random.Random) -> list[Case]:
         return sorted((s / "points").glob("*.json"))[0]
 
     add("summary_key_deleted", edit_json(summary, lambda d: d.pop("tracked_count")), False)
-    add("summary_count_text", edit_json(summary, lambda d: d.update(param_count="x")), False)
+    add("summary_count_text", edit_json(summary, lambda d: d.update(param_count="x")), False,
+        ci=False)
     add("summary_accuracy_huge", edit_json(summary, lambda d: d.update(test_accuracy=1e308)),
-        False)
+        False, ci=False)
     add("summary_garbage", lambda s: summary(s).write_text("garbage"), False)
     add("summary_fifo", lambda s: fifo(summary(s)), False)
     add("run_config_garbage", lambda s: (s / "runs" / "dense-s0" / "config.json").write_text(
         "[1"), False)
     add("point_total_text", edit_json(point, lambda d: d["totals"].update(cycles="x")), True)
-    add("point_totals_list", edit_json(point, lambda d: d.update(totals=[1, 2])), True)
-    add("point_fifo", lambda s: fifo(point(s)), True)
-    add("study_json_edited", lambda s: (s / "study.json").write_text("{}"), True)
+    # a damaged point is simulated again: seconds each, so the CI slice runs one of them
+    add("point_totals_list", edit_json(point, lambda d: d.update(totals=[1, 2])), True, False)
+    add("point_fifo", lambda s: fifo(point(s)), True, False)
+    add("study_json_edited", lambda s: (s / "study.json").write_text("{}"), True, False)
     for budgets in ("dense,infx", "dense,nanx", "dense,1e400x"):
         cases.append(Case("resume", f"study_budgets_{budgets.split(',')[1]}",
                           ["study", "--budgets", budgets, "--seeds", "0", "--methods",
                            "dropback", "--epochs", "1", "--out", "{W}/s", "--quiet"], None,
-                          False, 60))
+                          False, 60, ci=budgets.endswith("infx")))
     return cases
 
 
