@@ -8,7 +8,8 @@ there first, or by its kind's defining file (`DEFINING_FILES`): the folders writ
 swapped in (trace, simulation, sweep) always hold theirs, and so do runs, studies and demos
 written before the marker existed. Figures and reports have no such file (a user's folder may
 hold a report.md), so only the marker proves them; the default places, `<results>/figures` and
-the results folder itself, belong to the results folder and are not asked about.
+the results folder itself, belong to the results folder and are not asked about, and a report
+may go into a folder that holds its results if no report.md of someone else's is there.
 
 Anything else — a folder of the user's own files, another kind of output, a symlink to either,
 a file — is refused in one line before any work. `--force` writes into it
@@ -108,3 +109,13 @@ def claim(out, kind: str, *, force: bool | None = None) -> Path:
         if not (out / MARKER).is_file():
             write_text_atomic(out / MARKER, json.dumps({"kind": kind}) + "\n")
     return out
+
+
+def claim_report(out, results, *, force: bool = False) -> Path:
+    """`claim` for `report --out`: also a folder that holds the results folder (the report
+    beside its results), as long as it has no report.md accelsim did not write there."""
+    out, results = Path(out), Path(results)
+    holder = out.is_dir() and not out.is_symlink() and out.resolve() in results.resolve().parents
+    if holder and not os.path.lexists(out / "report.md"):
+        force = True
+    return claim(out, "report", force=force)

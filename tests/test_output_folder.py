@@ -114,3 +114,16 @@ def test_the_startup_handler_is_only_for_the_command(tmp_path):
                           env=env, timeout=120)
     assert done.stdout.strip() == "True", done.stderr
     assert signal.SIGINT  # the module under test never touched this (pytest's) process
+
+
+def test_a_report_may_go_beside_its_results_but_never_over_a_users_report(tmp_path):
+    holder = tmp_path / "holder"
+    (holder / "sim").mkdir(parents=True)
+    (holder / "sim" / "records.parquet").write_bytes(b"")
+    (holder / "notes.txt").write_text("mine\n")
+    output_folder.claim_report(holder, holder / "sim")  # adds report.md, replaces nothing
+    (holder / output_folder.MARKER).unlink()
+    (holder / "report.md").write_text("# mine\n")
+    with pytest.raises(AccelsimError, match="holds"):
+        output_folder.claim_report(holder, holder / "sim")
+    assert (holder / "report.md").read_text() == "# mine\n"

@@ -15,7 +15,7 @@ from accelsim.limits import only_regular_files
 def handle(args) -> int:
     only_regular_files(args.results, AccelsimError)  # a FIFO in a results folder never ends
     if args.out and Path(args.out).resolve() != Path(args.results).resolve():
-        output_folder.claim(args.out, "report", force=args.force)
+        output_folder.claim_report(args.out, args.results, force=args.force)
     with flags.reading_results(args.results):
         path = report(args.results, args.out)
     if args.json:
