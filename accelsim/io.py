@@ -346,6 +346,12 @@ def clean_stale(folder, only: str | None = None):
             _remove(folder / name)
 
 
+def is_temporary(name: str) -> bool:
+    """Whether `name` is one of accelsim's temporaries or swap journals (see the docstring)."""
+    return bool(_TEMP_NAME.match(name)) or (name.startswith(".")
+                                            and name.endswith(_JOURNAL_SUFFIX))
+
+
 def _is_temp_of(name: str, target: str) -> bool:
     match = _TEMP_NAME.match(name)
     return match is not None and match["target"] == target

@@ -2,7 +2,7 @@
 output folder asks before any work (train, trace, simulate, sweep, study, demo, plot, report).
 
 `--out` may name a folder that is absent, empty, or accelsim's own output of the same kind.
-A folder proves its kind by the marker `.accelsim-output` (`{"kind": "run"}`) that the
+A folder proves its kind by the marker `.accelsim_output` (`{"kind": "run"}`) that the
 commands writing into a folder in place (train, study, demo, plot --out, report --out) put
 there first, or by its kind's defining file (`DEFINING_FILES`): the folders written whole and
 swapped in (trace, simulation, sweep) always hold theirs, and so do runs, studies and demos
@@ -25,9 +25,9 @@ import os
 from pathlib import Path
 
 from accelsim.errors import AccelsimError
-from accelsim.io import write_text_atomic
+from accelsim.io import is_temporary, write_text_atomic
 
-MARKER = ".accelsim-output"
+MARKER = ".accelsim_output"
 
 # files whose presence proves a folder's kind without the marker
 # (first match wins: a study also holds points/, as a sweep does)
@@ -88,7 +88,8 @@ def check(out, kind: str, *, force: bool | None = None) -> Path:
     if not out.is_dir():
         raise _refuse(out, f"exists and is not a folder (expected {_WHAT[kind]})", False)
     try:
-        if not any(os.scandir(out)):
+        # accelsim's own temporaries (a killed run's) do not make a folder anyone's
+        if all(is_temporary(entry.name) for entry in os.scandir(out)):
             return out
         found = kind_of(out)
     except OSError as exc:
@@ -100,14 +101,14 @@ def check(out, kind: str, *, force: bool | None = None) -> Path:
     raise _refuse(out, f"exists{link} and {holds}, not {_WHAT[kind]}", offered)
 
 
-def claim(out, kind: str, *, force: bool | None = None) -> Path:
+def claim(out, kind: str, *, force: bool | None = None, create: bool = True) -> Path:
     """`check`, then, for a kind written in place, create the folder and mark it as accelsim's
-    output of `kind` (the marker goes in first, so an interrupted run is still recognised)."""
+    output of `kind` (the marker goes in first, so an interrupted run is still recognised).
+    create=False: check only (`train --resume` writes nothing into a folder it refuses)."""
     out = check(out, kind, force=force)
-    if kind not in SWAPPED:
+    if create and kind not in SWAPPED:
         out.mkdir(parents=True, exist_ok=True)
-        if not (out / MARKER).is_file():
-            write_text_atomic(out / MARKER, json.dumps({"kind": kind}) + "\n")
+        write_text_atomic(out / MARKER, json.dumps({"kind": kind}) + "\n")
     return out
 
 

@@ -127,3 +127,12 @@ def test_a_report_may_go_beside_its_results_but_never_over_a_users_report(tmp_pa
     with pytest.raises(AccelsimError, match="holds"):
         output_folder.claim_report(holder, holder / "sim")
     assert (holder / "report.md").read_text() == "# mine\n"
+
+
+def test_a_killed_writers_temporary_leaves_a_folder_free(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".summary.json.accelsim-tmp.999999999.abcd").write_text("half")
+    output_folder.check(out, "run", force=False)
+    output_folder.claim(out, "run", create=False)  # train --resume: nothing written
+    assert not (out / output_folder.MARKER).exists()
