@@ -72,36 +72,30 @@ def finished_run(folder: Path, config: dict) -> dict | None:
     """The summary of a finished run in `folder` trained with `config`; None where the run is
     to be trained (not started, interrupted, or trained with other settings)."""
     folder = Path(folder)
-    files = {name: folder / name for name in ("config.json", "summary.json")}
-    try:
-        saved = _read_json(files["config.json"])
-        summary = _read_json(files["summary.json"])
-    except _Damaged as exc:
-        bad = next(p for p in files.values() if _is_damaged(p))
-        raise AccelsimError(f"{bad}: {exc}; remove {folder} to train that run again") from None
+    read = {}
+    for name in ("config.json", "summary.json"):
+        try:
+            read[name] = _read_json(folder / name)
+        except _Damaged as exc:
+            raise AccelsimError(f"{folder / name}: {exc}; remove {folder} to train that run "
+                                "again") from None
+    saved, summary = read["config.json"], read["summary.json"]
     if summary is _MISSING:
         return None  # not finished: trained (or resumed) by the study
-    problem = ("config.json is missing" if saved is _MISSING else
-               "config.json is not a JSON object" if not isinstance(saved, dict) else
-               None)
-    where = folder / "config.json" if problem else files["summary.json"]
-    problem = problem or _summary_problem(summary)
+    problem: str | None
+    if not isinstance(saved, dict):
+        where, problem = folder / "config.json", ("is missing" if saved is _MISSING
+                                                  else "is not a JSON object")
+    else:
+        where, problem = folder / "summary.json", _summary_problem(summary)
     if problem:
-        raise AccelsimError(f"{where}: {problem} (edited or damaged); remove {folder} to "
-                            "train that run again")
+        raise AccelsimError(f"{where}: {problem} (edited or damaged); remove {folder} to train "
+                            "that run again")
     # model_args are saved as resolved (num_classes filled in): the rest must match
     keys = [k for k in config if k != "model_args"]
     same = (json.dumps([saved.get(k) for k in keys], default=str)
             == json.dumps([config[k] for k in keys], default=str))
     return summary if same and (folder / "trace").is_dir() else None
-
-
-def _is_damaged(path: Path) -> bool:
-    try:
-        _read_json(path)
-    except _Damaged:
-        return True
-    return False
 
 
 def saved_point(path: Path, total_keys) -> dict | None:
