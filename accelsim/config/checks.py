@@ -71,8 +71,13 @@ def field_names(value: object, where: str = "") -> None:
     """Every mapping key in a config, at any depth, is a field name (text): YAML also allows
     null, booleans, numbers and lists as keys, which no field is called."""
     stack: list[tuple[str, object]] = [(where, value)]
+    seen: set[int] = set()  # YAML aliases share nodes, and may even make a cycle
     while stack:
         path, node = stack.pop()
+        if isinstance(node, (Mapping, list)):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
         if isinstance(node, Mapping):
             for key, item in node.items():
                 if not isinstance(key, str):
