@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 from accelsim.errors import AccelsimError
-from accelsim.io import is_temporary, write_text_atomic
+from accelsim.io import clean_stale, is_temporary, write_text_atomic
 
 MARKER = ".accelsim_output"
 
@@ -108,6 +108,7 @@ def claim(out, kind: str, *, force: bool | None = None, create: bool = True) -> 
     out = check(out, kind, force=force)
     if create and kind not in SWAPPED:
         out.mkdir(parents=True, exist_ok=True)
+        clean_stale(out)  # a killed writer's temporaries (a rerun leaves none behind)
         write_text_atomic(out / MARKER, json.dumps({"kind": kind}) + "\n")
     return out
 
