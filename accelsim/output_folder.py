@@ -45,7 +45,7 @@ DEFINING_FILES: dict[str, tuple[str, ...]] = {
 # the kinds written whole under a temporary name and swapped in (accelsim.io.replacing_folder)
 SWAPPED = frozenset({"trace", "simulation", "sweep"})
 _WHAT = {"run": "a training run folder", "trace": "a trace folder",
-         "simulation": "a simulation's results folder", "sweep": "a sweep folder",
+         "simulation": "a simulation results folder", "sweep": "a sweep folder",
          "study": "a study folder", "demo": "a demo folder", "figures": "a figure folder",
          "report": "a report folder"}
 
