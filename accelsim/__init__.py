@@ -6,6 +6,9 @@ imports torch unless a training entry point is used.
 """
 
 from accelsim._lazy import lazy_exports
+from accelsim.startup_interrupt import install as _one_line_interrupts
+
+_one_line_interrupts()  # first thing: a Ctrl-C while the `accelsim` command loads is one line
 
 __version__ = "0.1.0"
 

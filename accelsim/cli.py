@@ -17,6 +17,7 @@ import tempfile
 import traceback
 import warnings
 
+import accelsim.startup_interrupt as startup_interrupt  # first: Ctrl-C while loading = one line
 from accelsim import __version__
 from accelsim.app import demo, dram, plot, report, simulate, study, sweep, trace, train
 from accelsim.config.dram_presets import PRESETS
@@ -38,6 +39,12 @@ class _Parser(argparse.ArgumentParser):
 def _add_output_flags(p):
     p.add_argument("--json", action="store_true", help="print a machine-readable summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+
+
+def _add_force(p):
+    p.add_argument("--force", action="store_true",
+                   help="write into --out even if it is not this command's own output folder "
+                        "(files of the same names are replaced; default: refuse)")
 
 
 def _add_dataset_defaulted(p):
@@ -103,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="torch threads (default: 1 for models under 1M weights, else torch's)")
     p.add_argument("--out", default="runs/latest", help="run folder (default runs/latest)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    _add_force(p)
     _add_output_flags(p)
 
     p = sub.add_parser("trace", help="write a trace from a checkpoint, or a synthetic one")
@@ -189,17 +197,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dask", metavar="ADDRESS", help="run the points on this Dask scheduler")
     p.add_argument("--out", default="studies/latest", help="study folder (default "
                                                            "studies/latest); rerun to resume")
+    _add_force(p)
     _add_output_flags(p)
 
     p = sub.add_parser("plot", help="figures from simulation or sweep results")
     p.add_argument("results", help="a simulate or sweep output folder, or a run folder")
     p.add_argument("--out", help="figure folder (default: <results>/figures)")
+    _add_force(p)
     _add_output_flags(p)
 
     p = sub.add_parser("report", help="Markdown report of a run, simulation or sweep")
     p.add_argument("results", help="a run, simulate or sweep folder")
     p.add_argument("--out", help="folder for report.md (default: the results folder; "
                                  "figures stay in <results>/figures)")
+    _add_force(p)
     _add_output_flags(p)
 
     p = sub.add_parser("dram", help="replay a per-burst DRAM trace through accelsim's DRAM "
@@ -216,6 +227,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train dense and DropBack, simulate, sweep, report")
     p.add_argument("--out", default="reports/demo", help="demo folder (default reports/demo)")
     p.add_argument("--epochs", type=int, default=40)
+    _add_force(p)
     _add_output_flags(p)
     return parser
 
@@ -255,6 +267,7 @@ def _internal_error(exc: BaseException) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    startup_interrupt.restore()
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line
@@ -284,6 +297,9 @@ def entry() -> None:
     abort, which was seen, rarely, on a busy machine."""
     try:
         code = main()
+    except KeyboardInterrupt:  # before main's own handler was in place
+        print(startup_interrupt.MESSAGE, end="", file=sys.stderr)
+        code = startup_interrupt.EXIT_INTERRUPTED
     except SystemExit as exc:  # argparse: --help, --version and usage errors
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)

@@ -31,6 +31,11 @@ infinities become null, so the output is always valid JSON (`allow_nan=False` en
 Test hook (inert by default): with `ACCELSIM_TEST_KILL_AT=N` in the environment the process
 sends itself SIGKILL at its N-th write step, a point between the operations above (`0` only
 counts the steps, in `steps_taken()`). The kill tests use it to stop a command at every step.
+
+A full disk. A file write that fails for want of space (ENOSPC, EDQUOT, EFBIG) ends in one
+line naming the file, and the file's previous version stays in place (the rename never
+happens). Test hook: with `ACCELSIM_TEST_DISK_FULL=NAME`, every atomic write of a file called
+NAME fails that way after writing half its bytes.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import io
 import json
 import math
 import os
@@ -55,6 +61,8 @@ import numpy as np
 from accelsim.errors import AccelsimError
 
 KILL_AT_ENV = "ACCELSIM_TEST_KILL_AT"
+DISK_FULL_ENV = "ACCELSIM_TEST_DISK_FULL"  # a file name whose atomic writes fail as on a full disk
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 SWAP_ENV = "ACCELSIM_SWAP"  # "rename": the journaled two-rename swap, even where exchange works
 
 # .NAME.accelsim-KIND.PID.RANDOM; mkstemp/mkdtemp's random part has no dots
@@ -127,18 +135,43 @@ def atomic_path(path):
     try:
         kill_point()
         yield Path(tmp)
+        _disk_full_point(Path(tmp), path)
         shareable(tmp)
         kill_point()
         os.replace(tmp, path)
         kill_point()
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        kept = "its previous version is kept" if path.exists() else "nothing was written"
+        raise AccelsimError(f"{path}: cannot write, {os.strerror(exc.errno)} ({kept}); free "
+                            "some space and run the command again") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def write_bytes_atomic(path, data: bytes):
+def _disk_full_point(tmp: Path, path: Path):
+    """The disk-full test hook (see the module docstring)."""
+    if os.environ.get(DISK_FULL_ENV) == path.name:
+        size = tmp.stat().st_size
+        with open(tmp, "r+b") as f:
+            f.truncate(size // 2)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+
+
+def write_bytes_atomic(path, data: bytes | memoryview):
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def write_stream_atomic(path, write):
+    """Atomically write the bytes that `write(stream)` puts into a binary stream: through
+    memory, so a failing write is an OSError of our own (a library writing to the path itself,
+    as torch.save does, reports a full disk as its own RuntimeError)."""
+    buffer = io.BytesIO()
+    write(buffer)
+    write_bytes_atomic(path, buffer.getbuffer())
 
 
 def write_text_atomic(path, text: str):
@@ -311,6 +344,12 @@ def clean_stale(folder, only: str | None = None):
                 and not _alive(int(match["pid"]))
                 and not os.path.lexists(_journal(folder / match["target"]))):
             _remove(folder / name)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether `name` is one of accelsim's temporaries or swap journals (see the docstring)."""
+    return bool(_TEMP_NAME.match(name)) or (name.startswith(".")
+                                            and name.endswith(_JOURNAL_SUFFIX))
 
 
 def _is_temp_of(name: str, target: str) -> bool:

@@ -19,6 +19,9 @@ from accelsim.errors import AccelsimError
 MAX_BYTES = 2 ** 50           # 1 PiB: any size in bytes (SRAM, DRAM rows, capacities)
 MAX_COUNT = 2 ** 40           # any count in a config (banks, lanes, PE rows, cycles, bursts)
 MAX_NUMBER = 1e15             # any energy, power, clock or time figure (pJ, mW, MHz, ns)
+# the smallest such figure other than 0: a subnormal clock (5e-324 MHz) or energy would turn
+# into an infinite period, then a NaN, deep inside the simulation
+MIN_NUMBER = 1e-9
 
 # -- models, traces and checkpoints ----------------------------------------------------------
 MAX_PARAMS = 2 ** 36          # weights of one model (~69 G; GPT-3 has 175 G, none of ours 40 M)

@@ -7,9 +7,11 @@ flag, damaged result folders), each run in-process through `accelsim.cli.main` u
 Every case ends in one class: refused (exit 2, one `accelsim: error:` line), accepted (exit 0),
 traceback (anything escaped, exit 70, or a traceback on stderr), unclear (exit 2 but not one
 error line), hang (over the timeout), code_execution (a pickle's marker file appeared),
-half_written (a temporary file left behind). Prints the counts per kind and class and writes
-benchmarks/results/fuzz_cli.csv (one row per case). Goal: 0 tracebacks, hangs, code
-executions, unclear messages and half-written files; accepted only where a case allows it.
+half_written (a temporary file left behind), lost (a file the case's check says must survive
+was changed or removed: a user's folder under --out, the old output on a full disk). Prints
+the counts per kind and class and writes benchmarks/results/fuzz_cli.csv (one row per case).
+Goal: 0 tracebacks, hangs, code executions, unclear messages, half-written files and lost
+files; accepted only where a case allows it.
 tests/test_fuzz_*.py run a slice of the same cases in CI.
 """
 
@@ -25,6 +27,7 @@ import json
 import os
 import pickle
 import random
+import re
 import shutil
 import signal
 import struct
@@ -41,11 +44,13 @@ from typing import ClassVar
 import yaml
 
 RESULTS = Path(__file__).resolve().parent / "results"
+TEMP_NAME = re.compile(r"\.accelsim-(tmp|new|old)\.\d+\.")  # accelsim.io's temporaries
 MARKER = "PWNED"
-KINDS = ("config", "set", "trace", "checkpoint", "dataset", "resume", "flags", "results")
+KINDS = ("config", "set", "trace", "checkpoint", "dataset", "resume", "flags", "results",
+         "output")
 CLASSES = ("refused", "accepted", "traceback", "unclear", "hang", "code_execution",
-           "half_written")
-BAD = ("traceback", "unclear", "hang", "code_execution", "half_written")
+           "half_written", "lost")
+BAD = ("traceback", "unclear", "hang", "code_execution", "half_written", "lost")
 
 # values a hostile user types: huge, negative, not-a-number, wrong type, deep
 HOSTILE = [10 ** 400, -(10 ** 400), 2 ** 63, 2 ** 64, -1, 0, 1.5, 1e308, -1e308, float("nan"),
@@ -63,6 +68,9 @@ class Case:
     setup: Callable | None = None  # setup(workdir, fixtures) writes the hostile input
     allow_accept: bool = True  # False: the input is bad, so it must be refused
     timeout_s: float = 30.0
+    verify: Callable | None = None  # verify(workdir) -> None, or what was lost
+    env: dict = field(default_factory=dict)  # environment set while the case runs
+    ci: bool = True  # False: the benchmark runs it, the CI slice (tests/test_fuzz_*) does not
 
 
 @dataclass
@@ -141,6 +149,15 @@ class Fixtures:
         assert (out / "resume.pt").exists()
         return out
 
+    study_argv: ClassVar[list] = ["study", "--budgets", "dense,10x", "--seeds", "0", "--methods",
+                                  "dropback", "--epochs", "1", "--batch-sizes", "1",
+                                  "--sram-sizes", "64KiB", "--jobs", "1"]
+
+    @cached_property
+    def study(self) -> Path:
+        self._cli([*self.study_argv, "--out", str(self.root / "study")])
+        return self.root / "study"
+
     @cached_property
     def mnist(self) -> Path:
         _write_mnist(self.root / "mnist")
@@ -165,13 +182,13 @@ MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-image
                "t10k-labels-idx1-ubyte")
 
 
-def _write_mnist(folder: Path, n_train=40, n_test=20):
+def _write_mnist(folder: Path, n_train=40, n_test=20, height=28, width=28):
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)
     for name, n in (("train", n_train), ("t10k", n_test)):
-        pixels = bytes(rng.randrange(256) for _ in range(n * 28 * 28))
+        pixels = bytes(rng.randrange(256) for _ in range(n * height * width))
         labels = bytes(i % 10 for i in range(n))
-        (folder / f"{name}-images-idx3-ubyte").write_bytes(_idx((n, 28, 28), pixels))
+        (folder / f"{name}-images-idx3-ubyte").write_bytes(_idx((n, height, width), pixels))
         (folder / f"{name}-labels-idx1-ubyte").write_bytes(_idx((n,), labels))
 
 
@@ -379,7 +396,25 @@ def config_cases(rng: random.Random, fx_config: dict, n: int) -> list[Case]:
     cases.append(Case("config", "folder_as_config", sim,
                       lambda w, fx: (w / "accel.yaml").mkdir(), False))
 
+    # keys no field is called: YAML allows null, booleans and numbers, mixed in one mapping
+    for label, text in (("null_key", "~: 1\n"), ("bool_key", "pe: {true: 3}\n"),
+                        ("int_key_mixed", "pe: {1: 3, rows: 4}\n"),
+                        ("bool_key_mixed", "update: {true: 1, x: 2}\n"),
+                        ("int_key_in_sources", "sources: {1: a, b: c}\n")):
+        text_case(label, "base: default\n" + text)
     paths = [p for p in leaf_paths(fx_config) if p]
+    # subnormal and extreme floats in the float fields: refused outside the field's range in
+    # one line, never a NaN downstream (clock_mhz 5e-324 once ended in one inside SimPy)
+    floats = [("clock_mhz",), ("dram", "tck_ns"), ("pe", "mac_energy_pj"),
+              ("prng", "energy_pj_per_value")]
+    extremes = [(path, value, allow) for path in floats for value, allow in
+                ((5e-324, False), (-5e-324, False), (1e-300, False), (1e-9, True),
+                 (1e15, True), (1.5e15, False))]
+    for path, value, allow in extremes:
+        def setup(w, fx, path=path, value=value):
+            data = set_path(copy.deepcopy(fx.config), path, value)
+            (w / "accel.yaml").write_text(yaml_dump(data))
+        cases.append(Case("config", f"float_{value:g}", sim, setup, allow))
     while len(cases) < n:
         path = rng.choice(paths)
         if rng.random() < 0.15:
@@ -555,6 +590,13 @@ def checkpoint_cases(rng: random.Random, n: int) -> list[Case]:
     return cases
 
 
+def _dataset_setup(src: str, change):
+    def setup(w, fx):
+        _copy(getattr(fx, src), w / "d")
+        change(w / "d")
+    return setup
+
+
 def dataset_cases(rng: random.Random, n: int) -> list[Case]:
     mnist = ["train", "--dataset", "mnist", "--data-dir", "{W}/d", "--epochs", "1", "--no-trace",
              "--batch-size", "64", "--out", "{W}/out", "--quiet"]
@@ -564,11 +606,8 @@ def dataset_cases(rng: random.Random, n: int) -> list[Case]:
 
     def add(mutation, argv, change, allow=False, timeout_s=60.0):
         src = "mnist" if argv is mnist else "cifar"
-
-        def setup(w, fx, change=change):
-            _copy(getattr(fx, src), w / "d")
-            change(w / "d")
-        cases.append(Case("dataset", mutation, argv, setup, allow, timeout_s))
+        cases.append(Case("dataset", mutation, argv, _dataset_setup(src, change), allow,
+                          timeout_s))
 
     batches = "cifar-10-batches-py"
     add("cifar_pickle_code", cifar, lambda d: (d / batches / "data_batch_1").write_bytes(
@@ -582,6 +621,19 @@ def dataset_cases(rng: random.Random, n: int) -> list[Case]:
     add("cifar_labels_out_of_range", cifar, lambda d: (d / batches / "test_batch").write_bytes(
         pickle.dumps({b"data": bytes(3072), b"labels": [99]})))
     add("mnist_fifo", mnist, lambda d: fifo(d / MNIST_FILES[0]), timeout_s=10)
+    # splits with no images, images of no pixels, and images of a size the model does not take
+    lenet5 = [*mnist[:-3], "--model", "lenet-5", *mnist[-3:]]
+    for label, argv, allow, shape in (
+            ("idx_no_train_images", mnist, False, {"n_train": 0}),
+            ("idx_no_test_images", mnist, False, {"n_test": 0}),
+            ("idx_zero_width", mnist, False, {"width": 0}),
+            ("idx_28x20_lenet5", lenet5, False, {"width": 20}),
+            ("idx_20x28_lenet5", lenet5, False, {"height": 20}),
+            ("idx_28x20_lenet300", mnist, True, {"width": 20})):
+        def change(d, shape=shape):
+            shutil.rmtree(d)
+            _write_mnist(d, **shape)
+        cases.append(Case("dataset", label, argv, _dataset_setup("mnist", change), allow, 60))
     while len(cases) < n:
         name = rng.choice(MNIST_FILES)
         r = rng.random()
@@ -708,6 +760,15 @@ def flag_cases(rng: random.Random, n: int) -> list[Case]:
              Case("flags", "plot_missing", ["plot", "{W}/nothing"], None, False),
              Case("flags", "report_missing", ["report", "{W}/nothing"], None, False),
              Case("flags", "no_command", [], None, False),
+             # --model-arg values that change a model's input shape or stem: refused before
+             # training starts, naming the model, the dataset and both shapes
+             *(Case("flags", f"model_arg_{label}", [*train, "--model", model, *(
+                 a for arg in args for a in ("--model-arg", arg))], None, False, 60)
+               for label, model, args in (
+                   ("input_size", "lenet-5", ["input_size=32"]),
+                   ("in_channels", "lenet-5", ["in_channels=3"]),
+                   ("in_features", "lenet-300-100", ["in_features=100"]),
+                   ("stem_input_size", "resnet18", ["stem=cifar", "input_size=4"]))),
              Case("flags", "unknown_flag", ["simulate", "--bogus"], None, False)]
     options = [(cmd, flag, None) for cmd, flags in numeric.items() for flag in flags] + \
         [(cmd, flag, values) for (cmd, flag), values in text.items()]
@@ -799,14 +860,181 @@ def make_cases(total: int, seed: int = 0, fixtures: Fixtures | None = None,
               "set": lambda: set_cases(rng, share), "trace": lambda: trace_cases(rng, share),
               "checkpoint": lambda: checkpoint_cases(rng, share),
               "dataset": lambda: dataset_cases(rng, share // 2),
-              "resume": lambda: resume_cases(rng, share // 3),
+              "resume": lambda: resume_cases(rng, share // 3) + study_cases(rng),
               "flags": lambda: flag_cases(rng, share + share // 2),
-              "results": lambda: results_cases(rng, share + share // 3)}
+              "results": lambda: results_cases(rng, share + share // 3),
+              "output": lambda: output_cases(rng, share)}
     cases = []
     for kind in KINDS:
         made = makers[kind]()
         if kind in kinds:
             cases.extend(made)
+    return cases
+
+
+# ---------------------------------------------------------------------------- output folders
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink()}
+
+
+def _user_folder(w: Path) -> Path:
+    """A folder of the user's own files (what no --out may swap away or change)."""
+    mine = w / "mine"
+    mine.mkdir(parents=True, exist_ok=True)
+    (mine / "notes.txt").write_text("my own notes\n")
+    (mine / "report.md").write_text("# my report\n")
+    (mine / "figures").mkdir(exist_ok=True)
+    (mine / "figures" / "plot.png").write_bytes(b"my figure")
+    return mine
+
+
+def _unchanged(*names: str):
+    """verify: the files under w/NAME are byte for byte what the setup left there."""
+    def verify(w: Path):
+        for name in names:
+            before = json.loads((w / f".{name}.snapshot").read_text())
+            now = {k: v.hex() for k, v in _snapshot(w / name).items()} if (w / name).is_dir() \
+                else {}
+            if now != before:
+                changed = sorted(set(before) ^ set(now) | {k for k in before
+                                                          if now.get(k) != before[k]})
+                return f"{name}: {', '.join(changed)[:100]}"
+        return None
+    return verify
+
+
+def _remember(w: Path, name: str):
+    (w / f".{name}.snapshot").write_text(json.dumps(
+        {k: v.hex() for k, v in _snapshot(w / name).items()}))
+
+
+def output_cases(rng: random.Random, n: int) -> list[Case]:
+    """--out at a folder that is not the command's own output: the user's files, a symlink to
+    them, another kind of output, a file. Refused in one line before any work, nothing there
+    changed; --force writes beside the user's files and removes none. A full disk while a file
+    is saved: one line, the previous file intact."""
+    trace = ["trace", "--model", "lenet-300-100", "--synthetic", "--budget", "2000",
+             "--model-arg", "in_features=64", "--quiet", "--out"]
+    commands = {
+        "train": (["train", "--epochs", "1", "--no-trace", "--batch-size", "256", "--quiet",
+                   "--out"], True),
+        "trace": (trace, False),
+        "simulate": (["simulate", "{F}/trace", "--quiet", "--out"], False),
+        "sweep": (["sweep", "{F}/trace", "--sram-sizes", "64KiB", "--jobs", "1", "--quiet",
+                   "--out"], False),
+        "study": ([*Fixtures.study_argv, "--quiet", "--out"], True),
+        "demo": (["demo", "--epochs", "1", "--quiet", "--out"], True),
+        "plot": (["plot", "{F}/trace-sim", "--quiet", "--out"], True),
+        "report": (["report", "{F}/trace-sim", "--quiet", "--out"], True),
+    }
+
+    def at_user_folder(link: bool):
+        def setup(w, fx):
+            _ = fx.sim  # plot and report read it
+            mine = _user_folder(w)
+            _remember(w, "mine")
+            if link:
+                (w / "link").symlink_to(mine, target_is_directory=True)
+        return setup
+
+    def at_trace(w, fx):
+        _ = fx.sim
+        _copy(fx.trace, w / "t")
+        _remember(w, "t")
+
+    def at_file(w, fx):
+        _ = fx.sim
+        (w / "file").write_text("a file of mine\n")
+        _remember(w, "file")
+
+    cases = []
+    for command, (argv, forceable) in commands.items():
+        targets = [("user_folder", "mine", at_user_folder(False)),
+                   ("symlink_to_user_folder", "link", at_user_folder(True)),
+                   ("file", "file", at_file)]
+        if command != "trace":
+            targets.append(("trace_folder", "t", at_trace))
+        for label, name, setup in targets:
+            kept = "mine" if name == "link" else name
+            cases.append(Case("output", f"{command}_out_{label}", [*argv, f"{{W}}/{name}"],
+                              setup, False, 60, _unchanged(kept) if name != "file" else None))
+        if forceable and command in ("train", "plot", "report"):
+            # --force writes beside the user's files: theirs of other names stay as they were
+            def kept_files(w):
+                for name in ("notes.txt", "figures/plot.png"):
+                    if not (w / "mine" / name).is_file():
+                        return name
+                return None
+            cases.append(Case("output", f"{command}_out_user_folder_force",
+                              [*argv, "{W}/mine", "--force"], at_user_folder(False), True, 60,
+                              kept_files))
+
+    # a full disk while train saves its checkpoint (and resume.pt): the old file intact
+    def old_run(w, fx):
+        _copy(fx.run, w / "run")
+        _remember(w, "run")
+
+    def checkpoint_intact(name):
+        def verify(w):
+            before = json.loads((w / ".run.snapshot").read_text())
+            now = (w / "run" / name).read_bytes().hex() if (w / "run" / name).is_file() else None
+            return None if now == before.get(name) else f"run/{name} changed"
+        return verify
+
+    for name in ("checkpoint.sparse", "history.csv", "resume.pt"):
+        cases.append(Case("output", f"disk_full_{name.split('.')[0]}",
+                          [*Fixtures.train_argv, "--out", "{W}/run", "--quiet"], old_run, False,
+                          60, checkpoint_intact(name), {"ACCELSIM_TEST_DISK_FULL": name}))
+    return cases
+
+
+def study_cases(rng: random.Random) -> list[Case]:
+    """A study resumed over a folder whose run summaries, run configs or point files were
+    edited or damaged: a damaged run is refused in one line (training it again would take
+    minutes without a word), a damaged point is simulated again; never a hang."""
+    argv = [*Fixtures.study_argv, "--quiet", "--out", "{W}/s"]
+    cases = []
+
+    def add(mutation, change, allow, ci=True):
+        def setup(w, fx, change=change):
+            _copy(fx.study, w / "s")
+            change(w / "s")
+        cases.append(Case("resume", f"study_{mutation}", argv, setup, allow, 60, ci=ci))
+
+    def edit_json(path_of, fn):
+        def change(s):
+            p = path_of(s)
+            data = json.loads(p.read_text())
+            fn(data)
+            p.write_text(json.dumps(data))
+        return change
+
+    def summary(s):
+        return s / "runs" / "dense-s0" / "summary.json"
+
+    def point(s):
+        return sorted((s / "points").glob("*.json"))[0]
+
+    add("summary_key_deleted", edit_json(summary, lambda d: d.pop("tracked_count")), False)
+    add("summary_count_text", edit_json(summary, lambda d: d.update(param_count="x")), False,
+        ci=False)
+    add("summary_accuracy_huge", edit_json(summary, lambda d: d.update(test_accuracy=1e308)),
+        False, ci=False)
+    add("summary_garbage", lambda s: summary(s).write_text("garbage"), False)
+    add("summary_fifo", lambda s: fifo(summary(s)), False)
+    add("run_config_garbage", lambda s: (s / "runs" / "dense-s0" / "config.json").write_text(
+        "[1"), False)
+    add("point_total_text", edit_json(point, lambda d: d["totals"].update(cycles="x")), True)
+    # a damaged point is simulated again: seconds each, so the CI slice runs one of them
+    add("point_totals_list", edit_json(point, lambda d: d.update(totals=[1, 2])), True, False)
+    add("point_fifo", lambda s: fifo(point(s)), True, False)
+    add("study_json_edited", lambda s: (s / "study.json").write_text("{}"), True, False)
+    for budgets in ("dense,infx", "dense,nanx", "dense,1e400x"):
+        cases.append(Case("resume", f"study_budgets_{budgets.split(',')[1]}",
+                          ["study", "--budgets", budgets, "--seeds", "0", "--methods",
+                           "dropback", "--epochs", "1", "--out", "{W}/s", "--quiet"], None,
+                          False, 60, ci=budgets.endswith("infx")))
     return cases
 
 
@@ -833,6 +1061,8 @@ def run_case(case: Case, fx: Fixtures, workdir: Path) -> Outcome:
     argv = _fill(case.argv, workdir, fx)
     err, out = io.StringIO(), io.StringIO()
     code, escaped = None, None
+    saved_env = {k: os.environ.get(k) for k in case.env}
+    os.environ.update(case.env)
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, case.timeout_s)
     started = time.perf_counter()
@@ -850,13 +1080,19 @@ def run_case(case: Case, fx: Fixtures, workdir: Path) -> Outcome:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     seconds = time.perf_counter() - started
     stderr = err.getvalue()
     lines = [line for line in stderr.splitlines() if line.strip()
              and not line.startswith("accelsim: warning:")]
     marker = any(p.name == MARKER for p in [*workdir.rglob(MARKER), Path.cwd() / MARKER]
                  if p.exists())
-    leftovers = [p for p in workdir.rglob(".*") if p.name.endswith(".tmp") or ".old." in p.name]
+    leftovers = [p for p in workdir.rglob(".*") if TEMP_NAME.search(p.name)]
+    lost = case.verify(workdir) if case.verify is not None and not hung else None
     if marker:
         cls = "code_execution"
     elif hung:
@@ -865,13 +1101,15 @@ def run_case(case: Case, fx: Fixtures, workdir: Path) -> Outcome:
         cls = "traceback"
     elif leftovers:
         cls = "half_written"
+    elif lost:
+        cls = "lost"
     elif code == 0:
         cls = "accepted"
     elif code == 2 and len(lines) == 1 and lines[0].startswith("accelsim: error: "):
         cls = "refused"
     else:
         cls = "unclear"
-    change = detail
+    change = detail + (f"; lost: {lost}" if lost else "")
     detail = stderr.strip().splitlines()[-1][:300] if stderr.strip() else repr(escaped)[:300]
     return Outcome(case, cls, code, detail, seconds, {"argv": argv, "change": change})
 

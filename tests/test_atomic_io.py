@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,3 +125,37 @@ def test_kill_hook_is_inert_by_default(tmp_path, monkeypatch):
     before = io.steps_taken()
     io.write_text_atomic(tmp_path / "a", "x")
     assert io.steps_taken() == before
+
+
+def test_a_full_disk_keeps_the_previous_file_and_says_so_in_one_line(tmp_path, monkeypatch):
+    from accelsim.io import DISK_FULL_ENV, write_bytes_atomic
+
+    target = tmp_path / "checkpoint.sparse"
+    write_bytes_atomic(target, b"old whole file")
+    monkeypatch.setenv(DISK_FULL_ENV, "checkpoint.sparse")
+    with pytest.raises(AccelsimError, match="checkpoint.sparse: cannot write, No space left "
+                                            r"on device \(its previous version is kept\)"):
+        write_bytes_atomic(target, b"new file " * 1000)
+    assert target.read_bytes() == b"old whole file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.sparse"]  # no temporary
+    write_bytes_atomic(tmp_path / "other.json", b"{}")  # other names are written as usual
+    assert (tmp_path / "other.json").read_bytes() == b"{}"
+
+
+def test_a_stream_writer_failing_for_space_is_one_line_too(tmp_path, monkeypatch):
+    # torch.save into a file of its own reports a full disk as a RuntimeError; through memory
+    # the failing write is ours, an OSError turned into one line
+    import errno
+
+    from accelsim.io import write_stream_atomic
+
+    real_write_bytes = Path.write_bytes
+
+    def full(self, data):
+        real_write_bytes(self, bytes(data)[:3])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(AccelsimError, match=r"resume\.pt: cannot write.*nothing was written"):
+        write_stream_atomic(tmp_path / "resume.pt", lambda stream: stream.write(b"state"))
+    assert list(tmp_path.iterdir()) == []

@@ -193,7 +193,7 @@ def test_derived_leakage_scales_with_capacity():
      "dataflow: expected one of ['ws', 'os', 'is'], got 'xs'"),
     (lambda: PrngConfig(0, 1, 0, 1.0), "lanes: expected an integer >= 1, got 0"),
     (lambda: IndexConfig("relative", 40), "index_bits: expected an integer from 1 to 32, got 40"),
-    (lambda: UpdateConfig(1, -1.0, 0.0, 0.0, True), "alu_energy_pj_per_weight: expected a finite"),
+    (lambda: UpdateConfig(1, -1.0, 0.0, 0.0, True), "alu_energy_pj_per_weight: expected a number"),
     (lambda: dataclasses.replace(load_accelerator_config("default"), tile_weights=8),
      "tile_weights: expected an integer >= 64"),
     (lambda: dataclasses.replace(load_accelerator_config("default"), dram={"preset": "HBM2"}),

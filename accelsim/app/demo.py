@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from accelsim import output_folder
 from accelsim.analysis.report import _ratio, report
 from accelsim.app import flags
 from accelsim.app.simulate import save_result_folder
@@ -66,6 +67,7 @@ def _train_once(config, out: Path, quiet: bool):
 
 def handle(args) -> int:
     flags.epochs(args.epochs)  # before the first progress line, not after it
+    output_folder.claim(args.out, "demo", force=args.force)
     summary = run_demo(args.out, epochs=args.epochs, quiet=args.quiet or args.json)
     if args.json:
         print(json_text(summary))

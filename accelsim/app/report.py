@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from accelsim import output_folder
 from accelsim.analysis.report import report
 from accelsim.app import flags
 from accelsim.errors import AccelsimError
@@ -11,6 +14,8 @@ from accelsim.limits import only_regular_files
 
 def handle(args) -> int:
     only_regular_files(args.results, AccelsimError)  # a FIFO in a results folder never ends
+    if args.out and Path(args.out).resolve() != Path(args.results).resolve():
+        output_folder.claim_report(args.out, args.results, force=args.force)
     with flags.reading_results(args.results):
         path = report(args.results, args.out)
     if args.json:

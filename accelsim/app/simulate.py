@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from accelsim import output_folder
 from accelsim.analysis.budget_words import identity_words
 from accelsim.analysis.report import comparison_table
 from accelsim.app import flags
@@ -43,6 +44,7 @@ def handle(args) -> int:
     else:
         trace = load_trace(args.trace)
         default_out = str(Path(args.trace)).rstrip("/") + "-sim"
+    output_folder.check(args.out or default_out, "simulation")
     config = load_accelerator_config(args.accelerator,
                                      parse_key_values(args.set, "--set", fields=True))
     started = time.perf_counter()

@@ -34,8 +34,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from accelsim import output_folder
 from accelsim.analysis.folders import SRAM_FIELD
-from accelsim.app import flags
+from accelsim.app import flags, study_resume
 from accelsim.app.sweep import TOTALS, _config_digest, _run_dask, _run_local
 from accelsim.config import load_accelerator_config
 from accelsim.dropback.method_table import (
@@ -55,8 +56,8 @@ DEFAULT_METHODS = STUDY_DEFAULT_METHODS  # run when none are named
 DEFAULT_BUDGETS = "dense,4x,10x,25x"
 DEFAULT_BATCH_SIZES = (1, 8, 64, 512)
 DEFAULT_SRAM_SIZES = "64KiB,256KiB,1MiB,4MiB"
-# what a saved simulation point must hold to be reused (else it is simulated again)
-SAVED_POINT_KEYS = ("totals", "batch_size", "weight_sram_capacity_bytes")
+# the totals a saved simulation point must hold to be reused (else it is simulated again)
+SAVED_TOTALS = ("activation_dram_bytes_read", "activation_dram_bytes_written")
 
 
 # ------------------------------------------------------------------------- the plan
@@ -148,17 +149,9 @@ def _run_points(tasks, fn, jobs, dask_address, desc, quiet):
 
 
 def _finished_run(folder: Path, config: dict) -> dict | None:
-    """The summary of a finished run in `folder` trained with `config`, else None."""
-    try:
-        saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    # model_args are saved as resolved (num_classes filled in): the rest must match
-    keys = [k for k in config if k != "model_args"]
-    same = (json.dumps([saved.get(k) for k in keys], default=str)
-            == json.dumps([config[k] for k in keys], default=str))
-    return summary if same and (folder / "trace").is_dir() else None
+    """The summary of a finished run in `folder` trained with `config`, else None (a damaged
+    one is refused: accelsim.app.study_resume)."""
+    return study_resume.finished_run(folder, config)
 
 
 # ------------------------------------------------------------------------- the study
@@ -248,13 +241,10 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
         file = out / "points" / f"{pid}.json"
         if pid in results or pid in queued:
             continue
-        try:
-            saved = json.loads(file.read_text(encoding="utf-8"))
-            if isinstance(saved, dict) and all(k in saved for k in SAVED_POINT_KEYS):
-                results[pid] = saved
-                continue
-        except (OSError, ValueError):
-            pass  # missing or damaged: simulated again
+        saved = study_resume.saved_point(file, SAVED_TOTALS)  # None: simulated (again)
+        if saved is not None:
+            results[pid] = saved
+            continue
         tasks.append((pid, (str(trace), accel, overrides, mode, batch)))
         queued.add(pid)
     for pid, result in _run_points(tasks, simulate_point, jobs, dask_address, "simulate",
@@ -323,6 +313,7 @@ def handle(args) -> int:
                 if getattr(args, k) is not None}
     settings["device"] = args.device
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    output_folder.claim(args.out, "study", force=args.force)
     table = study(args.out, model=args.model, dataset=args.dataset, data_dir=args.data_dir,
                   budgets=args.budgets, seeds=seeds,
                   methods=methods,

@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from accelsim import __version__
+from accelsim import __version__, output_folder
 from accelsim.analysis.figures import sweep_figures
 from accelsim.analysis.folders import SRAM_FIELD
 from accelsim.app import flags
@@ -383,6 +383,7 @@ def handle(args) -> int:
     batch_sizes = _batch_sizes(args.batch_sizes) if args.batch_sizes else None
     flags.jobs(args.jobs)
     out = Path(args.out) if args.out else Path(str(Path(args.trace)).rstrip("/") + "-sweep")
+    output_folder.check(out, "sweep")
     figures: list[Path] = []
 
     def draw(stage: Path):  # into the new folder, so the figures arrive with their table

@@ -3,6 +3,7 @@ for a zoo model."""
 
 from __future__ import annotations
 
+from accelsim import output_folder
 from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
 from accelsim.errors import AccelsimError
@@ -13,6 +14,7 @@ from accelsim.trace.format import save_trace
 def handle(args) -> int:
     flags.seed(args.seed)
     flags.batch_size(args.batch_size)
+    output_folder.check(args.out, "trace")
     if args.checkpoint:
         if args.synthetic or args.budget:
             raise AccelsimError("trace --checkpoint takes the tracked set from the checkpoint; "

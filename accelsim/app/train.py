@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accelsim import output_folder
 from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
 from accelsim.dropback.method_table import METHODS, cli_help  # noqa: F401  (torch-free)
@@ -77,6 +78,7 @@ def handle(args) -> int:
         freeze_at_epoch=args.freeze_at_epoch, freeze_at_step=args.freeze_at_step,
         trace=not args.no_trace, trace_every=args.trace_every, device=args.device,
         threads=args.threads)
+    output_folder.claim(args.out, "run", force=args.force, create=not args.resume)
     result = train(config, args.out, resume=args.resume, quiet=args.quiet or args.json)
     if args.json:
         print(summary_json(result))

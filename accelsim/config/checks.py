@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TypeGuard
 import numpy as np
 
 from accelsim.errors import ConfigError
-from accelsim.limits import MAX_COUNT, MAX_NUMBER, shown
+from accelsim.limits import MAX_COUNT, MAX_NUMBER, MIN_NUMBER, shown
 
 
 def fail(field: str, what: str, value: object) -> NoReturn:
@@ -55,14 +55,38 @@ def integer(field: str, value: object, minimum: int | None = None, why: str = ""
 
 def number(field: str, value: object, minimum: float = 0.0, positive: bool = False,
            maximum: float = MAX_NUMBER) -> float:
-    """`value` as a float, checked to be finite, >= `minimum` (> 0 when `positive`) and at most
-    `maximum` (the physical bound of `accelsim.limits` unless given)."""
-    what = "a finite number > 0" if positive else f"a finite number >= {minimum:g}"
-    if not _is_number(value) or value < minimum or (positive and value <= 0):
-        fail(field, what, value)
-    if value > maximum:
-        fail(field, f"a number <= {maximum:g}", value)
-    return float(value)
+    """`value` as a float, checked to be finite, >= `minimum` (> 0 when `positive`), at most
+    `maximum` (the physical bound of `accelsim.limits` unless given), and, unless 0, at least
+    `MIN_NUMBER` in magnitude: every message states the whole range."""
+    low = max(minimum, MIN_NUMBER) if positive else minimum
+    what = (f"a number from {low:g} to {maximum:g}" + ("" if positive or minimum > 0 else
+                                                        f" (0, or at least {MIN_NUMBER:g})"))
+    if (_is_number(value) and minimum <= value <= maximum and not (positive and value <= 0)
+            and (value == 0 or abs(float(value)) >= MIN_NUMBER)):
+        return float(value)
+    fail(field, what, value)
+
+
+def field_names(value: object, where: str = "") -> None:
+    """Every mapping key in a config, at any depth, is a field name (text): YAML also allows
+    null, booleans, numbers and lists as keys, which no field is called."""
+    stack: list[tuple[str, object]] = [(where, value)]
+    seen: set[int] = set()  # YAML aliases share nodes, and may even make a cycle
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, (Mapping, list)):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+        if isinstance(node, Mapping):
+            for key, item in node.items():
+                if not isinstance(key, str):
+                    at = f"{path}: " if path else ""
+                    raise ConfigError(f"{at}expected field names (text) as keys, got "
+                                      f"{shown(key)} ({type(key).__name__})")
+                stack.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(node))
 
 
 def one_of(field: str, value: object, choices: Collection[object]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from accelsim.config.accelerator import AcceleratorConfig, config_from_dict
+from accelsim.config.checks import field_names, located
 from accelsim.errors import ConfigError
 from accelsim.limits import (
     MAX_BASE_CHAIN,
@@ -150,6 +151,8 @@ def _read_yaml(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}:{at} expected valid YAML, got {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config fields, got {shown(data)}")
+    with located(str(path)):
+        field_names(data)
     return data
 
 
@@ -222,6 +225,8 @@ def load_accelerator_config(path_or_name: str | os.PathLike[str] | AcceleratorCo
     if overrides:
         data = _apply_dotted(data, overrides, f"{path} (overrides)")
         where = f"{path} (with overrides)"
+        with located(where):
+            field_names(data)
     return config_from_dict(data, where, str(path))
 
 
@@ -232,4 +237,6 @@ def with_overrides(config: AcceleratorConfig, dotted_overrides: Mapping[str, obj
         return config
     origin = config.path or "<config>"
     data = _apply_dotted(config.spec, dotted_overrides, f"{origin} (overrides)")
+    with located(f"{origin} (with overrides)"):
+        field_names(data)
     return config_from_dict(data, f"{origin} (with overrides)", config.path)

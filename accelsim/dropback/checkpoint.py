@@ -398,11 +398,11 @@ def _check_header_fields(path: Path, h: dict) -> None:
             isinstance(e, dict) and isinstance(e.get("name"), str)
             and isinstance(e.get("array"), str) for e in entries))
     extra = h.get("extra", {})
-    field("extra", extra, "a mapping (accuracy a finite number or null)",
+    field("extra", extra, "a mapping (accuracy a number from 0 to 1, or null)",
           isinstance(extra, dict) and (extra.get("accuracy") is None or (
               isinstance(extra["accuracy"], (int, float)) and not isinstance(extra["accuracy"],
                                                                              bool)
-              and math.isfinite(extra["accuracy"]))))
+              and 0 <= extra["accuracy"] <= 1)))  # NaN fails; no float() of a huge int
     state = h.get("optimizer_state")
     field("optimizer_state", state, "null or a saved state (a tagged __dict__)",
           state is None or (isinstance(state, dict) and "__dict__" in state))

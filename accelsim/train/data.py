@@ -258,6 +258,9 @@ def _find_files(root: Path, names: tuple[str, ...], subfolders: tuple[str, ...],
 def _load_idx_pair(images_path: Path, labels_path: Path, num_classes: int):
     images = read_idx(images_path, expected_ndim=3)
     labels = read_idx(labels_path, expected_ndim=1)
+    if min(images.shape) < 1:
+        raise DataError(f"{images_path}: holds {'x'.join(map(str, images.shape))} images "
+                        "(expected at least one image of at least 1x1 pixels)")
     if len(images) != len(labels):
         raise DataError(f"{labels_path}: {len(labels)} labels but {images_path.name} holds "
                         f"{len(images)} images (expected equal counts)")
@@ -357,6 +360,9 @@ def _load_cifar10(root: Path):
     train_x = np.concatenate([x for x, _ in parts[:5]])
     train_y = np.concatenate([y for _, y in parts[:5]])
     test_x, test_y = parts[5]
+    for path, images in ((paths[0].parent / "data_batch_1..5", train_x), (paths[5], test_x)):
+        if not len(images):
+            raise DataError(f"{path}: holds no images (expected at least one)")
 
     def scale(images):
         return images.astype(np.float32) / 255.0

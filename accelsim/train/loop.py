@@ -36,7 +36,13 @@ from accelsim.dropback.checkpoint import checkpoint_sizes, save_checkpoint
 from accelsim.dropback.init import budgeted_layers, initial_values_torch, initialize_model
 from accelsim.dropback.methods import METHODS, build_annealed, build_method
 from accelsim.errors import AccelsimError, CheckpointError, ConfigError
-from accelsim.io import atomic_path, clean_stale, json_text, write_json_atomic, write_text_atomic
+from accelsim.io import (
+    clean_stale,
+    json_text,
+    write_json_atomic,
+    write_stream_atomic,
+    write_text_atomic,
+)
 from accelsim.limits import regular_file, shown
 from accelsim.models import build_model
 from accelsim.trace.recorder import TraceRecorder
@@ -49,6 +55,7 @@ from accelsim.train.defaults import (  # noqa: F401
     OWN_SCHEDULE_METHODS,
     dataset_defaults,
 )
+from accelsim.train.shapes import check_model_takes
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("none", "step", "cosine")
@@ -179,7 +186,7 @@ def parse_budget(text) -> tuple[int | None, float | None]:
     try:
         if value.endswith("x"):
             ratio = float(value[:-1])
-            if not ratio >= 1:
+            if not 1 <= ratio < math.inf:  # NaN and inf ("infx") too
                 raise ValueError
             return None, ratio
         count = int(value)
@@ -279,6 +286,8 @@ class _Run:
         flatten = config.model.replace("_", "-").lower() == "lenet-300-100"
         self.data = load_dataset(config.dataset, config.data_dir, flatten=flatten)
         self.model_args = _model_args(config, self.data)
+        check_model_takes(config.model, self.model_args, config.dataset, self.data.input_shape,
+                          self.model_args["num_classes"])
         self.model = build_model(config.model, seed=config.seed, **self.model_args).to(self.device)
         self.optimizer = self._optimizer()
         schedule = config.schedule
@@ -546,8 +555,7 @@ def _train(run, config: TrainConfig, out: Path, resume: bool, quiet: bool, on_ep
         run.epoch = epoch + 1
         write_text_atomic(out / "history.csv", pd.DataFrame(run.history).to_csv(index=False))
         # after the last epoch too: a kill while the final files are written then resumes
-        with atomic_path(resume_file) as tmp:
-            torch.save(run.state(), tmp)
+        write_stream_atomic(resume_file, lambda stream: torch.save(run.state(), stream))
         if on_epoch_end is not None:
             on_epoch_end(run.epoch, run.history[-1])
     bar.close()
