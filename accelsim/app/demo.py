@@ -66,6 +66,7 @@ def _train_once(config, out: Path, quiet: bool):
 
 def handle(args) -> int:
     flags.epochs(args.epochs)  # before the first progress line, not after it
+    import torch  # noqa: F401  the demo trains: a missing torch is said before any work starts
     summary = run_demo(args.out, epochs=args.epochs, quiet=args.quiet or args.json)
     if args.json:
         print(json_text(summary))
