@@ -79,7 +79,7 @@ def _add_output_flags(p):
 
 def _add_dataset_defaulted(p):
     """The training settings whose default depends on the dataset (accelsim.train.defaults)."""
-    from accelsim.train.defaults import DEFAULTED, defaults_help  # torch-free
+    from accelsim.app.train import DEFAULTED, defaults_help  # torch-free
 
     h = {k: defaults_help(k) for k in DEFAULTED}
     p.add_argument("--epochs", type=int, help=f"passes over the training set (default: "

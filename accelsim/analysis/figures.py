@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from accelsim.analysis.drawing import RUN_STYLE
+from accelsim.analysis.drawing import pyplot as _pyplot
+from accelsim.analysis.drawing import save as _save
 from accelsim.analysis.folders import SRAM_FIELD, check_readable, load_sweep
+from accelsim.analysis.study import study_figures
 from accelsim.errors import AccelsimError
-from accelsim.io import atomic_path
 from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.sim.results import SimulationResult
 from accelsim.trace.format import load_trace
@@ -23,32 +26,6 @@ from accelsim.units import format_bytes
 
 # energy components in stacking order, with the colours kept across every figure
 ENERGY_COMPONENTS = [(c.column, c.label, c.colour) for c in ENERGY_TABLE]
-RUN_STYLE = {"dense": ("dense", "#555555", "o"), "trace": ("DropBack", "#c0392b", "s")}
-
-
-def _pyplot():
-    """pyplot on the file-only Agg backend, imported at the first figure: it is slow to import
-    and most commands draw nothing."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; no display needed
-    # svg element ids are salted with a random uuid unless set: same inputs, same bytes
-    matplotlib.rcParams["svg.hashsalt"] = "accelsim"
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, out_dir, name) -> Path:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    for ext in ("png", "svg"):
-        with atomic_path(out_dir / f"{name}.{ext}") as tmp:
-            # svg metadata off: same inputs give the same bytes
-            fig.savefig(tmp, format=ext, dpi=130, metadata={"Date": None} if ext == "svg" else None)
-    _pyplot().close(fig)
-    return out_dir / f"{name}.png"
 
 
 def _components(frame: pd.DataFrame):
@@ -382,8 +359,6 @@ def figures_for(results, out=None) -> list[Path]:
     out = Path(out) if out else folder / "figures"
     kind = check_readable(folder)
     if kind == "study":
-        from accelsim.analysis.study import study_figures
-
         return study_figures(folder, out)
     if kind == "simulation":
         return simulation_figures(folder, out)

@@ -12,18 +12,18 @@ from accelsim import __version__
 from accelsim.analysis.figures import figures_for, scope_words
 from accelsim.analysis.folders import folder_kind, load_sweep
 from accelsim.analysis.markdown import markdown_table
+from accelsim.analysis.study import study_section
 from accelsim.io import replacing_folder, write_text_atomic
 from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.sim.results import MAPPING_COLUMNS, SimulationResult
-from accelsim.units import format_bytes, format_energy
+from accelsim.units import format_bytes, format_energy, format_ratio
 
 COMPONENT_LABELS = {c.column: c.label for c in ENERGY_TABLE}
 
 
 def _ratio(dense: float, trace: float) -> str:
-    if trace == 0:
-        return "∞" if dense else "—"
-    return f"{dense / trace:.2f}×"
+    """dense / DropBack, as every table of accelsim shows it (above 1 is a saving)."""
+    return format_ratio(dense, trace)
 
 
 def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFrame:
@@ -83,7 +83,7 @@ def traffic_table(traffic: pd.DataFrame) -> pd.DataFrame:
                 row += [format_bytes(got[r]["bytes"]), format_energy(got[r]["energy_pj"])]
             if len(runs) == 2:
                 dense, trace = got["dense"]["energy_pj"], got["trace"]["energy_pj"]
-                row.append(_ratio(dense, trace) if dense else "—")
+                row.append(_ratio(dense, trace))
             rows.append(row)
     cols = ["operand", "level"]
     for r in runs:
@@ -259,8 +259,6 @@ def _report_text(folder: Path, kind: str, out: Path, figures: list,
                                                if folder.resolve().is_relative_to(out.resolve())
                                                else folder.resolve())
     if kind == "study":
-        from accelsim.analysis.study import study_section
-
         lines += study_section(folder, rel, figures)
     elif kind == "simulation":
         lines += _simulation_section(folder, rel)

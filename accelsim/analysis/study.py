@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from accelsim.analysis.figures import _pyplot, _save
+from accelsim.analysis.drawing import pyplot as _pyplot
+from accelsim.analysis.drawing import save as _save
 from accelsim.analysis.markdown import markdown_table
 from accelsim.errors import AccelsimError
 from accelsim.sim.energy import ENERGY_TABLE

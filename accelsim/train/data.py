@@ -1,7 +1,8 @@
 """Datasets as plain numpy arrays: one embedded default, three read from a folder the user names.
 
-Nothing is ever downloaded. ``digits`` ships inside accelsim (``accelsim/data/digits.npz``); ``mnist``, ``fashion-mnist``
-and ``cifar10`` are read from their standard distribution files in ``root``:
+Nothing is ever downloaded. ``digits`` ships inside accelsim (``accelsim/data/digits.npz``);
+``mnist``, ``fashion-mnist`` and ``cifar10`` are read from their standard distribution files
+in ``root``:
 
 ===============  =================================================================  ==========
 name             files in ``root``                                                  scaling
