@@ -139,7 +139,8 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
     result = SimulationResult.load(folder)
     ident, config, settings = result.trace_identity, result.config, result.settings
     lines = [f"## {heading}", ""]
-    lines.append(f"Figures are summed {scope_words(ident.get('iterations'))}.")
+    lines.append(f"Figures are summed "
+                 f"{scope_words(ident.get('iterations'), settings.get('mode', 'train'))}.")
     lines.append(f"Trace: `{ident.get('model')}` ({ident.get('source')}), "
                  f"{ident.get('budget_tracked_count', 0):,} of {ident.get('param_count', 0):,} "
                  f"weights tracked, {ident.get('iterations')} iterations; "
