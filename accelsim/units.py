@@ -113,4 +113,6 @@ def format_ratio(numerator: float, denominator: float) -> str:
     if denominator == 0:
         return "∞"
     ratio = numerator / denominator
+    if abs(ratio) >= 100:
+        return f"{ratio:,.0f}×"
     return f"{ratio:.2f}×" if abs(ratio) >= 0.01 else f"{ratio:.2g}×"

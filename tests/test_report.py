@@ -119,7 +119,9 @@ def test_plot_writes_png_and_svg(folders, kind, tmp_path, capsys):
 
 def test_report_on_a_simulation(folders, capsys):
     folder = folders["sim"]
-    assert run_main(capsys, "report", folder).strip() == f"report: {folder / 'report.md'}"
+    printed = run_main(capsys, "report", folder).strip().splitlines()
+    assert printed[-1] == f"report: {folder / 'report.md'}"
+    assert printed[0].startswith("[1/1] drawing the figures of the simulation folder")
     report = folder / "report.md"
     text = report.read_text()
     assert sorted(p.name for p in _links(report)) == ["energy_breakdown.png", "per_layer.png",

@@ -11,6 +11,7 @@ import numpy as np
 from accelsim.analysis.report import comparison_table
 from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
+from accelsim.app.progress import Stages
 from accelsim.config import load_accelerator_config
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.io import json_text, replacing_folder, write_text_atomic
@@ -44,6 +45,9 @@ def handle(args) -> int:
         default_out = str(Path(args.trace)).rstrip("/") + "-sim"
     config = load_accelerator_config(args.accelerator,
                                      parse_key_values(args.set, "--set", fields=True))
+    stages = Stages("simulate", 2, args.quiet or args.json)
+    stages(f"simulating {trace.identity.get('model')} ({len(trace.layers)} layers, "
+           f"{args.mode}) on {config.name}: the trace, then its dense baseline")
     started = time.perf_counter()
     result = simulate(trace, config, mode=args.mode, baseline=True,
                       every_iteration=args.every_iteration, batch_size=args.batch_size,
@@ -51,9 +55,12 @@ def handle(args) -> int:
     wall_s = time.perf_counter() - started
     result.check()
     out = Path(args.out or default_out)
+    stages(f"writing {out}" + (f" and the {args.export_dram_trace} DRAM traces"
+                               if args.export_dram_trace else ""))
     exported = save_result_folder(result, out, config=config, export=args.export_dram_trace,
                                   trace=trace,
                                   export_iterations=getattr(args, "export_iterations", "all"))
+    stages.done()
     totals = result.totals()
     if args.json:
         cmp = result.comparison() if len(result.runs) == 2 else None

@@ -51,7 +51,7 @@ from accelsim.sim.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
 from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace
-from accelsim.units import parse_size_list
+from accelsim.units import format_bytes, format_energy, format_ratio, parse_size_list
 
 # the order of a point's totals (SimulationResult.totals), kept in the table
 TOTALS = (*COUNT_COLUMNS, *ENERGY_COLUMNS, "dram_bytes", "weight_dram_bytes")
@@ -409,6 +409,29 @@ def _batch_sizes(text: str) -> list[int]:
     return values
 
 
+def console_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per point for the terminal: the swept values, then DRAM traffic, energy and
+    cycles of dense and DropBack with units, each with its ratio dense / DropBack (above 1:
+    DropBack saves)."""
+    keys = [c for c in table.columns if "." in c or c == BATCH_KEY]
+    rows = []
+    for _, point in table.groupby("point_id", sort=False):
+        runs = point.set_index("run")
+        row = {k: (format_bytes(point[k].iloc[0]) if k.endswith("_bytes") else point[k].iloc[0])
+               for k in keys}
+        for column, label, shown in (("dram_bytes", "DRAM", format_bytes),
+                                     ("energy_pj", "energy", format_energy),
+                                     ("total_cycles", "cycles", "{:,.0f}".format)):
+            for run, name in (("dense", "dense"), ("trace", "DropBack")):
+                if run in runs.index:
+                    row[f"{label} {name}"] = shown(runs.loc[run, column])
+            if {"dense", "trace"} <= set(runs.index):
+                row[f"{label} ratio"] = format_ratio(runs.loc["dense", column],
+                                                     runs.loc["trace", column])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def handle(args) -> int:
     sizes = parse_size_list(args.sram_sizes) if args.sram_sizes else None
     if sizes and min(sizes) <= 0:
@@ -436,8 +459,6 @@ def handle(args) -> int:
                           "figures": [str(f) for f in figures],
                           "table": json.loads(table.to_json(orient="records"))}))
     elif not args.quiet:
-        keys = [c for c in table.columns if "." in c or c == BATCH_KEY] + ["run"]
-        shown = table[keys + ["dram_bytes", "energy_pj", "total_cycles"]].copy()
-        print(shown.to_string(index=False))
+        print(console_table(table).to_string(index=False))
         print(f"\nsweep: {out}/sweep.csv; figures: {', '.join(str(f) for f in figures)}")
     return 0
