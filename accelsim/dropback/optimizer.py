@@ -414,6 +414,7 @@ class DropBack:
 
     # ----------------------------------------------------------------- the step
     def zero_grad(self, set_to_none: bool = True):
+        """Clear the gradients, as the wrapped optimizer's `zero_grad`."""
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def freeze(self):
