@@ -52,7 +52,10 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        shown_default = action.default not in (None, False, [], argparse.SUPPRESS)
+        default = action.default
+        # by identity: 0 is a default to show, False (a flag's) is not
+        shown_default = not (default is None or default is False or default == []
+                             or default is argparse.SUPPRESS)
         if action.option_strings and shown_default and "default" not in text:
             text += " (default: %(default)s)"
         return text
