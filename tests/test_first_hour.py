@@ -107,7 +107,7 @@ def test_sweep_console_table_has_units_and_ratios(tmp_path, capsys):
     header = out.splitlines()[0]
     for column in ("DRAM dense", "DRAM DropBack", "DRAM ratio", "energy ratio", "cycles ratio"):
         assert column in header
-    assert "KiB" in out and "×" in out and "mJ" in out or "µJ" in out
+    assert ("KiB" in out and "×" in out and "mJ" in out) or "µJ" in out
 
 
 def test_progress_is_a_line_per_stage_off_a_terminal(tmp_path):
