@@ -5,11 +5,12 @@ Figures, each from `study.parquet` alone (nothing is trained or simulated here):
 - ``accuracy_energy``: test accuracy against the energy of the whole training run, one point
   per (method, budget) as the mean over seeds (bars: the seeds' range), the dense point, and
   the Pareto front (no other point is both cheaper and more accurate) marked;
-- ``energy_ratio_batch``: each method's energy over dense at the focus budget against the batch
-  size, beside the dense run's DRAM traffic by operand (where activations overtake weights);
+- ``energy_ratio_batch``: dense energy over each method's at the focus budget (above 1: the
+  method saves, the direction of every ratio accelsim shows) against the batch size, beside
+  the dense run's DRAM traffic by operand (where activations overtake weights);
 - ``energy_ratio_sram``: the same ratio against the weight SRAM size, per method;
 - ``sensitivity``: each energy component's constants halved and doubled, and the range of the
-  DropBack / dense energy ratio that results (components are linear in their constants, so the
+  dense / DropBack energy ratio that results (components are linear in their constants, so the
   re-pricing is exact arithmetic on the stored component columns).
 """
 
