@@ -18,3 +18,13 @@ def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
         return getattr(import_module(module), name)
 
     return __getattr__
+
+
+def lazy_dir(namespace: dict[str, Any], exports: dict[str, str]) -> Callable[[], list[str]]:
+    """Return a module `__dir__` listing its own names and the lazily exported ones, so that
+    `dir(package)` and tab completion show the public API before any of it is imported."""
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *exports})
+
+    return __dir__

@@ -3,8 +3,9 @@
 Argparse only: the parser is built here and each command handed to its handler in
 `accelsim.app`. Bad input ends in a one-line `accelsim: error: ...` on stderr and exit status
 2, never a traceback; anything else is a bug, reported in one line with exit status 70 and
-its traceback saved to a file under the system temp folder. torch is imported only by the
-handlers that train or build a model.
+its traceback saved to a file under the system temp folder. A command's handler is imported
+only when it runs (torch only by the handlers that train or build a model); a command that
+needs torch where it is not installed says what to install, in one line.
 """
 
 from __future__ import annotations
@@ -16,19 +17,57 @@ import sys
 import tempfile
 import traceback
 import warnings
+from importlib import import_module
 
 import accelsim.startup_interrupt as startup_interrupt  # first: Ctrl-C while loading = one line
 from accelsim import __version__
-from accelsim.app import demo, dram, plot, report, simulate, study, sweep, trace, train
-from accelsim.config.dram_presets import PRESETS
 from accelsim.errors import AccelsimError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE of sysexits.h: a bug of accelsim, not the user's input
 
+# command -> (one-line help, module of its handler): the handler's module is imported only when
+# its command runs, so `accelsim --help` and a small `simulate` do not import every other
+# command's dependencies (benchmarks/cli_startup.py measures it)
+COMMANDS = {
+    "train": ("train a model with DropBack (or dense) and record a trace", "accelsim.app.train"),
+    "trace": ("write a trace from a checkpoint, or a synthetic one", "accelsim.app.trace"),
+    "simulate": ("simulate a trace (and its dense baseline)", "accelsim.app.simulate"),
+    "sweep": ("sweep SRAM sizes and other fields, dense and trace", "accelsim.app.sweep"),
+    "study": ("accuracy against energy: train budgets x seeds x methods, simulate each run, "
+              "tabulate, plot, report", "accelsim.app.study"),
+    "plot": ("figures from simulation or sweep results", "accelsim.app.plot"),
+    "report": ("Markdown report of a run, simulation or sweep", "accelsim.app.report"),
+    "dram": ("replay a per-burst DRAM trace through accelsim's DRAM controller (cycles, row "
+             "hits, energy)", "accelsim.app.dram"),
+    "demo": ("train dense and DropBack, simulate, sweep, report", "accelsim.app.demo"),
+}
+# the commands that train or build a torch model, and what to install when torch is missing
+TORCH_INSTALL = ("pip install 'accelsim[train]' (or first the CPU wheel: pip install torch "
+                 "--index-url https://download.pytorch.org/whl/cpu)")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's default in `--help`: appended where its help text does not already say
+    it (a flag, or an option whose absence means 'not used', has none to show)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        # by identity: 0 is a default to show, False (a flag's) is not
+        shown_default = not (default is None or default is False or default == []
+                             or default is argparse.SUPPRESS)
+        if action.option_strings and shown_default and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with bad usage reported in one line like every other bad input."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         command = self.prog.partition(" ")[2]  # "" for the top-level parser
@@ -38,7 +77,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_output_flags(p):
     p.add_argument("--json", action="store_true", help="print a machine-readable summary as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars, stage lines or tables")
 
 
 def _add_force(p):
@@ -47,17 +87,25 @@ def _add_force(p):
                         "(files of the same names are replaced; default: refuse)")
 
 
+# the commands whose --out must be their own output folder (accelsim.output_folder)
+_FORCE_COMMANDS = ("train", "study", "plot", "report", "demo")
+
+
 def _add_dataset_defaulted(p):
     """The training settings whose default depends on the dataset (accelsim.train.defaults)."""
-    h = {k: train.defaults_help(k) for k in train.DEFAULTED}
-    p.add_argument("--epochs", type=int, help=f"(default: {h['epochs']})")
-    p.add_argument("--batch-size", type=int, help=f"(default: {h['batch_size']})")
+    from accelsim.app.train import DEFAULTED, defaults_help  # torch-free
+
+    h = {k: defaults_help(k) for k in DEFAULTED}
+    p.add_argument("--epochs", type=int, help=f"passes over the training set (default: "
+                                              f"{h['epochs']})")
+    p.add_argument("--batch-size", type=int, help=f"training batch size (default: "
+                                                  f"{h['batch_size']})")
     p.add_argument("--lr", type=float, help=f"learning rate (default: {h['lr']})")
     p.add_argument("--momentum", type=float, help=f"SGD momentum (default: {h['momentum']})")
     p.add_argument("--weight-decay", type=float,
-                   help=f"(default: {h['weight_decay']})")
+                   help=f"L2 weight decay (default: {h['weight_decay']})")
     p.add_argument("--lr-schedule", choices=["none", "step", "cosine"],
-                   help=f"(default: {h['lr_schedule']})")
+                   help=f"learning-rate schedule (default: {h['lr_schedule']})")
     p.add_argument("--warmup-epochs", type=int,
                    help="dense epochs before DropBack's selection starts (default: "
                         f"{h['warmup_epochs']})")
@@ -70,78 +118,82 @@ def _add_dataset_defaulted(p):
                         f"bias is tracked, inside the budget (default: {h['bias_tracking']})")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="accelsim",
-        description="DropBack training on a pruned weight budget, weight-access traces, and a "
-                    "cycle-level accelerator model (cycles, DRAM traffic, energy).")
-    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser("train", help="train a model with DropBack (or dense) and record a trace")
-    p.add_argument("--model", default="lenet-300-100", help="zoo model (default lenet-300-100)")
+def _train_arguments(p):
+    p.add_argument("--model", default="lenet-300-100", help="zoo model")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="model argument, e.g. stem=cifar (repeatable)")
+                   help="model argument, e.g. stem=cifar (repeatable; default: none)")
     p.add_argument("--dataset", default="digits",
                    help="digits (embedded), mnist, fashion-mnist or cifar10")
-    p.add_argument("--data-dir", help="folder holding the dataset's standard files")
+    p.add_argument("--data-dir", help="folder holding the dataset's standard files (needed by "
+                                      "every dataset but digits; default: none)")
     p.add_argument("--budget", default="dense",
-                   help="tracked weights: a count (5000), a ratio (25x) or 'dense' (default)")
+                   help="tracked weights: a count (5000), a ratio (25x) or 'dense'")
     p.add_argument("--budget-mode", choices=["global", "per_layer"], default="global",
-                   help="rank all layers together (default) or give each layer its share")
-    p.add_argument("--method", choices=list(train.METHODS), default="dropback",
-                   help=train.METHOD_HELP)
+                   help="rank all layers together, or give each layer its share")
+    from accelsim.dropback.method_table import METHODS, cli_help  # torch-free
+
+    p.add_argument("--method", choices=list(METHODS), default="dropback", help=cli_help())
     _add_dataset_defaulted(p)
-    p.add_argument("--seed", type=int, default=0, help="(default 0)")
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="(default sgd)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data order and w0")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                   help="the optimizer DropBack wraps")
     p.add_argument("--lr-step-epochs", type=int, default=30,
-                   help="step schedule: epochs between decays (default 30)")
+                   help="step schedule: epochs between decays")
     p.add_argument("--lr-gamma", type=float, default=0.8,
-                   help="step schedule: factor per decay (default 0.8)")
+                   help="step schedule: factor per decay")
     p.add_argument("--freeze-at-epoch", type=int,
                    help="freeze the tracked set from this epoch (default: never)")
     p.add_argument("--freeze-at-step", type=int,
                    help="freeze the tracked set after this step (default: never)")
     p.add_argument("--trace-every", type=int, default=100,
-                   help="snapshot the tracked set every S iterations (default 100)")
+                   help="snapshot the tracked set every S iterations")
     p.add_argument("--no-trace", action="store_true", help="do not record a trace")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--threads", type=int,
                    help="torch threads (default: 1 for models under 1M weights, else torch's)")
-    p.add_argument("--out", default="runs/latest", help="run folder (default runs/latest)")
+    p.add_argument("--out", default="runs/latest", help="run folder")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    _add_force(p)
-    _add_output_flags(p)
 
-    p = sub.add_parser("trace", help="write a trace from a checkpoint, or a synthetic one")
+
+def _trace_arguments(p):
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="sparse checkpoint of a trained model")
-    src.add_argument("--model", help="zoo model, with --synthetic")
+    src.add_argument("--checkpoint", help="sparse checkpoint of a trained model (this, or "
+                                          "--model with --synthetic)")
+    src.add_argument("--model", help="zoo model, with --synthetic (this, or --checkpoint)")
     p.add_argument("--synthetic", action="store_true",
                    help="draw the tracked set by a seeded rule (needs --model and --budget)")
-    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--budget", default=None, help="tracked weights: count, ratio (10x) or dense")
-    p.add_argument("--layout", choices=["uniform", "clustered"], default="uniform")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--out", required=True, help="trace folder to write")
-    _add_output_flags(p)
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="model argument, e.g. stem=cifar (repeatable; default: none)")
+    p.add_argument("--budget", default=None, help="tracked weights, with --synthetic: a count, "
+                                                  "a ratio (10x) or dense (default: none)")
+    p.add_argument("--layout", choices=["uniform", "clustered"], default="uniform",
+                   help="where --synthetic puts the tracked weights in each layer")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic draw")
+    p.add_argument("--batch-size", type=int, default=1,
+                   help="batch size the trace records (the simulator's activations scale with "
+                        "it)")
+    p.add_argument("--out", required=True, help="trace folder to write (required)")
 
-    p = sub.add_parser("simulate", help="simulate a trace (and its dense baseline)")
-    p.add_argument("trace", nargs="?", help="trace folder")
-    p.add_argument("--checkpoint", help="derive the trace from a sparse checkpoint instead")
+
+def _simulate_arguments(p):
+    p.add_argument("trace", nargs="?", help="trace folder (or give --checkpoint)")
+    p.add_argument("--checkpoint", help="derive the trace from a sparse checkpoint instead "
+                                        "(default: none)")
     p.add_argument("--accelerator", default="default", help="config name or YAML path")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a config field, e.g. weight_sram.capacity_bytes=1MiB")
-    p.add_argument("--mode", choices=["train", "inference"], default="train")
-    p.add_argument("--batch-size", type=int, help="override the trace's batch size")
+                   help="override a config field, e.g. weight_sram.capacity_bytes=1MiB "
+                        "(repeatable; default: none)")
+    p.add_argument("--mode", choices=["train", "inference"], default="train",
+                   help="a training step (every phase) or inference (forward only)")
+    p.add_argument("--batch-size", type=int,
+                   help="override the trace's batch size (default: the trace's)")
     p.add_argument("--every-iteration", action="store_true",
                    help="simulate every iteration instead of snapshots weighted by iterations")
     p.add_argument("--export-dram-trace", choices=["dramsim3", "ramulator2"],
                    help="also write each run's DRAM request stream in this tool's trace format "
                         "(one burst a line, DRAM clock cycles), over the whole run by default "
                         "(see --export-iterations); configs to replay it: "
-                        "accelsim.sim.dram.export")
+                        "accelsim.sim.dram.export (default: none)")
     p.add_argument("--export-iterations", choices=["all", "distinct"], default="all",
                    help="what --export-dram-trace covers: 'all' (default) the one-time load, "
                         "then every iteration (each simulated iteration repeated for the "
@@ -149,93 +201,121 @@ def _parser() -> argparse.ArgumentParser:
                         "naming the size); 'distinct' the load, then each distinct simulated "
                         "iteration once (the stream the DRAM model timed)")
     p.add_argument("--out", help="results folder (default: <trace>-sim beside the trace)")
-    _add_output_flags(p)
 
-    p = sub.add_parser("sweep", help="sweep SRAM sizes and other fields, dense and trace")
+
+def _sweep_arguments(p):
     p.add_argument("trace", help="trace folder")
-    p.add_argument("--accelerator", default="default")
+    p.add_argument("--accelerator", default="default", help="config name or YAML path")
     p.add_argument("--sram-sizes", help="weight SRAM sizes (the global buffer's with "
-                   "buffer_organisation shared), e.g. 64KiB,256KiB,1MiB or 64KiB..32MiB x2")
+                   "buffer_organisation shared), e.g. 64KiB,256KiB,1MiB or '64KiB..32MiB x2' "
+                   "(quote a range: it holds a space; default: the config's size only)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=V1,V2",
-                   help="sweep a field over values, e.g. dram.preset=HBM2,LPDDR4-3200")
+                   help="sweep a field over values, e.g. dram.preset=HBM2,LPDDR4-3200 "
+                        "(repeatable; default: none)")
     p.add_argument("--batch-sizes", metavar="B1,B2",
-                   help="sweep the batch size too (overrides the trace's), e.g. 1,8,32")
-    p.add_argument("--mode", choices=["train", "inference"], default="train")
+                   help="sweep the batch size too (overrides the trace's), e.g. 1,8,32 "
+                        "(default: the trace's)")
+    p.add_argument("--mode", choices=["train", "inference"], default="train",
+                   help="a training step (every phase) or inference (forward only)")
     p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
-    p.add_argument("--dask", metavar="ADDRESS", help="run the points on this Dask scheduler")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run the points on this Dask scheduler (default: local processes)")
     p.add_argument("--out", help="sweep folder (default: <trace>-sweep beside the trace)")
-    _add_output_flags(p)
 
-    p = sub.add_parser("study", help="accuracy against energy: train budgets x seeds x "
-                                     "methods, simulate each run, tabulate, plot, report")
-    p.add_argument("--model", default="lenet-300-100", help="zoo model (default lenet-300-100)")
+
+def _study_arguments(p):
+    from accelsim.app import study  # its defaults; only when `study` is the command
+
+    p.add_argument("--model", default="lenet-300-100", help="zoo model")
     p.add_argument("--dataset", default="digits",
-                   help="digits (embedded, default), mnist, fashion-mnist or cifar10")
-    p.add_argument("--data-dir", help="folder holding the dataset's standard files")
+                   help="digits (embedded), mnist, fashion-mnist or cifar10")
+    p.add_argument("--data-dir", help="folder holding the dataset's standard files (needed by "
+                                      "every dataset but digits; default: none)")
     p.add_argument("--budgets", default=study.DEFAULT_BUDGETS,
-                   help=f"budgets, dense always included (default {study.DEFAULT_BUDGETS})")
-    p.add_argument("--seeds", default="0,1,2", help="(default 0,1,2)")
+                   help="budgets, comma-separated; dense is always included")
+    p.add_argument("--seeds", default="0,1,2", help="seeds, comma-separated")
     p.add_argument("--methods", default=",".join(study.DEFAULT_METHODS),
-                   help=f"any of {','.join(study.STUDY_METHODS)} (default "
-                   f"{','.join(study.DEFAULT_METHODS)})")
+                   help=f"any of {','.join(study.STUDY_METHODS)}")
     p.add_argument("--accelerators", default="default",
-                   help="config names or YAML paths, comma-separated (default: default)")
+                   help="config names or YAML paths, comma-separated")
     p.add_argument("--batch-sizes", default=",".join(map(str, study.DEFAULT_BATCH_SIZES)),
-                   help="batch sizes of the energy-ratio figure (default "
-                        f"{','.join(map(str, study.DEFAULT_BATCH_SIZES))})")
+                   help="batch sizes of the energy-ratio figure")
     p.add_argument("--sram-sizes", default=study.DEFAULT_SRAM_SIZES,
-                   help="weight SRAM sizes of the SRAM figure (default "
-                        f"{study.DEFAULT_SRAM_SIZES})")
+                   help="weight SRAM sizes of the SRAM figure")
     p.add_argument("--focus-budget", help="budget of the batch, SRAM and sensitivity figures "
                                           "(default: the last of --budgets)")
     _add_dataset_defaulted(p)
-    p.add_argument("--device", default="auto", help="training device (default auto: the GPU "
-                                                    "when one is present)")
+    p.add_argument("--device", default="auto", help="training device (auto: the GPU when one "
+                                                    "is present)")
     p.add_argument("--mode", choices=["train", "inference"], default="train",
-                   help="what is simulated (default train)")
+                   help="what is simulated")
     p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
-    p.add_argument("--dask", metavar="ADDRESS", help="run the points on this Dask scheduler")
-    p.add_argument("--out", default="studies/latest", help="study folder (default "
-                                                           "studies/latest); rerun to resume")
-    _add_force(p)
-    _add_output_flags(p)
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run the points on this Dask scheduler (default: local processes)")
+    p.add_argument("--out", default="studies/latest", help="study folder; rerun to resume")
 
-    p = sub.add_parser("plot", help="figures from simulation or sweep results")
+
+def _plot_arguments(p):
     p.add_argument("results", help="a simulate or sweep output folder, or a run folder")
     p.add_argument("--out", help="figure folder (default: <results>/figures)")
-    _add_force(p)
-    _add_output_flags(p)
 
-    p = sub.add_parser("report", help="Markdown report of a run, simulation or sweep")
+
+def _report_arguments(p):
     p.add_argument("results", help="a run, simulate or sweep folder")
     p.add_argument("--out", help="folder for report.md (default: the results folder; "
                                  "figures stay in <results>/figures)")
-    _add_force(p)
-    _add_output_flags(p)
 
-    p = sub.add_parser("dram", help="replay a per-burst DRAM trace through accelsim's DRAM "
-                                    "controller (cycles, row hits, energy)")
+
+def _dram_arguments(p):
     p.add_argument("trace", help="trace file: 'ADDRESS READ|WRITE CYCLE' lines (dramsim3, the "
                                  "default) or 'LD|ST ADDRESS' (ramulator2); hex addresses")
-    p.add_argument("--format", default="dramsim3", choices=["dramsim3", "ramulator2"])
-    p.add_argument("--dram", default="DDR4-3200",
-                   help=f"DRAM preset ({', '.join(PRESETS)}; default DDR4-3200)")
+    p.add_argument("--format", default="dramsim3", choices=["dramsim3", "ramulator2"],
+                   help="the trace's line format")
+    from accelsim.config.dram_presets import PRESETS
+
+    p.add_argument("--dram", default="DDR4-3200", help=f"DRAM preset ({', '.join(PRESETS)})")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE",
-                   help="override a DRAM field, e.g. channels=2 or page_policy=closed")
-    _add_output_flags(p)
+                   help="override a DRAM field, e.g. channels=2 or page_policy=closed "
+                        "(repeatable; default: none)")
 
-    p = sub.add_parser("demo", help="train dense and DropBack, simulate, sweep, report")
-    p.add_argument("--out", default="reports/demo", help="demo folder (default reports/demo)")
-    p.add_argument("--epochs", type=int, default=40)
-    _add_force(p)
-    _add_output_flags(p)
+
+def _demo_arguments(p):
+    p.add_argument("--out", default="reports/demo", help="demo folder; rerun to resume")
+    p.add_argument("--epochs", type=int, default=40, help="training epochs of each of the two "
+                                                          "runs")
+
+
+_ARGUMENTS = {"train": _train_arguments, "trace": _trace_arguments,
+              "simulate": _simulate_arguments, "sweep": _sweep_arguments,
+              "study": _study_arguments, "plot": _plot_arguments, "report": _report_arguments,
+              "dram": _dram_arguments, "demo": _demo_arguments}
+
+
+def _command_of(argv) -> str | None:
+    """The command `argv` names: its first word that is not an option."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def _parser(command: str = "*") -> argparse.ArgumentParser:
+    """The parser; only `command`'s options are built ("*": every command's, "": none), so
+    that `accelsim --help` needs none of the handlers' imports."""
+    parser = _Parser(
+        prog="accelsim",
+        description="DropBack training on a pruned weight budget, weight-access traces, and a "
+                    "cycle-level accelerator model (cycles, DRAM traffic, energy).")
+    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (text, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=text, description=text)
+        if command in (name, "*"):
+            _ARGUMENTS[name](p)
+            if name in _FORCE_COMMANDS:
+                _add_force(p)
+            _add_output_flags(p)
     return parser
-
-
-COMMANDS = {"train": train.handle, "trace": trace.handle, "simulate": simulate.handle,
-            "sweep": sweep.handle, "study": study.handle, "plot": plot.handle,
-            "report": report.handle, "dram": dram.handle,
-            "demo": demo.handle}
 
 
 def _one_line(text: object) -> str:
@@ -266,12 +346,20 @@ def _internal_error(exc: BaseException) -> int:
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(_command_of(argv) or "").parse_args(argv)
     startup_interrupt.restore()
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line
-            return COMMANDS[args.command](args)
+            handler = import_module(COMMANDS[args.command][1]).handle
+            return handler(args)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "torch":
+            return _internal_error(exc)
+        print(f"accelsim: error: accelsim {args.command} needs PyTorch, which is not "
+              f"installed: {TORCH_INSTALL}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except AccelsimError as exc:
         print(f"accelsim: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT

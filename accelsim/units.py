@@ -1,7 +1,9 @@
 """Sizes as people write them: `64KiB`, `1MiB`, `512KB`, `4096`, and ranges `64KiB..32MiB x2`.
 
 KB/MB/GB and KiB/MiB/GiB all mean powers of 1024 here, as on-chip memories are sized
-(SCALE-Sim's "KB" is 1024 words too)."""
+(SCALE-Sim's "KB" is 1024 words too). A lower-case b after a prefix (`1Mb`, `512kb`) is a bit
+in the usual spelling, so it is refused rather than read as bytes, 8x too large. This is the
+one parser of sizes: configs, `--set` and the sweep flags all come here."""
 
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ def parse_size(text: object, what: str = "size") -> int:
         value = text
     else:
         match = _SIZE.match(str(text)) if len(str(text)) <= 64 else None
+        if match and len(match.group(2)) > 1 and match.group(2).endswith("b"):
+            raise ConfigError(f"{what} {shown(text)}: expected a size in bytes (B: 1MiB or "
+                              f"1MB), got {match.group(2)!r}, which reads as bits")
         unit = match.group(2).lower() if match else None
         if not match or unit not in _UNITS:
             raise ConfigError(f"{what} {shown(text)}: expected a size such as 4096, 64KiB, "
@@ -97,3 +102,17 @@ def format_energy(pj: float) -> str:
     """`1.23e9` pJ -> `1.23 mJ`."""
     scale, unit = energy_scale([pj])
     return f"{pj / scale:.3g} {unit}"
+
+
+def format_ratio(numerator: float, denominator: float) -> str:
+    """`numerator / denominator` as `2.35×`; "—" where there is nothing to compare (either
+    side zero or not a number: 0/x is no saving to speak of, not 0.00×) and "∞" for x/0."""
+    numerator, denominator = float(numerator), float(denominator)
+    if math.isnan(numerator) or math.isnan(denominator) or numerator == 0:
+        return "—"
+    if denominator == 0:
+        return "∞"
+    ratio = numerator / denominator
+    if abs(ratio) >= 100:
+        return f"{ratio:,.0f}×"
+    return f"{ratio:.2f}×" if abs(ratio) >= 0.01 else f"{ratio:.2g}×"

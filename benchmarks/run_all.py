@@ -11,7 +11,8 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = ["dropback_overhead.py", "trace_overhead.py", "dram_closed_form.py", "sim_speed.py",
            "sim_scale.py", "sim_snapshots.py", "bench_scalesim_policy.py", "vs_scalesim.py",
            "vs_scalesim_memory.py", "vs_zigzag.py", "dram_parity.py", "ramulator_parity.py",
-           "dram_timing_modes.py", "dram_engines.py", "fuzz_cli.py"]
+           "dram_timing_modes.py", "dram_engines.py", "fuzz_cli.py", "cli_startup.py",
+           "sweep_reuse.py"]
 
 if __name__ == "__main__":
     failed = []

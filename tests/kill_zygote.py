@@ -19,9 +19,8 @@ import sys
 import traceback
 
 # imported before the forks, so each child skips them: torch, the optimizers' compile
-# machinery, sklearn (home of the embedded digits), pyplot's backend and accelsim itself
+# machinery, pyplot's backend and accelsim itself
 import matplotlib
-import sklearn.datasets
 import torch
 import torch._dynamo
 
@@ -32,7 +31,7 @@ import accelsim.io
 import accelsim.trace.from_model
 import accelsim.train.loop
 
-PRELOADED = (sklearn.datasets, torch, torch._dynamo, accelsim.analysis.figures,
+PRELOADED = (torch, torch._dynamo, accelsim.analysis.figures,
              accelsim.app.sweep, accelsim.trace.from_model, accelsim.train.loop)
 matplotlib.use("Agg")
 

@@ -24,7 +24,7 @@ KiB = 1024
 
 FIGURES = {
     "sim": ["energy_breakdown", "per_layer", "traffic_breakdown"],
-    "sweep": ["sram_sweep_DDR4-3200", "sram_sweep_HBM2"],
+    "sweep": ["sram_sweep"],
     "run": ["tracked_churn", "training_accuracy"],
 }
 
@@ -119,7 +119,9 @@ def test_plot_writes_png_and_svg(folders, kind, tmp_path, capsys):
 
 def test_report_on_a_simulation(folders, capsys):
     folder = folders["sim"]
-    assert run_main(capsys, "report", folder).strip() == f"report: {folder / 'report.md'}"
+    printed = run_main(capsys, "report", folder).strip().splitlines()
+    assert printed[-1] == f"report: {folder / 'report.md'}"
+    assert printed[0].startswith("[1/1] drawing the figures of the simulation folder")
     report = folder / "report.md"
     text = report.read_text()
     assert sorted(p.name for p in _links(report)) == ["energy_breakdown.png", "per_layer.png",
@@ -203,11 +205,11 @@ def test_report_elsewhere_links_back_to_the_figures(folders, tmp_path, capsys):
 
 
 def test_sweep_report_shows_only_its_own_figures(folders, tmp_path, capsys):
-    """A sweep rerun into a folder with other swept fields leaves the old figures behind; the
+    """A sweep rerun into a folder with other swept fields replaces the old figures; the
     report shows the new sweep's figures only."""
     out = tmp_path / "sw"
     shutil.copytree(folders["sweep"], out)
-    assert (out / "figures" / "sram_sweep_HBM2.png").is_file()
+    (out / "figures" / "sram_sweep_HBM2.png").write_bytes(b"an old sweep's figure")
     sweep(folders["trace"], sram_sizes=[4 * KiB, 64 * KiB], out=out, jobs=1, quiet=True)
     run_main(capsys, "report", out)
     assert [p.name for p in _links(out / "report.md")] == ["sram_sweep.png"]

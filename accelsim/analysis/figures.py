@@ -13,42 +13,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from accelsim.analysis.drawing import RATIO_LABEL, RUN_STYLE
+from accelsim.analysis.drawing import pyplot as _pyplot
+from accelsim.analysis.drawing import save as _save
 from accelsim.analysis.folders import SRAM_FIELD, check_readable, load_sweep
+from accelsim.analysis.study import study_figures
 from accelsim.errors import AccelsimError
-from accelsim.io import atomic_path
 from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.sim.results import SimulationResult
 from accelsim.trace.format import load_trace
-from accelsim.units import format_bytes
+from accelsim.units import format_bytes, format_ratio
 
 # energy components in stacking order, with the colours kept across every figure
 ENERGY_COMPONENTS = [(c.column, c.label, c.colour) for c in ENERGY_TABLE]
-RUN_STYLE = {"dense": ("dense", "#555555", "o"), "trace": ("DropBack", "#c0392b", "s")}
-
-
-def _pyplot():
-    """pyplot on the file-only Agg backend, imported at the first figure: it is slow to import
-    and most commands draw nothing."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; no display needed
-    # svg element ids are salted with a random uuid unless set: same inputs, same bytes
-    matplotlib.rcParams["svg.hashsalt"] = "accelsim"
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, out_dir, name) -> Path:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    for ext in ("png", "svg"):
-        with atomic_path(out_dir / f"{name}.{ext}") as tmp:
-            # svg metadata off: same inputs give the same bytes
-            fig.savefig(tmp, format=ext, dpi=130, metadata={"Date": None} if ext == "svg" else None)
-    _pyplot().close(fig)
-    return out_dir / f"{name}.png"
 
 
 def _components(frame: pd.DataFrame):
@@ -98,15 +75,21 @@ def energy_breakdown(totals: pd.DataFrame, out_dir, *, title=None, name="energy_
     return _save(fig, out_dir, name)
 
 
+GROUP_LINESTYLES = ("-", "--", ":", "-.")
+
+
 def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
                x="weight_sram_capacity_bytes", name="sram_sweep", title=None,
-               scope="over the whole trace", xlabel="weight SRAM capacity"):
+               scope="over the whole trace", xlabel="weight SRAM capacity",
+               group_by: tuple[str, ...] = ()):
     """Energy and DRAM traffic against weight SRAM size (log axes), dense vs DropBack; with an
     ``area_mm2`` column also the chip's area against size (on the energy panel's right axis)
     and a third panel of energy against area, its energy-area Pareto points marked.
 
     `table` has one row per (point, run) with columns `run`, `x`, `energy_pj` and
     `dram_bytes_read` + `dram_bytes_written`. `fit_bytes` marks where the tracked set fits.
+    `group_by`: other swept columns (a DRAM preset, say): each value is a line style of its own,
+    in the same two panels, so that the settings compare in one figure.
     """
     plt = _pyplot()
     has_area = "area_mm2" in table.columns and table["area_mm2"].notna().all()
@@ -118,12 +101,21 @@ def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
     # log axis: a point with no traffic at all is drawn at the floor, and said so
     floor = (max(1.0, float(traffic_all[traffic_all > 0].min()) / 4)
              if (traffic_all > 0).any() else 1)
-    for run in [r for r in ("dense", "trace") if r in set(table["run"])]:
-        group = table[table["run"] == run]
-        label, color, marker = RUN_STYLE.get(run, (run, None, "o"))
-        ax_e.plot(group[x], group["energy_pj"] / escale, marker=marker, color=color, label=label)
-        traffic = (group["dram_bytes_read"] + group["dram_bytes_written"]).clip(lower=floor)
-        ax_t.plot(group[x], traffic, marker=marker, color=color, label=label)
+    groups = (list(table.groupby(list(group_by), sort=False)) if group_by
+              else [((), table)])
+    for g, (key, part) in enumerate(groups):
+        key = key if isinstance(key, tuple) else (key,)
+        suffix = ", ".join(str(v) for v in key)
+        style = GROUP_LINESTYLES[g % len(GROUP_LINESTYLES)]
+        for run in [r for r in ("dense", "trace") if r in set(part["run"])]:
+            group = part[part["run"] == run]
+            label, color, marker = RUN_STYLE.get(run, (run, None, "o"))
+            label = f"{label}, {suffix}" if suffix else label
+            ax_e.plot(group[x], group["energy_pj"] / escale, marker=marker, color=color,
+                      label=label, linestyle=style, fillstyle="full" if g == 0 else "none")
+            traffic = (group["dram_bytes_read"] + group["dram_bytes_written"]).clip(lower=floor)
+            ax_t.plot(group[x], traffic, marker=marker, color=color, label=label,
+                      linestyle=style, fillstyle="full" if g == 0 else "none")
     for ax in (ax_e, ax_t):
         ax.set_xscale("log", base=2)
         _bytes_ticks(ax, table[x].tolist())
@@ -133,7 +125,7 @@ def sram_sweep(table: pd.DataFrame, out_dir, *, fit_bytes: int | None = None,
             ax.axvline(fit_bytes, color="#27ae60", linestyle="--", linewidth=1)
             ax.annotate("tracked set fits", (fit_bytes, 0.97), xycoords=("data", "axes fraction"),
                         rotation=90, ha="right", va="top", fontsize=8, color="#27ae60")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     ax_e.set_ylabel(f"energy {scope} ({eunit})")
     ax_t.set_yscale("log")
     ax_t.set_ylabel(f"off-chip DRAM traffic {scope} (bytes)")
@@ -208,7 +200,7 @@ def sweep_heatmap(table: pd.DataFrame, out_dir, *, x: str, y: str, fit_bytes: in
                       vmin=min(1.0, float(ratio.min())), vmax=max(1.0, float(ratio.max())))
     for i in range(len(ys)):
         for j in range(len(xs)):
-            ax.text(j, i, f"{ratio[i, j]:.2f}×", ha="center", va="center", fontsize=7)
+            ax.text(j, i, format_ratio(ratio[i, j], 1.0), ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(xs)), [_size_label(x, v) for v in xs], rotation=45, ha="right",
                   fontsize=8)
     ax.set_yticks(range(len(ys)), [_size_label(y, v) for v in ys], fontsize=8)
@@ -221,7 +213,7 @@ def sweep_heatmap(table: pd.DataFrame, out_dir, *, x: str, y: str, fit_bytes: in
             ax.axvline(edge, color="black", linestyle="--", linewidth=1.2)
             ax.annotate("tracked set fits →", (edge, 1.01), xycoords=("data", "axes fraction"),
                         ha="left", va="bottom", fontsize=8)
-    fig.colorbar(image, ax=ax, label="energy, dense / DropBack")
+    fig.colorbar(image, ax=ax, label=f"energy, {RATIO_LABEL}")
     ax.set_title(title or "Energy saving over a 2-D sweep", fontsize=10, pad=16)
     return _save(fig, out_dir, name)
 
@@ -258,9 +250,15 @@ def per_layer(records: pd.DataFrame, out_dir, *, name="per_layer", title=None,
 
 
 def training_curves(histories: dict, out_dir, *, name="training_accuracy", title=None):
-    """Test accuracy against epoch for each run (label -> history DataFrame)."""
+    """Test accuracy against epoch for each run (label -> history DataFrame). With a dense and
+    a DropBack run, a second panel draws the gap between them in accuracy points: a gap of a
+    fraction of a point is invisible on an axis that spans the first epochs' climb."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    pair = {"dense", "trace"} <= set(histories)
+    if pair:
+        fig, (ax, gap_ax) = plt.subplots(1, 2, figsize=(10.5, 4.2))
+    else:
+        fig, ax = plt.subplots(figsize=(6, 4.2))
     for label, history in histories.items():
         style = RUN_STYLE.get(label, (label, None, "o"))
         ax.plot(history["epoch"], history["test_accuracy"] * 100, marker=style[2], markersize=3,
@@ -270,6 +268,21 @@ def training_curves(histories: dict, out_dir, *, name="training_accuracy", title
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or "Test accuracy against epoch")
+    if pair:
+        both = histories["dense"][["epoch", "test_accuracy"]].merge(
+            histories["trace"][["epoch", "test_accuracy"]], on="epoch",
+            suffixes=("_dense", "_trace"))
+        gap = (both["test_accuracy_dense"] - both["test_accuracy_trace"]) * 100
+        gap_ax.axhline(0.0, color="#555555", lw=1, ls=":")
+        gap_ax.plot(both["epoch"], gap, marker="o", markersize=3, color=RUN_STYLE["trace"][1])
+        if len(gap):
+            gap_ax.annotate(f"last epoch: {gap.iloc[-1]:+.2f}", (both["epoch"].iloc[-1],
+                            gap.iloc[-1]), textcoords="offset points", xytext=(-8, 8),
+                            ha="right", fontsize=8)
+        gap_ax.set_xlabel("epoch")
+        gap_ax.set_ylabel("dense − DropBack test accuracy (points)")
+        gap_ax.grid(True, alpha=0.3)
+        gap_ax.set_title("Accuracy gap (above 0: dense ahead)")
     return _save(fig, out_dir, name)
 
 
@@ -314,8 +327,9 @@ LEVEL_LABELS = {"dram": "DRAM", "weight_sram": "weight SRAM",
 
 def traffic_breakdown(traffic: pd.DataFrame, out_dir, *, name="traffic_breakdown", title=None,
                       scope="over the whole trace"):
-    """Energy (left) and bytes (right) of the traffic at each level, stacked by operand, one bar
-    per (run, level). `traffic`: the breakdown table (`accelsim.sim.results.traffic_table`)."""
+    """Energy (left) and bytes (right) of the traffic at each level, one bar per operand in each
+    (run, level) group, on log axes. `traffic`: the breakdown table
+    (`accelsim.sim.results.traffic_table`)."""
     plt = _pyplot()
     sums = traffic.groupby(["run", "level", "operand"], sort=False)[["bytes", "energy_pj"]].sum()
     runs = [r for r in ("dense", "trace") if r in sums.index.get_level_values(0)]
@@ -332,17 +346,22 @@ def traffic_breakdown(traffic: pd.DataFrame, out_dir, *, name="traffic_breakdown
                                                     (2**20, "MiB"), (2**10, "KiB"))
                                 if top >= s), (1, "B"))
         x = np.arange(len(bars))
-        bottom = np.zeros(len(bars))
-        for operand, (label, colour) in OPERAND_STYLE.items():
+        # operands side by side in each level's group, on a log axis: DRAM's bytes are orders
+        # of magnitude below the array's and would vanish from a linear stack
+        shown = [op for op in OPERAND_STYLE
+                 if any(float(sums[column].get((run, lv, op), 0.0)) > 0 for run, lv in bars)]
+        width = 0.8 / max(1, len(shown))
+        for i, operand in enumerate(shown):
+            label, colour = OPERAND_STYLE[operand]
             values = np.array([float(sums[column].get((run, lv, operand), 0.0))
                                for run, lv in bars]) / scale
-            if values.any():
-                ax.bar(x, values, bottom=bottom, color=colour, width=0.7,
-                       label=label if ax is axes[1] else None)
-                bottom += values
+            ax.bar(x + (i - (len(shown) - 1) / 2) * width, np.where(values > 0, values, np.nan),
+                   width=width, color=colour, label=label if ax is axes[1] else None)
+        ax.set_yscale("log")
         ax.set_xticks(x, [f"{LEVEL_LABELS[lv]} ({RUN_STYLE.get(run, (run,))[0]})"
                           for run, lv in bars], fontsize=7, rotation=45, ha="right")
-        ax.set_ylabel(f"{what} {scope} ({unit})")
+        ax.set_ylabel(f"{what} {scope} ({unit}, log scale)")
+        ax.grid(True, axis="y", which="major", alpha=0.3)
     axes[0].set_title("Traffic energy by level and operand", fontsize=10)
     axes[1].set_title("Bytes moved by level and operand", fontsize=10)
     axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
@@ -351,16 +370,18 @@ def traffic_breakdown(traffic: pd.DataFrame, out_dir, *, name="traffic_breakdown
     return _save(fig, out_dir, name)
 
 
-def scope_words(iterations) -> str:
-    """What a summed figure covers: one step, or the trace's N iterations."""
+def scope_words(iterations, mode: str = "train") -> str:
+    """What a summed figure covers: one training step (or one inference batch), or the
+    trace's N iterations."""
     if iterations in (None, 1):
-        return "per training step"
-    return f"over {iterations:,} iterations"
+        return "per inference batch" if mode == "inference" else "per training step"
+    return f"over {iterations:,} {'inference batches' if mode == 'inference' else 'iterations'}"
 
 
 def simulation_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
     result = SimulationResult.load(folder)
-    scope = scope_words(result.trace_identity.get("iterations"))
+    scope = scope_words(result.trace_identity.get("iterations"),
+                        result.settings.get("mode", "train"))
     figures = [energy_breakdown(result.totals(), out, name="energy_breakdown",
                                 title="Energy by component" + title_suffix, scope=scope)]
     figures.append(per_layer(result.records, out, name="per_layer", scope=scope,
@@ -371,31 +392,31 @@ def simulation_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
     return figures
 
 
-def sweep_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
-    table, meta = load_sweep(folder)
+def sweep_figures(folder: Path, out: Path, title_suffix="", *, table=None,
+                  meta=None) -> list[Path]:
+    """The figures of a sweep folder: energy and traffic against the capacity axis (every
+    other swept setting, a DRAM preset say, as line styles in the same figure), and a heatmap
+    of the saving when exactly one other numeric field varies. `table`/`meta`: the sweep's,
+    when the caller has them already (not read again)."""
+    if table is None or meta is None:
+        table, meta = load_sweep(folder)
     # the capacity axis: the weight SRAM's, or the shared buffer's (`accelsim sweep`)
     x_field = meta.get("capacity_field", SRAM_FIELD)
     x_column = ("weight_sram_capacity_bytes" if x_field == SRAM_FIELD
                 else x_field.replace(".", "_"))  # global_buffer_capacity_bytes
     fit = meta.get("fits_capacity_bytes", meta.get("tracked_footprint_bytes"))
     others = [k for k in meta["swept"] if k != x_field and k in table.columns]
-    figures = []
-    groups = table.groupby(others, sort=False) if others else [((), table)]
-    for key, group in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{k}={v}" for k, v in zip(others, key))
-        name = "sram_sweep" + ("_" + "_".join(str(v) for v in key).replace("/", "-")
-                               if others else "")
-        title = "Energy and off-chip traffic against SRAM size" + (f" ({label})" if label else "")
-        if x_column not in group.columns:
-            continue  # nothing swept along a capacity: no curve against it
-        figures.append(sram_sweep(group, out, fit_bytes=fit, x=x_column, name=name,
-                                  title=title + title_suffix,
-                                  scope=scope_words(meta["trace"].get("iterations")),
-                                  xlabel=_field_label(x_field)))
-    # the heatmap's other axis: the one other field that takes more than one value
     varying = [k for k in others if table[k].nunique() > 1]
     numeric = [k for k in varying if pd.api.types.is_numeric_dtype(table[k])]
+    scope = scope_words(meta["trace"].get("iterations"), meta.get("mode", "train"))
+    figures = []
+    if x_column in table.columns:  # something swept along a capacity: curves against it
+        label = ", ".join(varying)
+        title = ("Energy and off-chip traffic against SRAM size"
+                 + (f" (by {label})" if label else ""))
+        figures.append(sram_sweep(table, out, fit_bytes=fit, x=x_column, name="sram_sweep",
+                                  title=title + title_suffix, scope=scope,
+                                  xlabel=_field_label(x_field), group_by=tuple(varying)))
     if x_field in meta["swept"] and len(varying) == 1 and numeric:
         # a 2-D sweep: the capacity against one more numeric field (another capacity, the
         # batch size), as one heatmap
@@ -426,8 +447,6 @@ def figures_for(results, out=None) -> list[Path]:
     out = Path(out) if out else folder / "figures"
     kind = check_readable(folder)
     if kind == "study":
-        from accelsim.analysis.study import study_figures
-
         return study_figures(folder, out)
     if kind == "simulation":
         return simulation_figures(folder, out)

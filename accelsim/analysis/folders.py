@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from accelsim.analysis.study import load_study
 from accelsim.errors import AccelsimError
 from accelsim.sim.results import SimulationResult
 
@@ -42,9 +43,7 @@ def check_readable(folder: Path, kind: str | None = None) -> str:
     folder = Path(folder)
     kind = kind or folder_kind(folder)
     if kind == "study":
-        from accelsim.analysis.study import load_study  # reads and checks the table
-
-        load_study(folder)
+        load_study(folder)  # reads and checks the table
         return kind
     if kind == "demo":
         for sub, sub_kind in (("runs/dense", "run"), ("runs/dropback", "run"),

@@ -13,19 +13,19 @@ from accelsim.analysis.budget_words import identity_words
 from accelsim.analysis.figures import figures_for, scope_words
 from accelsim.analysis.folders import folder_kind, load_sweep
 from accelsim.analysis.markdown import markdown_table
+from accelsim.analysis.study import study_section
 from accelsim.io import replacing_folder, write_text_atomic
 from accelsim.sim.area import AREA_TABLE, area_breakdown_mm2, area_sources
 from accelsim.sim.energy import ENERGY_TABLE
 from accelsim.sim.results import MAPPING_COLUMNS, SimulationResult, vector_records
-from accelsim.units import format_bytes, format_energy
+from accelsim.units import format_bytes, format_energy, format_ratio
 
 COMPONENT_LABELS = {c.column: c.label for c in ENERGY_TABLE}
 
 
 def _ratio(dense: float, trace: float) -> str:
-    if trace == 0:
-        return "∞" if dense else "—"
-    return f"{dense / trace:.2f}×"
+    """dense / DropBack, as every table of accelsim shows it (above 1 is a saving)."""
+    return format_ratio(dense, trace)
 
 
 def comparison_table(totals: pd.DataFrame, markdown: bool = True) -> pd.DataFrame:
@@ -87,7 +87,7 @@ def traffic_table(traffic: pd.DataFrame) -> pd.DataFrame:
                 row += [format_bytes(got[r]["bytes"]), format_energy(got[r]["energy_pj"])]
             if len(runs) == 2:
                 dense, trace = got["dense"]["energy_pj"], got["trace"]["energy_pj"]
-                row.append(_ratio(dense, trace) if dense else "—")
+                row.append(_ratio(dense, trace))
             rows.append(row)
     cols = ["operand", "level"]
     for r in runs:
@@ -173,7 +173,8 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
     result = SimulationResult.load(folder)
     ident, config, settings = result.trace_identity, result.config, result.settings
     lines = [f"## {heading}", ""]
-    lines.append(f"Figures are summed {scope_words(ident.get('iterations'))}.")
+    lines.append(f"Figures are summed "
+                 f"{scope_words(ident.get('iterations'), settings.get('mode', 'train'))}.")
     lines.append(f"Trace: `{ident.get('model')}` ({ident.get('source')}), "
                  f"{identity_words(ident)}, {ident.get('iterations')} iterations; "
                  f"mode `{settings.get('mode', '?')}`, batch {settings.get('batch_size', '?')}.")
@@ -316,8 +317,6 @@ def _report_text(folder: Path, kind: str, out: Path, figures: list,
                                                if folder.resolve().is_relative_to(out.resolve())
                                                else folder.resolve())
     if kind == "study":
-        from accelsim.analysis.study import study_section
-
         lines += study_section(folder, rel, figures)
     elif kind == "simulation":
         lines += _simulation_section(folder, rel)

@@ -5,11 +5,12 @@ Figures, each from `study.parquet` alone (nothing is trained or simulated here):
 - ``accuracy_energy``: test accuracy against the energy of the whole training run, one point
   per (method, budget) as the mean over seeds (bars: the seeds' range), the dense point, and
   the Pareto front (no other point is both cheaper and more accurate) marked;
-- ``energy_ratio_batch``: each method's energy over dense at the focus budget against the batch
-  size, beside the dense run's DRAM traffic by operand (where activations overtake weights);
+- ``energy_ratio_batch``: dense energy over each method's at the focus budget (above 1: the
+  method saves, the direction of every ratio accelsim shows) against the batch size, beside
+  the dense run's DRAM traffic by operand (where activations overtake weights);
 - ``energy_ratio_sram``: the same ratio against the weight SRAM size, per method;
 - ``sensitivity``: each energy component's constants halved and doubled, and the range of the
-  DropBack / dense energy ratio that results (components are linear in their constants, so the
+  dense / DropBack energy ratio that results (components are linear in their constants, so the
   re-pricing is exact arithmetic on the stored component columns); and the same ratio under
   other technologies (each SRAM cell type, each node, the old SRAM rule), re-priced from the
   stored counts with that technology's figures (`technology_sensitivity`; the cycles, and so the
@@ -25,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from accelsim.analysis.figures import _pyplot, _save
+from accelsim.analysis.drawing import pyplot as _pyplot
+from accelsim.analysis.drawing import save as _save
 from accelsim.analysis.markdown import markdown_table
 from accelsim.config import energy_tables
 from accelsim.config.accelerator import AcceleratorConfig
@@ -109,6 +111,7 @@ def summary_table(table: pd.DataFrame, accelerator: str) -> pd.DataFrame:
     mean = mean.reset_index()
     dense = mean[mean["method"] == "dense"].iloc[0]
     mean["energy_over_dense"] = mean["energy_pj"] / dense["energy_pj"]
+    mean["dense_over_energy"] = dense["energy_pj"] / mean["energy_pj"]  # above 1: a saving
     mean["accuracy_gap_points"] = (dense["test_accuracy"] - mean["test_accuracy"]) * 100
     return mean
 
@@ -151,6 +154,7 @@ def accuracy_energy(table, meta, out_dir, *, accelerator=None, name="accuracy_en
     on_front = set(front.tolist())
     ax.scatter(energy[list(on_front)], accuracy[list(on_front)], s=160, facecolors="none",
                edgecolors="#333333", lw=1, zorder=2)
+    _zoom_on_cluster(ax, summary, energy, accuracy, meta)
     ax.set_xlabel(f"energy of the training run ({unit})")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(True, alpha=0.3)
@@ -162,13 +166,45 @@ def accuracy_energy(table, meta, out_dir, *, accelerator=None, name="accuracy_en
     return _save(fig, out_dir, name)
 
 
+CLUSTER_POINTS = 10.0  # runs this far (accuracy points) below the best are drawn at the edge
+
+
+def _zoom_on_cluster(ax, summary, energy, accuracy, meta):
+    """A run that collapsed (near chance) would squash every useful point into the top of the
+    y axis: the axis spans the runs within CLUSTER_POINTS of the best, and each run below
+    it is drawn as an arrow on the bottom edge, labelled with its accuracy."""
+    best = float(np.max(accuracy))
+    low = accuracy < best - CLUSTER_POINTS
+    if not low.any():
+        return
+    kept = summary[~low]
+    bottom = float(kept["accuracy_min"].min() * 100)
+    top = float(kept["accuracy_max"].max() * 100)
+    margin = max(0.25, 0.12 * (top - bottom))
+    floor = bottom - 2 * margin
+    ax.set_ylim(floor, top + margin)
+    for xi, yi, method, budget in zip(energy[low], accuracy[low], summary["method"][low],
+                                      summary["budget"][low]):
+        colour = _style(method, meta)[1]
+        ax.plot([xi], [floor + 0.25 * margin], marker="v", color=colour, markersize=8,
+                zorder=4, clip_on=False)
+        ax.annotate(f"{budget}: {yi:.1f}%", (xi, floor + 0.25 * margin),
+                    textcoords="offset points", xytext=(6, -3), fontsize=7, color=colour)
+    ax.plot([], [], "v", color="#555555", linestyle="none",
+            label=f"off the axis: over {CLUSTER_POINTS:g} points below the best")
+
+
 def _axis_ratio(table, meta, axis: str, key: str) -> pd.DataFrame:
-    """Energy over dense per method at each value of `key` on an axis (first seed, focus
-    budget); one column per method."""
+    """Dense energy over each method's at each value of `key` on an axis (first seed, focus
+    budget; above 1: the method saves); one column per method."""
     part = table[table["axis"] == axis]
     part = part[(part["budget"] == meta["focus_budget"]) | (part["method"] == "dense")]
     pivot = part.pivot_table(index=key, columns="method", values="energy_pj", aggfunc="mean")
-    return pivot.drop(columns="dense").div(pivot["dense"], axis=0)
+    return 1.0 / pivot.drop(columns="dense").div(pivot["dense"], axis=0)
+
+
+def _ratio_axis_label(meta) -> str:
+    return f"energy, dense / method, at {meta['focus_budget']}\n(above 1: the method saves)"
 
 
 def energy_ratio_batch(table, meta, out_dir, *, name="energy_ratio_batch"):
@@ -183,22 +219,32 @@ def energy_ratio_batch(table, meta, out_dir, *, name="energy_ratio_batch"):
     left.axhline(1.0, color="#555555", ls=":", lw=1)
     left.set_xscale("log", base=2)
     left.set_xlabel("batch size")
-    left.set_ylabel(f"energy / dense energy, at {meta['focus_budget']}")
+    left.set_ylabel(_ratio_axis_label(meta))
     left.grid(True, alpha=0.3)
     left.legend(fontsize=7)
-    left.set_title("Energy ratio against batch size", fontsize=9)
+    left.set_title("Energy saving against batch size", fontsize=9)
     per_sample = dense["batch_size"].to_numpy()
-    right.plot(per_sample, dense["weight_dram_bytes"], marker="s", color="#c0392b",
-               label="weights (values and index)")
-    right.plot(per_sample, dense["activation_dram_bytes"], marker="o", color="#2980b9",
-               label="activations")
+    # a log axis has no zero: an operand that never reaches DRAM is said in words instead
+    absent = []
+    for column, label, colour, marker in (
+            ("weight_dram_bytes", "weights (values and index)", "#c0392b", "s"),
+            ("activation_dram_bytes", "activations", "#2980b9", "o")):
+        values = dense[column].to_numpy(dtype=float)
+        if (values > 0).any():
+            right.plot(per_sample[values > 0], values[values > 0], marker=marker, color=colour,
+                       label=label)
+        else:
+            absent.append(label)
+    if absent:
+        right.text(0.02, 0.04, f"no DRAM traffic at any batch size: {', '.join(absent)} "
+                   "(held on chip)", transform=right.transAxes, fontsize=7, color="#333333")
     right.set_xscale("log", base=2)
-    right.set_yscale("symlog", linthresh=1)
-    right.set_ylim(bottom=0)
+    right.set_yscale("log")
     right.set_xlabel("batch size")
     right.set_ylabel("DRAM traffic of the dense run (bytes)")
     right.grid(True, alpha=0.3)
-    right.legend(fontsize=7)
+    if len(absent) < 2:
+        right.legend(fontsize=7)
     right.set_title("Dense DRAM traffic by operand", fontsize=9)
     return _save(fig, out_dir, name)
 
@@ -215,16 +261,17 @@ def energy_ratio_sram(table, meta, out_dir, *, name="energy_ratio_sram"):
     ax.set_xticks(list(ratio.index))
     ax.set_xticklabels([format_bytes(v) for v in ratio.index], fontsize=7)
     ax.set_xlabel("weight SRAM capacity")
-    ax.set_ylabel(f"energy / dense energy, at {meta['focus_budget']}")
+    ax.set_ylabel(_ratio_axis_label(meta))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    ax.set_title("Energy ratio against SRAM size", fontsize=9)
+    ax.set_title("Energy saving against SRAM size", fontsize=9)
     return _save(fig, out_dir, name)
 
 
 def sensitivity(table, meta, *, method="dropback", accelerator=None) -> pd.DataFrame:
-    """The method / dense energy ratio (mean over seeds, focus budget, axis main) with each
-    energy component's constants scaled by each factor; one row per component."""
+    """The dense / method energy ratio (mean over seeds, focus budget, axis main; above 1: the
+    method saves) with each energy component's constants scaled by each factor; one row per
+    component."""
     accelerator = accelerator or meta["accelerators"][0]
     main = table[(table["axis"] == "main") & (table["accelerator"] == accelerator)]
     ours = main[(main["method"] == method) & (main["budget"] == meta["focus_budget"])]
@@ -233,11 +280,11 @@ def sensitivity(table, meta, *, method="dropback", accelerator=None) -> pd.DataF
         return pd.DataFrame()
     columns = [c.column for c in ENERGY_TABLE]
     a, d = ours[columns].mean(), dense[columns].mean()
-    nominal = a.sum() / d.sum()
+    nominal = d.sum() / a.sum()
     rows = []
     for component in ENERGY_TABLE:
         c = component.column
-        ratios = [(a.sum() + (f - 1) * a[c]) / (d.sum() + (f - 1) * d[c])
+        ratios = [(d.sum() + (f - 1) * d[c]) / (a.sum() + (f - 1) * a[c])
                   for f in SENSITIVITY_FACTORS]
         rows.append({"component": component.label, "column": c, "nominal_ratio": nominal,
                      **{f"ratio_at_x{f:g}": r for f, r in zip(SENSITIVITY_FACTORS, ratios)},
@@ -280,8 +327,8 @@ def technology_cases(accelerator) -> list[tuple[str, AcceleratorConfig]]:
 
 def technology_sensitivity(table, meta, *, method="dropback", accelerator=None
                            ) -> pd.DataFrame:
-    """The method / dense energy ratio (means as in `sensitivity`) re-priced under each of
-    `technology_cases`, from the stored counts; one row per case."""
+    """The dense / method energy ratio (means as in `sensitivity`; above 1: the method saves)
+    re-priced under each of `technology_cases`, from the stored counts; one row per case."""
     accelerator = accelerator or meta["accelerators"][0]
     main = table[(table["axis"] == "main") & (table["accelerator"] == accelerator)]
     ours = main[(main["method"] == method) & (main["budget"] == meta["focus_budget"])]
@@ -298,7 +345,7 @@ def technology_sensitivity(table, meta, *, method="dropback", accelerator=None
         energy = {name: float(np.mean(sum(np.asarray(c.formula(part, config), dtype=float)
                                           for c in ENERGY_TABLE)))
                   for name, part in (("ours", ours), ("dense", dense))}
-        rows.append({"case": label, "ratio": energy["ours"] / energy["dense"],
+        rows.append({"case": label, "ratio": energy["dense"] / energy["ours"],
                      "dense_energy_pj": energy["dense"]})
     return pd.DataFrame(rows)
 
@@ -309,11 +356,11 @@ def conclusion_line(frame: pd.DataFrame, tech: pd.DataFrame) -> str:
               *(tech["ratio"] if not tech.empty else [])]
     low, high = min(ratios), max(ratios)
     cases = len(ratios)
-    if high < 1:
+    if low > 1:
         return (f"DropBack needs less energy than dense in all {cases} cases (ratio "
                 f"{low:.3f}–{high:.3f}): that conclusion survives every constant halved or "
                 "doubled and every technology tried; how much less does not.")
-    if low > 1:
+    if high < 1:
         return (f"DropBack needs more energy than dense in all {cases} cases (ratio "
                 f"{low:.3f}–{high:.3f}).")
     return (f"No direction survives every case: the ratio spans {low:.3f}–{high:.3f} over "
@@ -343,8 +390,8 @@ def sensitivity_chart(table, meta, out_dir, *, name="sensitivity"):
     ax.axvline(nominal, color="#333333", lw=1)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
-    ax.set_xlabel(f"DropBack energy / dense energy at {meta['focus_budget']} "
-                  f"(nominal {nominal:.3f})")
+    ax.set_xlabel(f"energy, dense / DropBack, at {meta['focus_budget']} (nominal "
+                  f"{nominal:.3f}; above 1: DropBack saves)")
     ax.grid(True, axis="x", alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title("Sensitivity of the energy ratio to each component's constants and to the "
@@ -397,14 +444,14 @@ def study_section(folder, rel: Path, figures) -> list[str]:
             "DRAM weights": summary["weight_dram_bytes"].map(format_bytes),
             "DRAM activations": summary["activation_dram_bytes"].map(format_bytes),
             "energy": summary["energy_pj"].map(format_energy),
-            "energy / dense": summary["energy_over_dense"].map("{:.3f}".format),
+            "energy, dense / method": summary["dense_over_energy"].map("{:.3f}×".format),
             "cycles": summary["total_cycles"].map("{:,.0f}".format)})
         lines += [f"### On `{accelerator}` (means over seeds)", "", *markdown_table(shown), ""]
     if "accuracy_energy.png" in names:
         lines += [f"![accuracy against energy]({rel / 'figures' / 'accuracy_energy.png'})", ""]
     if "energy_ratio_batch.png" in names:
         lines += ["### Batch size", "",
-                  "Each method's energy over dense at the focus budget "
+                  "Dense energy over each method's at the focus budget "
                   f"({meta['focus_budget']}, first seed), and the dense run's DRAM traffic by "
                   "operand: a method that cuts weight traffic pays where weights dominate.", "",
                   f"![energy ratio against batch size]"
@@ -424,7 +471,8 @@ def study_section(folder, rel: Path, figures) -> list[str]:
         low = float(frame[["ratio_at_x0.5", "ratio_at_x2"]].min().min())
         high = float(frame[["ratio_at_x0.5", "ratio_at_x2"]].max().max())
         lines += ["### Sensitivity to the energy constants and the technology", "",
-                  f"DropBack / dense energy at {meta['focus_budget']}: nominal "
+                  f"Energy, dense / DropBack, at {meta['focus_budget']} (above 1 is a saving): "
+                  "nominal "
                   f"{float(frame['nominal_ratio'].iloc[0]):.3f}; with any one component's "
                   f"constants halved or doubled it stays within {low:.3f}–{high:.3f}.", "",
                   *markdown_table(shown), ""]

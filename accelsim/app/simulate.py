@@ -13,6 +13,7 @@ from accelsim.analysis.budget_words import identity_words
 from accelsim.analysis.report import comparison_table
 from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
+from accelsim.app.progress import Stages
 from accelsim.config import load_accelerator_config
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.io import json_text, replacing_folder, write_text_atomic
@@ -47,6 +48,9 @@ def handle(args) -> int:
     output_folder.check(args.out or default_out, "simulation")
     config = load_accelerator_config(args.accelerator,
                                      parse_key_values(args.set, "--set", fields=True))
+    stages = Stages("simulate", 2, args.quiet or args.json)
+    stages(f"simulating {trace.identity.get('model')} ({len(trace.layers)} layers, "
+           f"{args.mode}) on {config.name}: the trace, then its dense baseline")
     started = time.perf_counter()
     result = simulate(trace, config, mode=args.mode, baseline=True,
                       every_iteration=args.every_iteration, batch_size=args.batch_size,
@@ -54,9 +58,12 @@ def handle(args) -> int:
     wall_s = time.perf_counter() - started
     result.check()
     out = Path(args.out or default_out)
+    stages(f"writing {out}" + (f" and the {args.export_dram_trace} DRAM traces"
+                               if args.export_dram_trace else ""))
     exported = save_result_folder(result, out, config=config, export=args.export_dram_trace,
                                   trace=trace,
                                   export_iterations=getattr(args, "export_iterations", "all"))
+    stages.done()
     totals = result.totals()
     if args.json:
         cmp = result.comparison() if len(result.runs) == 2 else None

@@ -52,7 +52,7 @@ from accelsim.sim.mapping.placement import place_tracked
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
 from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace
-from accelsim.units import parse_size_list
+from accelsim.units import format_bytes, format_energy, format_ratio, parse_size_list
 
 # the order of a point's totals (SimulationResult.totals), kept in the table
 TOTALS = (*COUNT_COLUMNS, *ENERGY_COLUMNS, "dram_bytes", "weight_dram_bytes")
@@ -124,10 +124,47 @@ def _config_overrides(overrides: dict) -> dict:
     return {k: v for k, v in overrides.items() if k != BATCH_KEY}
 
 
+# per process: the trace a worker simulates, read and checked once for all its points (a
+# sweep's points share one trace; reading and checking it was 16 % of a sweep's time)
+_worker_traces: dict[tuple, object] = {}
+
+
+def _trace_once(trace_path: str):
+    """`load_trace(trace_path)`, once per process while the trace's manifest is unchanged."""
+    manifest = Path(trace_path) / "manifest.json"
+    try:
+        stat = manifest.stat()
+        key: tuple | None = (str(Path(trace_path).resolve()), stat.st_mtime_ns, stat.st_size,
+                             stat.st_ino)
+    except OSError:
+        key = None  # load_trace says what is wrong with the folder
+    if key is not None and key in _worker_traces:
+        return _worker_traces[key]
+    trace = load_trace(trace_path)
+    if key is not None:
+        _worker_traces.clear()  # one trace at a time: a worker's memory stays one trace's
+        _worker_traces[key] = trace
+    return trace
+
+
+_worker_configs: dict[str, object] = {}  # per process: the base config, read once
+
+
+def _config_once(accelerator):
+    """The base config `accelerator` names, read and checked once per process (its points
+    differ only by overrides, applied to it in memory)."""
+    if not isinstance(accelerator, str):
+        return load_accelerator_config(accelerator)
+    if accelerator not in _worker_configs:
+        _worker_configs.clear()
+        _worker_configs[accelerator] = load_accelerator_config(accelerator)
+    return _worker_configs[accelerator]
+
+
 def run_point(trace_path: str, accelerator, overrides: dict, mode: str) -> dict:
     """Simulate one point (dense and trace); return its totals per run. Runs in a worker."""
-    config = load_accelerator_config(accelerator, _config_overrides(overrides))
-    result = simulate(trace_path, config, mode=mode, baseline=True,
+    config = load_accelerator_config(_config_once(accelerator), _config_overrides(overrides))
+    result = simulate(_trace_once(trace_path), config, mode=mode, baseline=True,
                       batch_size=overrides.get(BATCH_KEY))
     totals = result.totals()
     point = {
@@ -252,8 +289,9 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, batch_s
     capacities in bytes (the global buffer's, on a config with one shared buffer). fields:
     {dotted field: [values]} swept too (cartesian product). batch_sizes: batch sizes swept too
     (the simulation's override of the trace's; column `batch_size`).
-    on_publish(folder): called with the finished folder before it is swapped in for `out`,
-    to add files to it (the command draws its figures there).
+    on_publish(folder, table, meta): called with the finished folder, its table and metadata
+    before it is swapped in for `out`, to add files to it (the command draws its figures
+    there, from the table in memory: nothing is read back).
     """
     loaded = load_trace(trace)
     if loaded.path is None:
@@ -283,8 +321,9 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, batch_s
                 pass  # a damaged point is recomputed
         tasks.append((pid, (str(loaded.path), accel_ref, overrides, mode)))
     # validate every point's config up front: a bad value fails before any work starts
-    for _, (_, ref, overrides, _) in tasks:
-        load_accelerator_config(ref, _config_overrides(overrides))
+    base_config = _config_once(accel_ref)
+    for _, (_, _, overrides, _) in tasks:
+        load_accelerator_config(base_config, _config_overrides(overrides))
     progress = tqdm(total=len(points), initial=len(done), desc="sweep", unit="point",
                     disable=quiet or not os.isatty(2))
     runner = (_run_dask(tasks, dask_address, progress) if dask_address else
@@ -356,7 +395,7 @@ def _publish(out: Path, table: pd.DataFrame, meta: dict, on_publish=None):
             table.to_csv(tmp, index=False)
         write_json_atomic(stage / "sweep.json", meta)
         if on_publish is not None:
-            on_publish(stage)
+            on_publish(stage, table, meta)
 
 
 def _batch_sizes(text: str) -> list[int]:
@@ -373,6 +412,29 @@ def _batch_sizes(text: str) -> list[int]:
     return values
 
 
+def console_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per point for the terminal: the swept values, then DRAM traffic, energy and
+    cycles of dense and DropBack with units, each with its ratio dense / DropBack (above 1:
+    DropBack saves)."""
+    keys = [c for c in table.columns if "." in c or c == BATCH_KEY]
+    rows = []
+    for _, point in table.groupby("point_id", sort=False):
+        runs = point.set_index("run")
+        row = {k: (format_bytes(point[k].iloc[0]) if k.endswith("_bytes") else point[k].iloc[0])
+               for k in keys}
+        for column, label, shown in (("dram_bytes", "DRAM", format_bytes),
+                                     ("energy_pj", "energy", format_energy),
+                                     ("total_cycles", "cycles", "{:,.0f}".format)):
+            for run, name in (("dense", "dense"), ("trace", "DropBack")):
+                if run in runs.index:
+                    row[f"{label} {name}"] = shown(runs.loc[run, column])
+            if {"dense", "trace"} <= set(runs.index):
+                row[f"{label} ratio"] = format_ratio(runs.loc["dense", column],
+                                                     runs.loc["trace", column])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def handle(args) -> int:
     sizes = parse_size_list(args.sram_sizes) if args.sram_sizes else None
     if sizes and min(sizes) <= 0:
@@ -386,9 +448,11 @@ def handle(args) -> int:
     output_folder.check(out, "sweep")
     figures: list[Path] = []
 
-    def draw(stage: Path):  # into the new folder, so the figures arrive with their table
+    def draw(stage: Path, table, meta):  # into the new folder: figures arrive with the table
+        # JSON-typed metadata, as a reader of the folder sees it
+        meta = json.loads(json_text(meta))
         figures.extend(out / "figures" / Path(f).name
-                       for f in sweep_figures(stage, stage / "figures"))
+                       for f in sweep_figures(stage, stage / "figures", table=table, meta=meta))
 
     table = sweep(args.trace, args.accelerator, sram_sizes=sizes, fields=fields,
                   batch_sizes=batch_sizes, mode=args.mode, out=out, jobs=args.jobs,
@@ -399,8 +463,6 @@ def handle(args) -> int:
                           "figures": [str(f) for f in figures],
                           "table": json.loads(table.to_json(orient="records"))}))
     elif not args.quiet:
-        keys = [c for c in table.columns if "." in c or c == BATCH_KEY] + ["run"]
-        shown = table[keys + ["dram_bytes", "energy_pj", "total_cycles"]].copy()
-        print(shown.to_string(index=False))
+        print(console_table(table).to_string(index=False))
         print(f"\nsweep: {out}/sweep.csv; figures: {', '.join(str(f) for f in figures)}")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from accelsim import output_folder
 from accelsim.app import flags
 from accelsim.app.key_values import parse_key_values
+from accelsim.app.progress import Stages
 from accelsim.errors import AccelsimError
 from accelsim.io import json_text
 from accelsim.trace.format import save_trace
@@ -15,6 +16,7 @@ def handle(args) -> int:
     flags.seed(args.seed)
     flags.batch_size(args.batch_size)
     output_folder.check(args.out, "trace")
+    stages = Stages("trace", 2, args.quiet or args.json)
     if args.checkpoint:
         if args.synthetic or args.budget:
             raise AccelsimError("trace --checkpoint takes the tracked set from the checkpoint; "
@@ -22,6 +24,7 @@ def handle(args) -> int:
         # building the model imports torch: only once the input is known to be good
         from accelsim.trace.from_model import trace_from_checkpoint
 
+        stages(f"rebuilding the model of {args.checkpoint} and its tracked set")
         trace = trace_from_checkpoint(args.checkpoint, batch_size=args.batch_size)
     else:
         if not args.synthetic:
@@ -48,10 +51,14 @@ def handle(args) -> int:
         budget, compression = parse_budget(args.budget)
         if compression:
             budget = tracked_count(total(), compression)  # >= 1: flags.budget checked it
+        stages(f"building {args.model} and drawing its tracked set (budget {args.budget}, "
+               f"{args.layout})")
         trace = synthetic_model_trace(args.model, budget, seed=args.seed,
                                       batch_size=args.batch_size, layout=args.layout,
                                       **model_args)
+    stages(f"writing {args.out}")
     path = save_trace(trace, args.out)
+    stages.done()
     summary = {"trace": str(path), **trace.identity}
     if args.json:
         print(json_text(summary))

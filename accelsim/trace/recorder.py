@@ -25,6 +25,21 @@ from accelsim.trace.torch_geometry import layer_table_from_model
 
 
 class TraceRecorder:
+    """Records which weights a training run touches, step by step, into a trace folder.
+
+    model: the torch model being trained (its layer table is read once, from a forward pass of
+    `input_shape`). dropback: the `DropBack` wrapping its optimizer, or None for a dense run.
+    model_name, model_args: how to rebuild the model (the zoo name and its keyword arguments).
+    seed: the seed of the initial weights (w0 is regenerated from it). input_shape: one
+    sample's shape without the batch, e.g. (64,) or (1, 28, 28). batch_size: the training
+    batch size, recorded for the simulator. dataset, optimizer: recorded as given.
+    snapshot_every: iterations between tracked-set snapshots (None: only at the end).
+    source: "training", or what else produced the steps.
+
+    Call `record_step(dropback.step())` after every optimizer step (`record_step()` in a dense
+    run) and `write(path)` at the end; `trace()` gives the same trace in memory.
+    """
+
     def __init__(self, model, dropback=None, *, model_name: str, model_args: dict | None = None,
                  seed: int, input_shape, batch_size: int, dataset: str | None = None,
                  optimizer: dict | None = None, snapshot_every: int | None = 100,
@@ -46,6 +61,7 @@ class TraceRecorder:
 
     @property
     def iterations(self) -> int:
+        """Iterations recorded so far."""
         return len(self._tracked)
 
     def _current_masks(self) -> dict[int, np.ndarray]:
@@ -123,10 +139,13 @@ class TraceRecorder:
         return {i: np.packbits(m, bitorder="little") for i, m in self._current_masks().items()}
 
     def write(self, path, accuracy: float | None = None):
+        """Write the trace so far as a trace folder at `path` (atomically); returns the path.
+        `accuracy`: the run's test accuracy, recorded in the manifest."""
         return save_trace(self.trace(accuracy), path)
 
     # resume: the recorder's state travels with the training checkpoint
     def state_dict(self) -> dict:
+        """The recorder's state as plain values (saved with a training checkpoint)."""
         def plain(rows):
             return [None if r is None else [int(v) for v in r] for r in rows]
 
@@ -137,6 +156,7 @@ class TraceRecorder:
                 "frozen_at": self._frozen_at}
 
     def load_state_dict(self, state: dict):
+        """Continue from a `state_dict` (an interrupted run resumed)."""
         self._tracked = [None if t is None else tuple(t) for t in state["tracked"]]
         self._entered = [None if t is None else tuple(t) for t in state["entered"]]
         self._left = [None if t is None else tuple(t) for t in state["left"]]

@@ -1,12 +1,13 @@
 """Datasets as plain numpy arrays: one embedded default, three read from a folder the user names.
 
-Nothing is ever downloaded. ``digits`` ships inside scikit-learn; ``mnist``, ``fashion-mnist``
-and ``cifar10`` are read from their standard distribution files in ``root``:
+Nothing is ever downloaded. ``digits`` ships inside accelsim (``accelsim/data/digits.npz``);
+``mnist``, ``fashion-mnist`` and ``cifar10`` are read from their standard distribution files
+in ``root``:
 
 ===============  =================================================================  ==========
 name             files in ``root``                                                  scaling
 ===============  =================================================================  ==========
-digits           none (scikit-learn's ``digits.csv.gz``: UCI optdigits, 8x8, 0..16)  x / 16
+digits           none (embedded ``digits.npz``: UCI optdigits, 8x8, 0..16)            x / 16
 mnist            train-images-idx3-ubyte, train-labels-idx1-ubyte,                   x / 255
                  t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or ``.gz``, and
                  the ``train-images.idx3-ubyte`` spelling too;
@@ -113,28 +114,30 @@ def _hash_permutation(n: int, seed: int, stream: int) -> np.ndarray:
 _DIGITS_SPLIT_SEED = 2018  # fixed: the split is part of the dataset's definition
 _DIGITS_TEST_FRACTION_DENOMINATOR = 5  # every class gives floor(count / 5) samples to test
 
+DIGITS_FILE = "digits.npz"  # inside the package: accelsim/data/
+
 # Counts of the split below (class sizes 178,182,177,183,181,182,181,179,174,180).
 DIGITS_NUM_TRAIN = 1442
 DIGITS_NUM_TEST = 355
 
 
 def _load_digits_raw() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's copy of the UCI optdigits test set (Alpaydin & Kaynak 1998, UCI ML
-    repository "Optical Recognition of Handwritten Digits"): 1797 rows of 64 pixels (0..16)
-    and a label."""
+    """The UCI optdigits test set (Alpaydin & Kaynak 1998, UCI ML repository "Optical
+    Recognition of Handwritten Digits"), 1797 rows of 64 pixels (0..16) and a label, shipped
+    as ``accelsim/data/digits.npz`` (uint8 arrays ``pixels`` and ``labels``, converted once
+    from scikit-learn's copy, ``sklearn/datasets/data/digits.csv.gz``; see
+    ``accelsim/data/README.md``)."""
     try:
-        resource = files("sklearn.datasets.data") / "digits.csv.gz"
-        with resource.open("rb") as raw, gzip.open(raw, "rt") as text:
-            table = np.loadtxt(text, delimiter=",", dtype=np.float64)
-    except ModuleNotFoundError as exc:
-        raise DataError("the embedded 'digits' dataset needs scikit-learn installed "
-                        "(it ships sklearn/datasets/data/digits.csv.gz)") from exc
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"cannot read scikit-learn's digits.csv.gz: {exc}") from exc
-    if table.ndim != 2 or table.shape[1] != 65:
-        raise DataError(f"scikit-learn's digits.csv.gz: expected 65 columns (64 pixels and "
-                        f"a label), got shape {table.shape}")
-    return table[:, :64], table[:, 64].astype(np.int64)
+        with (files("accelsim") / "data" / DIGITS_FILE).open("rb") as f, \
+                np.load(f, allow_pickle=False) as saved:
+            pixels, labels = saved["pixels"], saved["labels"]
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise DataError(f"cannot read the embedded accelsim/data/{DIGITS_FILE}: {exc} "
+                        "(reinstall accelsim)") from exc
+    if pixels.shape != (1797, 64) or labels.shape != (1797,):
+        raise DataError(f"the embedded accelsim/data/{DIGITS_FILE}: expected 1797 rows of 64 "
+                        f"pixels and a label, got {pixels.shape} and {labels.shape}")
+    return pixels.astype(np.float64), labels.astype(np.int64)
 
 
 def _digits_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -400,8 +403,9 @@ def load_dataset(name: str, root=None, *, flatten: bool = False,
     else:
         if root is None:
             expected = _CIFAR_FILES if key == "cifar10" else _IDX_FILES
-            raise DataError(f"{key} is read from a local folder: pass root=FOLDER holding "
-                            f"{', '.join(expected)} (nothing is downloaded)")
+            raise DataError(f"--dataset {key} is read from a local folder: give --data-dir "
+                            f"FOLDER (from Python, root=FOLDER) holding {', '.join(expected)} "
+                            "(nothing is downloaded)")
         root = Path(root).expanduser()
         if key == "cifar10":
             train_x, train_y, test_x, test_y, normalization = _load_cifar10(root)
