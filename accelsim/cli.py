@@ -130,9 +130,9 @@ def _train_arguments(p):
                    help="tracked weights: a count (5000), a ratio (25x) or 'dense'")
     p.add_argument("--budget-mode", choices=["global", "per_layer"], default="global",
                    help="rank all layers together, or give each layer its share")
-    from accelsim.dropback.method_table import METHODS, cli_help  # torch-free
+    from accelsim.app.train import METHOD_HELP, METHODS  # torch-free: the method table
 
-    p.add_argument("--method", choices=list(METHODS), default="dropback", help=cli_help())
+    p.add_argument("--method", choices=list(METHODS), default="dropback", help=METHOD_HELP)
     _add_dataset_defaulted(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the data order and w0")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
