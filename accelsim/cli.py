@@ -271,9 +271,9 @@ def _dram_arguments(p):
                                  "default) or 'LD|ST ADDRESS' (ramulator2); hex addresses")
     p.add_argument("--format", default="dramsim3", choices=["dramsim3", "ramulator2"],
                    help="the trace's line format")
-    from accelsim.config.dram_presets import PRESETS
+    from accelsim.app.dram import PRESET_NAMES  # the preset table, through the command's room
 
-    p.add_argument("--dram", default="DDR4-3200", help=f"DRAM preset ({', '.join(PRESETS)})")
+    p.add_argument("--dram", default="DDR4-3200", help=f"DRAM preset ({', '.join(PRESET_NAMES)})")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE",
                    help="override a DRAM field, e.g. channels=2 or page_policy=closed "
                         "(repeatable; default: none)")
