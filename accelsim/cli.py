@@ -19,7 +19,6 @@ import warnings
 
 from accelsim import __version__
 from accelsim.app import demo, dram, plot, report, simulate, study, sweep, trace, train
-from accelsim.config.dram_presets import PRESETS
 from accelsim.errors import AccelsimError
 
 EXIT_BAD_INPUT = 2
@@ -211,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
                                  "default) or 'LD|ST ADDRESS' (ramulator2); hex addresses")
     p.add_argument("--format", default="dramsim3", choices=["dramsim3", "ramulator2"])
     p.add_argument("--dram", default="DDR4-3200",
-                   help=f"DRAM preset ({', '.join(PRESETS)}; default DDR4-3200)")
+                   help=f"DRAM preset ({', '.join(dram.PRESET_NAMES)}; default DDR4-3200)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE",
                    help="override a DRAM field, e.g. channels=2 or page_policy=closed")
     _add_output_flags(p)
