@@ -8,12 +8,16 @@ import numpy as np
 
 from accelsim.app.key_values import parse_key_values
 from accelsim.config.dram import dram_preset
+from accelsim.config.dram_presets import PRESETS
 from accelsim.errors import ConfigError, TraceError
 from accelsim.io import json_text
 from accelsim.limits import regular_file
 from accelsim.sim.dram import controller
 from accelsim.sim.dram.export import read_dram_trace
 from accelsim.sim.dram.replay import replay_trace
+
+# the presets `--dram` takes, from the one preset table (the CLI's help lists them)
+PRESET_NAMES = tuple(PRESETS)
 
 
 def handle(args) -> int:
