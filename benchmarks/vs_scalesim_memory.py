@@ -272,7 +272,12 @@ def main(argv=None) -> int:
              "(batch 1); the columns read from the result's traffic breakdown: ifmap = the "
              "forward phase's `activations` operand (A), ofmap = its output and partial sums, "
              "filter = the weights of the load and forward phases, their bias words taken "
-             "out (SCALE-Sim has no bias).", "",
+             "out (SCALE-Sim has no bias). Under this policy the simulation gives operand A "
+             "half the activation SRAM (SCALE-Sim's ifmap SRAM; the output the other half), "
+             "pins no weight (the weight SRAM is SCALE-Sim's filter SRAM, a read buffer) and "
+             "takes the weights' SRAM reads and DRAM reads from the mapping's operand B "
+             "(`accelsim.sim.mapping.scalesim`): the counts of `map_gemm` above, not a rule "
+             "of its own.", "",
              *_markdown_rows(sim_table, False), ""]
     write_text_atomic(out / "scalesim_memory.md", "\n".join(lines))
     short = [c for c, *_ in COLUMNS]
