@@ -4,14 +4,18 @@ For every cached SCALE-Sim run in reports/validation/scalesim/ (zoo networks at 
 sizes, and the probe layers on 8x16 / 16x8 arrays), per layer: ifmap / filter SRAM reads,
 ofmap SRAM writes, ifmap / filter DRAM reads and ofmap DRAM writes, from
 `accelsim.sim.mapping.mapper.map_gemm(..., policy="scalesim")` on the forward GEMM with SCALE-Sim's
-buffer sizes (the input's DRAM reads replay SCALE-Sim's read buffer over the layer's
-request order, `accelsim.sim.mapping.scalesim`). Like with like: SCALE-Sim's os ofmap SRAM
-writes include R + C idle slots per fold, and some ofmap DRAM write counts carry its write
-buffer's last-line artefact (up to C - 1 words); both are taken out of SCALE-Sim's figure
-before comparing. Beside it, the default `mapper` policy's DRAM words on the same hardware.
+buffer sizes, mapped by `layer.phase_mapping` on `scalesim_runner.accelsim_config`'s hardware
+as the simulation maps it (the input's DRAM reads replay SCALE-Sim's read buffer over the
+layer's request order, `accelsim.sim.mapping.scalesim`); and the same six columns from
+`simulate` itself (a dense one-step trace, inference) on that hardware. Like with like:
+SCALE-Sim's os ofmap SRAM writes include R + C idle slots per fold, and some ofmap DRAM write
+counts carry its write buffer's last-line artefact (up to C - 1 words); both are taken out of
+SCALE-Sim's figure before comparing. Beside it, the default `mapper` policy's DRAM words on
+the same hardware.
 
 Writes reports/validation/scalesim_memory.csv (per run and column: worst relative error over
-layers, error of the total) and scalesim_memory.md. No SCALE-Sim needed: it reads the cache.
+layers, error of the total), scalesim_simulation.csv (the same for `simulate`), their per-layer
+tables and scalesim_memory.md. No SCALE-Sim needed: it reads the cache.
 `--without-replay` prints the ifmap DRAM errors of the reuse-distance estimate the replay
 replaced (the same shapes without their window geometry) and writes nothing.
 
@@ -28,7 +32,7 @@ import pandas as pd
 
 from accelsim.io import atomic_path, write_text_atomic
 from accelsim.sim.mapping.gemm import phase_gemm
-from accelsim.sim.mapping.mapper import map_gemm
+from accelsim.sim.mapping.layer import phase_mapping
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scalesim_runner as ssr
@@ -67,8 +71,11 @@ def compare_run(key: str, layers: pd.DataFrame, measured: pd.DataFrame, *,
     """Per layer: SCALE-Sim's six columns against `map_gemm` under the `scalesim` policy on
     the forward GEMM, and the default `mapper`'s DRAM words beside them."""
     setup = parse_key(key)
-    words = setup["sram_kb"] * 1024
     r, c, df = setup["rows"], setup["cols"], setup["dataflow"]
+    kb = setup["sram_kb"]
+    # the run's hardware as the simulation sees it, and the buffers each policy gives A and B
+    config = ssr.accelsim_config(ssr.ScaleSimSetup(df, r, c, kb, kb, kb))
+    mapper_config = replace(config, reuse_policy="mapper")
     out = []
     by_name = {str(row["name"]): row for row in layers.to_dict("records")}
     for row in measured.to_dict("records"):
@@ -76,8 +83,8 @@ def compare_run(key: str, layers: pd.DataFrame, measured: pd.DataFrame, *,
         shape = phase_gemm(layer, "forward", 1)
         if not replay:
             shape = replace(shape, a_window=None)
-        ours = map_gemm(shape, r, c, df, "scalesim", a_words=words, b_words=words)
-        mapper = map_gemm(shape, r, c, df, "mapper", a_words=words, b_words=words, c_words=words)
+        ours = phase_mapping(shape, "forward", config)
+        mapper = phase_mapping(shape, "forward", mapper_config)
         rec = {"run": key, "layer": row["layer"], "mapper_dram_words": mapper.dram_words,
                "mapper_loop_order": mapper.loop_order,
                "mapper_tiles_mnk": f"{mapper.tile_m}x{mapper.tile_n}x{mapper.tile_k}"}
@@ -272,7 +279,12 @@ def main(argv=None) -> int:
              "(batch 1); the columns read from the result's traffic breakdown: ifmap = the "
              "forward phase's `activations` operand (A), ofmap = its output and partial sums, "
              "filter = the weights of the load and forward phases, their bias words taken "
-             "out (SCALE-Sim has no bias).", "",
+             "out (SCALE-Sim has no bias). Under this policy the simulation gives operand A "
+             "half the activation SRAM (SCALE-Sim's ifmap SRAM; the output the other half), "
+             "pins no weight (the weight SRAM is SCALE-Sim's filter SRAM, a read buffer) and "
+             "takes the weights' SRAM reads and DRAM reads from the mapping's operand B "
+             "(`accelsim.sim.mapping.scalesim`): the counts of `map_gemm` above, not a rule "
+             "of its own.", "",
              *_markdown_rows(sim_table, False), ""]
     write_text_atomic(out / "scalesim_memory.md", "\n".join(lines))
     short = [c for c, *_ in COLUMNS]

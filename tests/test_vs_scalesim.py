@@ -193,7 +193,11 @@ def test_resnet18_agrees_with_cached_scalesim_results():
 
 import vs_scalesim_memory as vsm  # noqa: E402
 
-_CACHED_KEYS = vsm.cached_keys()
+# every cached run but ResNet-18's at three of its four SRAM sizes (1-2 s each; the
+# benchmark, benchmarks/vs_scalesim_memory.py, simulates all of them): its smallest SRAM, where
+# most is refetched, stays
+_CACHED_KEYS = [key for key in vsm.cached_keys()
+                if not key.startswith("resnet18_") or "_32kB" in key]
 SIMULATION_TOLERANCE = 0.001  # 0.1 % per column and layer
 
 
