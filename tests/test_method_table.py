@@ -95,6 +95,16 @@ def test_fixed_budget_method_and_the_schedule_cost_in_summary_and_trace(tmp_path
     assert b["mean_tracked_count"] == pytest.approx(((steps + 1) * n + (total - steps - 1) * 2000)
                                                     / total)
     assert b["mean_compression"] == pytest.approx(n / b["mean_tracked_count"])
+    # the paper's criterion, per epoch: weight diffusion ||w - w0|| in total and per layer
+    import math
+
+    import pandas as pd
+
+    history = pd.read_csv(tmp_path / "fixed" / "history.csv")
+    layers = [c for c in history.columns if c.startswith("weight_diffusion_")]
+    assert len(layers) == 3 and (history[layers] > 0).all().all()
+    last = history.iloc[-1]
+    assert last["weight_diffusion"] == pytest.approx(math.sqrt(sum(last[c] ** 2 for c in layers)))
     trace = load_trace(tmp_path / "warm" / "trace")
     assert trace.budget_tracked_count == n and trace.target_tracked_count == 2000
     assert trace.mean_tracked_count == pytest.approx(b["mean_tracked_count"])
