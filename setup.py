@@ -7,6 +7,7 @@ before it uses one (accelsim/native/__init__.py).
 
 import importlib.util
 import sys
+import tempfile
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -17,7 +18,13 @@ build = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = build  # a dataclass looks its module up
 _spec.loader.exec_module(build)
 
-setup(ext_modules=[
+# setuptools' scratch (build/, accelsim.egg-info/) goes to a temporary folder, not the source
+# tree: `pip install .` leaves a checkout as it found it
+_SCRATCH = Path(tempfile.gettempdir()) / "accelsim-setuptools"
+
+setup(options={"build": {"build_base": str(_SCRATCH / "build")},
+               "egg_info": {"egg_base": str(_SCRATCH)}},
+      ext_modules=[
     Extension(f"accelsim.native._{name}",
               sources=[f"accelsim/native/{file}" for file in library.sources],
               depends=[f"accelsim/native/{file}" for file in library.headers],
