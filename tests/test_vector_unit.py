@@ -324,3 +324,26 @@ def test_report_shows_gemm_and_non_gemm_shares(small_trace, tmp_path):
     folder = result.save(tmp_path / "sim")
     text = Path(report(folder)).read_text()
     assert "### GEMM and non-GEMM layers" in text and "stash (for backward)" in text
+
+
+def test_gemm_share_figure_and_its_shares(small_trace, tmp_path):
+    """The shares drawn are the vector records' fraction of each measure, per run, and the
+    simulation's figures and report include the figure."""
+    from accelsim.analysis.figures import figures_for, gemm_shares
+    from accelsim.analysis.report import report
+    from accelsim.sim.results import vector_records
+    from accelsim.sim.simulation import simulate
+
+    result = simulate(small_trace, "default", "train")
+    shares = gemm_shares(result.records).set_index(["run", "measure"])["non_gemm_share"]
+    records, vector = result.records, vector_records(result.records)
+    for run in ("dense", "trace"):
+        mine = records["run"] == run
+        expected = records.loc[mine & vector, "energy_pj"].sum() / records.loc[mine,
+                                                                                "energy_pj"].sum()
+        assert shares[(run, "energy")] == pytest.approx(expected)
+        assert 0 < shares[(run, "cycles")] < 1
+    folder = result.save(tmp_path / "sim")
+    names = {p.name for p in figures_for(folder)}
+    assert "gemm_shares.png" in names
+    assert "figures/gemm_shares.png" in Path(report(folder)).read_text()

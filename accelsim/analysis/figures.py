@@ -20,7 +20,7 @@ from accelsim.analysis.folders import SRAM_FIELD, check_readable, load_sweep
 from accelsim.analysis.study import study_figures
 from accelsim.errors import AccelsimError
 from accelsim.sim.energy import ENERGY_TABLE
-from accelsim.sim.results import SimulationResult
+from accelsim.sim.results import SimulationResult, vector_records
 from accelsim.trace.format import load_trace
 from accelsim.units import format_bytes, format_ratio
 
@@ -378,6 +378,54 @@ def scope_words(iterations, mode: str = "train") -> str:
     return f"over {iterations:,} {'inference batches' if mode == 'inference' else 'iterations'}"
 
 
+# the measures the GEMM / non-GEMM split is shown for: (label, how a record's value is read)
+SHARE_MEASURES = (("cycles", lambda r: r["total_cycles"]), ("energy", lambda r: r["energy_pj"]),
+                  ("DRAM bytes", lambda r: r["dram_bytes_read"] + r["dram_bytes_written"]))
+
+
+def gemm_shares(records: pd.DataFrame) -> pd.DataFrame:
+    """Per run and measure (cycles, energy, DRAM bytes): the fraction taken by the layers
+    between the GEMMs on the vector unit (BatchNorm, ReLU, pooling, adds, the loss); the GEMM
+    layers take the rest. Columns `run`, `measure`, `non_gemm_share` (0 where the run has none
+    of that measure)."""
+    vector = vector_records(records)
+    rows = []
+    for run in [r for r in ("dense", "trace") if (records["run"] == r).any()]:
+        mine = records["run"] == run
+        for label, read in SHARE_MEASURES:
+            values = read(records)
+            total = float(values[mine].sum())
+            share = float(values[mine & vector].sum()) / total if total else 0.0
+            rows.append({"run": run, "measure": label, "non_gemm_share": share})
+    return pd.DataFrame(rows, columns=["run", "measure", "non_gemm_share"])
+
+
+def gemm_share_figure(records: pd.DataFrame, out_dir, *, name="gemm_shares", scope=""):
+    """Stacked bars, one per (run, measure): the GEMM layers' share and the vector unit's."""
+    plt = _pyplot()
+    shares = gemm_shares(records)
+    labels = [f"{RUN_STYLE.get(r, (r,))[0]}: {m}" for r, m in
+              zip(shares["run"], shares["measure"])]
+    other = shares["non_gemm_share"].to_numpy() * 100
+    y = np.arange(len(shares))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(shares) + 2.0))
+    ax.barh(y, 100 - other, color="#2980b9", label="GEMM layers (convolutions, linear)")
+    ax.barh(y, other, left=100 - other, color="#e67e22",
+            label="layers between the GEMMs (vector unit)")
+    for yi, share in zip(y, other):
+        ax.annotate(f"{share:.1f} %", (100, yi), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 112)
+    ax.set_xlabel(f"share {scope} (%)".replace("  ", " "))
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    ax.set_title("GEMM and non-GEMM layers: shares of cycles, energy and DRAM traffic",
+                 fontsize=9)
+    return _save(fig, out_dir, name)
+
+
 def simulation_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
     result = SimulationResult.load(folder)
     scope = scope_words(result.trace_identity.get("iterations"),
@@ -386,6 +434,8 @@ def simulation_figures(folder: Path, out: Path, title_suffix="") -> list[Path]:
                                 title="Energy by component" + title_suffix, scope=scope)]
     figures.append(per_layer(result.records, out, name="per_layer", scope=scope,
                              title="Per-layer energy and DRAM traffic" + title_suffix))
+    if vector_records(result.records).any():
+        figures.append(gemm_share_figure(result.records, out, scope=scope))
     if result.traffic is not None and len(result.traffic):
         figures.append(traffic_breakdown(result.traffic, out, name="traffic_breakdown",
                                          scope=scope, title=title_suffix.strip(" —") or None))

@@ -10,7 +10,7 @@ import pandas as pd
 
 from accelsim import __version__
 from accelsim.analysis.budget_words import identity_words
-from accelsim.analysis.figures import figures_for, scope_words
+from accelsim.analysis.figures import figures_for, gemm_shares, scope_words
 from accelsim.analysis.folders import folder_kind, load_sweep
 from accelsim.analysis.markdown import markdown_table
 from accelsim.analysis.study import study_section
@@ -100,17 +100,12 @@ def traffic_table(traffic: pd.DataFrame) -> pd.DataFrame:
 
 def gemm_shares_table(records: pd.DataFrame) -> pd.DataFrame:
     """Per run: the GEMM layers' and the vector unit's layers' (BatchNorm, ReLU, pooling,
-    residual adds, the loss) shares of cycles, energy and DRAM bytes."""
-    vector = vector_records(records)
+    residual adds, the loss) shares of cycles, energy and DRAM bytes (`figures.gemm_shares`)."""
+    shares = gemm_shares(records)
     rows = []
-    for run in [r for r in ("dense", "trace") if (records["run"] == r).any()]:
-        mine = records["run"] == run
-        row = ["DropBack" if run == "trace" else run]
-        for column in ("total_cycles", "energy_pj", "dram_bytes"):
-            values = (records["dram_bytes_read"] + records["dram_bytes_written"]
-                      if column == "dram_bytes" else records[column])
-            total = float(values[mine].sum())
-            share = float(values[mine & vector].sum()) / total if total else 0.0
+    for run, part in shares.groupby("run", sort=False):
+        row = ["DropBack" if run == "trace" else str(run)]
+        for share in part["non_gemm_share"]:
             row += [f"{100 * (1 - share):.1f} %", f"{100 * share:.1f} %"]
         rows.append(row)
     return pd.DataFrame(rows, columns=["run", "cycles GEMM", "cycles non-GEMM", "energy GEMM",
@@ -118,14 +113,16 @@ def gemm_shares_table(records: pd.DataFrame) -> pd.DataFrame:
                                        "DRAM bytes non-GEMM"])
 
 
-def _gemm_share_lines(result) -> list[str]:
+def _gemm_share_lines(result, rel: Path) -> list[str]:
     if "vector_add_ops_count" not in result.records.columns:
         return []  # a result simulated before the vector unit existed
     return ["### GEMM and non-GEMM layers", "",
             "Shares of the step's cycles, energy and DRAM bytes taken by the GEMM layers "
             "(convolutions, linear) and by the layers between them on the vector unit "
             "(BatchNorm, ReLU, pooling, residual adds, the loss).", "",
-            *markdown_table(gemm_shares_table(result.records)), ""]
+            *markdown_table(gemm_shares_table(result.records)), "",
+            *([f"![GEMM and non-GEMM shares]({rel / 'figures' / 'gemm_shares.png'})", ""]
+              if vector_records(result.records).any() else [])]
 
 
 def _traffic_lines(result, rel: Path) -> list[str]:
@@ -185,7 +182,7 @@ def _simulation_section(folder: Path, rel: Path, heading="Simulation") -> list[s
         lines += [*markdown_table(comparison_table(result.totals())), ""]
     lines += [f"![energy breakdown]({rel / 'figures' / 'energy_breakdown.png'})", "",
               f"![per-layer]({rel / 'figures' / 'per_layer.png'})", ""]
-    lines += _gemm_share_lines(result)
+    lines += _gemm_share_lines(result, rel)
     lines += _area_lines(config)
     lines += _traffic_lines(result, rel)
     lines += _mapping_lines(result)
