@@ -329,3 +329,16 @@ def test_capacity_by_batch_heatmap_on_a_shared_buffer(trace_dir, tmp_path, capsy
                              columns="run", values="energy_pj")
     for ratio in wide["dense"] / wide["trace"]:
         assert f"{ratio:.2f}×" in svg
+
+
+def test_tracked_footprint_counts_the_optimizer_state_in_training():
+    """The fit marker of a training sweep includes the momentum word the simulator places beside
+    each tracked weight; an inference sweep's does not."""
+    from accelsim.app.sweep import tracked_footprint_bytes
+
+    trace = load_trace(Path(__file__).parent.parent / "traces" / "sample-lenet-300-100")
+    assert trace.manifest["optimizer"]["settings"]["momentum"] > 0
+    tracked = int(trace.steps.groupby("layer_id")["tracked_after_count"].max().sum())
+    state_bytes = tracked * 4  # one fp32 momentum word per tracked weight
+    assert (tracked_footprint_bytes(trace, mode="train")
+            - tracked_footprint_bytes(trace, mode="inference")) == state_bytes

@@ -48,7 +48,12 @@ from accelsim.io import (
 )
 from accelsim.limits import MAX_BATCH_SIZE, MAX_SWEEP_POINTS
 from accelsim.sim.area import config_area_mm2
-from accelsim.sim.mapping.placement import place_tracked
+from accelsim.sim.mapping.placement import (
+    OPTIMIZER_STATE_WORDS,
+    optimizer_kind,
+    optimizer_state_bits,
+    place_tracked,
+)
 from accelsim.sim.results import COUNT_COLUMNS, ENERGY_COLUMNS, RUNS
 from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace
@@ -352,7 +357,7 @@ def sweep(trace, accelerator="default", *, sram_sizes=None, fields=None, batch_s
     meta = {"trace": loaded.identity, "trace_path": str(loaded.path), "accelerator": accel_ref,
             "mode": mode, "swept": sorted({k for p in points for k in p}),
             "points": len(points),
-            "tracked_footprint_bytes": tracked_footprint_bytes(loaded, accelerator)}
+            "tracked_footprint_bytes": tracked_footprint_bytes(loaded, accelerator, mode)}
     if sram_field != SRAM_FIELD:
         # the capacity axis, and the buffer from which the tracked set fits beside the room
         # kept for activations (a split sweep's metadata is as it was)
@@ -369,15 +374,21 @@ def _order(canonical):
     return lambda name: (rank.get(name, len(rank)), name)
 
 
-def tracked_footprint_bytes(trace, accelerator="default") -> int:
-    """SRAM bytes the trace's largest tracked set needs (values and index), on `accelerator`."""
+def tracked_footprint_bytes(trace, accelerator="default", mode: str = "train") -> int:
+    """SRAM bytes the trace's largest tracked set needs (values and index, and in training the
+    state its optimizer keeps per tracked weight, which the simulator places beside it), on
+    `accelerator`."""
     config = load_accelerator_config(accelerator)
     layers = trace.layers
     counts = trace.steps.groupby("layer_id")["tracked_after_count"].max().reindex(
         layers["layer_id"]).to_numpy()
+    words = (OPTIMIZER_STATE_WORDS[optimizer_kind(trace.manifest.get("optimizer"))]
+             if mode == "train" else 0)
     placement = place_tracked(layers["param_count"].to_numpy(), layers["exec_order"].to_numpy(),
                               counts, weight_bits=config.weight_bits, index_config=config.index,
-                              capacity_bytes=2 ** 62, dense=trace.dense)
+                              capacity_bytes=2 ** 62, dense=trace.dense,
+                              state_words_per_weight=[words] * len(layers),
+                              state_bits=optimizer_state_bits(config))
     return int(placement.pinned_bytes)
 
 
