@@ -231,7 +231,8 @@ def _sweep_section(folder: Path, rel: Path, figures: list, heading="SRAM sweep")
     lines.append(_trace_identity_line(ident))
     fit = meta.get("tracked_footprint_bytes")
     if fit:
-        lines.append(f"The tracked set (values and index) needs {format_bytes(fit)} of SRAM.")
+        lines.append(f"The tracked set (values, index and, in training, its optimizer state) "
+                     f"needs {format_bytes(fit)} of SRAM.")
     lines.append(f"Swept: {', '.join(meta['swept'])}; {meta['points']} points, dense and DropBack "
                  f"at each; base accelerator `{meta['accelerator']}`, mode `{meta['mode']}`.")
     lines.append("")
