@@ -143,3 +143,21 @@ def test_every_relative_link_of_the_readme_resolves():
         if "://" in target:
             continue
         assert (ROOT / target).exists(), f"README links {target}, which is not in the repository"
+
+
+def _layout_block() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Layout", 1)[1]
+    return section.split("```", 2)[1]
+
+
+def test_the_layout_names_every_top_level_module_and_nothing_else():
+    """The README's layout block and the package's top level agree both ways: every module
+    and package (private ones aside) is named, and every `accelsim/...` it names exists."""
+    named = set(re.findall(r"^accelsim/([A-Za-z0-9_.]+/?)", _layout_block(), re.MULTILINE))
+    package = ROOT / "accelsim"
+    present = {p.name + ("/" if p.is_dir() else "") for p in package.iterdir()
+               if not p.name.startswith("_") and p.name != "__pycache__"
+               and (p.is_dir() or p.suffix == ".py")}
+    assert named == present, (f"missing from the layout: {sorted(present - named)}; "
+                              f"named but absent: {sorted(named - present)}")
