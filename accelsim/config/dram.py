@@ -51,14 +51,20 @@ _POSITIVE_INT_FIELDS = (
     "trfc_cycles",
 )
 _NONNEGATIVE_INT_FIELDS = (
-    "twtr_s_cycles", "twtr_l_cycles", "twr_cycles", "trtp_cycles", "trtrs_cycles",
+    "twtr_s_cycles", "twtr_l_cycles", "twr_cycles", "trtp_cycles", "trtrs_cycles", "tppd_cycles",
 )
 # Fields with a default: a "custom" config may leave them out.
 _OPTIONAL_FIELDS = _NONNEGATIVE_INT_FIELDS + (
     "tcwl_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth",
-    "page_policy", "dual_command_bus", "standard", "device_width_bits",
+    "page_policy", "dual_command_bus", "standard", "device_width_bits", "refresh_policy",
+    "outstanding_requests",
 )
 PAGE_POLICIES = ("open", "closed")
+# DRAMsim3's two all-bank refresh styles (its refresh_policy): "staggered" refreshes one rank
+# every tREFI / ranks clocks, in turn (RANK_LEVEL_STAGGERED); "simultaneous" makes every rank
+# due at once every tREFI, refreshed one after another (what RANK_LEVEL_SIMULTANEOUS is meant
+# to do; see accelsim.sim.dram.export for where DRAMsim3's own differs)
+REFRESH_POLICIES = ("staggered", "simultaneous")
 _POSITIVE_FLOAT_FIELDS = ("tck_ns",)
 _NONNEGATIVE_FLOAT_FIELDS = (
     "activate_energy_pj", "read_energy_pj_per_bit", "write_energy_pj_per_bit",
@@ -103,6 +109,8 @@ def _validate_values(values: Mapping) -> None:
     checks.integer("queue_depth", values["queue_depth"], minimum=1)
     checks.integer("command_queue_depth", values["command_queue_depth"], minimum=1)
     checks.integer("write_buffer_depth", values["write_buffer_depth"], minimum=1)
+    checks.integer("outstanding_requests", values["outstanding_requests"], minimum=1)
+    checks.one_of("refresh_policy", values["refresh_policy"], REFRESH_POLICIES)
     checks.one_of("page_policy", values["page_policy"], PAGE_POLICIES)
     checks.boolean("dual_command_bus", values["dual_command_bus"])
     if values["standard"] is not None:
@@ -188,6 +196,8 @@ class DramConfig:
     twr_cycles: int = 0
     trtp_cycles: int = 0
     trtrs_cycles: int = 0
+    # precharge to precharge of another bank of the rank (LPDDR4, GDDR); 0: no such rule
+    tppd_cycles: int = 0
     # The controller in front of the channels (per channel): request queue, write buffer,
     # page policy. Defaults follow DRAMsim3's configs (trans_queue_size = 32, OPEN_PAGE).
     # page_policy "open" leaves a row open until a request needs another row of its bank (or a
@@ -203,6 +213,11 @@ class DramConfig:
     # a row command and a column command may issue in the same clock (HBM's separate row and
     # column buses); used by the command-level controller (accelsim.sim.dram.controller)
     dual_command_bus: bool = False
+    # how the ranks of a channel are refreshed (REFRESH_POLICIES)
+    refresh_policy: str = "staggered"
+    # requests (a tile's streams) the port may hand the controller at once under `exact`
+    # timing, as a DMA engine keeps several transactions in flight; 1: one at a time
+    outstanding_requests: int = 32
     # What the device is: its standard (one of STANDARDS) and the data width of one die
     # (bits; the bus is bus_width_bits / device_width_bits dies wide). Every preset names
     # them; a custom config that leaves them out cannot be exported to another simulator.

@@ -76,7 +76,8 @@ _MAPPING_SOURCE = "accelsim default: bank group interleaved per burst (see dram_
 # The controller in front of every preset's channels (DRAMsim3's configs all use these).
 _CONTROLLER_VALUES = {
     "queue_depth": 32, "command_queue_depth": 8, "write_buffer_depth": 32, "page_policy": "open",
-    "dual_command_bus": False,
+    "dual_command_bus": False, "refresh_policy": "staggered", "outstanding_requests": 32,
+    "tppd_cycles": 0,
 }
 _CONTROLLER_SOURCES = {
     "queue_depth": "DRAMsim3 configs/*.ini trans_queue_size = 32 (per channel)",
@@ -88,6 +89,17 @@ _CONTROLLER_SOURCES = {
     ),
     "page_policy": "DRAMsim3 configs/*.ini row_buf_policy = OPEN_PAGE",
     "dual_command_bus": "JEDEC: DDR4 and LPDDR4 have one command bus per channel",
+    "refresh_policy": (
+        "DRAMsim3 src/configuration.cc: refresh_policy defaults to RANK_LEVEL_STAGGERED"
+    ),
+    "outstanding_requests": (
+        "DRAMsim3 configs/*.ini trans_queue_size = 32: a request is at least one transaction, "
+        "so the controller's queue holds bursts of at most 32 requests at once"
+    ),
+    "tppd_cycles": (
+        "DRAMsim3 configs DDR4_8Gb_x8_3200.ini and HBM2_8Gb_x128.ini give no tPPD (0); "
+        "its LPDDR4_8Gb_x16_2400.ini has tPPD = 2, the preset's source (Ramulator) none"
+    ),
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {

@@ -16,7 +16,8 @@
  *     request hits the open row or 4 hits were served since the activate);
  *   - every timing rule between commands as JEDEC states it (tRCD, tRP, tRAS, tRC, tRTP, tWR,
  *     tCCD_S/L, tRRD_S/L, tFAW, tWTR_S/L, read-to-write turnaround, tRTRS between ranks),
- *     all-bank refresh every tREFI (open banks precharged first, the rank's queues held);
+ *     tPPD where given; all-bank refresh, every rank every tREFI or one rank every
+ *     tREFI / ranks in turn (open banks precharged first, the rank's queues held);
  *   - open page, or strict closed page (every column command auto-precharges).
  * The scheduling policy follows the one DRAMsim3 (github umd-memsys/DRAMsim3) describes and
  * implements, so that accelsim's figures can be checked against it cycle for cycle
@@ -84,6 +85,7 @@ typedef struct { int64_t key, reads_head, writes; } slot_t;   /* key < 0: empty 
 
 typedef struct {
     int64_t clk, round_robin, draining, refresh_rank, next_refresh;
+    int64_t refresh_next_rank;   /* staggered refresh: the rank the next boundary makes due */
     bank_t *banks;
     entry_t *queue;          /* banks x cmd_queue_depth */
     int64_t *queue_length;
@@ -101,6 +103,7 @@ typedef struct {
 typedef struct {
     ctl_parameters_t p;
     int64_t banks_per_rank, banks, read_delay, write_delay;
+    int64_t refresh_interval;   /* clocks between refresh boundaries */
     int64_t delay[C_KINDS][R_KINDS][T_KINDS];  /* -1: no rule */
     int64_t *group_of, *rank_of;               /* per bank of a channel: no division later */
     channel_t *channels;
@@ -172,6 +175,11 @@ static void build_rules(state_t *s) {
     set_rule(s, C_ACT, R_RANK, T_ACT, p->trrd_s_cycles);
     set_rule(s, C_PRE, R_SAME, T_ACT, p->trp_cycles);
     set_rule(s, C_PRE, R_SAME, T_REF, p->trp_cycles);
+    /* tPPD (LPDDR4, GDDR): precharges to different banks of a rank this far apart */
+    if (p->tppd_cycles > 0) {
+        set_rule(s, C_PRE, R_GROUP, T_PRE, p->tppd_cycles);
+        set_rule(s, C_PRE, R_RANK, T_PRE, p->tppd_cycles);
+    }
     /* refresh is a rank command: every bank of the rank is R_SAME */
     set_rule(s, C_REF, R_SAME, T_ACT, p->trfc_cycles);
     set_rule(s, C_REF, R_SAME, T_REF, p->trfc_cycles);
@@ -213,6 +221,10 @@ void *ctl_new(const ctl_parameters_t *parameters) {
     s->banks = p->ranks * s->banks_per_rank;
     s->read_delay = p->tcl_cycles + p->burst_cycles;
     s->write_delay = p->tcwl_cycles + p->burst_cycles;
+    /* staggered: one rank per boundary, each rank once per tREFI (DRAMsim3: tREFI / ranks,
+     * integer division); all at once: every rank at every tREFI */
+    s->refresh_interval = p->refresh_staggered ? p->trefi_cycles / p->ranks : p->trefi_cycles;
+    if (s->refresh_interval < 1) s->refresh_interval = 1;
     build_rules(s);
     s->channels = calloc((size_t)p->channels, sizeof *s->channels);
     s->group_of = calloc((size_t)s->banks, sizeof *s->group_of);
@@ -246,7 +258,7 @@ void *ctl_new(const ctl_parameters_t *parameters) {
         for (int64_t i = 0; i < slots; i++) ch->pending[i].key = -1;
         ch->pending_mask = slots - 1;
         ch->refresh_rank = -1;
-        ch->next_refresh = p->trefi_cycles;
+        ch->next_refresh = s->refresh_interval;
         ch->round_robin = s->banks - 1;   /* the first search starts at bank queue 0 */
     }
     return s;
@@ -606,28 +618,40 @@ static int channel_busy(const state_t *s, const channel_t *ch) {
     return !command_queues_empty(s, ch);
 }
 
-/* An idle channel with every bank closed and ready for a refresh refreshes each rank r at
- * clock B + r of every refresh boundary B: apply all but the last boundary before clock
- * `until` at once (a long gap between requests costs nothing per boundary). */
+/* An idle channel with every bank closed and ready for a refresh refreshes, at every refresh
+ * boundary B, each rank r at clock B + r (all ranks at once), or the boundary's one rank at B
+ * (staggered): apply all but the last boundary before clock `until` at once (a long gap
+ * between requests costs nothing per boundary). */
 static void skip_refreshes(state_t *s, channel_t *ch, int64_t until) {
-    int64_t trefi = s->p.trefi_cycles, ranks = s->p.ranks;
-    if (ranks > trefi) return;
-    int64_t boundaries = (until - 1 - ch->next_refresh) / trefi;  /* leave the last one */
+    int64_t interval = s->refresh_interval, ranks = s->p.ranks;
+    int staggered = (int)s->p.refresh_staggered;
+    if (!staggered && ranks > interval) return;
+    int64_t boundaries = (until - 1 - ch->next_refresh) / interval;  /* leave the last one */
     if (boundaries < 1) return;
     for (int64_t b = 0; b < s->banks; b++) {
         const bank_t *state = &ch->banks[b];
-        if (state->open_row >= 0 || state->ready[T_REF] > ch->next_refresh + b / s->banks_per_rank)
-            return;
+        int64_t at = ch->next_refresh + (staggered ? 0 : b / s->banks_per_rank);
+        if (state->open_row >= 0 || state->ready[T_REF] > at) return;
     }
-    int64_t last = ch->next_refresh + (boundaries - 1) * trefi;
     int64_t saved = ch->clk;
-    for (int64_t r = 0; r < ranks; r++) {
-        ch->clk = last + r;
-        apply_rules(s, ch, C_REF, r * s->banks_per_rank);
+    if (staggered) {
+        /* each rank's last refresh before `until` is all its banks' timing remembers */
+        for (int64_t j = boundaries > ranks ? boundaries - ranks : 0; j < boundaries; j++) {
+            ch->clk = ch->next_refresh + j * interval;
+            apply_rules(s, ch, C_REF, (ch->refresh_next_rank + j) % ranks * s->banks_per_rank);
+        }
+        ch->refresh_next_rank = (ch->refresh_next_rank + boundaries) % ranks;
+        ch->counters[S_refreshes] += boundaries;
+    } else {
+        int64_t last = ch->next_refresh + (boundaries - 1) * interval;
+        for (int64_t r = 0; r < ranks; r++) {
+            ch->clk = last + r;
+            apply_rules(s, ch, C_REF, r * s->banks_per_rank);
+        }
+        ch->counters[S_refreshes] += boundaries * ranks;
     }
     ch->clk = saved;
-    ch->counters[S_refreshes] += boundaries * ranks;
-    ch->next_refresh += boundaries * trefi;
+    ch->next_refresh += boundaries * interval;
 }
 
 /* Run channel `ch` on its requests order[*head .. end). With `offered_only`, stop on the clock
@@ -647,8 +671,13 @@ static int64_t run_channel(state_t *s, channel_t *ch, const run_t *run, const in
          * a queue's worth of them): this long with nothing done is a stall, not a wait */
         if (ch->clk - progress > STALL_CLOCKS) return -3;
         if (ch->clk >= ch->next_refresh) {
-            for (int64_t r = 0; r < s->p.ranks; r++) ch->refresh_due[r] = 1;
-            ch->next_refresh += s->p.trefi_cycles;
+            if (s->p.refresh_staggered) {
+                ch->refresh_due[ch->refresh_next_rank] = 1;
+                ch->refresh_next_rank = (ch->refresh_next_rank + 1) % s->p.ranks;
+            } else {
+                for (int64_t r = 0; r < s->p.ranks; r++) ch->refresh_due[r] = 1;
+            }
+            ch->next_refresh += s->refresh_interval;
         }
         while (*head < end && arrival[order[*head]] <= ch->clk) {
             int64_t x = order[*head];

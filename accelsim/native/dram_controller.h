@@ -15,11 +15,13 @@
     X(tccd_s_cycles) X(tccd_l_cycles) X(trrd_s_cycles) X(trrd_l_cycles) X(tfaw_cycles)        \
     X(trefi_cycles) X(trfc_cycles) X(twtr_s_cycles) X(twtr_l_cycles) X(twr_cycles)            \
     X(trtp_cycles) X(trtrs_cycles)                                                            \
+    X(tppd_cycles)             /* precharge to another bank's precharge in the rank; 0: none */ \
     X(queue_depth)             /* read-queue entries per channel */                           \
     X(command_queue_depth)     /* entries per bank command queue */                           \
     X(write_buffer_depth)      /* write-buffer entries per channel */                         \
     X(closed_page)             /* 1: every column command auto-precharges */                  \
     X(dual_command_bus)        /* 1: a row and a column command may share a clock (HBM) */    \
+    X(refresh_staggered)       /* 1: one rank every tREFI / ranks, in turn; 0: all every tREFI */ \
     X(every_clock)             /* 1: step every clock, skip none (to check the skipping) */
 
 #define CTL_FIELD(name) int64_t name;

@@ -38,8 +38,9 @@ class Parameters(ctypes.Structure):
         "tcwl_cycles", "trcd_cycles", "trp_cycles", "tras_cycles", "tccd_s_cycles",
         "tccd_l_cycles", "trrd_s_cycles", "trrd_l_cycles", "tfaw_cycles", "trefi_cycles",
         "trfc_cycles", "twtr_s_cycles", "twtr_l_cycles", "twr_cycles", "trtp_cycles",
-        "trtrs_cycles", "queue_depth", "command_queue_depth", "write_buffer_depth",
-        "closed_page", "dual_command_bus", "every_clock")]
+        "trtrs_cycles", "tppd_cycles", "queue_depth", "command_queue_depth",
+        "write_buffer_depth", "closed_page", "dual_command_bus", "refresh_staggered",
+        "every_clock")]
 
 
 PARAMETERS = tuple(name for name, _ in Parameters._fields_)
@@ -147,6 +148,7 @@ def _parameters(config, every_clock: bool) -> Parameters:
     derived = {"burst_cycles": config.burst_length // 2,
                "closed_page": int(config.page_policy == "closed"),
                "dual_command_bus": int(config.dual_command_bus),
+               "refresh_staggered": int(config.refresh_policy == "staggered"),
                "every_clock": int(every_clock)}
     return Parameters(**{name: int(derived[name] if name in derived else getattr(config, name))
                          for name in PARAMETERS})
