@@ -261,15 +261,23 @@ class CommandController:
                dram_cycles_per_accel_cycle: float) -> DramBatch:
         """The simulator's view: the bursts all arrive at accelerator cycle `now_cycle`; the
         batch's counts and energies (`DramBatch`), its end in accelerator cycles."""
+        return self.access_each(byte_addresses, is_write, now_cycle,
+                                dram_cycles_per_accel_cycle)[0]
+
+    def access_each(self, byte_addresses, is_write, now_cycle: float,
+                    dram_cycles_per_accel_cycle: float) -> tuple[DramBatch, np.ndarray]:
+        """`access`, and each burst's end (accelerator cycles: its data off the bus, never
+        before `now_cycle`)."""
         addresses = np.asarray(byte_addresses, dtype=np.int64).reshape(-1)
         if not addresses.size:
-            return DramBatch.empty(now_cycle)
+            return DramBatch.empty(now_cycle), np.empty(0)
         result = self.run(addresses, is_write, now_cycle * dram_cycles_per_accel_cycle)
+        done = np.maximum(result.done_cycle / dram_cycles_per_accel_cycle, now_cycle)
         c, counts = self.config, result.counts
         bits = c.burst_bytes * 8
         end_cycle = max(result.finish_cycle / dram_cycles_per_accel_cycle, now_cycle)
         bursts = counts["reads"] + counts["writes"]
-        return DramBatch(
+        batch = DramBatch(
             bursts=bursts,
             bytes_read=counts["reads"] * c.burst_bytes,
             bytes_written=counts["writes"] * c.burst_bytes,
@@ -286,3 +294,4 @@ class CommandController:
             write_energy_pj=counts["writes"] * bits * c.write_energy_pj_per_bit,
             io_energy_pj=bursts * bits * c.io_energy_pj_per_bit,
         )
+        return batch, done

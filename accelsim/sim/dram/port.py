@@ -12,10 +12,15 @@ at a time, equal to DRAMsim3 cycle for cycle on the parity streams), and two tim
 (``dram_timing`` in the accelerator config, `accelsim.config.accelerator.DRAM_TIMINGS`):
 
 - ``exact``: every burst of every request goes through one controller whose state (open rows,
-  queues, timing, refresh) carries from request to request. A request's bursts arrive together
-  when the port takes it; a channel still busy with earlier requests takes them when it is done
-  with those (the controller runs each request until it is served, so two requests' bursts do
-  not mix in its queues).
+  queues, timing, refresh) carries from request to request. When the port takes work it takes
+  every request waiting for it, up to ``outstanding_requests`` of the DRAM config (a DMA
+  engine's transactions in flight), and their bursts arrive together, in request order, so
+  the controller serves them together (one request's row activates under another's bursts);
+  each request is done when its own last data is back. A channel still busy with earlier
+  requests takes them when it is done with those: the controller runs each such batch until
+  it is served, so a request that reaches the port while a batch is in service waits for the
+  next batch (it does not join the one in flight). With ``outstanding_requests = 1`` the
+  requests go one at a time.
 - ``cached`` (default): a stream is timed once on a controller that starts idle (all rows
   closed) with refresh off, and the result reused for every stream of the same length in
   bursts, direction and position in the burst rotation of the address mapping (channel, bank
@@ -179,8 +184,12 @@ class DramPort(Server):
         return {k: v * scale for k, v in hit.items()}
 
     def _run(self):
+        outstanding = self.config.outstanding_requests if self.controller is not None else 1
         while True:
             work, done = yield self._queue.get()
+            if outstanding > 1 and self._queue.items:
+                yield from self._run_together([(work, done)], outstanding)
+                continue
             now = self.env.now
             hold, finish = self._serve(work, now)
             hold = math.ceil(max(hold, 0.0) - 1e-9)
@@ -193,6 +202,44 @@ class DramPort(Server):
             self.requests_served += 1
             if finish <= hold:
                 done.succeed((self.env.now, None))
+
+    def _run_together(self, taken, outstanding):
+        """`exact`: the requests waiting at the port (up to `outstanding`) to the controller at
+        once; each one's event fires when its own bursts are served."""
+        while self._queue.items and len(taken) < outstanding:
+            taken.append(self._queue.items.popleft())
+        now = self.env.now
+        hold, finishes = self._serve_exact_together([work for work, _ in taken], now)
+        hold = math.ceil(max(hold, 0.0) - 1e-9)
+        for (_, done), finish in zip(taken, finishes, strict=True):
+            self.env.process(self._complete(done, max(math.ceil(finish - 1e-9), 0)))
+        if hold > 0:
+            yield self.env.timeout(hold)
+            self.busy_cycles += hold
+        self.requests_served += len(taken)
+
+    def _serve_exact_together(self, requests, now):
+        """(cycles the port is held, per request the cycles until it is done) from `now`."""
+        bb = self.config.burst_bytes
+        addresses, writes, owner = [], [], []
+        for index, streams in enumerate(requests):
+            for base, n_bytes, is_write in self._taken(streams, now):
+                first, last = base // bb, (base + n_bytes - 1) // bb
+                addresses.append(np.arange(first, last + 1, dtype=np.int64) * bb)
+                writes.append(np.full(last - first + 1, is_write))
+                owner.append(np.full(last - first + 1, index))
+        if not addresses:
+            return 0.0, [0.0] * len(requests)
+        assert self.controller is not None
+        batch, done = self.controller.access_each(
+            np.concatenate(addresses), np.concatenate(writes), now,
+            self.dram_cycles_per_accel_cycle)
+        self._add(_as_dict(batch))
+        # a request's end: its last burst's; a request without bursts is done at once
+        ends = np.full(len(requests), now, dtype=float)
+        np.maximum.at(ends, np.concatenate(owner), done)
+        took = batch.end_cycle - now
+        return max(took - self._queue_tail, 0.0), list(ends - now)
 
     def _complete(self, done, cycles):
         yield self.env.timeout(cycles)

@@ -1,0 +1,83 @@
+"""The DRAM port under `exact` timing with several requests outstanding (`outstanding_requests`
+of the DRAM config): closed-form bounds on small cases, and one request at a time unchanged."""
+
+from __future__ import annotations
+
+import simpy
+
+from accelsim.config.dram import dram_preset
+from accelsim.sim.dram.port import DramPort
+
+DDR4 = dram_preset("DDR4-3200")
+
+
+def _serve(config, requests, gap=0, clock_mhz=800.0):
+    """Submit `requests` (lists of streams), one every `gap` accelerator cycles; each
+    request's finishing cycle, in order, and the port."""
+    env = simpy.Environment()
+    port = DramPort(env, config, clock_mhz, timing="exact")
+    finishes = [None] * len(requests)
+
+    def issue(index, streams):
+        yield env.timeout(index * gap)
+        finishes[index], _ = yield port.submit(streams)
+
+    for index, streams in enumerate(requests):
+        env.process(issue(index, streams))
+    env.run()
+    return finishes, port
+
+
+def _one_read_per_bank(config, count):
+    """`count` one-burst reads, each to its own bank (row 0)."""
+    per_group = config.banks_per_group
+    return [[(config.address_of(bank_group=i % config.bank_groups, bank=i // config.bank_groups
+                                % per_group, row=1), config.burst_bytes, False)]
+            for i in range(count)]
+
+
+def test_reads_to_different_banks_finish_sooner_with_several_outstanding():
+    requests = _one_read_per_bank(DDR4, 8)
+    one, _ = _serve(dram_preset("DDR4-3200", outstanding_requests=1), requests)
+    several, port = _serve(dram_preset("DDR4-3200", outstanding_requests=8), requests)
+    # one at a time, each read pays its activate and CAS latency after the last is served;
+    # eight outstanding, their activates overlap (tRRD, tFAW apart)
+    assert max(several) < max(one)
+    assert port.totals["bursts"] == 8 and port.totals["activates"] == 8
+    # never sooner than the bus allows: the first activate, CAS latency, then eight bursts
+    c = DDR4
+    bound = (c.trcd_cycles + c.tcl_cycles + 8 * c.burst_cycles) / port.dram_cycles_per_accel_cycle
+    assert max(several) >= bound
+    # and each request is done once its own data is back, not at the batch's end
+    assert min(several) < max(several)
+
+
+def test_outstanding_limit_caps_a_batch():
+    requests = _one_read_per_bank(DDR4, 8)
+    two, _ = _serve(dram_preset("DDR4-3200", outstanding_requests=2), requests)
+    eight, _ = _serve(dram_preset("DDR4-3200", outstanding_requests=8), requests)
+    one, _ = _serve(dram_preset("DDR4-3200", outstanding_requests=1), requests)
+    assert max(eight) <= max(two) < max(one)
+
+
+def test_requests_that_never_wait_are_served_alike_under_any_limit():
+    # a request every 1,000 cycles finds the port idle: nothing to take together
+    requests = _one_read_per_bank(DDR4, 6) + [[(0, 4096, True), (1 << 20, 2048, False)]]
+    one, port_one = _serve(dram_preset("DDR4-3200", outstanding_requests=1), requests, gap=1000)
+    many, port_many = _serve(dram_preset("DDR4-3200", outstanding_requests=32), requests,
+                             gap=1000)
+    assert one == many
+    assert port_one.totals == port_many.totals
+
+
+def test_a_long_request_is_bounded_by_the_bus_with_several_outstanding():
+    # four 4 KiB reads of one bank's consecutive rows: row conflicts in the same bank, nothing
+    # to overlap but the bus; with them outstanding together they still take the bus's time
+    c = dram_preset("HBM2")
+    requests = [[(c.address_of(row=r), 4096, False)] for r in range(4)]
+    finishes, port = _serve(dram_preset("HBM2", outstanding_requests=4), requests,
+                            clock_mhz=500.0)
+    bursts = 4 * 4096 // c.burst_bytes
+    assert port.totals["bursts"] == bursts
+    bus = bursts * c.burst_cycles / c.channels / port.dram_cycles_per_accel_cycle
+    assert max(finishes) >= bus
