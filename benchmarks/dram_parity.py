@@ -230,10 +230,50 @@ def closed_page_streams(config):
             yield f"{name}, closed page", addresses, writes, arrival
 
 
+# what a stream's name ends with -> the config both sides get for it: closed-page rows
+# (DRAMsim3 row_buf_policy = CLOSE_PAGE), two ranks under each refresh policy, tPPD
+STREAM_CONFIGS = {
+    "closed page": {"page_policy": "closed"},
+    "two ranks, staggered refresh": {"ranks": 2, "refresh_policy": "staggered"},
+    "two ranks, simultaneous refresh": {"ranks": 2, "refresh_policy": "simultaneous"},
+    "tPPD 2": {"tppd_cycles": 2},
+}
+
+
+def _overrides(name: str) -> dict:
+    return next((over for end, over in STREAM_CONFIGS.items() if name.endswith(end)), {})
+
+
 def _config(preset: str, name: str):
-    # closed-page rows: both sides get page_policy = closed (DRAMsim3 row_buf_policy = CLOSE_PAGE)
-    return dram_preset(preset, page_policy="closed") if name.endswith("closed page") \
-        else dram_preset(preset)
+    return dram_preset(preset, **_overrides(name))
+
+
+def rank_streams(config):
+    """Long enough to span many refresh intervals, over two ranks under each refresh policy
+    (DRAMsim3's RANK_LEVEL_SIMULTANEOUS refreshes only the first rank: see
+    accelsim.sim.dram.export), and tPPD where DRAMsim3 applies it (LPDDR4)."""
+    if config.standard == "HBM2":
+        # JESD235 HBM2 has no ranks (DRAMsim3's HBM2 configs: ranks = 1), and DRAMsim3 did
+        # not finish the two-rank mixed stream in 5 minutes here
+        return
+    # the rank field sits under the row: both spans below cover both ranks
+    bb = config.burst_bytes
+    rng = np.random.default_rng(11)
+    n = 1 << 13
+    rand = rng.integers(0, RANDOM_SPAN_BYTES // bb, n) * bb
+    mixed = rng.random(n) < 0.3
+    seq = np.arange(1 << 15, dtype=np.int64) * bb
+    for policy in ("staggered", "simultaneous"):
+        end = f"two ranks, {policy} refresh"
+        yield f"random read, {end}", rand, np.zeros(n, bool), np.zeros(n)
+        yield f"random, 30 % writes, one per 4 cycles, {end}", rand, mixed, \
+            np.floor(np.arange(n) * 4.0)
+        yield f"sequential read, {end}", seq, np.zeros(seq.size, bool), \
+            np.zeros(seq.size)
+    if config.standard == "LPDDR4":
+        yield "random read, tPPD 2", rand, np.zeros(n, bool), np.zeros(n)
+        yield "random, 30 % writes, one per 4 cycles, tPPD 2", rand, mixed, \
+            np.floor(np.arange(n) * 4.0)
 
 
 def compare(driver, preset, name, addresses, writes, arrival) -> dict:
@@ -302,7 +342,8 @@ def main(argv=None) -> int:
                   f"{row['accelsim_row_hit_rate']:>6.3f} {row['dramsim3_row_hit_rate']:>6.3f} "
                   f"{row['energy_error_pct']:>+7.1f}%", flush=True)
         if args.more_streams:
-            for name, addresses, writes, arrival in more_streams(config):
+            for name, addresses, writes, arrival in (list(more_streams(config))
+                                                     + list(rank_streams(config))):
                 row = compare(driver, preset, name, addresses, writes, arrival)
                 more.append(row)
                 print(f"{preset:<12} {name:<32} {row['cycles_error_pct']:>+7.1f}% row hits "
@@ -413,9 +454,14 @@ def write_reference(driver, presets, path: Path) -> int:
     for preset in presets:
         config = dram_preset(preset)
         streams = (list(synthetic_streams(config)) + list(closed_page_streams(config))
-                   + list(more_streams(config)))
+                   + list(more_streams(config)) + list(rank_streams(config)))
         for name, addresses, writes, arrival in streams:
-            a, w, t = (x[:REFERENCE_REQUESTS] for x in (addresses, writes, arrival))
+            if "simultaneous" in name:
+                continue  # DRAMsim3 refreshes only the first rank there (see rank_streams)
+            # refresh needs a few tREFI of traffic: the rank streams keep more requests
+            longer = {"ranks", "tppd_cycles"} & set(_overrides(name))
+            keep = REFERENCE_REQUESTS * (4 if longer else 1)
+            a, w, t = (x[:keep] for x in (addresses, writes, arrival))
             t = t - t.min()
             stats = run_dramsim3(driver, _config(preset, name), a, w, t)
             key = f"s{len(meta)}"
@@ -423,6 +469,7 @@ def write_reference(driver, presets, path: Path) -> int:
                 a.astype(np.int64), w.astype(bool), t.astype(np.int64)
             meta.append({"key": key, "preset": preset, "stream": name,
                          "page_policy": _config(preset, name).page_policy,
+                         "overrides": _overrides(name),
                          "finish_cycle": stats["finish_cycle"],
                          "activates": stats["activates"],
                          "row_hits": stats["read_row_hits"] + stats["write_row_hits"],

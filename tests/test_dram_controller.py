@@ -235,12 +235,14 @@ def _reference_streams():
 def test_every_reference_stream_matches_dramsim3_cycle_for_cycle(preset):
     # DRAMsim3's own results (benchmarks/dram_parity.py --write-reference) for the first 1,024
     # requests of each synthetic pattern: sequential, random, tiles, copy, closed page, mixed
-    # reads and writes, paced and interleaved streams
+    # reads and writes, paced and interleaved streams; two ranks under each refresh policy
+    # (simultaneous: DRAMsim3 refreshes only the first rank, so those are checked apart), tPPD
     checked = 0
     for meta, a, w, t in _reference_streams():
         if meta["preset"] != preset:
             continue
-        config = dram_preset(preset, page_policy=meta["page_policy"])
+        config = dram_preset(preset, **meta.get("overrides",
+                                                {"page_policy": meta["page_policy"]}))
         ours = replay_trace(config, a, w, t)
         got = (ours["finish_cycle"], ours["activates"], ours["row_hits"])
         want = (meta["finish_cycle"], meta["activates"], meta["row_hits"])
@@ -343,3 +345,78 @@ def test_a_channel_waits_for_the_batch_end_however_far():
             (addr(c, channel=1), False, 10**9)]
     done, counts = run(reqs, config=c)
     assert counts["writes"] == 2 and done[0] > 10**9 and done[2] > 10**9
+
+
+# -- refresh policy and tPPD ---------------------------------------------------------------------
+
+def _refresh_clocks(config, until):
+    """(clock, rank) of every refresh an idle controller of `config` issues before `until`
+    (stepped clock by clock: a skipped idle stretch applies its refreshes without a log)."""
+    ctl = CommandController(config, every_clock=True)
+    ctl.record_commands()
+    ctl.run(np.array([addr(config, row=1)]), np.array([False]), np.array([until]))
+    log = ctl.recorded_commands()
+    refresh = log["command"] == "REF"
+    return list(zip(log["clock"][refresh].tolist(),
+                    (log["bank"][refresh] // config.banks_per_rank).tolist(), strict=True))
+
+
+def test_staggered_refresh_takes_one_rank_every_trefi_over_ranks():
+    c = dram_preset("DDR4-3200", ranks=2, refresh_policy="staggered")
+    half = c.trefi_cycles // 2
+    # the read arrives just after the fourth boundary: every refresh before it is logged
+    assert _refresh_clocks(c, 4 * half + 1) == [(half, 0), (2 * half, 1), (3 * half, 0),
+                                                (4 * half, 1)]
+
+
+def test_simultaneous_refresh_takes_every_rank_at_each_trefi():
+    c = dram_preset("DDR4-3200", ranks=2, refresh_policy="simultaneous")
+    t = c.trefi_cycles
+    # both ranks due at once, refreshed one clock apart (one command per clock)
+    assert _refresh_clocks(c, 2 * t + 1) == [(t, 0), (t + 1, 1), (2 * t, 0), (2 * t + 1, 1)]
+
+
+def test_with_one_rank_both_refresh_policies_are_one():
+    a = np.arange(3000) * 4099 % (1 << 20) * DDR4.burst_bytes
+    w = np.arange(3000) % 3 == 0
+    t = np.floor(np.arange(3000) * 7.0)
+    got = [replay_trace(dram_preset("DDR4-3200", refresh_policy=p), a, w, t)
+           for p in ("staggered", "simultaneous")]
+    assert got[0] == got[1] and got[0]["refreshes"] > 0
+
+
+@pytest.mark.parametrize("policy", ["staggered", "simultaneous"])
+def test_skipping_refreshes_over_an_idle_gap_changes_nothing_with_two_ranks(policy):
+    # a long idle gap is crossed at once (the refresh boundaries applied together); stepped
+    # clock by clock, the same bits, and the refresh count is one per rank per tREFI
+    c = dram_preset("HBM2", ranks=2, refresh_policy=policy, trefi_cycles=900)
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 1 << 20, 400) * c.burst_bytes
+    w = rng.random(400) < 0.3
+    t = np.concatenate([np.zeros(200), np.full(200, 50_000.0)])
+    results = []
+    for every_clock in (False, True):
+        ctl = CommandController(c, every_clock=every_clock)
+        result = ctl.run(a, w, t)
+        results.append((result.done_cycle.tolist(), result.counts, ctl.clocks().tolist()))
+    assert results[0] == results[1]
+    finish = max(results[0][0])
+    assert abs(results[0][1]["refreshes"] - c.channels * 2 * finish / 900) <= 2 * c.channels * 2
+
+
+def test_tppd_spaces_precharges_to_other_banks_of_a_rank():
+    # two banks with rows open, then a request for another row in each: their precharges go
+    # at least tPPD apart with it, as soon as each is ready without
+    c0 = dram_preset("LPDDR4-3200")
+    reqs = [(addr(c0, bank=0, row=1), False, 0), (addr(c0, bank=1, row=1), False, 0),
+            (addr(c0, bank=0, row=2), False, 200), (addr(c0, bank=1, row=2), False, 200)]
+    clocks = {}
+    for tppd in (0, 7):
+        ctl = CommandController(dram_preset("LPDDR4-3200", tppd_cycles=tppd))
+        ctl.record_commands()
+        run(reqs, config=ctl.config, ctl=ctl)
+        log = ctl.recorded_commands()
+        clocks[tppd] = log["clock"][log["command"] == "PRE"].tolist()
+    assert len(clocks[0]) == len(clocks[7]) == 2
+    assert clocks[0][1] - clocks[0][0] < 7
+    assert clocks[7][1] - clocks[7][0] >= 7

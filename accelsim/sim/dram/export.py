@@ -170,7 +170,12 @@ def dramsim3_config(config, rows: int = 1 << 17) -> str:
     column count is halved for HBM; its address mapping is by bit fields, so every field size
     must be a power of two; it reads ``tRCDRD``/``tRCDWR`` for HBM and ``tRCD`` otherwise, and
     one ``tRTP`` for every protocol (HBM2_8Gb_x128.ini's tRTP_L/S are never read, so it runs
-    with its default 5). Written for DRAMsim3 as of github umd-memsys/DRAMsim3 master (2020).
+    with its default 5). Where DRAMsim3 does not time what `config` asks: it applies tPPD
+    only to LPDDR4 and GDDR (a DDR4 or HBM2 config's ``tppd_cycles`` is ignored there), and
+    its RANK_LEVEL_SIMULTANEOUS makes only the first rank due every tREFI (its refresh.cc
+    leaves the loop over ranks after one), so ``refresh_policy = "simultaneous"`` with several
+    ranks refreshes less there than here; "staggered" (one rank every tREFI / ranks, DRAMsim3's
+    default) is timed alike. Written for DRAMsim3 as of github umd-memsys/DRAMsim3 master (2020).
     """
     c = config
     for name in ("standard", "device_width_bits"):
@@ -233,7 +238,7 @@ def dramsim3_config(config, rows: int = 1 << 17) -> str:
         f"tCCD_S = {c.tccd_s_cycles}",
         f"tCCD_L = {c.tccd_l_cycles}",
         f"tRTRS = {c.trtrs_cycles}",
-        "tPPD = 0",
+        f"tPPD = {c.tppd_cycles}",
         "[power]",
         "VDD = 1.0",
         f"IDD0 = {idd0!r}",
@@ -251,7 +256,8 @@ def dramsim3_config(config, rows: int = 1 << 17) -> str:
         f"bus_width = {c.bus_width_bits}",
         f"address_mapping = {mapping}",
         "queue_structure = PER_BANK",
-        "refresh_policy = RANK_LEVEL_SIMULTANEOUS",
+        "refresh_policy = " + ("RANK_LEVEL_STAGGERED" if c.refresh_policy == "staggered"
+                               else "RANK_LEVEL_SIMULTANEOUS"),
         f"row_buf_policy = {'OPEN_PAGE' if c.page_policy == 'open' else 'CLOSE_PAGE'}",
         f"cmd_queue_size = {c.command_queue_depth}",
         f"trans_queue_size = {c.queue_depth}",

@@ -78,6 +78,14 @@ class DramPort(Server):
         self._period_bursts = math.prod(sizes[t] for t in tokens[tokens.index("Co") + 1:])
         self._mid_row = sizes["Co"] // 2
         self._next_burst = -1  # the burst after the last stream's (cached timing)
+        # cached timing: the row each bank (channel, rank, bank group, bank flattened) was
+        # left with by the streams so far (-1: closed), and the refresh interval they were
+        # ended in (a refresh closes every row)
+        self._open_rows = np.full(dram_config.channels * dram_config.banks_per_channel, -1,
+                                  dtype=np.int64)
+        self._refresh_period = -1
+        self._stripe_bursts = math.prod(sizes[t] for t in tokens[1:])  # bursts per row index
+        self._touches: dict = {}
         # The last queue_depth bursts of a channel are still in the controller when the port
         # takes the next request: their bus time plus the read latency (accelerator cycles).
         c = dram_config
@@ -116,9 +124,18 @@ class DramPort(Server):
         finish = 0.0
         hold = 0.0
         bb = self.config.burst_bytes
+        # a refresh between the last request's end and this one closed every row (one
+        # during a stream is charged in its timing: `_cached`)
+        if self._refresh_interval_of(now) != self._refresh_period:
+            self._open_rows.fill(-1)
+        # the streams of a request share the controller's queues under exact timing, so one's
+        # rows need not stay open for the next: each finds the rows the earlier requests left
+        left = self._open_rows.copy()
         for base, n_bytes, is_write in self._taken(streams, now):
             bursts = (base + n_bytes - 1) // bb - base // bb + 1
+            continues = base // bb == self._next_burst
             result = self._cached(base, bursts, is_write)
+            self._open_rows_left(result, left, base // bb, bursts, continues)
             self._add(result)
             took = finish + result["cycles"]       # streams of a request in sequence
             # No bus state is shared between cached streams, so only the latency (first
@@ -128,7 +145,12 @@ class DramPort(Server):
                          - bus / self.dram_cycles_per_accel_cycle)
             hold = max(hold, took - max(hidden, 0.0))
             finish = max(finish, took)
+        self._refresh_period = self._refresh_interval_of(now + finish)
         return hold, finish
+
+    def _refresh_interval_of(self, cycle: float) -> int:
+        """Which tREFI interval accelerator cycle `cycle` falls in."""
+        return int(cycle * self.dram_cycles_per_accel_cycle // self.config.trefi_cycles)
 
     def _serve_exact(self, streams, now):
         """`exact` timing: the request's bursts, every stream's, arrive together at the
@@ -147,6 +169,80 @@ class DramPort(Server):
         self._add(_as_dict(batch))
         took = batch.end_cycle - now
         return max(took - self._queue_tail, 0.0), took
+
+    def _open_rows_left(self, result: dict, left: np.ndarray, first_burst: int, bursts: int,
+                        continues: bool) -> None:
+        """Count the stream's activates from the rows it opens where it really lies, not
+        where its cached timing placed it (at the start of a row stripe, from closed rows):
+        one per (bank, row) it touches, less the banks whose first burst here finds that row
+        still open, plus the timing's share of rows refresh closed. A bank found with another
+        row open is a conflict. Then record the rows this stream leaves open. `left`: the rows
+        open when the request was taken (a request's streams share the controller's queues
+        under exact timing, so one need not find another's rows open), or, for a stream that
+        continues the last one, the rows open now."""
+        stripe = self._stripe_bursts
+        key = (first_burst % stripe, bursts)
+        touched = self._touches.get(key)
+        if touched is None:
+            touched = self._touches[key] = self._rows_touched(*key)
+        pairs, first_bank, first_row, last_bank, last_row = touched
+        row0 = first_burst // stripe
+        found = (self._open_rows if continues else left)[first_bank]
+        same = int(np.count_nonzero(found == first_row + row0))
+        other = int(np.count_nonzero(found >= 0)) - same
+        activates = pairs - same + result["reopened"]
+        change = activates - result["activates"]
+        result["activates"] = activates
+        result["activate_energy_pj"] += change * self.config.activate_energy_pj
+        result["row_hits"] = max(result["row_hits"] - change, 0.0)
+        result["row_conflicts"] = float(other)
+        result["row_misses"] = max(result["bursts"] - result["row_hits"] - other, 0.0)
+        self._open_rows[last_bank] = last_row + row0
+
+    def _rows_touched(self, align: int, bursts: int):
+        """A stream `align` bursts into a row stripe (the bursts of one row index over every
+        bank): the (bank, row) pairs it touches; the banks it touches with the row (counted
+        from the stripe's) of its first burst in each; the same for its last. Every bank comes
+        round once per stripe, so a partial first and last stripe are decoded and each full
+        stripe between touches every bank once."""
+        c, stripe = self.config, self._stripe_bursts
+
+        def decoded(start, n):
+            f = c.decode_bursts(start + np.arange(n, dtype=np.int64))
+            bank = ((f["channel"] * c.ranks + f["rank"]) * c.bank_groups + f["bank_group"]) \
+                * c.banks_per_group + f["bank"]
+            return bank.astype(np.int64), np.asarray(f["row"], dtype=np.int64)
+
+        def pairs_in(bank, row):
+            return int(np.unique(row * len(self._open_rows) + bank).size)
+
+        if align + bursts <= 2 * stripe:
+            bank, row = decoded(align, bursts)
+            pairs = pairs_in(bank, row)
+            head_bank, head_row, tail_bank, tail_row = bank, row, bank, row
+        else:
+            head_n = stripe - align
+            tail_start = (align + bursts) // stripe * stripe
+            head_bank, head_row = decoded(align, head_n)
+            tail_bank, tail_row = decoded(tail_start, align + bursts - tail_start)
+            full = (tail_start - stripe) // stripe
+            pairs = (pairs_in(head_bank, head_row) + pairs_in(tail_bank, tail_row)
+                     + full * self._banks_touched_per_stripe())
+            if full:   # the last touch of a bank the tail misses is in the last full stripe
+                mid_bank, mid_row = decoded(tail_start - stripe, stripe)
+                tail_bank = np.concatenate([mid_bank, tail_bank])
+                tail_row = np.concatenate([mid_row, tail_row])
+            else:
+                tail_bank = np.concatenate([head_bank, tail_bank])
+                tail_row = np.concatenate([head_row, tail_row])
+        banks, at = np.unique(head_bank, return_index=True)
+        first = (banks, head_row[at])
+        banks, at = np.unique(tail_bank[::-1], return_index=True)
+        last = (banks, tail_row[::-1][at])
+        return (pairs, *first, *last)
+
+    def _banks_touched_per_stripe(self) -> int:
+        return self.config.channels * self.config.banks_per_channel
 
     def _cached(self, base: int, bursts: int, is_write: bool) -> dict:
         bb = self.config.burst_bytes
@@ -171,14 +267,17 @@ class DramPort(Server):
             hit = _as_dict(batch)
             hit["cycles"] *= self._refresh_stretch
             hit["refreshes"] = hit["cycles"] * self._refreshes_per_cycle
-            # a refresh closes the rows open in its rank; the stream reopens them: the banks
-            # it leaves open, per rank, once per refresh (their share of the activates)
-            reopened = min(hit["refreshes"] * ctl.open_banks() / self._ranks,
-                           hit["row_hits"])
+            # a refresh closes the rows open in its rank (of one channel); the stream reopens
+            # those it is still reading: the banks it works on at once (one rotation below
+            # the column), per channel and rank, once per refresh (their share of the
+            # activates)
+            working = min(ctl.open_banks(), self._period_bursts) / self._ranks
+            reopened = min(hit["refreshes"] * working, hit["row_hits"])
             hit["activates"] += reopened
             hit["row_hits"] -= reopened    # those bursts find their row closed
             hit["row_misses"] += reopened
             hit["activate_energy_pj"] += reopened * self.config.activate_energy_pj
+            hit["reopened"] = reopened
             self._cache[key] = hit
         scale = bursts / timed
         return {k: v * scale for k, v in hit.items()}
