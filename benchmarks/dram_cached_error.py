@@ -27,10 +27,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from accelsim.config import load_accelerator_config  # noqa: E402
 from accelsim.config.dram import DRAM_PRESETS, dram_preset  # noqa: E402
-from accelsim.io import atomic_path  # noqa: E402
+from accelsim.io import atomic_path, write_text_atomic  # noqa: E402
 from accelsim.sim.simulation import simulate  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "dram_cached_error.csv"
+REPORT = ROOT / "reports" / "validation" / "dram_cached_error.md"
+SHORT = {"total_cycles": "cycles", "dram_dynamic_energy_pj": "DRAM energy",
+         "dram_activates_count": "activates", "dram_row_hits_count": "row hits"}
 FIGURES = ("total_cycles", "dram_dynamic_energy_pj", "dram_activates_count",
            "dram_row_hits_count")
 # the presets' own (column above bank group) and DRAMsim3's stock column-low style
@@ -48,6 +51,7 @@ def cases(skip_resnet: bool):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-resnet", action="store_true")
+    parser.add_argument("--report", action="store_true", help=f"also write {REPORT.name}")
     args = parser.parse_args(argv)
     base = load_accelerator_config("default")
     rows = []
@@ -79,7 +83,36 @@ def main(argv=None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(RESULTS) as tmp:
         table.to_csv(tmp, index=False)
+    if args.report:
+        write_text_atomic(REPORT, with_table(REPORT, markdown(table)))
     return 0
+
+
+def markdown(table) -> str:
+    """The table as markdown: error against `exact`, each figure; activates also against one
+    request at a time; a last row with the largest error of each column."""
+    columns = [f"{f}_vs_exact_pct" for f in FIGURES] + ["dram_activates_count_vs_exact1_pct"]
+    header = (["case", "run", "DRAM", "mapping"] + [SHORT[f] for f in FIGURES]
+              + ["activates vs one at a time"])
+    lines = ["| " + " | ".join(header) + " |", "|---|---|---|---|" + "---:|" * len(columns)]
+    for _, r in table.iterrows():
+        lines.append("| " + " | ".join([r["case"], r["run"], r["preset"], r["mapping"]]
+                                       + [f"{r[c]:+.2f}%" for c in columns]) + " |")
+    worst = [table[c][table[c].abs().idxmax()] for c in columns]
+    lines.append("| **worst** | | | | " + " | ".join(f"**{w:+.2f}%**" for w in worst) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def with_table(report: Path, table: str) -> str:
+    """The report's text with its table (from the line starting "| case |" to the one
+    starting "| **worst**") replaced, the prose kept; without one, the table appended."""
+    text = report.read_text() if report.exists() else ""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("| case |")), None)
+    end = next((i for i, line in enumerate(lines) if line.startswith("| **worst**")), None)
+    if start is None or end is None or end < start:
+        return text + ("\n" if text else "") + table
+    return "".join(lines[:start]) + table + "".join(lines[end + 1:])
 
 
 if __name__ == "__main__":

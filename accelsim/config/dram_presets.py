@@ -97,8 +97,8 @@ _CONTROLLER_SOURCES = {
         "so the controller's queue holds bursts of at most 32 requests at once"
     ),
     "tppd_cycles": (
-        "DRAMsim3 configs DDR4_8Gb_x8_3200.ini and HBM2_8Gb_x128.ini give no tPPD (0); "
-        "its LPDDR4_8Gb_x16_2400.ini has tPPD = 2, the preset's source (Ramulator) none"
+        "accelsim default 0 (not modelled unless set): DRAMsim3's DDR4_8Gb_x8_3200.ini and "
+        "HBM2_8Gb_x128.ini give no tPPD; its LPDDR4_8Gb_x16_2400.ini gives tPPD = 2"
     ),
 }
 
