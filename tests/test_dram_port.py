@@ -3,6 +3,8 @@ of the DRAM config): closed-form bounds on small cases, and one request at a tim
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import simpy
 
 from accelsim.config.dram import dram_preset
@@ -81,3 +83,63 @@ def test_a_long_request_is_bounded_by_the_bus_with_several_outstanding():
     assert port.totals["bursts"] == bursts
     bus = bursts * c.burst_cycles / c.channels / port.dram_cycles_per_accel_cycle
     assert max(finishes) >= bus
+
+
+# -- cached timing: activates from the rows a stream really touches ------------------------------
+
+MAPPINGS = ("RoRaBaCoBgCh", "RoBaBgCoRaCh", "RoCoBaBgRaCh")
+
+
+def _counts(config, timing, requests, gap=3000, clock_mhz=1000.0):
+    env = simpy.Environment()
+    port = DramPort(env, config, clock_mhz, timing=timing)
+
+    def issue(index, streams):
+        yield env.timeout(index * gap)
+        yield port.submit(streams)
+
+    for index, streams in enumerate(requests):
+        env.process(issue(index, streams))
+    env.run()
+    return port.totals
+
+
+def _pairs(config, streams):
+    """(bank, row) pairs the streams' bursts touch, counted from the decoded addresses."""
+    seen = set()
+    for base, n_bytes, _ in streams:
+        first, last = base // config.burst_bytes, (base + n_bytes - 1) // config.burst_bytes
+        f = config.decode_bursts(np.arange(first, last + 1))
+        seen |= set(zip(f["channel"].tolist(), f["rank"].tolist(), f["bank_group"].tolist(),
+                        f["bank"].tolist(), f["row"].tolist(), strict=True))
+    return len(seen)
+
+
+@pytest.mark.parametrize("preset", ["DDR4-3200", "HBM2"])
+@pytest.mark.parametrize("mapping", MAPPINGS)
+def test_cached_activates_count_the_rows_a_stream_touches_where_it_lies(preset, mapping):
+    # streams that start mid-row and share a burst at their seams (as a tile's bytes do), one
+    # request each, well inside one refresh interval: every (bank, row) is opened once, the
+    # rows the earlier streams left open are hits, as exact timing finds
+    c = dram_preset(preset, address_mapping=mapping, trefi_cycles=10**7, trfc_cycles=100)
+    requests = [[(0, 26000, False)], [(26000, 26000, False)], [(52000, 29000, False)],
+                [(206848 * 3, 4040, False)]]
+    cached = _counts(c, "cached", requests)
+    exact = _counts(c, "exact", requests)
+    want = _pairs(c, [s for r in requests for s in r])
+    assert cached["activates"] == pytest.approx(want, abs=0.05)  # + refresh share
+    assert exact["activates"] == want
+    assert cached["bursts"] == exact["bursts"]
+
+
+def test_cached_rows_left_open_are_closed_by_a_refresh_between_requests():
+    # the same bytes read twice: the second read finds its rows open, unless a refresh
+    # boundary passed between the two requests
+    c = dram_preset("DDR4-3200", trefi_cycles=10**6, trfc_cycles=100)
+    again = [[(4096, 8192, False)], [(4096, 8192, False)]]
+    opened = _pairs(c, again[0])
+    near = _counts(c, "cached", again, gap=100)
+    # 1 GHz accelerator clock, DRAM clock 0.625 ns: 10^6 DRAM clocks = 625,000 cycles
+    far = _counts(c, "cached", again, gap=700_000)
+    assert near["activates"] == pytest.approx(opened, abs=0.05)
+    assert far["activates"] == pytest.approx(2 * opened, abs=0.05)

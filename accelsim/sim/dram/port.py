@@ -27,10 +27,14 @@ at a time, equal to DRAMsim3 cycle for cycle on the parity streams), and two tim
   group); streams longer than ``dram_sample_bursts`` are timed on that many bursts and scaled;
   refresh is charged as its average share (time stretched by tREFI / (tREFI - tRFC), refreshes
   counted at one per rank per tREFI). The streams of one request follow each other; only the
-  first activate and CAS latency of a stream may overlap the next request. What it leaves out
-  against ``exact``: the open rows that one stream leaves the next, refresh closing rows, and
-  reads and writes of one request sharing the controller's queues (measured in
-  benchmarks/dram_timing_modes.py and README "timing modes").
+  first activate and CAS latency of a stream may overlap the next request. Its activates (and
+  row hits, misses, conflicts) are not the timed sample's but counted where the stream really
+  lies: one per (bank, row) it touches, less the banks whose row an earlier request left open
+  (the port keeps each bank's open row; a refresh boundary between requests closes them),
+  plus refresh's share. What it leaves out against ``exact``: the time an open row saves or a
+  conflict costs at a stream's start, rows that a request's streams close for each other in
+  the controller's queues, refresh at its boundaries (measured for every preset and address
+  mapping in reports/validation/dram_cached_error.md).
 """
 
 from __future__ import annotations
@@ -226,8 +230,9 @@ class DramPort(Server):
             head_bank, head_row = decoded(align, head_n)
             tail_bank, tail_row = decoded(tail_start, align + bursts - tail_start)
             full = (tail_start - stripe) // stripe
+            # a full stripe touches every bank once
             pairs = (pairs_in(head_bank, head_row) + pairs_in(tail_bank, tail_row)
-                     + full * self._banks_touched_per_stripe())
+                     + full * len(self._open_rows))
             if full:   # the last touch of a bank the tail misses is in the last full stripe
                 mid_bank, mid_row = decoded(tail_start - stripe, stripe)
                 tail_bank = np.concatenate([mid_bank, tail_bank])
@@ -240,9 +245,6 @@ class DramPort(Server):
         banks, at = np.unique(tail_bank[::-1], return_index=True)
         last = (banks, tail_row[::-1][at])
         return (pairs, *first, *last)
-
-    def _banks_touched_per_stripe(self) -> int:
-        return self.config.channels * self.config.banks_per_channel
 
     def _cached(self, base: int, bursts: int, is_write: bool) -> dict:
         bb = self.config.burst_bytes
