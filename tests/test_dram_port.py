@@ -143,3 +143,27 @@ def test_cached_rows_left_open_are_closed_by_a_refresh_between_requests():
     far = _counts(c, "cached", again, gap=700_000)
     assert near["activates"] == pytest.approx(opened, abs=0.05)
     assert far["activates"] == pytest.approx(2 * opened, abs=0.05)
+
+
+@pytest.mark.parametrize("mapping", MAPPINGS)
+def test_rows_touched_agree_with_every_burst_decoded(mapping):
+    # the port reads a stream's rows from one stripe's bank order; decoding each burst of
+    # the stream gives the same pairs, first rows and last rows
+    c = dram_preset("HBM2", address_mapping=mapping)
+    port = DramPort(simpy.Environment(), c, 1000.0)
+    stripe = port._stripe_bursts
+    rng = np.random.default_rng(5)
+    for align, bursts in [(0, 1), (stripe - 1, 2), (3, stripe), (17, 3 * stripe + 5)] + [
+            (int(rng.integers(0, stripe)), int(rng.integers(1, 4 * stripe))) for _ in range(20)]:
+        pairs, first_bank, first_row, last_bank, last_row = port._rows_touched(align, bursts)
+        f = c.decode_bursts(np.arange(align, align + bursts))
+        bank = ((f["channel"] * c.ranks + f["rank"]) * c.bank_groups + f["bank_group"]) \
+            * c.banks_per_group + f["bank"]
+        rows = f["row"]
+        assert pairs == len(set(zip(bank.tolist(), rows.tolist(), strict=True)))
+        first, last = {}, {}
+        for b, r in zip(bank.tolist(), rows.tolist(), strict=True):
+            first.setdefault(b, r)
+            last[b] = r
+        assert dict(zip(first_bank.tolist(), first_row.tolist(), strict=True)) == first
+        assert dict(zip(last_bank.tolist(), last_row.tolist(), strict=True)) == last

@@ -90,6 +90,8 @@ class DramPort(Server):
         self._refresh_period = -1
         self._stripe_bursts = math.prod(sizes[t] for t in tokens[1:])  # bursts per row index
         self._touches: dict = {}
+        self._bank_at: np.ndarray | None = None   # see _learn_stripe
+        self._before = self._after = np.empty(0, dtype=np.int64)
         # The last queue_depth bursts of a channel are still in the controller when the port
         # takes the next request: their bus time plus the read latency (accelerator cycles).
         c = dram_config
@@ -206,45 +208,59 @@ class DramPort(Server):
     def _rows_touched(self, align: int, bursts: int):
         """A stream `align` bursts into a row stripe (the bursts of one row index over every
         bank): the (bank, row) pairs it touches; the banks it touches with the row (counted
-        from the stripe's) of its first burst in each; the same for its last. Every bank comes
-        round once per stripe, so a partial first and last stripe are decoded and each full
-        stripe between touches every bank once."""
-        c, stripe = self.config, self._stripe_bursts
-
-        def decoded(start, n):
-            f = c.decode_bursts(start + np.arange(n, dtype=np.int64))
-            bank = ((f["channel"] * c.ranks + f["rank"]) * c.bank_groups + f["bank_group"]) \
-                * c.banks_per_group + f["bank"]
-            return bank.astype(np.int64), np.asarray(f["row"], dtype=np.int64)
-
-        def pairs_in(bank, row):
-            return int(np.unique(row * len(self._open_rows) + bank).size)
-
-        if align + bursts <= 2 * stripe:
-            bank, row = decoded(align, bursts)
-            pairs = pairs_in(bank, row)
-            head_bank, head_row, tail_bank, tail_row = bank, row, bank, row
+        from the stripe's) of its first burst in each; the same for its last. Every stripe
+        visits the banks in the same order, so a partial first and last stripe are read from
+        that order and each full stripe between touches every bank once."""
+        if self._bank_at is None:
+            self._learn_stripe()
+        bank_at, before, after = self._bank_at, self._before, self._after
+        stripe, banks = self._stripe_bursts, len(self._open_rows)
+        end = align + bursts
+        last_stripe = (end - 1) // stripe
+        head_end = min(end, stripe)
+        # a position is a bank's first in [a, e) if its previous visit lies before a
+        head = np.arange(align, head_end)
+        head_first = head[before[align:head_end] < align]
+        head_last = head[after[align:head_end] >= head_end]
+        first_row = np.full(banks, -1, dtype=np.int64)
+        last_row = np.full(banks, -1, dtype=np.int64)
+        if last_stripe == 0:
+            pairs = head_first.size
+            first_row[bank_at[head_first]] = 0
+            last_row[bank_at[head_last]] = 0
         else:
-            head_n = stripe - align
-            tail_start = (align + bursts) // stripe * stripe
-            head_bank, head_row = decoded(align, head_n)
-            tail_bank, tail_row = decoded(tail_start, align + bursts - tail_start)
-            full = (tail_start - stripe) // stripe
-            # a full stripe touches every bank once
-            pairs = (pairs_in(head_bank, head_row) + pairs_in(tail_bank, tail_row)
-                     + full * len(self._open_rows))
-            if full:   # the last touch of a bank the tail misses is in the last full stripe
-                mid_bank, mid_row = decoded(tail_start - stripe, stripe)
-                tail_bank = np.concatenate([mid_bank, tail_bank])
-                tail_row = np.concatenate([mid_row, tail_row])
-            else:
-                tail_bank = np.concatenate([head_bank, tail_bank])
-                tail_row = np.concatenate([head_row, tail_row])
-        banks, at = np.unique(head_bank, return_index=True)
-        first = (banks, head_row[at])
-        banks, at = np.unique(tail_bank[::-1], return_index=True)
-        last = (banks, tail_row[::-1][at])
-        return (pairs, *first, *last)
+            tail_end = end - last_stripe * stripe
+            tail_first = np.flatnonzero(before[:tail_end] < 0)
+            tail_last = np.flatnonzero(after[:tail_end] >= tail_end)
+            full = last_stripe - 1
+            pairs = head_first.size + full * banks + tail_first.size
+            # later stripes first, so that the earlier touch of a bank overrides
+            first_row[bank_at[tail_first]] = last_stripe
+            if full:
+                first_row[:] = 1
+            first_row[bank_at[head_first]] = 0
+            last_row[bank_at[head_last]] = 0
+            if full:
+                last_row[:] = last_stripe - 1
+            last_row[bank_at[tail_last]] = last_stripe
+        first_bank = np.flatnonzero(first_row >= 0)
+        last_bank = np.flatnonzero(last_row >= 0)
+        return pairs, first_bank, first_row[first_bank], last_bank, last_row[last_bank]
+
+    def _learn_stripe(self) -> None:
+        """The bank (flattened) at each position of a row stripe, and for each position the
+        bank's previous and next position in the stripe (-1 / the stripe's length: none)."""
+        c, stripe = self.config, self._stripe_bursts
+        f = c.decode_bursts(np.arange(stripe, dtype=np.int64))
+        bank = (((f["channel"] * c.ranks + f["rank"]) * c.bank_groups + f["bank_group"])
+                * c.banks_per_group + f["bank"]).astype(np.int64)
+        order = np.argsort(bank, kind="stable")       # positions grouped by bank, in order
+        same = bank[order][1:] == bank[order][:-1]
+        before = np.full(stripe, -1, dtype=np.int64)
+        after = np.full(stripe, stripe, dtype=np.int64)
+        before[order[1:][same]] = order[:-1][same]
+        after[order[:-1][same]] = order[1:][same]
+        self._bank_at, self._before, self._after = bank, before, after
 
     def _cached(self, base: int, bursts: int, is_write: bool) -> dict:
         bb = self.config.burst_bytes
