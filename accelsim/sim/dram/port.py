@@ -90,8 +90,8 @@ class DramPort(Server):
         self._refresh_period = -1
         self._stripe_bursts = math.prod(sizes[t] for t in tokens[1:])  # bursts per row index
         self._touches: dict = {}
-        self._bank_at: np.ndarray | None = None   # see _learn_stripe
-        self._before = self._after = np.empty(0, dtype=np.int64)
+        # one row stripe's bank order, learnt at the first stream (_learn_stripe)
+        self._bank_at = self._before = self._after = np.empty(0, dtype=np.int64)
         # The last queue_depth bursts of a channel are still in the controller when the port
         # takes the next request: their bus time plus the read latency (accelerator cycles).
         c = dram_config
@@ -211,7 +211,7 @@ class DramPort(Server):
         from the stripe's) of its first burst in each; the same for its last. Every stripe
         visits the banks in the same order, so a partial first and last stripe are read from
         that order and each full stripe between touches every bank once."""
-        if self._bank_at is None:
+        if not self._bank_at.size:
             self._learn_stripe()
         bank_at, before, after = self._bank_at, self._before, self._after
         stripe, banks = self._stripe_bursts, len(self._open_rows)
