@@ -115,7 +115,9 @@ def test_dram_port_exact_matches_the_controller():
                         per_accel)
 
     env = simpy.Environment()
-    port = DramPort(env, dram, 1000.0, timing="exact")
+    # one request at a time (several outstanding: tests/test_dram_port.py)
+    port = DramPort(env, dram_preset("DDR4-3200", outstanding_requests=1), 1000.0,
+                    timing="exact")
     events = [port.submit([(0, 32768, False)]), port.submit([(32768, 4096, True)])]
     finish = _finish_times(env, events)
     assert finish[0] == math.ceil(first.end_cycle)
