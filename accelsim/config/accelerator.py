@@ -262,9 +262,17 @@ class UpdateConfig:
     # bits of one optimizer state word (momentum, Adam's moments); None: a weight's width
     optimizer_state_bits: int | None = None
     area_mm2: float = 0.0  # the ALU lanes and comparators; 0: not known
+    # the ALU's add- and multiply-class operations on optimizer state (momentum, Adam's
+    # moments), per operation; None: the technology's adder / multiplier in the MAC's format
+    # (`update_operation_energies`, filled in by `AcceleratorConfig`)
+    state_add_energy_pj: float | None = None
+    state_mult_energy_pj: float | None = None
 
     def __post_init__(self) -> None:
         _set(self, "area_mm2", checks.number("area_mm2", self.area_mm2))
+        for name in ("state_add_energy_pj", "state_mult_energy_pj"):
+            if getattr(self, name) is not None:
+                _set(self, name, checks.number(name, getattr(self, name)))
         _set(self, "alu_lanes", checks.integer("alu_lanes", self.alu_lanes, minimum=1))
         for name in ("alu_energy_pj_per_weight", "topk_cycles_per_weight",
                      "topk_energy_pj_per_weight"):
@@ -274,6 +282,18 @@ class UpdateConfig:
         if self.optimizer_state_bits is not None:
             _set(self, "optimizer_state_bits", checks.integer(
                 "optimizer_state_bits", self.optimizer_state_bits, minimum=1))
+
+
+def update_operation_energies(technology: TechnologyConfig, number_format: str
+                              ) -> dict[str, tuple[float, str]]:
+    """The update ALU's energy per add-class and multiply-class operation on optimizer state:
+    {field: (pJ, source)} from `technology` in `number_format`."""
+    out = {}
+    for name, op in (("state_add_energy_pj", "add"), ("state_mult_energy_pj", "mult")):
+        energy, _, source = technology.operations(
+            ((f"{number_format}_{op}", 1),), f"update ALU optimizer-state {op} ({number_format})")
+        out[name] = (energy, source)
+    return out
 
 
 # -- the vector unit (the layers between the GEMMs: BatchNorm, ReLU, pooling, add, loss) ------
@@ -396,6 +416,17 @@ class AcceleratorConfig:
             if width < self.weight_bits:
                 checks.fail(f"{name}.bank_width_bits",
                             f"at least one {self.weight_bits}-bit word", width)
+        if self.update.state_add_energy_pj is None or self.update.state_mult_energy_pj is None:
+            derived = update_operation_energies(
+                self.technology, self.pe.number_format or DEFAULT_NUMBER_FORMAT[self.weight_bits])
+            add, mult = self.update.state_add_energy_pj, self.update.state_mult_energy_pj
+            sources = {name: source for name, (_, source) in derived.items()
+                       if getattr(self.update, name) is None}
+            _set(self, "update", dataclasses.replace(
+                self.update,
+                state_add_energy_pj=derived["state_add_energy_pj"][0] if add is None else add,
+                state_mult_energy_pj=derived["state_mult_energy_pj"][0] if mult is None else mult,
+                sources={**sources, **self.update.sources}))
         if self.vector is None:
             _set(self, "vector", default_vector_unit(
                 self.technology,
@@ -681,6 +712,8 @@ def _read_update(s: _Section, technology: TechnologyConfig, number_format: str
                                                   alu_pj, alu_source)
     values["topk_energy_pj_per_weight"] = _derived(s, sources, "topk_energy_pj_per_weight",
                                                    compare_pj, compare_source)
+    for key, (energy, source) in update_operation_energies(technology, number_format).items():
+        values[key] = _derived(s, sources, key, energy, source)
     lanes = checks.integer("alu_lanes", values["alu_lanes"], minimum=1)
     values["area_mm2"] = _derived(
         s, sources, "area_mm2", lanes * (alu_mm2 + compare_mm2),
