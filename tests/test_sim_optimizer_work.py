@@ -10,6 +10,7 @@ import pytest
 from trace_helpers import tiny_trace
 
 from accelsim.config import load_accelerator_config
+from accelsim.dropback.method_table import METHODS, OPTIMIZER_STATE_HOLDERS, method
 from accelsim.sim.energy import ENERGY_COMPONENTS
 from accelsim.sim.mapping.placement import OPTIMIZER_RULES
 from accelsim.sim.simulation import simulate
@@ -84,3 +85,51 @@ def test_inference_and_plain_sgd_do_no_state_work():
         r = simulate(trace, config(), mode, optimizer=optimizer).records
         assert int((r["optimizer_add_ops_count"] + r["optimizer_mult_ops_count"]).sum()) == 0
         assert float(r["optimizer_energy_pj"].sum()) == 0
+
+
+# -- which weights carry state: each method's own rule (the method table) ----------------------
+
+@pytest.mark.parametrize("name", [*METHODS, "dense"])
+def test_each_methods_state_rule_is_what_the_simulator_charges(name):
+    row = method(name)
+    assert row.optimizer_state in OPTIMIZER_STATE_HOLDERS
+    dense = row.optimizer_state == "all"
+    trace = tiny_trace(iterations=1, dense=dense)
+    trace.manifest["budget"]["untracked_values"] = row.untracked_values
+    # a weight SRAM of one one-word bank: the state streams, an access is a word
+    cfg = config(**{"weight_sram.capacity_bytes": 4, "weight_sram.banks": 1,
+                    "weight_sram.bank_width_bits": 32})
+    up = _phase(simulate(trace, cfg, "train", optimizer="adam", baseline=False), "trace",
+                "update")
+    holders = (int(trace.layers["param_count"].sum()) if dense
+               else int(trace.steps["tracked_count"].sum()))
+    word = cfg.weight_bytes
+    read = (int(up["optimizer_state_dram_bytes_read"].sum()) // word
+            + int(up["optimizer_state_sram_reads_count"].sum()))
+    assert read == 2 * holders
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_each_method_keeps_state_only_where_its_rule_says(name):
+    # train the method a few steps with Adam and look at torch's own state: nonzero only on
+    # the weights the rule names (so charging the rest would overcount)
+    torch = pytest.importorskip("torch")
+    from method_helpers import run_steps, small_model
+
+    from accelsim.dropback.init import layer_parameters
+    from accelsim.dropback.methods import build_method
+
+    model = small_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    wrapped = build_method(name, model, optimizer, budget=60, total_steps=30)
+    for _ in range(3):
+        run_steps(wrapped, model, 10)
+        masks = wrapped.tracked_masks()
+        for layer in wrapped.layers:
+            state = torch.cat([torch.stack([optimizer.state[p][key].reshape(-1)
+                                            for key in ("exp_avg", "exp_avg_sq")]).abs()
+                               for p in layer_parameters(layer)], dim=1).sum(0)
+            held = state != 0
+            if method(name).optimizer_state == "tracked":
+                assert not bool((held & ~masks[layer.layer_id].to(held.device)).any())
+            assert int(held.sum()) <= int(masks[layer.layer_id].sum())

@@ -17,9 +17,12 @@ none / plain SGD 0, momentum 1, Nesterov 1, Adam 2, AdamW 2) lives beside the we
 belongs to and competes with them for the weight SRAM: the weights are placed first (every
 forward and backward pass reads them; the state only the update), then the state, layer by
 layer in execution order in the room left, the first layer that does not fit getting part of
-it; the rest streams from DRAM. State follows the tracked set: a dense run keeps it for every
-weight, DropBack and the other sparse methods for their tracked weights only (an entering
-weight's state starts at zero, a leaving weight's is dropped).
+it; the rest streams from DRAM. Which weights carry state is each method's own rule
+(`accelsim.dropback.method_table.Method.optimizer_state`, worked out there from each algorithm):
+``all`` for the dense baseline, ``tracked`` for DropBack, its fixed-budget and decayed variants,
+gmp and RigL -- every one of them zeroes an untracked weight's state -- so state is charged
+for the tracked set the trace records (an entering weight's state starts at zero, a leaving
+weight's is dropped); tests/test_sim_optimizer_work.py holds the two in step.
 """
 
 from __future__ import annotations
