@@ -303,6 +303,8 @@ def update_operation_energies(technology: TechnologyConfig, number_format: str
 VECTOR_LANES_DEFAULT = (32, "user: one lane per column of the default 32-column array (as the "
                             "PRNG and update lanes), so the unit takes an output row per cycle")
 VECTOR_LATENCY_DEFAULT = (4, "user: a 4-stage floating-point pipeline (unconfirmed)")
+VECTOR_FUSE_DEFAULT = (False, "user: every layer between the GEMMs reads and writes its own "
+                              "activations (an upper bound on their traffic)")
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,9 @@ class VectorUnitConfig:
     add_energy_pj: float  # per add-class operation
     mult_energy_pj: float  # per multiply-class operation
     sources: dict[str, str] = field(default_factory=dict)
+    # apply a ReLU (and, in inference, a BatchNorm) as the layer before it writes its output:
+    # its forward pass then moves no activation words of its own (`accelsim.sim.parts.vector`)
+    fuse_into_output_write: bool = False
 
     def __post_init__(self) -> None:
         _set(self, "lanes", checks.integer("lanes", self.lanes, minimum=1))
@@ -319,6 +324,7 @@ class VectorUnitConfig:
                                                     minimum=0))
         for name in ("add_energy_pj", "mult_energy_pj"):
             _set(self, name, checks.number(name, getattr(self, name)))
+        checks.boolean("fuse_into_output_write", self.fuse_into_output_write)
         _set(self, "sources", checks.source_map("sources", self.sources))
 
 
@@ -332,7 +338,9 @@ def default_vector_unit(technology: TechnologyConfig, number_format: str) -> Vec
     return VectorUnitConfig(VECTOR_LANES_DEFAULT[0], VECTOR_LATENCY_DEFAULT[0], add, mult,
                             {"lanes": VECTOR_LANES_DEFAULT[1],
                              "latency_cycles": VECTOR_LATENCY_DEFAULT[1],
-                             "add_energy_pj": add_source, "mult_energy_pj": mult_source})
+                             "add_energy_pj": add_source, "mult_energy_pj": mult_source,
+                             "fuse_into_output_write": VECTOR_FUSE_DEFAULT[1]},
+                            fuse_into_output_write=VECTOR_FUSE_DEFAULT[0])
 
 
 def _read_vector(s: _Section, technology: TechnologyConfig, number_format: str
@@ -341,7 +349,8 @@ def _read_vector(s: _Section, technology: TechnologyConfig, number_format: str
     default = default_vector_unit(technology, number_format)
     sources = s.sources()
     values = {}
-    for key in ("lanes", "latency_cycles", "add_energy_pj", "mult_energy_pj"):
+    for key in ("lanes", "latency_cycles", "add_energy_pj", "mult_energy_pj",
+                "fuse_into_output_write"):
         if s.has(key):
             values[key] = s.raw(key)
             sources[key] = _given_source(sources, key, "user")
