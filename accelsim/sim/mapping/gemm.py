@@ -4,7 +4,7 @@ A phase of a layer is a GEMM ``C[M x N] = A[M x K] . B[K x N]`` for the whole ba
 
 - forward         A = X (im2col of the input),  B = W,   C = Y;       batch folded into M;
 - backward_data   A = dY,                       B = Wᵀ,  C = dX;      batch folded into M;
-- backward_weight A = Xᵀ (the stashed input),   B = dY,  C = dW;      batch folded into K.
+- backward_weight A = im2col(X)ᵀ (stashed X),   B = dY,  C = dW;      batch folded into K.
 
 `phase_gemm` builds a `Gemm` once per (layer, phase) (`accelsim.sim.mapping.layer.layer_work`
 keeps them); the folds (`folds`), the memory mapping (`mapper`, `scalesim`) and the tile traffic

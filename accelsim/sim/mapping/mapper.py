@@ -4,7 +4,7 @@ A phase of a layer is a GEMM ``C[M x N] = A[M x K] . B[K x N]`` (`accelsim.sim.m
 
 - forward         A = X (im2col of the input),  B = W,   C = Y;
 - backward_data   A = dY,                       B = Wᵀ,  C = dX;
-- backward_weight A = Xᵀ (the stashed input),   B = dY,  C = dW.
+- backward_weight A = im2col(X)ᵀ (stashed X),   B = dY,  C = dW.
 
 `map_gemm` says, for one such GEMM on an R x C array and the buffers of a config, how it is cut
 into folds of the array (dataflow ws / os / is) and tiles of the buffers, and what each operand
@@ -172,8 +172,9 @@ def _repeat_profile(g: Im2col, q0: int, q1: int) -> tuple[np.ndarray, int, np.nd
     """For one channel and kernel positions q0..q1-1, what `_tile_again` needs: `prefix`, the
     running sum over an image's windows of `full` (the reads a window repeats when every
     earlier window of its image is within reach); `reach`, the longest sharing distance (0:
-    nothing is ever shared); `within[j, l]`, the reads window l repeats when only j earlier
-    windows are within reach (rows j < reach; `_earlier_reads`' table, a row per j)."""
+    nothing is ever shared); `rows`, `_earlier_reads`' table with a row of zeros in front and
+    `full` last; and `row_of[j]` (j < reach), the row of `rows` that says how many reads
+    each window repeats when only its j nearest earlier windows are within reach."""
     backs, table = _earlier_reads(g, q0, q1)
     per_image = g.out_height * g.out_width
     if len(backs) < 2:  # no window repeats another's read
