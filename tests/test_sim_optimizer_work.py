@@ -117,13 +117,16 @@ def test_each_method_keeps_state_only_where_its_rule_says(name):
     from method_helpers import run_steps, small_model
 
     from accelsim.dropback.init import layer_parameters
-    from accelsim.dropback.methods import build_method
+    from accelsim.dropback.methods import RigL, build_method
 
     model = small_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    wrapped = build_method(name, model, optimizer, budget=60, total_steps=30)
+    if name == "rigl":  # drop and grow every 4 steps, so some weights enter and leave
+        wrapped = RigL(model, optimizer, budget=60, total_steps=15, delta_t=4)
+    else:  # gmp prunes at steps 1 and 9..15
+        wrapped = build_method(name, model, optimizer, budget=60, total_steps=15)
     for _ in range(3):
-        run_steps(wrapped, model, 10)
+        run_steps(wrapped, model, 5)
         masks = wrapped.tracked_masks()
         for layer in wrapped.layers:
             state = torch.cat([torch.stack([optimizer.state[p][key].reshape(-1)
