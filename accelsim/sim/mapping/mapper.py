@@ -118,8 +118,10 @@ def _earlier_reads(g: Im2col, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]
     distances (in output positions) from a window back to an earlier window that reads one
     of its pixels through another position of the run; and `table[v, m]`, how many of window
     m's reads (one per position) an earlier window at most backs[v] positions back made.
-    (The same for every batch and channel count: remembered by the window grid alone.)"""
-    return _earlier_reads_on(g.out_height, g.out_width, g.kw, g.stride, q0, q1)
+    (The same for every batch and channel count, and for the run moved whole kernel rows up
+    or down: only the positions' differences matter. Remembered by the window grid alone.)"""
+    shift = (q0 // g.kw) * g.kw
+    return _earlier_reads_on(g.out_height, g.out_width, g.kw, g.stride, q0 - shift, q1 - shift)
 
 
 @lru_cache(maxsize=256)
