@@ -3,6 +3,7 @@ synthetic ResNet-18 (ImageNet) trace at 1M tracked weights, default accelerator,
 32, training (plain SGD, momentum, Adam) and inference.
 
     python benchmarks/sim_training_step.py [--config default] [--optimizers sgd momentum adam]
+        [--set KEY=VALUE ...] [--out CSV]
 
 Prints one row per (case, run) with energy, DRAM traffic by operand, cycles and the
 dense / DropBack ratios, and writes benchmarks/results/sim_training_step.csv. Not a test. On a
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -33,7 +35,7 @@ SUMMED = ("energy_pj", "total_cycles", "dram_bytes_read", "dram_bytes_written",
           "weight_dram_bytes_read", "weight_dram_bytes_written", "activation_dram_bytes_read",
           "activation_dram_bytes_written", "optimizer_state_dram_bytes_read",
           "optimizer_state_dram_bytes_written", "pe_movement_energy_pj", "dram_energy_pj",
-          "sram_dynamic_energy_pj")
+          "sram_dynamic_energy_pj", "optimizer_energy_pj", "vector_energy_pj")
 
 
 def _totals(result) -> dict:
@@ -49,8 +51,12 @@ def main(argv=None):
     parser.add_argument("--optimizers", nargs="+", default=["sgd", "momentum", "adam"])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"
                                              / "sim_training_step.csv"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override, e.g. vector.fuse_into_output_write=true")
     args = parser.parse_args(argv)
-    config = load_accelerator_config(args.config)
+    overrides = {key: yaml.safe_load(value)
+                 for key, value in (item.split("=", 1) for item in args.set)}
+    config = load_accelerator_config(args.config, overrides or None)
     has_optimizer = "optimizer" in inspect.signature(simulate).parameters
     trace = _trace(resnet18_layers(), 1_000_000, 1)
     rows = []

@@ -1,6 +1,7 @@
 """The vector unit's closed-form counts on small layers, against tensors torch computes for the
 same layers (element counts, window sizes, argmax ranges), and its config section."""
 
+import itertools
 import math
 from pathlib import Path
 
@@ -347,3 +348,61 @@ def test_gemm_share_figure_and_its_shares(small_trace, tmp_path):
     names = {p.name for p in figures_for(folder)}
     assert "gemm_shares.png" in names
     assert "figures/gemm_shares.png" in Path(report(folder)).read_text()
+
+
+# -- fusing a ReLU (and an inference BatchNorm) into the output write before it ---------------
+
+def test_fusion_picks_each_relu_after_its_producer_and_inference_batchnorms(small_trace):
+    from accelsim.sim.parts.vector import fused_into_output_write
+
+    rows = small_trace.layer_table.to_dict("records")
+    ordered = sorted(rows, key=lambda r: r["exec_order"])
+    before = {b["layer_id"]: a for a, b in itertools.pairwise(ordered)}
+    relus = {r["layer_id"] for r in rows if r["kind"] == "relu"}
+    batchnorms = {r["layer_id"] for r in rows if r["kind"] == "batchnorm"}
+    assert len(relus) == 2 and len(batchnorms) == 2
+    # Small: conv, bn, relu, ... bn, add, relu -- each ReLU follows a BatchNorm or an add,
+    # each BatchNorm a convolution
+    assert {before[i]["kind"] for i in relus} == {"batchnorm", "add"}
+    assert {before[i]["kind"] for i in batchnorms} == {"conv2d"}
+    assert fused_into_output_write(rows, training=True) == relus
+    assert fused_into_output_write(rows, training=False) == relus | batchnorms
+
+
+@pytest.mark.parametrize("mode", ["train", "inference"])
+def test_fused_layers_move_no_forward_activations_and_nothing_else_changes(small_trace, mode):
+    from accelsim.config.loader import with_overrides
+    from accelsim.sim.parts.vector import fused_into_output_write
+    from accelsim.sim.simulation import simulate
+
+    rows = {r["layer_id"]: r for r in small_trace.layer_table.to_dict("records")}
+    fused = fused_into_output_write(list(rows.values()), training=mode == "train")
+    base = with_overrides(load_config("default"), {"activation_sram.capacity_bytes": 512})
+    on = with_overrides(base, {"vector.fuse_into_output_write": True})
+    assert not base.vector.fuse_into_output_write and on.vector.fuse_into_output_write
+    plain = simulate(small_trace, base, mode, baseline=False).records
+    joined = simulate(small_trace, on, mode, baseline=False).records
+    key = ["layer_id", "phase"]
+    plain, joined = plain.set_index(key).sort_index(), joined.set_index(key).sort_index()
+    assert list(plain.index) == list(joined.index)
+    moved = ["activation_dram_bytes_read", "activation_dram_bytes_written"]
+    for (layer_id, phase), row in joined.iterrows():
+        was = plain.loc[(layer_id, phase)]
+        if layer_id in fused and phase == "forward":
+            w = vector_work(rows[layer_id], phase, batch_size=BATCH, word_bits=W,
+                            training=mode == "train")
+            # the DRAM-bound unfused layer read its input and wrote its output ...
+            stash = -(-w.stash_write_bits // 8)
+            params = (w.parameter_read_words * 4, w.parameter_write_words * 4)
+            assert (was[moved[0]], was[moved[1]]) == (
+                w.activation_read_words * 4 + params[0],
+                w.activation_write_words * 4 + stash + params[1])
+            # ... fused, only a ReLU's mask (the stash) and BatchNorm's parameters move; its
+            # ops stay
+            assert (row[moved[0]], row[moved[1]]) == (params[0], stash + params[1])
+            assert row["vector_add_ops_count"] == was["vector_add_ops_count"]
+            assert row["compute_cycles"] == 0 < was["compute_cycles"]
+        else:  # every other layer and phase alike, bit for bit
+            assert row["activation_dram_bytes_read"] == was["activation_dram_bytes_read"]
+            assert row["activation_dram_bytes_written"] == was["activation_dram_bytes_written"]
+            assert row["energy_pj"] == pytest.approx(was["energy_pj"], rel=1e-12)

@@ -262,9 +262,17 @@ class UpdateConfig:
     # bits of one optimizer state word (momentum, Adam's moments); None: a weight's width
     optimizer_state_bits: int | None = None
     area_mm2: float = 0.0  # the ALU lanes and comparators; 0: not known
+    # the ALU's add- and multiply-class operations on optimizer state (momentum, Adam's
+    # moments), per operation; None: the technology's adder / multiplier in the MAC's format
+    # (`update_operation_energies`, filled in by `AcceleratorConfig`)
+    state_add_energy_pj: float | None = None
+    state_mult_energy_pj: float | None = None
 
     def __post_init__(self) -> None:
         _set(self, "area_mm2", checks.number("area_mm2", self.area_mm2))
+        for name in ("state_add_energy_pj", "state_mult_energy_pj"):
+            if getattr(self, name) is not None:
+                _set(self, name, checks.number(name, getattr(self, name)))
         _set(self, "alu_lanes", checks.integer("alu_lanes", self.alu_lanes, minimum=1))
         for name in ("alu_energy_pj_per_weight", "topk_cycles_per_weight",
                      "topk_energy_pj_per_weight"):
@@ -276,6 +284,18 @@ class UpdateConfig:
                 "optimizer_state_bits", self.optimizer_state_bits, minimum=1))
 
 
+def update_operation_energies(technology: TechnologyConfig, number_format: str
+                              ) -> dict[str, tuple[float, str]]:
+    """The update ALU's energy per add-class and multiply-class operation on optimizer state:
+    {field: (pJ, source)} from `technology` in `number_format`."""
+    out = {}
+    for name, op in (("state_add_energy_pj", "add"), ("state_mult_energy_pj", "mult")):
+        energy, _, source = technology.operations(
+            ((f"{number_format}_{op}", 1),), f"update ALU optimizer-state {op} ({number_format})")
+        out[name] = (energy, source)
+    return out
+
+
 # -- the vector unit (the layers between the GEMMs: BatchNorm, ReLU, pooling, add, loss) ------
 # One lane does one add-class (add, subtract, compare, max) or one multiply-class (multiply,
 # divide, exp, square root) operation per cycle, on words of `weight_bits`, in the MAC's number
@@ -283,6 +303,8 @@ class UpdateConfig:
 VECTOR_LANES_DEFAULT = (32, "user: one lane per column of the default 32-column array (as the "
                             "PRNG and update lanes), so the unit takes an output row per cycle")
 VECTOR_LATENCY_DEFAULT = (4, "user: a 4-stage floating-point pipeline (unconfirmed)")
+VECTOR_FUSE_DEFAULT = (False, "user: every layer between the GEMMs reads and writes its own "
+                              "activations (an upper bound on their traffic)")
 
 
 @dataclass(frozen=True)
@@ -292,6 +314,9 @@ class VectorUnitConfig:
     add_energy_pj: float  # per add-class operation
     mult_energy_pj: float  # per multiply-class operation
     sources: dict[str, str] = field(default_factory=dict)
+    # apply a ReLU (and, in inference, a BatchNorm) as the layer before it writes its output:
+    # its forward pass then moves no activation words of its own (`accelsim.sim.parts.vector`)
+    fuse_into_output_write: bool = False
 
     def __post_init__(self) -> None:
         _set(self, "lanes", checks.integer("lanes", self.lanes, minimum=1))
@@ -299,6 +324,7 @@ class VectorUnitConfig:
                                                     minimum=0))
         for name in ("add_energy_pj", "mult_energy_pj"):
             _set(self, name, checks.number(name, getattr(self, name)))
+        checks.boolean("fuse_into_output_write", self.fuse_into_output_write)
         _set(self, "sources", checks.source_map("sources", self.sources))
 
 
@@ -312,7 +338,9 @@ def default_vector_unit(technology: TechnologyConfig, number_format: str) -> Vec
     return VectorUnitConfig(VECTOR_LANES_DEFAULT[0], VECTOR_LATENCY_DEFAULT[0], add, mult,
                             {"lanes": VECTOR_LANES_DEFAULT[1],
                              "latency_cycles": VECTOR_LATENCY_DEFAULT[1],
-                             "add_energy_pj": add_source, "mult_energy_pj": mult_source})
+                             "add_energy_pj": add_source, "mult_energy_pj": mult_source,
+                             "fuse_into_output_write": VECTOR_FUSE_DEFAULT[1]},
+                            fuse_into_output_write=VECTOR_FUSE_DEFAULT[0])
 
 
 def _read_vector(s: _Section, technology: TechnologyConfig, number_format: str
@@ -321,7 +349,8 @@ def _read_vector(s: _Section, technology: TechnologyConfig, number_format: str
     default = default_vector_unit(technology, number_format)
     sources = s.sources()
     values = {}
-    for key in ("lanes", "latency_cycles", "add_energy_pj", "mult_energy_pj"):
+    for key in ("lanes", "latency_cycles", "add_energy_pj", "mult_energy_pj",
+                "fuse_into_output_write"):
         if s.has(key):
             values[key] = s.raw(key)
             sources[key] = _given_source(sources, key, "user")
@@ -396,6 +425,17 @@ class AcceleratorConfig:
             if width < self.weight_bits:
                 checks.fail(f"{name}.bank_width_bits",
                             f"at least one {self.weight_bits}-bit word", width)
+        if self.update.state_add_energy_pj is None or self.update.state_mult_energy_pj is None:
+            derived = update_operation_energies(
+                self.technology, self.pe.number_format or DEFAULT_NUMBER_FORMAT[self.weight_bits])
+            add, mult = self.update.state_add_energy_pj, self.update.state_mult_energy_pj
+            sources = {name: source for name, (_, source) in derived.items()
+                       if getattr(self.update, name) is None}
+            _set(self, "update", dataclasses.replace(
+                self.update,
+                state_add_energy_pj=derived["state_add_energy_pj"][0] if add is None else add,
+                state_mult_energy_pj=derived["state_mult_energy_pj"][0] if mult is None else mult,
+                sources={**sources, **self.update.sources}))
         if self.vector is None:
             _set(self, "vector", default_vector_unit(
                 self.technology,
@@ -681,6 +721,8 @@ def _read_update(s: _Section, technology: TechnologyConfig, number_format: str
                                                   alu_pj, alu_source)
     values["topk_energy_pj_per_weight"] = _derived(s, sources, "topk_energy_pj_per_weight",
                                                    compare_pj, compare_source)
+    for key, (energy, source) in update_operation_energies(technology, number_format).items():
+        values[key] = _derived(s, sources, key, energy, source)
     lanes = checks.integer("alu_lanes", values["alu_lanes"], minimum=1)
     values["area_mm2"] = _derived(
         s, sources, "area_mm2", lanes * (alu_mm2 + compare_mm2),

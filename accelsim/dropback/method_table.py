@@ -28,6 +28,21 @@ class Method:
     # k tracked from the first step whatever the dataset's defaults: no dense warm-up, no
     # gradual budget (the paper's DropBack; gmp and RigL set their own count)
     fixed_budget: bool = False
+    # which weights carry optimizer state (momentum, Adam's moments) from one step to the next,
+    # by the method's own algorithm: "all" (dense) or "tracked" (the set the trace records;
+    # an entering weight's state is computed afresh, not read; a leaving weight's is dropped).
+    # The simulator charges state by this rule (`OPTIMIZER_STATE_HOLDERS`):
+    # - dropback, dropback-fixed: the reset zeroes every untracked weight's state each step
+    #   (`DropBack._reset_untracked`), so only tracked weights keep any; an entering weight's
+    #   state is its first step's, from zero;
+    # - dropback-decay: DropBack's reset, untracked values decayed (`DecayedDropBack`);
+    # - gmp: trains dense until pruning starts (the trace records every weight tracked then);
+    #   a pruned weight's state is zeroed with it and it never returns, so state follows the
+    #   kept set;
+    # - rigl: state zeroed for inactive weights every step, and grown weights start from zero
+    #   state; its periodic drop-and-grow ranks the dense gradient backward_weight already
+    #   computes, which needs no state.
+    optimizer_state: str = "tracked"
 
 
 METHOD_TABLE = (
@@ -44,7 +59,10 @@ METHOD_TABLE = (
            "fixed sparse budget, drop by |w| and grow by |gradient| (Evci et al. 2020)"),
 )
 # the dense baseline is no method, but the report draws it beside them
-DENSE_STYLE = Method("dense", "dense", "#555555", "*", "w0", False, False, "no budget")
+DENSE_STYLE = Method("dense", "dense", "#555555", "*", "w0", False, False, "no budget",
+                     optimizer_state="all")
+# the weights that may carry optimizer state: the values of `Method.optimizer_state`
+OPTIMIZER_STATE_HOLDERS = ("all", "tracked")
 
 METHODS = tuple(m.name for m in METHOD_TABLE)
 STUDY_DEFAULT_METHODS = tuple(m.name for m in METHOD_TABLE if m.study_default)

@@ -20,6 +20,10 @@ labels and colours from it:
   partial sums); plus the staging buffer's accesses for streamed and regenerated weights.
 - ``update_energy_pj``: the update unit: read-modify-writes of weight values and the
   threshold/top-k comparisons.
+- ``optimizer_energy_pj``: the update ALU's work on optimizer state (momentum, Nesterov,
+  Adam's moments): its add- and multiply-class operations (`placement.OptimizerRule`) times
+  the technology's adder and multiplier energy (`UpdateConfig.state_add_energy_pj`,
+  ``state_mult_energy_pj``).
 - ``vector_energy_pj``: the vector unit (BatchNorm, ReLU, pooling, residual adds, the loss):
   its add-class and multiply-class operations times their energy (`accelsim.sim.parts.vector`).
 
@@ -178,6 +182,19 @@ def _update_sources(config: AcceleratorConfig) -> dict:
     }
 
 
+def _optimizer_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
+    update = config.update
+    assert update.state_add_energy_pj is not None  # AcceleratorConfig fills in the default
+    assert update.state_mult_energy_pj is not None
+    return (r["optimizer_add_ops_count"] * update.state_add_energy_pj
+            + r["optimizer_mult_ops_count"] * update.state_mult_energy_pj)
+
+
+def _optimizer_sources(config: AcceleratorConfig) -> dict:
+    return {f"update.{key}": config.update.sources.get(key, "")
+            for key in ("state_add_energy_pj", "state_mult_energy_pj")}
+
+
 def _vector_energy_pj(r: pd.DataFrame, config: AcceleratorConfig):
     vector = config.vector
     assert vector is not None  # AcceleratorConfig fills in the default
@@ -204,6 +221,8 @@ ENERGY_TABLE = (
                     _pe_movement_energy_pj, _pe_movement_sources),
     EnergyComponent("update_energy_pj", "update (top-k, ALU)", "#8e44ad",
                     _update_energy_pj, _update_sources),
+    EnergyComponent("optimizer_energy_pj", "update ALU on optimizer state", "#c39bd3",
+                    _optimizer_energy_pj, _optimizer_sources),
     EnergyComponent("vector_energy_pj", "vector unit (BN, ReLU, pool, add, loss)", "#16a085",
                     _vector_energy_pj, _vector_sources),
 )

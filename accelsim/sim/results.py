@@ -116,6 +116,10 @@ class Counts:
     staging_accesses_count: int  # words written into and read out of the staging buffer
     update_alu_weights_count: int
     topk_compares_count: int
+    # the update ALU's work on optimizer state (`placement.OptimizerRule`): add-class and
+    # multiply-class operations (divide and square root counted as multiplies)
+    optimizer_add_ops_count: int
+    optimizer_mult_ops_count: int
     # the vector unit (the layers between the GEMMs, `accelsim.sim.parts.vector`)
     vector_add_ops_count: int
     vector_mult_ops_count: int

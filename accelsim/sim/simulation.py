@@ -30,7 +30,7 @@ from accelsim.sim.energy import apply_energy, energy_sources
 from accelsim.sim.machine import Accelerator
 from accelsim.sim.mapping.layer import LayerWork, layer_work
 from accelsim.sim.mapping.placement import (
-    OPTIMIZER_STATE_WORDS,
+    OPTIMIZER_RULES,
     optimizer_kind,
     optimizer_state_bits,
 )
@@ -109,6 +109,9 @@ class RunOptions:
 
     untracked_zero: bool = False  # untracked weights are zeros (`Trace.untracked_values`)
     optimizer_state_words: int = 0  # per tracked weight (`placement.optimizer_state_words`)
+    # the update ALU's operations per weight with state (`placement.OptimizerRule`)
+    optimizer_add_ops: int = 0
+    optimizer_mult_ops: int = 0
     input_layer_backward_data: bool = False  # the input layer computes its input's gradient
 
 
@@ -124,7 +127,9 @@ def _works(layers: list[dict], config: AcceleratorConfig, batch: int, mode: str,
                         backward_data=options.input_layer_backward_data or i != first)
              for i, (row, g) in enumerate(zip(layers, gemms))]
     return [replace(w, untracked_zero=options.untracked_zero,
-                    optimizer_state_words=options.optimizer_state_words) for w in works]
+                    optimizer_state_words=options.optimizer_state_words,
+                    optimizer_add_ops=options.optimizer_add_ops,
+                    optimizer_mult_ops=options.optimizer_mult_ops) for w in works]
 
 
 def _shared_run(trace: Trace, layers: list[dict], works: list[LayerWork],
@@ -227,7 +232,7 @@ def simulate(trace: Trace | str | os.PathLike[str],
     iteration rather than one per snapshot interval. batch_size: overrides the manifest's.
     record_dram_requests: keep the DRAM request streams (per run) in the result.
     optimizer: the optimizer whose state the update reads and writes, one of
-    `placement.OPTIMIZER_STATE_WORDS` ("none", "sgd", "momentum", "nesterov", "adam",
+    `placement.OPTIMIZER_RULES` ("none", "sgd", "momentum", "nesterov", "adam",
     "adamw"); None: the trace's (its manifest's ``optimizer``; none recorded: no state).
     input_layer_backward_data: also compute the input layer's backward_data (the gradient of
     the network's input, which training does not need).
@@ -242,9 +247,10 @@ def simulate(trace: Trace | str | os.PathLike[str],
         raise ValueError(f"batch_size must be >= 1, got {batch}")
     layers = trace.layers.to_dict("records")
     kind = optimizer_kind(trace.manifest.get("optimizer") if optimizer is None else optimizer)
+    rule = OPTIMIZER_RULES[kind if mode == "train" else "none"]
     options = RunOptions(untracked_zero=trace.untracked_values == "zero",
-                         optimizer_state_words=(OPTIMIZER_STATE_WORDS[kind]
-                                                if mode == "train" else 0),
+                         optimizer_state_words=rule.state_words,
+                         optimizer_add_ops=rule.add_ops, optimizer_mult_ops=rule.mult_ops,
                          input_layer_backward_data=bool(input_layer_backward_data))
     works = _works(layers, config, batch, mode, options)
     # the layers between the GEMMs, on the vector unit (each run's config: a shared buffer's

@@ -3,8 +3,8 @@
 A phase of a layer is a GEMM ``C[M x N] = A[M x K] . B[K x N]`` for the whole batch:
 
 - forward         A = X (im2col of the input),  B = W,   C = Y;       batch folded into M;
-- backward_data   A = dY (im2col),              B = Wᵀ,  C = dX;      batch folded into M;
-- backward_weight A = Xᵀ (the stashed input),   B = dY,  C = dW;      batch folded into K.
+- backward_data   A = dY,                       B = Wᵀ,  C = dX;      batch folded into M;
+- backward_weight A = im2col(X)ᵀ (stashed X),   B = dY,  C = dW;      batch folded into K.
 
 `phase_gemm` builds a `Gemm` once per (layer, phase) (`accelsim.sim.mapping.layer.layer_work`
 keeps them); the folds (`folds`), the memory mapping (`mapper`, `scalesim`) and the tile traffic
@@ -86,7 +86,9 @@ class Gemm:
     im2col-shaped M·N words are folded); a_reuse_words_ws / a_reuse_words_os:
     distinct words between two uses of one A word under the ws and the os/is fold orders (M·K
     when A has no reuse); a_window: A's im2col geometry per group (None: a plain matrix, or not
-    known), which lets the `scalesim` policy replay A's requests exactly."""
+    known), which lets the `scalesim` policy replay A's requests exactly; a_im2col: the same for
+the `mapper`'s exact count of the words its tiles read, in every phase and batch whose A is an
+im2col (forward: im2col(X); backward_weight: its transpose)."""
 
     m: int
     n: int
@@ -97,6 +99,11 @@ class Gemm:
     groups: int = 1
     a_window: Im2col | None = None
     c_stored_words: int | None = None
+    # A's im2col geometry per group for the mapper's exact tile count, at any batch (a_window
+    # stays what SCALE-Sim models: batch-1 forward); transposed: A = im2col(X)ᵀ, M the kernel
+    # positions and channels, K the windows (backward_weight)
+    a_im2col: Im2col | None = None
+    a_im2col_transposed: bool = False
 
     @property
     def output_words(self) -> int:
@@ -120,21 +127,27 @@ def plain_gemm(m: int, n: int, k: int, groups: int = 1) -> Gemm:
 def conv_gemm(m: int, n: int, k: int, groups: int, footprint: int, *,
               kernel_hw: tuple[int, int] = (1, 1), in_channels: int | None = None,
               in_width: int | None = None, stride: int = 1,
-              window: Im2col | None = None) -> Gemm:
+              window: Im2col | None = None, im2col: Im2col | None = None,
+              im2col_transposed: bool = False) -> Gemm:
     """A GEMM with the reuse distances of an im2col A operand (HWC layout, K ordered kernel
     row, kernel column, channel -- SCALE-Sim's order). For a plain matrix (no window) A has no
-    reuse inside one pass. `window` (per group) is kept for the exact replay."""
+    reuse inside one pass. `window` (per group) is kept for the exact replay; `im2col` (per
+    group; default `window`) for the mapper's exact count."""
     kh, kw = kernel_hw
+    exact = window if im2col is None else im2col
+    flipped = bool(im2col_transposed)
     if kh * kw == 1 or in_channels is None:
         plain = m * k
-        return Gemm(m, n, k, min(footprint, plain), plain, plain, groups, window)
+        return Gemm(m, n, k, min(footprint, plain), plain, plain, groups, window,
+                    a_im2col=exact, a_im2col_transposed=flipped)
     cin = int(in_channels)
     # ws: a word of channel c comes back with the next kernel column that holds c, after
     # every row fold in between has streamed all M rows; os/is: with the next output row,
     # after a band of `kh` input rows (all columns, all channels) has gone by
     ws = m * max(cin, 1)
     os_ = (kh * int(in_width or 1) + kw) * cin
-    return Gemm(m, n, k, footprint, max(1, ws), max(1, os_), groups, window)
+    return Gemm(m, n, k, footprint, max(1, ws), max(1, os_), groups, window, a_im2col=exact,
+                a_im2col_transposed=flipped)
 
 
 @dataclass(frozen=True)
@@ -192,9 +205,10 @@ def phase_gemm(layer: Mapping[str, Any], phase: str, batch_size: int) -> Gemm:
     backward_weight), with A's footprint and reuse distances.
 
     forward: A = im2col(X), footprint = the input words the windows touch; backward_data:
-    A = im2col(dY) of the transposed convolution, footprint = the output gradient;
-    backward_weight: A = Xᵀ (the stashed input), footprint = the input, B = dY (a plain
-    matrix)."""
+    A = dY (a plain matrix; its product, the im2col-shaped gradient, folds into dX),
+    footprint = the output gradient; backward_weight: A = im2col(X)ᵀ (the stashed input),
+    footprint = the input, B = dY (a plain matrix). Forward and backward_weight carry A's
+    window geometry (`Gemm.a_im2col`) for the mapper's exact count."""
     m_col, n_col, k_col = _GEMM_COLUMNS[phase]
     m, n, k, groups = int(layer[m_col]), int(layer[n_col]), int(layer[k_col]), int(layer["groups"])
     if n % groups:  # a table that does not split N by groups: treat it as one GEMM
@@ -206,15 +220,25 @@ def phase_gemm(layer: Mapping[str, Any], phase: str, batch_size: int) -> Gemm:
         m *= b
     in_count, out_count = int(layer["in_activation_count"]), int(layer["out_activation_count"])
     conv = str(layer.get("kind", "")) == "conv2d"
-    if phase == "backward_weight" or not conv:
+    if not conv:
         footprint = (out_count if phase == "backward_data" else in_count) * b
         return conv_gemm(m, n, k, groups, footprint)
     weight_shape = _ints(layer["weight_shape"])
     kh, kw = weight_shape[2], weight_shape[3]
     cin = _ints(layer["in_shape"])[0]
     cout, wout = _ints(layer["out_shape"])[0], _ints(layer["out_shape"])[-1]
+    hout = _ints(layer["out_shape"])[1]
     stride = _ints(layer["stride"])[-1]
     per_group = max(1, groups)
+    # the input windows of the whole batch (padding included, as SCALE-Sim stores it), per
+    # group: what the mapper counts its tiles' words from
+    im2col = Im2col(b, hout, wout, kh, kw, cin // per_group, stride,
+                    (hout - 1) * stride + kh, (wout - 1) * stride + kw)
+    if phase == "backward_weight":
+        # A = im2col(X)ᵀ: kernel positions and channels down M, the batch's windows along K
+        exact = (im2col.k, im2col.m) == (m, k)
+        return conv_gemm(m, n, k, groups, in_count * b, im2col=im2col if exact else None,
+                         im2col_transposed=exact)
     if phase == "backward_data":
         gemm = conv_gemm(m, n, k, groups, out_count * b, kernel_hw=(kh, kw),
                          in_channels=cout // per_group, in_width=wout, stride=1)
@@ -222,16 +246,13 @@ def phase_gemm(layer: Mapping[str, Any], phase: str, batch_size: int) -> Gemm:
         return replace(gemm, c_stored_words=in_count * b)
     # forward: the input words the windows touch (SCALE-Sim stores padding as words too; with
     # a stride above the kernel, some input is never read)
-    hout = _ints(layer["out_shape"])[1]
     touched = [(o - 1) * stride + kk if stride <= kk else o * kk
                for o, kk in ((hout, kh), (wout, kw))]
     footprint = cin * touched[0] * touched[1] * b
     # SCALE-Sim's input: the padded rows and columns the windows reach. Its conv form has no
     # batch (a batch runs as a plain GEMM), so a batch keeps the estimate (and the replay's
     # cost, linear in the batch, stays out of batched runs)
-    window = None if b != 1 else Im2col(
-        1, hout, wout, kh, kw, cin // per_group, stride,
-        (hout - 1) * stride + kh, (wout - 1) * stride + kw)
+    window = im2col if b == 1 else None
     return conv_gemm(m, n, k, groups, footprint, kernel_hw=(kh, kw),
                      in_channels=cin // per_group, in_width=touched[1], stride=stride,
-                     window=window)
+                     window=window, im2col=im2col if (im2col.m, im2col.k) == (m, k) else None)

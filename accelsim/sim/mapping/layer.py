@@ -84,6 +84,9 @@ class LayerWork:
     # optimizer state words kept per tracked weight (`placement.optimizer_state_words`); set
     # by the simulation from the trace's optimizer
     optimizer_state_words: int = 0
+    # the update ALU's operations per weight with state (`placement.OptimizerRule`)
+    optimizer_add_ops: int = 0
+    optimizer_mult_ops: int = 0
 
     @property
     def phases(self) -> tuple[str, ...]:

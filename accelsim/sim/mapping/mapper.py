@@ -3,8 +3,8 @@
 A phase of a layer is a GEMM ``C[M x N] = A[M x K] . B[K x N]`` (`accelsim.sim.mapping.gemm`):
 
 - forward         A = X (im2col of the input),  B = W,   C = Y;
-- backward_data   A = dY (im2col),              B = Wᵀ,  C = dX;
-- backward_weight A = Xᵀ (the stashed input),   B = dY,  C = dW.
+- backward_data   A = dY,                       B = Wᵀ,  C = dX;
+- backward_weight A = im2col(X)ᵀ (stashed X),   B = dY,  C = dW.
 
 `map_gemm` says, for one such GEMM on an R x C array and the buffers of a config, how it is cut
 into folds of the array (dataflow ws / os / is) and tiles of the buffers, and what each operand
@@ -38,12 +38,16 @@ source (`scalesim/memory/read_buffer_estimate_bw.py`, `write_buffer.py`,
 (which operand stays on chip across the other's tiles) and the tile sizes that fit the buffer
 capacities, minimising DRAM words (or energy, `objective`). Partial sums stay on chip while
 the output tile fits; otherwise they go to DRAM and come back once per reduction tile. An
-im2col A of known geometry (`Gemm.a_window`: the forward phase at batch 1) is counted exactly
-(`im2col_tile_words`): each tile fetched reads the distinct input words of its windows and
-kernel positions, so words that two tiles share (neighbouring windows in M, kernel positions
-in K) are read once per tile, and a tile's buffer room is its distinct words; other A operands
-spread their footprint evenly over the tiles (an estimate for the backward phases and
-batches above 1). The
+im2col A (`Gemm.a_im2col`: forward's im2col(X) and backward_weight's im2col(X)ᵀ, at any
+batch) is counted exactly (`im2col_tile_words`): each tile fetched reads the distinct input
+words of its windows and kernel positions, so words that two tiles share (neighbouring
+windows in M, kernel positions in K) are read once per tile, and a tile's buffer room is its
+distinct words; windows of different images share nothing, so a tile spanning images splits
+into per-image pieces, and the count is a closed form over the tiles (prefix sums of what a
+window repeats, corrected for each tile's first windows), not a pass over the windows.
+backward_data's A is dY itself (the im2col-shaped product is its output, folded by col2im):
+a plain matrix, every word in one tile. Other A operands spread their footprint evenly over
+the tiles (exact for a plain matrix). The
 `scalesim` schedule is one of the candidates, so the mapper never moves more DRAM words than
 the `scalesim` policy on the same hardware; more buffer never adds DRAM words (the candidate
 set only grows with capacity).
@@ -109,16 +113,23 @@ def _k_classes(g: Im2col, k0: int, k1: int) -> list[tuple[int, int, int]]:
     return out
 
 
-@lru_cache(maxsize=256)
 def _earlier_reads(g: Im2col, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]:
     """Within kernel positions q0..q1-1 (one channel, one image): `backs`, ascending, the
     distances (in output positions) from a window back to an earlier window that reads one
     of its pixels through another position of the run; and `table[v, m]`, how many of window
-    m's reads (one per position) an earlier window at most backs[v] positions back made."""
-    ho, wo, kw, s = g.out_height, g.out_width, g.kw, g.stride
+    m's reads (one per position) an earlier window at most backs[v] positions back made.
+    (The same for every batch and channel count, and for the run moved whole kernel rows up
+    or down: only the positions' differences matter. Remembered by the window grid alone.)"""
+    shift = (q0 // g.kw) * g.kw
+    return _earlier_reads_on(g.out_height, g.out_width, g.kw, g.stride, q0 - shift, q1 - shift)
+
+
+@lru_cache(maxsize=256)
+def _earlier_reads_on(ho: int, wo: int, kw: int, s: int, q0: int, q1: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
     never = np.iinfo(np.int64).max
-    nearest = np.full((q1 - q0, ho, wo), never, dtype=np.int64)
-    found = {never}
+    shares = []  # (position, back, rows, columns): window (y, x) at the position reads the
+    # pixel the window `back` earlier reads through another position
     for p in range(q0, q1):
         i, j = divmod(p, kw)
         for q in range(q0, q1):
@@ -130,42 +141,111 @@ def _earlier_reads(g: Im2col, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]
             back = -(dy * wo + dx)
             if back <= 0 or abs(dx) >= wo or abs(dy) >= ho:
                 continue  # that window comes later, or does not exist
-            ys = slice(max(0, -dy), ho - max(0, dy))
-            xs = slice(max(0, -dx), wo - max(0, dx))
-            np.minimum(nearest[p - q0, ys, xs], back, out=nearest[p - q0, ys, xs])
-            found.add(back)
-    backs = np.array(sorted(found), dtype=np.int64)
-    which = np.searchsorted(backs, nearest.reshape(q1 - q0, ho * wo))
+            shares.append((p - q0, back, slice(max(0, -dy), ho - max(0, dy)),
+                           slice(max(0, -dx), wo - max(0, dx))))
+    backs = np.array(sorted({never} | {share[1] for share in shares}), dtype=np.int64)
+    rank = {int(b): v for v, b in enumerate(backs)}
+    # each read's nearest earlier window, as its rank among the backs (the last: none)
+    nearest = np.full((q1 - q0, ho, wo), len(backs) - 1, dtype=np.int32)
+    for position, back, ys, xs in shares:
+        np.minimum(nearest[position, ys, xs], rank[back], out=nearest[position, ys, xs])
+    which = nearest.reshape(q1 - q0, ho * wo).astype(np.int64)
     counts = np.bincount((which * (ho * wo) + np.arange(ho * wo)).ravel(),
                          minlength=len(backs) * ho * wo).reshape(len(backs), ho * wo)
     return backs, np.cumsum(counts, axis=0)
 
 
+@lru_cache(maxsize=1024)
+def _k_tile_kinds(g: Im2col, tile_k: int) -> tuple[tuple[tuple[tuple[int, int, int], ...], int],
+                                                   ...]:
+    """The K tiles of width tile_k, grouped by their channel classes (`_k_classes`): ((the
+    classes, how many K tiles have them), ...). Many K tiles read alike (one kernel position
+    each, or the same run of positions), so each kind is counted once."""
+    kinds: dict[tuple[tuple[int, int, int], ...], int] = {}
+    for k0 in range(0, g.k, tile_k):
+        key = tuple(_k_classes(g, k0, min(g.k, k0 + tile_k)))
+        kinds[key] = kinds.get(key, 0) + 1
+    return tuple(kinds.items())
+
+
+@lru_cache(maxsize=1024)
+def _repeat_profile(g: Im2col, q0: int, q1: int) -> tuple[np.ndarray, int, np.ndarray,
+                                                          np.ndarray]:
+    """For one channel and kernel positions q0..q1-1, what `_tile_again` needs: `prefix`, the
+    running sum over an image's windows of `full` (the reads a window repeats when every
+    earlier window of its image is within reach); `reach`, the longest sharing distance (0:
+    nothing is ever shared); `rows`, `_earlier_reads`' table with a row of zeros in front and
+    `full` last; and `row_of[j]` (j < reach), the row of `rows` that says how many reads
+    each window repeats when only its j nearest earlier windows are within reach."""
+    backs, table = _earlier_reads(g, q0, q1)
+    per_image = g.out_height * g.out_width
+    if len(backs) < 2:  # no window repeats another's read
+        return np.zeros(per_image + 1, dtype=np.int64), 0, table, np.zeros(0, np.int64)
+    full = table[-2]
+    reach = int(backs[-2])
+    v = np.searchsorted(backs, np.arange(reach), side="right") - 1  # -1: nothing in reach
+    # a row of zeros in front, for "nothing in reach"
+    rows = np.vstack([np.zeros((1, per_image), np.int64), table[:-1]])
+    return np.concatenate(([0], np.cumsum(full))), reach, rows, v + 1
+
+
 @lru_cache(maxsize=4096)
+def _tile_again(g: Im2col, q0: int, q1: int, tile_m: int) -> np.ndarray:
+    """Per M tile of tile_m windows (all images in order), for one channel and kernel positions
+    q0..q1-1: the reads of a window that an earlier window of the same tile already made.
+
+    Closed form, not a pass over every window: a window whose earlier neighbours in its tile
+    reach back at least the longest sharing distance repeats all it can (`full`, a function
+    of its place in its image only; an earlier image shares nothing), so a tile's sum is the
+    prefix sums of `full` over the images it spans, less what its first few windows cannot
+    repeat. Those depend only on where in an image the tile starts, which cycles with period
+    (windows per image) / gcd(tile_m, windows per image); each start is counted once."""
+    prefix, reach, table, row_of = _repeat_profile(g, q0, q1)
+    per_image = g.out_height * g.out_width
+    starts = np.arange(0, g.m, tile_m, dtype=np.int64)
+    ends = np.minimum(starts + tile_m, g.m)
+    if reach == 0:
+        return np.zeros(len(starts), dtype=np.int64)
+
+    def summed(x: np.ndarray) -> np.ndarray:  # sum of full over windows 0..x-1
+        return (x // per_image) * prefix[-1] + prefix[x % per_image]
+
+    again = summed(ends) - summed(starts)
+    # the first min(tile_m, reach) windows of each tile repeat only what is within reach
+    period = min(len(starts), per_image // math.gcd(tile_m, per_image))
+    first = min(tile_m, reach)
+    rows = np.arange(first, dtype=np.int64)
+    local = (starts[:period, None] + rows[None, :]) % per_image
+    full = table[-1]
+    short = full[local] - table[row_of[rows][None, :], local]  # (period, first)
+    missing = short.sum(axis=1)
+    again -= missing[np.arange(len(starts)) % period]
+    last = int(ends[-1] - starts[-1])
+    if last < first:  # a short last tile: only its own windows
+        again[-1] += int(short[(len(starts) - 1) % period, last:].sum())
+    return again
+
+
+@lru_cache(maxsize=8192)
 def im2col_tile_words(g: Im2col, tile_m: int, tile_k: int) -> tuple[int, int]:
     """(the distinct input words of every tile_m x tile_k tile of A = im2col(input), summed
-    over the tiles; the most any one tile holds). Tiles cut M (windows) and K (kernel
-    position, channel) in order; a word two windows of one tile read, or a window reads
-    through two positions of one tile, counts once in that tile, and once in every tile
-    that reads it."""
+    over the tiles; the most any one tile holds). Tiles cut M (windows, image after image)
+    and K (kernel position, channel) in order; a word two windows of one tile read, or a
+    window reads through two positions of one tile, counts once in that tile, and once in
+    every tile that reads it. Exact at any batch (windows of two images share nothing), in
+    time that grows with the number of tiles, not of windows (`_tile_again`)."""
     m_total, k_total = g.m, g.k
     tm, tk = max(1, min(tile_m, m_total)), max(1, min(tile_k, k_total))
-    m = np.arange(m_total, dtype=np.int64)
-    within = m % tm  # windows before this one in its tile
-    local = m % (g.out_height * g.out_width)
-    starts = np.arange(0, m_total, tm)
+    starts = np.arange(0, m_total, tm, dtype=np.int64)
     sizes = np.minimum(tm, m_total - starts)
     total = most = 0
-    for k0 in range(0, k_total, tk):
+    for classes, count in _k_tile_kinds(g, tk):
         words = np.zeros(len(starts), dtype=np.int64)
-        for q0, q1, channels in _k_classes(g, k0, min(k_total, k0 + tk)):
+        for q0, q1, channels in classes:
             words += channels * (q1 - q0) * sizes
             if q1 - q0 > 1:  # one position: every window reads its own pixels
-                backs, table = _earlier_reads(g, q0, q1)
-                v = np.searchsorted(backs, within, side="right") - 1
-                again = np.where(v >= 0, table[np.maximum(v, 0), local], 0)
-                words -= channels * np.add.reduceat(again, starts)
-        total += int(words.sum())
+                words -= channels * _tile_again(g, q0, q1, tm)
+        total += count * int(words.sum())
         most = max(most, int(words.max()))
     return total, most
 
@@ -184,20 +264,28 @@ def _mapper(g: Gemm, rows: int, cols: int, dataflow: str, *, a_words: int, b_wor
             return a_tile + b_tile + c_tile <= shared_words
         return b_tile <= b_words and a_tile + c_tile <= a_words + c_words
 
-    window = g.a_window if g.a_window is not None and (g.a_window.m, g.a_window.k) == (m, k) \
-        else None
+    window, transposed = g.a_im2col, g.a_im2col_transposed
+    if window is not None and ((window.k, window.m) if transposed else (window.m, window.k)) \
+            != (m, k):
+        window = None  # geometry that does not describe this A: spread its footprint
     for tm in _candidates(m, rows):
         for tn in _candidates(n, cols):
             for tk in _candidates(k, rows):
+                b_tile, c_tile = tk * tn, tm * tn
+                # a tile of A holds at least a window's tk words, and tm windows' words through
+                # one kernel position: skip what cannot fit before counting it
+                if window is not None and not fits(max(min(tm, m), min(tk, k)), b_tile,
+                                                   c_tile):
+                    continue
                 if window is not None:
                     # an im2col A: the words its tiles read, those two tiles share counted in
                     # each (a tile fetched once reads its distinct words, nothing more)
-                    a_once, a_tile = im2col_tile_words(window, tm, tk)
+                    a_once, a_tile = (im2col_tile_words(window, tk, tm) if transposed
+                                      else im2col_tile_words(window, tm, tk))
                 else:
                     # a plain matrix (or an im2col of unknown geometry: its footprint spread
                     # evenly), read once across its tiles
                     a_once, a_tile = g.a_footprint_words, math.ceil(a_ratio * tm * tk)
-                b_tile, c_tile = tk * tn, tm * tn
                 if not fits(a_tile, b_tile, c_tile):
                     continue
                 kt, mt, nt = ceil_div(k, tk), ceil_div(m, tm), ceil_div(n, tn)
@@ -282,9 +370,8 @@ def _map_gemm(g: Gemm, rows: int, cols: int, dataflow: str, policy: str, a_words
         raise ValueError(f"policy {policy!r} not one of {POLICIES}")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective {objective!r} not one of {OBJECTIVES}")
-    per_group = Gemm(g.m, g.n // g.groups if g.groups > 1 else g.n, g.k,
-                          max(1, g.a_footprint_words // max(1, g.groups)), g.a_reuse_words_ws,
-                          g.a_reuse_words_os, g.groups, g.a_window)
+    per_group = replace(g, n=g.n // g.groups if g.groups > 1 else g.n,
+                        a_footprint_words=max(1, g.a_footprint_words // max(1, g.groups)))
     if policy == "scalesim":
         a = a_words if shared_words is None else shared_words // 2
         b = b_words if shared_words is None else shared_words // 2
@@ -299,4 +386,7 @@ def clear_cache() -> None:
     _map_gemm.cache_clear()
     im2col_dram_reads.cache_clear()
     im2col_tile_words.cache_clear()
-    _earlier_reads.cache_clear()
+    _tile_again.cache_clear()
+    _repeat_profile.cache_clear()
+    _k_tile_kinds.cache_clear()
+    _earlier_reads_on.cache_clear()

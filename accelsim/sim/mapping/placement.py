@@ -17,9 +17,12 @@ none / plain SGD 0, momentum 1, Nesterov 1, Adam 2, AdamW 2) lives beside the we
 belongs to and competes with them for the weight SRAM: the weights are placed first (every
 forward and backward pass reads them; the state only the update), then the state, layer by
 layer in execution order in the room left, the first layer that does not fit getting part of
-it; the rest streams from DRAM. State follows the tracked set: a dense run keeps it for every
-weight, DropBack and the other sparse methods for their tracked weights only (an entering
-weight's state starts at zero, a leaving weight's is dropped).
+it; the rest streams from DRAM. Which weights carry state is each method's own rule
+(`accelsim.dropback.method_table.Method.optimizer_state`, worked out there from each algorithm):
+``all`` for the dense baseline, ``tracked`` for DropBack, its fixed-budget and decayed variants,
+gmp and RigL -- every one of them zeroes an untracked weight's state -- so state is charged
+for the tracked set the trace records (an entering weight's state starts at zero, a leaving
+weight's is dropped); tests/test_sim_optimizer_work.py holds the two in step.
 """
 
 from __future__ import annotations
@@ -33,9 +36,40 @@ from numpy.typing import ArrayLike
 
 from accelsim.config.accelerator import AcceleratorConfig, IndexConfig
 
+
+@dataclass(frozen=True)
+class OptimizerRule:
+    """What an optimizer keeps and computes per weight that carries state, each step, beyond
+    plain SGD's w <- w - lr*g (the update ALU's `alu_energy_pj_per_weight`, charged apart).
+
+    state_words: state words per weight; add_ops: add-class operations (add, subtract);
+    mult_ops: multiply-class operations (multiply, divide, square root: one operation each, at
+    a multiplier's energy -- the technology's tables have no divider or square root, so Adam's
+    two are a lower bound). Counted from each algorithm as PyTorch writes it (torch.optim SGD,
+    Adam, AdamW documentation; dampening 0, bias corrections folded into per-step scalars):
+    - momentum: b <- mu*b + g (1 multiply, 1 add); the step then uses b for g;
+    - Nesterov: b <- mu*b + g, then g <- g + mu*b (2 multiplies, 2 adds);
+    - Adam: m <- b1*m + (1-b1)*g (2 multiplies, 1 add); v <- b2*v + (1-b2)*g*g (3 multiplies,
+      1 add); denominator sqrt(v) * (1/sqrt(1 - b2^t)) + eps (a square root, a multiply, an
+      add); m / denominator (a divide): 8 multiply-class, 3 add-class;
+    - AdamW: Adam and the decoupled decay w <- w * (1 - lr*lambda) (one more multiply)."""
+
+    state_words: int
+    add_ops: int
+    mult_ops: int
+
+
+# by the optimizer's kind (`optimizer_kind`): the one list
+OPTIMIZER_RULES = {
+    "none": OptimizerRule(0, 0, 0),
+    "sgd": OptimizerRule(0, 0, 0),
+    "momentum": OptimizerRule(1, 1, 1),
+    "nesterov": OptimizerRule(1, 2, 2),
+    "adam": OptimizerRule(2, 3, 8),
+    "adamw": OptimizerRule(2, 3, 9),
+}
 # optimizer state words per weight, by the optimizer's kind
-OPTIMIZER_STATE_WORDS = {"none": 0, "sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2,
-                         "adamw": 2}
+OPTIMIZER_STATE_WORDS = {kind: rule.state_words for kind, rule in OPTIMIZER_RULES.items()}
 
 if TYPE_CHECKING:  # the layer works are only read here, never built
     from accelsim.sim.mapping.layer import LayerWork

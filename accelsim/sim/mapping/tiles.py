@@ -32,7 +32,9 @@ Counting rules (a tile's figures are exact sums; only where inside a layer they 
 - every GEMM phase counts the words hopping between PEs, one per MAC for each operand the
   dataflow moves (`folds.array_hops`).
 - the update reads the optimizer state of the tracked weights and writes that of the tracked
-  set after, from and to where the placement keeps it (weight SRAM or DRAM).
+  set after, from and to where the placement keeps it (weight SRAM or DRAM); its ALU does the
+  optimizer's add- and multiply-class operations (`placement.OptimizerRule`) for every weight
+  it updates (tracked and entering), beside the w <- w - lr*g it always does.
 - weights (forward, backward_data) enter the array as often as the dataflow says
   (`pe_weight_loads_count`: ws once, os once per row fold, is once per column fold of M); pinned
   weights are read from the weight SRAM each time; streamed and regenerated weights pass a
@@ -180,7 +182,8 @@ class PhaseTiles:
             sram_writes_count=weight_sram_writes + activation_sram_writes,
             prng_values_count=int(sum(self.prng_values)),
             # a GEMM phase does no vector-unit work, a vector phase no array hops
-            **({"vector_add_ops_count": 0, "vector_mult_ops_count": 0} | _NO_HOPS
+            **({"vector_add_ops_count": 0, "vector_mult_ops_count": 0,
+                "optimizer_add_ops_count": 0, "optimizer_mult_ops_count": 0} | _NO_HOPS
                | self.work_counts),
             **dram_model_counts)
 
@@ -376,6 +379,7 @@ def update_tiles(work: LayerWork, config: AcceleratorConfig, tracked_tiles: np.n
     # optimizer state: read for every tracked weight, written for every weight tracked after
     # (an entering weight's state starts at zero: written, not read; a leaving one's dropped)
     state, state_after = tracked * work.optimizer_state_words, after * work.optimizer_state_words
+    stateful = int(work.optimizer_state_words > 0)
     state_pinned = split_proportional(placed.pinned_state_words, state)
     state_after_pinned = split_proportional(placed_after.pinned_state_words, state_after)
     read = Traffic.of(n, **_weight_traffic(config, sram_values=pinned, sram_index_bits=index_pinned,
@@ -396,7 +400,10 @@ def update_tiles(work: LayerWork, config: AcceleratorConfig, tracked_tiles: np.n
         entered_count=int(entered_t.sum()),
         left_count=int(left_t.sum()), macs_count=0, pe_weight_loads_count=0, **_NO_HOPS,
         staging_accesses_count=0, update_alu_weights_count=int(rmw.sum()),
-        topk_compares_count=int(compared.sum()))
+        topk_compares_count=int(compared.sum()),
+        # every weight updated with state computes it (an entering weight's from zero)
+        optimizer_add_ops_count=int(rmw.sum()) * stateful * work.optimizer_add_ops,
+        optimizer_mult_ops_count=int(rmw.sum()) * stateful * work.optimizer_mult_ops)
     return PhaseTiles(layer_id=work.layer_id, phase="update", on_update_unit=True,
                       compute_cycles=cycles.tolist(), prng_values=prng.tolist(), read=read,
                       write=write, work_counts=work_counts)

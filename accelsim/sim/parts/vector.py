@@ -44,6 +44,7 @@ write and a read: by backward the activation buffer has been reused for later la
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -205,6 +206,9 @@ class VectorLayerWork:
     activation_operand_bytes: dict[str, dict[str, tuple[int, int, int, int]]]
     param_count: int = 0  # no budgeted weights (the machine's DRAM layout reads it)
     optimizer_state_words: int = 0  # BatchNorm's state travels as batchnorm_state
+    # applied as the layer before it writes its output (`fused_into_output_write`): its
+    # forward moves no activation words and takes no cycles of its own
+    fused: bool = False
 
     @property
     def activation_bytes(self) -> dict[str, tuple[int, ...]]:
@@ -227,8 +231,11 @@ def vector_layer_works(layers: list[Mapping], config: AcceleratorConfig, batch_s
                for row in rows]
     stash_bytes = sum(-(-w.stash_write_bits // 8) for _, ws in counted for w in ws.values())
     stash_on_chip = stash_bytes <= capacity
+    fused_ids = fused_into_output_write(layers, training) \
+        if config.vector is not None and config.vector.fuse_into_output_write else set()
     works = []
     for row, phases in counted:
+        fused = int(row["layer_id"]) in fused_ids
         # one pass's working set: every input and the output
         n = batch_size
         working_bytes = (int(row["input_count"]) * int(row["in_activation_count"])
@@ -240,6 +247,8 @@ def vector_layer_works(layers: list[Mapping], config: AcceleratorConfig, batch_s
             if config.simulate_activations:
                 read = w.activation_read_words * word_bytes
                 write = w.activation_write_words * word_bytes
+                if fused and phase == FORWARD:
+                    read = write = 0  # the producer's output write carries the result
                 by_role[FLOW_ROLE[phase]] = _level(read, write, on_chip)
                 stash = (-(-w.stash_read_bits // 8), -(-w.stash_write_bits // 8))
                 by_role["stash"] = _level(*stash, stash_on_chip)
@@ -248,8 +257,34 @@ def vector_layer_works(layers: list[Mapping], config: AcceleratorConfig, batch_s
                                                _level(*state, False))
             roles[phase] = {k: v for k, v in by_role.items() if any(v)}
         works.append(VectorLayerWork(int(row["layer_id"]), str(row["name"]),
-                                     int(row["exec_order"]), str(row["kind"]), phases, roles))
+                                     int(row["exec_order"]), str(row["kind"]), phases, roles,
+                                     fused=fused))
     return works
+
+
+# what a layer may be applied in: the kinds whose output write can carry it
+_FUSES_INTO: dict[str, tuple[str, ...]] = {"relu": ("conv2d", "linear", "batchnorm", "add")}
+# inference BatchNorm: a per-channel scale and shift from its running statistics
+_FUSES_INTO_INFERENCE: dict[str, tuple[str, ...]] = {"batchnorm": ("conv2d", "linear")}
+
+
+def fused_into_output_write(layers: list[Mapping], training: bool) -> set[int]:
+    """The layer_ids of the vector layers applied as the layer run just before them writes its
+    output (`vector.fuse_into_output_write`): a ReLU after a convolution, linear layer,
+    BatchNorm or residual add; in inference also a BatchNorm after a convolution or linear
+    layer (a per-channel scale and shift; in training its batch statistics need every output
+    first). The layer before is the previous in execution order, and must write exactly the
+    elements this one reads. Their ops are still counted (and a ReLU still stashes its mask)."""
+    ordered = sorted(layers, key=lambda r: (int(r["exec_order"]), int(r["layer_id"])))
+    fused = set()
+    for before, row in itertools.pairwise(ordered):
+        producers: tuple[str, ...] = _FUSES_INTO.get(str(row["kind"]), ())
+        if not training:
+            producers += _FUSES_INTO_INFERENCE.get(str(row["kind"]), ())
+        if (str(before["kind"]) in producers
+                and int(before["out_activation_count"]) == int(row["in_activation_count"])):
+            fused.add(int(row["layer_id"]))
+    return fused
 
 
 def _level(read: int, write: int, on_chip: bool) -> tuple[int, int, int, int]:
@@ -268,7 +303,9 @@ def vector_phase_tiles(work: VectorLayerWork, phase: str, config: AcceleratorCon
     w = work.phases[phase]
     vector = config.vector
     assert vector is not None  # AcceleratorConfig fills in the default
-    cycles = w.cycles(vector.lanes, vector.latency_cycles)
+    # a fused forward runs in the producer's output stream (lanes match the array's columns)
+    cycles = 0 if (work.fused and phase == FORWARD) else w.cycles(vector.lanes,
+                                                                   vector.latency_cycles)
     sram_read, sram_write, dram_read, dram_write = work.activation_bytes.get(phase, (0, 0, 0, 0))
     n = max(1, min(MAX_VECTOR_TILES, -(-max(w.ops, 1) // config.tile_weights)))
     basis = [1] * n
