@@ -265,3 +265,19 @@ def test_accelforge_comparison_skips_cleanly_without_it(tmp_path):
                           str(tmp_path / "no-venv"), "--record", str(tmp_path / "no-record")],
                          capture_output=True, text=True, cwd=ROOT, check=False)
     assert out.returncode == 0 and out.stdout.count("skipped") == 2
+
+
+def test_accelforge_mapped_comparison_replays_from_its_stored_result(tmp_path):
+    """Without AccelForge, from its stored per-layer ResNet-18 result: the same MAC count on
+    both sides, and the activation SRAM's accesses within 1 % (reports/validation/accelforge.md
+    says where the two differ and why)."""
+    out = tmp_path / "accelforge.csv"
+    done = subprocess.run([sys.executable, "benchmarks/vs_accelforge.py", "--accelforge-venv",
+                           str(tmp_path / "no-venv"), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = {(r["component"], r["quantity"]): r for r in _rows(out)}
+    macs = rows[("MACs", "count (M)")]
+    assert float(macs["accelsim"]) == pytest.approx(float(macs["accelforge"]), rel=1e-9)
+    sram = rows[("activation SRAM", "accesses (M)")]
+    assert float(sram["accelsim"]) == pytest.approx(float(sram["accelforge"]), rel=0.01)
