@@ -1,24 +1,28 @@
 """Build accelsim's SRAM technology table by running CACTI 7 over a grid of organisations.
 
-Runs CACTI (github HewlettPackard/cacti, version 7.0) on every combination of technology node,
-SRAM cell type, capacity, access width, bank count and port count in `GRID`, and writes
-``accelsim/config/tables/cacti_sram.csv`` (one row per organisation CACTI could build) and
-``cacti_sram.json`` (CACTI's version, the commit it was built from, the fixed part of the CACTI
-configuration and the grid). `accelsim.config.technology` reads both; nothing else is needed at
-run time.
+Runs CACTI (github HewlettPackard/cacti, version 7.0) on every organisation of the grid below
+(capacity lines through a reference organisation, varying banks, width or ports, at every node
+and cell type), and writes ``accelsim/config/tables/cacti_sram.csv`` (one row per organisation
+CACTI could build) and ``cacti_sram.json`` (CACTI's version, the commit it was built from, the
+fixed part of the CACTI configuration and the grid). `accelsim.config.technology` reads both;
+nothing else is needed at run time.
 
-``--held-out`` instead runs CACTI at points the table does not hold (capacities between its
-powers of two, widths and bank counts between its values) and writes
+``--held-out`` instead runs CACTI at points the table does not hold (capacities at odd eighths
+of an octave, widths and bank counts between its values, off-line combinations) and writes
 ``tests/data/cacti_held_out.csv``, against which the tests check the table's interpolation
-without CACTI, and prints the worst interpolation error.
+without CACTI, and prints the reader's median and worst error per figure and how much of it
+CACTI's own jumps account for; ``--report`` prints the same from the stored file (no CACTI).
+``--reuse-table`` takes the points the committed table already holds from it (the same CACTI
+commit and configuration) and runs only the new ones.
 
 CACTI is not part of accelsim: build it outside the package, e.g.
 
     git clone https://github.com/HewlettPackard/cacti benchmarks/.build/cacti
     make -C benchmarks/.build/cacti -f cacti.mk TAG=opt OPT="-O2 -DNTHREADS=2"
 
-and pass ``--cacti benchmarks/.build/cacti/cacti`` (the default). Without it the script says so
-and exits 0. Runs in parallel (``--jobs``); the whole table takes about half an hour on 2 cores.
+(``mkdir obj_opt`` first) and pass ``--cacti benchmarks/.build/cacti/cacti`` (the default).
+Without it the script says so and exits 0. Runs in parallel (``--jobs``); the whole grid (2,595
+organisations) takes about an hour on 2 shared cores, CACTI's large arrays the longest.
 """
 
 from __future__ import annotations
