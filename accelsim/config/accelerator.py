@@ -645,10 +645,10 @@ def _derived(s: _Section, sources: dict[str, str], key: str, value: float, sourc
 def _read_pe(s: _Section, weight_bits: int, technology: TechnologyConfig) -> PeArrayConfig:
     sources = s.sources()
     rows, cols, dataflow = s.raw("rows"), s.raw("cols"), s.raw("dataflow")
-    register = s.raw("register_energy_pj", None)
     hop = s.raw("array_hop_energy_pj", None)
     number_format = check_number_format(
         weight_bits, s.raw("number_format", DEFAULT_NUMBER_FORMAT[weight_bits]))
+    register = _derived(s, sources, "register_energy_pj", *technology.register_write(weight_bits))
     mac_pj, mac_mm2, mac_source = technology.mac(number_format)
     mac = _derived(s, sources, "mac_energy_pj", mac_pj, mac_source)
     registers_mm2, register_source = technology.register_area_mm2(REGISTERS_PER_PE * weight_bits)

@@ -39,9 +39,23 @@ NANGATE = "NanGate FreePDK45 Open Cell Library (45 nm), DFF_X1 4.522 um^2"
 # row and the partial sum passed down the column.
 REGISTERS_PER_PE = 3
 
+# A pipeline register's write, per bit: Aladdin's synthesised register (Shao et al., ISCA
+# 2014; its power model, harvard-acc/ALADDIN common/power_func.h, REG_1ns_dynamic_energy:
+# commercial 40 nm standard cells at 1 GHz, the same energy per write at 1-6 ns). The
+# hwcomponents-library register AccelForge prices with is the same figure. To 45 nm by
+# switched capacitance ~ feature size at the same supply (Aladdin's 40 nm process and
+# Horowitz's 45 nm figures are both at 0.9 V).
+ALADDIN = ("Shao et al., 'Aladdin', ISCA 2014, register at 40 nm (ALADDIN power_func.h "
+           "REG_1ns_dynamic_energy, 0.0090 pJ per bit per write)")
+REGISTER_PJ_PER_BIT_40NM = 0.0090
+REGISTER_PJ_PER_BIT_45NM = REGISTER_PJ_PER_BIT_40NM * HOROWITZ_NODE_NM / 40
+
 # PE-level data movement, normalised to one MAC at the same node (Eyeriss: Chen, Emer, Sze,
 # ISCA 2016; as summarised by Sze et al., Proc. IEEE 2017): register file 1x, PE array 2x.
-# A ratio of energies at one node, applied to this config's MAC at this config's node.
+# A ratio of energies at one node, applied to this config's MAC at this config's node. The
+# register-file ratio is for Eyeriss's 0.5 KB register file per PE against a 16-bit MAC, not a
+# pipeline register against this config's MAC: it stays only as the fallback of a PE array
+# built in code without a technology (a config file's PE register is `REGISTER_PJ_PER_BIT`).
 EYERISS = "Chen, Emer, Sze, 'Eyeriss', ISCA 2016, normalised to one MAC at its node"
 REGISTER_ENERGY_PER_MAC = 1.0
 ARRAY_HOP_ENERGY_PER_MAC = 2.0
