@@ -1,7 +1,7 @@
 """The DRAM controller vs closed-form bandwidth, per preset and access pattern; and its speed.
 
 Run:  .venv/bin/python benchmarks/dram_closed_form.py [--bursts N]
-Prints a table and writes benchmarks/results/dram_closed_form.csv. tests/test_dram.py imports
+Prints a table and writes benchmarks/results/dram_closed_form.csv. tests/sim/dram/test_dram.py imports
 the closed forms below and checks them (smaller N) with a tolerance.
 
 Closed forms (DRAM clock cycles; BL/2 = data-bus cycles per burst; gS = max(BL/2, tCCD_S),

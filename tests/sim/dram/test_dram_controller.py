@@ -224,7 +224,7 @@ def _reference_streams():
     import json
     from pathlib import Path
 
-    path = Path(__file__).parent / "data" / "dramsim3_reference.npz"
+    path = Path(__file__).parents[2] / "data" / "dramsim3_reference.npz"
     data = np.load(path)
     meta = json.loads(str(data["meta"]))
     return [(m, data[f"{m['key']}_address"], data[f"{m['key']}_write"],

@@ -10,7 +10,7 @@ import pytest
 
 from accelsim.config.reference import reference_markdown
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _section(text, name):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "accelsim"
+PACKAGE = Path(__file__).resolve().parents[2] / "accelsim"
 
 BASE = "base"  # errors, io, units, the lazy-export helper, the package's own __init__
 # room -> the rooms it may import from (besides itself and the base)

@@ -38,7 +38,7 @@ def test_shipped_configs_all_load():
 
 
 def test_config_dir_is_the_repository_folder():
-    assert Path(__file__).resolve().parent.parent / "configs" / "accelerators" == CONFIG_DIR
+    assert Path(__file__).resolve().parents[2] / "configs" / "accelerators" == CONFIG_DIR
 
 
 def test_default_values_and_sources():

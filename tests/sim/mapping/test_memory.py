@@ -13,7 +13,7 @@ from accelsim.sim.mapping.gemm import Gemm, conv_gemm
 from accelsim.sim.mapping.mapper import map_gemm
 from accelsim.sim.mapping.scalesim import scalesim_block_words
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import vs_scalesim_memory as vsm  # noqa: E402
 

@@ -33,7 +33,7 @@ FIRST_READ = TRCD + TCL + BURST  # 48: read to a closed bank
 
 
 def _load_closed_form():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dram_closed_form.py"
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "dram_closed_form.py"
     spec = importlib.util.spec_from_file_location("dram_closed_form", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -465,7 +465,7 @@ def test_whole_run_export_repeats_each_simulated_iteration_by_its_weight(tmp_pat
     from accelsim.sim.simulation import simulate
     from accelsim.trace.format import load_trace
 
-    trace = load_trace(Path(__file__).resolve().parents[1] / "traces" / "sample-lenet-300-100")
+    trace = load_trace(Path(__file__).resolve().parents[3] / "traces" / "sample-lenet-300-100")
     config = load_accelerator_config("default", {"weight_sram.capacity_bytes": 0})
     result = simulate(trace, config, baseline=False, record_dram_requests=True)
     assert result.settings["simulated_iterations"] > 1
@@ -502,7 +502,7 @@ def test_whole_run_export_size_guard_names_the_size(tmp_path, monkeypatch):
     from accelsim.sim.simulation import simulate
     from accelsim.trace.format import load_trace
 
-    trace = load_trace(Path(__file__).resolve().parents[1] / "traces" / "sample-lenet-300-100")
+    trace = load_trace(Path(__file__).resolve().parents[3] / "traces" / "sample-lenet-300-100")
     config = load_accelerator_config("default", {"weight_sram.capacity_bytes": 0})
     result = simulate(trace, config, baseline=False, record_dram_requests=True)
     whole = int(result.run("trace")["dram_bursts_count"].sum())

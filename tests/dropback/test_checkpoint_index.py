@@ -30,7 +30,7 @@ from accelsim.dropback.sparse_index import (
 )
 from accelsim.errors import CheckpointError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 # ------------------------------------------------------------------ the encodings

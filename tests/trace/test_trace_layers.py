@@ -29,7 +29,7 @@ from accelsim.trace.from_model import synthetic_model_trace
 from accelsim.trace.geometry import GEMM_KINDS, VECTOR_KINDS
 from accelsim.trace.torch_geometry import layer_table_from_model, layers_from_model
 
-SAMPLE = Path(__file__).resolve().parent.parent / "traces" / "sample-lenet-300-100"
+SAMPLE = Path(__file__).resolve().parents[2] / "traces" / "sample-lenet-300-100"
 
 
 def graph_counts(model: nn.Module) -> dict[str, int]:
@@ -238,7 +238,7 @@ def test_the_speed_benchmarks_hand_written_resnet18_is_the_measured_one(resnet18
     table the torch model gives."""
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from sim_speed import resnet18_layers
 
     def plain(frame):

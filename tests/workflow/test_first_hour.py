@@ -15,7 +15,7 @@ from accelsim.cli import COMMANDS, _parser, main
 from accelsim.errors import ConfigError
 from accelsim.units import format_ratio, parse_size
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_TRACE = ROOT / "traces" / "sample-lenet-300-100"
 
 

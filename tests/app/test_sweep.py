@@ -336,7 +336,7 @@ def test_tracked_footprint_counts_the_optimizer_state_in_training():
     each tracked weight; an inference sweep's does not."""
     from accelsim.app.sweep import tracked_footprint_bytes
 
-    trace = load_trace(Path(__file__).parent.parent / "traces" / "sample-lenet-300-100")
+    trace = load_trace(Path(__file__).parents[2] / "traces" / "sample-lenet-300-100")
     assert trace.manifest["optimizer"]["settings"]["momentum"] > 0
     tracked = int(trace.steps.groupby("layer_id")["tracked_after_count"].max().sum())
     state_bytes = tracked * 4  # one fp32 momentum word per tracked weight

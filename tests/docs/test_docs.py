@@ -8,7 +8,7 @@ import pytest
 
 import accelsim
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _public_names():

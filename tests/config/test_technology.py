@@ -30,7 +30,7 @@ from accelsim.sim.simulation import simulate
 from accelsim.trace.format import save_trace
 from tests.trace_helpers import tiny_trace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows(path):

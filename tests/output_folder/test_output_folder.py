@@ -99,7 +99,7 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
     script = tmp_path / "accelsim"
     script.write_text("import os, signal\nimport accelsim\nos.kill(os.getpid(), signal.SIGINT)\n"
                       "import accelsim.cli\naccelsim.cli.entry()\n")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
                           text=True, env=env, timeout=120)
     assert (done.returncode, done.stderr, done.stdout) == (130, "accelsim: interrupted\n", "")
@@ -109,7 +109,7 @@ def test_the_startup_handler_is_only_for_the_command(tmp_path):
     # a library user importing accelsim keeps Python's own Ctrl-C (KeyboardInterrupt)
     code = ("import signal, accelsim, accelsim.cli\n"
             "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.stdout.strip() == "True", done.stderr

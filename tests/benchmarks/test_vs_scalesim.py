@@ -24,7 +24,7 @@ import pytest
 
 from accelsim.trace.geometry import conv2d_layer, layer_table, linear_layer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import scalesim_runner as ssr
 import vs_scalesim as vs
 

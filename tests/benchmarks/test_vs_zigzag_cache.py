@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import vs_zigzag as vz
 
 needs_cache = pytest.mark.skipif(vz.load_cache() is None, reason="no cached ZigZag run")

@@ -5,7 +5,7 @@ from pathlib import Path
 from accelsim.sim.simulation import simulate
 from accelsim.trace.format import load_trace
 
-SAMPLE = Path(__file__).resolve().parent.parent / "traces" / "sample-lenet-300-100"
+SAMPLE = Path(__file__).resolve().parents[2] / "traces" / "sample-lenet-300-100"
 
 
 def test_sample_trace_is_small_and_valid():
