@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from trace_helpers import tiny_trace
 
 import accelsim.app.sweep as sweep_mod
 from accelsim.analysis.folders import SRAM_FIELD, load_sweep
@@ -23,11 +22,6 @@ from accelsim.units import parse_size_list
 
 SCRIPT = Path(sys.executable).with_name("accelsim")
 KiB = 1024
-
-
-@pytest.fixture(scope="module")
-def trace_dir(tmp_path_factory) -> Path:
-    return save_trace(tiny_trace(), tmp_path_factory.mktemp("trace") / "tiny")
 
 
 @pytest.fixture(scope="module")

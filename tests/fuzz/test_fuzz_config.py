@@ -1,12 +1,7 @@
 """Hostile input, kind 'config': see tests/fuzz_common.py and benchmarks/fuzz_cli.py."""
 
 import pytest
-from fuzz_common import check, fixtures, params
-
-
-@pytest.fixture(scope="module")
-def fx(tmp_path_factory):
-    return fixtures(tmp_path_factory)
+from fuzz_common import check, params
 
 
 @pytest.mark.parametrize("case", params("config"))

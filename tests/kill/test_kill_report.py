@@ -7,18 +7,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from kill_helpers import SAMPLE_TRACE, Runner, fingerprint, kill_points, leftovers
+from kill_helpers import SAMPLE_TRACE, fingerprint, kill_points, leftovers
 
 from accelsim.analysis.folders import check_readable
 
 KILLS_PER_CASE = 4
-
-
-@pytest.fixture(scope="module")
-def runner():
-    runner = Runner()
-    yield runner
-    runner.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import pytest
 from kill_helpers import (
     ROOT,
     SAMPLE_TRACE,
-    Runner,
     fingerprint,
     kill_points,
     leftovers,
@@ -28,13 +27,6 @@ SWEEP = ["sweep", str(SAMPLE_TRACE), "--jobs", "2", "--quiet", "--out", "W"]
 NEW = ["--sram-sizes", "64KiB,1MiB"]
 OLD = ["--sram-sizes", "32KiB,256KiB"]
 KILLS_PER_CASE = 5
-
-
-@pytest.fixture(scope="module")
-def runner():
-    runner = Runner()
-    yield runner
-    runner.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from kill_helpers import SAMPLE_TRACE, Runner, fingerprint, leftovers
+from kill_helpers import SAMPLE_TRACE, fingerprint, leftovers
 
 from accelsim.io import recover
 from accelsim.sim.results import SimulationResult
@@ -17,13 +17,6 @@ TRACE = ["trace", "--model", "lenet-300-100", "--synthetic", "--budget", "5000",
          "--out", "T"]
 SIMULATE = ["simulate", str(SAMPLE_TRACE), "--quiet", "--out", "S"]
 SWAPS = {"exchange": {}, "rename": {"ACCELSIM_SWAP": "rename"}}
-
-
-@pytest.fixture(scope="module")
-def runner():
-    runner = Runner()
-    yield runner
-    runner.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from kill_helpers import Runner, fingerprint, kill_points, leftovers
+from kill_helpers import fingerprint, kill_points, leftovers
 
 TRAIN = ["train", "--epochs", "2", "--budget", "2000", "--batch-size", "128", "--quiet",
          "--out", "R"]
@@ -20,13 +20,6 @@ KILLS_PER_CASE = 8
 COMPARED = ("checkpoint.sparse", "config.json",
             "trace/manifest.json", "trace/layers.parquet", "trace/steps.parquet",
             "trace/snapshots.parquet")
-
-
-@pytest.fixture(scope="module")
-def runner():
-    runner = Runner()
-    yield runner
-    runner.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from trace_helpers import tiny_trace
 
 from accelsim import __version__
 from accelsim.cli import main
 from accelsim.sim.dram.export import read_dram_trace
-from accelsim.trace.format import load_trace, save_trace
+from accelsim.trace.format import load_trace
 
 SCRIPT = Path(sys.executable).with_name("accelsim")
 WEIGHT_PHASES = ("forward", "backward_data", "update")  # phases that read stored weights
@@ -56,11 +55,6 @@ def assert_one_line_error(code, err, *needles):
 
 
 # -- fixtures ------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def trace_dir(tmp_path_factory) -> Path:
-    return save_trace(tiny_trace(), tmp_path_factory.mktemp("trace") / "tiny")
-
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
