@@ -40,3 +40,24 @@ def runner():
     runner = Runner()
     yield runner
     runner.close()
+
+
+def pytest_configure(config):
+    # `-n 2 --dist loadfile`: pytest-xdist hands each worker whole files, by default the files
+    # with the most tests first. Here the longest files are those with few, long tests (the
+    # kill and end-to-end tests), so xdist keeps the order below: longest files first, the
+    # short ones fill in behind them, and no worker is left with a long file at the end.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Files with `slow` tests first (most slow tests first), then the rest as collected."""
+    slow: dict[str, int] = {}
+    for item in items:
+        path = str(item.path)
+        slow[path] = slow.get(path, 0) + (item.get_closest_marker("slow") is not None)
+    first_seen = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(str(item.path), index)
+    items.sort(key=lambda item: (-slow[str(item.path)], first_seen[str(item.path)]))
