@@ -130,6 +130,7 @@ def test_history_has_wall_time_and_summary_names_the_method(tmp_path):
     assert result.summary["method"] == "dropback-decay"
 
 
+@pytest.mark.slow
 def test_study_end_to_end_on_digits_and_resumes(tmp_path):
     from accelsim.analysis.report import report
     from accelsim.app.study import study

@@ -102,6 +102,7 @@ def test_every_command_block_runs_or_says_why_not():
             assert re.search(r"skip \(.+\)", note), f"a skipped block says why: {note!r}"
 
 
+@pytest.mark.slow
 def test_readme_shell_blocks_run_as_printed(tmp_path):
     """Every bash block not marked skip runs in an empty folder, in order, under `bash -e`,
     with `accelsim` on PATH as the console script puts it there."""

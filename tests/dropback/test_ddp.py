@@ -88,6 +88,7 @@ def _train_rank(rank, world, store_path, out_path):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
 def test_ddp_two_processes_match_one_process_with_the_same_global_batch(tmp_path):

@@ -11,6 +11,8 @@ from kill_helpers import SAMPLE_TRACE, fingerprint, kill_points, leftovers
 
 from accelsim.analysis.folders import check_readable
 
+pytestmark = pytest.mark.slow  # kill and rerun, many times: scheduled first
+
 KILLS_PER_CASE = 4
 
 

@@ -23,6 +23,8 @@ from kill_helpers import (
 
 from accelsim.analysis.folders import check_readable
 
+pytestmark = pytest.mark.slow  # kill and rerun, many times: scheduled first
+
 SWEEP = ["sweep", str(SAMPLE_TRACE), "--jobs", "2", "--quiet", "--out", "W"]
 NEW = ["--sram-sizes", "64KiB,1MiB"]
 OLD = ["--sram-sizes", "32KiB,256KiB"]

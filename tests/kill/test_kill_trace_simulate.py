@@ -13,6 +13,8 @@ from accelsim.io import recover
 from accelsim.sim.results import SimulationResult
 from accelsim.trace.format import load_trace
 
+pytestmark = pytest.mark.slow  # kill and rerun, many times: scheduled first
+
 TRACE = ["trace", "--model", "lenet-300-100", "--synthetic", "--budget", "5000", "--quiet",
          "--out", "T"]
 SIMULATE = ["simulate", str(SAMPLE_TRACE), "--quiet", "--out", "S"]

@@ -55,6 +55,7 @@ def _same_run(folder, reference):
     assert not (folder / "resume.pt").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["first", "overwrite"])
 def test_train_killed_then_resumed_or_refused(runner, refs, tmp_path, case):
     argv = TRAIN + ["--seed", "0"]
