@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	# torch first, pinned: the CPU wheel on disk; an unpinned torch pulls CUDA packages.
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	# one pip run (the venv's own pip installs editable packages; upgrading it first only costs
+	# time): torch pinned, the CPU wheel on disk (an unpinned torch pulls CUDA packages), with
+	# accelsim and its dev tools
+	$(BIN)/pip install -q torch==2.13.0 -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,8 +1,9 @@
 """The DRAM controller vs closed-form bandwidth, per preset and access pattern; and its speed.
 
 Run:  .venv/bin/python benchmarks/dram_closed_form.py [--bursts N]
-Prints a table and writes benchmarks/results/dram_closed_form.csv. tests/test_dram.py imports
-the closed forms below and checks them (smaller N) with a tolerance.
+Prints a table and writes benchmarks/results/dram_closed_form.csv.
+tests/sim/dram/test_dram.py imports the closed forms below and checks them (smaller N) with a
+tolerance.
 
 Closed forms (DRAM clock cycles; BL/2 = data-bus cycles per burst; gS = max(BL/2, tCCD_S),
 gL = max(BL/2, tCCD_L); R ranks, BG bank groups, B banks per rank; every figure is per

@@ -312,7 +312,8 @@ def main(argv=None) -> int:
                              "mixes, paced random reads, interleaved streams, small tiles)")
     parser.add_argument("--write-reference", metavar="NPZ",
                         help="only write DRAMsim3's results for short prefixes of every "
-                             "synthetic stream to NPZ (the reference tests/test_dram_controller.py "
+                             "synthetic stream to NPZ (the reference "
+                             "tests/sim/dram/test_dram_controller.py "
                              "replays without DRAMsim3), then stop")
     parser.add_argument("--fuzz", type=int, metavar="N",
                         help="only replay N random configs and streams (seeds 0..N-1) through "

@@ -5,7 +5,7 @@ number of weights and with the batch size.
 
 Run: ``.venv/bin/python benchmarks/sim_speed.py`` (prints a table, writes
 benchmarks/results/sim_speed.csv). Not a test. Torch is not needed: ResNet-18's layer table is
-written out by hand below from torchvision's architecture (tests/test_trace_layers.py
+written out by hand below from torchvision's architecture (tests/trace/test_trace_layers.py
 checks it against the table measured from the torch model).
 """
 

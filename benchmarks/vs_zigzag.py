@@ -71,8 +71,8 @@ LEVELS = ("register_array", "weight_sram", "activation_sram", "dram")
 POLICIES = ("mapper", "scalesim")
 # Where the default mapper agrees with ZigZag in total, and how closely (%): the levels whose
 # counts follow the same rules on both sides (reports/validation/zigzag_explanations.md says
-# why the others differ); tests/test_vs_zigzag_cache.py holds accelsim to these against the
-# cached ZigZag run.
+# why the others differ); tests/benchmarks/test_vs_zigzag_cache.py holds accelsim to these
+# against the cached ZigZag run.
 AGREEMENT_PCT = {"register_array": 1.0, "activation_sram": 10.0, "mac": 1e-6}
 
 # ZigZag's memory names (its YAML keys): which accelsim level each one is
@@ -536,7 +536,8 @@ def write_reports(table: pd.DataFrame, hw: MatchedHardware, facts: dict, policie
              "accelsim static energy (not in the totals): " + ", ".join(
                  f"{policy} {_uj(total[f'accelsim_{policy}_static_pj'])} uJ"
                  for policy in policies), "",
-             "Agreement held by `tests/test_vs_zigzag_cache.py` (default mapper, totals): "
+             "Agreement held by `tests/benchmarks/test_vs_zigzag_cache.py` "
+             "(default mapper, totals): "
              + ", ".join(f"{LABELS[lv]} within {tol:g} %" for lv, tol in AGREEMENT_PCT.items())
              + ".", "",
              "Differences above 10 %: " + ("; ".join(large_differences(table, policies))

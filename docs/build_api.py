@@ -2,7 +2,7 @@
 [OUT]` writes OUT (default docs/api/) with one page per public module; open OUT/index.html.
 
 The pages cover the names `accelsim` exports and the modules that define them;
-tests/test_docs.py builds them on every test run, so a renamed or undocumented name fails
+tests/docs/test_docs.py builds them on every test run, so a renamed or undocumented name fails
 there rather than in a user's browser. pdoc is in the dev extras (`pip install -e '.[dev]'`).
 """
 

@@ -13,7 +13,7 @@ a little bookkeeping:
 3. w <- w0 and every optimizer state entry <- 0 outside the new set.
 
 Only float32 subtraction, absolute value, comparisons and copies: the same bits as the torch
-path, which `tests/test_dropback_fused.py` checks step by step over many steps and against
+path, which `tests/dropback/test_dropback_fused.py` checks step by step over many steps and against
 a full sort. The C source is accelsim/native/fused_step.c, built at install (or at first use in
 a source tree) by `accelsim.native`; where it cannot be built `library()` returns None (and
 `build_error()` says why) and DropBack keeps the torch path, which gives the same bits.

@@ -1,0 +1,63 @@
+"""Fixtures shared by the test folders.
+
+The helper modules beside this file (trace_helpers, kill_helpers, method_helpers, fuzz_common)
+are importable from every folder: pyproject.toml puts tests/ on pytest's `pythonpath`.
+Session-scoped fixtures are built once per pytest worker, not once per file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def trace_dir(tmp_path_factory) -> Path:
+    """trace_helpers.tiny_trace() saved: read-only input for commands and loaders."""
+    from trace_helpers import tiny_trace
+
+    from accelsim.trace.format import save_trace
+
+    return save_trace(tiny_trace(), tmp_path_factory.mktemp("trace") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def fx(tmp_path_factory):
+    """The fuzz cases' valid inputs (a trace, a run, a study...), each made on first use and
+    shared by every fuzz kind, as benchmarks/fuzz_cli.py shares them."""
+    from fuzz_common import fixtures
+
+    return fixtures(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def runner():
+    """One kill_zygote process per kill-test file: it forks a child for each accelsim command,
+    so a command starts without importing torch again."""
+    from kill_helpers import Runner
+
+    runner = Runner()
+    yield runner
+    runner.close()
+
+
+def pytest_configure(config):
+    # `-n 2 --dist loadfile`: pytest-xdist hands each worker whole files, by default the files
+    # with the most tests first. Here the longest files are those with few, long tests (the
+    # kill and end-to-end tests), so xdist keeps the order below: longest files first, the
+    # short ones fill in behind them, and no worker is left with a long file at the end.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Files with `slow` tests first (most slow tests first), then the rest as collected."""
+    slow: dict[str, int] = {}
+    for item in items:
+        path = str(item.path)
+        slow[path] = slow.get(path, 0) + (item.get_closest_marker("slow") is not None)
+    first_seen = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(str(item.path), index)
+    items.sort(key=lambda item: (-slow[str(item.path)], first_seen[str(item.path)]))

@@ -1,0 +1,9 @@
+"""Hostile input, kind 'dataset': see tests/fuzz_common.py and benchmarks/fuzz_cli.py."""
+
+import pytest
+from fuzz_common import check, params
+
+
+@pytest.mark.parametrize("case", params("dataset"))
+def test_hostile_dataset(case, fx, tmp_path, monkeypatch):
+    check(case, fx, tmp_path, monkeypatch)

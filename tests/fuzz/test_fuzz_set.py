@@ -1,0 +1,9 @@
+"""Hostile input, kind 'set': see tests/fuzz_common.py and benchmarks/fuzz_cli.py."""
+
+import pytest
+from fuzz_common import check, params
+
+
+@pytest.mark.parametrize("case", params("set"))
+def test_hostile_set(case, fx, tmp_path, monkeypatch):
+    check(case, fx, tmp_path, monkeypatch)
