@@ -22,7 +22,7 @@ it; the rest streams from DRAM. Which weights carry state is each method's own r
 ``all`` for the dense baseline, ``tracked`` for DropBack, its fixed-budget and decayed variants,
 gmp and RigL -- every one of them zeroes an untracked weight's state -- so state is charged
 for the tracked set the trace records (an entering weight's state starts at zero, a leaving
-weight's is dropped); tests/test_sim_optimizer_work.py holds the two in step.
+weight's is dropped); tests/sim/test_sim_optimizer_work.py holds the two in step.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def test_dram_port_exact_matches_the_controller():
                         per_accel)
 
     env = simpy.Environment()
-    # one request at a time (several outstanding: tests/test_dram_port.py)
+    # one request at a time (several outstanding: tests/sim/dram/test_dram_port.py)
     port = DramPort(env, dram_preset("DDR4-3200", outstanding_requests=1), 1000.0,
                     timing="exact")
     events = [port.submit([(0, 32768, False)]), port.submit([(32768, 4096, True)])]
