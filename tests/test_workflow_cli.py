@@ -454,6 +454,10 @@ def test_demo_end_to_end_and_rerun_reuses_training(tmp_path, capsys):
     summary = demo["summary"]
     assert demo["dense"]["epochs"] == demo["dropback"]["epochs"] == 3
     assert summary["compression"] == pytest.approx(10.1, abs=0.1)
+    # digits trains a fixed budget: k, the time-averaged and the peak count are one figure
+    assert summary["mean_compression"] == pytest.approx(summary["compression"], rel=1e-9)
+    assert summary["peak_compression"] == pytest.approx(summary["compression"], rel=1e-9)
+    assert f"{demo['dropback']['tracked_count']:,} of 50,610 weights tracked" in proc.stdout
     assert summary["energy_dense_over_dropback"] > 1
     assert f"{summary['compression']:.1f}×" in text
 
