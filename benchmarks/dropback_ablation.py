@@ -1,7 +1,7 @@
 """One DropBack ablation run: the fixed budget of the paper (k tracked from the first step, no
 dense warm-up, no gradual budget) plus one variant, trained through `accelsim.train.loop.train`
 so the run folder (history.csv with the per-layer weight diffusion, summary.json) is the
-CLI's. Results and commands: reports/accuracy.md ("Round 4").
+CLI's. Results and commands: reports/accuracy.md ("Round 4", "Round 5").
 
     python benchmarks/dropback_ablation.py --data-dir DIR --variant NAME --seed S --out FOLDER
         [--budget 25x] [--epochs 20] [--lr 0.1] [--value V]
