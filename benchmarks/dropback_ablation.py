@@ -1,7 +1,7 @@
 """One DropBack ablation run: the fixed budget of the paper (k tracked from the first step, no
 dense warm-up, no gradual budget) plus one variant, trained through `accelsim.train.loop.train`
 so the run folder (history.csv with the per-layer weight diffusion, summary.json) is the
-CLI's. Results and commands: reports/accuracy.md ("Round 4").
+CLI's. Results and commands: reports/accuracy.md ("Round 4", "Round 5").
 
     python benchmarks/dropback_ablation.py --data-dir DIR --variant NAME --seed S --out FOLDER
         [--budget 25x] [--epochs 20] [--lr 0.1] [--value V]
@@ -22,6 +22,14 @@ Variants (one change each against `fixed`):
                    schedule): early, small steps leave the first picks easy to displace
   sparse-warmup    for the first V steps the tracked set is re-chosen every step by the
                    current gradient's magnitude alone (no incumbency), k tracked throughout
+  weight-decay     SGD weight decay V (tracked weights pulled toward 0; untracked stay at w0)
+  w0-decay         tracked weights pulled back toward w0: V * (w - w0) added to the gradient
+  label-smoothing  cross-entropy with label smoothing V (training loss only)
+  per-layer        each layer a fixed share of k proportional to its size (mode per_layer)
+  bias-outside     every bias always tracked, outside the budget: k weights + all biases
+  hysteresis       a tracked element's score counts (1 + V) times: a newcomer must beat the
+                   k-th by that factor to displace it (less churn)
+  batch            batch size V (lr unchanged)
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from accelsim.dropback import methods
+from accelsim.dropback.budget import tracked_count
+from accelsim.dropback.init import budgeted_layers
 from accelsim.dropback.optimizer import DropBack
 from accelsim.train import loop
 
@@ -66,12 +76,29 @@ class Variant(DropBack):
                 group = self.optimizer.param_groups[0]
                 ahead = self._flat - self.initial_values() - group["lr"] * group["momentum"] * buf
                 scores.copy_(ahead.abs())
+        elif self.variant == "bias-outside":
+            start = 0
+            for layer in self.layers:
+                weights = layer.module.weight.numel()
+                scores[start + weights:start + layer.param_count].fill_(PINNED)
+                start += layer.param_count
+        elif self.variant == "hysteresis" and self._tracked_index.numel():
+            idx = self._tracked_index
+            scores.index_copy_(0, idx, scores.index_select(0, idx).mul_(1 + self.value))
         elif self.variant == "sparse-warmup" and self.step_count < self.value:
             # every element scored by this step's movement alone: lr * |g| (momentum off)
             grads = torch.cat([p.grad.reshape(-1) for p in self._params])
             scores.copy_(grads.abs())
 
     def step(self, closure=None):
+        if self.variant == "w0-decay":  # the gradient of V/2 * |w - w0|^2 (0 where untracked)
+            initial, start = self.initial_values(), 0
+            for param in self._params:
+                count = param.numel()
+                if param.grad is not None:
+                    w0 = initial[start:start + count].view_as(param)
+                    param.grad.add_(param.detach() - w0, alpha=self.value)
+                start += count
         if self.variant == "layer-lr":
             for layer, scale in zip(self.layers, self.scales):
                 for param in (layer.module.weight, layer.module.bias):
@@ -104,6 +131,14 @@ def build(name, model, optimizer, *, variant, value, scales=(), **kwargs):
     cls = type("Ablation", (Variant,), {"variant": variant, "value": value,
                                         "scales": tuple(scales)})
     kwargs.pop("total_steps", None)
+    if variant == "bias-outside":  # k weights by score plus every bias
+        layers = budgeted_layers(model)
+        budget, compression = kwargs.pop("budget"), kwargs.pop("compression")
+        k = budget if budget is not None else tracked_count(
+            sum(layer.param_count for layer in layers), compression)
+        biases = sum(layer.module.bias.numel() for layer in layers
+                     if layer.module.bias is not None)
+        kwargs.update(budget=k + biases, compression=None)
     return cls(model, optimizer, fused=False, **kwargs)
 
 
@@ -123,10 +158,19 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     budget, compression = loop.parse_budget("dense" if args.variant == "dense" else args.budget)
     lr = args.value if args.variant == "lr" else args.lr
+    extra = {}
+    if args.variant == "weight-decay":
+        extra["weight_decay"] = args.value
+    elif args.variant == "batch":
+        extra["batch_size"] = int(args.value)
+    elif args.variant == "per-layer":
+        extra["budget_mode"] = "per_layer"
+    elif args.variant == "label-smoothing":  # the training loss only (evaluation is functional)
+        loop.nn.CrossEntropyLoss = partial(torch.nn.CrossEntropyLoss, label_smoothing=args.value)
     config = loop.TrainConfig(model=args.model, dataset="mnist", data_dir=args.data_dir,
                               budget=budget, compression=compression, seed=args.seed,
                               epochs=args.epochs, lr=lr, warmup_epochs=0,
-                              budget_anneal_epochs=0, trace=False)
+                              budget_anneal_epochs=0, trace=False, **extra)
     scales = [float(v) for v in args.scales.split(",") if v]
     loop.build_method = partial(build, variant=args.variant, value=args.value, scales=scales)
     result = loop.train(config, args.out, quiet=True)

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from accelsim import output_folder
+from accelsim.analysis.budget_words import tracked_words
 from accelsim.analysis.report import _ratio, report
 from accelsim.app import flags
 from accelsim.app.simulate import save_result_folder
@@ -96,7 +97,9 @@ def run_demo(out="reports/demo", *, epochs: int = 40, quiet: bool = False) -> di
     dropback = step("train_dropback", lambda: _train_once(_train_config(DEMO_BUDGET, epochs),
                                                           out / "runs" / "dropback", quiet))
     say(f"      dense {dense['test_accuracy'] * 100:.2f}%  |  DropBack "
-        f"{dropback['test_accuracy'] * 100:.2f}% with {dropback['compression']:.1f}x fewer weights")
+        f"{dropback['test_accuracy'] * 100:.2f}%, "
+        + tracked_words(dropback["param_count"], dropback["tracked_count"],
+                        dropback["peak_tracked_count"], dropback["mean_tracked_count"]))
 
     trace_dir = out / "runs" / "dropback" / "trace"
     say("[2/5] simulating the DropBack trace and its dense baseline on the default accelerator")
@@ -122,6 +125,8 @@ def run_demo(out="reports/demo", *, epochs: int = 40, quiet: bool = False) -> di
         "report": str(path), "figures": str(out / "figures"),
         "dense_accuracy": dense["test_accuracy"], "dropback_accuracy": dropback["test_accuracy"],
         "compression": dropback["compression"],
+        "mean_compression": dropback["mean_compression"],
+        "peak_compression": dropback["peak_compression"],
         "energy_dense_over_dropback": float(totals.loc["dense", "energy_pj"]
                                             / totals.loc["trace", "energy_pj"]),
         "resnet18_dram_dense_over_dropback": resnet["dram_ratio"],

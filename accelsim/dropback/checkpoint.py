@@ -18,8 +18,9 @@ first named; `index_encodings` computes the three sizes):
 
 The index costs at most about one byte per tracked value (a bitmap wins in layers denser than
 about 1/8), so the file is at least about param_count / (1.25 * budget) times smaller than a
-dense one: measured on LeNet-300-100 trained on MNIST at a 25x budget (20 epochs, seeds 0 and 1,
-reports/accuracy.md), 55,000-55,072 bytes against 1,066,440: 19.4x; 8.6x at 10x. Format version 1
+dense one: measured on LeNet-300-100 trained on MNIST at a 25x budget (the fixed budget, 20
+epochs, seeds 0-2, reports/accuracy.md "Round 5"), 55,000-55,120 bytes against a dense run's
+1,067,688: 19.4x; 37.4x at 50x (28,560); 8.6x at 10x. Format version 1
 stored a raw int32 (int64 past 2**31 elements) index per tracked element, as many bytes as the
 values (12.5x and 5x there); version 1 files still load. `checkpoint_sizes` reports both sizes of a
 file.

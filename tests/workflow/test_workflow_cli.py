@@ -448,6 +448,15 @@ def test_demo_end_to_end_and_rerun_reuses_training(tmp_path, capsys):
     summary = demo["summary"]
     assert demo["dense"]["epochs"] == demo["dropback"]["epochs"] == 3
     assert summary["compression"] == pytest.approx(10.1, abs=0.1)
+    # digits trains a fixed budget: the peak is k, and the time-averaged count only misses k
+    # by the first step (nothing tracked before it) of the 138
+    tracked = demo["dropback"]
+    assert summary["peak_compression"] == pytest.approx(summary["compression"], rel=1e-9)
+    assert tracked["tracked_count"] * 0.99 < tracked["mean_tracked_count"] \
+        < tracked["tracked_count"]
+    assert summary["mean_compression"] == pytest.approx(
+        tracked["param_count"] / tracked["mean_tracked_count"], rel=1e-9)
+    assert f"{demo['dropback']['tracked_count']:,} of 50,610 weights tracked" in proc.stdout
     assert summary["energy_dense_over_dropback"] > 1
     assert f"{summary['compression']:.1f}×" in text
 
