@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from results_csv import write_results  # noqa: E402
+
 from accelsim.config import dram_preset  # noqa: E402
-from accelsim.io import atomic_path  # noqa: E402
 from accelsim.sim.dram import controller  # noqa: E402
 from accelsim.sim.dram.replay import replay_trace  # noqa: E402
 
@@ -88,10 +89,7 @@ def main(argv=None) -> int:
             print(row, flush=True)
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(RESULTS) as tmp:
-        table.to_csv(tmp, index=False)
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(table, RESULTS, ROOT)
     return 0
 
 

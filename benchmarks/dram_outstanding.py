@@ -27,24 +27,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from dram_cached_error import cases  # noqa: E402  (the same LeNet and ResNet-18 runs)
 from dram_parity import ACCEL_CONFIG  # noqa: E402
+from results_csv import write_results  # noqa: E402
 
 from accelsim.config import load_accelerator_config  # noqa: E402
 from accelsim.config.dram import DRAM_PRESETS  # noqa: E402
-from accelsim.io import atomic_path  # noqa: E402
 from accelsim.sim.simulation import simulate  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "dram_outstanding.csv"
 LIMITS = (1, 4, 32)
 FIGURES = ("total_cycles", "dram_activates_count", "dram_row_hits_count")
-
-
-def cases(skip_resnet: bool):
-    yield "LeNet-300-100", ROOT / "traces" / "sample-lenet-300-100", True, None
-    if skip_resnet:
-        return
-    from sim_speed import _trace, resnet18_layers
-    yield "ResNet-18 b1", _trace(resnet18_layers(), 1_000_000, 1), False, 1
 
 
 def main(argv=None) -> int:
@@ -81,10 +74,7 @@ def main(argv=None) -> int:
     table = pd.DataFrame(rows)
     shown = ["case", "run", "preset"] + [c for c in table.columns if c.endswith("_pct")]
     print(table[shown].to_string(index=False, float_format="%+.3f"))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(RESULTS) as tmp:
-        table.to_csv(tmp, index=False)
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(table, RESULTS, ROOT)
     return 0
 
 

@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from results_csv import write_results  # noqa: E402
+
 from accelsim.config import load_accelerator_config  # noqa: E402
-from accelsim.io import atomic_path  # noqa: E402
 from accelsim.sim.simulation import simulate  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "dram_timing_modes.csv"
@@ -87,10 +88,7 @@ def main(argv=None) -> int:
         print(other.reset_index()[["case", "run", "wall_s", f"{reference}_wall_s"]
                                   + [f"{f}_error_pct" for f in FIGURES]].to_string(
                                       index=False, float_format="%.2f"))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(RESULTS) as tmp:
-        table.to_csv(tmp, index=False)
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(table, RESULTS, ROOT)
     return 0
 
 

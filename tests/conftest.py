@@ -42,6 +42,25 @@ def runner():
     runner.close()
 
 
+@pytest.fixture
+def cli(capsys):
+    """`accelsim ARGS` in this process (the console script's own behaviour is tested in
+    tests/workflow): exit code and output as a finished process would give them."""
+    from types import SimpleNamespace
+
+    from accelsim.cli import main
+
+    def run(*args):
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+        out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+    return run
+
+
 def pytest_configure(config):
     # `-n 2 --dist loadfile`: pytest-xdist hands each worker whole files, by default the files
     # with the most tests first. Here the longest files are those with few, long tests (the

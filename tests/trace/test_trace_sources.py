@@ -1,13 +1,11 @@
 """Traces from every source: a training recorder, a checkpoint of every zoo model, synthetic."""
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from accelsim.cli import main
 from accelsim.dropback.checkpoint import save_checkpoint
 from accelsim.dropback.init import budgeted_layers
 from accelsim.dropback.optimizer import DropBack
@@ -128,26 +126,15 @@ def test_recorder_snapshots_every_s_and_at_freeze(tmp_path):
     assert (churn.loc[7:] == 0).all().all()  # frozen: nothing enters or leaves
 
 
-def _cli(capsys, *args):
-    """`accelsim ARGS` in this process (the console script's own behaviour is tested in
-    tests/workflow): exit code and output as a finished process would give them."""
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
-
-def test_cli_trace_synthetic_and_checkpoint(tmp_path, capsys):
-    proc = _cli(capsys, "trace", "--model", "lenet-5", "--synthetic", "--budget", "10x",
+def test_cli_trace_synthetic_and_checkpoint(tmp_path, cli):
+    proc = cli("trace", "--model", "lenet-5", "--synthetic", "--budget", "10x",
                 "--out", tmp_path / "s", "--json")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["synthetic"] and summary["budget_tracked_count"] == round(61706 / 10)
     _one_step_checkpoint("lenet-300-100", tmp_path / "c.sparse")
-    proc = _cli(capsys, "trace", "--checkpoint", tmp_path / "c.sparse", "--out", tmp_path / "c")
+    proc = cli("trace", "--checkpoint", tmp_path / "c.sparse", "--out", tmp_path / "c")
     assert proc.returncode == 0, proc.stderr
     assert load_trace(tmp_path / "c").manifest["source"] == "checkpoint"
 
@@ -157,8 +144,8 @@ def test_cli_trace_synthetic_and_checkpoint(tmp_path, capsys):
     (["--model", "lenet-5", "--synthetic"], "needs --budget"),
     (["--checkpoint", "missing.sparse"], "missing.sparse"),
 ])
-def test_cli_trace_bad_input(tmp_path, capsys, monkeypatch, args, needle):
+def test_cli_trace_bad_input(tmp_path, cli, monkeypatch, args, needle):
     monkeypatch.chdir(tmp_path)
-    proc = _cli(capsys, "trace", *args, "--out", tmp_path / "x")
+    proc = cli("trace", *args, "--out", tmp_path / "x")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

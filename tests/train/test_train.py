@@ -1,11 +1,9 @@
 """Training runs end to end: determinism, resume, run folder contents, the CLI."""
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
-from accelsim.cli import main
 from accelsim.errors import ConfigError
 from accelsim.trace.format import load_trace
 from accelsim.train.loop import TrainConfig, parse_budget, train
@@ -124,20 +122,9 @@ def test_parse_budget():
     assert parse_budget("dense") == (None, None) and parse_budget("0") == (None, None)
 
 
-def _cli(capsys, *args):
-    """`accelsim ARGS` in this process (the console script's own behaviour is tested in
-    tests/workflow): exit code and output as a finished process would give them."""
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
-
-def test_cli_train_json(tmp_path, capsys):
-    proc = _cli(capsys, "train", "--budget", "10x", "--epochs", "1", "--batch-size", "256",
+def test_cli_train_json(tmp_path, cli):
+    proc = cli("train", "--budget", "10x", "--epochs", "1", "--batch-size", "256",
                 "--out", str(tmp_path / "r"), "--json")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
@@ -150,8 +137,8 @@ def test_cli_train_json(tmp_path, capsys):
     (["--model", "alexnet"], "alexnet"),
     (["--epochs", "0"], "epochs"),
 ])
-def test_cli_train_bad_input_is_one_line(tmp_path, capsys, args, needle):
-    proc = _cli(capsys, "train", "--out", str(tmp_path / "r"), *args)
+def test_cli_train_bad_input_is_one_line(tmp_path, cli, args, needle):
+    proc = cli("train", "--out", str(tmp_path / "r"), *args)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
