@@ -302,7 +302,10 @@ def update_operation_energies(technology: TechnologyConfig, number_format: str
 # format; its energies come from the config's technology, as the MAC's do (one node).
 VECTOR_LANES_DEFAULT = (32, "user: one lane per column of the default 32-column array (as the "
                             "PRNG and update lanes), so the unit takes an output row per cycle")
-VECTOR_LATENCY_DEFAULT = (4, "user: a 4-stage floating-point pipeline (unconfirmed)")
+VECTOR_LATENCY_DEFAULT = (4, "Jia, Maggioni, Staiger, Scarpazza, 'Dissecting the NVIDIA Volta "
+                              "GPU Architecture via Microbenchmarking', arXiv 1804.06826, 2018: "
+                              "an fp32 fused multiply-add's dependent-issue latency on Volta, "
+                              "4 cycles")
 VECTOR_FUSE_DEFAULT = (False, "user: every layer between the GEMMs reads and writes its own "
                               "activations (an upper bound on their traffic)")
 

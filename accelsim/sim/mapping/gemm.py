@@ -250,8 +250,8 @@ def phase_gemm(layer: Mapping[str, Any], phase: str, batch_size: int) -> Gemm:
                for o, kk in ((hout, kh), (wout, kw))]
     footprint = cin * touched[0] * touched[1] * b
     # SCALE-Sim's input: the padded rows and columns the windows reach. Its conv form has no
-    # batch (a batch runs as a plain GEMM), so a batch keeps the estimate (and the replay's
-    # cost, linear in the batch, stays out of batched runs)
+    # batch (a batch runs as a plain GEMM), so only batch 1 carries the window for its replay
+    # (linear in the batch); the mapper's exact count (`im2col`) serves every batch
     window = im2col if b == 1 else None
     return conv_gemm(m, n, k, groups, footprint, kernel_hw=(kh, kw),
                      in_channels=cin // per_group, in_width=touched[1], stride=stride,
