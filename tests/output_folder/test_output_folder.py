@@ -93,6 +93,13 @@ def test_the_cli_refuses_before_any_work_and_changes_nothing(tmp_path, capsys):
     assert sorted(p.name for p in mine.iterdir()) == ["report.md"]
 
 
+def _sigint_as_at_a_terminal():
+    """The child starts with SIGINT at its default, as a command typed at a terminal does: a
+    suite started as a background job (`make test &`) hands its children an ignored SIGINT,
+    which accelsim rightly leaves ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
     # a script named like the console script, interrupted after `import accelsim` (the first
     # thing it loads) and before the CLI is loaded
@@ -101,7 +108,7 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
                       "import accelsim.cli\naccelsim.cli.entry()\n")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
-                          text=True, env=env, timeout=120)
+                          text=True, env=env, timeout=120, preexec_fn=_sigint_as_at_a_terminal)
     assert (done.returncode, done.stderr, done.stdout) == (130, "accelsim: interrupted\n", "")
 
 
@@ -111,7 +118,7 @@ def test_the_startup_handler_is_only_for_the_command(tmp_path):
             "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=120)
+                          env=env, timeout=120, preexec_fn=_sigint_as_at_a_terminal)
     assert done.stdout.strip() == "True", done.stderr
     assert signal.SIGINT  # the module under test never touched this (pytest's) process
 
