@@ -267,7 +267,8 @@ def study(out, *, model="lenet-300-100", dataset="digits", data_dir=None,
             "train_seconds": summary.get("train_seconds"),
             "accelerator": accel, "axis": axis_name, "batch_size": point["batch_size"],
             "weight_sram_capacity_bytes": point["weight_sram_capacity_bytes"],
-            **{k: totals[k] for k in TOTALS if k in totals},
+            # the simulator's tracked_count is summed over iterations; the run's is k
+            **{k: totals[k] for k in TOTALS if k in totals and k != "tracked_count"},
             "activation_dram_bytes": (totals["activation_dram_bytes_read"]
                                       + totals["activation_dram_bytes_written"]),
             "run_id": run["id"], "point_id": pid})

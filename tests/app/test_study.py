@@ -147,6 +147,11 @@ def test_study_end_to_end_on_digits_and_resumes(tmp_path):
                    "total_cycles"):
         assert main[column].notna().all(), column
     assert set(table["axis"]) == {"main", "batch", "sram"}
+    # the table's tracked count is the run's budget k (not the simulator's sum over iterations)
+    ten = main[main["budget"] == "10x"]
+    assert ((ten["param_count"] / ten["tracked_count"]).round() == 10).all()
+    dense = main[main["method"] == "dense"]
+    assert (dense["tracked_count"] == dense["param_count"]).all()
     assert (main[main["method"] != "dropback"]["prng_energy_pj"] == 0).all()
     assert (main[main["method"] == "dropback"]["prng_energy_pj"] > 0).all()
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("summary.json")}
@@ -156,6 +161,7 @@ def test_study_end_to_end_on_digits_and_resumes(tmp_path):
     path = report(out)
     text = path.read_text()
     assert "## Study: lenet-300-100 on digits" in text and "Sensitivity" in text
+    assert "| 0.0×" not in text and "10.0× / " in text  # k's compression, then the others
     for name in ("accuracy_energy", "energy_ratio_batch", "energy_ratio_sram", "sensitivity"):
         assert (out / "figures" / f"{name}.png").exists()
         assert f"figures/{name}.png" in text
