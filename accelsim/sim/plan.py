@@ -99,9 +99,13 @@ def load_phases(works: list[LayerWork], config: AcceleratorConfig, plan: Iterati
 
 
 def iteration_phases(works: list[LayerWork], config: AcceleratorConfig, mode: str,
-                     plan: IterationPlan, tile_counts: dict, dense: bool) -> list[PhaseTiles]:
+                     plan: IterationPlan, tile_counts: dict, dense: bool,
+                     gradients: dict | None = None) -> list[PhaseTiles]:
     """The phases of one iteration in the order they run. `tile_counts`: per layer and phase,
-    the snapshot mask's tracked weights per tile (`mapping.tiles.mask_tile_counts`)."""
+    the snapshot mask's tracked weights per tile (`mapping.tiles.mask_tile_counts`).
+    `gradients`: a run's backward_weight tiles by layer id, filled here as they are built and
+    reused by its later iterations (they do not depend on the tracked set)."""
+    gradients = {} if gradients is None else gradients
     placed = place_run(works, plan.tracked, config, dense)
     placed_after = place_run(works, plan.tracked_after, config, dense)
     order = _execution_order(works)
@@ -119,7 +123,9 @@ def iteration_phases(works: list[LayerWork], config: AcceleratorConfig, mode: st
             i = w.layer_id
             if "backward_data" in w.passes:  # not for the input layer (`simulate`)
                 phases.append(weight_pass(w, "backward_data"))
-            phases.append(gradient_tiles(w, config))
+            if i not in gradients:
+                gradients[i] = gradient_tiles(w, config)
+            phases.append(gradients[i])
             phases.append(update_tiles(w, config, tracked_tiles(w, "update"),
                                        int(plan.entered[i]), int(plan.left[i]), placed.layer(i),
                                        placed_after.layer(i), dense))

@@ -35,7 +35,12 @@ from accelsim.sim.mapping.placement import (
     optimizer_state_bits,
 )
 from accelsim.sim.mapping.tiles import PhaseTiles, mask_tile_counts
-from accelsim.sim.parts.vector import VectorLayerWork, vector_layer_works, with_vector_phases
+from accelsim.sim.parts.vector import (
+    VectorLayerWork,
+    vector_layer_phases,
+    vector_layer_works,
+    with_vector_phases,
+)
 from accelsim.sim.plan import IterationPlan, iteration_phases, iteration_plans, load_phases
 from accelsim.sim.results import (
     COLUMNS,
@@ -185,6 +190,9 @@ def _simulate_run(run: str, trace: Trace, works: list[LayerWork], config: Accele
     # request stream can lay the segments end to end
     logs = [("load", load_log, _segment_cycles(load_records))] if record else []
     memo: dict = {}
+    # the tiles that do not depend on the tracked set, built once for every iteration
+    gradients: dict = {}
+    vector_tiles = vector_layer_phases(vector_works, config)
     for plan in plans:
         # a dense run never reads the masks: its identical iterations are simulated once
         key = (None if dense else plan.snapshot_iteration, plan.tracked.tobytes(),
@@ -192,7 +200,7 @@ def _simulate_run(run: str, trace: Trace, works: list[LayerWork], config: Accele
         if key not in memo:
             phases = with_vector_phases(
                 iteration_phases(works, config, mode, plan, tile_counts(plan.snapshot_iteration),
-                                 dense), works, vector_works, config)
+                                 dense, gradients), works, vector_works, config, vector_tiles)
             memo[key], log = _run_phases(run, machine_works, config, phases, record, dram_cache)
             tiles += sum(p.n_tiles for p in phases)
             if record:

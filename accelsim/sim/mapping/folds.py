@@ -131,8 +131,15 @@ class BlockGrid:
 
     def counts(self, weight_mask_2d: np.ndarray) -> np.ndarray:
         """Set bits of a [Cout, Kw] mask in each block, in block order (bulk numpy)."""
-        by_channel = np.add.reduceat(weight_mask_2d, self.channel_starts, axis=0, dtype=np.int64)
-        return self.order(np.add.reduceat(by_channel, self.k_starts, axis=1, dtype=np.int64))
+        return self.order(self.block_counts(weight_mask_2d))
+
+    def block_counts(self, weight_mask_2d: np.ndarray) -> np.ndarray:
+        """Set bits of a [Cout, Kw] mask in each [channel chunk, k chunk] block. Summed along
+        Kw first, where the mask's rows are contiguous, and in int32 where no sum can reach
+        2^31 (SIMD-wide): a few times faster than channels first in int64, the same counts."""
+        exact = np.int32 if weight_mask_2d.size < 2**31 else np.int64
+        by_k = np.add.reduceat(weight_mask_2d, self.k_starts, axis=1, dtype=exact)
+        return np.add.reduceat(by_k, self.channel_starts, axis=0, dtype=np.int64)
 
 
 def _cuts(length: int, chunk: int) -> np.ndarray:

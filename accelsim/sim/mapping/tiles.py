@@ -84,18 +84,28 @@ def update_cycles(update_config: UpdateConfig, rmw_weights: Any, compared_weight
 def mask_tile_counts(work: LayerWork, mask: np.ndarray | None) -> dict:
     """Tracked weights per tile for each pass and for the update tiles; None = all tracked."""
     out = {}
+    # a pass's blocks are often another's (ws on a square array: forward and backward_data cut
+    # W into the same blocks, in other orders): count each grid once
+    blocks: dict = {}
     for phase, geo in work.passes.items():
         if mask is None:
             out[phase] = geo.tile_weights.copy()
             continue
-        per_block = geo.grid.counts(work.mask_2d(mask))
+        grid = geo.grid
+        cuts = (grid.channel_starts.tobytes(), grid.k_starts.tobytes())
+        if cuts not in blocks:
+            blocks[cuts] = grid.block_counts(work.mask_2d(mask))
+        per_block = grid.order(blocks[cuts])
         counts = np.add.reduceat(per_block, geo.tile_starts).astype(np.int64)
         counts[-1] += int(np.count_nonzero(mask[work.weight_count:]))
         out[phase] = counts
     if mask is None:
         out["update"] = work.update_tile_weights.copy()
     else:
-        out["update"] = np.add.reduceat(mask, work.update_starts, dtype=np.int64)
+        # int32 (SIMD-wide) is exact below 2^31 weights
+        exact = np.int32 if mask.size < 2**31 else np.int64
+        out["update"] = np.add.reduceat(mask, work.update_starts,
+                                        dtype=exact).astype(np.int64)
     return out
 
 

@@ -7,10 +7,10 @@ folds, the update unit's from the weights it read-modify-writes and compares.
 
 from __future__ import annotations
 
-from accelsim.sim.parts.server import Server
+from accelsim.sim.parts.server import TimedServer
 
 
-class ComputeUnit(Server):
+class ComputeUnit(TimedServer):
     """Work: compute cycles of a tile. Info: the cycles."""
 
     def service(self, work, now):

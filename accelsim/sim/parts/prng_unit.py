@@ -13,7 +13,7 @@ import math
 import simpy
 
 from accelsim.config.accelerator import PrngConfig
-from accelsim.sim.parts.server import Server
+from accelsim.sim.parts.server import TimedServer
 
 
 def regeneration_cycles(config: PrngConfig, values: int) -> int:
@@ -22,7 +22,7 @@ def regeneration_cycles(config: PrngConfig, values: int) -> int:
     return config.latency_cycles + math.ceil(values / config.throughput_values_per_cycle)
 
 
-class PrngUnit(Server):
+class PrngUnit(TimedServer):
     """Work: a number of values. Info: that number."""
 
     def __init__(self, env: simpy.Environment, config: PrngConfig, name: str = "prng"):

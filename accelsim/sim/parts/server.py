@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 
 import simpy
+from simpy.events import NORMAL, URGENT
 
 
 def _hand_over(reader: simpy.Event, item: object) -> None:
@@ -107,6 +108,9 @@ class Slots:
 
 
 class Server:
+    """A part whose serving loop is a SimPy process (`_run`): the general form, for a part
+    whose service is more than one timed hold (the DRAM port overrides `_run`)."""
+
     def __init__(self, env: simpy.Environment, name: str):
         self.env = env
         self.name = name
@@ -134,3 +138,81 @@ class Server:
                 self.busy_cycles += cycles
             self.requests_served += 1
             done.succeed((self.env.now, info))
+
+
+class _Call:
+    """An event of `TimedServer`'s schedule: what the SimPy step loop needs of an event (its
+    callbacks, `_ok`) and the value it carries, without `simpy.Event`'s machinery. Only the
+    server's own callbacks ever wait on one."""
+
+    __slots__ = ("_ok", "_value", "callbacks")
+
+    def __init__(self, callback, value=None):
+        self.callbacks = [callback]
+        self._ok = True
+        self._value = value
+
+
+class TimedServer(Server):
+    """A part whose service is one hold for the request's cycles (the SRAM banks, the PRNG
+    unit, the compute units): `Server`'s loop, event for event, as callbacks instead of a SimPy
+    process, which is most of the simulator's time.
+
+    Every event `Server` schedules is scheduled here too, at the same point and with the same
+    priority and delay, so SimPy processes them in the same order and a simulation gives the
+    same cycles, bit for bit: the process's start (urgent), then per request the queue's relay
+    event when the server is waiting for work (`RequestQueue.put`), the get event that hands
+    the request over (its service starts when that is processed), the hold (a timeout) and the
+    request's done event, then the next get. Only the resumption of a generator is saved."""
+
+    def __init__(self, env: simpy.Environment, name: str):
+        self.env = env
+        self.name = name
+        self.busy_cycles = 0
+        self.requests_served = 0
+        self._items: deque = deque()
+        self._waiting = False  # the process's get found the queue empty (it is the reader)
+        self._held: tuple = ()  # (done, info, cycles) of the request being held
+        env.schedule(_Call(self._next), URGENT)  # the process's Initialize event
+
+    def submit(self, work) -> simpy.Event:
+        done = self.env.event()
+        if self._waiting:  # RequestQueue.put to a waiting reader: a relay event
+            self._waiting = False
+            self.env.schedule(_Call(self._hand_over, (work, done)))
+        else:
+            self._items.append((work, done))
+        return done
+
+    def _hand_over(self, relay: _Call) -> None:
+        """The relay's processing succeeds the reader's get event."""
+        self.env.schedule(_Call(self._start, relay._value))
+
+    def _next(self, _event=None) -> None:
+        """The loop's `yield queue.get()`: a get event triggered at once with the next
+        request, or wait as the queue's reader."""
+        if self._items:
+            self.env.schedule(_Call(self._start, self._items.popleft()))
+        else:
+            self._waiting = True
+
+    def _start(self, got: _Call) -> None:
+        work, done = got._value
+        env = self.env
+        cycles, info = self.service(work, env.now)
+        cycles = int(cycles)
+        if cycles > 0:
+            self._held = (done, info, cycles)
+            env.schedule(_Call(self._release), NORMAL, cycles)  # the hold's timeout
+        else:
+            self._finish(done, info)
+
+    def _release(self, _timeout: _Call) -> None:
+        done, info, cycles = self._held
+        self.busy_cycles += cycles
+        self._finish(done, info)
+
+    def _finish(self, done: simpy.Event, info) -> None:
+        self.requests_served += 1
+        done.succeed((self.env.now, info))
+        self._next()

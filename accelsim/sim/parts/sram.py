@@ -12,7 +12,7 @@ import numpy as np
 import simpy
 
 from accelsim.config.accelerator import SramConfig
-from accelsim.sim.parts.server import Server
+from accelsim.sim.parts.server import TimedServer
 
 
 def stream_bank_loads(streams, banks: int) -> np.ndarray:
@@ -58,7 +58,7 @@ def _busiest_bank_of_two(streams, banks: int) -> tuple[int, int]:
     return accesses, busiest
 
 
-class SramBanks(Server):
+class SramBanks(TimedServer):
     """A banked SRAM as a SimPy server. Work: a list of ``(first_word, words)`` streams, or a
     numpy array of word addresses. Info: the number of bank accesses served."""
 

@@ -328,12 +328,20 @@ def vector_phase_tiles(work: VectorLayerWork, phase: str, config: AcceleratorCon
                       [0] * n, read, write, work_counts)
 
 
+def vector_layer_phases(vector_works: list[VectorLayerWork], config: AcceleratorConfig
+                        ) -> list[PhaseTiles]:
+    """Every phase of the vector layers as tiles. They do not depend on the tracked set, so a
+    run builds them once for all its iterations."""
+    return [vector_phase_tiles(w, phase, config) for w in vector_works for phase in w.phases]
+
+
 def with_vector_phases(phases: list[PhaseTiles], gemm_works: list,
-                       vector_works: list[VectorLayerWork], config: AcceleratorConfig
-                       ) -> list[PhaseTiles]:
+                       vector_works: list[VectorLayerWork], config: AcceleratorConfig,
+                       vector_tiles: list[PhaseTiles] | None = None) -> list[PhaseTiles]:
     """An iteration's GEMM phases (in the order they run) with the vector layers' phases
     placed among them by execution order: forward in order, then backward in reverse order,
-    each layer's phases (backward_data, backward_weight, update) together."""
+    each layer's phases (backward_data, backward_weight, update) together. `vector_tiles`:
+    `vector_layer_phases` of `vector_works`, when already built."""
     if not vector_works:
         return phases
     order = {w.layer_id: w.exec_order for w in gemm_works}
@@ -346,5 +354,6 @@ def with_vector_phases(phases: list[PhaseTiles], gemm_works: list,
             return (0, at, 0)
         return (1, -at, rank[tiles.phase])
 
-    extra = [vector_phase_tiles(w, phase, config) for w in vector_works for phase in w.phases]
+    extra = (vector_layer_phases(vector_works, config) if vector_tiles is None
+             else vector_tiles)
     return sorted(phases + extra, key=key)
