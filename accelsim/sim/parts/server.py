@@ -140,14 +140,11 @@ class Server:
             done.succeed((self.env.now, info))
 
 
-class _Call:
-    """An event of `TimedServer`'s schedule: what the SimPy step loop needs of an event (its
-    callbacks, `_ok`) and the value it carries, without `simpy.Event`'s machinery. Only the
-    server's own callbacks ever wait on one."""
+class _Call(simpy.Event):
+    """An event of `TimedServer`'s schedule, triggered as it is made, with one callback: the
+    server's. Only the server ever waits on one, so it needs no environment of its own."""
 
-    __slots__ = ("_ok", "_value", "callbacks")
-
-    def __init__(self, callback, value=None):
+    def __init__(self, callback, value=None):  # not Event.__init__: no env to keep
         self.callbacks = [callback]
         self._ok = True
         self._value = value
