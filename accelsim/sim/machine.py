@@ -30,14 +30,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import simpy
-
 from accelsim.config import AcceleratorConfig
 from accelsim.sim.dram.port import DramPort
 from accelsim.sim.mapping.layer import LayerWork
 from accelsim.sim.mapping.placement import optimizer_state_bits
 from accelsim.sim.mapping.tiles import PhaseTiles, Traffic
 from accelsim.sim.parts.compute import ComputeUnit
+from accelsim.sim.parts.environment import Environment
 from accelsim.sim.parts.prng_unit import PrngUnit
 from accelsim.sim.parts.server import RequestQueue, Slots
 from accelsim.sim.parts.sram import SramBanks
@@ -63,7 +62,7 @@ class Accelerator:
     def __init__(self, config: AcceleratorConfig, works: Sequence[LayerWork | VectorLayerWork],
                  record_dram_requests: bool = False, dram_cache: dict | None = None):
         self.config = config
-        env = self.env = simpy.Environment()
+        env = self.env = Environment()
         self.weight_sram = SramBanks(env, config.weight_sram, "weight_sram")
         self.activation_sram = SramBanks(env, config.activation_sram, "activation_sram")
         self.dram = DramPort(env, config.dram, config.clock_mhz, config.dram_timing,
