@@ -38,7 +38,7 @@ from accelsim.sim.mapping.tiles import PhaseTiles, Traffic
 from accelsim.sim.parts.compute import ComputeUnit
 from accelsim.sim.parts.environment import Environment
 from accelsim.sim.parts.prng_unit import PrngUnit
-from accelsim.sim.parts.server import RequestQueue, Slots
+from accelsim.sim.parts.server import RequestQueue, Slots, all_done
 from accelsim.sim.parts.sram import SramBanks
 from accelsim.sim.parts.vector import VectorLayerWork
 
@@ -103,27 +103,7 @@ class Accelerator:
 
     # -- one phase ---------------------------------------------------------------------------
     def _join(self, events):
-        """One event for a tile's requests: the events themselves when there are fewer than
-        two, else an event that succeeds when the last of them is processed. That is when
-        `simpy.AllOf` succeeds (the same event, scheduled at the same point), without the
-        condition's bookkeeping; nobody reads its value."""
-        events = [e for e in events if e is not None]
-        if not events:
-            return None
-        if len(events) == 1:
-            return events[0]
-        joined = self.env.event()
-        left = len(events)
-
-        def one_done(_event):
-            nonlocal left
-            left -= 1
-            if not left:
-                joined.succeed()
-
-        for event in events:  # the parts' fresh events: none is processed yet
-            event.callbacks.append(one_done)
-        return joined
+        return all_done(self.env, [e for e in events if e is not None])
 
     def _move(self, traffic: Traffic, i: int, at: _Cursor, weight_base: int,
               activation_base: int, state_base: int, is_write: bool) -> list:

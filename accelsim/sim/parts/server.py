@@ -107,6 +107,29 @@ class Slots:
             taker.succeed()
 
 
+def all_done(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event | None:
+    """One event for a tile's requests (events not yet processed): None for none, the event
+    itself for one, else an event that succeeds when the last of them is processed. That is
+    when `simpy.AllOf` succeeds (the same event, scheduled at the same point), without the
+    condition's bookkeeping; its value is None (nobody reads it)."""
+    if not events:
+        return None
+    if len(events) == 1:
+        return events[0]
+    joined = env.event()
+    left = len(events)
+
+    def one_done(_event):
+        nonlocal left
+        left -= 1
+        if not left:
+            joined.succeed()
+
+    for event in events:
+        event.callbacks.append(one_done)
+    return joined
+
+
 class Server:
     """A part whose serving loop is a SimPy process (`_run`): the general form, for a part
     whose service is more than one timed hold (the DRAM port overrides `_run`)."""
