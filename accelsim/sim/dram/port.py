@@ -89,7 +89,10 @@ class DramPort(Server):
                                   dtype=np.int64)
         self._refresh_period = -1
         self._stripe_bursts = math.prod(sizes[t] for t in tokens[1:])  # bursts per row index
-        self._touches: dict = {}
+        # the rows a stream touches (_rows_touched) depend only on the config and where the
+        # stream lies in its row stripe: kept in the shared cache, so every machine of a run
+        # (a fresh one per simulated iteration) finds those worked out before
+        self._touches: dict = self._cache.setdefault("rows touched", {})
         # one row stripe's bank order, learnt at the first stream (_learn_stripe)
         self._bank_at = self._before = self._after = np.empty(0, dtype=np.int64)
         # The last queue_depth bursts of a channel are still in the controller when the port
