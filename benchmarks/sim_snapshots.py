@@ -8,6 +8,9 @@ accelerator, no dense baseline.
 Prints the wall time, the simulated tiles, the time per snapshot and the peak resident memory
 (run it with --snapshots 25, 50 and 100 to see both stay flat per snapshot). Not a test.
 Goal (issues 10, 20): <= 30 s. --optimizer charges an optimizer's state (e.g. momentum).
+Measured (2-core AMD EPYC, shared and noisy, load 1-3): 27.6 s and 29.8 s, medians of 3 in two
+sessions, against 34.3 s and 42.9 s for the tree before issue 20's last speed round (e274b2b)
+in the same commands (`benchmarks/sim_versus.py --old TREE` runs both alternately).
 """
 
 from __future__ import annotations

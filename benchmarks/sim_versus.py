@@ -8,7 +8,10 @@ Each run is a fresh process (the tree's folder first on PYTHONPATH) that builds 
 the tree's own benchmarks/sim_snapshots.py and times `simulate` as that script does (default
 accelerator, training, no dense baseline), in wall and CPU seconds; the trace build is not
 timed. Prints every run, then per tree the best and the median, and the new/old ratios of the
-medians; writes benchmarks/results/sim_versus.csv. Not a test.
+medians; writes benchmarks/results/sim_versus.csv. Not a test. On the project's shared 2-core
+AMD EPYC one run's time moves by up to a third with the other jobs (CPU time with it: they
+share the cores' caches), so compare the trees only within one command; figures measured with
+it are in sim_snapshots.py's docstring.
 """
 
 from __future__ import annotations

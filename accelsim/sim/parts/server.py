@@ -1,10 +1,12 @@
 """A hardware part as a SimPy server: requests wait in order and are served one at a time.
 
 Each part of the accelerator (SRAM banks, DRAM channels, PRNG unit, PE array, update unit) is
-one `Server`: a SimPy process that takes requests from an unbounded FIFO `simpy.Store`, holds
-the part busy for the request's service time and then fires the request's event. Whoever
-submitted the request may wait on that event or go on; contention between requests (a DRAM
-read of the next tile queued behind a write-back of the last one) comes out of the queue.
+one `Server`: a SimPy process that takes requests from an unbounded FIFO queue, holds the part
+busy for the request's service time and then fires the request's event. Whoever submitted the
+request may wait on that event or go on; contention between requests (a DRAM read of the next
+tile queued behind a write-back of the last one) comes out of the queue. The parts whose
+service is one timed hold (all but the DRAM port) are `TimedServer`s: the same loop, event for
+event, run as callbacks rather than a generator.
 
 A request's event value is ``(finish_cycle, info)``; `info` is whatever the part reports
 (accesses, a DramBatch). Service time is computed when service starts, so a part with state
@@ -176,7 +178,8 @@ class _Call(simpy.Event):
 class TimedServer(Server):
     """A part whose service is one hold for the request's cycles (the SRAM banks, the PRNG
     unit, the compute units): `Server`'s loop, event for event, as callbacks instead of a SimPy
-    process, which is most of the simulator's time.
+    process (a generator resumed at each of its events: half of a simulation's events are
+    these parts').
 
     Every event `Server` schedules is scheduled here too, at the same point and with the same
     priority and delay, so SimPy processes them in the same order and a simulation gives the
