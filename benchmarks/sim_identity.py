@@ -9,8 +9,9 @@ frame the result holds (records, traffic, mappings, DRAM request logs) and the s
 integers and strings by value, floats by their bits. The inputs: the LeNet sample trace on every
 shipped config, train and inference; the default config with DRAM timing cached, exact and
 exact one request at a time; every iteration; the DRAM request log; ResNet-18 synthetic
-(batch 1 and 32, train, inference); the 5-snapshot ResNet-18 trace of sim_snapshots.py, with
-optimizer state none, momentum and adam. Prints one line per input and a verdict; exit status
+(batch 1 and 32, train, inference; batch 1 on the shared buffer and with exact DRAM timing);
+the 5-snapshot ResNet-18 trace of sim_snapshots.py, with optimizer state none, momentum and
+adam. Prints one line per input and a verdict; exit status
 1 when any input differs. --quick leaves out the ResNet-18 cases. Not a test (it needs two
 trees); about 30 s for both trees on a 2-core AMD EPYC (shared), 15 s with --quick.
 """
@@ -56,6 +57,10 @@ def _cases(quick: bool):
                             {"mode": mode, "batch_size": batch, "baseline": False}))
         out.append(("resnet18 batch 1 shared buffer", "resnet18", "shared-ws-32x32", {},
                     {"batch_size": 1, "baseline": False}))
+        for mode in ("train", "inference"):  # requests taken together at the DRAM port
+            out.append((f"resnet18 batch 1 {mode} dram exact", "resnet18", "default",
+                        {"dram_timing": "exact"},
+                        {"mode": mode, "batch_size": 1, "baseline": False}))
         for optimizer in (None, "momentum", "adam"):
             extra = {} if optimizer is None else {"optimizer": optimizer}
             out.append((f"resnet18 5 snapshots optimizer {optimizer or 'trace'}", "snapshots",
