@@ -8,9 +8,10 @@ accelerator, no dense baseline.
 Prints the wall time, the simulated tiles, the time per snapshot and the peak resident memory
 (run it with --snapshots 25, 50 and 100 to see both stay flat per snapshot). Not a test.
 Goal (issues 10, 20): <= 30 s. --optimizer charges an optimizer's state (e.g. momentum).
-Measured (2-core AMD EPYC, shared and noisy, load 1-3): 27.6 s and 29.8 s, medians of 3 in two
-sessions, against 34.3 s and 42.9 s for the tree before issue 20's last speed round (e274b2b)
-in the same commands (`benchmarks/sim_versus.py --old TREE` runs both alternately).
+Measured (2-core AMD EPYC, shared and noisy, load 1-2): 22.2 s, median of 3 (best 21.9 s),
+against 30.3 s for the tree before issue 20's last speed round (e274b2b) in the same command
+(`benchmarks/sim_versus.py --old TREE` runs both alternately): 0.73x; 0.70x-0.80x in earlier
+runs of the round at load 1-3.
 """
 
 from __future__ import annotations
