@@ -13,6 +13,7 @@ beside mypy. A module left out here still works; its first importer compiles it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import sys
 
@@ -38,7 +39,10 @@ def main() -> int:
     import accelsim
 
     for module in pkgutil.walk_packages(accelsim.__path__, "accelsim."):
-        importlib.import_module(module.name)
+        spec = importlib.util.find_spec(module.name)
+        # Python sources only: the C libraries in accelsim/native are loaded by ctypes
+        if spec is not None and (spec.origin or "").endswith(".py"):
+            importlib.import_module(module.name)
     return 0
 
 
