@@ -3,26 +3,36 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BYTECODE := $(VENV)/.bytecode
 
-.PHONY: demo test bench clean
+.PHONY: demo test typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	# one pip run (the venv's own pip installs editable packages; upgrading it first only costs
 	# time): torch pinned, the CPU wheel on disk (an unpinned torch pulls CUDA packages), with
-	# accelsim and its dev tools
-	$(BIN)/pip install -q torch==2.13.0 -e '.[dev]'
+	# accelsim and its dev tools. --no-compile: pip would compile every module of every package,
+	# most of which nothing imports; tests/write_bytecode.py compiles what is used
+	$(BIN)/pip install -q --no-compile torch==2.13.0 -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(BYTECODE): $(STAMP)
+	$(BIN)/python tests/write_bytecode.py
+	touch $(BYTECODE)
+
+demo: $(BYTECODE)
 	$(BIN)/accelsim demo
 
 test: $(STAMP)
 	$(BIN)/ruff check accelsim tests benchmarks
-	$(BIN)/mypy
+	@# mypy on one core while the other writes the bytecode the tests load
+	$(MAKE) --no-print-directory -j 2 typecheck $(BYTECODE)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-bench: $(STAMP)
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(BYTECODE)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

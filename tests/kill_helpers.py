@@ -55,12 +55,16 @@ class Runner:
         self.process.wait()
 
 
-def kill_points(total: int, count: int, seed: int) -> list[int]:
-    """`count` write steps out of 1..total, seeded; the first and the last always among them."""
+def kill_points(total: int, count: int, seed: int, *, tail: int = 1) -> list[int]:
+    """`count` write steps out of 1..total, seeded: the first and the last `tail` steps (where
+    a finished folder swaps into place) always among them, the rest drawn in between."""
+    tail = min(tail, total)
     if total <= count:
         return list(range(1, total + 1))
-    inner = random.Random(seed).sample(range(2, total), count - 2)
-    return sorted({1, total, *inner})
+    always = {1, *range(total - tail + 1, total + 1)}
+    between = [s for s in range(2, total - tail + 1) if s not in always]
+    inner = random.Random(seed).sample(between, max(0, min(len(between), count - len(always))))
+    return sorted(always | set(inner))
 
 
 def fingerprint(folder: Path, skip=()) -> dict | None:

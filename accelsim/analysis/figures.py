@@ -358,6 +358,9 @@ def traffic_breakdown(traffic: pd.DataFrame, out_dir, *, name="traffic_breakdown
             ax.bar(x + (i - (len(shown) - 1) / 2) * width, np.where(values > 0, values, np.nan),
                    width=width, color=colour, label=label if ax is axes[1] else None)
         ax.set_yscale("log")
+        # decades only: the axis spans up to ten of them, where minor ticks are a comb that
+        # says nothing the gridlines do not (and a third of the figure's drawing time)
+        ax.minorticks_off()
         ax.set_xticks(x, [f"{LEVEL_LABELS[lv]} ({RUN_STYLE.get(run, (run,))[0]})"
                           for run, lv in bars], fontsize=7, rotation=45, ha="right")
         ax.set_ylabel(f"{what} {scope} ({unit}, log scale)")

@@ -8,6 +8,7 @@ merged mapping is then read by `accelsim.config.accelerator.config_from_dict`.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -129,6 +130,14 @@ class _LimitError(Exception):
     """A resource limit of `_BoundedLoader` (turned into a ConfigError naming the file)."""
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_yaml(text: str) -> object:
+    """`text` parsed, remembered by the text itself: PyYAML's Python parser is most of a
+    config load, and a sweep or a test suite loads the same few files hundreds of times.
+    Callers get a deep copy (`_read_yaml`); errors are raised every time, never remembered."""
+    return yaml.load(text, Loader=_BoundedLoader)  # a safe loader, bounded
+
+
 def _read_yaml(path: Path) -> dict[str, object]:
     regular_file(path, ConfigError, "a YAML config file")
     if path.stat().st_size > MAX_CONFIG_BYTES:
@@ -140,7 +149,7 @@ def _read_yaml(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}: expected UTF-8 text, got byte 0x{exc.object[exc.start]:02x} "
                           f"at offset {exc.start}") from None
     try:
-        data = yaml.load(text, Loader=_BoundedLoader)  # a safe loader, bounded
+        data = copy.deepcopy(_parse_yaml(text))
     except _LimitError as exc:
         raise ConfigError(f"{path}: expected {exc}") from None
     except yaml.YAMLError as exc:

@@ -328,23 +328,33 @@ class SimulationResult:
         """The breakdown conserves the records: DRAM bytes, SRAM accesses, traffic energy."""
         t, r = self.traffic, self.records
         assert t is not None  # the caller checks
+        # every simulation runs this: one factorisation of the keys of both tables and integer
+        # sums per key, rather than a pandas groupby per level (a third of `simulate`'s time)
         keys = ["run", "layer_id", "phase"]
-        dram = t[t["level"] == "dram"].groupby(keys)["bytes"].sum()
-        expected = (r.set_index(keys)["dram_bytes_read"]
-                    + r.set_index(keys)["dram_bytes_written"])
-        if not dram.reindex(expected.index, fill_value=0).equals(expected.astype("int64")):
+        both = pd.concat([r[keys], t[keys]], ignore_index=True)
+        codes, uniques = pd.MultiIndex.from_frame(both).factorize()
+        record_codes, traffic_codes = codes[:len(r)], codes[len(r):]
+        level = t["level"].to_numpy()
+
+        def per_record(at_level: str, column: str) -> np.ndarray:
+            """`column` of the traffic rows at `at_level`, summed per record key."""
+            rows = level == at_level
+            sums = np.zeros(len(uniques), dtype=np.int64)
+            np.add.at(sums, traffic_codes[rows], t[column].to_numpy(dtype=np.int64)[rows])
+            return sums[record_codes]
+
+        expected = (r["dram_bytes_read"] + r["dram_bytes_written"]).to_numpy(dtype=np.int64)
+        if not np.array_equal(per_record("dram", "bytes"), expected):
             raise AssertionError("traffic breakdown: DRAM bytes differ from the records")
-        for level, column in (("weight_sram", "weight_sram"), ("activation_sram",
-                                                               "activation_sram")):
-            got = t[t["level"] == level].groupby(keys)[["reads", "writes"]].sum()
-            got = got.reindex(r.set_index(keys).index, fill_value=0)
-            want = r.set_index(keys)[[f"{column}_reads_count", f"{column}_writes_count"]]
-            if not (got.to_numpy() == want.to_numpy()).all():
-                raise AssertionError(f"traffic breakdown: {level} accesses differ")
+        for level_name in ("weight_sram", "activation_sram"):
+            for access in ("reads", "writes"):
+                want = r[f"{level_name}_{access}_count"].to_numpy(dtype=np.int64)
+                if not np.array_equal(per_record(level_name, access), want):
+                    raise AssertionError(f"traffic breakdown: {level_name} accesses differ")
         energy = float(t["energy_pj"].sum())
-        want = float(r[list(TRAFFIC_ENERGY_COLUMNS)].to_numpy().sum())
-        if not np.isclose(energy, want, rtol=1e-6, atol=1e-3):
-            raise AssertionError(f"traffic breakdown: energy {energy} != records' {want}")
+        want_pj = float(r[list(TRAFFIC_ENERGY_COLUMNS)].to_numpy().sum())
+        if not np.isclose(energy, want_pj, rtol=1e-6, atol=1e-3):
+            raise AssertionError(f"traffic breakdown: energy {energy} != records' {want_pj}")
 
     # -- summary and files ----------------------------------------------------------------------
     def summary(self) -> dict:

@@ -15,7 +15,7 @@ PACKAGE = ROOT / "accelsim"
 # folders that test something across the package rather than one module
 CROSS_CUTTING = {"architecture", "docs", "workflow", "fuzz", "kill", "benchmarks"}
 NOT_TESTS = {"data", "__pycache__"}
-HELPER = re.compile(r"^(conftest|kill_zygote|.*_helpers|.*_common)\.py$")
+HELPER = re.compile(r"^(conftest|kill_zygote|write_bytecode|.*_helpers|.*_common)\.py$")
 PARENTS = re.compile(r"Path\(__file__\)(?:\.resolve\(\))?"
                      r"(?P<chain>(?:\.parent)+(?!s)|\.parents\[(?P<n>\d+)\])")
 

@@ -166,6 +166,28 @@ def test_bad_file_content(tmp_path):
         load_accelerator_config(path)
 
 
+def test_a_file_edited_between_loads_is_read_again_and_loads_do_not_share_state(tmp_path):
+    """Parsed files are remembered by their text, so an edit is always seen; a bad file is
+    refused on every load, and no load's data leaks into the next."""
+    path = _write(tmp_path, "base: default\nname: mine\nclock_mhz: 500\n")
+    first = load_accelerator_config(path)
+    again = load_accelerator_config(path)
+    assert first.clock_mhz == again.clock_mhz == 500
+    path.write_text("base: default\nname: mine\nclock_mhz: 700\n")  # same size, same second
+    assert load_accelerator_config(path).clock_mhz == 700
+    path.write_text("base: default\nname: mine\nclock_mhz: [\n")
+    for _ in range(2):
+        with pytest.raises(ConfigError, match=r"accel\.yaml.*YAML"):
+            load_accelerator_config(path)
+    path.write_text("base: default\nname: mine\nweight_sram:\n  banks: 8\n")
+    from accelsim.config.loader import _read_yaml
+
+    given = _read_yaml(path)
+    given["weight_sram"]["banks"] = 0  # a caller changing what it was given
+    assert _read_yaml(path)["weight_sram"] == {"banks": 8}
+    assert load_accelerator_config(path).weight_sram.banks == 8
+
+
 def test_unknown_name_lists_the_shipped_ones():
     with pytest.raises(ConfigError, match="default"):
         load_accelerator_config("no-such-accelerator")

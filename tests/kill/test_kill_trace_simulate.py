@@ -1,13 +1,16 @@
-"""Kill -9 at every write step of `accelsim trace` and `accelsim simulate --out`, first write
-and overwrite: the output path holds the whole old folder or the whole new one, a rerun
-finishes the new one, and nothing of accelsim's temporaries is left behind."""
+"""Kill -9 at the write steps of `accelsim trace` and `accelsim simulate --out`, first write and
+overwrite: the output path holds the whole old folder or the whole new one, a rerun finishes
+the new one, and nothing of accelsim's temporaries is left behind. `trace`, and `simulate`
+overwriting with the exchange swap, are killed at every step; the other `simulate` cases at
+their first step, every step of the final swap and seeded steps between (the steps between
+write the same kind of file over and over)."""
 
 from __future__ import annotations
 
 import shutil
 
 import pytest
-from kill_helpers import SAMPLE_TRACE, fingerprint, leftovers
+from kill_helpers import SAMPLE_TRACE, fingerprint, kill_points, leftovers
 
 from accelsim.io import recover
 from accelsim.sim.results import SimulationResult
@@ -19,6 +22,7 @@ TRACE = ["trace", "--model", "lenet-300-100", "--synthetic", "--budget", "5000",
          "--out", "T"]
 SIMULATE = ["simulate", str(SAMPLE_TRACE), "--quiet", "--out", "S"]
 SWAPS = {"exchange": {}, "rename": {"ACCELSIM_SWAP": "rename"}}
+SEEDED_KILLS, SWAP_STEPS = 10, 7  # the journaled rename swap takes the last 6 steps
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +43,9 @@ def refs(runner, tmp_path_factory):
     return made
 
 
-def _kill_everywhere(runner, tmp_path, argv, out, old, new, env, loader):
-    """Count the command's write steps in this setting, then kill it at each one."""
+def _kill_everywhere(runner, tmp_path, argv, out, old, new, env, loader, choose=None):
+    """Count the command's write steps in this setting, then kill it at each one (or at the
+    ones `choose(total)` picks)."""
     def setup(name):
         work = tmp_path / name / "work"
         work.mkdir(parents=True)
@@ -52,7 +57,8 @@ def _kill_everywhere(runner, tmp_path, argv, out, old, new, env, loader):
     assert total >= 3
     allowed = [fingerprint(new), fingerprint(old) if old is not None else None]  # None: absent
     absent_before_recovery = 0
-    for step in range(1, total + 1):
+    steps = choose(total) if choose else range(1, total + 1)
+    for step in steps:
         work = setup(f"kill-{step}")
         runner.killed(argv, work, step, env)
         if not (work / out).exists():
@@ -67,25 +73,37 @@ def _kill_everywhere(runner, tmp_path, argv, out, old, new, env, loader):
         assert leftovers(work) == [], f"step {step}"
     if old is not None and not env:
         assert absent_before_recovery == 0  # the exchange leaves no moment without a folder
-    return total
+    return list(steps), total
 
 
 @pytest.mark.parametrize("swap", SWAPS)
 @pytest.mark.parametrize("case", ["first", "overwrite"])
 def test_trace_killed_at_every_step(runner, refs, tmp_path, swap, case):
     old = refs["trace_old"] if case == "overwrite" else None
-    total = _kill_everywhere(runner, tmp_path, TRACE + ["--seed", "2"], "T", old,
-                             refs["trace_new"], SWAPS[swap], load_trace)
+    _, total = _kill_everywhere(runner, tmp_path, TRACE + ["--seed", "2"], "T", old,
+                                refs["trace_new"], SWAPS[swap], load_trace)
     print(f"trace {case} {swap}: {total} kill points")
 
 
-@pytest.mark.parametrize(("case", "swap"), [("first", "exchange"), ("overwrite", "exchange"),
-                                            ("overwrite", "rename")])
-def test_simulate_killed_at_every_step(runner, refs, tmp_path, case, swap):
+def test_simulate_killed_at_every_step(runner, refs, tmp_path):
+    """Overwriting with the exchange swap, the default where the kernel has it."""
+    _, total = _kill_everywhere(runner, tmp_path, SIMULATE, "S", refs["sim_old"],
+                                refs["sim_new"], SWAPS["exchange"], SimulationResult.load)
+    print(f"simulate overwrite exchange: {total} kill points")
+
+
+@pytest.mark.parametrize(("case", "swap"), [("first", "exchange"), ("overwrite", "rename")])
+def test_simulate_killed_at_seeded_steps(runner, refs, tmp_path, case, swap):
     old = refs["sim_old"] if case == "overwrite" else None
-    total = _kill_everywhere(runner, tmp_path, SIMULATE, "S", old, refs["sim_new"], SWAPS[swap],
-                             SimulationResult.load)
-    print(f"simulate {case} {swap}: {total} kill points")
+
+    def choose(total):
+        points = kill_points(total, SEEDED_KILLS, seed=20 + len(case), tail=SWAP_STEPS)
+        assert total - SWAP_STEPS + 1 in points and total in points
+        return points
+
+    steps, total = _kill_everywhere(runner, tmp_path, SIMULATE, "S", old, refs["sim_new"],
+                                    SWAPS[swap], SimulationResult.load, choose)
+    print(f"simulate {case} {swap}: kill points {steps} of {total}")
 
 
 def test_simulate_never_replaces_a_folder_it_did_not_write(runner, tmp_path):

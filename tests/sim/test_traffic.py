@@ -76,6 +76,28 @@ def test_training_moves_gradients_and_partial_sums_and_inference_does_not_move_g
     assert (train[(train["run"] == "trace")]["level"] == "prng").any()
 
 
+@pytest.mark.parametrize(("level", "column", "message"), [
+    ("dram", "bytes", "DRAM bytes differ"),
+    ("weight_sram", "reads", "weight_sram accesses differ"),
+    ("activation_sram", "writes", "activation_sram accesses differ"),
+])
+def test_the_check_finds_one_record_off_by_one_at_each_level(level, column, message):
+    """`check` compares the breakdown with the records key by key: one unit moved from one
+    record's row to another's keeps every total, and is still found."""
+    result = simulate(tiny_trace(), config(), "train")
+    result.check()
+    t = result.traffic
+    rows = t.index[(t["level"] == level) & (t[column] > 0)]
+    keys = t.loc[rows, ["run", "layer_id", "phase"]].drop_duplicates()
+    assert len(keys) >= 2
+    first = rows[(t.loc[rows, ["run", "layer_id", "phase"]] == keys.iloc[0]).all(axis=1)][0]
+    second = rows[(t.loc[rows, ["run", "layer_id", "phase"]] == keys.iloc[1]).all(axis=1)][0]
+    t.loc[first, column] -= 1
+    t.loc[second, column] += 1
+    with pytest.raises(AssertionError, match=message):
+        result.check()
+
+
 def test_breakdown_is_saved_and_loaded_with_the_result(tmp_path):
     result = simulate(tiny_trace(), config(), "train")
     result.save(tmp_path / "r")

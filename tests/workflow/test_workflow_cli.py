@@ -470,8 +470,8 @@ def test_demo_end_to_end_and_rerun_reuses_training(tmp_path, capsys):
     # a second run reuses the finished training runs and gives the same report
     checkpoints = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/checkpoint.sparse")}
     assert len(checkpoints) == 2
-    proc = cli("demo", "--out", out, "--epochs", 3, "--quiet")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == ""
+    code, stdout, err = run_main(capsys, "demo", "--out", out, "--epochs", 3, "--quiet")
+    assert code == 0, err
+    assert stdout == ""
     assert {p: p.stat().st_mtime_ns for p in checkpoints} == checkpoints
     assert report.read_text() == text

@@ -30,6 +30,11 @@ What `ramulator2_config_script` writes
   switch at 80 % full and stop at 20 %), ``FRFCFS`` scheduler,
   ``AllBank`` refresh, ``Open`` row policy (``ClosedCAP(cap=1)`` for a closed page) and the
   ``RoBaRaCoCh`` address mapper;
+- two things Ramulator 2.1 cannot be told, said in the script's header when they apply:
+  ``AllBank`` (``refresh/all_bank_refresh.cpp``) refreshes every rank of a channel at the same
+  tREFI tick, which is accelsim's ``refresh_policy: simultaneous``; with the default
+  ``staggered`` and more than one rank the two refresh at different times. Its DDR4 and HBM2
+  timings have no precharge-to-precharge delay, so a ``tppd_cycles`` above 0 is not modelled;
 - memory system: ``GenericDRAM(clock_ratio=1, controllers=[controller] * channels,
   channel_mapper=CacheLineInterleave(interleave_bits=k))``.
 
@@ -309,11 +314,23 @@ def ramulator2_config_script(config, *, trace_path=None, rows: int | None = None
                     f"path={str(trace_path)!r})")
     rewritten = ("addresses rewritten by accelsim.sim.dram.export_ramulator.ramulator2_addresses"
                  if mapping.remapped else "addresses as accelsim issued them")
+    differences = []
+    if config.refresh_policy != "simultaneous" and config.ranks > 1:
+        differences.append(
+            f"# differs: refresh. Ramulator's AllBank refreshes all {config.ranks} ranks at each "
+            f"tREFI; accelsim's refresh_policy {config.refresh_policy!r} does not (set "
+            "dram.refresh_policy=simultaneous in accelsim to compare like with like)")
+    if config.tppd_cycles > 0:
+        differences.append(
+            f"# differs: tPPD. Ramulator {RAMULATOR2_RELEASE} {standard.name} has no "
+            f"precharge-to-precharge delay; accelsim's tppd_cycles = {config.tppd_cycles} is "
+            "not modelled here")
     lines = [
         f"# Ramulator {RAMULATOR2_RELEASE} config written by accelsim from DramConfig preset "
         f"{config.preset!r}",
         f"# address mapping {config.address_mapping} -> {mapping.addr_mapper} + "
         f"CacheLineInterleave(interleave_bits={mapping.interleave_bits}); trace {rewritten}",
+        *differences,
         "# run:    python -m ramulator run <this file>     (a build with its Python bindings)",
         "# export: python -m ramulator export <this file> -o config.yaml   (for a C++ driver)",
         "import ramulator",

@@ -223,6 +223,29 @@ def test_closed_page_uses_the_closed_row_policy():
     assert controller.kwargs["row_policy"].component("row_policy") == "ClosedCAP"
 
 
+@pytest.mark.parametrize(("ranks", "policy", "tppd", "said"), [
+    (1, "staggered", 0, []),                 # one rank: staggered is simultaneous
+    (2, "simultaneous", 0, []),              # Ramulator's AllBank, exactly
+    (2, "staggered", 0, ["refresh"]),
+    (1, "staggered", 4, ["tPPD"]),
+    (4, "staggered", 2, ["refresh", "tPPD"]),
+])
+def test_what_ramulator_cannot_be_told_is_said_in_the_script(ranks, policy, tppd, said):
+    """AllBank refreshes every rank at each tREFI, and Ramulator's DDR4 has no tPPD: where
+    the config differs, the header says so (and the script still loads)."""
+    config = dataclasses.replace(dram_preset("DDR4-3200"), ranks=ranks, refresh_policy=policy,
+                                 tppd_cycles=tppd)
+    text = ramulator2_config_script(config)
+    header = [line for line in text.splitlines() if line.startswith("# differs: ")]
+    assert [line.split(".")[0].removeprefix("# differs: ") for line in header] == said
+    if "refresh" in said:
+        assert f"all {ranks} ranks" in header[0] and "refresh_policy=simultaneous" in header[0]
+    if "tPPD" in said:
+        assert f"tppd_cycles = {tppd}" in header[-1]
+    controller = read_script(text)["controller"]
+    assert controller.kwargs["refresh_manager"].component("refresh_manager") == "AllBank"
+
+
 def test_lpddr4_and_non_power_of_two_sizes_are_refused():
     with pytest.raises(ValueError, match="preset"):
         ramulator2_config_script(dram_preset("LPDDR4-3200"))
