@@ -355,7 +355,10 @@ def traffic_breakdown(traffic: pd.DataFrame, out_dir, *, name="traffic_breakdown
             label, colour = OPERAND_STYLE[operand]
             values = np.array([float(sums[column].get((run, lv, operand), 0.0))
                                for run, lv in bars]) / scale
-            ax.bar(x + (i - (len(shown) - 1) / 2) * width, np.where(values > 0, values, np.nan),
+            # a bar only where there is traffic: a log axis cannot show a zero, and most
+            # (level, operand) pairs move nothing (a patch each would still be laid out)
+            moved = values > 0
+            ax.bar((x + (i - (len(shown) - 1) / 2) * width)[moved], values[moved],
                    width=width, color=colour, label=label if ax is axes[1] else None)
         ax.set_yscale("log")
         # decades only: the axis spans up to ten of them, where minor ticks are a comb that
