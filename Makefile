@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BYTECODE := $(VENV)/.bytecode
 
-.PHONY: demo test typecheck bench clean
+.PHONY: demo test typecheck bytecode-tests bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,11 +26,15 @@ demo: $(BYTECODE)
 test: $(STAMP)
 	$(BIN)/ruff check accelsim tests benchmarks
 	@# mypy on one core while the other writes the bytecode the tests load
-	$(MAKE) --no-print-directory -j 2 typecheck $(BYTECODE)
+	$(MAKE) --no-print-directory -j 2 typecheck bytecode-tests
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+bytecode-tests: $(STAMP)
+	$(BIN)/python tests/write_bytecode.py --tests
+	touch $(BYTECODE)
 
 bench: $(BYTECODE)
 	$(BIN)/python benchmarks/run_all.py
