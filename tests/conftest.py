@@ -7,9 +7,16 @@ Session-scoped fixtures are built once per pytest worker, not once per file.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# `make test` runs one pytest worker per core: a second thread in a worker (torch's OpenMP
+# pool, numpy's OpenBLAS) only spins against the other worker. Set before torch or numpy is
+# imported, and inherited by every command a test starts; a value already set is kept.
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +38,11 @@ def fx(tmp_path_factory):
     return fixtures(tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runner():
-    """One kill_zygote process per kill-test file: it forks a child for each accelsim command,
-    so a command starts without importing torch again."""
+    """One kill_zygote process per pytest worker, shared by the kill-test files: it forks a
+    child for each accelsim command, so a command starts without importing torch again (the
+    zygote itself takes seconds to start; its state never changes, only its children run)."""
     from kill_helpers import Runner
 
     runner = Runner()
