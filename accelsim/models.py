@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from accelsim.errors import ConfigError
 from accelsim.limits import MODEL_ARG_MAX, shown
@@ -48,6 +49,7 @@ __all__ = [
     "ResNet18",
     "WideResNet",
     "build_model",
+    "build_model_shapes",
     "default_input_shape",
     "model_param_count",
 ]
@@ -545,6 +547,33 @@ def build_model(name: str, *, seed: int | None = None, **args) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return spec.build(full)
+
+
+# What fills a tensor with initial values: torch.nn.init's initialisers and the tensor methods
+# a model may call itself. On the meta device they compute nothing, yet the first one imports
+# torch's compiler (its meta kernels are Python references), about 1.5 s of a command's start.
+_FILLS = frozenset({name for name in dir(nn.init) if name.endswith("_")
+                    and not name.startswith("_")} | {
+    "normal_", "uniform_", "fill_", "zero_", "random_", "exponential_", "bernoulli_",
+    "cauchy_", "log_normal_", "geometric_"})
+
+
+class _SkipFills(TorchFunctionMode):
+    """Returns the tensor a fill was given, unfilled; every other call runs as it would."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", None) in _FILLS:
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **kwargs)
+
+
+def build_model_shapes(name: str, **args) -> nn.Module:
+    """Model ``name`` on torch's meta device, for its structure and shapes only: no memory is
+    allocated and no initial value is drawn (the initialisers are skipped). Arguments and
+    errors as ``build_model``."""
+    with torch.device("meta"), _SkipFills():
+        return build_model(name, **args)
 
 
 def default_input_shape(name: str, **args) -> tuple[int, ...]:

@@ -29,6 +29,7 @@ reports/validation/scalesim_closed_forms.{csv,md}.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -179,7 +180,15 @@ def ensure_scalesim_venv(venv: Path = SCALESIM_VENV, *, quiet: bool = False) -> 
 # ---------------------------------------------------------------- inputs SCALE-Sim reads
 
 def network_layers(network: str) -> pd.DataFrame:
-    """accelsim's layer table for a zoo network at its default input shape (torch needed)."""
+    """accelsim's layer table for a zoo network at its default input shape (torch needed).
+    A copy each call: the caller may change it."""
+    return _network_layers(network).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _network_layers(network: str) -> pd.DataFrame:
+    # building the model and tracing its geometry takes about 0.1 s a call, and the
+    # comparisons ask for the same few networks dozens of times in one process
     from accelsim.models import build_model, default_input_shape
     from accelsim.trace.torch_geometry import layers_from_model
 

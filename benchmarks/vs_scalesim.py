@@ -84,9 +84,10 @@ def simulate_inference(trace, config):
     return simulate(trace, config, mode="inference", baseline=False)
 
 
-def time_accelsim(trace, config, repeats: int = 3) -> tuple[object, dict]:
-    """Run accelsim `repeats` times for the wall time, once more under tracemalloc for the
-    peak Python heap of the simulation (numpy's buffers included)."""
+def time_accelsim(trace, config, repeats: int = 3, *, heap: bool = True) -> tuple[object, dict]:
+    """Run accelsim `repeats` times for the wall time and, with `heap`, once more under
+    tracemalloc for the peak Python heap of the simulation (numpy's buffers included; None
+    without `heap`: a check of the results alone skips that slow run)."""
     walls, cpus = [], []
     result = None
     for _ in range(max(1, repeats)):
@@ -94,18 +95,20 @@ def time_accelsim(trace, config, repeats: int = 3) -> tuple[object, dict]:
         result = simulate_inference(trace, config)
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - cpu)
-    tracemalloc.start()
-    try:
-        simulate_inference(trace, config)
-        _, heap_peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    heap_peak = None
+    if heap:
+        tracemalloc.start()
+        try:
+            simulate_inference(trace, config)
+            _, heap_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
     facts = {
         "wall_time_s": statistics.median(walls),
         "wall_times_s": [round(w, 4) for w in walls],
         "cpu_time_s": statistics.median(cpus),
         "load_avg_1min": round(os.getloadavg()[0], 2),
-        "peak_heap_bytes": int(heap_peak),
+        "peak_heap_bytes": None if heap_peak is None else int(heap_peak),
         # the whole process (torch, pandas and the trace included): an upper bound
         "process_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
@@ -194,8 +197,10 @@ def run_comparison(network: str = "resnet18", dataflows=("ws", "os"), *, rows: i
                    cols: int = 32, sram_kb: int = 512, batch_size: int = 1,
                    layers: pd.DataFrame | None = None, rerun_scalesim: bool = False,
                    repeats: int = 3, cache_dir: Path = ssr.CACHE_DIR,
-                   work_dir: Path = ssr.WORK_DIR, verbose: bool = True) -> dict:
-    """Everything the report needs: per-dataflow layer tables, totals and timings."""
+                   work_dir: Path = ssr.WORK_DIR, verbose: bool = True,
+                   heap: bool = True) -> dict:
+    """Everything the report needs: per-dataflow layer tables, totals and timings (`heap`:
+    accelsim's peak heap too, see `time_accelsim`)."""
     zoo = layers is None
     if zoo:
         layers = ssr.network_layers(network)
@@ -212,7 +217,7 @@ def run_comparison(network: str = "resnet18", dataflows=("ws", "os"), *, rows: i
             network, setup, layers=None if zoo else layers, batch_size=batch_size,
             rerun=rerun_scalesim, cache_dir=cache_dir, work_dir=work_dir, verbose=verbose)
         config = accelsim_config(dataflow, rows, cols, sram_kb)
-        result, accelsim_facts = time_accelsim(trace, config, repeats)
+        result, accelsim_facts = time_accelsim(trace, config, repeats, heap=heap)
         accelsim = accelsim_per_layer(result, layers, config.weight_bytes)
         table = compare_layers(layers, scalesim, accelsim, setup, batch_size)
         out["dataflows"][dataflow] = {

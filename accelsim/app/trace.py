@@ -34,18 +34,15 @@ def handle(args) -> int:
             raise AccelsimError("trace --synthetic needs --budget (a count, a ratio like 10x, "
                                 "or dense)")
         from accelsim.dropback.budget import tracked_count
-        from accelsim.models import build_model  # torch, as above
+        from accelsim.models import build_model_shapes  # torch, as above
         from accelsim.trace.from_model import synthetic_model_trace
         from accelsim.trace.torch_geometry import budgeted_param_count
         from accelsim.train.loop import parse_budget
 
         model_args = parse_key_values(args.model_arg, "--model-arg")
 
-        def total() -> int:  # shapes only: torch's meta device allocates nothing
-            import torch
-
-            with torch.device("meta"):
-                return budgeted_param_count(build_model(args.model, **model_args))
+        def total() -> int:  # shapes only: nothing allocated, nothing drawn
+            return budgeted_param_count(build_model_shapes(args.model, **model_args))
 
         flags.budget(args.budget, total)
         budget, compression = parse_budget(args.budget)

@@ -32,9 +32,7 @@ def _budgeted_weights(args, model_args: dict):
     """The budgeted weight count of the model the run will build (on torch's meta device:
     shapes only, no memory)."""
     def count() -> int:
-        import torch
-
-        from accelsim.models import build_model
+        from accelsim.models import build_model_shapes
         from accelsim.trace.torch_geometry import budgeted_param_count
         from accelsim.train.data import load_dataset
         from accelsim.train.loop import TrainConfig, _model_args
@@ -42,8 +40,7 @@ def _budgeted_weights(args, model_args: dict):
         flatten = args.model.replace("_", "-").lower() == "lenet-300-100"
         data = load_dataset(args.dataset, args.data_dir, flatten=flatten)
         config = TrainConfig(model=args.model, model_args=model_args, dataset=args.dataset)
-        with torch.device("meta"):
-            return budgeted_param_count(build_model(args.model, **_model_args(config, data)))
+        return budgeted_param_count(build_model_shapes(args.model, **_model_args(config, data)))
     return count
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from accelsim.errors import ConfigError
-from accelsim.models import build_model
+from accelsim.models import build_model_shapes
 
 # the first sample batch: two samples, so a BatchNorm that needs more than one value per
 # channel in training mode sees a legitimate batch
@@ -27,7 +27,7 @@ def check_model_takes(model_name: str, model_args: dict, dataset: str,
     model_label = f"model {model_name} ({args})" if args else f"model {model_name}"
     data_label = f"dataset {dataset}'s {_shape(sample_shape)} samples"
     with torch.device("meta"):
-        model = build_model(model_name, **model_args)
+        model = build_model_shapes(model_name, **model_args)
         declared = tuple(getattr(model, "input_shape", sample_shape))
         if declared != tuple(sample_shape):
             square = len(sample_shape) != 3 or sample_shape[1] == sample_shape[2]

@@ -1,11 +1,20 @@
 """Model zoo: published parameter counts, forward shapes, torchvision layout, argument checks."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.nn as nn
 
 from accelsim.errors import ConfigError
-from accelsim.models import MODEL_NAMES, build_model, default_input_shape, model_param_count
+from accelsim.models import (
+    MODEL_NAMES,
+    build_model,
+    build_model_shapes,
+    default_input_shape,
+    model_param_count,
+)
 
 # Published figures (see the module docstring for sources); VGG-S is checked separately.
 PUBLISHED_COUNTS = [
@@ -209,3 +218,39 @@ def test_lenet_300_100_learns_the_embedded_digits():
     with torch.no_grad():
         predicted = model(to_torch(data.test_x)).argmax(1).numpy()
     assert (predicted == data.test_y).mean() > 0.85  # 0.94 here
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_shapes_only_build_has_the_models_parameters_and_buffers(name):
+    """The same names, shapes and dtypes as the real model, all on the meta device."""
+    real, shapes = build_model(name, seed=0), build_model_shapes(name)
+    for kind in ("named_parameters", "named_buffers"):
+        got = {k: (tuple(t.shape), t.dtype, t.device.type) for k, t in getattr(shapes, kind)()}
+        want = {k: (tuple(t.shape), t.dtype, "meta") for k, t in getattr(real, kind)()}
+        assert got == want, kind
+    assert model_param_count(shapes) == model_param_count(real)
+
+
+def test_shapes_only_build_skips_only_the_fills():
+    """An initialiser is skipped (nothing to fill on meta); other in-place ops still run, so a
+    shape-changing call keeps its effect."""
+    with torch.device("meta"):
+        from accelsim.models import _SkipFills
+
+        with _SkipFills():
+            t = torch.empty(2, 3)
+            assert nn.init.kaiming_uniform_(t) is t
+            assert t.normal_() is t and nn.init.zeros_(tensor=t) is t
+            t.resize_(4, 5)
+    assert tuple(t.shape) == (4, 5) and t.device.type == "meta"
+
+
+def test_shapes_only_build_does_not_import_torchs_compiler():
+    """Why it exists: on meta, torch's fills import torch._dynamo (seconds of a command's
+    start, e.g. `accelsim trace --synthetic`)."""
+    code = ("import sys; from accelsim.models import MODEL_NAMES, build_model_shapes\n"
+            "for name in MODEL_NAMES: build_model_shapes(name)\n"
+            "print('torch._dynamo' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
