@@ -9,15 +9,16 @@ BYTECODE := $(VENV)/.bytecode
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	# torch through pip, which reads this machine's pip configuration: pinned, the CPU wheel on
-	# disk (an unpinned torch pulls CUDA packages). --no-compile: pip would compile every module
-	# of every package, most of which nothing imports; tests/write_bytecode.py compiles what is
-	# used. With it uv, a faster installer: it puts accelsim and its dev tools (none of which
-	# needs torch) in the venv in a few seconds where pip takes about twenty. Where uv cannot
-	# be had or fails, pip installs them instead.
-	$(BIN)/pip install -q --no-compile torch==2.13.0
-	$(BIN)/pip install -q uv && $(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]' \
-	  || $(BIN)/pip install -q --no-compile -e '.[dev]'
+	@# torch through pip, which reads this machine's pip configuration: pinned, the CPU wheel on
+	@# disk (an unpinned torch pulls CUDA packages). --no-compile: pip would compile every
+	@# module of every package, most of which nothing imports; tests/write_bytecode.py compiles
+	@# what is used. Beside it, uv (a faster installer) puts accelsim and its dev tools, none of
+	@# which needs torch, in the venv: seconds where pip takes about twenty. Then uv adds torch's
+	@# own requirements. Where uv cannot be had or fails, pip installs all of it.
+	$(BIN)/pip install -q --no-compile --no-deps torch==2.13.0 & torch=$$!; \
+	if $(BIN)/pip install -q uv && $(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'; \
+	then wait $$torch && $(BIN)/uv pip install -q --python $(BIN)/python torch==2.13.0; \
+	else wait $$torch && $(BIN)/pip install -q --no-compile torch==2.13.0 -e '.[dev]'; fi
 	touch $(STAMP)
 
 $(BYTECODE): $(STAMP)

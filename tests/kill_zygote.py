@@ -19,20 +19,29 @@ import sys
 import traceback
 
 # imported before the forks, so each child skips them: torch, the optimizers' compile
-# machinery, pyplot's backend and accelsim itself
+# machinery, pyplot's backend, the parquet and CSV writers and accelsim's commands
 import matplotlib
+import pandas.io.formats.csvs
+import pyarrow.dataset
 import torch
 import torch._dynamo
 
 import accelsim.analysis.figures
+import accelsim.analysis.report
+import accelsim.app.report
+import accelsim.app.simulate
 import accelsim.app.sweep
+import accelsim.app.trace
+import accelsim.app.train
 import accelsim.cli
 import accelsim.io
 import accelsim.trace.from_model
 import accelsim.train.loop
 
-PRELOADED = (torch, torch._dynamo, accelsim.analysis.figures,
-             accelsim.app.sweep, accelsim.trace.from_model, accelsim.train.loop)
+PRELOADED = (torch, torch._dynamo, pandas.io.formats.csvs, pyarrow.dataset,
+             accelsim.analysis.figures, accelsim.analysis.report, accelsim.app.report,
+             accelsim.app.simulate, accelsim.app.sweep, accelsim.app.trace, accelsim.app.train,
+             accelsim.trace.from_model, accelsim.train.loop)
 matplotlib.use("Agg")
 
 
