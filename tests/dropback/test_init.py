@@ -11,6 +11,7 @@ from torch import nn
 from accelsim.dropback import prng
 from accelsim.dropback.init import (
     LayerInfo,
+    _initial_values_torch_ops,
     budgeted_layers,
     init_bound,
     initial_values_numpy,
@@ -59,11 +60,15 @@ def test_tied_parameters_are_refused():
 def test_numpy_and_torch_initial_values_are_identical(bias_init):
     for layer in budgeted_layers(Mixed()):
         for seed in (0, 99):
-            values_t = initial_values_torch(seed, layer, "cpu", bias_init)
             values_np = initial_values_numpy(seed, layer.layer_id, layer.weight_count,
                                              layer.bias_count, layer.fan_in, bias_init)
-            assert values_t.dtype == torch.float32 and values_t.shape == (layer.param_count,)
-            assert np.array_equal(values_t.numpy().view(np.int32), values_np.view(np.int32))
+            # the public function (numpy's arithmetic on the CPU) and torch's own arithmetic
+            # (a GPU's path, run here on the CPU)
+            for values_t in (initial_values_torch(seed, layer, "cpu", bias_init),
+                             _initial_values_torch_ops(seed, layer, "cpu", bias_init)):
+                assert values_t.dtype == torch.float32 and values_t.shape == (layer.param_count,)
+                assert values_t.device.type == "cpu"
+                assert np.array_equal(values_t.numpy().view(np.int32), values_np.view(np.int32))
             bias = values_np[layer.weight_count:]
             assert (bias == 0).all() if bias_init == "zero" else bias.size == 0 or bias.any()
 
